@@ -1,0 +1,51 @@
+# whapidesk — see README.md. Targets: demo, test, check, build, generate, lint, bench, vulncheck.
+GO      ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+BIN     := bin/whapidesk
+
+.PHONY: all build demo run test test-short generate lint check bench vulncheck clean
+
+all: build
+
+## build: compile the binary into bin/
+build:
+	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) .
+
+## demo: the app on SQLite (data/) with the built-in WHAPI simulator, a seeded admin and sample customers, on :8080
+demo: build
+	./$(BIN) demo --db data/whapidesk.db --addr :8080
+
+## run: the app against WHAPI itself (configure with WHAPIDESK_* / WHAPI_* variables)
+run: build
+	./$(BIN) serve
+
+## test: every test, with the race detector, browser tests included
+test:
+	$(GO) test -race -count=1 ./...
+
+## generate: regenerate templ components (the generated code is committed)
+generate:
+	$(GO) tool templ generate
+
+## lint: gofmt, go vet and staticcheck
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+## check: generated code in step, lint, then every test
+check: generate
+	@git diff --exit-code -- '*_templ.go' || { echo "templ output is not committed in step: run make generate and commit"; exit 1; }
+	$(MAKE) lint
+	$(MAKE) test
+
+## bench: benchmarks (speed and memory targets live here, not in tests)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## vulncheck: known vulnerabilities in dependencies (needs the vulnerability database online)
+vulncheck:
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.9.0 ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"whapidesk/models"
+)
+
+// createAdmin creates an admin account; the password comes from --password
+// or, when omitted, from stdin (without echo on a terminal).
+func createAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	var cfg Config
+	cfg.SecretKey = os.Getenv("WHAPIDESK_SECRET_KEY")
+	fs := newFlagSet("create-admin", &cfg, stderr)
+	email := fs.String("email", "", "the admin's email")
+	password := fs.String("password", "", "the password (read from stdin when omitted)")
+	name := fs.String("name", "", "the admin's name")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return errors.New("create-admin: --email is required")
+	}
+	pw := *password
+	if pw == "" {
+		var err error
+		if pw, err = readPassword(stdin, stderr); err != nil {
+			return err
+		}
+	}
+	log := newLogger(stderr)
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	u, err := store.CreateUser(ctx, models.NewUser{Email: *email, Name: *name, Password: pw, Role: models.RoleAdmin})
+	if err != nil {
+		return fmt.Errorf("create-admin: %w", err)
+	}
+	if err := store.RecordAudit(ctx, models.SystemActor, "user.create", u.Email, "admin created from the command line"); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Created admin %s (id %d).\n", u.Email, u.ID)
+	return nil
+}
+
+// readPassword reads one line from stdin, without echo when it is a terminal.
+func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(stderr, "Password: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		return string(b), err
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("no password given (use --password or pipe it on stdin)")
+	}
+	return pw, nil
+}
+
+// apikey manages API keys: create, list, revoke.
+func apikey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("apikey: say create, list or revoke")
+	}
+	sub, args := args[0], args[1:]
+	var cfg Config
+	cfg.SecretKey = os.Getenv("WHAPIDESK_SECRET_KEY")
+	fs := newFlagSet("apikey "+sub, &cfg, stderr)
+	email := fs.String("email", "", "the user's email")
+	name := fs.String("name", "", "a name for the key")
+	id := fs.Int64("id", 0, "the key's id")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := newLogger(stderr)
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	switch sub {
+	case "create":
+		if *email == "" {
+			return errors.New("apikey create: --email is required")
+		}
+		u, err := store.UserByEmail(ctx, *email)
+		if err != nil {
+			return fmt.Errorf("apikey create: no user %s", *email)
+		}
+		key, k, err := store.CreateAPIKey(ctx, models.SystemActor, u.ID, *name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Created API key %d (%s…) for %s. It is shown only this once; store it now:\n%s\n", k.ID, k.Prefix, u.Email, key)
+		return nil
+	case "list":
+		var userID int64
+		if *email != "" {
+			u, err := store.UserByEmail(ctx, *email)
+			if err != nil {
+				return fmt.Errorf("apikey list: no user %s", *email)
+			}
+			userID = u.ID
+		}
+		keys, err := store.ListAPIKeys(ctx, userID)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			state := "active"
+			if k.RevokedAt != nil {
+				state = "revoked " + k.RevokedAt.Format("2006-01-02")
+			}
+			fmt.Fprintf(stdout, "%d\tuser %d\t%s…\t%s\t%s\n", k.ID, k.UserID, k.Prefix, k.Name, state)
+		}
+		return nil
+	case "revoke":
+		if *id == 0 {
+			return errors.New("apikey revoke: --id is required")
+		}
+		if err := store.RevokeAPIKey(ctx, models.SystemActor, *id); err != nil {
+			return fmt.Errorf("apikey revoke: %w", err)
+		}
+		fmt.Fprintf(stdout, "Revoked API key %d.\n", *id)
+		return nil
+	}
+	return fmt.Errorf("apikey: unknown subcommand %q", sub)
+}

@@ -1,0 +1,110 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"whapidesk/models"
+	"whapidesk/provision"
+)
+
+// settingsJSON is the WHAPI settings as the API shows them: no token.
+type settingsJSON struct {
+	Configured          bool    `json:"configured"`
+	TokenHint           string  `json:"token_hint"`
+	ProjectID           string  `json:"project_id"`
+	Verified            bool    `json:"verified"`
+	VerifyStatus        string  `json:"verify_status"`
+	ProjectKnown        *bool   `json:"project_known"`
+	ChangedBy           string  `json:"changed_by,omitempty"`
+	ChangedAt           *string `json:"changed_at,omitempty"`
+	LowBalanceThreshold int64   `json:"low_balance_threshold"`
+}
+
+func toSettingsJSON(st *models.Settings) settingsJSON {
+	out := settingsJSON{
+		Configured: st.Configured(), TokenHint: st.TokenHint, ProjectID: st.ProjectID,
+		Verified: st.VerifyStatus == models.VerifyVerified, VerifyStatus: string(st.VerifyStatus),
+		ProjectKnown: st.ProjectKnown, ChangedBy: st.TokenChangedBy, LowBalanceThreshold: st.LowBalanceThreshold,
+	}
+	if st.TokenChangedAt != nil {
+		s := st.TokenChangedAt.UTC().Format("2006-01-02T15:04:05Z")
+		out.ChangedAt = &s
+	}
+	return out
+}
+
+func (h *Handler) getWHAPISettingsAPI(c echo.Context) error {
+	st, err := h.store.Settings(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toSettingsJSON(st))
+}
+
+// settingsPut is the body of PUT /api/settings/whapi.
+type settingsPut struct {
+	PartnerToken        *string `json:"partner_token"`
+	ProjectID           *string `json:"project_id"`
+	LowBalanceThreshold *int64  `json:"low_balance_threshold"`
+}
+
+func (h *Handler) putWHAPISettingsAPI(c echo.Context) error {
+	var body settingsPut
+	if err := decodeJSON(c, &body); err != nil {
+		return err
+	}
+	in := provision.SettingsInput{LowBalanceThreshold: body.LowBalanceThreshold}
+	if body.PartnerToken != nil {
+		in.PartnerToken = *body.PartnerToken
+	}
+	if body.ProjectID != nil {
+		in.ProjectID = *body.ProjectID
+	}
+	res, err := h.svc.SaveWHAPISettings(c.Request().Context(), actor(c), in)
+	var fe provision.FieldErrors
+	if errors.As(err, &fe) {
+		return &APIError{Status: http.StatusUnprocessableEntity, Code: "invalid_input", Message: "nothing was saved: see fields", Fields: fe}
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toSettingsJSON(res.Settings))
+}
+
+// decodeJSON reads a JSON body strictly: unknown fields and trailing data
+// are refused with a 400 that says why.
+func decodeJSON(c echo.Context, v any) error {
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return apiError(http.StatusRequestEntityTooLarge, "too_large", "the request body is too large")
+		}
+		return apiError(http.StatusBadRequest, "bad_json", "the body must be a JSON object with known fields: "+jsonProblem(err))
+	}
+	if dec.More() {
+		return apiError(http.StatusBadRequest, "bad_json", "the body must hold one JSON object")
+	}
+	return nil
+}
+
+// jsonProblem names what is wrong with a JSON body without echoing values.
+func jsonProblem(err error) string {
+	var ute *json.UnmarshalTypeError
+	switch msg := err.Error(); {
+	case errors.As(err, &ute):
+		return "field " + ute.Field + " has the wrong type"
+	case strings.HasPrefix(msg, "json: unknown field ") && len(msg) < 80:
+		return strings.TrimPrefix(msg, "json: ")
+	case errors.Is(err, io.EOF):
+		return "the body is empty"
+	}
+	return "malformed JSON"
+}

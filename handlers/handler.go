@@ -1,0 +1,107 @@
+package handlers
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"whapidesk/models"
+	"whapidesk/provision"
+	"whapidesk/static"
+)
+
+// Config is what the HTTP layer needs to know of its deployment.
+type Config struct {
+	// SecureCookies marks cookies Secure (set when served over HTTPS).
+	SecureCookies bool
+	// Version busts static asset caches (?v=…).
+	Version string
+	// IdleTimeout and AbsoluteTimeout bound a session's life.
+	IdleTimeout     time.Duration
+	AbsoluteTimeout time.Duration
+}
+
+// Handler holds the dependencies of every handler.
+type Handler struct {
+	store    *models.Store
+	svc      *provision.Service
+	sessions *dbStore
+	throttle *loginThrottle
+	log      *slog.Logger
+	cfg      Config
+}
+
+// New builds a Handler.
+func New(store *models.Store, svc *provision.Service, log *slog.Logger, cfg Config) *Handler {
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 2 * time.Hour
+	}
+	if cfg.AbsoluteTimeout == 0 {
+		cfg.AbsoluteTimeout = 12 * time.Hour
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	return &Handler{
+		store:    store,
+		svc:      svc,
+		sessions: newDBStore(store, store.Cipher().Derive("session-cookie"), cfg.SecureCookies, cfg.IdleTimeout, cfg.AbsoluteTimeout),
+		throttle: newLoginThrottle(),
+		log:      log,
+		cfg:      cfg,
+	}
+}
+
+// bodyLimit caps request bodies: a partner token is at most 16 KB.
+const bodyLimit = "64K"
+
+// Routes registers every route and the middleware around them on e.
+func (h *Handler) Routes(e *echo.Echo) {
+	e.HideBanner = true
+	e.HidePort = true
+	// The client's IP is the connection's peer: X-Forwarded-For and
+	// X-Real-IP are ignored, so they cannot be forged to dodge throttling.
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.HTTPErrorHandler = h.errorHandler
+
+	e.Use(middleware.Recover())
+	e.Use(h.requestLogger())
+	e.Use(securityHeaders)
+	e.Use(middleware.BodyLimit(bodyLimit))
+
+	e.GET("/healthz", h.healthz)
+	e.StaticFS("/static", static.FS)
+
+	// Pages and forms: session cookie + CSRF token.
+	web := e.Group("", h.loadSession, h.csrf)
+	web.GET("/", h.home)
+	web.GET("/login", h.showLoginPage)
+	web.POST("/login", h.login)
+	web.GET("/logout", h.showLogoutPage)
+	web.POST("/logout", h.logout)
+
+	// Admin pages.
+	admin := web.Group("/admin", h.requireRole(models.RoleAdmin))
+	admin.GET("", h.showAdminHome)
+	admin.GET("/settings/whapi", h.showWHAPISettingsPage)
+	admin.POST("/settings/whapi", h.saveWHAPISettings)
+	admin.POST("/settings/whapi/test", h.testWHAPIConnection)
+	admin.GET("/settings/whapi/remove", h.showRemoveTokenPage)
+	admin.POST("/settings/whapi/remove", h.removeWHAPIToken)
+
+	// Customer pages.
+	app := web.Group("/app", h.requireRole(models.RoleCustomer))
+	app.GET("", h.showCustomerHome)
+
+	// JSON API: an API key, or the session cookie plus the CSRF header.
+	api := e.Group("/api", h.apiAuth, h.csrf)
+	apiAdmin := api.Group("", h.requireRole(models.RoleAdmin))
+	apiAdmin.GET("/settings/whapi", h.getWHAPISettingsAPI)
+	apiAdmin.PUT("/settings/whapi", h.putWHAPISettingsAPI)
+}
+
+func (h *Handler) healthz(c echo.Context) error {
+	return c.String(200, "ok")
+}

@@ -1,0 +1,276 @@
+package handlers
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"whapidesk/models"
+)
+
+// sessionCookie is the name of the session cookie.
+const sessionCookie = "whapidesk_session"
+
+type ctxKey int
+
+const (
+	ctxUser ctxKey = iota
+	ctxSession
+	ctxAPIKey
+)
+
+// currentUser returns the signed-in user, or nil.
+func currentUser(c echo.Context) *models.User {
+	u, _ := c.Request().Context().Value(ctxUser).(*models.User)
+	return u
+}
+
+// currentSession returns the request's session (nil on API-key requests).
+func currentSession(c echo.Context) *sessions.Session {
+	s, _ := c.Request().Context().Value(ctxSession).(*sessions.Session)
+	return s
+}
+
+// viaAPIKey reports whether the request authenticated with an API key.
+func viaAPIKey(c echo.Context) bool {
+	v, _ := c.Request().Context().Value(ctxAPIKey).(bool)
+	return v
+}
+
+func withValue(c echo.Context, k ctxKey, v any) {
+	c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), k, v)))
+}
+
+// isAPI reports whether the request is for the JSON API.
+func isAPI(c echo.Context) bool {
+	p := c.Request().URL.Path
+	return p == "/api" || strings.HasPrefix(p, "/api/")
+}
+
+// actor is the current user as an audit actor.
+func actor(c echo.Context) models.Actor {
+	a := models.Actor{IP: c.RealIP()}
+	if u := currentUser(c); u != nil {
+		id := u.ID
+		a.UserID = &id
+		a.Email = u.Email
+	}
+	return a
+}
+
+// requestLogger logs one line per request: method, path, status, duration.
+// Never a query string, header or body: they may hold secrets.
+func (h *Handler) requestLogger() echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogMethod:   true,
+		LogURIPath:  true,
+		LogStatus:   true,
+		LogLatency:  true,
+		LogRemoteIP: true,
+		HandleError: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			level := slog.LevelInfo
+			if v.Status >= 500 {
+				level = slog.LevelError
+			}
+			h.log.LogAttrs(c.Request().Context(), level, "request",
+				slog.String("method", v.Method), slog.String("path", v.URIPath),
+				slog.Int("status", v.Status), slog.Duration("duration", v.Latency),
+				slog.String("ip", v.RemoteIP))
+			return nil
+		},
+	})
+}
+
+// contentSecurityPolicy allows nothing inline and nothing from elsewhere.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+// securityHeaders sets the security headers every response carries.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		hd := c.Response().Header()
+		hd.Set("Content-Security-Policy", contentSecurityPolicy)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		if c.IsTLS() {
+			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
+			hd.Set("Cache-Control", "no-store")
+		}
+		return next(c)
+	}
+}
+
+// loadSession loads the session and, if it names an enabled user, that user.
+func (h *Handler) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		s, err := h.sessions.Get(c.Request(), sessionCookie)
+		if err != nil {
+			return err
+		}
+		withValue(c, ctxSession, s)
+		if uid, ok := s.Values[sessUserID].(int64); ok {
+			u, err := h.store.UserByID(c.Request().Context(), uid)
+			switch {
+			case err == nil && !u.Disabled:
+				withValue(c, ctxUser, u)
+			case err == nil || errors.Is(err, models.ErrNotFound):
+				delete(s.Values, sessUserID)
+			default:
+				return err
+			}
+		}
+		return next(c)
+	}
+}
+
+// apiAuth authenticates /api/* by "Authorization: Bearer <api key>" or,
+// failing that, by the session cookie.
+func (h *Handler) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if auth := c.Request().Header.Get("Authorization"); auth != "" {
+			key, ok := strings.CutPrefix(auth, "Bearer ")
+			if !ok {
+				return apiError(http.StatusUnauthorized, "unauthorized", "use Authorization: Bearer <api key>")
+			}
+			u, err := h.store.UserByAPIKey(c.Request().Context(), strings.TrimSpace(key))
+			if err != nil {
+				if errors.Is(err, models.ErrInvalidAPIKey) {
+					return apiError(http.StatusUnauthorized, "unauthorized", "the API key is not valid")
+				}
+				return err
+			}
+			withValue(c, ctxUser, u)
+			withValue(c, ctxAPIKey, true)
+			return next(c)
+		}
+		return h.loadSession(next)(c)
+	}
+}
+
+// requireRole lets through only signed-in users of role; others get the
+// login page (pages) or 401/403 (API, and pages of the wrong role).
+func (h *Handler) requireRole(role models.Role) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			u := currentUser(c)
+			if u == nil {
+				if isAPI(c) {
+					return apiError(http.StatusUnauthorized, "unauthorized", "sign in or use an API key")
+				}
+				return redirect(c, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
+			}
+			if u.Role != role {
+				if isAPI(c) {
+					return apiError(http.StatusForbidden, "forbidden", "you do not have access to this")
+				}
+				return echo.NewHTTPError(http.StatusForbidden)
+			}
+			return next(c)
+		}
+	}
+}
+
+// csrfToken returns the session's CSRF token, creating it if needed.
+func csrfToken(c echo.Context) string {
+	s := currentSession(c)
+	if s == nil {
+		return ""
+	}
+	if t, ok := s.Values[sessCSRF].(string); ok && t != "" {
+		return t
+	}
+	t := randomString(32)
+	s.Values[sessCSRF] = t
+	return t
+}
+
+// errCSRF is what a refused cross-site or token-less post gets.
+var errCSRF = echo.NewHTTPError(http.StatusForbidden, "This form has expired or was sent from another site. Reload the page and try again.")
+
+// csrf refuses state-changing requests made with the session cookie unless
+// they carry the session's token (form field _csrf or header X-CSRF-Token)
+// and come from our own origin. API-key requests carry no cookie and need
+// no token.
+func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return next(c)
+		}
+		if viaAPIKey(c) {
+			return next(c)
+		}
+		if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+			return csrfRefused(c)
+		}
+		if origin := r.Header.Get("Origin"); origin != "" && origin != c.Scheme()+"://"+r.Host {
+			return csrfRefused(c)
+		}
+		s := currentSession(c)
+		want, _ := s.Values[sessCSRF].(string)
+		got := r.Header.Get("X-CSRF-Token")
+		if got == "" {
+			got = c.FormValue("_csrf")
+		}
+		if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
+			return csrfRefused(c)
+		}
+		return next(c)
+	}
+}
+
+func csrfRefused(c echo.Context) error {
+	if isAPI(c) {
+		return apiError(http.StatusForbidden, "csrf", "missing or wrong CSRF token (send X-CSRF-Token, or use an API key)")
+	}
+	return errCSRF
+}
+
+// saveSession writes the session if the request has one.
+func (h *Handler) saveSession(c echo.Context) error {
+	if s := currentSession(c); s != nil {
+		return s.Save(c.Request(), c.Response())
+	}
+	return nil
+}
+
+// setFlash stores a one-time message shown on the next page.
+func (h *Handler) setFlash(c echo.Context, kind, text string) {
+	if s := currentSession(c); s != nil {
+		s.Values[sessFlashKind] = kind
+		s.Values[sessFlashText] = text
+	}
+}
+
+// popFlash takes the pending one-time message, if any.
+func popFlash(c echo.Context) (kind, text string) {
+	s := currentSession(c)
+	if s == nil {
+		return "", ""
+	}
+	kind, _ = s.Values[sessFlashKind].(string)
+	text, _ = s.Values[sessFlashText].(string)
+	delete(s.Values, sessFlashKind)
+	delete(s.Values, sessFlashText)
+	return kind, text
+}
+
+// redirect answers a form post with 303 See Other (HTMX follows it).
+func redirect(c echo.Context, to string) error {
+	return c.Redirect(http.StatusSeeOther, to)
+}

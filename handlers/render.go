@@ -1,0 +1,42 @@
+package handlers
+
+import (
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"whapidesk/views"
+)
+
+// render saves the session (flash, CSRF token) and writes a templ component.
+func render(c echo.Context, status int, t templ.Component) error {
+	if s := currentSession(c); s != nil {
+		if err := s.Save(c.Request(), c.Response()); err != nil {
+			return err
+		}
+	}
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	return t.Render(c.Request().Context(), c.Response())
+}
+
+// page builds the layout data of the current request.
+func (h *Handler) page(c echo.Context, title string) views.Page {
+	p := views.Page{Title: title, CSRF: csrfToken(c), Version: h.cfg.Version}
+	if u := currentUser(c); u != nil {
+		p.User = &views.UserInfo{Email: u.Email, IsAdmin: u.IsAdmin()}
+	}
+	if kind, text := popFlash(c); text != "" {
+		p.Flash = &views.Flash{Kind: kind, Text: text}
+	}
+	return p
+}
+
+// formatTime shows a time to admins, in UTC.
+func formatTime(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2 Jan 2006 15:04 UTC")
+}

@@ -1,0 +1,428 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"whapidesk/models"
+	"whapidesk/whapi/whapisim"
+)
+
+// adminClient starts an app with an admin signed in.
+func adminClient(t *testing.T, opts ...func(*appOptions)) (*testApp, *testClient) {
+	t.Helper()
+	a := newTestApp(t, opts...)
+	a.newUser(models.RoleAdmin, "admin@example.com")
+	c := a.client()
+	c.login("admin@example.com")
+	return a, c
+}
+
+func (c *testClient) saveToken(token string, extra ...string) result {
+	c.t.Helper()
+	form := url.Values{"partner_token": {token}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		form.Set(extra[i], extra[i+1])
+	}
+	return c.submit("/admin/settings/whapi", "/admin/settings/whapi", form)
+}
+
+// storedToken is the token as whapidesk would send it.
+func (a *testApp) storedToken() string {
+	a.t.Helper()
+	tok, err := a.store.PartnerToken(context.Background())
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return tok
+}
+
+// lastManagerAuth is the Authorization header of the last manager request
+// the simulator received.
+func (a *testApp) lastManagerAuth(path string) (string, bool) {
+	reqs := a.sim.Requests()
+	for i := len(reqs) - 1; i >= 0; i-- {
+		if reqs[i].Path == path {
+			return reqs[i].Authorization, true
+		}
+	}
+	return "", false
+}
+
+func TestSaveLongBearerTokenIsVerifiedAndSentOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		size  int
+		paste func(tok string) string
+	}{
+		{"1300 chars with Bearer", 1300, func(tok string) string { return "Bearer " + tok }},
+		{"1300 chars without Bearer", 1300, func(tok string) string { return tok }},
+		{"4096 chars with Bearer", 4096, func(tok string) string { return "Bearer " + tok }},
+		{"spaces and line breaks around", 1300, func(tok string) string { return "\r\n  Bearer " + tok + "  \n\n\t" }},
+		{"Authorization header copied from curl", 1300, func(tok string) string { return "Authorization: Bearer " + tok }},
+		{"Bearer twice", 1300, func(tok string) string { return "Bearer Bearer " + tok }},
+		{"lower-case bearer", 1300, func(tok string) string { return "bearer " + tok }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tok := fakeJWT(tt.size)
+			a, c := adminClient(t, func(o *appOptions) { o.sim.PartnerToken = tok })
+			r := c.saveToken(tt.paste(tok))
+			if r.StatusCode != http.StatusSeeOther {
+				t.Fatalf("save: %d: %s", r.StatusCode, r.body)
+			}
+			if got := a.storedToken(); got != "Bearer "+tok {
+				t.Fatalf("stored %q…, want Bearer + token", got[:20])
+			}
+			page := c.get("/admin/settings/whapi").body
+			if !strings.Contains(page, "Saved and verified") || !strings.Contains(page, `data-testid="verify-status">Verified<`) {
+				t.Fatalf("the page does not say verified:\n%s", page)
+			}
+			auth, ok := a.lastManagerAuth("/projects")
+			if !ok || auth != "Bearer "+tok {
+				t.Fatalf("WHAPI received Authorization %q…, want exactly \"Bearer <token>\"", auth[:min(len(auth), 20)])
+			}
+			if strings.Count(auth, "Bearer") != 1 {
+				t.Fatal("Bearer sent more than once")
+			}
+			if strings.Contains(page, tok[len(tok)-40:]) {
+				t.Fatal("the page shows the token")
+			}
+			if !strings.Contains(page, "…"+tok[len(tok)-4:]) || !strings.Contains(page, "changed by admin@example.com on ") {
+				t.Fatal("the page does not show the masked token and who changed it")
+			}
+		})
+	}
+}
+
+func TestSaveTokenOutcomesArePlain(t *testing.T) {
+	t.Run("refused by WHAPI", func(t *testing.T) {
+		a, c := adminClient(t)
+		other := fakeJWT(1300) // not the token WHAPI knows
+		c.saveToken("Bearer " + other)
+		page := c.get("/admin/settings/whapi").body
+		if !strings.Contains(page, "Saved, but WHAPI refused this token (401/403)") {
+			t.Fatalf("page: %s", page)
+		}
+		if a.storedToken() != "Bearer "+other {
+			t.Fatal("a refused token must still be saved (marked refused)")
+		}
+		st, _ := a.store.Settings(context.Background())
+		if st.VerifyStatus != models.VerifyRefused {
+			t.Fatalf("status %s", st.VerifyStatus)
+		}
+	})
+	t.Run("WHAPI unreachable", func(t *testing.T) {
+		a, c := adminClient(t, func(o *appOptions) { o.timeout = 500 * time.Millisecond })
+		a.sim.InjectFault(whapisim.Fault{Path: "/projects", Kind: whapisim.FaultHang, Times: 5})
+		c.saveToken(a.partnerToken)
+		page := c.get("/admin/settings/whapi").body
+		if !strings.Contains(page, "WHAPI could not be reached, so the token is not verified") {
+			t.Fatalf("page: %s", page)
+		}
+		if a.storedToken() != "Bearer "+a.partnerToken {
+			t.Fatal("the token must be saved even when WHAPI cannot be reached")
+		}
+	})
+	t.Run("WHAPI 5xx", func(t *testing.T) {
+		a, c := adminClient(t)
+		a.sim.InjectFault(whapisim.Fault{Path: "/projects", Kind: whapisim.FaultStatus, Status: 503, Times: 5})
+		c.saveToken(a.partnerToken)
+		if page := c.get("/admin/settings/whapi").body; !strings.Contains(page, "not verified") {
+			t.Fatalf("page: %s", page)
+		}
+	})
+	t.Run("unknown project id", func(t *testing.T) {
+		a, c := adminClient(t)
+		c.saveToken(a.partnerToken, "project_id", "SomeOtherProject0001")
+		page := c.get("/admin/settings/whapi").body
+		if !strings.Contains(page, "WHAPI does not know the project id SomeOtherProject0001") {
+			t.Fatalf("page: %s", page)
+		}
+		st, _ := a.store.Settings(context.Background())
+		if st.ProjectKnown == nil || *st.ProjectKnown {
+			t.Fatal("project_known should be false")
+		}
+	})
+	t.Run("known project id", func(t *testing.T) {
+		a, c := adminClient(t)
+		c.saveToken(a.partnerToken)
+		if page := c.get("/admin/settings/whapi").body; !strings.Contains(page, "knows project "+models.DefaultProjectID) {
+			t.Fatalf("page: %s", page)
+		}
+	})
+}
+
+func TestBadTokenInputChangesNothing(t *testing.T) {
+	for _, tt := range []struct {
+		name, token, field, want string
+		configured               bool
+	}{
+		{"empty on first save", "", "partner_token", "paste the partner token", false},
+		{"only Bearer", "Bearer ", "partner_token", "paste the partner token", true},
+		{"not a token", "hello world, this is not it", "partner_token", "contains a space", true},
+		{"odd characters", "Bearer <script>alert(1)</script>xxxxxxxxxxxx", "partner_token", "does not look like a WHAPI token", true},
+		{"too short", "Bearer abc", "partner_token", "does not look like a WHAPI token", true},
+		{"over 16 KB", "Bearer " + strings.Repeat("A", 16*1024+1), "partner_token", "longer than 16 KB", true},
+		{"line break inside", "Bearer " + fakeJWT(600) + "\n" + fakeJWT(600), "partner_token", "line break", true},
+		{"NUL inside", "Bearer " + fakeJWT(600) + "\x00" + fakeJWT(600), "partner_token", "control character", true},
+		{"bad project id", "", "project_id", "8 to 64 letters and digits", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, c := adminClient(t)
+			if tt.configured {
+				c.saveToken(a.partnerToken)
+			}
+			before, _ := a.store.Settings(context.Background())
+			audits, _ := a.store.ListAudit(context.Background(), 100, 0)
+			a.sim.ResetRequests()
+
+			extra := []string{}
+			if tt.field == "project_id" {
+				extra = []string{"project_id", "bad id!"}
+			}
+			r := c.saveToken(tt.token, extra...)
+			if r.StatusCode != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d", r.StatusCode)
+			}
+			if !strings.Contains(r.body, `data-testid="error-`+tt.field+`"`) || !strings.Contains(r.body, tt.want) {
+				t.Fatalf("no message %q next to %s:\n%s", tt.want, tt.field, r.body)
+			}
+			after, _ := a.store.Settings(context.Background())
+			if after.PartnerTokenEnc != before.PartnerTokenEnc || after.ProjectID != before.ProjectID || !after.UpdatedAt.Equal(before.UpdatedAt) {
+				t.Fatal("bad input changed the settings")
+			}
+			if n := len(a.sim.Requests()); n != 0 {
+				t.Fatalf("bad input reached WHAPI (%d requests)", n)
+			}
+			if audits2, _ := a.store.ListAudit(context.Background(), 100, 0); len(audits2) != len(audits) {
+				t.Fatal("bad input wrote an audit event")
+			}
+			if strings.Contains(r.body, "xxxxxxxxxxxx") || (len(tt.token) > 40 && strings.Contains(r.body, tt.token[10:40])) {
+				t.Fatal("the refused text is echoed back into the page")
+			}
+		})
+	}
+}
+
+func TestEmptyFieldKeepsTokenAndReplaceWorks(t *testing.T) {
+	a, c := adminClient(t)
+	c.saveToken(a.partnerToken)
+	first := a.storedToken()
+
+	// An empty token field keeps the token, while other fields change.
+	r := c.saveToken("", "low_balance_threshold", "55")
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save without token: %d %s", r.StatusCode, r.body)
+	}
+	if a.storedToken() != first {
+		t.Fatal("an empty field replaced the token")
+	}
+	if st, _ := a.store.Settings(context.Background()); st.LowBalanceThreshold != 55 {
+		t.Fatal("threshold not saved")
+	}
+
+	// WHAPI rotates the token; the admin pastes the new one.
+	next := fakeJWT(1400)
+	a.sim.SetPartnerToken(next)
+	c.saveToken("Bearer " + next)
+	if a.storedToken() != "Bearer "+next {
+		t.Fatal("the token was not replaced")
+	}
+	page := c.get("/admin/settings/whapi").body
+	if !strings.Contains(page, "Saved and verified") || !strings.Contains(page, "…"+next[len(next)-4:]) {
+		t.Fatalf("page after replace: %s", page)
+	}
+	if auth, _ := a.lastManagerAuth("/projects"); auth != "Bearer "+next {
+		t.Fatal("the replaced token is not the one sent")
+	}
+}
+
+func TestRemoveTokenNeedsConfirmation(t *testing.T) {
+	a, c := adminClient(t)
+	c.saveToken(a.partnerToken)
+	page := c.get("/admin/settings/whapi/remove")
+	if page.StatusCode != 200 || !strings.Contains(page.body, "Remove the partner token?") {
+		t.Fatalf("confirmation page: %d", page.StatusCode)
+	}
+	r := c.submit("/admin/settings/whapi/remove", "/admin/settings/whapi/remove", nil)
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("remove: %d", r.StatusCode)
+	}
+	st, _ := a.store.Settings(context.Background())
+	if st.Configured() || st.TokenHint != "" {
+		t.Fatal("the token is still there")
+	}
+	if body := c.get("/admin/settings/whapi").body; !strings.Contains(body, "Not configured") || !strings.Contains(body, "The partner token was removed.") {
+		t.Fatal("the page does not say the token is gone")
+	}
+}
+
+func TestTestConnection(t *testing.T) {
+	a, c := adminClient(t)
+	c.saveToken(a.partnerToken)
+	a.sim.SetPartnerToken(fakeJWT(1300)) // WHAPI revoked it
+	r := c.submit("/admin/settings/whapi", "/admin/settings/whapi/test", nil)
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("test: %d", r.StatusCode)
+	}
+	if body := c.get("/admin/settings/whapi").body; !strings.Contains(body, "WHAPI refused this token") || !strings.Contains(body, "Refused by WHAPI") {
+		t.Fatalf("page: %s", body)
+	}
+}
+
+func TestSettingsChangesAreAuditedWithoutTheToken(t *testing.T) {
+	a, c := adminClient(t)
+	c.saveToken(a.partnerToken, "project_id", "AnotherProject00001")
+	c.saveToken("", "project_id", models.DefaultProjectID)
+	c.submit("/admin/settings/whapi/remove", "/admin/settings/whapi/remove", nil)
+	evs, err := a.store.ListAudit(context.Background(), 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, ev := range evs {
+		actions = append(actions, ev.Action+": "+ev.Detail)
+		if strings.Contains(ev.Detail, a.partnerToken[:30]) || strings.Contains(ev.Detail, a.partnerToken[len(a.partnerToken)-30:]) {
+			t.Fatal("an audit event holds the token")
+		}
+		if ev.Action != "user.login" && ev.ActorEmail != "admin@example.com" {
+			t.Fatalf("audit event without its actor: %+v", ev)
+		}
+	}
+	joined := strings.Join(actions, "\n")
+	for _, want := range []string{"partner token replaced", "project id", "partner token removed", "settings.whapi.verify"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no audit event for %q in:\n%s", want, joined)
+		}
+	}
+}
+
+func TestTokenNeverInDatabaseFilesOrLogs(t *testing.T) {
+	a, c := adminClient(t)
+	c.saveToken("Bearer " + a.partnerToken)
+	c.saveToken("", "low_balance_threshold", "10")
+	// Read every byte SQLite wrote: the database file and its WAL.
+	for _, f := range []string{a.dbPath, a.dbPath + "-wal", a.dbPath + "-shm"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			if f == a.dbPath {
+				t.Fatal(err)
+			}
+			continue
+		}
+		for _, piece := range []string{a.partnerToken, a.partnerToken[100:140], a.partnerToken[len(a.partnerToken)-40:]} {
+			if bytes.Contains(b, []byte(piece)) {
+				t.Fatalf("%s holds the token in plain text", f)
+			}
+		}
+	}
+	if strings.Contains(a.logs.String(), a.partnerToken[100:140]) {
+		t.Fatal("the logs hold the token")
+	}
+	if !strings.Contains(a.logs.String(), "path=/admin/settings/whapi") {
+		t.Fatal("requests are not logged")
+	}
+}
+
+func TestSettingsAPI(t *testing.T) {
+	a, c := adminClient(t)
+	token := c.csrf("/admin/settings/whapi")
+	h := []string{"X-CSRF-Token", token}
+
+	r := c.jsonReq("GET", "/api/settings/whapi", "")
+	var got map[string]any
+	if err := json.Unmarshal([]byte(r.body), &got); err != nil || r.StatusCode != 200 {
+		t.Fatalf("GET: %d %s", r.StatusCode, r.body)
+	}
+	if got["configured"] != false || got["project_id"] != models.DefaultProjectID {
+		t.Fatalf("GET before: %v", got)
+	}
+
+	body, _ := json.Marshal(map[string]string{"partner_token": "Bearer " + a.partnerToken})
+	r = c.jsonReq("PUT", "/api/settings/whapi", string(body), h...)
+	if r.StatusCode != 200 {
+		t.Fatalf("PUT: %d %s", r.StatusCode, r.body)
+	}
+	got = map[string]any{}
+	_ = json.Unmarshal([]byte(r.body), &got)
+	if got["configured"] != true || got["verified"] != true || got["token_hint"] != "…"+a.partnerToken[len(a.partnerToken)-4:] {
+		t.Fatalf("PUT answer: %v", got)
+	}
+	if strings.Contains(r.body, a.partnerToken[:60]) || strings.Contains(r.body, a.partnerToken[len(a.partnerToken)-20:]) {
+		t.Fatal("the API answer holds the token")
+	}
+
+	// Bad input: 422 with the field, nothing changed.
+	r = c.jsonReq("PUT", "/api/settings/whapi", `{"partner_token":"not a token","project_id":"x"}`, h...)
+	var e struct {
+		Error struct {
+			Code    string            `json:"code"`
+			Message string            `json:"message"`
+			Fields  map[string]string `json:"fields"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &e); err != nil || r.StatusCode != 422 || e.Error.Code != "invalid_input" ||
+		e.Error.Fields["partner_token"] == "" || e.Error.Fields["project_id"] == "" {
+		t.Fatalf("bad PUT: %d %s", r.StatusCode, r.body)
+	}
+	if a.storedToken() != "Bearer "+a.partnerToken {
+		t.Fatal("a refused PUT changed the token")
+	}
+	for _, bad := range []string{`{"partner_token": 5}`, `{"role":"admin"}`, `not json`, ``} {
+		r = c.jsonReq("PUT", "/api/settings/whapi", bad, h...)
+		if r.StatusCode != 400 || !strings.Contains(r.body, `"code":"bad_json"`) {
+			t.Errorf("PUT %q: %d %s", bad, r.StatusCode, r.body)
+		}
+	}
+
+	// Cookie-authenticated PUT without the CSRF header is refused.
+	r = c.jsonReq("PUT", "/api/settings/whapi", `{"project_id":"AnotherProject00001"}`)
+	if r.StatusCode != 403 || !strings.Contains(r.body, `"code":"csrf"`) {
+		t.Fatalf("PUT without CSRF: %d %s", r.StatusCode, r.body)
+	}
+}
+
+func TestAPIKeys(t *testing.T) {
+	a := newTestApp(t)
+	admin := a.newUser(models.RoleAdmin, "admin@example.com")
+	customer := a.newUser(models.RoleCustomer, "customer@example.com")
+	ctx := context.Background()
+	adminKey, _, err := a.store.CreateAPIKey(ctx, models.SystemActor, admin.ID, "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	customerKey, _, err := a.store.CreateAPIKey(ctx, models.SystemActor, customer.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := a.client() // no cookies at all
+	body, _ := json.Marshal(map[string]string{"partner_token": a.partnerToken})
+
+	r := c.jsonReq("PUT", "/api/settings/whapi", string(body), "Authorization", "Bearer "+adminKey)
+	if r.StatusCode != 200 {
+		t.Fatalf("admin key PUT (no CSRF needed): %d %s", r.StatusCode, r.body)
+	}
+	if r := c.jsonReq("GET", "/api/settings/whapi", "", "Authorization", "Bearer "+customerKey); r.StatusCode != 403 {
+		t.Fatalf("customer key: %d", r.StatusCode)
+	}
+	for _, bad := range []string{"Bearer wdk_nope", "Bearer " + adminKey + "x", "Basic abc", adminKey} {
+		r := c.jsonReq("GET", "/api/settings/whapi", "", "Authorization", bad)
+		if r.StatusCode != 401 || !strings.Contains(r.body, `"code":"unauthorized"`) {
+			t.Errorf("%q: %d %s", bad[:10], r.StatusCode, r.body)
+		}
+	}
+	keys, _ := a.store.ListAPIKeys(ctx, admin.ID)
+	if err := a.store.RevokeAPIKey(ctx, models.SystemActor, keys[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.jsonReq("GET", "/api/settings/whapi", "", "Authorization", "Bearer "+adminKey); r.StatusCode != 401 {
+		t.Fatalf("revoked key: %d", r.StatusCode)
+	}
+}

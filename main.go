@@ -1,0 +1,285 @@
+// Command whapidesk runs the whapidesk admin web app and its maintenance
+// commands. main only wires things together: configuration, the database,
+// the secret key, the WHAPI client, the provision service, background jobs
+// and the HTTP server.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"whapidesk/handlers"
+	"whapidesk/models"
+	"whapidesk/provision"
+	"whapidesk/whapi"
+	"whapidesk/whapi/whapisim"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `whapidesk — run a WHAPI.Cloud partner account: plans, customers, channels, days.
+
+Usage:
+  whapidesk [serve] [flags]                   run the web app (the default command)
+  whapidesk demo [flags]                      run the web app on the built-in WHAPI simulator,
+                                              with a seeded admin and sample customers
+  whapidesk create-admin --email E [--password P]
+                                              create an admin (password read from stdin when omitted)
+  whapidesk apikey create --email E [--name N]
+                                              create an API key for a user; prints it once, alone on the last line
+  whapidesk apikey list [--email E]           list API keys (never the keys themselves)
+  whapidesk apikey revoke --id N              revoke an API key
+  whapidesk -h                                this help
+
+Flags and environment (flags win):
+  --addr        WHAPIDESK_ADDR         listen address (default :8080)
+  --db          WHAPIDESK_DB           SQLite file (default data/whapidesk.db)
+                WHAPIDESK_SECRET_KEY   base64 32-byte key for secrets at rest; if unset, a key file
+                                       is created beside the database (back it up with the database)
+  --manager-url WHAPI_MANAGER_URL      WHAPI Partner API (default https://manager.whapi.cloud)
+  --gate-url    WHAPI_GATE_URL         WHAPI gate API (default https://gate.whapi.cloud)
+  --simulator   WHAPIDESK_SIMULATOR=1  use the built-in WHAPI simulator instead of WHAPI
+  --secure-cookies WHAPIDESK_SECURE_COOKIES=1  mark cookies Secure (serve over HTTPS)
+`
+
+// Config is whapidesk's configuration. The partner token is not here: it
+// lives, encrypted, in the settings table.
+type Config struct {
+	Addr          string
+	DBPath        string
+	SecretKey     string
+	ManagerURL    string
+	GateURL       string
+	Simulator     bool
+	SecureCookies bool
+	Demo          bool
+}
+
+// Validate fails fast on a configuration that cannot work.
+func (c *Config) Validate() error {
+	if c.DBPath == "" {
+		return errors.New("config: the database path is empty")
+	}
+	if !c.Simulator {
+		for _, u := range []string{c.ManagerURL, c.GateURL} {
+			if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+				return fmt.Errorf("config: %q is not an http(s) URL", u)
+			}
+		}
+	}
+	return nil
+}
+
+func envOr(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envBool(key string) bool {
+	switch strings.ToLower(os.Getenv(key)) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "whapidesk:", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches a command.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve", "demo":
+		cfg, err := parseServeFlags(cmd, args, stderr)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, cfg, stdout, stderr)
+	case "create-admin":
+		return createAdmin(ctx, args, stdin, stdout, stderr)
+	case "apikey":
+		return apikey(ctx, args, stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// newFlagSet returns a flag set with the common flags bound to cfg.
+func newFlagSet(name string, cfg *Config, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	fs.StringVar(&cfg.DBPath, "db", envOr("WHAPIDESK_DB", "data/whapidesk.db"), "SQLite database file")
+	return fs
+}
+
+func parseServeFlags(cmd string, args []string, stderr io.Writer) (Config, error) {
+	cfg := Config{SecretKey: os.Getenv("WHAPIDESK_SECRET_KEY"), Demo: cmd == "demo"}
+	fs := newFlagSet(cmd, &cfg, stderr)
+	fs.StringVar(&cfg.Addr, "addr", envOr("WHAPIDESK_ADDR", ":8080"), "listen address")
+	fs.StringVar(&cfg.ManagerURL, "manager-url", envOr("WHAPI_MANAGER_URL", "https://manager.whapi.cloud"), "WHAPI Partner API base URL")
+	fs.StringVar(&cfg.GateURL, "gate-url", envOr("WHAPI_GATE_URL", "https://gate.whapi.cloud"), "WHAPI gate API base URL")
+	fs.BoolVar(&cfg.Simulator, "simulator", envBool("WHAPIDESK_SIMULATOR"), "use the built-in WHAPI simulator")
+	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", envBool("WHAPIDESK_SECURE_COOKIES"), "mark cookies Secure")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if cfg.Demo {
+		cfg.Simulator = true
+	}
+	return cfg, cfg.Validate()
+}
+
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// openStore loads the secret key and opens the database.
+func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*models.Store, error) {
+	var key []byte
+	var err error
+	if cfg.SecretKey != "" {
+		if key, err = models.ParseKey(cfg.SecretKey); err != nil {
+			return nil, fmt.Errorf("WHAPIDESK_SECRET_KEY: %w", err)
+		}
+	} else {
+		if err := os.MkdirAll(filepath.Dir(cfg.DBPath), 0o700); err != nil {
+			return nil, err
+		}
+		keyPath := filepath.Join(filepath.Dir(cfg.DBPath), "secret.key")
+		var created bool
+		if key, created, err = models.LoadOrCreateKeyFile(keyPath); err != nil {
+			return nil, err
+		}
+		if created {
+			log.Warn("created a new secret key file: back it up together with the database, "+
+				"or the saved WHAPI tokens cannot be read (or set WHAPIDESK_SECRET_KEY)", "path", keyPath)
+		}
+	}
+	cipher, err := models.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return models.Open(ctx, cfg.DBPath, cipher)
+}
+
+// serve runs the web app until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
+	log := newLogger(stderr)
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	root := http.NewServeMux()
+	managerURL, gateURL := cfg.ManagerURL, cfg.GateURL
+	var sim *whapisim.Sim
+	if cfg.Simulator {
+		sim, err = newDemoSimulator(cfg, ln.Addr())
+		if err != nil {
+			return err
+		}
+		root.Handle(simPrefix+"/", http.StripPrefix(simPrefix, sim))
+		managerURL, gateURL = simURL(ln.Addr()), simURL(ln.Addr())
+		log.Info("using the built-in WHAPI simulator, not WHAPI", "url", managerURL)
+	}
+	client := whapi.New(managerURL, gateURL, store, whapi.WithLogger(log))
+	svc := provision.New(store, client, log)
+	if cfg.Demo {
+		if err := seedDemo(ctx, store, cfg, stdout); err != nil {
+			return err
+		}
+	}
+
+	e := echo.New()
+	h := handlers.New(store, svc, log, handlers.Config{SecureCookies: cfg.SecureCookies, Version: version})
+	h.Routes(e)
+	root.Handle("/", e)
+
+	srv := &http.Server{
+		Handler:           root,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      90 * time.Second, // a page may wait on WHAPI (15 s per call)
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	jobs, cancelJobs := context.WithCancel(ctx)
+	defer cancelJobs()
+	go sessionJanitor(jobs, store, log)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("whapidesk is serving", "addr", ln.Addr().String(), "version", version)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	cancelJobs()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// sessionJanitor deletes expired sessions every hour.
+func sessionJanitor(ctx context.Context, store *models.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := store.DeleteExpiredSessions(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("deleting expired sessions", "err", err)
+		} else if n > 0 {
+			log.Info("deleted expired sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,142 @@
+package models
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// ErrNotFound is returned when a record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is whapidesk's access to its database. It is safe for concurrent use.
+type Store struct {
+	db     *gorm.DB
+	cipher *Cipher
+	now    func() time.Time
+
+	passwordCost int
+	dummyOnce    sync.Once
+	dummy        []byte
+}
+
+// Open opens (creating if needed) the SQLite database at path with WAL,
+// a busy timeout, foreign keys and IMMEDIATE transactions, and runs the
+// schema migrations. The directory is created with mode 0700.
+func Open(ctx context.Context, path string, cipher *Cipher) (*Store, error) {
+	if cipher == nil {
+		return nil, errors.New("store: a cipher is required")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store: create data directory: %w", err)
+	}
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_busy_timeout", "10000")
+	q.Set("_foreign_keys", "on")
+	q.Set("_txlock", "immediate")
+	q.Set("_synchronous", "NORMAL")
+	dsn := "file:" + path + "?" + q.Encode()
+	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
+		// Silent: GORM's logger would print SQL with its values, and values
+		// may be secrets (encrypted, but still not for logs).
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		TranslateError:         true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: open database: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("store: open database: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(8)
+	sqlDB.SetMaxIdleConns(8)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{db: db, cipher: cipher, now: func() time.Time { return time.Now().UTC() }}
+	if err := s.migrate(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// SetClock replaces the store's clock (tests).
+func (s *Store) SetClock(now func() time.Time) { s.now = func() time.Time { return now().UTC() } }
+
+// Cipher returns the cipher the store encrypts secrets with.
+func (s *Store) Cipher() *Cipher { return s.cipher }
+
+// migrate applies, in order and each in its own transaction, every embedded
+// migration not yet recorded in schema_migrations.
+func (s *Store) migrate(ctx context.Context) error {
+	db := s.db.WithContext(ctx)
+	if err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+		version TEXT PRIMARY KEY, applied_at DATETIME NOT NULL)`).Error; err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		version := strings.TrimSuffix(filepath.Base(name), ".sql")
+		var n int64
+		if err := db.Table("schema_migrations").Where("version = ?", version).Count(&n).Error; err != nil {
+			return fmt.Errorf("store: migrate: %w", err)
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrationFS.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("store: migrate %s: %w", version, err)
+		}
+		err = db.Transaction(func(tx *gorm.DB) error {
+			if err := tx.Exec(string(body)).Error; err != nil {
+				return err
+			}
+			return tx.Exec(`INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)`, version, s.now()).Error
+		})
+		if err != nil {
+			return fmt.Errorf("store: migrate %s: %w", version, err)
+		}
+	}
+	return nil
+}
+
+// notFound maps gorm's record-not-found to ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ErrNotFound
+	}
+	return err
+}

@@ -1,0 +1,61 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Session is a server-side session. The browser's cookie holds only its
+// signed id; Data is the encoded session values.
+type Session struct {
+	ID         string    `gorm:"primaryKey"`
+	UserID     *int64    `gorm:"column:user_id"`
+	Data       []byte    `gorm:"column:data"`
+	CreatedAt  time.Time `gorm:"column:created_at"`
+	LastSeenAt time.Time `gorm:"column:last_seen_at"`
+	ExpiresAt  time.Time `gorm:"column:expires_at"`
+}
+
+// TableName implements gorm's Tabler.
+func (Session) TableName() string { return "sessions" }
+
+// SessionByID returns the unexpired session with id, or ErrNotFound.
+func (s *Store) SessionByID(ctx context.Context, id string) (*Session, error) {
+	var ss Session
+	err := s.db.WithContext(ctx).Where("id = ? AND expires_at > ?", id, s.now()).First(&ss).Error
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &ss, nil
+}
+
+// SaveSession inserts or updates a session.
+func (s *Store) SaveSession(ctx context.Context, ss *Session) error {
+	if err := s.db.WithContext(ctx).Save(ss).Error; err != nil {
+		return fmt.Errorf("store: save session: %w", err)
+	}
+	return nil
+}
+
+// TouchSession records activity on a session.
+func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
+	return s.db.WithContext(ctx).Model(&Session{}).Where("id = ?", id).Update("last_seen_at", at).Error
+}
+
+// DeleteSession ends a session.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	return s.db.WithContext(ctx).Where("id = ?", id).Delete(&Session{}).Error
+}
+
+// DeleteUserSessions ends every session of a user (logout everywhere,
+// password change, disabled account).
+func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) error {
+	return s.db.WithContext(ctx).Where("user_id = ?", userID).Delete(&Session{}).Error
+}
+
+// DeleteExpiredSessions removes sessions past their expiry.
+func (s *Store) DeleteExpiredSessions(ctx context.Context) (int64, error) {
+	res := s.db.WithContext(ctx).Where("expires_at <= ?", s.now()).Delete(&Session{})
+	return res.RowsAffected, res.Error
+}

@@ -1,0 +1,191 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// DefaultProjectID is the WHAPI project new channels go to unless an admin
+// changes it (the client's fixed project id).
+const DefaultProjectID = "HPN0H0hFDL1GFg154PI"
+
+// VerifyStatus is what WHAPI said of the partner token the last time it was checked.
+type VerifyStatus string
+
+// Verification outcomes.
+const (
+	VerifyUnverified  VerifyStatus = "unverified"  // saved, not checked yet
+	VerifyVerified    VerifyStatus = "verified"    // WHAPI accepted it
+	VerifyRefused     VerifyStatus = "refused"     // WHAPI answered 401/403
+	VerifyUnreachable VerifyStatus = "unreachable" // WHAPI could not be reached: not verified
+)
+
+// ErrNoPartnerToken is returned when no partner token is configured.
+var ErrNoPartnerToken = errors.New("no WHAPI partner token is configured")
+
+// Settings is the single row of WHAPI settings. The partner token itself is
+// never part of it: only its sealed form stays in the database, and
+// PartnerToken opens it when a WHAPI call needs it.
+type Settings struct {
+	ID                  int64        `gorm:"primaryKey"`
+	PartnerTokenEnc     string       `gorm:"column:partner_token_enc"`
+	TokenHint           string       `gorm:"column:token_hint"`
+	TokenChangedBy      string       `gorm:"column:token_changed_by"`
+	TokenChangedAt      *time.Time   `gorm:"column:token_changed_at"`
+	ProjectID           string       `gorm:"column:project_id"`
+	VerifyStatus        VerifyStatus `gorm:"column:verify_status"`
+	VerifiedAt          *time.Time   `gorm:"column:verified_at"`
+	ProjectKnown        *bool        `gorm:"column:project_known"`
+	LowBalanceThreshold int64        `gorm:"column:low_balance_threshold"`
+	UpdatedAt           time.Time    `gorm:"column:updated_at"`
+}
+
+// TableName implements gorm's Tabler.
+func (Settings) TableName() string { return "settings" }
+
+// Configured reports whether a partner token is saved.
+func (st *Settings) Configured() bool { return st.PartnerTokenEnc != "" }
+
+// Settings returns the settings row.
+func (s *Store) Settings(ctx context.Context) (*Settings, error) {
+	var st Settings
+	if err := s.db.WithContext(ctx).First(&st, 1).Error; err != nil {
+		return nil, fmt.Errorf("store: settings: %w", notFound(err))
+	}
+	return &st, nil
+}
+
+// PartnerToken returns the stored partner token exactly as saved (e.g.
+// "Bearer eyJ…"). It satisfies whapi.TokenSource: the WHAPI client reads the
+// token at call time, so a replaced token takes effect at once.
+func (s *Store) PartnerToken(ctx context.Context) (string, error) {
+	st, err := s.Settings(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !st.Configured() {
+		return "", ErrNoPartnerToken
+	}
+	return s.cipher.Open(st.PartnerTokenEnc)
+}
+
+// SettingsChange is one change of the WHAPI settings. Nil fields stay as they are.
+type SettingsChange struct {
+	// PartnerToken, when set, replaces the token; it must already be
+	// normalised ("Bearer <token>") and Hint its masked form.
+	PartnerToken        *string
+	Hint                string
+	ClearToken          bool
+	ProjectID           *string
+	LowBalanceThreshold *int64
+}
+
+// UpdateSettings applies a change and its audit event in one transaction.
+// Replacing or clearing the token resets the verification to "unverified".
+// It returns the settings as they are now and whether anything changed.
+func (s *Store) UpdateSettings(ctx context.Context, actor Actor, ch SettingsChange) (*Settings, bool, error) {
+	now := s.now()
+	updates := map[string]any{"updated_at": now}
+	var what []string
+	switch {
+	case ch.ClearToken:
+		updates["partner_token_enc"] = ""
+		updates["token_hint"] = ""
+		updates["token_changed_by"] = actor.Email
+		updates["token_changed_at"] = now
+		updates["verify_status"] = VerifyUnverified
+		updates["verified_at"] = nil
+		updates["project_known"] = nil
+		what = append(what, "partner token removed")
+	case ch.PartnerToken != nil:
+		sealed, err := s.cipher.Seal(*ch.PartnerToken)
+		if err != nil {
+			return nil, false, err
+		}
+		updates["partner_token_enc"] = sealed
+		updates["token_hint"] = ch.Hint
+		updates["token_changed_by"] = actor.Email
+		updates["token_changed_at"] = now
+		updates["verify_status"] = VerifyUnverified
+		updates["verified_at"] = nil
+		updates["project_known"] = nil
+		what = append(what, "partner token replaced (now "+ch.Hint+")")
+	}
+	var st Settings
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.First(&st, 1).Error; err != nil {
+			return err
+		}
+		if ch.ProjectID != nil && *ch.ProjectID != st.ProjectID {
+			updates["project_id"] = *ch.ProjectID
+			updates["project_known"] = nil
+			what = append(what, fmt.Sprintf("project id %s → %s", st.ProjectID, *ch.ProjectID))
+		}
+		if ch.LowBalanceThreshold != nil && *ch.LowBalanceThreshold != st.LowBalanceThreshold {
+			updates["low_balance_threshold"] = *ch.LowBalanceThreshold
+			what = append(what, fmt.Sprintf("low-balance threshold %d → %d days", st.LowBalanceThreshold, *ch.LowBalanceThreshold))
+		}
+		if len(what) == 0 {
+			return nil
+		}
+		if err := tx.Model(&Settings{}).Where("id = 1").Updates(updates).Error; err != nil {
+			return err
+		}
+		if err := s.audit(tx, actor, "settings.whapi.update", "whapi settings", joinWhat(what)); err != nil {
+			return err
+		}
+		return tx.First(&st, 1).Error
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("store: update settings: %w", err)
+	}
+	return &st, len(what) > 0, nil
+}
+
+func joinWhat(what []string) string {
+	out := ""
+	for i, w := range what {
+		if i > 0 {
+			out += "; "
+		}
+		out += w
+	}
+	return out
+}
+
+// RecordVerification stores what WHAPI said of the token sealed as
+// sealedToken — only if that token is still the one configured, so a check
+// that finishes after another admin replaced the token changes nothing.
+func (s *Store) RecordVerification(ctx context.Context, actor Actor, sealedToken string, status VerifyStatus, projectKnown *bool) (bool, error) {
+	now := s.now()
+	var applied bool
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Settings{}).
+			Where("id = 1 AND partner_token_enc = ? AND partner_token_enc <> ''", sealedToken).
+			Updates(map[string]any{"verify_status": status, "verified_at": now, "project_known": projectKnown})
+		if res.Error != nil {
+			return res.Error
+		}
+		applied = res.RowsAffected == 1
+		if !applied {
+			return nil
+		}
+		detail := "WHAPI check: " + string(status)
+		if projectKnown != nil {
+			if *projectKnown {
+				detail += "; project id known to WHAPI"
+			} else {
+				detail += "; project id NOT known to WHAPI"
+			}
+		}
+		return s.audit(tx, actor, "settings.whapi.verify", "whapi settings", detail)
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: record verification: %w", err)
+	}
+	return applied, nil
+}

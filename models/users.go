@@ -1,0 +1,206 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+)
+
+// Role is what a user may do.
+type Role string
+
+// Roles.
+const (
+	RoleAdmin    Role = "admin"
+	RoleCustomer Role = "customer"
+)
+
+// AllocationMode says who allocates a customer's days to their channels.
+type AllocationMode string
+
+// Allocation modes.
+const (
+	AllocationAuto   AllocationMode = "auto"
+	AllocationManual AllocationMode = "manual"
+)
+
+// MinPasswordLength is the shortest password accepted.
+const MinPasswordLength = 10
+
+// Errors about users.
+var (
+	ErrEmailTaken      = errors.New("a user with this email already exists")
+	ErrInvalidEmail    = errors.New("enter a valid email address")
+	ErrWeakPassword    = fmt.Errorf("the password must have at least %d characters", MinPasswordLength)
+	ErrInvalidRole     = errors.New("the role must be admin or customer")
+	ErrInvalidPassword = errors.New("wrong email or password")
+)
+
+// User is an admin or a customer.
+type User struct {
+	ID                int64          `gorm:"primaryKey"`
+	Email             string         `gorm:"column:email"`
+	Name              string         `gorm:"column:name"`
+	PasswordHash      string         `gorm:"column:password_hash"`
+	Role              Role           `gorm:"column:role"`
+	AllocationMode    AllocationMode `gorm:"column:allocation_mode"`
+	DayBalance        int64          `gorm:"column:day_balance"`
+	Disabled          bool           `gorm:"column:disabled"`
+	CreatedAt         time.Time      `gorm:"column:created_at"`
+	UpdatedAt         time.Time      `gorm:"column:updated_at"`
+	PasswordChangedAt time.Time      `gorm:"column:password_changed_at"`
+}
+
+// TableName implements gorm's Tabler.
+func (User) TableName() string { return "users" }
+
+// IsAdmin reports whether u is an admin.
+func (u *User) IsAdmin() bool { return u.Role == RoleAdmin }
+
+// NewUser is the input of CreateUser.
+type NewUser struct {
+	Email    string
+	Name     string
+	Password string
+	Role     Role
+}
+
+// NormalizeEmail trims and case-folds an email address and checks its form.
+func NormalizeEmail(email string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(email))
+	if e == "" || len(e) > 254 {
+		return "", ErrInvalidEmail
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || !strings.Contains(e[strings.LastIndexByte(e, '@'):], ".") {
+		return "", ErrInvalidEmail
+	}
+	return e, nil
+}
+
+// passwordCostDefault is the bcrypt cost of new password hashes.
+const passwordCostDefault = bcrypt.DefaultCost
+
+// SetPasswordCost sets the bcrypt cost for new hashes (tests use
+// bcrypt.MinCost). Call it before the store is used.
+func (s *Store) SetPasswordCost(cost int) { s.passwordCost = cost }
+
+func (s *Store) cost() int {
+	if s.passwordCost == 0 {
+		return passwordCostDefault
+	}
+	return s.passwordCost
+}
+
+// CreateUser validates and inserts a user with a hashed password.
+func (s *Store) CreateUser(ctx context.Context, in NewUser) (*User, error) {
+	email, err := NormalizeEmail(in.Email)
+	if err != nil {
+		return nil, err
+	}
+	if in.Role != RoleAdmin && in.Role != RoleCustomer {
+		return nil, ErrInvalidRole
+	}
+	if len([]rune(in.Password)) < MinPasswordLength {
+		return nil, ErrWeakPassword
+	}
+	if len(in.Password) > 72 {
+		return nil, errors.New("the password must have at most 72 bytes")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), s.cost())
+	if err != nil {
+		return nil, fmt.Errorf("store: hash password: %w", err)
+	}
+	now := s.now()
+	u := &User{
+		Email: email, Name: strings.TrimSpace(in.Name), PasswordHash: string(hash), Role: in.Role,
+		AllocationMode: AllocationManual, CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now,
+	}
+	if err := s.db.WithContext(ctx).Create(u).Error; err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			return nil, ErrEmailTaken
+		}
+		return nil, fmt.Errorf("store: create user: %w", err)
+	}
+	return u, nil
+}
+
+// UserByID returns the user with id, or ErrNotFound.
+func (s *Store) UserByID(ctx context.Context, id int64) (*User, error) {
+	var u User
+	if err := s.db.WithContext(ctx).First(&u, id).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &u, nil
+}
+
+// UserByEmail returns the user with email (case-insensitive), or ErrNotFound.
+func (s *Store) UserByEmail(ctx context.Context, email string) (*User, error) {
+	var u User
+	err := s.db.WithContext(ctx).Where("email = ?", strings.ToLower(strings.TrimSpace(email))).First(&u).Error
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &u, nil
+}
+
+// dummyHash is compared against when no user matches, so a wrong email
+// costs as much time as a wrong password (same bcrypt cost).
+func (s *Store) dummyHash() []byte {
+	s.dummyOnce.Do(func() {
+		s.dummy, _ = bcrypt.GenerateFromPassword([]byte("whapidesk-no-such-user"), s.cost())
+	})
+	return s.dummy
+}
+
+// Authenticate returns the enabled user whose email and password match, or
+// ErrInvalidPassword (never saying which of the two was wrong).
+func (s *Store) Authenticate(ctx context.Context, email, password string) (*User, error) {
+	u, err := s.UserByEmail(ctx, email)
+	if errors.Is(err, ErrNotFound) {
+		_ = bcrypt.CompareHashAndPassword(s.dummyHash(), []byte(password))
+		return nil, ErrInvalidPassword
+	}
+	if err != nil {
+		return nil, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil || u.Disabled {
+		return nil, ErrInvalidPassword
+	}
+	return u, nil
+}
+
+// CountAdmins returns how many admin accounts exist.
+func (s *Store) CountAdmins(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&User{}).Where("role = ?", RoleAdmin).Count(&n).Error
+	return n, err
+}
+
+// SetDisabled disables or re-enables a user. Disabling ends all the user's
+// sessions at once.
+func (s *Store) SetDisabled(ctx context.Context, actor Actor, id int64, disabled bool) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&User{}).Where("id = ?", id).Updates(map[string]any{"disabled": disabled, "updated_at": s.now()})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		action := "user.enable"
+		if disabled {
+			action = "user.disable"
+			if err := tx.Where("user_id = ?", id).Delete(&Session{}).Error; err != nil {
+				return err
+			}
+		}
+		return s.audit(tx, actor, action, fmt.Sprintf("user %d", id), "")
+	})
+}

@@ -1,0 +1,77 @@
+// Package views holds whapidesk's templ components: one layout, one
+// component per page and small partials for HTMX swaps. Views get plain
+// data from handlers; they never query.
+package views
+
+// Page is what the layout needs on every page.
+type Page struct {
+	Title   string
+	User    *UserInfo // nil when signed out
+	Active  string    // the nav item to highlight
+	CSRF    string
+	Flash   *Flash
+	Version string // busts static caches
+}
+
+// UserInfo is the signed-in user as the layout shows them.
+type UserInfo struct {
+	Email   string
+	IsAdmin bool
+}
+
+// Flash is a one-time message: Kind is success, warning, error or info.
+type Flash struct {
+	Kind string
+	Text string
+}
+
+// NavItem is one link of the top bar.
+type NavItem struct {
+	Key, Label, Href string
+}
+
+// Nav returns the top-bar links for the page's user.
+func (p Page) Nav() []NavItem {
+	if p.User == nil {
+		return nil
+	}
+	if p.User.IsAdmin {
+		return []NavItem{
+			{"admin", "Dashboard", "/admin"},
+			{"settings", "WHAPI Settings", "/admin/settings/whapi"},
+		}
+	}
+	return []NavItem{{"app", "My channels", "/app"}}
+}
+
+// HomeHref is where the brand links to.
+func (p Page) HomeHref() string {
+	switch {
+	case p.User == nil:
+		return "/login"
+	case p.User.IsAdmin:
+		return "/admin"
+	}
+	return "/app"
+}
+
+func ariaCurrent(active bool) string {
+	if active {
+		return "page"
+	}
+	return ""
+}
+
+func fieldClass(errs map[string]string, name string) string {
+	if errs[name] != "" {
+		return "field has-error"
+	}
+	return "field"
+}
+
+func ariaInvalid(errs map[string]string, name string) string {
+	if errs[name] != "" {
+		return "true"
+	}
+	return "false"
+}

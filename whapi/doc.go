@@ -1,0 +1,38 @@
+// Package whapi is whapidesk's client for WHAPI.Cloud: the partner API on the
+// manager host (reached with the partner token) and the per-channel gate API
+// (reached with a channel token). There is one typed method per endpoint that
+// whapidesk uses; the endpoints, field names and status codes follow
+// ../shared/whapi/reference.md, and the choices made where WHAPI's docs are
+// silent are marked "Decision:" in the code.
+//
+// # Tokens
+//
+// The partner token is read from a [TokenSource] on every call, so a token
+// replaced in the settings takes effect on the next call. The value is the
+// full Authorization header as stored (for example "Bearer eyJ…") and is sent
+// exactly as given: the client never adds or removes "Bearer ". A channel
+// token is passed per call as the raw token, and the client sends
+// "Bearer "+token. No token ever appears in an error text or a log line: the
+// client logs no headers and no bodies, puts no token in a URL, and removes a
+// token from any upstream message that happens to echo it.
+//
+// # Calls
+//
+// Every call runs under the caller's context plus a per-call timeout
+// ([DefaultTimeout] unless [WithTimeout] says otherwise) that bounds the
+// whole call, retries included. Only GET requests are retried (see
+// [WithRetries]), and only after a transport failure or a 5xx answer. A PUT,
+// POST, PATCH or DELETE is sent exactly once. Each HTTP attempt is logged
+// with its method, path, status and duration.
+//
+// # Errors
+//
+// Errors wrap one of the sentinels below and can be tested with [errors.Is]:
+// [ErrUnauthorized], [ErrNotFound], [ErrConflict], [ErrRateLimited],
+// [ErrRefused], [ErrUpstream], [ErrTimeout], [ErrUnreachable],
+// [ErrInvalidInput] and [ErrNoToken]. An answer with an HTTP error status is
+// an [*APIError] carrying the status and WHAPI's own code and message.
+// [OutcomeUnknown] reports whether a failed call may nevertheless have been
+// applied upstream; before retrying a call that is not idempotent (create,
+// extend, delete, …), the caller must first look at the upstream state.
+package whapi

@@ -1,0 +1,499 @@
+package whapisim
+
+import (
+	"crypto/rand"
+	"errors"
+	"math/big"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// DefaultProjectID is the id of the only project a Sim knows when
+// Options.ProjectIDs is empty: whapidesk's default project setting. It has
+// 19 characters, so it does not fit WHAPI's ProjectID pattern (20
+// alphanumerics or "default") and a real partner account may well not know
+// it; tests of the unknown-project path should list a realistic id such as
+// "kpSv3OFq9PkP1W1Ogv7p" (from WHAPI's example) in Options.ProjectIDs.
+const DefaultProjectID = "HPN0H0hFDL1GFg154PI"
+
+// Default values used when the corresponding Options field is zero.
+const (
+	// DefaultTrialDays is the trial length of new channels (WHAPI's 5 days).
+	DefaultTrialDays = 5
+	// DefaultQRLifetime is how long each QR code is valid.
+	DefaultQRLifetime = 20 * time.Second
+	// DefaultStartupDelay is how long a new channel takes to show a QR code.
+	DefaultStartupDelay = 3 * time.Second
+	// DefaultGateURL is the apiUrl WHAPI reports for channels.
+	DefaultGateURL = "https://gate.whapi.cloud/"
+	// DefaultCreateLimit is WHAPI's limit of channel creations per CreateWindow.
+	DefaultCreateLimit = 20
+)
+
+// CreateWindow is the rolling window in which at most Options.CreateLimit
+// channels may be created before PUT /channels answers 429.
+const CreateWindow = 30 * time.Minute
+
+// GateVersion is the version the simulated gate reports in /health.
+const GateVersion = "1.8.7-whapisim"
+
+// maxBody is the largest request body the simulator reads; larger bodies get 413.
+const maxBody = 1 << 20
+
+// Errors returned by the test hooks. Match them with errors.Is.
+var (
+	// ErrChannelNotFound means no channel (or only a deleted one) has the id.
+	ErrChannelNotFound = errors.New("whapisim: channel not found")
+	// ErrInvalidPhone means the phone is not 7 to 15 digits.
+	ErrInvalidPhone = errors.New("whapisim: phone must be 7 to 15 digits")
+	// ErrAlreadyLinked means the channel is already linked to a phone.
+	ErrAlreadyLinked = errors.New("whapisim: channel already authenticated")
+	// ErrNoQR means the channel is not showing a QR code (it is starting,
+	// not started, or expired), so nothing can be scanned.
+	ErrNoQR = errors.New("whapisim: channel is not waiting for a QR scan")
+)
+
+var (
+	reChannelID = regexp.MustCompile(`^(?:[A-Z]{6}-[A-Z0-9]{5}|[A-Z0-9]{12})$`)
+	rePhone     = regexp.MustCompile(`^\d{7,15}$`)
+	reUserID    = regexp.MustCompile(`^(?:[a-zA-Z0-9]{28}|me)$`)
+)
+
+// Options configures a Sim. The zero value is usable: it gives the documented
+// WHAPI defaults (5-day trial, 20 creations per 30 minutes, 20 s QR lifetime).
+type Options struct {
+	// PartnerToken is the raw partner token (without "Bearer "). Manager calls
+	// must carry exactly "Authorization: Bearer " + PartnerToken, or
+	// ?token=PartnerToken. An empty token authorizes nothing.
+	PartnerToken string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// TrialDays is the trial length of new channels; zero means 5, a negative
+	// value means no trial (like NoTrial).
+	TrialDays int
+	// NoTrial gives new channels no trial: trial is null and activeTill is the
+	// creation time, so the channel stops unless extended at once.
+	NoTrial bool
+	// BalanceDays is the partner's day balance at start.
+	BalanceDays int
+	// QRLifetime is how long each QR code is valid; zero means 20 s.
+	QRLifetime time.Duration
+	// StartupDelay is how long a channel spends in INIT and LAUNCH after it is
+	// created or woken (and in LAUNCH after a restart); zero means 3 s, a
+	// negative value means no delay.
+	StartupDelay time.Duration
+	// ProjectIDs are the partner's projects, the first being the default one.
+	// Empty means []string{DefaultProjectID}. Ids are taken as given, even
+	// when they do not fit WHAPI's ProjectID pattern.
+	ProjectIDs []string
+	// GateURL is the apiUrl reported for channels; empty means
+	// "https://gate.whapi.cloud/".
+	GateURL string
+	// CreateLimit is how many channels may be created in any CreateWindow;
+	// zero or negative means 20.
+	CreateLimit int
+}
+
+// ChannelState is a snapshot of one simulated channel, for tests.
+type ChannelState struct {
+	ID, Token, Name, Phone, ProjectID, Mode string
+	// CreationTS, ActiveTill and Trial are the manager's times; Trial is the
+	// zero time when the channel has no trial.
+	CreationTS, ActiveTill, Trial time.Time
+	// Linked reports a WhatsApp account is linked; LinkedPhone is its number.
+	Linked      bool
+	LinkedPhone string
+	// Deleted reports the channel was deleted through the API.
+	Deleted bool
+	// ExtendedDays is the sum of days moved to the channel by extend.
+	ExtendedDays int
+	// RefundedDays is how many days the delete returned to the balance.
+	RefundedDays int
+}
+
+// Request is one request the simulator received.
+type Request struct {
+	// Time is the simulator clock when the request arrived.
+	Time time.Time
+	// Method, Path and RawQuery are the request line; Authorization is the
+	// request's (first) Authorization header, verbatim.
+	Method, Path, RawQuery, Authorization string
+	// Body is the request body as received.
+	Body []byte
+	// Status is the HTTP status the simulator produced (0 if it produced
+	// none, as with FaultHang). When Aborted is true the client never got it.
+	Status int
+	// Fault is the kind of injected fault that hit this request, or 0.
+	Fault FaultKind
+	// Aborted reports that the connection was closed without an answer.
+	Aborted bool
+}
+
+// FaultKind says what an injected Fault does.
+type FaultKind int
+
+// The fault kinds.
+const (
+	// FaultStatus answers Fault.Status (500 if zero) with a WHAPI error body
+	// and changes nothing.
+	FaultStatus FaultKind = iota + 1
+	// FaultLatency sleeps Fault.Delay (real time, ending early if the request
+	// context ends), then serves the request normally.
+	FaultLatency
+	// FaultHang changes nothing and hangs until the request context ends or
+	// Fault.Delay passes (if non-zero), then aborts the connection.
+	FaultHang
+	// FaultLostAfterApply serves the request normally (the change happens)
+	// and then aborts the connection, so the client sees a network error.
+	FaultLostAfterApply
+	// FaultMalformed answers 200 with malformed JSON and changes nothing.
+	FaultMalformed
+)
+
+// String returns the fault kind's name.
+func (k FaultKind) String() string {
+	switch k {
+	case FaultStatus:
+		return "FaultStatus"
+	case FaultLatency:
+		return "FaultLatency"
+	case FaultHang:
+		return "FaultHang"
+	case FaultLostAfterApply:
+		return "FaultLostAfterApply"
+	case FaultMalformed:
+		return "FaultMalformed"
+	}
+	return "FaultKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Fault is a queued misbehaviour. Faults are matched in queue order before
+// normal handling (and before authorization); each hits at most Times
+// requests.
+//
+// Aborting faults (FaultHang, FaultLostAfterApply) panic with
+// http.ErrAbortHandler, which net/http turns into a closed connection. Note
+// that Go's http.Transport silently retries an idempotent request (GET,
+// HEAD, OPTIONS, TRACE) once when a reused connection closes without an
+// answer, so a fault meant to be seen on such a request may need Times: 2.
+type Fault struct {
+	// Method is the request method to match; "" matches any.
+	Method string
+	// Path is a path prefix to match (e.g. "/channels"); "" matches any.
+	Path string
+	// Times is how many matching requests the fault hits; 0 means 1.
+	Times int
+	// Kind is what the fault does.
+	Kind FaultKind
+	// Status is the HTTP status for FaultStatus; 0 means 500.
+	Status int
+	// Delay is the sleep of FaultLatency and the maximum hang of FaultHang
+	// (0 = until the request context ends).
+	Delay time.Duration
+}
+
+// Sim is an in-memory WHAPI.Cloud: the Partner (manager) API and the gate API
+// of every channel, served from one root. It is safe for concurrent use.
+type Sim struct {
+	mu  sync.Mutex
+	now func() time.Time
+
+	partnerToken string
+	balance      int
+	trialDays    int
+	qrLifetime   time.Duration
+	startupDelay time.Duration
+	gateURL      string
+	createLimit  int
+	ownerID      string
+
+	projects  []project
+	channels  map[string]*channel
+	order     []*channel // creation order, deleted ones included
+	byToken   map[string]*channel
+	creations []time.Time // creation times inside the rate window
+
+	requests []*Request
+	faults   []*Fault
+	routes   []route
+}
+
+type project struct {
+	id, name string
+	created  time.Time
+}
+
+// channel is the simulator's state of one channel.
+type channel struct {
+	ChannelState
+	seed []byte // per-channel secret for QR payloads and pairing codes
+
+	// The gate instance. booted false is NOT_INIT.
+	booted      bool
+	bootAt      time.Time // start_at of the instance
+	initUntil   time.Time // INIT before this
+	launchUntil time.Time // LAUNCH before this
+	qrEpoch     time.Time // QR periods are counted from here
+}
+
+// New returns a simulator configured by opts.
+func New(opts Options) *Sim {
+	s := &Sim{
+		now:          opts.Now,
+		partnerToken: opts.PartnerToken,
+		balance:      opts.BalanceDays,
+		trialDays:    opts.TrialDays,
+		qrLifetime:   opts.QRLifetime,
+		startupDelay: opts.StartupDelay,
+		gateURL:      opts.GateURL,
+		createLimit:  opts.CreateLimit,
+		ownerID:      randString(alnum, 28),
+		channels:     map[string]*channel{},
+		byToken:      map[string]*channel{},
+		routes:       routes(),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	switch {
+	case opts.NoTrial || s.trialDays < 0:
+		s.trialDays = 0
+	case s.trialDays == 0:
+		s.trialDays = DefaultTrialDays
+	}
+	if s.qrLifetime <= 0 {
+		s.qrLifetime = DefaultQRLifetime
+	}
+	switch {
+	case s.startupDelay < 0:
+		s.startupDelay = 0
+	case s.startupDelay == 0:
+		s.startupDelay = DefaultStartupDelay
+	}
+	if s.gateURL == "" {
+		s.gateURL = DefaultGateURL
+	}
+	if s.createLimit <= 0 {
+		s.createLimit = DefaultCreateLimit
+	}
+	ids := opts.ProjectIDs
+	if len(ids) == 0 {
+		ids = []string{DefaultProjectID}
+	}
+	created := s.now()
+	for i, id := range ids {
+		if id == "" || slices.ContainsFunc(s.projects, func(p project) bool { return p.id == id }) {
+			continue
+		}
+		name := "Default project"
+		if i > 0 {
+			name = "Project " + id
+		}
+		s.projects = append(s.projects, project{id: id, name: name, created: created})
+	}
+	return s
+}
+
+// LinkChannel acts as if the phone scanned the channel's QR code: /health
+// turns AUTH with user {id: phone}, and the login endpoints answer 409. The
+// channel must be showing a QR code (health QR), as a real scan needs one;
+// otherwise it returns ErrNoQR. It also returns ErrChannelNotFound,
+// ErrInvalidPhone or ErrAlreadyLinked.
+func (s *Sim) LinkChannel(id, phone string) error {
+	if !rePhone.MatchString(phone) {
+		return ErrInvalidPhone
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.channels[id]
+	if ch == nil || ch.Deleted {
+		return ErrChannelNotFound
+	}
+	now := s.now()
+	if ch.Linked {
+		return ErrAlreadyLinked
+	}
+	if s.gateState(ch, now) != stQR {
+		return ErrNoQR
+	}
+	ch.Linked = true
+	ch.LinkedPhone = phone
+	return nil
+}
+
+// Balance returns the partner's day balance.
+func (s *Sim) Balance() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.balance
+}
+
+// SetBalance sets the partner's day balance.
+func (s *Sim) SetBalance(days int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.balance = days
+}
+
+// Channel returns a snapshot of the channel with the given id, deleted or not.
+func (s *Sim) Channel(id string) (ChannelState, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.channels[id]
+	if ch == nil {
+		return ChannelState{}, false
+	}
+	return ch.ChannelState, true
+}
+
+// Channels returns snapshots of all channels, deleted ones included, in
+// creation order.
+func (s *Sim) Channels() []ChannelState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ChannelState, len(s.order))
+	for i, ch := range s.order {
+		out[i] = ch.ChannelState
+	}
+	return out
+}
+
+// Projects returns the ids of the partner's projects; the first is the
+// default project.
+func (s *Sim) Projects() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, len(s.projects))
+	for i, p := range s.projects {
+		out[i] = p.id
+	}
+	return out
+}
+
+// Requests returns a copy of every request received, in arrival order.
+func (s *Sim) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Request, len(s.requests))
+	for i, r := range s.requests {
+		out[i] = *r
+		out[i].Body = slices.Clone(r.Body)
+	}
+	return out
+}
+
+// ResetRequests forgets the recorded requests.
+func (s *Sim) ResetRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = nil
+}
+
+// CountRequests counts recorded requests with the given method ("" = any)
+// whose path starts with pathPrefix.
+func (s *Sim) CountRequests(method, pathPrefix string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.requests {
+		if matchFault(method, pathPrefix, r.Method, r.Path) {
+			n++
+		}
+	}
+	return n
+}
+
+// SetPartnerToken replaces the partner token, as when WHAPI rotates or
+// revokes it; the old token stops working at once.
+func (s *Sim) SetPartnerToken(raw string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.partnerToken = raw
+}
+
+// InjectFault queues a fault. It panics if f.Kind is not one of the
+// FaultKind constants, since such a fault could never act.
+func (s *Sim) InjectFault(f Fault) {
+	if f.Kind < FaultStatus || f.Kind > FaultMalformed {
+		panic("whapisim: InjectFault with invalid Kind " + f.Kind.String())
+	}
+	if f.Times <= 0 {
+		f.Times = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &f)
+}
+
+// ClearFaults drops all queued faults.
+func (s *Sim) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
+func matchFault(method, prefix, reqMethod, reqPath string) bool {
+	return (method == "" || method == reqMethod) && (prefix == "" || len(reqPath) >= len(prefix) && reqPath[:len(prefix)] == prefix)
+}
+
+// takeFault pops one hit of the first queued fault matching the request.
+// s.mu must be held.
+func (s *Sim) takeFault(method, path string) *Fault {
+	for i, f := range s.faults {
+		if !matchFault(f.Method, f.Path, method, path) {
+			continue
+		}
+		hit := *f
+		f.Times--
+		if f.Times <= 0 {
+			s.faults = slices.Delete(s.faults, i, i+1)
+		}
+		return &hit
+	}
+	return nil
+}
+
+// liveChannels returns the channels not deleted, of one project ("" = all),
+// in creation order. s.mu must be held.
+func (s *Sim) liveChannels(projectID string) []*channel {
+	var out []*channel
+	for _, ch := range s.order {
+		if !ch.Deleted && (projectID == "" || ch.ProjectID == projectID) {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+const (
+	alnum      = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	upper      = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	upperDigit = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+)
+
+// randString returns n characters drawn uniformly from alphabet with crypto/rand.
+func randString(alphabet string, n int) string {
+	b := make([]byte, n)
+	max := big.NewInt(int64(len(alphabet)))
+	for i := range b {
+		v, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			panic("whapisim: crypto/rand failed: " + err.Error())
+		}
+		b[i] = alphabet[v.Int64()]
+	}
+	return string(b)
+}
+
+// newHTTPHeader is a small helper so handlers can set extra headers.
+func newHTTPHeader(kv ...string) http.Header {
+	h := http.Header{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Set(kv[i], kv[i+1])
+	}
+	return h
+}

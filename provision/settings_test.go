@@ -1,0 +1,124 @@
+package provision
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"whapidesk/models"
+	"whapidesk/whapi"
+	"whapidesk/whapi/whapisim"
+)
+
+func newTestService(t *testing.T, simToken string) (*Service, *models.Store, *whapisim.Sim) {
+	t.Helper()
+	key := make([]byte, models.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	cipher, err := models.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), cipher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	sim := whapisim.New(whapisim.Options{PartnerToken: simToken, ProjectIDs: []string{models.DefaultProjectID}})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	client := whapi.New(srv.URL, srv.URL, store, whapi.WithRetries(0, 0), whapi.WithTimeout(5*time.Second))
+	return New(store, client, slog.New(slog.DiscardHandler)), store, sim
+}
+
+var admin = models.Actor{Email: "admin@example.com"}
+
+// A slow check of an old token must not mark a newer token as checked.
+func TestLateCheckOfReplacedTokenChangesNothing(t *testing.T) {
+	good := genToken(1300)
+	svc, store, sim := newTestService(t, good)
+	ctx := context.Background()
+	wrong := genToken(1300)
+
+	// The first check (of the wrong token) is slow; the second is not.
+	sim.InjectFault(whapisim.Fault{Path: "/projects", Kind: whapisim.FaultLatency, Delay: 1500 * time.Millisecond})
+	var wg sync.WaitGroup
+	var slow *SettingsResult
+	var slowErr error
+	wg.Go(func() { slow, slowErr = svc.SaveWHAPISettings(ctx, admin, SettingsInput{PartnerToken: wrong}) })
+	deadline := time.Now().Add(5 * time.Second)
+	for sim.CountRequests("GET", "/projects") == 0 && len(sim.Requests()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // the slow request is in flight
+	fast, err := svc.SaveWHAPISettings(ctx, admin, SettingsInput{PartnerToken: good})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if slowErr != nil {
+		t.Fatal(slowErr)
+	}
+	if fast.Check.Status != models.VerifyVerified || slow.Check.Status != models.VerifyRefused {
+		t.Fatalf("checks: fast %s, slow %s", fast.Check.Status, slow.Check.Status)
+	}
+	st, err := store.Settings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, _ := store.PartnerToken(ctx); tok != "Bearer "+good {
+		t.Fatal("the newer token is not the stored one")
+	}
+	if st.VerifyStatus != models.VerifyVerified {
+		t.Fatalf("the late refusal of the old token overwrote the new token's status: %s", st.VerifyStatus)
+	}
+}
+
+func TestSaveRequiresATokenFirstAndKeepsItWhenEmpty(t *testing.T) {
+	good := genToken(1300)
+	svc, store, sim := newTestService(t, good)
+	ctx := context.Background()
+
+	_, err := svc.SaveWHAPISettings(ctx, admin, SettingsInput{ProjectID: "kpSv3OFq9PkP1W1Ogv7p"})
+	var fe FieldErrors
+	if !errors.As(err, &fe) || fe["partner_token"] == "" {
+		t.Fatalf("first save without a token: %v", err)
+	}
+	if st, _ := store.Settings(ctx); st.ProjectID != models.DefaultProjectID {
+		t.Fatal("a refused save changed the project id")
+	}
+	if len(sim.Requests()) != 0 {
+		t.Fatal("a refused save called WHAPI")
+	}
+
+	if _, err := svc.SaveWHAPISettings(ctx, admin, SettingsInput{PartnerToken: "Bearer " + good}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.SaveWHAPISettings(ctx, admin, SettingsInput{ProjectID: "kpSv3OFq9PkP1W1Ogv7p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, _ := store.PartnerToken(ctx); tok != "Bearer "+good {
+		t.Fatal("an empty token field replaced the token")
+	}
+	if res.Check == nil || res.Check.ProjectKnown == nil || *res.Check.ProjectKnown {
+		t.Fatal("a changed project id must be checked again (and this one is unknown)")
+	}
+
+	// Nothing changed: no audit event, no WHAPI call.
+	before := len(sim.Requests())
+	res, err = svc.SaveWHAPISettings(ctx, admin, SettingsInput{ProjectID: "kpSv3OFq9PkP1W1Ogv7p"})
+	if err != nil || res.Changed {
+		t.Fatalf("unchanged save: changed=%v err=%v", res.Changed, err)
+	}
+	if len(sim.Requests()) != before {
+		t.Fatal("an unchanged, verified save called WHAPI again")
+	}
+}

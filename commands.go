@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,12 +30,18 @@ func createAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if *email == "" {
 		return errors.New("create-admin: --email is required")
 	}
+	if _, err := models.NormalizeEmail(*email); err != nil {
+		return fmt.Errorf("create-admin: %w", err)
+	}
 	pw := *password
 	if pw == "" {
 		var err error
 		if pw, err = readPassword(stdin, stderr); err != nil {
 			return err
 		}
+	}
+	if len([]rune(pw)) < models.MinPasswordLength {
+		return fmt.Errorf("create-admin: %w", models.ErrWeakPassword)
 	}
 	log := newLogger(stderr)
 	store, err := openStore(ctx, cfg, log)
@@ -79,6 +86,15 @@ func apikey(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return errors.New("apikey: say create, list or revoke")
 	}
 	sub, args := args[0], args[1:]
+	switch sub {
+	case "create", "list", "revoke":
+	case "-h", "--help", "help":
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("apikey: unknown subcommand %q (say create, list or revoke)", sub)
+	}
 	var cfg Config
 	cfg.SecretKey = os.Getenv("WHAPIDESK_SECRET_KEY")
 	fs := newFlagSet("apikey "+sub, &cfg, stderr)
@@ -141,4 +157,27 @@ func apikey(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return nil
 	}
 	return fmt.Errorf("apikey: unknown subcommand %q", sub)
+}
+
+// backup writes a consistent copy of the database to the file named.
+func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg Config
+	cfg.SecretKey = os.Getenv("WHAPIDESK_SECRET_KEY")
+	fs := newFlagSet("backup", &cfg, stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("backup: name the file to write, e.g. whapidesk backup backups/whapidesk-2026-11-25.db")
+	}
+	store, err := openStore(ctx, cfg, newLogger(stderr))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Backup(ctx, fs.Arg(0)); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Wrote %s. Keep it with the secret key: without the key its tokens cannot be read.\n", fs.Arg(0))
+	return nil
 }

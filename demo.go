@@ -70,13 +70,14 @@ func fakeJWT() string {
 
 // seedDemo creates, once, the demo admin (password printed once), sample
 // customers, and saves the simulator's partner token in the settings.
-func seedDemo(ctx context.Context, store *models.Store, cfg Config, stdout io.Writer) error {
+func seedDemo(ctx context.Context, store *models.Store, cfg Config, addr net.Addr, stdout io.Writer) error {
+	port := fmt.Sprintf(":%d", addr.(*net.TCPAddr).Port)
 	n, err := store.CountAdmins(ctx)
 	if err != nil {
 		return err
 	}
 	if n > 0 {
-		fmt.Fprintf(stdout, "\nDemo data already seeded in %s. Sign in at http://localhost%s/login with the credentials printed at the first run\n(or create another admin: whapidesk create-admin --db %s --email you@example.com).\n\n", cfg.DBPath, portOf(cfg.Addr), cfg.DBPath)
+		fmt.Fprintf(stdout, "\nDemo data already seeded in %s. Sign in at http://localhost%s/login with the credentials printed at the first run\n(or create another admin: whapidesk create-admin --db %s --email you@example.com).\n\n", cfg.DBPath, port, cfg.DBPath)
 		return nil
 	}
 	password := randomPassword()
@@ -119,15 +120,8 @@ func seedDemo(ctx context.Context, store *models.Store, cfg Config, stdout io.Wr
   token is saved already; to try the WHAPI Settings page, paste the one in
   %s.
 
-`, portOf(cfg.Addr), password, customerPassword, demoTokenFile(cfg))
+`, port, password, customerPassword, demoTokenFile(cfg))
 	return nil
-}
-
-func portOf(addr string) string {
-	if i := strings.LastIndex(addr, ":"); i >= 0 {
-		return addr[i:]
-	}
-	return ":8080"
 }
 
 func randomPassword() string {

@@ -44,6 +44,8 @@ Usage:
                                               create an API key for a user; prints it once, alone on the last line
   whapidesk apikey list [--email E]           list API keys (never the keys themselves)
   whapidesk apikey revoke --id N              revoke an API key
+  whapidesk backup [--db D] FILE              write a consistent copy of the database to FILE
+                                              (safe while serving; restore needs the same secret key)
   whapidesk -h                                this help
 
 Flags and environment (flags win):
@@ -130,6 +132,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return createAdmin(ctx, args, stdin, stdout, stderr)
 	case "apikey":
 		return apikey(ctx, args, stdout, stderr)
+	case "backup":
+		return backup(ctx, args, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -210,6 +214,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer ln.Close() // for early returns; closing again after Shutdown is harmless
 	root := http.NewServeMux()
 	managerURL, gateURL := cfg.ManagerURL, cfg.GateURL
 	var sim *whapisim.Sim
@@ -225,7 +230,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	client := whapi.New(managerURL, gateURL, store, whapi.WithLogger(log))
 	svc := provision.New(store, client, log)
 	if cfg.Demo {
-		if err := seedDemo(ctx, store, cfg, stdout); err != nil {
+		if err := seedDemo(ctx, store, cfg, ln.Addr(), stdout); err != nil {
 			return err
 		}
 	}

@@ -32,30 +32,41 @@ func demoTokenFile(cfg Config) string {
 	return filepath.Join(filepath.Dir(cfg.DBPath), "demo-partner-token.txt")
 }
 
-// newDemoSimulator starts the in-memory WHAPI with a partner token it makes
-// up (kept in a file for restarts) and a partner balance of 1,000 days.
-func newDemoSimulator(cfg Config, addr net.Addr) (*whapisim.Sim, error) {
+// demoToken returns the simulator's made-up partner token, creating it
+// (and its file) on the first run.
+func demoToken(cfg Config) (string, error) {
 	path := demoTokenFile(cfg)
 	raw, err := os.ReadFile(path)
 	tok := strings.TrimSpace(string(raw))
-	if errors.Is(err, os.ErrNotExist) || tok == "" {
-		tok = fakeJWT()
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
-			return nil, err
-		}
-	} else if err != nil {
+	if err == nil && tok != "" {
+		return tok, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	tok = fakeJWT()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	return tok, os.WriteFile(path, []byte(tok+"\n"), 0o600)
+}
+
+// newDemoSimulator starts the in-memory WHAPI with the demo's partner token
+// and a partner balance of 1,000 days.
+func newDemoSimulator(cfg Config, addr net.Addr) (*whapisim.Sim, error) {
+	tok, err := demoToken(cfg)
+	if err != nil {
 		return nil, err
 	}
 	return whapisim.New(whapisim.Options{
 		PartnerToken: tok,
-		BalanceDays:  1000,
+		BalanceDays:  demoPartnerDays,
 		ProjectIDs:   []string{models.DefaultProjectID},
 		GateURL:      simURL(addr) + "/",
 	}), nil
 }
+
+const demoPartnerDays = 1000
 
 // fakeJWT makes a random JWT-shaped token of about 1,300 characters, like
 // the ones WHAPI issues.
@@ -68,60 +79,96 @@ func fakeJWT() string {
 	return "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9." + part(700) + "." + part(256)
 }
 
-// seedDemo creates, once, the demo admin (password printed once), sample
-// customers, and saves the simulator's partner token in the settings.
-func seedDemo(ctx context.Context, store *models.Store, cfg Config, addr net.Addr, stdout io.Writer) error {
-	port := fmt.Sprintf(":%d", addr.(*net.TCPAddr).Port)
+// demoSeed is what the first demo run made, to print once.
+type demoSeed struct {
+	adminPassword, customerPassword string
+}
+
+// seedDemo creates, once, the demo admin and sample plans and customers,
+// and saves the simulator's partner token in the settings. It returns nil
+// when the database was seeded before.
+func seedDemo(ctx context.Context, store *models.Store, cfg Config) (*demoSeed, error) {
 	n, err := store.CountAdmins(ctx)
+	if err != nil || n > 0 {
+		return nil, err
+	}
+	seed := &demoSeed{adminPassword: randomPassword(), customerPassword: randomPassword()}
+	admin, err := store.CreateUser(ctx, models.NewUser{Email: "admin@example.com", Name: "Demo admin", Password: seed.adminPassword, Role: models.RoleAdmin})
 	if err != nil {
-		return err
-	}
-	if n > 0 {
-		fmt.Fprintf(stdout, "\nDemo data already seeded in %s. Sign in at http://localhost%s/login with the credentials printed at the first run\n(or create another admin: whapidesk create-admin --db %s --email you@example.com).\n\n", cfg.DBPath, port, cfg.DBPath)
-		return nil
-	}
-	password := randomPassword()
-	admin, err := store.CreateUser(ctx, models.NewUser{Email: "admin@example.com", Name: "Demo admin", Password: password, Role: models.RoleAdmin})
-	if err != nil {
-		return err
-	}
-	customerPassword := randomPassword()
-	for _, c := range []struct{ email, name string }{
-		{"amal@example.com", "Amal Haddad"},
-		{"bruno@example.com", "Bruno Costa"},
-		{"chen@example.com", "Chen Wei"},
-	} {
-		if _, err := store.CreateUser(ctx, models.NewUser{Email: c.email, Name: c.name, Password: customerPassword, Role: models.RoleCustomer}); err != nil {
-			return err
-		}
-	}
-	raw, err := os.ReadFile(demoTokenFile(cfg))
-	if err != nil {
-		return err
-	}
-	tok, err := provision.NormalizePartnerToken(string(raw))
-	if err != nil {
-		return err
+		return nil, err
 	}
 	id := admin.ID
-	if _, _, err := store.UpdateSettings(ctx, models.Actor{UserID: &id, Email: admin.Email}, models.SettingsChange{PartnerToken: &tok, Hint: provision.TokenHint(tok)}); err != nil {
-		return err
+	actor := models.Actor{UserID: &id, Email: admin.Email}
+	tok, err := demoToken(cfg)
+	if err != nil {
+		return nil, err
+	}
+	norm, err := provision.NormalizePartnerToken(tok)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := store.UpdateSettings(ctx, actor, models.SettingsChange{PartnerToken: &norm, Hint: provision.TokenHint(norm)}); err != nil {
+		return nil, err
+	}
+	if err := store.RecordPartnerPurchase(ctx, actor, demoPartnerDays, "demo: the simulator's starting balance"); err != nil {
+		return nil, err
+	}
+	plans := map[string]*models.Plan{}
+	for _, p := range []models.PlanInput{
+		{Name: "Starter", MaxChannels: 1, DaysPerPeriod: 30, PeriodDays: 30},
+		{Name: "Business", MaxChannels: 3, DaysPerPeriod: 30, PeriodDays: 30},
+		{Name: "Agency", MaxChannels: 10, DaysPerPeriod: 30, PeriodDays: 30},
+	} {
+		if plans[p.Name], err = store.CreatePlan(ctx, actor, p); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range []struct {
+		email, name, plan string
+		mode              models.AllocationMode
+	}{
+		{"amal@example.com", "Amal Haddad", "Business", models.AllocationAuto},
+		{"bruno@example.com", "Bruno Costa", "Starter", models.AllocationManual},
+		{"chen@example.com", "Chen Wei", "", models.AllocationManual},
+	} {
+		u, err := store.CreateUser(ctx, models.NewUser{Email: c.email, Name: c.name, Password: seed.customerPassword, Role: models.RoleCustomer})
+		if err != nil {
+			return nil, err
+		}
+		if err := store.SetAllocationMode(ctx, actor, u.ID, c.mode); err != nil {
+			return nil, err
+		}
+		if c.plan != "" {
+			if _, err := store.ActivatePlan(ctx, actor, u.ID, plans[c.plan].ID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return seed, nil
+}
+
+// printDemo tells how to sign in: the passwords only on the first run.
+func printDemo(stdout io.Writer, cfg Config, seed *demoSeed, addr net.Addr) {
+	port := addr.(*net.TCPAddr).Port
+	if seed == nil {
+		fmt.Fprintf(stdout, "\nDemo data already seeded in %s. Sign in at http://localhost:%d/login with the credentials printed at the first run\n(or create another admin: whapidesk create-admin --db %s --email you@example.com).\n\n", cfg.DBPath, port, cfg.DBPath)
+		return
 	}
 	fmt.Fprintf(stdout, `
   whapidesk demo — on the built-in WHAPI simulator (no real WHAPI calls)
 
-  Open      http://localhost%s/login
+  Open      http://localhost:%d/login
   Admin     admin@example.com
   Password  %s
-  Customers amal@example.com, bruno@example.com, chen@example.com
+  Customers amal@example.com (Business plan, automatic days),
+            bruno@example.com (Starter plan, manual days), chen@example.com (no plan)
   Password  %s
 
   These passwords are shown only now. The simulator's made-up partner
   token is saved already; to try the WHAPI Settings page, paste the one in
   %s.
 
-`, port, password, customerPassword, demoTokenFile(cfg))
-	return nil
+`, port, seed.adminPassword, seed.customerPassword, demoTokenFile(cfg))
 }
 
 func randomPassword() string {

@@ -56,7 +56,8 @@ Flags and environment (flags win):
   --manager-url WHAPI_MANAGER_URL      WHAPI Partner API (default https://manager.whapi.cloud)
   --gate-url    WHAPI_GATE_URL         WHAPI gate API (default https://gate.whapi.cloud)
   --simulator   WHAPIDESK_SIMULATOR=1  use the built-in WHAPI simulator instead of WHAPI
-  --secure-cookies WHAPIDESK_SECURE_COOKIES=1  mark cookies Secure (serve over HTTPS)
+  --secure-cookies WHAPIDESK_SECURE_COOKIES=1  served over HTTPS: Secure cookies and HSTS
+  --trusted-proxies WHAPIDESK_TRUSTED_PROXIES  CIDRs of reverse proxies whose X-Forwarded-For is believed
 `
 
 // Config is whapidesk's configuration. The partner token is not here: it
@@ -70,6 +71,9 @@ type Config struct {
 	Simulator     bool
 	SecureCookies bool
 	Demo          bool
+	// TrustedProxies are CIDRs of reverse proxies allowed to name the client
+	// in X-Forwarded-For.
+	TrustedProxies []*net.IPNet
 }
 
 // Validate fails fast on a configuration that cannot work.
@@ -159,8 +163,19 @@ func parseServeFlags(cmd string, args []string, stderr io.Writer) (Config, error
 	fs.StringVar(&cfg.GateURL, "gate-url", envOr("WHAPI_GATE_URL", "https://gate.whapi.cloud"), "WHAPI gate API base URL")
 	fs.BoolVar(&cfg.Simulator, "simulator", envBool("WHAPIDESK_SIMULATOR"), "use the built-in WHAPI simulator")
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", envBool("WHAPIDESK_SECURE_COOKIES"), "mark cookies Secure")
+	proxies := fs.String("trusted-proxies", os.Getenv("WHAPIDESK_TRUSTED_PROXIES"), "comma-separated CIDRs of trusted reverse proxies")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
+	}
+	for _, p := range strings.Split(*proxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		_, n, err := net.ParseCIDR(p)
+		if err != nil {
+			return cfg, fmt.Errorf("config: trusted proxy %q is not a CIDR like 10.0.0.0/8", p)
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, n)
 	}
 	if cfg.Demo {
 		cfg.Simulator = true
@@ -209,6 +224,12 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
+	var seed *demoSeed
+	if cfg.Demo {
+		if seed, err = seedDemo(ctx, store, cfg); err != nil {
+			return err
+		}
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -230,13 +251,11 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	client := whapi.New(managerURL, gateURL, store, whapi.WithLogger(log))
 	svc := provision.New(store, client, log)
 	if cfg.Demo {
-		if err := seedDemo(ctx, store, cfg, ln.Addr(), stdout); err != nil {
-			return err
-		}
+		printDemo(stdout, cfg, seed, ln.Addr())
 	}
 
 	e := echo.New()
-	h := handlers.New(store, svc, log, handlers.Config{SecureCookies: cfg.SecureCookies, Version: version})
+	h := handlers.New(store, svc, log, handlers.Config{SecureCookies: cfg.SecureCookies, Version: version, TrustedProxies: cfg.TrustedProxies})
 	h.Routes(e)
 	root.Handle("/", e)
 

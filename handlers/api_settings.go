@@ -24,6 +24,7 @@ type settingsJSON struct {
 	ChangedBy           string  `json:"changed_by,omitempty"`
 	ChangedAt           *string `json:"changed_at,omitempty"`
 	LowBalanceThreshold int64   `json:"low_balance_threshold"`
+	TopupWindowDays     int64   `json:"topup_window_days"`
 }
 
 func toSettingsJSON(st *models.Settings) settingsJSON {
@@ -31,6 +32,7 @@ func toSettingsJSON(st *models.Settings) settingsJSON {
 		Configured: st.Configured(), TokenHint: st.TokenHint, ProjectID: st.ProjectID,
 		Verified: st.VerifyStatus == models.VerifyVerified, VerifyStatus: string(st.VerifyStatus),
 		ProjectKnown: st.ProjectKnown, ChangedBy: st.TokenChangedBy, LowBalanceThreshold: st.LowBalanceThreshold,
+		TopupWindowDays: st.TopupWindowDays,
 	}
 	if st.TokenChangedAt != nil {
 		s := st.TokenChangedAt.UTC().Format("2006-01-02T15:04:05Z")
@@ -52,6 +54,7 @@ type settingsPut struct {
 	PartnerToken        *string `json:"partner_token"`
 	ProjectID           *string `json:"project_id"`
 	LowBalanceThreshold *int64  `json:"low_balance_threshold"`
+	TopupWindowDays     *int64  `json:"topup_window_days"`
 }
 
 func (h *Handler) putWHAPISettingsAPI(c echo.Context) error {
@@ -59,7 +62,7 @@ func (h *Handler) putWHAPISettingsAPI(c echo.Context) error {
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
-	in := provision.SettingsInput{LowBalanceThreshold: body.LowBalanceThreshold}
+	in := provision.SettingsInput{LowBalanceThreshold: body.LowBalanceThreshold, TopupWindowDays: body.TopupWindowDays}
 	if body.PartnerToken != nil {
 		in.PartnerToken = *body.PartnerToken
 	}

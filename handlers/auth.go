@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -28,12 +29,23 @@ func (h *Handler) showLoginPage(c echo.Context) error {
 	if currentUser(c) != nil {
 		return h.home(c)
 	}
-	return render(c, http.StatusOK, views.LoginPage(h.page(c, "Sign in"), views.LoginForm{Next: safeNext(c.QueryParam("next"))}))
+	return h.render(c, http.StatusOK, views.LoginPage(h.page(c, "Sign in"), views.LoginForm{Next: safeNext(c.QueryParam("next"))}))
 }
 
-// safeNext keeps a post-login redirect on our own site.
+// safeNext keeps a post-login redirect on our own site: a plain path, no
+// scheme or host, no control characters or backslashes (browsers drop tabs
+// and read "\\" as "/", which would turn "/\t/evil" into "//evil").
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if len(next) > 1024 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return ""
+	}
+	for i := 0; i < len(next); i++ {
+		if b := next[i]; b < 0x20 || b == 0x7f || b == '\\' {
+			return ""
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || strings.HasPrefix(u.Path, "//") || strings.ContainsRune(u.Path, '\\') {
 		return ""
 	}
 	return next
@@ -44,31 +56,27 @@ func (h *Handler) login(c echo.Context) error {
 	email := strings.ToLower(strings.TrimSpace(c.FormValue("email")))
 	password := c.FormValue("password")
 	form := views.LoginForm{Email: email, Next: safeNext(c.FormValue("next"))}
-	ipKey, accountKey := "ip:"+c.RealIP(), "account:"+email
-
-	for _, k := range []struct {
-		key string
-		max int
-	}{{accountKey, maxFailuresAccount}, {ipKey, maxFailuresIP}} {
-		if blocked, wait := h.throttle.blocked(k.key, k.max); blocked {
-			minutes := int(math.Ceil(wait.Minutes()))
-			form.Error = fmt.Sprintf("Too many failed sign-ins. Try again in %d minute%s.", minutes, plural(minutes))
-			h.log.WarnContext(ctx, "login throttled", "ip", c.RealIP())
-			c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
-			return render(c, http.StatusTooManyRequests, views.LoginPage(h.page(c, "Sign in"), form))
-		}
+	// The attempt is counted before the password is checked, so a burst of
+	// parallel guesses cannot slip past the limit while bcrypt runs.
+	attempt, wait := h.throttle.begin(throttleKey{"account:" + email, maxFailuresAccount}, throttleKey{ipKey(c.RealIP()), maxFailuresIP})
+	if attempt == nil {
+		minutes := int(math.Ceil(wait.Minutes()))
+		form.Error = fmt.Sprintf("Too many failed sign-ins. Try again in %d minute%s.", minutes, plural(minutes))
+		h.log.WarnContext(ctx, "login throttled", "ip", c.RealIP())
+		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
+		return h.render(c, http.StatusTooManyRequests, views.LoginPage(h.page(c, "Sign in"), form))
 	}
 	u, err := h.store.Authenticate(ctx, email, password)
 	if err != nil {
 		if !errors.Is(err, models.ErrInvalidPassword) {
+			attempt.undo()
 			return err
 		}
-		h.throttle.fail(accountKey, ipKey)
 		h.log.InfoContext(ctx, "login failed", "ip", c.RealIP())
 		form.Error = "Wrong email or password."
-		return render(c, http.StatusUnauthorized, views.LoginPage(h.page(c, "Sign in"), form))
+		return h.render(c, http.StatusUnauthorized, views.LoginPage(h.page(c, "Sign in"), form))
 	}
-	h.throttle.reset(accountKey)
+	attempt.succeeded()
 
 	s := currentSession(c)
 	if err := h.sessions.renew(ctx, s); err != nil {
@@ -80,6 +88,7 @@ func (h *Handler) login(c echo.Context) error {
 	s.Values[sessUserID] = u.ID
 	s.Values[sessCSRF] = randomString(32)
 	withValue(c, ctxUser, u)
+	markDirty(c)
 	if err := h.store.RecordAudit(ctx, actor(c), "user.login", u.Email, ""); err != nil {
 		return err
 	}
@@ -104,7 +113,7 @@ func (h *Handler) showLogoutPage(c echo.Context) error {
 	if currentUser(c) == nil {
 		return redirect(c, "/login")
 	}
-	return render(c, http.StatusOK, views.LogoutPage(h.page(c, "Log out")))
+	return h.render(c, http.StatusOK, views.LogoutPage(h.page(c, "Log out")))
 }
 
 // logout ends the session server-side and clears the cookie.
@@ -116,7 +125,7 @@ func (h *Handler) logout(c echo.Context) error {
 		}
 	}
 	s.Options.MaxAge = -1
-	if err := h.saveSession(c); err != nil {
+	if err := s.Save(c.Request(), c.Response()); err != nil {
 		return err
 	}
 	return redirect(c, "/login")

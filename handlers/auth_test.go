@@ -16,25 +16,51 @@ func TestLoginStartsANewServerSideSession(t *testing.T) {
 	c := a.client()
 
 	c.csrf("/login")
-	before := c.cookie(sessionCookie)
-	if before == nil {
-		t.Fatal("the login page set no session cookie")
+	if c.cookie(sessionCookie) != nil {
+		t.Fatal("a visitor who is not signed in got a session (and a database row)")
 	}
 	c.login("Admin@Example.com ") // case and spaces do not matter
-	after := c.cookie(sessionCookie)
-	if after == nil || after.Value == before.Value {
-		t.Fatal("login kept the pre-login session id: it must issue a new one")
+	first := c.cookie(sessionCookie)
+	if first == nil {
+		t.Fatal("login set no session cookie")
 	}
 	if r := c.get("/admin"); r.StatusCode != http.StatusOK || !strings.Contains(r.body, "admin@example.com") {
 		t.Fatalf("GET /admin after login: %d", r.StatusCode)
 	}
 
-	// The old (pre-login) cookie is worth nothing now.
+	// Signing in again issues a new id; the old one is worth nothing now.
+	r := c.submit("/admin", "/login", url.Values{"email": {"admin@example.com"}, "password": {testPassword}})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("second login: %d", r.StatusCode)
+	}
+	second := c.cookie(sessionCookie)
+	if second == nil || second.Value == first.Value {
+		t.Fatal("login kept the previous session id: it must issue a new one")
+	}
 	old := a.client()
 	u, _ := url.Parse(a.srv.URL)
-	old.http.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: before.Value}})
+	old.http.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: first.Value}})
 	if r := old.get("/admin"); r.StatusCode != http.StatusSeeOther {
-		t.Fatalf("the pre-login session id still works: %d", r.StatusCode)
+		t.Fatalf("the previous session id still works: %d", r.StatusCode)
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"/admin/settings/whapi": "/admin/settings/whapi",
+		"/app?x=1":              "/app?x=1",
+		"":                      "",
+		"https://evil.example":  "",
+		"//evil.example":        "",
+		"/\\evil.example":       "",
+		"/\t/evil.example":      "",
+		"/\n/evil.example":      "",
+		"/%5C/evil.example":     "",
+		"javascript:alert(1)":   "",
+	} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

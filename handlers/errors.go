@@ -40,7 +40,7 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 	case errors.As(err, &he):
 		status = he.Code
 		code = codeForStatus(status)
-		if m, ok := he.Message.(string); ok && status < 500 && status != http.StatusNotFound {
+		if m, ok := he.Message.(string); ok && status < 500 && m != http.StatusText(status) {
 			message = m
 		} else {
 			message = messageForStatus(status)
@@ -58,7 +58,7 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 	} else if c.Request().Method == http.MethodHead {
 		err = c.NoContent(status)
 	} else {
-		err = render(c, status, views.ErrorPage(h.page(c, ""), status, http.StatusText(status), message))
+		err = h.render(c, status, views.ErrorPage(h.page(c, ""), status, http.StatusText(status), message))
 	}
 	if err != nil {
 		h.log.ErrorContext(c.Request().Context(), "writing error response", "err", err)

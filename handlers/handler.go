@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -21,6 +22,9 @@ type Config struct {
 	// IdleTimeout and AbsoluteTimeout bound a session's life.
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For names the client. Empty: the peer is the client.
+	TrustedProxies []*net.IPNet
 }
 
 // Handler holds the dependencies of every handler.
@@ -62,13 +66,21 @@ func (h *Handler) Routes(e *echo.Echo) {
 	e.HideBanner = true
 	e.HidePort = true
 	// The client's IP is the connection's peer: X-Forwarded-For and
-	// X-Real-IP are ignored, so they cannot be forged to dodge throttling.
+	// X-Real-IP are ignored, so they cannot be forged to dodge throttling —
+	// unless the peer is a configured trusted proxy.
 	e.IPExtractor = echo.ExtractIPDirect()
+	if len(h.cfg.TrustedProxies) > 0 {
+		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, n := range h.cfg.TrustedProxies {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
+	}
 	e.HTTPErrorHandler = h.errorHandler
 
 	e.Use(middleware.Recover())
 	e.Use(h.requestLogger())
-	e.Use(securityHeaders)
+	e.Use(h.securityHeaders)
 	e.Use(middleware.BodyLimit(bodyLimit))
 
 	e.GET("/healthz", h.healthz)

@@ -16,8 +16,12 @@ import (
 	"whapidesk/models"
 )
 
-// sessionCookie is the name of the session cookie.
-const sessionCookie = "whapidesk_session"
+// Cookie names: the session (signed id of a server-side session, only once
+// signed in) and the signed CSRF token of forms shown before sign-in.
+const (
+	sessionCookie  = "whapidesk_session"
+	preLoginCookie = "whapidesk_csrf"
+)
 
 type ctxKey int
 
@@ -27,16 +31,38 @@ const (
 	ctxAPIKey
 )
 
+// reqSession is the request's session and whether its values changed.
+type reqSession struct {
+	s     *sessions.Session
+	dirty bool
+	// preLogin is the CSRF token of a visitor who is not signed in.
+	preLogin string
+}
+
 // currentUser returns the signed-in user, or nil.
 func currentUser(c echo.Context) *models.User {
 	u, _ := c.Request().Context().Value(ctxUser).(*models.User)
 	return u
 }
 
+func requestSession(c echo.Context) *reqSession {
+	rs, _ := c.Request().Context().Value(ctxSession).(*reqSession)
+	return rs
+}
+
 // currentSession returns the request's session (nil on API-key requests).
 func currentSession(c echo.Context) *sessions.Session {
-	s, _ := c.Request().Context().Value(ctxSession).(*sessions.Session)
-	return s
+	if rs := requestSession(c); rs != nil {
+		return rs.s
+	}
+	return nil
+}
+
+// markDirty notes that the session's values changed and must be saved.
+func markDirty(c echo.Context) {
+	if rs := requestSession(c); rs != nil {
+		rs.dirty = true
+	}
 }
 
 // viaAPIKey reports whether the request authenticated with an API key.
@@ -95,7 +121,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 
 // securityHeaders sets the security headers every response carries.
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+func (h *Handler) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		hd := c.Response().Header()
 		hd.Set("Content-Security-Policy", contentSecurityPolicy)
@@ -104,7 +130,7 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
 		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-		if c.IsTLS() {
+		if c.IsTLS() || h.cfg.SecureCookies { // served over HTTPS (maybe behind a proxy)
 			hd.Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
@@ -121,14 +147,21 @@ func (h *Handler) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		withValue(c, ctxSession, s)
+		withValue(c, ctxSession, &reqSession{s: s})
 		if uid, ok := s.Values[sessUserID].(int64); ok {
 			u, err := h.store.UserByID(c.Request().Context(), uid)
 			switch {
 			case err == nil && !u.Disabled:
 				withValue(c, ctxUser, u)
 			case err == nil || errors.Is(err, models.ErrNotFound):
-				delete(s.Values, sessUserID)
+				// The account is gone or disabled: end the session.
+				s.Options.MaxAge = -1
+				if err := s.Save(c.Request(), c.Response()); err != nil {
+					return err
+				}
+				s.Values = map[any]any{}
+				s.ID = ""
+				s.Options.MaxAge = 0
 			default:
 				return err
 			}
@@ -184,27 +217,57 @@ func (h *Handler) requireRole(role models.Role) echo.MiddlewareFunc {
 	}
 }
 
-// csrfToken returns the session's CSRF token, creating it if needed.
-func csrfToken(c echo.Context) string {
-	s := currentSession(c)
-	if s == nil {
+// csrfToken returns the token forms of this page must carry: the
+// session's once signed in, else a pre-login token kept in a signed cookie
+// (so visitors who are not signed in cost no database row).
+func (h *Handler) csrfToken(c echo.Context) string {
+	rs := requestSession(c)
+	if rs == nil {
 		return ""
 	}
-	if t, ok := s.Values[sessCSRF].(string); ok && t != "" {
+	if currentUser(c) != nil {
+		if t, ok := rs.s.Values[sessCSRF].(string); ok && t != "" {
+			return t
+		}
+		t := randomString(32)
+		rs.s.Values[sessCSRF] = t
+		rs.dirty = true
 		return t
 	}
-	t := randomString(32)
-	s.Values[sessCSRF] = t
+	if rs.preLogin != "" {
+		return rs.preLogin
+	}
+	t := h.preLoginToken(c)
+	if t == "" {
+		t = randomString(32)
+		if enc, err := h.sessions.codec.Encode(preLoginCookie, t); err == nil {
+			c.SetCookie(&http.Cookie{Name: preLoginCookie, Value: enc, Path: "/", MaxAge: 12 * 3600,
+				HttpOnly: true, Secure: h.cfg.SecureCookies, SameSite: http.SameSiteLaxMode})
+		}
+	}
+	rs.preLogin = t
+	return t
+}
+
+// preLoginToken reads the signed pre-login CSRF cookie ("" if absent or forged).
+func (h *Handler) preLoginToken(c echo.Context) string {
+	ck, err := c.Cookie(preLoginCookie)
+	if err != nil {
+		return ""
+	}
+	var t string
+	if h.sessions.codec.Decode(preLoginCookie, ck.Value, &t) != nil {
+		return ""
+	}
 	return t
 }
 
 // errCSRF is what a refused cross-site or token-less post gets.
 var errCSRF = echo.NewHTTPError(http.StatusForbidden, "This form has expired or was sent from another site. Reload the page and try again.")
 
-// csrf refuses state-changing requests made with the session cookie unless
-// they carry the session's token (form field _csrf or header X-CSRF-Token)
-// and come from our own origin. API-key requests carry no cookie and need
-// no token.
+// csrf refuses state-changing requests made with cookies unless they carry
+// the right token (form field _csrf or header X-CSRF-Token) and come from
+// our own origin. API-key requests carry no cookie and need no token.
 func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -218,11 +281,15 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 		if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
 			return csrfRefused(c)
 		}
-		if origin := r.Header.Get("Origin"); origin != "" && origin != c.Scheme()+"://"+r.Host {
+		if origin := r.Header.Get("Origin"); origin != "" && !sameHost(origin, r.Host) {
 			return csrfRefused(c)
 		}
-		s := currentSession(c)
-		want, _ := s.Values[sessCSRF].(string)
+		var want string
+		if currentUser(c) != nil {
+			want, _ = currentSession(c).Values[sessCSRF].(string)
+		} else {
+			want = h.preLoginToken(c)
+		}
 		got := r.Header.Get("X-CSRF-Token")
 		if got == "" {
 			got = c.FormValue("_csrf")
@@ -241,12 +308,14 @@ func csrfRefused(c echo.Context) error {
 	return errCSRF
 }
 
-// saveSession writes the session if the request has one.
+// saveSession writes the session of a signed-in user if its values changed.
 func (h *Handler) saveSession(c echo.Context) error {
-	if s := currentSession(c); s != nil {
-		return s.Save(c.Request(), c.Response())
+	rs := requestSession(c)
+	if rs == nil || !rs.dirty || currentUser(c) == nil {
+		return nil
 	}
-	return nil
+	rs.dirty = false
+	return rs.s.Save(c.Request(), c.Response())
 }
 
 // setFlash stores a one-time message shown on the next page.
@@ -254,6 +323,7 @@ func (h *Handler) setFlash(c echo.Context, kind, text string) {
 	if s := currentSession(c); s != nil {
 		s.Values[sessFlashKind] = kind
 		s.Values[sessFlashText] = text
+		markDirty(c)
 	}
 }
 
@@ -265,12 +335,22 @@ func popFlash(c echo.Context) (kind, text string) {
 	}
 	kind, _ = s.Values[sessFlashKind].(string)
 	text, _ = s.Values[sessFlashText].(string)
-	delete(s.Values, sessFlashKind)
-	delete(s.Values, sessFlashText)
+	if text != "" {
+		delete(s.Values, sessFlashKind)
+		delete(s.Values, sessFlashText)
+		markDirty(c)
+	}
 	return kind, text
 }
 
 // redirect answers a form post with 303 See Other (HTMX follows it).
 func redirect(c echo.Context, to string) error {
 	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// sameHost reports whether an Origin header names this host. The scheme is
+// not compared: behind a TLS proxy the app may see plain HTTP.
+func sameHost(origin, host string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
 }

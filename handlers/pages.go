@@ -16,11 +16,11 @@ func (h *Handler) showAdminHome(c echo.Context) error {
 	d := views.AdminHome{TokenConfigured: st.Configured(), VerifyStatus: string(st.VerifyStatus), Hint: st.TokenHint, ProjectID: st.ProjectID}
 	p := h.page(c, "Dashboard")
 	p.Active = "admin"
-	return render(c, http.StatusOK, views.AdminHomePage(p, d))
+	return h.render(c, http.StatusOK, views.AdminHomePage(p, d))
 }
 
 func (h *Handler) showCustomerHome(c echo.Context) error {
 	p := h.page(c, "My channels")
 	p.Active = "app"
-	return render(c, http.StatusOK, views.CustomerHomePage(p))
+	return h.render(c, http.StatusOK, views.CustomerHomePage(p))
 }

@@ -9,12 +9,11 @@ import (
 	"whapidesk/views"
 )
 
-// render saves the session (flash, CSRF token) and writes a templ component.
-func render(c echo.Context, status int, t templ.Component) error {
-	if s := currentSession(c); s != nil {
-		if err := s.Save(c.Request(), c.Response()); err != nil {
-			return err
-		}
+// render saves the session if it changed (flash, CSRF token) and writes a
+// templ component.
+func (h *Handler) render(c echo.Context, status int, t templ.Component) error {
+	if err := h.saveSession(c); err != nil {
+		return err
 	}
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	c.Response().WriteHeader(status)
@@ -23,7 +22,7 @@ func render(c echo.Context, status int, t templ.Component) error {
 
 // page builds the layout data of the current request.
 func (h *Handler) page(c echo.Context, title string) views.Page {
-	p := views.Page{Title: title, CSRF: csrfToken(c), Version: h.cfg.Version}
+	p := views.Page{Title: title, CSRF: h.csrfToken(c), Version: h.cfg.Version}
 	if u := currentUser(c); u != nil {
 		p.User = &views.UserInfo{Email: u.Email, IsAdmin: u.IsAdmin()}
 	}

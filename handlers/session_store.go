@@ -85,7 +85,9 @@ func (d *dbStore) New(r *http.Request, name string) (*sessions.Session, error) {
 	}
 	now := d.now()
 	if now.Sub(row.LastSeenAt) > d.idle || now.Sub(row.CreatedAt) > d.absolute {
-		_ = d.store.DeleteSession(r.Context(), id)
+		if err := d.store.DeleteSession(r.Context(), id); err != nil {
+			return s, err
+		}
 		return s, nil
 	}
 	values := map[any]any{}
@@ -96,12 +98,16 @@ func (d *dbStore) New(r *http.Request, name string) (*sessions.Session, error) {
 	s.Values = values
 	s.IsNew = false
 	if now.Sub(row.LastSeenAt) > time.Minute {
-		_ = d.store.TouchSession(r.Context(), id, now)
+		if err := d.store.TouchSession(r.Context(), id, now); err != nil {
+			return s, err
+		}
 	}
 	return s, nil
 }
 
-// Save writes the session row and its cookie; MaxAge < 0 deletes both.
+// Save writes the session and its cookie; MaxAge < 0 ends both. A new
+// session (no id yet) is inserted; an existing one is updated only while it
+// is still alive, so a request racing a logout cannot bring it back.
 func (d *dbStore) Save(r *http.Request, w http.ResponseWriter, s *sessions.Session) error {
 	if s.Options.MaxAge < 0 {
 		if s.ID != "" {
@@ -112,23 +118,31 @@ func (d *dbStore) Save(r *http.Request, w http.ResponseWriter, s *sessions.Sessi
 		http.SetCookie(w, sessions.NewCookie(s.Name(), "", s.Options))
 		return nil
 	}
-	now := d.now()
-	created := now
-	if s.ID == "" {
-		s.ID = newSessionID()
-	} else if row, err := d.store.SessionByID(r.Context(), s.ID); err == nil {
-		created = row.CreatedAt
-	}
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(s.Values); err != nil {
 		return err
 	}
-	row := &models.Session{ID: s.ID, Data: buf.Bytes(), CreatedAt: created, LastSeenAt: now, ExpiresAt: created.Add(d.absolute)}
-	if uid, ok := s.Values[sessUserID].(int64); ok {
-		row.UserID = &uid
-	}
-	if err := d.store.SaveSession(r.Context(), row); err != nil {
-		return err
+	if s.ID == "" {
+		now := d.now()
+		s.ID = newSessionID()
+		row := &models.Session{ID: s.ID, Data: buf.Bytes(), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(d.absolute)}
+		if uid, ok := s.Values[sessUserID].(int64); ok {
+			row.UserID = &uid
+		}
+		if err := d.store.InsertSession(r.Context(), row); err != nil {
+			return err
+		}
+	} else {
+		alive, err := d.store.UpdateSessionData(r.Context(), s.ID, buf.Bytes())
+		if err != nil {
+			return err
+		}
+		if !alive {
+			expired := *s.Options
+			expired.MaxAge = -1
+			http.SetCookie(w, sessions.NewCookie(s.Name(), "", &expired))
+			return nil
+		}
 	}
 	encoded, err := d.codec.Encode(s.Name(), s.ID)
 	if err != nil {

@@ -28,6 +28,7 @@ func settingsView(st *models.Settings) views.WHAPISettings {
 		ProjectKnown:        st.ProjectKnown,
 		ProjectIDInput:      st.ProjectID,
 		ThresholdInput:      strconv.FormatInt(st.LowBalanceThreshold, 10),
+		WindowInput:         strconv.FormatInt(st.TopupWindowDays, 10),
 	}
 }
 
@@ -63,7 +64,7 @@ func (h *Handler) showWHAPISettingsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, views.WHAPISettingsPage(h.settingsPage(c), settingsView(st)))
+	return h.render(c, http.StatusOK, views.WHAPISettingsPage(h.settingsPage(c), settingsView(st)))
 }
 
 // parseThreshold reads the optional low-balance threshold field.
@@ -84,16 +85,26 @@ func (h *Handler) saveWHAPISettings(c echo.Context) error {
 	in := provision.SettingsInput{PartnerToken: c.FormValue("partner_token"), ProjectID: c.FormValue("project_id")}
 	threshold, thresholdErr := parseThreshold(c.FormValue("low_balance_threshold"))
 	in.LowBalanceThreshold = threshold
+	window, windowErr := parseThreshold(c.FormValue("topup_window_days"))
+	in.TopupWindowDays = window
 
 	var res *provision.SettingsResult
-	var fe provision.FieldErrors
-	err := error(nil)
-	if thresholdErr != "" {
-		fe = provision.FieldErrors{"low_balance_threshold": thresholdErr}
-	} else {
+	var err error
+	fe := provision.FieldErrors{}
+	if thresholdErr == "" && windowErr == "" {
 		res, err = h.svc.SaveWHAPISettings(ctx, actor(c), in)
+		errors.As(err, &fe)
+	} else {
+		// Report every field at once: check the rest without saving.
+		fe = provision.ValidateSettings(in)
+		if thresholdErr != "" {
+			fe["low_balance_threshold"] = thresholdErr
+		}
+		if windowErr != "" {
+			fe["topup_window_days"] = windowErr
+		}
 	}
-	if errors.As(err, &fe) || fe != nil {
+	if len(fe) > 0 {
 		st, err := h.store.Settings(ctx)
 		if err != nil {
 			return err
@@ -102,14 +113,17 @@ func (h *Handler) saveWHAPISettings(c echo.Context) error {
 		v.Errors = fe
 		v.ProjectIDInput = c.FormValue("project_id")
 		v.ThresholdInput = c.FormValue("low_balance_threshold")
+		v.WindowInput = c.FormValue("topup_window_days")
 		p := h.settingsPage(c)
 		p.Flash = &views.Flash{Kind: "error", Text: "Nothing was saved: correct the fields marked below."}
-		return render(c, http.StatusUnprocessableEntity, views.WHAPISettingsPage(p, v))
+		return h.render(c, http.StatusUnprocessableEntity, views.WHAPISettingsPage(p, v))
 	}
 	if err != nil {
 		return err
 	}
 	switch {
+	case res.Check != nil && !res.Check.Recorded:
+		h.setFlash(c, "warning", "Saved. Another change to the settings was made while WHAPI was being asked; the status below is the current one.")
 	case res.Check != nil:
 		kind, text := checkMessage(res.Check, res.Settings.ProjectID, true)
 		h.setFlash(c, kind, text)
@@ -149,7 +163,7 @@ func (h *Handler) showRemoveTokenPage(c echo.Context) error {
 	if !st.Configured() {
 		return redirect(c, "/admin/settings/whapi")
 	}
-	return render(c, http.StatusOK, views.RemoveTokenPage(h.settingsPage(c), settingsView(st)))
+	return h.render(c, http.StatusOK, views.RemoveTokenPage(h.settingsPage(c), settingsView(st)))
 }
 
 func (h *Handler) removeWHAPIToken(c echo.Context) error {

@@ -191,7 +191,7 @@ func TestBadTokenInputChangesNothing(t *testing.T) {
 			if r.StatusCode != http.StatusUnprocessableEntity {
 				t.Fatalf("status %d", r.StatusCode)
 			}
-			if !strings.Contains(r.body, `data-testid="error-`+tt.field+`"`) || !strings.Contains(r.body, tt.want) {
+			if !strings.Contains(r.body, `data-testid="error-`+tt.field+`"`) || !strings.Contains(strings.ToLower(r.body), strings.ToLower(tt.want)) {
 				t.Fatalf("no message %q next to %s:\n%s", tt.want, tt.field, r.body)
 			}
 			after, _ := a.store.Settings(context.Background())

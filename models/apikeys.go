@@ -80,12 +80,17 @@ func (s *Store) UserByAPIKey(ctx context.Context, key string) (*User, error) {
 		return nil, err
 	}
 	u, err := s.UserByID(ctx, k.UserID)
-	if err != nil || u.Disabled {
+	if errors.Is(err, ErrNotFound) || (err == nil && u.Disabled) {
 		return nil, ErrInvalidAPIKey
+	}
+	if err != nil {
+		return nil, err
 	}
 	now := s.now()
 	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > time.Minute {
-		_ = s.db.WithContext(ctx).Model(&APIKey{}).Where("id = ?", k.ID).Update("last_used_at", now).Error
+		if err := s.db.WithContext(ctx).Model(&APIKey{}).Where("id = ?", k.ID).Update("last_used_at", now).Error; err != nil {
+			return nil, err
+		}
 	}
 	return u, nil
 }

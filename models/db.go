@@ -109,18 +109,17 @@ func (s *Store) migrate(ctx context.Context) error {
 	sort.Strings(names)
 	for _, name := range names {
 		version := strings.TrimSuffix(filepath.Base(name), ".sql")
-		var n int64
-		if err := db.Table("schema_migrations").Where("version = ?", version).Count(&n).Error; err != nil {
-			return fmt.Errorf("store: migrate: %w", err)
-		}
-		if n > 0 {
-			continue
-		}
 		body, err := migrationFS.ReadFile(name)
 		if err != nil {
 			return fmt.Errorf("store: migrate %s: %w", version, err)
 		}
+		// Check and apply in one IMMEDIATE transaction: two processes
+		// starting together cannot both apply a migration.
 		err = db.Transaction(func(tx *gorm.DB) error {
+			var n int64
+			if err := tx.Table("schema_migrations").Where("version = ?", version).Count(&n).Error; err != nil || n > 0 {
+				return err
+			}
 			if err := tx.Exec(string(body)).Error; err != nil {
 				return err
 			}

@@ -155,7 +155,7 @@ func TestSessionsExpire(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	s.SetClock(func() time.Time { return now })
-	if err := s.SaveSession(ctx, &Session{ID: "a", Data: []byte{1}, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+	if err := s.InsertSession(ctx, &Session{ID: "a", Data: []byte{1}, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.SessionByID(ctx, "a"); err != nil {

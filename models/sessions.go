@@ -30,12 +30,25 @@ func (s *Store) SessionByID(ctx context.Context, id string) (*Session, error) {
 	return &ss, nil
 }
 
-// SaveSession inserts or updates a session.
-func (s *Store) SaveSession(ctx context.Context, ss *Session) error {
-	if err := s.db.WithContext(ctx).Save(ss).Error; err != nil {
-		return fmt.Errorf("store: save session: %w", err)
+// InsertSession stores a new session.
+func (s *Store) InsertSession(ctx context.Context, ss *Session) error {
+	if err := s.db.WithContext(ctx).Create(ss).Error; err != nil {
+		return fmt.Errorf("store: insert session: %w", err)
 	}
 	return nil
+}
+
+// UpdateSessionData writes a live session's values. It reports false, and
+// writes nothing, when the session has ended meanwhile (logout, expiry,
+// disabled user): an ended session never comes back.
+func (s *Store) UpdateSessionData(ctx context.Context, id string, data []byte) (bool, error) {
+	now := s.now()
+	res := s.db.WithContext(ctx).Model(&Session{}).Where("id = ? AND expires_at > ?", id, now).
+		Updates(map[string]any{"data": data, "last_seen_at": now})
+	if res.Error != nil {
+		return false, fmt.Errorf("store: update session: %w", res.Error)
+	}
+	return res.RowsAffected == 1, nil
 }
 
 // TouchSession records activity on a session.

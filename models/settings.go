@@ -41,6 +41,9 @@ type Settings struct {
 	VerifiedAt          *time.Time   `gorm:"column:verified_at"`
 	ProjectKnown        *bool        `gorm:"column:project_known"`
 	LowBalanceThreshold int64        `gorm:"column:low_balance_threshold"`
+	TopupWindowDays     int64        `gorm:"column:topup_window_days"`
+	PartnerShortAt      *time.Time   `gorm:"column:partner_short_at"`
+	InstallID           string       `gorm:"column:install_id"`
 	UpdatedAt           time.Time    `gorm:"column:updated_at"`
 }
 
@@ -82,6 +85,7 @@ type SettingsChange struct {
 	ClearToken          bool
 	ProjectID           *string
 	LowBalanceThreshold *int64
+	TopupWindowDays     *int64
 }
 
 // UpdateSettings applies a change and its audit event in one transaction.
@@ -129,6 +133,10 @@ func (s *Store) UpdateSettings(ctx context.Context, actor Actor, ch SettingsChan
 			updates["low_balance_threshold"] = *ch.LowBalanceThreshold
 			what = append(what, fmt.Sprintf("low-balance threshold %d → %d days", st.LowBalanceThreshold, *ch.LowBalanceThreshold))
 		}
+		if ch.TopupWindowDays != nil && *ch.TopupWindowDays != st.TopupWindowDays {
+			updates["topup_window_days"] = *ch.TopupWindowDays
+			what = append(what, fmt.Sprintf("top-up window %d → %d days", st.TopupWindowDays, *ch.TopupWindowDays))
+		}
 		if len(what) == 0 {
 			return nil
 		}
@@ -158,14 +166,15 @@ func joinWhat(what []string) string {
 }
 
 // RecordVerification stores what WHAPI said of the token sealed as
-// sealedToken — only if that token is still the one configured, so a check
-// that finishes after another admin replaced the token changes nothing.
-func (s *Store) RecordVerification(ctx context.Context, actor Actor, sealedToken string, status VerifyStatus, projectKnown *bool) (bool, error) {
+// sealedToken and of projectID — only if both are still the ones
+// configured, so a check that finishes after another admin changed them
+// changes nothing (it reports false then).
+func (s *Store) RecordVerification(ctx context.Context, actor Actor, sealedToken, projectID string, status VerifyStatus, projectKnown *bool) (bool, error) {
 	now := s.now()
 	var applied bool
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&Settings{}).
-			Where("id = 1 AND partner_token_enc = ? AND partner_token_enc <> ''", sealedToken).
+			Where("id = 1 AND partner_token_enc = ? AND partner_token_enc <> '' AND project_id = ?", sealedToken, projectID).
 			Updates(map[string]any{"verify_status": status, "verified_at": now, "project_known": projectKnown})
 		if res.Error != nil {
 			return res.Error
@@ -188,4 +197,10 @@ func (s *Store) RecordVerification(ctx context.Context, actor Actor, sealedToken
 		return false, fmt.Errorf("store: record verification: %w", err)
 	}
 	return applied, nil
+}
+
+// SetPartnerShort records (at != nil) or clears (nil) that WHAPI refused an
+// extend for lack of partner days; the dashboard warns while it is set.
+func (s *Store) SetPartnerShort(ctx context.Context, at *time.Time) error {
+	return s.db.WithContext(ctx).Model(&Settings{}).Where("id = 1").Update("partner_short_at", at).Error
 }

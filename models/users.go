@@ -204,3 +204,27 @@ func (s *Store) SetDisabled(ctx context.Context, actor Actor, id int64, disabled
 		return s.audit(tx, actor, action, fmt.Sprintf("user %d", id), "")
 	})
 }
+
+// SetAllocationMode switches a customer between automatic and manual day
+// allocation. It changes only what happens next.
+func (s *Store) SetAllocationMode(ctx context.Context, actor Actor, id int64, mode AllocationMode) error {
+	if mode != AllocationAuto && mode != AllocationManual {
+		return errors.New("the allocation mode is auto or manual")
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var u User
+		if err := tx.First(&u, id).Error; err != nil {
+			return notFound(err)
+		}
+		if u.Role != RoleCustomer {
+			return ErrNotCustomer
+		}
+		if u.AllocationMode == mode {
+			return nil
+		}
+		if err := tx.Model(&User{}).Where("id = ?", id).Updates(map[string]any{"allocation_mode": mode, "updated_at": s.now()}).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, actor, "user.allocation_mode", fmt.Sprintf("user %d (%s)", id, u.Email), fmt.Sprintf("%s → %s", u.AllocationMode, mode))
+	})
+}

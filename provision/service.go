@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"whapidesk/models"
@@ -13,6 +14,15 @@ import (
 // satisfies it.
 type Partner interface {
 	Projects(ctx context.Context) (*whapi.ProjectList, error)
+	CreateChannel(ctx context.Context, req whapi.CreateChannelRequest) (*whapi.Channel, error)
+	GetChannel(ctx context.Context, id string) (*whapi.Channel, error)
+	ListAllChannels(ctx context.Context) ([]whapi.Channel, error)
+	ExtendChannel(ctx context.Context, id string, days int, comment string) error
+	SetMode(ctx context.Context, id, mode string) error
+	DeleteChannel(ctx context.Context, id string) error
+	Health(ctx context.Context, channelToken string) (*whapi.Health, error)
+	LoginQR(ctx context.Context, channelToken string) (*whapi.QR, error)
+	PairingCode(ctx context.Context, channelToken, phone string) (string, error)
 }
 
 // Service runs the workflows.
@@ -21,6 +31,17 @@ type Service struct {
 	whapi Partner
 	log   *slog.Logger
 	now   func() time.Time
+	locks keyedMutex
+
+	// SettleAfter is how long an unanswered WHAPI change is left alone
+	// before Reconcile settles it from what WHAPI shows (so a request still
+	// in flight at WHAPI is not judged too early).
+	SettleAfter time.Duration
+	// Concurrency bounds the WHAPI calls a background job makes at once.
+	Concurrency int
+	// WorkTimeout bounds a workflow once it has reserved something: it goes
+	// on to settle even if the caller (a browser) goes away.
+	WorkTimeout time.Duration
 }
 
 // New returns a Service.
@@ -28,5 +49,53 @@ func New(store *models.Store, partner Partner, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{store: store, whapi: partner, log: log, now: time.Now}
+	return &Service{store: store, whapi: partner, log: log, now: time.Now,
+		SettleAfter: 2 * time.Minute, Concurrency: 4, WorkTimeout: 60 * time.Second}
+}
+
+// SetClock replaces the service's clock (tests).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// detach returns a context that outlives the caller's cancellation (a
+// closed browser tab must not leave a reservation unsettled) but keeps its
+// values, with the workflow's own timeout.
+func (s *Service) detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), s.WorkTimeout)
+}
+
+// keyedMutex serialises WHAPI changes per channel inside this process, so
+// an unanswered extend can be judged against the activeTill it started
+// from. (Several instances would take a database lock instead: design §8.)
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[int64]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (k *keyedMutex) lock(key int64) func() {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[int64]*keyedEntry{}
+	}
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		e.refs--
+		if e.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
 }

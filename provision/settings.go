@@ -29,6 +29,7 @@ type SettingsInput struct {
 	PartnerToken        string
 	ProjectID           string
 	LowBalanceThreshold *int64
+	TopupWindowDays     *int64
 }
 
 // Check is what WHAPI said when whapidesk checked the saved token.
@@ -36,6 +37,9 @@ type Check struct {
 	Status       models.VerifyStatus
 	ProjectKnown *bool // nil when WHAPI could not tell (token refused, unreachable)
 	Projects     int   // how many projects WHAPI listed
+	// Recorded is false when the settings changed while WHAPI was asked, so
+	// this answer was about settings no longer current and was not stored.
+	Recorded bool
 }
 
 // SettingsResult is the outcome of saving the settings.
@@ -53,32 +57,7 @@ func (s *Service) SaveWHAPISettings(ctx context.Context, actor models.Actor, in 
 	if err != nil {
 		return nil, err
 	}
-	var ch models.SettingsChange
-	fe := FieldErrors{}
-	if strings.TrimSpace(in.PartnerToken) == "" {
-		if !cur.Configured() {
-			fe["partner_token"] = ErrTokenEmpty.Error()
-		}
-	} else if tok, err := NormalizePartnerToken(in.PartnerToken); err != nil {
-		fe["partner_token"] = err.Error()
-	} else {
-		ch.PartnerToken = &tok
-		ch.Hint = TokenHint(tok)
-	}
-	if strings.TrimSpace(in.ProjectID) != "" {
-		if p, err := NormalizeProjectID(in.ProjectID); err != nil {
-			fe["project_id"] = err.Error()
-		} else {
-			ch.ProjectID = &p
-		}
-	}
-	if in.LowBalanceThreshold != nil {
-		if v := *in.LowBalanceThreshold; v < 0 || v > 1_000_000 {
-			fe["low_balance_threshold"] = "enter a number of days from 0 to 1,000,000"
-		} else {
-			ch.LowBalanceThreshold = in.LowBalanceThreshold
-		}
-	}
+	ch, fe := settingsChange(in, cur.Configured())
 	if len(fe) > 0 {
 		return nil, fe
 	}
@@ -102,9 +81,59 @@ func (s *Service) SaveWHAPISettings(ctx context.Context, actor models.Actor, in 
 	return res, nil
 }
 
-// ClearPartnerToken removes the partner token.
+// ValidateSettings reports every problem of in, assuming a token is
+// configured already (a form that failed early still shows them all).
+func ValidateSettings(in SettingsInput) FieldErrors {
+	_, fe := settingsChange(in, true)
+	return fe
+}
+
+// settingsChange validates the input and turns it into a store change.
+func settingsChange(in SettingsInput, configured bool) (models.SettingsChange, FieldErrors) {
+	var ch models.SettingsChange
+	fe := FieldErrors{}
+	if strings.TrimSpace(in.PartnerToken) == "" {
+		if !configured {
+			fe["partner_token"] = ErrTokenEmpty.Error()
+		}
+	} else if tok, err := NormalizePartnerToken(in.PartnerToken); err != nil {
+		fe["partner_token"] = err.Error()
+	} else {
+		ch.PartnerToken = &tok
+		ch.Hint = TokenHint(tok)
+	}
+	if strings.TrimSpace(in.ProjectID) != "" {
+		if p, err := NormalizeProjectID(in.ProjectID); err != nil {
+			fe["project_id"] = err.Error()
+		} else {
+			ch.ProjectID = &p
+		}
+	}
+	if in.LowBalanceThreshold != nil {
+		if v := *in.LowBalanceThreshold; v < 0 || v > 1_000_000 {
+			fe["low_balance_threshold"] = "enter a number of days from 0 to 1,000,000"
+		} else {
+			ch.LowBalanceThreshold = in.LowBalanceThreshold
+		}
+	}
+	if in.TopupWindowDays != nil {
+		if v := *in.TopupWindowDays; v < 0 || v > 365 {
+			fe["topup_window_days"] = "enter a number of days from 0 to 365"
+		} else {
+			ch.TopupWindowDays = in.TopupWindowDays
+		}
+	}
+	return ch, fe
+}
+
+// ClearPartnerToken removes the partner token (nothing happens, and nothing
+// is audited, when none is saved).
 func (s *Service) ClearPartnerToken(ctx context.Context, actor models.Actor) (*models.Settings, error) {
-	st, _, err := s.store.UpdateSettings(ctx, actor, models.SettingsChange{ClearToken: true})
+	st, err := s.store.Settings(ctx)
+	if err != nil || !st.Configured() {
+		return st, err
+	}
+	st, _, err = s.store.UpdateSettings(ctx, actor, models.SettingsChange{ClearToken: true})
 	return st, err
 }
 
@@ -149,8 +178,10 @@ func (s *Service) verify(ctx context.Context, actor models.Actor, st *models.Set
 		s.log.WarnContext(ctx, "whapi token check failed", "err", err)
 		chk.Status = models.VerifyUnreachable
 	}
-	if _, err := s.store.RecordVerification(ctx, actor, st.PartnerTokenEnc, chk.Status, chk.ProjectKnown); err != nil {
+	recorded, err := s.store.RecordVerification(ctx, actor, st.PartnerTokenEnc, st.ProjectID, chk.Status, chk.ProjectKnown)
+	if err != nil {
 		return nil, fmt.Errorf("provision: %w", err)
 	}
+	chk.Recorded = recorded
 	return chk, nil
 }

@@ -3,6 +3,11 @@
 // data from handlers; they never query.
 package views
 
+import (
+	"unicode"
+	"unicode/utf8"
+)
+
 // Page is what the layout needs on every page.
 type Page struct {
 	Title   string
@@ -74,4 +79,14 @@ func ariaInvalid(errs map[string]string, name string) string {
 		return "true"
 	}
 	return "false"
+}
+
+// sentence starts a message with a capital letter (messages are kept lower
+// case for JSON, where they follow a field name).
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
 }

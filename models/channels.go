@@ -1,0 +1,371 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// ChannelStatus is a channel's state in whapidesk.
+type ChannelStatus string
+
+// Channel states. Pending, trial and active count against the plan.
+const (
+	ChannelPending  ChannelStatus = "pending"  // reserved here, WHAPI create not confirmed yet
+	ChannelTrial    ChannelStatus = "trial"    // running on WHAPI's free trial
+	ChannelActive   ChannelStatus = "active"   // running on paid days
+	ChannelExpired  ChannelStatus = "expired"  // its days ran out
+	ChannelDeleting ChannelStatus = "deleting" // delete sent, not confirmed yet
+	ChannelDeleted  ChannelStatus = "deleted"
+	ChannelFailed   ChannelStatus = "failed" // WHAPI refused to create it
+)
+
+// LiveStatuses are the states that take a plan slot.
+var LiveStatuses = []ChannelStatus{ChannelPending, ChannelTrial, ChannelActive}
+
+// Channel is a customer's WhatsApp channel. TokenEnc is the sealed channel
+// token: it never leaves the server.
+type Channel struct {
+	ID            int64         `gorm:"primaryKey"`
+	UserID        int64         `gorm:"column:user_id"`
+	Name          string        `gorm:"column:name"`
+	Phone         string        `gorm:"column:phone"`
+	WhapiID       *string       `gorm:"column:whapi_id"`
+	TokenEnc      string        `gorm:"column:token_enc"`
+	Status        ChannelStatus `gorm:"column:status"`
+	Mode          string        `gorm:"column:mode"`
+	Linked        bool          `gorm:"column:linked"`
+	LinkedPhone   string        `gorm:"column:linked_phone"`
+	TrialEndsAt   *time.Time    `gorm:"column:trial_ends_at"`
+	ActiveTill    *time.Time    `gorm:"column:active_till"`
+	DaysAllocated int64         `gorm:"column:days_allocated"`
+	LastError     string        `gorm:"column:last_error"`
+	LastSyncedAt  *time.Time    `gorm:"column:last_synced_at"`
+	CreatedAt     time.Time     `gorm:"column:created_at"`
+	UpdatedAt     time.Time     `gorm:"column:updated_at"`
+	DeletedAt     *time.Time    `gorm:"column:deleted_at"`
+}
+
+// TableName implements gorm's Tabler.
+func (Channel) TableName() string { return "channels" }
+
+// RemoteID is the WHAPI channel id, or "".
+func (c *Channel) RemoteID() string {
+	if c.WhapiID == nil {
+		return ""
+	}
+	return *c.WhapiID
+}
+
+// IsLive reports whether the channel takes a plan slot.
+func (c *Channel) IsLive() bool {
+	for _, s := range LiveStatuses {
+		if c.Status == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ChannelByID returns a channel or ErrNotFound.
+func (s *Store) ChannelByID(ctx context.Context, id int64) (*Channel, error) {
+	var c Channel
+	if err := s.db.WithContext(ctx).First(&c, id).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &c, nil
+}
+
+// ChannelToken opens a channel's sealed token.
+func (s *Store) ChannelToken(c *Channel) (string, error) { return s.cipher.Open(c.TokenEnc) }
+
+// ChannelsByUser returns a customer's channels that are not deleted or
+// failed, oldest first.
+func (s *Store) ChannelsByUser(ctx context.Context, userID int64) ([]Channel, error) {
+	var cs []Channel
+	err := s.db.WithContext(ctx).Where("user_id = ? AND status NOT IN ?", userID, []ChannelStatus{ChannelDeleted, ChannelFailed}).
+		Order("id").Find(&cs).Error
+	return cs, err
+}
+
+// CountLiveChannels counts a customer's channels that take a plan slot.
+func (s *Store) CountLiveChannels(ctx context.Context, userID int64) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Channel{}).Where("user_id = ? AND status IN ?", userID, LiveStatuses).Count(&n).Error
+	return n, err
+}
+
+// ChannelFilter selects channels for lists.
+type ChannelFilter struct {
+	UserID        int64
+	Status        ChannelStatus
+	ExpiringUntil *time.Time // active till before this (and not deleted)
+	IncludeGone   bool       // include deleted and failed channels
+	Limit, Offset int
+}
+
+// ChannelRow is a channel with its owner's email, for admin lists.
+type ChannelRow struct {
+	Channel
+	OwnerEmail string `gorm:"column:owner_email"`
+}
+
+// ListChannels returns channels matching f, newest first, and how many match.
+func (s *Store) ListChannels(ctx context.Context, f ChannelFilter) ([]ChannelRow, int64, error) {
+	q := s.db.WithContext(ctx).Table("channels").Joins("JOIN users ON users.id = channels.user_id")
+	if f.UserID != 0 {
+		q = q.Where("channels.user_id = ?", f.UserID)
+	}
+	if f.Status != "" {
+		q = q.Where("channels.status = ?", f.Status)
+	} else if !f.IncludeGone {
+		q = q.Where("channels.status NOT IN ?", []ChannelStatus{ChannelDeleted, ChannelFailed})
+	}
+	if f.ExpiringUntil != nil {
+		q = q.Where("channels.active_till IS NOT NULL AND channels.active_till < ? AND channels.status IN ?", *f.ExpiringUntil,
+			[]ChannelStatus{ChannelTrial, ChannelActive, ChannelExpired})
+	}
+	var total int64
+	if err := q.Count(&total).Error; err != nil {
+		return nil, 0, err
+	}
+	if f.Limit > 0 {
+		q = q.Limit(f.Limit).Offset(f.Offset)
+	}
+	var rows []ChannelRow
+	err := q.Select("channels.*, users.email AS owner_email").Order("channels.id DESC").Scan(&rows).Error
+	return rows, total, err
+}
+
+// ChannelCounts counts channels by status.
+func (s *Store) ChannelCounts(ctx context.Context) (map[ChannelStatus]int64, error) {
+	var rows []struct {
+		Status ChannelStatus
+		N      int64
+	}
+	err := s.db.WithContext(ctx).Model(&Channel{}).Select("status, COUNT(*) AS n").Group("status").Scan(&rows).Error
+	out := map[ChannelStatus]int64{}
+	for _, r := range rows {
+		out[r.Status] = r.N
+	}
+	return out, err
+}
+
+// ReserveChannel inserts a pending channel for a customer — only if they
+// have an active plan with a free slot. The check and the insert are one
+// statement inside an IMMEDIATE transaction, so concurrent requests cannot
+// both take the last slot (invariant 1). The create operation is journalled
+// in the same transaction.
+func (s *Store) ReserveChannel(ctx context.Context, actor Actor, userID int64, name, phone string) (*Channel, *Operation, error) {
+	var ch Channel
+	var op Operation
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var u User
+		if err := tx.First(&u, userID).Error; err != nil {
+			return notFound(err)
+		}
+		if u.Role != RoleCustomer {
+			return ErrNotCustomer
+		}
+		if u.Disabled {
+			return ErrCustomerDisabled
+		}
+		now := s.now()
+		res := tx.Exec(`INSERT INTO channels (user_id, name, phone, status, created_at, updated_at)
+			SELECT ?, ?, ?, 'pending', ?, ?
+			WHERE (SELECT COUNT(*) FROM channels WHERE user_id = ? AND status IN ('pending', 'trial', 'active'))
+			    < (SELECT p.max_channels FROM subscriptions s JOIN plans p ON p.id = s.plan_id
+			       WHERE s.user_id = ? AND s.status = 'active')`,
+			userID, name, phone, now, now, userID, userID)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			var n int64
+			if err := tx.Model(&Subscription{}).Where("user_id = ? AND status = ?", userID, SubActive).Count(&n).Error; err != nil {
+				return err
+			}
+			if n == 0 {
+				return ErrNoActivePlan
+			}
+			return ErrPlanLimit
+		}
+		var id int64
+		if err := tx.Raw("SELECT last_insert_rowid()").Scan(&id).Error; err != nil {
+			return err
+		}
+		if err := tx.First(&ch, id).Error; err != nil {
+			return err
+		}
+		op = Operation{Kind: OpCreate, ChannelID: ch.ID, UserID: userID, Actor: actor.Email, State: OpReserved, CreatedAt: now, UpdatedAt: now}
+		if err := tx.Create(&op).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, actor, "channel.create", channelTarget(&ch), "reserved: "+name)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return &ch, &op, nil
+}
+
+// RemoteChannel is what WHAPI says of a channel, as whapidesk stores it.
+type RemoteChannel struct {
+	WhapiID    string
+	Token      string // raw channel token; sealed before storing
+	Mode       string
+	TrialEnds  *time.Time
+	ActiveTill time.Time
+}
+
+// statusFor derives whapidesk's status from WHAPI's view.
+func statusFor(r RemoteChannel, now time.Time) ChannelStatus {
+	switch {
+	case !r.ActiveTill.After(now):
+		return ChannelExpired
+	case r.Mode == "trial":
+		return ChannelTrial
+	}
+	return ChannelActive
+}
+
+// ConfirmCreate settles a create: the pending channel gets WHAPI's id,
+// sealed token, status and times; the operation is done. It returns
+// ErrSettled when the operation was settled already (exactly once).
+func (s *Store) ConfirmCreate(ctx context.Context, opID int64, r RemoteChannel) (*Channel, error) {
+	sealed, err := s.cipher.Seal(r.Token)
+	if err != nil {
+		return nil, err
+	}
+	var ch Channel
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		op, err := s.settle(tx, opID, OpDone, "created "+r.WhapiID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		res := tx.Model(&Channel{}).Where("id = ? AND status = 'pending'", op.ChannelID).Updates(map[string]any{
+			"whapi_id": r.WhapiID, "token_enc": sealed, "status": statusFor(r, now), "mode": r.Mode,
+			"trial_ends_at": r.TrialEnds, "active_till": r.ActiveTill, "last_synced_at": now, "last_error": "", "updated_at": now,
+		})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return fmt.Errorf("store: channel %d is no longer pending", op.ChannelID)
+		}
+		return tx.First(&ch, op.ChannelID).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ch, nil
+}
+
+// FailCreate settles a create that WHAPI did not make: the channel is
+// marked failed, which frees its plan slot.
+func (s *Store) FailCreate(ctx context.Context, opID int64, reason string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		op, err := s.settle(tx, opID, OpFailed, reason)
+		if err != nil {
+			return err
+		}
+		return tx.Model(&Channel{}).Where("id = ? AND status = 'pending'", op.ChannelID).
+			Updates(map[string]any{"status": ChannelFailed, "last_error": reason, "updated_at": s.now()}).Error
+	})
+}
+
+// SyncChannel stores what WHAPI says of a live or expired channel now.
+func (s *Store) SyncChannel(ctx context.Context, id int64, r RemoteChannel) error {
+	now := s.now()
+	return s.db.WithContext(ctx).Model(&Channel{}).
+		Where("id = ? AND status IN ?", id, []ChannelStatus{ChannelTrial, ChannelActive, ChannelExpired}).
+		Updates(map[string]any{"status": statusFor(r, now), "mode": r.Mode, "trial_ends_at": r.TrialEnds,
+			"active_till": r.ActiveTill, "last_synced_at": now, "updated_at": now}).Error
+}
+
+// SetLinked records whether a phone is linked to the channel.
+func (s *Store) SetLinked(ctx context.Context, id int64, linked bool, phone string) error {
+	return s.db.WithContext(ctx).Model(&Channel{}).Where("id = ?", id).
+		Updates(map[string]any{"linked": linked, "linked_phone": phone, "updated_at": s.now()}).Error
+}
+
+// MarkChannelGone records that WHAPI no longer has a channel whapidesk
+// thought live (deleted outside whapidesk). Its unused paid days went back
+// to the partner at WHAPI, so they are credited back to the customer too.
+func (s *Store) MarkChannelGone(ctx context.Context, id int64, refundDays int64) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var ch Channel
+		if err := tx.First(&ch, id).Error; err != nil {
+			return notFound(err)
+		}
+		now := s.now()
+		res := tx.Model(&Channel{}).Where("id = ? AND status IN ?", id, []ChannelStatus{ChannelTrial, ChannelActive, ChannelExpired}).
+			Updates(map[string]any{"status": ChannelDeleted, "deleted_at": now, "last_error": "gone upstream", "updated_at": now})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		if refundDays > 0 {
+			cid := ch.ID
+			if err := s.addDays(tx, LedgerEntry{UserID: ch.UserID, ChannelID: &cid, Delta: refundDays, Kind: LedgerRefund,
+				Comment: "channel deleted outside whapidesk: unused days back", Actor: SystemActor.Email}); err != nil {
+				return err
+			}
+			if err := s.addPartnerDays(tx, PartnerEntry{Delta: refundDays, Kind: "return", ChannelID: &cid, Comment: "channel gone upstream"}); err != nil {
+				return err
+			}
+		}
+		return s.audit(tx, SystemActor, "channel.gone", channelTarget(&ch), fmt.Sprintf("not found at WHAPI; %d unused days back", refundDays))
+	})
+}
+
+func channelTarget(c *Channel) string {
+	return fmt.Sprintf("channel %d (%s)", c.ID, strings.TrimSpace(c.Name))
+}
+
+// TopUpCandidate is a channel the auto top-up may extend.
+type TopUpCandidate struct {
+	ChannelID     int64 `gorm:"column:channel_id"`
+	UserID        int64 `gorm:"column:user_id"`
+	DaysPerPeriod int64 `gorm:"column:days_per_period"`
+}
+
+// TopUpCandidates returns the channels of enabled auto-mode customers with
+// an active plan that have no paid days yet or whose active-till comes
+// before until. userID 0 means every customer.
+func (s *Store) TopUpCandidates(ctx context.Context, userID int64, until time.Time) ([]TopUpCandidate, error) {
+	q := s.db.WithContext(ctx).Table("channels c").
+		Select("c.id AS channel_id, c.user_id, p.days_per_period").
+		Joins("JOIN users u ON u.id = c.user_id").
+		Joins("JOIN subscriptions sub ON sub.user_id = c.user_id AND sub.status = 'active'").
+		Joins("JOIN plans p ON p.id = sub.plan_id").
+		Where("c.status IN ? AND c.whapi_id IS NOT NULL", []ChannelStatus{ChannelTrial, ChannelActive, ChannelExpired}).
+		Where("u.allocation_mode = ? AND u.disabled = 0 AND u.day_balance > 0", AllocationAuto).
+		Where("c.days_allocated = 0 OR c.active_till IS NULL OR c.active_till < ?", until)
+	if userID != 0 {
+		q = q.Where("c.user_id = ?", userID)
+	}
+	var out []TopUpCandidate
+	return out, q.Order("c.active_till, c.id").Scan(&out).Error
+}
+
+// SyncableChannelIDs returns the ids of channels that exist at WHAPI.
+func (s *Store) SyncableChannelIDs(ctx context.Context) ([]int64, error) {
+	var ids []int64
+	err := s.db.WithContext(ctx).Model(&Channel{}).
+		Where("whapi_id IS NOT NULL AND status IN ?", []ChannelStatus{ChannelTrial, ChannelActive, ChannelExpired}).
+		Order("id").Pluck("id", &ids).Error
+	return ids, err
+}
+
+// ChannelByRemoteID returns the channel with a WHAPI id, or ErrNotFound.
+func (s *Store) ChannelByRemoteID(ctx context.Context, whapiID string) (*Channel, error) {
+	var c Channel
+	if err := s.db.WithContext(ctx).Where("whapi_id = ?", whapiID).First(&c).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &c, nil
+}

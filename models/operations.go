@@ -1,0 +1,257 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// OpKind is the kind of WHAPI operation journalled.
+type OpKind string
+
+// Operation kinds.
+const (
+	OpCreate OpKind = "create"
+	OpExtend OpKind = "extend"
+	OpDelete OpKind = "delete"
+)
+
+// OpState is where an operation stands.
+type OpState string
+
+// Operation states: reserved → sent → done | failed. A reserved operation
+// was never sent (safe to undo); a sent one may have reached WHAPI, so it
+// is settled only from what WHAPI says.
+const (
+	OpReserved OpState = "reserved"
+	OpSent     OpState = "sent"
+	OpDone     OpState = "done"
+	OpFailed   OpState = "failed"
+)
+
+// Operation is one journalled WHAPI change.
+type Operation struct {
+	ID         int64      `gorm:"primaryKey"`
+	Kind       OpKind     `gorm:"column:kind"`
+	ChannelID  int64      `gorm:"column:channel_id"`
+	UserID     int64      `gorm:"column:user_id"`
+	Days       int64      `gorm:"column:days"`
+	Comment    string     `gorm:"column:comment"`
+	Actor      string     `gorm:"column:actor"`
+	State      OpState    `gorm:"column:state"`
+	TillBefore *time.Time `gorm:"column:till_before"`
+	Result     string     `gorm:"column:result"`
+	CreatedAt  time.Time  `gorm:"column:created_at"`
+	UpdatedAt  time.Time  `gorm:"column:updated_at"`
+}
+
+// TableName implements gorm's Tabler.
+func (Operation) TableName() string { return "operations" }
+
+// ErrSettled is returned when an operation was already settled: whoever
+// settled it first did the bookkeeping, exactly once.
+var ErrSettled = errors.New("operation already settled")
+
+// ErrChannelBusy is returned when a channel is not in a state that allows
+// the change (e.g. being deleted).
+var ErrChannelBusy = errors.New("the channel cannot be changed in its current state")
+
+// settle moves an open operation to done or failed inside tx — a
+// conditional update, so only one settler wins.
+func (s *Store) settle(tx *gorm.DB, opID int64, to OpState, result string) (*Operation, error) {
+	res := tx.Model(&Operation{}).Where("id = ? AND state IN ?", opID, []OpState{OpReserved, OpSent}).
+		Updates(map[string]any{"state": to, "result": result, "updated_at": s.now()})
+	if res.Error != nil {
+		return nil, res.Error
+	}
+	if res.RowsAffected != 1 {
+		return nil, ErrSettled
+	}
+	var op Operation
+	if err := tx.First(&op, opID).Error; err != nil {
+		return nil, err
+	}
+	return &op, nil
+}
+
+// MarkSent records that an operation is about to reach WHAPI. From here on
+// a crash leaves it for Reconcile to settle from what WHAPI says.
+func (s *Store) MarkSent(ctx context.Context, opID int64) error {
+	res := s.db.WithContext(ctx).Model(&Operation{}).Where("id = ? AND state = ?", opID, OpReserved).
+		Updates(map[string]any{"state": OpSent, "updated_at": s.now()})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected != 1 {
+		return ErrSettled
+	}
+	return nil
+}
+
+// OperationByID returns an operation.
+func (s *Store) OperationByID(ctx context.Context, id int64) (*Operation, error) {
+	var op Operation
+	if err := s.db.WithContext(ctx).First(&op, id).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &op, nil
+}
+
+// OpenOperations returns operations not settled yet and last touched
+// before olderThan, oldest first.
+func (s *Store) OpenOperations(ctx context.Context, olderThan time.Time) ([]Operation, error) {
+	var ops []Operation
+	err := s.db.WithContext(ctx).Where("state IN ? AND updated_at <= ?", []OpState{OpReserved, OpSent}, olderThan).
+		Order("id").Find(&ops).Error
+	return ops, err
+}
+
+// ReserveExtend debits days from the channel owner's balance (conditional
+// update + ledger row) and journals the extend, in one transaction.
+func (s *Store) ReserveExtend(ctx context.Context, actor Actor, channelID, days int64, comment string) (*Operation, error) {
+	var op Operation
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var ch Channel
+		if err := tx.First(&ch, channelID).Error; err != nil {
+			return notFound(err)
+		}
+		if ch.WhapiID == nil || (ch.Status != ChannelTrial && ch.Status != ChannelActive && ch.Status != ChannelExpired) {
+			return ErrChannelBusy
+		}
+		now := s.now()
+		op = Operation{Kind: OpExtend, ChannelID: ch.ID, UserID: ch.UserID, Days: days, Comment: comment, Actor: actor.Email,
+			State: OpReserved, TillBefore: ch.ActiveTill, CreatedAt: now, UpdatedAt: now}
+		if err := tx.Create(&op).Error; err != nil {
+			return err
+		}
+		cid, oid := ch.ID, op.ID
+		if err := s.addDays(tx, LedgerEntry{UserID: ch.UserID, ChannelID: &cid, OpID: &oid, Delta: -days, Kind: LedgerAllocation,
+			Comment: comment, Actor: actor.Email}); err != nil {
+			return err
+		}
+		return s.audit(tx, actor, "channel.extend", channelTarget(&ch), fmt.Sprintf("%d days reserved: %s", days, comment))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &op, nil
+}
+
+// ConfirmExtend settles an extend WHAPI applied: the channel's allocated
+// days grow and the partner's estimated balance shrinks.
+func (s *Store) ConfirmExtend(ctx context.Context, opID int64) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		op, err := s.settle(tx, opID, OpDone, "extended")
+		if err != nil {
+			return err
+		}
+		if err := tx.Model(&Channel{}).Where("id = ?", op.ChannelID).Updates(map[string]any{
+			"days_allocated": gorm.Expr("days_allocated + ?", op.Days), "updated_at": s.now()}).Error; err != nil {
+			return err
+		}
+		cid, oid := op.ChannelID, op.ID
+		return s.addPartnerDays(tx, PartnerEntry{Delta: -op.Days, Kind: "extend", ChannelID: &cid, OpID: &oid, Comment: op.Comment, Actor: op.Actor})
+	})
+}
+
+// FailExtend settles an extend WHAPI did not apply: the reserved days go
+// back to the customer (a correction row).
+func (s *Store) FailExtend(ctx context.Context, opID int64, reason string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		op, err := s.settle(tx, opID, OpFailed, reason)
+		if err != nil {
+			return err
+		}
+		cid, oid := op.ChannelID, op.ID
+		return s.addDays(tx, LedgerEntry{UserID: op.UserID, ChannelID: &cid, OpID: &oid, Delta: op.Days, Kind: LedgerCorrection,
+			Comment: "not extended (" + reason + "): days given back", Actor: SystemActor.Email})
+	})
+}
+
+// ReserveDelete marks a channel as being deleted and journals the delete.
+// A channel WHAPI never created (pending is excluded; failed) is deleted
+// locally at once, and then the operation returned is nil.
+func (s *Store) ReserveDelete(ctx context.Context, actor Actor, channelID int64) (*Operation, error) {
+	var op *Operation
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var ch Channel
+		if err := tx.First(&ch, channelID).Error; err != nil {
+			return notFound(err)
+		}
+		now := s.now()
+		switch ch.Status {
+		case ChannelFailed:
+			if err := tx.Model(&Channel{}).Where("id = ?", ch.ID).Updates(map[string]any{"status": ChannelDeleted, "deleted_at": now, "updated_at": now}).Error; err != nil {
+				return err
+			}
+			return s.audit(tx, actor, "channel.delete", channelTarget(&ch), "never created at WHAPI: removed")
+		case ChannelTrial, ChannelActive, ChannelExpired:
+		default:
+			return ErrChannelBusy
+		}
+		res := tx.Model(&Channel{}).Where("id = ? AND status = ?", ch.ID, ch.Status).Updates(map[string]any{"status": ChannelDeleting, "updated_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return ErrChannelBusy
+		}
+		op = &Operation{Kind: OpDelete, ChannelID: ch.ID, UserID: ch.UserID, Actor: actor.Email, State: OpReserved,
+			TillBefore: ch.ActiveTill, Result: string(ch.Status), CreatedAt: now, UpdatedAt: now}
+		if err := tx.Create(op).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, actor, "channel.delete", channelTarget(&ch), "delete requested")
+	})
+	return op, err
+}
+
+// ConfirmDelete settles a delete WHAPI applied (or a channel already gone):
+// the channel is deleted and refundDays of unused paid days go back to the
+// customer (refund row) and to the partner's estimate.
+func (s *Store) ConfirmDelete(ctx context.Context, opID int64, refundDays int64) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		op, err := s.settle(tx, opID, OpDone, fmt.Sprintf("deleted; %d days returned", refundDays))
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if err := tx.Model(&Channel{}).Where("id = ?", op.ChannelID).Updates(map[string]any{
+			"status": ChannelDeleted, "deleted_at": now, "updated_at": now}).Error; err != nil {
+			return err
+		}
+		if refundDays <= 0 {
+			return nil
+		}
+		cid, oid := op.ChannelID, op.ID
+		if err := s.addDays(tx, LedgerEntry{UserID: op.UserID, ChannelID: &cid, OpID: &oid, Delta: refundDays, Kind: LedgerRefund,
+			Comment: "channel deleted: unused days back", Actor: op.Actor}); err != nil {
+			return err
+		}
+		return s.addPartnerDays(tx, PartnerEntry{Delta: refundDays, Kind: "return", ChannelID: &cid, OpID: &oid, Comment: "channel deleted"})
+	})
+}
+
+// FailDelete settles a delete WHAPI refused: the channel goes back to the
+// state it had.
+func (s *Store) FailDelete(ctx context.Context, opID int64, reason string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var before Operation
+		if err := tx.First(&before, opID).Error; err != nil {
+			return notFound(err)
+		}
+		op, err := s.settle(tx, opID, OpFailed, reason)
+		if err != nil {
+			return err
+		}
+		prev := ChannelStatus(before.Result)
+		if prev == "" {
+			prev = ChannelActive
+		}
+		return tx.Model(&Channel{}).Where("id = ? AND status = ?", op.ChannelID, ChannelDeleting).
+			Updates(map[string]any{"status": prev, "last_error": reason, "updated_at": s.now()}).Error
+	})
+}

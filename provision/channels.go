@@ -1,0 +1,440 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"whapidesk/models"
+	"whapidesk/whapi"
+)
+
+const day = 24 * time.Hour
+
+// Limits of channel input.
+const (
+	MaxChannelName = 60
+	MaxComment     = 200
+	MaxExtendDays  = 3650
+)
+
+var phoneDigits = regexp.MustCompile(`^\d{7,15}$`)
+
+// NormalizePhone keeps the digits of a phone number written with +, spaces,
+// dots, dashes or brackets; WHAPI wants 7–15 digits.
+func NormalizePhone(in string) (string, error) {
+	in = strings.TrimSpace(in)
+	if in == "" {
+		return "", nil
+	}
+	var b strings.Builder
+	for i, r := range in {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '+' && i == 0, r == ' ', r == '-', r == '.', r == '(', r == ')':
+		default:
+			return "", errors.New("a phone number has only digits (7 to 15), optionally with + and spaces")
+		}
+	}
+	if !phoneDigits.MatchString(b.String()) {
+		return "", errors.New("a phone number has 7 to 15 digits, with the country code")
+	}
+	return b.String(), nil
+}
+
+// cleanText trims a one-line text and refuses control characters.
+func cleanText(in, what string, maxRunes int, required bool) (string, error) {
+	t := strings.TrimSpace(in)
+	switch {
+	case t == "" && required:
+		return "", fmt.Errorf("enter a %s", what)
+	case !utf8.ValidString(t):
+		return "", fmt.Errorf("the %s is not valid text", what)
+	case utf8.RuneCountInString(t) > maxRunes:
+		return "", fmt.Errorf("the %s has at most %d characters", what, maxRunes)
+	}
+	for _, r := range t {
+		if unicode.IsControl(r) {
+			return "", fmt.Errorf("the %s must be on one line, without control characters", what)
+		}
+	}
+	return t, nil
+}
+
+// remoteName is the channel's name at WHAPI: ours plus a marker with this
+// installation's id and our channel id, so a channel whose create answer
+// was lost can be found by listing.
+func remoteName(install string, ch *models.Channel) string {
+	return fmt.Sprintf("%s [wd-%s-%d]", ch.Name, install, ch.ID)
+}
+
+var markerRE = regexp.MustCompile(`\[wd-([0-9a-f]+)-(\d+)\]$`)
+
+// markerID reads our channel id back from a WHAPI channel name made by this
+// installation.
+func markerID(install, name string) (int64, bool) {
+	m := markerRE.FindStringSubmatch(name)
+	if m == nil || m[1] != install {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(m[2], 10, 64)
+	return id, err == nil
+}
+
+func remoteOf(c *whapi.Channel) models.RemoteChannel {
+	r := models.RemoteChannel{WhapiID: c.ID, Token: c.Token, Mode: c.Mode, ActiveTill: c.ActiveTillTime().UTC()}
+	if t, ok := c.TrialEnd(); ok {
+		t = t.UTC()
+		r.TrialEnds = &t
+	}
+	return r
+}
+
+// CreateInput is what a customer (or an admin for them) submits.
+type CreateInput struct {
+	UserID int64
+	Name   string
+	Phone  string
+}
+
+// CreateChannel creates a customer's channel at WHAPI, within their plan:
+// it reserves a pending row (refused past the plan's limit or without an
+// active plan), calls PUT /channels, and saves WHAPI's id, token and times.
+// A lost answer is resolved by listing WHAPI's channels before any retry,
+// so no duplicate is made and no plan slot leaks. In auto mode the new
+// channel then gets its first period's days.
+func (s *Service) CreateChannel(ctx context.Context, actor models.Actor, in CreateInput) (*models.Channel, error) {
+	fe := FieldErrors{}
+	name, err := cleanText(in.Name, "name", MaxChannelName, true)
+	if err != nil {
+		fe["name"] = err.Error()
+	}
+	phone, err := NormalizePhone(in.Phone)
+	if err != nil {
+		fe["phone"] = err.Error()
+	}
+	if len(fe) > 0 {
+		return nil, fe
+	}
+	st, err := s.store.Settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Configured() {
+		return nil, ErrNotConfigured
+	}
+	ch, op, err := s.store.ReserveChannel(ctx, actor, in.UserID, name, phone)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := s.detach(ctx)
+	defer cancel()
+	if err := s.store.MarkSent(ctx, op.ID); err != nil {
+		return nil, err
+	}
+	req := whapi.CreateChannelRequest{Name: remoteName(st.InstallID, ch), ProjectID: st.ProjectID, Phone: phone}
+	for attempt := 1; ; attempt++ {
+		remote, err := s.whapi.CreateChannel(ctx, req)
+		if err == nil {
+			return s.confirmCreate(ctx, actor, op.ID, remote)
+		}
+		if !whapi.OutcomeUnknown(err) {
+			return nil, s.failCreate(ctx, op.ID, err)
+		}
+		// The answer is lost: WHAPI may have made the channel. Look before
+		// trying again.
+		s.log.WarnContext(ctx, "channel create: no answer, looking it up", "channel", ch.ID, "err", err)
+		found, lerr := s.findRemote(ctx, st.InstallID, ch.ID)
+		switch {
+		case lerr != nil:
+			return ch, ErrOutcomeUnknown // Reconcile settles it
+		case found != nil:
+			return s.confirmCreate(ctx, actor, op.ID, found)
+		case attempt >= 2:
+			return ch, ErrOutcomeUnknown
+		}
+	}
+}
+
+func (s *Service) confirmCreate(ctx context.Context, actor models.Actor, opID int64, remote *whapi.Channel) (*models.Channel, error) {
+	ch, err := s.store.ConfirmCreate(ctx, opID, remoteOf(remote))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.autoAllocate(ctx, actor, ch.UserID, ch.ID); err != nil {
+		s.log.WarnContext(ctx, "auto allocation after create failed", "channel", ch.ID, "err", err)
+	}
+	if fresh, err := s.store.ChannelByID(ctx, ch.ID); err == nil {
+		ch = fresh
+	}
+	return ch, nil
+}
+
+// failCreate settles a create WHAPI refused and says why.
+func (s *Service) failCreate(ctx context.Context, opID int64, cause error) error {
+	reason := "refused by WHAPI"
+	var ae *whapi.APIError
+	if errors.As(cause, &ae) {
+		reason = fmt.Sprintf("refused by WHAPI (%d)", ae.Status)
+	}
+	if err := s.store.FailCreate(ctx, opID, reason); err != nil {
+		return err
+	}
+	if errors.Is(cause, whapi.ErrRateLimited) {
+		after := whapi.DefaultRetryAfter
+		if ae != nil && ae.RetryAfter > 0 {
+			after = ae.RetryAfter
+		}
+		return &RetryLaterError{After: after}
+	}
+	if errors.Is(cause, whapi.ErrNoToken) || errors.Is(cause, whapi.ErrUnauthorized) {
+		return fmt.Errorf("%w: the partner token was refused", ErrRefused)
+	}
+	return fmt.Errorf("%w: %s", ErrRefused, reason)
+}
+
+// findRemote looks for the WHAPI channel whose name carries our id.
+func (s *Service) findRemote(ctx context.Context, install string, channelID int64) (*whapi.Channel, error) {
+	all, err := s.whapi.ListAllChannels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range all {
+		if id, ok := markerID(install, all[i].Name); ok && id == channelID {
+			return &all[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// ExtendInput is an admin's (or the auto top-up's) extend.
+type ExtendInput struct {
+	ChannelID int64
+	Days      int64
+	Comment   string
+}
+
+// ValidateExtend checks the days and the comment.
+func ValidateExtend(in ExtendInput) (ExtendInput, error) {
+	fe := FieldErrors{}
+	if in.Days < 1 || in.Days > MaxExtendDays {
+		fe["days"] = fmt.Sprintf("enter a whole number of days from 1 to %d", MaxExtendDays)
+	}
+	c, err := cleanText(in.Comment, "comment", MaxComment, true)
+	if err != nil {
+		fe["comment"] = err.Error()
+	}
+	in.Comment = c
+	if len(fe) > 0 {
+		return in, fe
+	}
+	return in, nil
+}
+
+// Extend moves days from the owner's balance to a channel: it debits the
+// balance (conditional update + ledger row), calls WHAPI's extend, then
+// reads back activeTill; the first paid extend of a trial channel also
+// switches it to live mode. A refused extend gives the days back; an
+// unanswered one is settled from what WHAPI shows.
+func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput) (*models.Channel, error) {
+	in, err := ValidateExtend(in)
+	if err != nil {
+		return nil, err
+	}
+	unlock := s.locks.lock(in.ChannelID)
+	defer unlock()
+	ch, err := s.store.ChannelByID(ctx, in.ChannelID)
+	if err != nil {
+		return nil, err
+	}
+	op, err := s.store.ReserveExtend(ctx, actor, in.ChannelID, in.Days, in.Comment)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := s.detach(ctx)
+	defer cancel()
+	if err := s.store.MarkSent(ctx, op.ID); err != nil {
+		return nil, err
+	}
+	err = s.whapi.ExtendChannel(ctx, ch.RemoteID(), int(in.Days), in.Comment)
+	switch {
+	case err == nil:
+		if err := s.store.ConfirmExtend(ctx, op.ID); err != nil {
+			return nil, err
+		}
+		return s.afterExtend(ctx, ch.ID)
+	case extendNotApplied(err):
+		if ferr := s.store.FailExtend(ctx, op.ID, "refused by WHAPI"); ferr != nil {
+			return nil, ferr
+		}
+		if errors.Is(err, whapi.ErrRefused) || isStatus(err, 503) {
+			// WHAPI's docs name no code for "not enough partner days"; any
+			// refusal of an extend raises the partner-balance warning.
+			now := s.now().UTC()
+			if serr := s.store.SetPartnerShort(ctx, &now); serr != nil {
+				return nil, serr
+			}
+			return nil, ErrPartnerShort
+		}
+		return nil, fmt.Errorf("%w: the channel was not extended", ErrRefused)
+	}
+	// No answer: the extend may or may not have been applied.
+	s.log.WarnContext(ctx, "channel extend: no answer", "channel", ch.ID, "op", op.ID, "err", err)
+	if applied, gerr := s.extendApplied(ctx, op, ch); gerr == nil && applied {
+		if err := s.store.ConfirmExtend(ctx, op.ID); err != nil {
+			return nil, err
+		}
+		return s.afterExtend(ctx, ch.ID)
+	}
+	return nil, ErrOutcomeUnknown
+}
+
+// extendNotApplied reports a definite "no": WHAPI answered and refused.
+// Our decision (whapi/README.md): any 4xx or a 503 on extend means not
+// extended; other 5xx, timeouts and resets leave the outcome unknown.
+func extendNotApplied(err error) bool {
+	if isStatus(err, 503) {
+		return true
+	}
+	return !whapi.OutcomeUnknown(err)
+}
+
+func isStatus(err error, status int) bool {
+	var ae *whapi.APIError
+	return errors.As(err, &ae) && ae.Status == status
+}
+
+// extendApplied reads the channel at WHAPI and judges whether the extend of
+// op happened: activeTill moved by more than half the days from where it
+// stood before (only whapidesk extends its channels, one at a time each).
+func (s *Service) extendApplied(ctx context.Context, op *models.Operation, ch *models.Channel) (bool, error) {
+	remote, err := s.whapi.GetChannel(ctx, ch.RemoteID())
+	if err != nil {
+		return false, err
+	}
+	before := ch.CreatedAt
+	if op.TillBefore != nil {
+		before = *op.TillBefore
+	}
+	threshold := before.Add(time.Duration(op.Days) * day / 2)
+	return remote.ActiveTillTime().After(threshold), nil
+}
+
+// afterExtend reads back activeTill and, for a trial channel's first paid
+// days, switches it to live mode (the docs require it).
+func (s *Service) afterExtend(ctx context.Context, channelID int64) (*models.Channel, error) {
+	ch, err := s.store.ChannelByID(ctx, channelID)
+	if err != nil {
+		return nil, err
+	}
+	remote, err := s.whapi.GetChannel(ctx, ch.RemoteID())
+	if err != nil {
+		s.log.WarnContext(ctx, "read-back after extend failed; Reconcile will sync", "channel", ch.ID, "err", err)
+		return ch, nil
+	}
+	if remote.Mode == whapi.ModeTrial {
+		if err := s.whapi.SetMode(ctx, ch.RemoteID(), whapi.ModeLive); err != nil {
+			s.log.WarnContext(ctx, "switching to live mode failed; Reconcile retries", "channel", ch.ID, "err", err)
+		} else {
+			remote.Mode = whapi.ModeLive
+		}
+	}
+	if err := s.store.SyncChannel(ctx, ch.ID, remoteOf(remote)); err != nil {
+		return nil, err
+	}
+	return s.store.ChannelByID(ctx, ch.ID)
+}
+
+// UnusedDays is what deleting the channel now gives back: the whole paid
+// days left, floor((activeTill − max(now, trial end)) / 1 day), never more
+// than whapidesk allocated to it (whapi/README.md's decision).
+func UnusedDays(ch *models.Channel, now time.Time) int64 {
+	if ch.ActiveTill == nil || ch.DaysAllocated <= 0 {
+		return 0
+	}
+	from := now
+	if ch.TrialEndsAt != nil && ch.TrialEndsAt.After(from) {
+		from = *ch.TrialEndsAt
+	}
+	left := int64(ch.ActiveTill.Sub(from) / day)
+	return max(0, min(left, ch.DaysAllocated))
+}
+
+// DeletePreview says how many days deleting the channel now would return.
+func (s *Service) DeletePreview(ctx context.Context, channelID int64) (int64, error) {
+	ch, err := s.store.ChannelByID(ctx, channelID)
+	if err != nil {
+		return 0, err
+	}
+	return UnusedDays(ch, s.now()), nil
+}
+
+// Delete deletes a channel at WHAPI and credits its unused paid days back
+// to the owner. A channel already gone at WHAPI is cleaned up locally.
+func (s *Service) Delete(ctx context.Context, actor models.Actor, channelID int64) (int64, error) {
+	unlock := s.locks.lock(channelID)
+	defer unlock()
+	ch, err := s.store.ChannelByID(ctx, channelID)
+	if err != nil {
+		return 0, err
+	}
+	op, err := s.store.ReserveDelete(ctx, actor, channelID)
+	if err != nil || op == nil {
+		return 0, err
+	}
+	ctx, cancel := s.detach(ctx)
+	defer cancel()
+	if err := s.store.MarkSent(ctx, op.ID); err != nil {
+		return 0, err
+	}
+	err = s.whapi.DeleteChannel(ctx, ch.RemoteID())
+	switch {
+	case err == nil || errors.Is(err, whapi.ErrNotFound):
+		days := UnusedDays(ch, s.now())
+		return days, s.store.ConfirmDelete(ctx, op.ID, days)
+	case !whapi.OutcomeUnknown(err):
+		if ferr := s.store.FailDelete(ctx, op.ID, "refused by WHAPI"); ferr != nil {
+			return 0, ferr
+		}
+		return 0, fmt.Errorf("%w: the channel was not deleted", ErrRefused)
+	}
+	s.log.WarnContext(ctx, "channel delete: no answer", "channel", ch.ID, "err", err)
+	if _, gerr := s.whapi.GetChannel(ctx, ch.RemoteID()); errors.Is(gerr, whapi.ErrNotFound) {
+		days := UnusedDays(ch, s.now())
+		return days, s.store.ConfirmDelete(ctx, op.ID, days)
+	}
+	return 0, ErrOutcomeUnknown
+}
+
+// Sync refreshes a channel's status, mode and active-till from WHAPI. A
+// channel WHAPI no longer has is marked gone, its unused days returned.
+func (s *Service) Sync(ctx context.Context, channelID int64) (*models.Channel, error) {
+	ch, err := s.store.ChannelByID(ctx, channelID)
+	if err != nil {
+		return nil, err
+	}
+	if ch.RemoteID() == "" || (ch.Status != models.ChannelTrial && ch.Status != models.ChannelActive && ch.Status != models.ChannelExpired) {
+		return ch, nil
+	}
+	remote, err := s.whapi.GetChannel(ctx, ch.RemoteID())
+	switch {
+	case errors.Is(err, whapi.ErrNotFound):
+		if err := s.store.MarkChannelGone(ctx, ch.ID, UnusedDays(ch, s.now())); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	default:
+		if err := s.store.SyncChannel(ctx, ch.ID, remoteOf(remote)); err != nil {
+			return nil, err
+		}
+	}
+	return s.store.ChannelByID(ctx, ch.ID)
+}

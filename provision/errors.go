@@ -1,0 +1,38 @@
+package provision
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Errors of the channel workflows. The models errors ErrPlanLimit,
+// ErrNoActivePlan, ErrInsufficientBalance and ErrNotFound pass through as
+// they are.
+var (
+	// ErrNotConfigured: no partner token is saved, so WHAPI cannot be called.
+	ErrNotConfigured = errors.New("WHAPI is not configured yet: an admin must save the partner token")
+	// ErrOutcomeUnknown: WHAPI did not answer in time; whether the change
+	// happened will be settled by Reconcile. No day is lost meanwhile.
+	ErrOutcomeUnknown = errors.New("WHAPI did not confirm the change in time; it will be checked and settled automatically")
+	// ErrRefused: WHAPI refused the change; nothing changed.
+	ErrRefused = errors.New("WHAPI refused the change")
+	// ErrPartnerShort: WHAPI refused an extend for lack of partner days.
+	ErrPartnerShort = errors.New("the partner's WHAPI balance has too few days: buy days at WHAPI, then try again")
+)
+
+// RetryLaterError says WHAPI is rate limiting channel creation.
+type RetryLaterError struct{ After time.Duration }
+
+func (e *RetryLaterError) Error() string {
+	return fmt.Sprintf("too many new channels at once: try again in %s", HumanDuration(e.After))
+}
+
+// HumanDuration says a wait in whole minutes (at least one).
+func HumanDuration(d time.Duration) string {
+	m := int((d + time.Minute - 1) / time.Minute)
+	if m <= 1 {
+		return "1 minute"
+	}
+	return fmt.Sprintf("%d minutes", m)
+}

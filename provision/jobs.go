@@ -1,0 +1,297 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"whapidesk/models"
+	"whapidesk/whapi"
+)
+
+// autoAllocate tops up one auto-mode customer's channels (all of them, or
+// only channelID) that need days: on create and on credit.
+func (s *Service) autoAllocate(ctx context.Context, actor models.Actor, userID, channelID int64) error {
+	u, err := s.store.UserByID(ctx, userID)
+	if err != nil || u.AllocationMode != models.AllocationAuto {
+		return err
+	}
+	_, err = s.topUp(ctx, actor, userID, channelID)
+	return err
+}
+
+// TopUpReport counts what a top-up run did.
+type TopUpReport struct {
+	Candidates, Extended, Failed int
+	Days                         int64
+}
+
+// AutoTopUp extends the channels of auto-mode customers whose active-till
+// comes within the top-up window (or that have no paid days yet): each by
+// up to one period's days, never beyond the customer's balance. Manual-mode
+// customers are never touched.
+func (s *Service) AutoTopUp(ctx context.Context) (TopUpReport, error) {
+	return s.topUp(ctx, models.SystemActor, 0, 0)
+}
+
+func (s *Service) topUp(ctx context.Context, actor models.Actor, userID, channelID int64) (TopUpReport, error) {
+	var rep TopUpReport
+	st, err := s.store.Settings(ctx)
+	if err != nil || !st.Configured() {
+		return rep, err
+	}
+	until := s.now().Add(time.Duration(st.TopupWindowDays) * day)
+	cands, err := s.store.TopUpCandidates(ctx, userID, until)
+	if err != nil {
+		return rep, err
+	}
+	var mu sync.Mutex
+	s.each(ctx, len(cands), func(i int) {
+		c := cands[i]
+		if channelID != 0 && c.ChannelID != channelID {
+			return
+		}
+		mu.Lock()
+		rep.Candidates++
+		mu.Unlock()
+		days, err := s.topUpOne(ctx, actor, c)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil && days > 0:
+			rep.Extended++
+			rep.Days += days
+		case err != nil:
+			rep.Failed++
+			s.log.WarnContext(ctx, "auto top-up failed", "channel", c.ChannelID, "err", err)
+		}
+	})
+	return rep, ctx.Err()
+}
+
+// topUpOne extends one channel by min(one period's days, balance).
+func (s *Service) topUpOne(ctx context.Context, actor models.Actor, c models.TopUpCandidate) (int64, error) {
+	u, err := s.store.UserByID(ctx, c.UserID)
+	if err != nil {
+		return 0, err
+	}
+	days := min(c.DaysPerPeriod, u.DayBalance)
+	if days <= 0 {
+		return 0, nil
+	}
+	_, err = s.Extend(ctx, actor, ExtendInput{ChannelID: c.ChannelID, Days: days, Comment: fmt.Sprintf("Auto top-up for channel %d", c.ChannelID)})
+	if errors.Is(err, models.ErrInsufficientBalance) {
+		return 0, nil // another top-up of the same customer took the days first
+	}
+	return days, err
+}
+
+// each runs f(0..n-1) with at most s.Concurrency at once.
+func (s *Service) each(ctx context.Context, n int, f func(i int)) {
+	sem := make(chan struct{}, max(1, s.Concurrency))
+	var wg sync.WaitGroup
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f(i)
+		})
+	}
+	wg.Wait()
+}
+
+// CreditDays adds days to a customer's balance (admin_credit, comment
+// required); in auto mode the customer's channels that need days get them.
+func (s *Service) CreditDays(ctx context.Context, actor models.Actor, userID, days int64, comment string) error {
+	fe := FieldErrors{}
+	if days < 1 || days > 100_000 {
+		fe["days"] = "enter a whole number of days from 1 to 100,000"
+	}
+	c, err := cleanText(comment, "comment", MaxComment, true)
+	if err != nil {
+		fe["comment"] = err.Error()
+	}
+	if len(fe) > 0 {
+		return fe
+	}
+	if err := s.store.CreditDays(ctx, actor, userID, days, models.LedgerAdminCredit, c); err != nil {
+		return err
+	}
+	return s.afterCredit(ctx, actor, userID)
+}
+
+func (s *Service) afterCredit(ctx context.Context, actor models.Actor, userID int64) error {
+	ctx, cancel := s.detach(ctx)
+	defer cancel()
+	if err := s.autoAllocate(ctx, actor, userID, 0); err != nil {
+		s.log.WarnContext(ctx, "auto allocation after credit failed", "user", userID, "err", err)
+	}
+	return nil
+}
+
+// ActivatePlan puts a customer on a plan and credits the period's days.
+func (s *Service) ActivatePlan(ctx context.Context, actor models.Actor, userID, planID int64) (*models.Subscription, error) {
+	sub, err := s.store.ActivatePlan(ctx, actor, userID, planID)
+	if err != nil {
+		return nil, err
+	}
+	return sub, s.afterCredit(ctx, actor, userID)
+}
+
+// RenewSubscription starts the next period and credits its days.
+func (s *Service) RenewSubscription(ctx context.Context, actor models.Actor, userID int64) (*models.Subscription, error) {
+	sub, err := s.store.RenewSubscription(ctx, actor, userID)
+	if err != nil {
+		return nil, err
+	}
+	return sub, s.afterCredit(ctx, actor, userID)
+}
+
+// ReconcileReport counts what a reconcile run did.
+type ReconcileReport struct {
+	Settled, Synced, Gone, Orphans, Errors int
+}
+
+// Reconcile settles operations left half-done by a crash or a lost answer
+// (exactly once, from what WHAPI shows), refreshes every channel from WHAPI,
+// marks channels gone upstream, and deletes WHAPI channels that carry our
+// marker but are not ours (duplicates of a create whose answer was lost).
+func (s *Service) Reconcile(ctx context.Context) (ReconcileReport, error) {
+	var rep ReconcileReport
+	st, err := s.store.Settings(ctx)
+	if err != nil || !st.Configured() {
+		return rep, err
+	}
+	ops, err := s.store.OpenOperations(ctx, s.now().Add(-s.SettleAfter))
+	if err != nil {
+		return rep, err
+	}
+	for i := range ops {
+		if err := s.settleOp(ctx, st.InstallID, &ops[i]); err != nil {
+			if !errors.Is(err, models.ErrSettled) {
+				rep.Errors++
+				s.log.WarnContext(ctx, "reconcile: operation left open", "op", ops[i].ID, "err", err)
+			}
+			continue
+		}
+		rep.Settled++
+	}
+	ids, err := s.store.SyncableChannelIDs(ctx)
+	if err != nil {
+		return rep, err
+	}
+	var mu sync.Mutex
+	s.each(ctx, len(ids), func(i int) {
+		ch, err := s.Sync(ctx, ids[i])
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err != nil:
+			rep.Errors++
+		case ch.Status == models.ChannelDeleted:
+			rep.Gone++
+		default:
+			rep.Synced++
+		}
+	})
+	n, err := s.removeOrphans(ctx, st.InstallID)
+	rep.Orphans = n
+	if err != nil {
+		rep.Errors++
+	}
+	return rep, nil
+}
+
+// settleOp decides an open operation from WHAPI's state.
+func (s *Service) settleOp(ctx context.Context, install string, op *models.Operation) error {
+	unlock := s.locks.lock(op.ChannelID)
+	defer unlock()
+	ch, err := s.store.ChannelByID(ctx, op.ChannelID)
+	if err != nil {
+		return err
+	}
+	switch op.Kind {
+	case models.OpCreate:
+		if op.State == models.OpReserved {
+			return s.store.FailCreate(ctx, op.ID, "never sent")
+		}
+		found, err := s.findRemote(ctx, install, ch.ID)
+		if err != nil {
+			return err
+		}
+		if found == nil {
+			return s.store.FailCreate(ctx, op.ID, "not created at WHAPI")
+		}
+		_, err = s.confirmCreate(ctx, models.SystemActor, op.ID, found)
+		return err
+	case models.OpExtend:
+		if op.State == models.OpReserved {
+			return s.store.FailExtend(ctx, op.ID, "never sent")
+		}
+		applied, err := s.extendApplied(ctx, op, ch)
+		if errors.Is(err, whapi.ErrNotFound) {
+			return s.store.FailExtend(ctx, op.ID, "channel not found at WHAPI")
+		}
+		if err != nil {
+			return err
+		}
+		if !applied {
+			return s.store.FailExtend(ctx, op.ID, "not applied at WHAPI")
+		}
+		if err := s.store.ConfirmExtend(ctx, op.ID); err != nil {
+			return err
+		}
+		_, err = s.afterExtend(ctx, ch.ID)
+		return err
+	case models.OpDelete:
+		if op.State == models.OpReserved {
+			return s.store.FailDelete(ctx, op.ID, "never sent")
+		}
+		_, err := s.whapi.GetChannel(ctx, ch.RemoteID())
+		switch {
+		case errors.Is(err, whapi.ErrNotFound):
+			return s.store.ConfirmDelete(ctx, op.ID, UnusedDays(ch, s.now()))
+		case err != nil:
+			return err
+		}
+		return s.store.FailDelete(ctx, op.ID, "still exists at WHAPI")
+	}
+	return fmt.Errorf("provision: unknown operation kind %q", op.Kind)
+}
+
+// removeOrphans deletes WHAPI channels named with our marker that no
+// channel of ours owns (a create that happened although we recorded it as
+// failed, or a duplicate). Channels with an open create are left alone.
+func (s *Service) removeOrphans(ctx context.Context, install string) (int, error) {
+	all, err := s.whapi.ListAllChannels(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, rc := range all {
+		id, ok := markerID(install, rc.Name)
+		if !ok {
+			continue
+		}
+		ch, err := s.store.ChannelByID(ctx, id)
+		if err == nil && (ch.RemoteID() == rc.ID || ch.Status == models.ChannelPending) {
+			continue
+		}
+		if err != nil && !errors.Is(err, models.ErrNotFound) {
+			return n, err
+		}
+		if err := s.whapi.DeleteChannel(ctx, rc.ID); err != nil && !errors.Is(err, whapi.ErrNotFound) {
+			return n, err
+		}
+		if err := s.store.RecordAudit(ctx, models.SystemActor, "channel.orphan_deleted", "whapi channel", fmt.Sprintf("duplicate of channel %d deleted at WHAPI", id)); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

@@ -617,7 +617,9 @@ func startServer(t *testing.T, args ...string) *server {
 	})
 
 	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(10 * time.Second)
+	// Generous: the demo hashes several passwords at bcrypt's real cost
+	// before it listens, which is slow under -race on a busy machine.
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		select {
 		case err := <-s.done:
@@ -634,7 +636,7 @@ func startServer(t *testing.T, args ...string) *server {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("/healthz not ready after 10 s (last error %v)\nstderr:\n%s", err, s.stderr)
+			t.Fatalf("/healthz not ready after 60 s (last error %v)\nstderr:\n%s", err, s.stderr)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

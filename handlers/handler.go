@@ -97,6 +97,10 @@ func (h *Handler) Routes(e *echo.Echo) {
 	// Admin pages.
 	admin := web.Group("/admin", h.requireRole(models.RoleAdmin))
 	admin.GET("", h.showAdminHome)
+	h.adminPlanRoutes(admin)
+	h.adminUserRoutes(admin)
+	h.adminChannelRoutes(admin)
+	h.adminAuditRoutes(admin)
 	admin.GET("/settings/whapi", h.showWHAPISettingsPage)
 	admin.POST("/settings/whapi", h.saveWHAPISettings)
 	admin.POST("/settings/whapi/test", h.testWHAPIConnection)
@@ -112,6 +116,7 @@ func (h *Handler) Routes(e *echo.Echo) {
 	apiAdmin := api.Group("", h.requireRole(models.RoleAdmin))
 	apiAdmin.GET("/settings/whapi", h.getWHAPISettingsAPI)
 	apiAdmin.PUT("/settings/whapi", h.putWHAPISettingsAPI)
+	h.apiRoutes(api, apiAdmin)
 }
 
 func (h *Handler) healthz(c echo.Context) error {

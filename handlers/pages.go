@@ -8,17 +8,6 @@ import (
 	"whapidesk/views"
 )
 
-func (h *Handler) showAdminHome(c echo.Context) error {
-	st, err := h.store.Settings(c.Request().Context())
-	if err != nil {
-		return err
-	}
-	d := views.AdminHome{TokenConfigured: st.Configured(), VerifyStatus: string(st.VerifyStatus), Hint: st.TokenHint, ProjectID: st.ProjectID}
-	p := h.page(c, "Dashboard")
-	p.Active = "admin"
-	return h.render(c, http.StatusOK, views.AdminHomePage(p, d))
-}
-
 func (h *Handler) showCustomerHome(c echo.Context) error {
 	p := h.page(c, "My channels")
 	p.Active = "app"

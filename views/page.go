@@ -43,6 +43,10 @@ func (p Page) Nav() []NavItem {
 	if p.User.IsAdmin {
 		return []NavItem{
 			{"admin", "Dashboard", "/admin"},
+			{"users", "Customers", "/admin/users"},
+			{"channels", "Channels", "/admin/channels"},
+			{"plans", "Plans", "/admin/plans"},
+			{"audit", "Audit", "/admin/audit"},
 			{"settings", "WHAPI Settings", "/admin/settings/whapi"},
 		}
 	}

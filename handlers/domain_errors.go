@@ -1,0 +1,53 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"whapidesk/models"
+	"whapidesk/provision"
+)
+
+// domainError maps an error of provision or models to what a person (page)
+// or a program (API) is told: status, code and a plain message. ok is false
+// for errors that are not the user's to fix (then: 500, details logged).
+// WHAPI's own error texts are never passed on.
+func domainError(err error) (status int, code, message string, ok bool) {
+	var fe provision.FieldErrors
+	var rl *provision.RetryLaterError
+	switch {
+	case errors.As(err, &fe):
+		return http.StatusUnprocessableEntity, "invalid_input", "nothing was changed: see the fields", true
+	case errors.As(err, &rl):
+		return http.StatusTooManyRequests, "rate_limited", rl.Error(), true
+	case errors.Is(err, models.ErrNotFound):
+		return http.StatusNotFound, "not_found", "there is no such record", true
+	case errors.Is(err, models.ErrPlanLimit):
+		return http.StatusConflict, "plan_limit", "the plan's channel limit is reached: delete a channel or move to a bigger plan", true
+	case errors.Is(err, models.ErrNoActivePlan):
+		return http.StatusConflict, "no_active_plan", "there is no active plan: a plan must be active to add channels", true
+	case errors.Is(err, models.ErrInsufficientBalance):
+		return http.StatusConflict, "insufficient_balance", "the day balance is too small for this", true
+	case errors.Is(err, models.ErrPlanRetired):
+		return http.StatusConflict, "plan_retired", err.Error(), true
+	case errors.Is(err, models.ErrAlreadyOnPlan):
+		return http.StatusConflict, "already_on_plan", err.Error(), true
+	case errors.Is(err, models.ErrNotCustomer):
+		return http.StatusConflict, "not_customer", err.Error(), true
+	case errors.Is(err, models.ErrCustomerDisabled):
+		return http.StatusConflict, "customer_disabled", err.Error(), true
+	case errors.Is(err, models.ErrChannelBusy):
+		return http.StatusConflict, "channel_busy", "the channel is being changed: try again in a moment", true
+	case errors.Is(err, models.ErrEmailTaken):
+		return http.StatusConflict, "email_taken", err.Error(), true
+	case errors.Is(err, provision.ErrNotConfigured):
+		return http.StatusServiceUnavailable, "not_configured", "the service is not set up yet: an admin must finish its settings", true
+	case errors.Is(err, provision.ErrPartnerShort):
+		return http.StatusBadGateway, "partner_balance", "the days could not be added now; the days were given back", true
+	case errors.Is(err, provision.ErrOutcomeUnknown):
+		return http.StatusBadGateway, "pending", "the change is not confirmed yet; it is checked and settled automatically, no day is lost", true
+	case errors.Is(err, provision.ErrRefused):
+		return http.StatusBadGateway, "upstream_refused", "the change was refused upstream; nothing was changed", true
+	}
+	return http.StatusInternalServerError, "internal", "something went wrong on our side", false
+}

@@ -1,0 +1,82 @@
+package provision
+
+import (
+	"context"
+	"errors"
+
+	"whapidesk/models"
+)
+
+// ValidatePlan checks a plan's fields and trims its name.
+func ValidatePlan(in models.PlanInput) (models.PlanInput, error) {
+	fe := FieldErrors{}
+	name, err := cleanText(in.Name, "name", 60, true)
+	if err != nil {
+		fe["name"] = err.Error()
+	}
+	in.Name = name
+	if in.MaxChannels < 1 || in.MaxChannels > 1000 {
+		fe["max_channels"] = "enter a number of channels from 1 to 1,000"
+	}
+	if in.DaysPerPeriod < 1 || in.DaysPerPeriod > 3650 {
+		fe["days_per_period"] = "enter a number of days from 1 to 3,650"
+	}
+	if in.PeriodDays < 1 || in.PeriodDays > 3650 {
+		fe["period_days"] = "enter a period from 1 to 3,650 days"
+	}
+	if len(fe) > 0 {
+		return in, fe
+	}
+	return in, nil
+}
+
+// CreatePlan validates and creates a plan.
+func (s *Service) CreatePlan(ctx context.Context, actor models.Actor, in models.PlanInput) (*models.Plan, error) {
+	in, err := ValidatePlan(in)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.store.CreatePlan(ctx, actor, in)
+	if errors.Is(err, models.ErrPlanNameTaken) {
+		return nil, FieldErrors{"name": err.Error()}
+	}
+	return p, err
+}
+
+// UpdatePlan validates and changes a plan.
+func (s *Service) UpdatePlan(ctx context.Context, actor models.Actor, id int64, in models.PlanInput) (*models.Plan, error) {
+	in, err := ValidatePlan(in)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.store.UpdatePlan(ctx, actor, id, in)
+	if errors.Is(err, models.ErrPlanNameTaken) {
+		return nil, FieldErrors{"name": err.Error()}
+	}
+	return p, err
+}
+
+// CreateUser creates an admin or customer account, reporting bad fields
+// as FieldErrors.
+func (s *Service) CreateUser(ctx context.Context, actor models.Actor, in models.NewUser) (*models.User, error) {
+	name, err := cleanText(in.Name, "name", 100, false)
+	if err != nil {
+		return nil, FieldErrors{"name": err.Error()}
+	}
+	in.Name = name
+	u, err := s.store.CreateUser(ctx, in)
+	switch {
+	case errors.Is(err, models.ErrEmailTaken), errors.Is(err, models.ErrInvalidEmail):
+		return nil, FieldErrors{"email": err.Error()}
+	case errors.Is(err, models.ErrWeakPassword):
+		return nil, FieldErrors{"password": err.Error()}
+	case errors.Is(err, models.ErrInvalidRole):
+		return nil, FieldErrors{"role": err.Error()}
+	case err != nil:
+		return nil, err
+	}
+	if err := s.store.RecordAudit(ctx, actor, "user.create", u.Email, string(u.Role)); err != nil {
+		return nil, err
+	}
+	return u, nil
+}

@@ -34,7 +34,8 @@ func newTestService(t *testing.T, simToken string) (*Service, *models.Store, *wh
 	sim := whapisim.New(whapisim.Options{PartnerToken: simToken, ProjectIDs: []string{models.DefaultProjectID}})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	client := whapi.New(srv.URL, srv.URL, store, whapi.WithRetries(0, 0), whapi.WithTimeout(5*time.Second))
+	client := whapi.New(srv.URL, srv.URL, store, whapi.WithRetries(0, 0), whapi.WithTimeout(5*time.Second),
+		whapi.WithLogger(slog.New(slog.DiscardHandler)))
 	return New(store, client, slog.New(slog.DiscardHandler)), store, sim
 }
 

@@ -271,6 +271,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	jobs, cancelJobs := context.WithCancel(ctx)
 	defer cancelJobs()
 	go sessionJanitor(jobs, store, log)
+	go backgroundJobs(jobs, svc, log)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -288,6 +289,43 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// Background job intervals. The top-up window is days, so a quarter-hour
+// is more than often enough; Reconcile settles lost answers a few minutes
+// after they happen.
+const (
+	reconcileEvery = 10 * time.Minute
+	topUpEvery     = 15 * time.Minute
+)
+
+// backgroundJobs runs Reconcile and the automatic top-up, one after the
+// other (never two runs at once), until ctx ends.
+func backgroundJobs(ctx context.Context, svc *provision.Service, log *slog.Logger) {
+	reconcile := time.NewTicker(reconcileEvery)
+	defer reconcile.Stop()
+	topUp := time.NewTicker(topUpEvery)
+	defer topUp.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-reconcile.C:
+			rep, err := svc.Reconcile(ctx)
+			if err != nil && ctx.Err() == nil {
+				log.Warn("reconcile failed", "err", err)
+			} else {
+				log.Info("reconcile", "settled", rep.Settled, "synced", rep.Synced, "gone", rep.Gone, "orphans", rep.Orphans, "errors", rep.Errors)
+			}
+		case <-topUp.C:
+			rep, err := svc.AutoTopUp(ctx)
+			if err != nil && ctx.Err() == nil {
+				log.Warn("auto top-up failed", "err", err)
+			} else if rep.Candidates > 0 {
+				log.Info("auto top-up", "channels", rep.Extended, "days", rep.Days, "failed", rep.Failed)
+			}
+		}
+	}
 }
 
 // sessionJanitor deletes expired sessions every hour.

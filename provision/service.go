@@ -32,6 +32,8 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 	locks keyedMutex
+	// connect coalesces the gate calls of connect pages.
+	connect connectCache
 
 	// SettleAfter is how long an unanswered WHAPI change is left alone
 	// before Reconcile settles it from what WHAPI shows (so a request still

@@ -1,0 +1,266 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"whapidesk/models"
+	"whapidesk/whapi"
+)
+
+// ConnectStep is where a channel stands on the way to a linked phone, in
+// the customer's words (the page never shows WHAPI's own states).
+type ConnectStep string
+
+// Connect steps.
+const (
+	StepPreparing ConnectStep = "preparing" // the line is starting
+	StepQR        ConnectStep = "qr"        // waiting for the phone to scan
+	StepConnected ConnectStep = "connected"
+	StepExpired   ConnectStep = "expired" // the line's days ran out
+	StepFailed    ConnectStep = "failed"  // the line could not be prepared
+)
+
+// ConnectState is what the connect page shows now.
+type ConnectState struct {
+	Step      ConnectStep
+	PNG       []byte    // the QR image, when Step is qr
+	ExpiresAt time.Time // when this QR stops working
+	Phone     string    // the linked number, when connected
+}
+
+// healthTTL bounds how often viewers of one channel make whapidesk ask the
+// gate whether it is ready or linked: at most once per healthTTL.
+const healthTTL = 2 * time.Second
+
+// connectCache coalesces the gate calls of every viewer of a channel: one
+// health call per healthTTL and one QR call per QR lifetime, whatever the
+// number of open tabs (issue: QR fetches coalesce).
+type connectCache struct {
+	flight singleflight.Group
+	mu     sync.Mutex
+	health map[int64]cachedHealth
+	qr     map[int64]cachedQR
+}
+
+type cachedHealth struct {
+	h  *whapi.Health
+	at time.Time
+}
+
+type cachedQR struct {
+	png     []byte
+	expires time.Time
+}
+
+func (c *connectCache) init() {
+	if c.health == nil {
+		c.health = map[int64]cachedHealth{}
+		c.qr = map[int64]cachedQR{}
+	}
+}
+
+// forget drops what is cached of a channel (linked, deleted).
+func (c *connectCache) forget(id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.init()
+	delete(c.health, id)
+	delete(c.qr, id)
+}
+
+// ConnectState tells the connect page what to show for a channel: its
+// line is preparing, a QR to scan (fetched at most once per QR lifetime
+// for all viewers), or connected with the linked number.
+func (s *Service) ConnectState(ctx context.Context, channelID int64) (*ConnectState, error) {
+	ch, err := s.store.ChannelByID(ctx, channelID)
+	if err != nil {
+		return nil, err
+	}
+	switch ch.Status {
+	case models.ChannelPending:
+		return &ConnectState{Step: StepPreparing}, nil
+	case models.ChannelExpired:
+		return &ConnectState{Step: StepExpired}, nil
+	case models.ChannelTrial, models.ChannelActive:
+	default:
+		return &ConnectState{Step: StepFailed}, nil
+	}
+	token, err := s.store.ChannelToken(ch)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.health(ctx, ch.ID, token)
+	if err != nil {
+		return nil, err
+	}
+	switch h.Status.Text {
+	case whapi.StatusAuth:
+		return s.connected(ctx, ch, h)
+	case whapi.StatusQR:
+	case whapi.StatusStop:
+		return &ConnectState{Step: StepExpired}, nil
+	case whapi.StatusError, whapi.StatusSyncError:
+		return &ConnectState{Step: StepFailed}, nil
+	default: // NOT_INIT, INIT, LAUNCH: starting up
+		return &ConnectState{Step: StepPreparing}, nil
+	}
+	if ch.Linked {
+		if err := s.store.SetLinked(ctx, ch.ID, false, ""); err != nil {
+			return nil, err
+		}
+	}
+	qr, err := s.qr(ctx, ch.ID, token)
+	if errors.Is(err, whapi.ErrConflict) { // linked meanwhile
+		s.connect.forget(ch.ID)
+		return &ConnectState{Step: StepConnected, Phone: ch.LinkedPhone}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if qr == nil {
+		return &ConnectState{Step: StepPreparing}, nil
+	}
+	return &ConnectState{Step: StepQR, PNG: qr.png, ExpiresAt: qr.expires}, nil
+}
+
+func (s *Service) connected(ctx context.Context, ch *models.Channel, h *whapi.Health) (*ConnectState, error) {
+	phone := ""
+	if h.User != nil {
+		phone = h.User.ID
+	}
+	if !ch.Linked || ch.LinkedPhone != phone {
+		if err := s.store.SetLinked(ctx, ch.ID, true, phone); err != nil {
+			return nil, err
+		}
+		if err := s.store.RecordAudit(ctx, models.SystemActor, "channel.linked", "channel "+strconv.FormatInt(ch.ID, 10), ""); err != nil {
+			return nil, err
+		}
+	}
+	return &ConnectState{Step: StepConnected, Phone: phone}, nil
+}
+
+// health asks the gate (never waking the channel) how the line is, at most
+// once per healthTTL for all viewers of the channel.
+func (s *Service) health(ctx context.Context, id int64, token string) (*whapi.Health, error) {
+	now := s.now()
+	s.connect.mu.Lock()
+	s.connect.init()
+	if c, ok := s.connect.health[id]; ok && now.Sub(c.at) < healthTTL {
+		s.connect.mu.Unlock()
+		return c.h, nil
+	}
+	s.connect.mu.Unlock()
+	v, err, _ := s.connect.flight.Do("health:"+strconv.FormatInt(id, 10), func() (any, error) {
+		// Shared by every waiting viewer: one closed tab must not fail the rest.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		h, err := s.whapi.Health(ctx, token)
+		if err != nil {
+			return nil, err
+		}
+		s.connect.mu.Lock()
+		s.connect.health[id] = cachedHealth{h: h, at: s.now()}
+		s.connect.mu.Unlock()
+		return h, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*whapi.Health), nil
+}
+
+// qr returns the channel's current QR, fetched from the gate at most once
+// per QR lifetime for all viewers; nil while the gate has none yet.
+func (s *Service) qr(ctx context.Context, id int64, token string) (*cachedQR, error) {
+	now := s.now()
+	s.connect.mu.Lock()
+	s.connect.init()
+	if c, ok := s.connect.qr[id]; ok && now.Before(c.expires) {
+		s.connect.mu.Unlock()
+		return &c, nil
+	}
+	s.connect.mu.Unlock()
+	v, err, _ := s.connect.flight.Do("qr:"+strconv.FormatInt(id, 10), func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		q, err := s.whapi.LoginQR(ctx, token)
+		if err != nil {
+			return nil, err
+		}
+		if q.Status != whapi.QRStatusOK || q.ExpiresIn() <= 0 {
+			return (*cachedQR)(nil), nil
+		}
+		png, err := q.PNG()
+		if err != nil {
+			return nil, err
+		}
+		// Cached until WHAPI's own expiry: asking earlier would only fetch
+		// the same code again.
+		c := cachedQR{png: png, expires: s.now().Add(q.ExpiresIn())}
+		s.connect.mu.Lock()
+		s.connect.qr[id] = c
+		s.connect.mu.Unlock()
+		return &c, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*cachedQR), nil
+}
+
+// QRImage returns the PNG of the channel's current QR (from the cache the
+// connect page filled), or ErrNoQR.
+func (s *Service) QRImage(ctx context.Context, channelID int64) ([]byte, time.Time, error) {
+	st, err := s.ConnectState(ctx, channelID)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if st.Step != StepQR {
+		return nil, time.Time{}, ErrNoQR
+	}
+	return st.PNG, st.ExpiresAt, nil
+}
+
+// ErrNoQR: there is no code to scan right now (preparing, or linked).
+var ErrNoQR = errors.New("there is no code to scan right now")
+
+// PairingCode asks for the code to type in WhatsApp ("Link with phone
+// number") for the customer's phone number.
+func (s *Service) PairingCode(ctx context.Context, channelID int64, phone string) (string, error) {
+	p, err := NormalizePhone(phone)
+	if err != nil || p == "" {
+		msg := "enter your WhatsApp number with the country code"
+		if err != nil {
+			msg = err.Error()
+		}
+		return "", FieldErrors{"phone": msg}
+	}
+	ch, err := s.store.ChannelByID(ctx, channelID)
+	if err != nil {
+		return "", err
+	}
+	if ch.Status != models.ChannelTrial && ch.Status != models.ChannelActive {
+		return "", ErrNoQR
+	}
+	token, err := s.store.ChannelToken(ch)
+	if err != nil {
+		return "", err
+	}
+	code, err := s.whapi.PairingCode(ctx, token, p)
+	switch {
+	case errors.Is(err, whapi.ErrConflict):
+		return "", ErrAlreadyLinked
+	case errors.Is(err, whapi.ErrRefused):
+		return "", ErrNoQR // not ready for a code yet
+	}
+	return code, err
+}
+
+// ErrAlreadyLinked: a phone is linked to the channel already.
+var ErrAlreadyLinked = errors.New("a phone is already linked to this line")

@@ -58,6 +58,7 @@ Flags and environment (flags win):
   --simulator   WHAPIDESK_SIMULATOR=1  use the built-in WHAPI simulator instead of WHAPI
   --secure-cookies WHAPIDESK_SECURE_COOKIES=1  served over HTTPS: Secure cookies and HSTS
   --trusted-proxies WHAPIDESK_TRUSTED_PROXIES  CIDRs of reverse proxies whose X-Forwarded-For is believed
+  --brand       WHAPIDESK_BRAND        the product name on every page (default LinkDesk; never WHAPI's)
 `
 
 // Config is whapidesk's configuration. The partner token is not here: it
@@ -71,6 +72,7 @@ type Config struct {
 	Simulator     bool
 	SecureCookies bool
 	Demo          bool
+	Brand         string
 	// TrustedProxies are CIDRs of reverse proxies allowed to name the client
 	// in X-Forwarded-For.
 	TrustedProxies []*net.IPNet
@@ -163,6 +165,7 @@ func parseServeFlags(cmd string, args []string, stderr io.Writer) (Config, error
 	fs.StringVar(&cfg.GateURL, "gate-url", envOr("WHAPI_GATE_URL", "https://gate.whapi.cloud"), "WHAPI gate API base URL")
 	fs.BoolVar(&cfg.Simulator, "simulator", envBool("WHAPIDESK_SIMULATOR"), "use the built-in WHAPI simulator")
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", envBool("WHAPIDESK_SECURE_COOKIES"), "mark cookies Secure")
+	fs.StringVar(&cfg.Brand, "brand", os.Getenv("WHAPIDESK_BRAND"), "the product name customers see (default "+handlers.DefaultBrand+")")
 	proxies := fs.String("trusted-proxies", os.Getenv("WHAPIDESK_TRUSTED_PROXIES"), "comma-separated CIDRs of trusted reverse proxies")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -255,7 +258,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 
 	e := echo.New()
-	h := handlers.New(store, svc, log, handlers.Config{SecureCookies: cfg.SecureCookies, Version: version, TrustedProxies: cfg.TrustedProxies})
+	h := handlers.New(store, svc, log, handlers.Config{SecureCookies: cfg.SecureCookies, Version: version, TrustedProxies: cfg.TrustedProxies, Brand: cfg.Brand})
 	h.Routes(e)
 	root.Handle("/", e)
 

@@ -19,6 +19,9 @@ type Config struct {
 	SecureCookies bool
 	// Version busts static asset caches (?v=…).
 	Version string
+	// Brand is the product name on every page (default "LinkDesk"): the
+	// reseller's own, never WHAPI's.
+	Brand string
 	// IdleTimeout and AbsoluteTimeout bound a session's life.
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
@@ -48,6 +51,9 @@ func New(store *models.Store, svc *provision.Service, log *slog.Logger, cfg Conf
 	if cfg.Version == "" {
 		cfg.Version = "dev"
 	}
+	if cfg.Brand == "" {
+		cfg.Brand = DefaultBrand
+	}
 	return &Handler{
 		store:    store,
 		svc:      svc,
@@ -57,6 +63,9 @@ func New(store *models.Store, svc *provision.Service, log *slog.Logger, cfg Conf
 		cfg:      cfg,
 	}
 }
+
+// DefaultBrand is the product name when none is configured.
+const DefaultBrand = "LinkDesk"
 
 // bodyLimit caps request bodies: a partner token is at most 16 KB.
 const bodyLimit = "64K"
@@ -109,7 +118,7 @@ func (h *Handler) Routes(e *echo.Echo) {
 
 	// Customer pages.
 	app := web.Group("/app", h.requireRole(models.RoleCustomer))
-	app.GET("", h.showCustomerHome)
+	h.appRoutes(app)
 
 	// JSON API: an API key, or the session cookie plus the CSRF header.
 	api := e.Group("/api", h.apiAuth, h.csrf)
@@ -117,6 +126,7 @@ func (h *Handler) Routes(e *echo.Echo) {
 	apiAdmin.GET("/settings/whapi", h.getWHAPISettingsAPI)
 	apiAdmin.PUT("/settings/whapi", h.putWHAPISettingsAPI)
 	h.apiRoutes(api, apiAdmin)
+	h.apiConnectRoutes(api)
 }
 
 func (h *Handler) healthz(c echo.Context) error {

@@ -19,8 +19,8 @@ import (
 // Cookie names: the session (signed id of a server-side session, only once
 // signed in) and the signed CSRF token of forms shown before sign-in.
 const (
-	sessionCookie  = "whapidesk_session"
-	preLoginCookie = "whapidesk_csrf"
+	sessionCookie  = "sid"
+	preLoginCookie = "csrf"
 )
 
 type ctxKey int

@@ -22,7 +22,7 @@ func (h *Handler) render(c echo.Context, status int, t templ.Component) error {
 
 // page builds the layout data of the current request.
 func (h *Handler) page(c echo.Context, title string) views.Page {
-	p := views.Page{Title: title, CSRF: h.csrfToken(c), Version: h.cfg.Version}
+	p := views.Page{Brand: h.cfg.Brand, Title: title, CSRF: h.csrfToken(c), Version: h.cfg.Version}
 	if u := currentUser(c); u != nil {
 		p.User = &views.UserInfo{Email: u.Email, IsAdmin: u.IsAdmin()}
 	}

@@ -10,6 +10,9 @@ import (
 
 // Page is what the layout needs on every page.
 type Page struct {
+	// Brand is the product name everyone sees (customers must never see
+	// WHAPI's name, not even inside ours).
+	Brand   string
 	Title   string
 	User    *UserInfo // nil when signed out
 	Active  string    // the nav item to highlight

@@ -1,4 +1,4 @@
-/* whapidesk: small progressive enhancements for the server-rendered panel.
+/* Small progressive enhancements for the server-rendered pages.
  *
  * Load with `defer`, after htmx.min.js. Every page works without this file
  * and without htmx; nothing here needs htmx to be present. It adds no inline

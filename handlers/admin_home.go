@@ -1,20 +1,224 @@
 package handlers
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/models"
 	"whapidesk/views"
 )
 
+// expiringWindow is how far ahead the dashboard and the channel list's
+// "expiring" filter look.
+const expiringWindow = 7 * 24 * time.Hour
+
+// dashboardStatuses are the channel states the dashboard counts, in order.
+var dashboardStatuses = []models.ChannelStatus{models.ChannelPending, models.ChannelTrial, models.ChannelActive,
+	models.ChannelExpired, models.ChannelDeleting, models.ChannelFailed}
+
+// adminHomeRoutes registers the dashboard's actions on the admin group.
+func (h *Handler) adminHomeRoutes(g *echo.Group) {
+	g.POST("/sync", h.syncNow)
+	g.POST("/partner/days", h.recordPartnerDays)
+}
+
+// adminHomeView gathers what the dashboard shows.
+func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
+	var d views.AdminHome
+	st, err := h.store.Settings(ctx)
+	if err != nil {
+		return d, err
+	}
+	d.TokenConfigured, d.VerifyStatus, d.Hint, d.ProjectID = st.Configured(), string(st.VerifyStatus), st.TokenHint, st.ProjectID
+
+	counts, err := h.store.ChannelCounts(ctx)
+	if err != nil {
+		return d, err
+	}
+	for _, s := range dashboardStatuses {
+		d.StatusCounts = append(d.StatusCounts, views.StatusCount{Status: string(s), Count: counts[s], Href: "/admin/channels?status=" + string(s)})
+	}
+	for _, s := range models.LiveStatuses {
+		d.LiveChannels += counts[s]
+	}
+
+	days, err := h.store.DayTotals(ctx)
+	if err != nil {
+		return d, err
+	}
+	d.DaysCredited, d.DaysAllocated, d.DaysReturned, d.DaysCorrected = days.Credited, days.Allocated, days.Returned, days.Corrected
+	d.DaysInBalances = days.Credited - days.Allocated + days.Returned + days.Corrected
+
+	pb, err := h.store.PartnerBalance(ctx)
+	if err != nil {
+		return d, err
+	}
+	d.PartnerBought, d.PartnerExtended, d.PartnerReturned, d.PartnerCorrections = pb.Bought, pb.Extended, pb.Returned, pb.Corrections
+	d.PartnerEstimate = pb.Estimate()
+	d.LowBalanceThreshold = st.LowBalanceThreshold
+	d.PartnerLow = d.PartnerEstimate < st.LowBalanceThreshold
+	d.PartnerShortAt = formatTime(st.PartnerShortAt)
+
+	now := time.Now().UTC()
+	until := now.Add(expiringWindow)
+	rows, total, err := h.store.ListAdminChannels(ctx, models.AdminChannelFilter{ExpiringFrom: &now, ExpiringUntil: &until, Limit: 10})
+	if err != nil {
+		return d, err
+	}
+	d.ExpiringTotal = total
+	for _, r := range rows {
+		d.Expiring = append(d.Expiring, views.ExpiringChannel{ID: r.ID, Name: r.Name, OwnerID: r.UserID, OwnerEmail: r.OwnerEmail,
+			Status: string(r.Status), ActiveTill: formatTime(r.ActiveTill), TillNote: timeLeft(r.ActiveTill, now)})
+	}
+
+	evs, err := h.store.ListAudit(ctx, 10, 0)
+	if err != nil {
+		return d, err
+	}
+	for _, ev := range evs {
+		d.Activity = append(d.Activity, views.ActivityItem{When: formatTime(&ev.CreatedAt), Actor: ev.ActorEmail,
+			Action: ev.Action, Target: ev.Target, Detail: ev.Detail})
+	}
+	return d, nil
+}
+
+// timeLeft says how long until till, in whole days: "3 days left",
+// "less than a day left" or "expired".
+func timeLeft(till *time.Time, now time.Time) string {
+	if till == nil {
+		return ""
+	}
+	left := till.Sub(now)
+	switch {
+	case left <= 0:
+		return "expired"
+	case left < 24*time.Hour:
+		return "less than a day left"
+	}
+	n := int64(left / (24 * time.Hour))
+	return fmt.Sprintf("%d day%s left", n, plural(int(n)))
+}
+
+func (h *Handler) dashboardPage(c echo.Context) views.Page {
+	p := h.page(c, "Dashboard")
+	p.Active = "admin"
+	return p
+}
+
 func (h *Handler) showAdminHome(c echo.Context) error {
-	st, err := h.store.Settings(c.Request().Context())
+	d, err := h.adminHomeView(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	d := views.AdminHome{TokenConfigured: st.Configured(), VerifyStatus: string(st.VerifyStatus), Hint: st.TokenHint, ProjectID: st.ProjectID}
-	p := h.page(c, "Dashboard")
-	p.Active = "admin"
-	return h.render(c, http.StatusOK, views.AdminHomePage(p, d))
+	return h.render(c, http.StatusOK, views.AdminHomePage(h.dashboardPage(c), d))
+}
+
+// maxPartnerDays bounds one entry of days bought (or corrected).
+const maxPartnerDays = 1_000_000
+
+// parsePartnerDays checks the "days bought" form: a non-zero whole number
+// (negative corrects) and a one-line comment.
+func parsePartnerDays(rawDays, rawComment string) (int64, string, map[string]string) {
+	fe := map[string]string{}
+	days, err := strconv.ParseInt(strings.TrimSpace(rawDays), 10, 64)
+	switch {
+	case strings.TrimSpace(rawDays) == "":
+		fe["days"] = "enter the number of days bought"
+	case err != nil || days < -maxPartnerDays || days > maxPartnerDays:
+		fe["days"] = "enter a whole number of days, from -1,000,000 to 1,000,000"
+	case days == 0:
+		fe["days"] = "enter a number other than 0: positive for days bought, negative to correct"
+	}
+	comment := strings.TrimSpace(rawComment)
+	switch {
+	case comment == "":
+		fe["comment"] = "enter a comment, for example the invoice number"
+	case len([]rune(comment)) > 200:
+		fe["comment"] = "the comment has at most 200 characters"
+	case strings.ContainsFunc(comment, unicode.IsControl):
+		fe["comment"] = "the comment must be on one line"
+	}
+	return days, comment, fe
+}
+
+func (h *Handler) recordPartnerDays(c echo.Context) error {
+	ctx := c.Request().Context()
+	days, comment, fe := parsePartnerDays(c.FormValue("days"), c.FormValue("comment"))
+	if len(fe) > 0 {
+		d, err := h.adminHomeView(ctx)
+		if err != nil {
+			return err
+		}
+		d.PurchaseDaysInput, d.PurchaseCommentInput, d.PurchaseErrors = c.FormValue("days"), c.FormValue("comment"), fe
+		p := h.dashboardPage(c)
+		p.Flash = &views.Flash{Kind: "error", Text: "Nothing was recorded: correct the fields marked below."}
+		return h.render(c, http.StatusUnprocessableEntity, views.AdminHomePage(p, d))
+	}
+	if err := h.store.RecordPartnerPurchase(ctx, actor(c), days, comment); err != nil {
+		return err
+	}
+	pb, err := h.store.PartnerBalance(ctx)
+	if err != nil {
+		return err
+	}
+	if days > 0 {
+		h.setFlash(c, "success", fmt.Sprintf("Recorded %d days bought from WHAPI. The estimated partner balance is now %d days.", days, pb.Estimate()))
+	} else {
+		h.setFlash(c, "success", fmt.Sprintf("Recorded a correction of %d days. The estimated partner balance is now %d days.", days, pb.Estimate()))
+	}
+	if err := h.saveSession(c); err != nil {
+		return err
+	}
+	return redirect(c, "/admin")
+}
+
+// syncNow runs Reconcile: every channel refreshed from WHAPI, unfinished
+// changes settled, and the report flashed.
+func (h *Handler) syncNow(c echo.Context) error {
+	ctx := c.Request().Context()
+	st, err := h.store.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	if !st.Configured() {
+		h.setFlash(c, "warning", "No partner token is saved, so there is nothing to sync. Save it in WHAPI Settings first.")
+	} else {
+		rep, err := h.svc.Reconcile(ctx)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		kind, text := syncReport(rep.Settled, rep.Synced, rep.Gone, rep.Orphans, rep.Errors)
+		h.setFlash(c, kind, text)
+	}
+	if err := h.saveSession(c); err != nil {
+		return err
+	}
+	return redirect(c, "/admin")
+}
+
+// syncReport says what a sync did in plain words.
+func syncReport(settled, synced, gone, orphans, errs int) (kind, text string) {
+	parts := []string{fmt.Sprintf("%d channel%s refreshed", synced, plural(synced))}
+	if gone > 0 {
+		parts = append(parts, fmt.Sprintf("%d no longer at WHAPI (marked deleted, unused days returned)", gone))
+	}
+	if settled > 0 {
+		parts = append(parts, fmt.Sprintf("%d unfinished change%s settled", settled, plural(settled)))
+	}
+	if orphans > 0 {
+		parts = append(parts, fmt.Sprintf("%d duplicate%s removed at WHAPI", orphans, plural(orphans)))
+	}
+	text = "Synced with WHAPI: " + strings.Join(parts, ", ") + "."
+	if errs > 0 {
+		return "warning", text + fmt.Sprintf(" %d could not be checked because WHAPI did not answer; they are retried automatically.", errs)
+	}
+	return "success", text
 }

@@ -1,6 +1,807 @@
 package handlers
 
-import "github.com/labstack/echo/v4"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"whapidesk/models"
+	"whapidesk/provision"
+	"whapidesk/views"
+)
 
 // adminUserRoutes registers its pages on the admin group.
-func (h *Handler) adminUserRoutes(g *echo.Group) {}
+func (h *Handler) adminUserRoutes(g *echo.Group) {
+	g.GET("/users", h.showUsersPage)
+	g.POST("/users", h.addUser)
+	g.GET("/users/:id", h.showUserPage)
+	g.POST("/users/:id/mode", h.setUserMode)
+	g.POST("/users/:id/subscription", h.activateUserPlan)
+	g.POST("/users/:id/subscription/renew", h.renewUserPlan)
+	g.GET("/users/:id/subscription/cancel", h.showCancelUserPlanPage)
+	g.POST("/users/:id/subscription/cancel", h.cancelUserPlan)
+	g.POST("/users/:id/days", h.creditUserDays)
+	g.GET("/users/:id/disable", h.showDisableUserPage)
+	g.POST("/users/:id/disable", h.disableUser)
+	g.POST("/users/:id/enable", h.enableUser)
+	g.POST("/users/:id/channels/:cid/extend", h.extendUserChannel)
+	g.GET("/users/:id/channels/:cid/delete", h.showDeleteUserChannelPage)
+	g.POST("/users/:id/channels/:cid/delete", h.deleteUserChannel)
+}
+
+const (
+	usersPerPage  = 25
+	ledgerOnPage  = 50
+	pagerMaxLinks = 7
+)
+
+// fromHTMX reports whether HTMX sent the request.
+func fromHTMX(c echo.Context) bool {
+	return c.Request().Header.Get("HX-Request") == "true"
+}
+
+// listPageNumber is the ?page= of a list, 1 if absent or not a page.
+func listPageNumber(c echo.Context) int {
+	n, err := strconv.Atoi(c.QueryParam("page"))
+	if err != nil || n < 1 || n > 1_000_000 {
+		return 1
+	}
+	return n
+}
+
+// buildPager makes the page links of a list of total items, on page;
+// href(n) is the address of page n.
+func buildPager(total int64, perPage, page int, href func(n int) string) views.PagerView {
+	if total <= 0 {
+		return views.PagerView{}
+	}
+	last := int((total + int64(perPage) - 1) / int64(perPage))
+	from := int64(page-1)*int64(perPage) + 1
+	to := min(total, int64(page)*int64(perPage))
+	pg := views.PagerView{Summary: fmt.Sprintf("%d–%d of %d", from, to, total)}
+	if from > total {
+		pg.Summary = fmt.Sprintf("%d in all", total)
+	}
+	if last <= 1 {
+		return pg
+	}
+	if page > 1 {
+		pg.Prev = href(min(page-1, last))
+	}
+	if page < last {
+		pg.Next = href(page + 1)
+	}
+	lo, hi := max(1, page-pagerMaxLinks/2), min(last, page+pagerMaxLinks/2)
+	if lo > 1 {
+		pg.Links = append(pg.Links, views.PagerLink{Label: "1", Href: href(1)})
+		if lo > 2 {
+			pg.Links = append(pg.Links, views.PagerLink{Gap: true})
+		}
+	}
+	for n := lo; n <= hi; n++ {
+		pg.Links = append(pg.Links, views.PagerLink{Label: strconv.Itoa(n), Href: href(n), Current: n == page})
+	}
+	if hi < last {
+		if hi < last-1 {
+			pg.Links = append(pg.Links, views.PagerLink{Gap: true})
+		}
+		pg.Links = append(pg.Links, views.PagerLink{Label: strconv.Itoa(last), Href: href(last)})
+	}
+	return pg
+}
+
+// problemText says what went wrong, in plain words, with the kind of
+// flash it deserves. Errors that are not the admin's to fix are returned
+// (a 500, details logged).
+func problemText(err error) (kind, text string, _ error) {
+	status, _, msg, ok := domainError(err)
+	if !ok {
+		return "", "", err
+	}
+	kind = "error"
+	if errors.Is(err, provision.ErrOutcomeUnknown) || status == http.StatusTooManyRequests {
+		kind = "warning"
+	}
+	return kind, upperFirst(msg) + ".", nil
+}
+
+// flashProblem puts what went wrong in the flash (see problemText).
+func (h *Handler) flashProblem(c echo.Context, err error) error {
+	kind, text, err := problemText(err)
+	if err != nil {
+		return err
+	}
+	h.setFlash(c, kind, text)
+	return nil
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func countOf(n int64, one, many string) string {
+	if n == 1 || n == -1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// backToUser saves the flash and sends the browser to the user's page.
+func (h *Handler) backToUser(c echo.Context, id int64) error {
+	if err := h.saveSession(c); err != nil {
+		return err
+	}
+	return redirect(c, userPath(id))
+}
+
+func userPath(id int64) string { return "/admin/users/" + strconv.FormatInt(id, 10) }
+
+// The customers list ------------------------------------------------------
+
+func (h *Handler) usersPage(c echo.Context, title string) views.Page {
+	p := h.page(c, title)
+	p.Active = "users"
+	return p
+}
+
+// userListFilter reads the list's query into the store's filter and the
+// form's state; unknown values count as "any".
+func userListFilter(c echo.Context) (models.UserFilter, views.UserFilter) {
+	q := c.QueryParams()
+	fv := views.UserFilter{Q: strings.TrimSpace(q.Get("q")), Plan: q.Get("plan"), Mode: q.Get("mode"), Status: q.Get("status"), Role: q.Get("role")}
+	if len(fv.Q) > 200 {
+		fv.Q = fv.Q[:200]
+	}
+	f := models.UserFilter{Search: fv.Q}
+	switch fv.Role {
+	case "admin":
+		f.Role = models.RoleAdmin
+	case "all":
+	default:
+		fv.Role = "customer"
+		f.Role = models.RoleCustomer
+	}
+	switch fv.Plan {
+	case "":
+	case "none":
+		f.PlanID = -1
+	default:
+		if id, err := strconv.ParseInt(fv.Plan, 10, 64); err == nil && id > 0 {
+			f.PlanID = id
+		} else {
+			fv.Plan = ""
+		}
+	}
+	switch fv.Mode {
+	case "auto", "manual":
+		f.Mode = models.AllocationMode(fv.Mode)
+	default:
+		fv.Mode = ""
+	}
+	switch fv.Status {
+	case "active", "disabled":
+		f.Status = fv.Status
+	default:
+		fv.Status = ""
+	}
+	return f, fv
+}
+
+// usersListHref is the list's address with the filters of fv, on page n.
+func usersListHref(fv views.UserFilter, n int) string {
+	v := url.Values{}
+	for k, val := range map[string]string{"q": fv.Q, "plan": fv.Plan, "mode": fv.Mode, "status": fv.Status} {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	if fv.Role != "customer" {
+		v.Set("role", fv.Role)
+	}
+	if n > 1 {
+		v.Set("page", strconv.Itoa(n))
+	}
+	if len(v) == 0 {
+		return "/admin/users"
+	}
+	return "/admin/users?" + v.Encode()
+}
+
+func (h *Handler) showUsersPage(c echo.Context) error {
+	return h.renderUsers(c, http.StatusOK, h.usersPage(c, "Customers"), views.NewUserForm{Role: "customer"})
+}
+
+func (h *Handler) renderUsers(c echo.Context, status int, p views.Page, form views.NewUserForm) error {
+	ctx := c.Request().Context()
+	f, fv := userListFilter(c)
+	page := listPageNumber(c)
+	f.Limit, f.Offset = usersPerPage, (page-1)*usersPerPage
+	rows, total, err := h.store.ListUsers(ctx, f)
+	if err != nil {
+		return err
+	}
+	if last := int((total + usersPerPage - 1) / usersPerPage); len(rows) == 0 && page > 1 && last >= 1 {
+		page = last // past the end (the list shrank): show the last page
+		f.Offset = (page - 1) * usersPerPage
+		if rows, total, err = h.store.ListUsers(ctx, f); err != nil {
+			return err
+		}
+	}
+	plans, err := h.store.ListPlans(ctx)
+	if err != nil {
+		return err
+	}
+	v := views.UsersView{
+		Filter:   fv,
+		Filtered: fv.Q != "" || fv.Plan != "" || fv.Mode != "" || fv.Status != "" || fv.Role != "customer",
+		Pager:    buildPager(total, usersPerPage, page, func(n int) string { return usersListHref(fv, n) }),
+		Form:     form,
+	}
+	for _, pl := range plans {
+		label := pl.Name
+		if !pl.Active {
+			label += " (retired)"
+		}
+		v.PlanOptions = append(v.PlanOptions, views.SelectOption{Value: strconv.FormatInt(pl.ID, 10), Label: label})
+	}
+	back := usersListHref(fv, page)
+	for _, r := range rows {
+		row := views.UserListRow{ID: r.ID, Email: r.Email, Name: r.Name, IsCustomer: r.Role == models.RoleCustomer,
+			Plan: r.PlanName, Balance: r.DayBalance, Disabled: r.Disabled,
+			Toggle: views.ModeToggle{UserID: r.ID, Email: r.Email, Auto: r.AllocationMode == models.AllocationAuto, Back: back}}
+		switch {
+		case !row.IsCustomer:
+			row.Channels = "—"
+		case r.PlanID != nil:
+			row.Channels = fmt.Sprintf("%d of %d", r.LiveChannels, r.MaxChannels)
+		case r.LiveChannels > 0:
+			row.Channels = fmt.Sprintf("%d (no plan)", r.LiveChannels)
+		default:
+			row.Channels = "—"
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	return h.render(c, status, views.UsersPage(p, v))
+}
+
+func (h *Handler) addUser(c echo.Context) error {
+	form := views.NewUserForm{Email: c.FormValue("email"), Name: c.FormValue("name"), Role: c.FormValue("role")}
+	u, err := h.svc.CreateUser(c.Request().Context(), actor(c), models.NewUser{
+		Email: form.Email, Name: form.Name, Password: c.FormValue("password"), Role: models.Role(form.Role)})
+	var fe provision.FieldErrors
+	if errors.As(err, &fe) {
+		form.Errors = fe
+		p := h.usersPage(c, "Customers")
+		p.Flash = &views.Flash{Kind: "error", Text: "No account was created: correct the fields marked below."}
+		return h.renderUsers(c, http.StatusUnprocessableEntity, p, form)
+	}
+	if err != nil {
+		return err
+	}
+	what := "Customer"
+	if u.IsAdmin() {
+		what = "Admin"
+	}
+	h.setFlash(c, "success", what+" "+u.Email+" created.")
+	if err := h.saveSession(c); err != nil {
+		return err
+	}
+	if fromHTMX(c) {
+		// The new page is another page: have HTMX load it whole.
+		c.Response().Header().Set("HX-Redirect", userPath(u.ID))
+		return c.NoContent(http.StatusOK)
+	}
+	return redirect(c, userPath(u.ID))
+}
+
+// The auto/manual toggle ------------------------------------------------
+
+func modeToggle(u *models.User, back string) views.ModeToggle {
+	return views.ModeToggle{UserID: u.ID, Email: u.Email, Auto: u.AllocationMode == models.AllocationAuto, Back: back}
+}
+
+func (h *Handler) setUserMode(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, err := h.userOfPath(c)
+	if err != nil {
+		return err
+	}
+	back := safeNext(c.FormValue("back"))
+	if back != "/admin/users" && !strings.HasPrefix(back, "/admin/users?") && !strings.HasPrefix(back, "/admin/users/") {
+		back = userPath(u.ID)
+	}
+	mode := models.AllocationMode(c.FormValue("mode"))
+	kind, text := "success", ""
+	switch {
+	case mode != models.AllocationAuto && mode != models.AllocationManual:
+		kind, text = "error", "Choose auto or manual."
+	case u.Role != models.RoleCustomer:
+		kind, text = "error", "Only customers have an allocation mode."
+	default:
+		if err := h.store.SetAllocationMode(ctx, actor(c), u.ID, mode); err != nil {
+			if kind, text, err = problemText(err); err != nil {
+				return err
+			}
+		} else if mode == models.AllocationAuto {
+			text = u.Email + " is on automatic allocation now: their channels get days from the balance by themselves."
+		} else {
+			text = u.Email + " is on manual allocation now: nothing is allocated until you extend a channel."
+		}
+	}
+	if fromHTMX(c) {
+		if u, err = h.store.UserByID(ctx, u.ID); err != nil {
+			return err
+		}
+		status := http.StatusOK
+		if kind == "error" {
+			status = http.StatusUnprocessableEntity
+		}
+		return h.render(c, status, views.ModeToggleSwap(h.csrfToken(c), modeToggle(u, back), &views.Flash{Kind: kind, Text: text}))
+	}
+	h.setFlash(c, kind, text)
+	if err := h.saveSession(c); err != nil {
+		return err
+	}
+	return redirect(c, back)
+}
+
+// The user page ---------------------------------------------------------
+
+// userOfPath loads the user named by :id; 404 if there is none.
+func (h *Handler) userOfPath(c echo.Context) (*models.User, error) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return nil, err
+	}
+	u, err := h.store.UserByID(c.Request().Context(), id)
+	if errors.Is(err, models.ErrNotFound) {
+		return nil, echo.NewHTTPError(http.StatusNotFound)
+	}
+	return u, err
+}
+
+// channelOfPath loads the user of :id and their channel :cid; 404 unless
+// the channel is that user's.
+func (h *Handler) channelOfPath(c echo.Context) (*models.User, *models.Channel, error) {
+	u, err := h.userOfPath(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	cid, err := idParam(c, "cid")
+	if err != nil {
+		return nil, nil, err
+	}
+	ch, err := h.store.ChannelByID(c.Request().Context(), cid)
+	if errors.Is(err, models.ErrNotFound) || err == nil && ch.UserID != u.ID {
+		return nil, nil, echo.NewHTTPError(http.StatusNotFound)
+	}
+	return u, ch, err
+}
+
+var ledgerKinds = map[models.LedgerKind]string{
+	models.LedgerPlanCredit:  "Plan credit",
+	models.LedgerAdminCredit: "Credited by an admin",
+	models.LedgerAllocation:  "Given to a channel",
+	models.LedgerRefund:      "Returned by a deleted channel",
+	models.LedgerCorrection:  "Given back (not allocated)",
+}
+
+// daysLeft says how long a channel runs on, in words.
+func daysLeft(till *time.Time, now time.Time) string {
+	if till == nil {
+		return ""
+	}
+	d := till.Sub(now)
+	switch {
+	case d <= 0:
+		return "ended"
+	case d < 24*time.Hour:
+		return "less than a day left"
+	}
+	return countOf(int64(d/(24*time.Hour)), "day left", "days left")
+}
+
+func canExtend(ch *models.Channel) bool {
+	switch ch.Status {
+	case models.ChannelTrial, models.ChannelActive, models.ChannelExpired:
+		return ch.RemoteID() != ""
+	}
+	return false
+}
+
+func canDelete(ch *models.Channel) bool {
+	switch ch.Status {
+	case models.ChannelTrial, models.ChannelActive, models.ChannelExpired, models.ChannelFailed:
+		return true
+	}
+	return false
+}
+
+// userPageView gathers what the user page shows.
+func (h *Handler) userPageView(ctx context.Context, me *models.User, u *models.User) (views.UserPageView, error) {
+	v := views.UserPageView{
+		ID: u.ID, Email: u.Email, Name: u.Name, Role: string(u.Role), IsCustomer: u.Role == models.RoleCustomer,
+		Disabled: u.Disabled, IsSelf: me != nil && me.ID == u.ID, Created: formatTime(&u.CreatedAt),
+		Toggle: modeToggle(u, userPath(u.ID)), Balance: u.DayBalance,
+	}
+	if v.Name == v.Email {
+		v.Name = "" // shown once, as the heading
+	}
+	if !v.IsCustomer {
+		return v, nil
+	}
+	sub, err := h.store.LatestSubscription(ctx, u.ID)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+	case err != nil:
+		return v, err
+	default:
+		v.Sub = views.SubscriptionView{Exists: true, Active: sub.Status == models.SubActive, PlanName: sub.Plan.Name,
+			PlanSummary: fmt.Sprintf("%s × %s every %s", countOf(sub.Plan.DaysPerPeriod, "day", "days"),
+				countOf(sub.Plan.MaxChannels, "channel", "channels"), countOf(sub.Plan.PeriodDays, "day", "days")),
+			PeriodStart: formatTime(&sub.CurrentPeriodStart), PeriodEnd: formatTime(&sub.CurrentPeriodEnd), Credit: sub.Plan.PeriodCredit()}
+		switch sub.Status {
+		case models.SubActive:
+			v.Sub.Status, v.Sub.StatusClass = "Active", "badge badge-ok"
+		case models.SubCancelled:
+			v.Sub.Status, v.Sub.StatusClass = "cancelled", "badge badge-muted"
+		default:
+			v.Sub.Status, v.Sub.StatusClass = "expired", "badge badge-muted"
+		}
+	}
+	plans, err := h.store.ListPlans(ctx)
+	if err != nil {
+		return v, err
+	}
+	for _, pl := range plans {
+		if !pl.Active || v.Sub.Active && sub.PlanID == pl.ID {
+			continue
+		}
+		v.PlanOptions = append(v.PlanOptions, views.SelectOption{Value: strconv.FormatInt(pl.ID, 10),
+			Label: fmt.Sprintf("%s — %s, %s per %d-day period (+%s now)", pl.Name, countOf(pl.MaxChannels, "channel", "channels"),
+				countOf(pl.DaysPerPeriod, "day", "days"), pl.PeriodDays, countOf(pl.PeriodCredit(), "day", "days"))})
+	}
+	live, err := h.store.CountLiveChannels(ctx, u.ID)
+	if err != nil {
+		return v, err
+	}
+	if v.Sub.Active {
+		v.LiveChannels = fmt.Sprintf("%d of %d in use", live, sub.Plan.MaxChannels)
+	} else {
+		v.LiveChannels = fmt.Sprintf("%d live, no plan", live)
+	}
+	chans, err := h.store.ChannelsByUser(ctx, u.ID)
+	if err != nil {
+		return v, err
+	}
+	now := time.Now()
+	for i := range chans {
+		ch := &chans[i]
+		cls, status := views.ChannelStatusBadge(string(ch.Status))
+		v.Channels = append(v.Channels, views.UserChannel{ID: ch.ID, Name: ch.Name, Phone: ch.Phone, Status: status, StatusClass: cls,
+			Linked: ch.Linked, ActiveTill: formatTime(ch.ActiveTill), DaysLeft: daysLeft(ch.ActiveTill, now),
+			DaysAllocated: ch.DaysAllocated, CanExtend: canExtend(ch), CanDelete: canDelete(ch)})
+	}
+	entries, err := h.store.Ledger(ctx, u.ID, ledgerOnPage, 0)
+	if err != nil {
+		return v, err
+	}
+	names, err := h.store.ChannelNames(ctx, u.ID)
+	if err != nil {
+		return v, err
+	}
+	for _, e := range entries {
+		row := views.LedgerRow{When: formatTime(&e.CreatedAt), Kind: ledgerKinds[e.Kind], Comment: e.Comment, Actor: e.Actor,
+			Credit: e.Delta > 0, Delta: fmt.Sprintf("%+d", e.Delta)}
+		if e.Delta < 0 {
+			row.Delta = fmt.Sprintf("−%d", -e.Delta)
+		}
+		if row.Kind == "" {
+			row.Kind = string(e.Kind)
+		}
+		if e.ChannelID != nil {
+			row.Channel = names[*e.ChannelID]
+			if row.Channel == "" {
+				row.Channel = fmt.Sprintf("#%d", *e.ChannelID)
+			}
+		}
+		v.Ledger = append(v.Ledger, row)
+	}
+	return v, nil
+}
+
+// renderUserPage shows the user page; edit may fill in a refused form.
+func (h *Handler) renderUserPage(c echo.Context, status int, u *models.User, flash *views.Flash, edit func(*views.UserPageView)) error {
+	v, err := h.userPageView(c.Request().Context(), currentUser(c), u)
+	if err != nil {
+		return err
+	}
+	if edit != nil {
+		edit(&v)
+	}
+	title := u.Name
+	if title == "" {
+		title = u.Email
+	}
+	p := h.usersPage(c, title)
+	if flash != nil {
+		p.Flash = flash
+	}
+	return h.render(c, status, views.UserPage(p, v))
+}
+
+func (h *Handler) showUserPage(c echo.Context) error {
+	u, err := h.userOfPath(c)
+	if err != nil {
+		return err
+	}
+	return h.renderUserPage(c, http.StatusOK, u, nil, nil)
+}
+
+var fixFields = &views.Flash{Kind: "error", Text: "Nothing was changed: correct the fields marked below."}
+
+// Plan ------------------------------------------------------------------
+
+func (h *Handler) activateUserPlan(c echo.Context) error {
+	u, err := h.userOfPath(c)
+	if err != nil {
+		return err
+	}
+	planID, perr := strconv.ParseInt(c.FormValue("plan_id"), 10, 64)
+	if perr != nil || planID <= 0 {
+		h.setFlash(c, "error", "Choose a plan.")
+		return h.backToUser(c, u.ID)
+	}
+	sub, err := h.svc.ActivatePlan(c.Request().Context(), actor(c), u.ID, planID)
+	if err != nil {
+		if err := h.flashProblem(c, err); err != nil {
+			return err
+		}
+		return h.backToUser(c, u.ID)
+	}
+	h.setFlash(c, "success", fmt.Sprintf("Plan %s activated until %s: %s credited.", sub.Plan.Name,
+		formatTime(&sub.CurrentPeriodEnd), countOf(sub.Plan.PeriodCredit(), "day", "days")))
+	return h.backToUser(c, u.ID)
+}
+
+func (h *Handler) renewUserPlan(c echo.Context) error {
+	u, err := h.userOfPath(c)
+	if err != nil {
+		return err
+	}
+	sub, err := h.svc.RenewSubscription(c.Request().Context(), actor(c), u.ID)
+	if err != nil {
+		if err := h.flashProblem(c, err); err != nil {
+			return err
+		}
+		return h.backToUser(c, u.ID)
+	}
+	h.setFlash(c, "success", fmt.Sprintf("Plan %s renewed until %s: %s credited.", sub.Plan.Name,
+		formatTime(&sub.CurrentPeriodEnd), countOf(sub.Plan.PeriodCredit(), "day", "days")))
+	return h.backToUser(c, u.ID)
+}
+
+func (h *Handler) showCancelUserPlanPage(c echo.Context) error {
+	u, err := h.userOfPath(c)
+	if err != nil {
+		return err
+	}
+	sub, err := h.store.ActiveSubscription(c.Request().Context(), u.ID)
+	if errors.Is(err, models.ErrNotFound) {
+		h.setFlash(c, "info", "There is no active plan to cancel.")
+		return h.backToUser(c, u.ID)
+	}
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, views.CancelSubscriptionPage(h.usersPage(c, "Cancel plan"), views.UserConfirm{
+		UserID: u.ID, Email: u.Email, Name: sub.Plan.Name, Action: userPath(u.ID) + "/subscription/cancel", Confirm: "Cancel the plan"}))
+}
+
+func (h *Handler) cancelUserPlan(c echo.Context) error {
+	u, err := h.userOfPath(c)
+	if err != nil {
+		return err
+	}
+	if err := h.store.CancelSubscription(c.Request().Context(), actor(c), u.ID); err != nil {
+		if err := h.flashProblem(c, err); err != nil {
+			return err
+		}
+		return h.backToUser(c, u.ID)
+	}
+	h.setFlash(c, "success", "The plan is cancelled: no new channels can be added. Existing channels keep their days.")
+	return h.backToUser(c, u.ID)
+}
+
+// Days ------------------------------------------------------------------
+
+func (h *Handler) creditUserDays(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, err := h.userOfPath(c)
+	if err != nil {
+		return err
+	}
+	form := views.CreditForm{Days: c.FormValue("days"), Comment: c.FormValue("comment")}
+	var n int64
+	fe := provision.FieldErrors{}
+	readFormInt(c, "days", &n, fe)
+	if len(fe) == 0 {
+		err = h.svc.CreditDays(ctx, actor(c), u.ID, n, form.Comment)
+		errors.As(err, &fe)
+	} else if _, cerr := provision.ValidateExtend(provision.ExtendInput{Days: 1, Comment: form.Comment}); cerr != nil {
+		var more provision.FieldErrors
+		if errors.As(cerr, &more) && more["comment"] != "" {
+			fe["comment"] = more["comment"]
+		}
+	}
+	if len(fe) > 0 {
+		form.Errors = fe
+		return h.renderUserPage(c, http.StatusUnprocessableEntity, u, fixFields, func(v *views.UserPageView) { v.Credit = form })
+	}
+	if err != nil {
+		if err := h.flashProblem(c, err); err != nil {
+			return err
+		}
+		return h.backToUser(c, u.ID)
+	}
+	after, err := h.store.UserByID(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	text := countOf(n, "day", "days") + " credited."
+	if moved := u.DayBalance + n - after.DayBalance; moved > 0 {
+		text += " Automatic allocation gave " + countOf(moved, "day", "days") + " to channels."
+	}
+	h.setFlash(c, "success", text+" Balance: "+countOf(after.DayBalance, "day.", "days."))
+	return h.backToUser(c, u.ID)
+}
+
+// readFormInt reads a whole number from a form field into *dst; a bad
+// value is reported in fe under the field's name.
+func readFormInt(c echo.Context, field string, dst *int64, fe provision.FieldErrors) {
+	raw := strings.TrimSpace(c.FormValue(field))
+	v, err := strconv.ParseInt(raw, 10, 64)
+	switch {
+	case raw == "":
+		fe[field] = "enter a number"
+	case err != nil:
+		fe[field] = "enter a whole number"
+	default:
+		*dst = v
+	}
+}
+
+// Account ---------------------------------------------------------------
+
+func (h *Handler) showDisableUserPage(c echo.Context) error {
+	u, err := h.userOfPath(c)
+	if err != nil {
+		return err
+	}
+	if u.Disabled {
+		return h.backToUser(c, u.ID)
+	}
+	return h.render(c, http.StatusOK, views.DisableUserPage(h.usersPage(c, "Disable account"), views.UserConfirm{
+		UserID: u.ID, Email: u.Email, Action: userPath(u.ID) + "/disable", Confirm: "Disable the account"}))
+}
+
+func (h *Handler) disableUser(c echo.Context) error {
+	return h.setUserDisabled(c, true)
+}
+
+func (h *Handler) enableUser(c echo.Context) error {
+	return h.setUserDisabled(c, false)
+}
+
+func (h *Handler) setUserDisabled(c echo.Context, disabled bool) error {
+	u, err := h.userOfPath(c)
+	if err != nil {
+		return err
+	}
+	if me := currentUser(c); disabled && me != nil && me.ID == u.ID {
+		h.setFlash(c, "error", "You cannot disable your own account.")
+		return h.backToUser(c, u.ID)
+	}
+	if err := h.store.SetDisabled(c.Request().Context(), actor(c), u.ID, disabled); err != nil {
+		return err
+	}
+	if disabled {
+		h.setFlash(c, "success", u.Email+" is disabled and signed out everywhere.")
+	} else {
+		h.setFlash(c, "success", u.Email+" is enabled: they can sign in again.")
+	}
+	return h.backToUser(c, u.ID)
+}
+
+// Channels --------------------------------------------------------------
+
+func (h *Handler) extendUserChannel(c echo.Context) error {
+	u, ch, err := h.channelOfPath(c)
+	if err != nil {
+		return err
+	}
+	form := views.CreditForm{Days: c.FormValue("days"), Comment: c.FormValue("comment")}
+	in := provision.ExtendInput{ChannelID: ch.ID, Comment: form.Comment}
+	fe := provision.FieldErrors{}
+	readFormInt(c, "days", &in.Days, fe)
+	var updated *models.Channel
+	if len(fe) == 0 {
+		updated, err = h.svc.Extend(c.Request().Context(), actor(c), in)
+		errors.As(err, &fe)
+	} else if _, verr := provision.ValidateExtend(provision.ExtendInput{Days: 1, Comment: in.Comment}); verr != nil {
+		var more provision.FieldErrors
+		if errors.As(verr, &more) && more["comment"] != "" {
+			fe["comment"] = more["comment"]
+		}
+	}
+	if len(fe) > 0 {
+		form.Errors = fe
+		return h.renderUserPage(c, http.StatusUnprocessableEntity, u, fixFields, func(v *views.UserPageView) {
+			for i := range v.Channels {
+				if v.Channels[i].ID == ch.ID {
+					v.Channels[i].Extend = form
+				}
+			}
+		})
+	}
+	if err != nil {
+		if err := h.flashProblem(c, err); err != nil {
+			return err
+		}
+		return h.backToUser(c, u.ID)
+	}
+	text := fmt.Sprintf("Channel %s extended by %s.", ch.Name, countOf(in.Days, "day", "days"))
+	if till := formatTime(updated.ActiveTill); till != "" {
+		text = fmt.Sprintf("Channel %s extended by %s: active till %s.", ch.Name, countOf(in.Days, "day", "days"), till)
+	}
+	h.setFlash(c, "success", text)
+	return h.backToUser(c, u.ID)
+}
+
+func (h *Handler) showDeleteUserChannelPage(c echo.Context) error {
+	u, ch, err := h.channelOfPath(c)
+	if err != nil {
+		return err
+	}
+	if !canDelete(ch) {
+		h.setFlash(c, "info", "This channel is being changed or is gone already: it cannot be deleted now.")
+		return h.backToUser(c, u.ID)
+	}
+	n, err := h.svc.DeletePreview(c.Request().Context(), ch.ID)
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, views.DeleteUserChannelPage(h.usersPage(c, "Delete channel"), views.UserConfirm{
+		UserID: u.ID, Email: u.Email, Name: ch.Name, Days: n, Action: userPath(u.ID) + "/channels/" + strconv.FormatInt(ch.ID, 10) + "/delete",
+		Confirm: "Delete the channel"}))
+}
+
+func (h *Handler) deleteUserChannel(c echo.Context) error {
+	u, ch, err := h.channelOfPath(c)
+	if err != nil {
+		return err
+	}
+	n, err := h.svc.Delete(c.Request().Context(), actor(c), ch.ID)
+	if err != nil {
+		if err := h.flashProblem(c, err); err != nil {
+			return err
+		}
+		return h.backToUser(c, u.ID)
+	}
+	text := "Channel " + ch.Name + " deleted."
+	if n > 0 {
+		text = fmt.Sprintf("Channel %s deleted: %s returned to the balance.", ch.Name, countOf(n, "unused day", "unused days"))
+	}
+	h.setFlash(c, "success", text)
+	return h.backToUser(c, u.ID)
+}

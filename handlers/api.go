@@ -1,7 +1,153 @@
 package handlers
 
-import "github.com/labstack/echo/v4"
+import (
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"whapidesk/provision"
+)
 
 // apiRoutes registers the JSON API of design §5: api is open to any signed-in
 // user (handlers check ownership), apiAdmin to admins only.
-func (h *Handler) apiRoutes(api, apiAdmin *echo.Group) {}
+func (h *Handler) apiRoutes(api, apiAdmin *echo.Group) {
+	// Owners (customers) and admins; a customer only ever sees their own
+	// channels, and someone else's channel is "not found", never "forbidden".
+	api.POST("/channels", h.apiCreateChannel, h.apiRequireUser)
+	api.GET("/channels", h.apiListChannels, h.apiRequireUser)
+	api.GET("/channels/:id", h.apiGetChannel, h.apiRequireUser)
+	api.DELETE("/channels/:id", h.apiDeleteChannel, h.apiRequireUser)
+
+	// Admins only.
+	apiAdmin.POST("/channels/:id/extend", h.apiExtendChannel)
+	apiAdmin.GET("/plans", h.apiListPlans)
+	apiAdmin.POST("/plans", h.apiCreatePlan)
+	apiAdmin.GET("/users", h.apiListUsers)
+	apiAdmin.POST("/users", h.apiCreateUser)
+	apiAdmin.GET("/users/:id", h.apiGetUser)
+	apiAdmin.PATCH("/users/:id", h.apiPatchUser)
+	apiAdmin.POST("/users/:id/subscription", h.apiActivateSubscription)
+	apiAdmin.POST("/users/:id/days", h.apiCreditDays)
+	apiAdmin.GET("/users/:id/ledger", h.apiLedger)
+
+	// Unknown /api paths are "not found" for everyone signed in: otherwise
+	// the admin group's catch-all would answer customers 403.
+	api.RouteNotFound("", h.apiNoRoute, h.apiRequireUser)
+	api.RouteNotFound("/*", h.apiNoRoute, h.apiRequireUser)
+}
+
+func (h *Handler) apiNoRoute(echo.Context) error {
+	return apiError(http.StatusNotFound, "not_found", "there is no such API route (or it does not take this method): see docs/api.md")
+}
+
+// apiRequireUser refuses requests that are not signed in (the api group
+// lets them through to its handlers).
+func (h *Handler) apiRequireUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if currentUser(c) == nil {
+			return apiError(http.StatusUnauthorized, "unauthorized", "sign in or use an API key")
+		}
+		return next(c)
+	}
+}
+
+// apiFail turns an error of provision or models into the API's answer: a
+// status, a code and a plain message (never WHAPI's own text). A rate
+// limit also sets Retry-After. Errors that are not the caller's to fix are
+// passed on (500, details logged only).
+func apiFail(c echo.Context, err error) error {
+	status, code, msg, ok := domainError(err)
+	if !ok {
+		return err
+	}
+	ae := &APIError{Status: status, Code: code, Message: msg}
+	var fe provision.FieldErrors
+	if errors.As(err, &fe) {
+		ae.Fields = map[string]string(fe)
+	}
+	var rl *provision.RetryLaterError
+	if errors.As(err, &rl) {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(rl.After.Seconds())))))
+	}
+	return ae
+}
+
+// apiInvalidInput is a 422 naming the wrong fields; nothing was changed.
+func apiInvalidInput(fields map[string]string) *APIError {
+	return &APIError{Status: http.StatusUnprocessableEntity, Code: "invalid_input", Message: "nothing was changed: see the fields", Fields: fields}
+}
+
+// apiPathID reads the :id of the path; ok is false when it is not a positive
+// integer (then the record is simply "not found").
+func apiPathID(c echo.Context) (int64, bool) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	return id, err == nil && id > 0
+}
+
+// Pagination of lists.
+const (
+	apiDefaultLimit = 50
+	apiMaxLimit     = 200
+)
+
+// apiList is the envelope of every list answer.
+type apiList[T any] struct {
+	Items  []T   `json:"items"`
+	Total  int64 `json:"total"`
+	Limit  int   `json:"limit"`
+	Offset int   `json:"offset"`
+}
+
+// apiPagination reads ?limit (1–200, default 50) and ?offset (≥ 0, default 0)
+// into fields, which collects what is wrong.
+func apiPagination(c echo.Context, fields map[string]string) (limit, offset int) {
+	limit, offset = apiDefaultLimit, 0
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > apiMaxLimit {
+			fields["limit"] = "a whole number from 1 to 200"
+		} else {
+			limit = n
+		}
+	}
+	if v := c.QueryParam("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			fields["offset"] = "a whole number, 0 or more"
+		} else {
+			offset = n
+		}
+	}
+	return limit, offset
+}
+
+// apiQueryID reads an optional positive id from the query string (0 when
+// absent) into fields, which collects what is wrong.
+func apiQueryID(c echo.Context, name string, fields map[string]string) int64 {
+	v := c.QueryParam(name)
+	if v == "" {
+		return 0
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id < 1 {
+		fields[name] = "a positive whole number"
+		return 0
+	}
+	return id
+}
+
+// apiTime formats a time for the API, in UTC.
+func apiTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// apiTimePtr formats an optional time (nil stays null).
+func apiTimePtr(t *time.Time) *string {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	s := apiTime(*t)
+	return &s
+}

@@ -106,6 +106,7 @@ func (h *Handler) Routes(e *echo.Echo) {
 	// Admin pages.
 	admin := web.Group("/admin", h.requireRole(models.RoleAdmin))
 	admin.GET("", h.showAdminHome)
+	h.adminHomeRoutes(admin)
 	h.adminPlanRoutes(admin)
 	h.adminUserRoutes(admin)
 	h.adminChannelRoutes(admin)

@@ -1,0 +1,198 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/labstack/echo/v4"
+
+	"whapidesk/models"
+	"whapidesk/provision"
+)
+
+// apiChannel is a channel as the API shows it, to its owner and to admins:
+// our id and what a person needs, never WHAPI's id, token or mode.
+type apiChannel struct {
+	ID            int64   `json:"id"`
+	Name          string  `json:"name"`
+	Phone         string  `json:"phone"`
+	Status        string  `json:"status"`
+	Linked        bool    `json:"linked"`
+	ActiveTill    *string `json:"active_till"`
+	DaysAllocated int64   `json:"days_allocated"`
+	CreatedAt     string  `json:"created_at"`
+}
+
+func toAPIChannel(ch *models.Channel) apiChannel {
+	return apiChannel{
+		ID: ch.ID, Name: ch.Name, Phone: ch.Phone, Status: string(ch.Status), Linked: ch.Linked,
+		ActiveTill: apiTimePtr(ch.ActiveTill), DaysAllocated: ch.DaysAllocated, CreatedAt: apiTime(ch.CreatedAt),
+	}
+}
+
+// apiChannelStatuses are the values ?status= accepts.
+var apiChannelStatuses = []models.ChannelStatus{
+	models.ChannelPending, models.ChannelTrial, models.ChannelActive, models.ChannelExpired,
+	models.ChannelDeleting, models.ChannelDeleted, models.ChannelFailed,
+}
+
+// apiNoChannel is the answer for a channel that does not exist or is not
+// the caller's: the same either way, so ids cannot be probed.
+func apiNoChannel() *APIError {
+	return apiError(http.StatusNotFound, "not_found", "there is no such channel")
+}
+
+// apiChannelOfCaller loads the channel of the path if the caller may see
+// it: an admin any channel, a customer only their own.
+func (h *Handler) apiChannelOfCaller(c echo.Context) (*models.Channel, error) {
+	id, ok := apiPathID(c)
+	if !ok {
+		return nil, apiNoChannel()
+	}
+	ch, err := h.store.ChannelByID(c.Request().Context(), id)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return nil, apiNoChannel()
+	case err != nil:
+		return nil, err
+	}
+	if u := currentUser(c); !u.IsAdmin() && ch.UserID != u.ID {
+		return nil, apiNoChannel()
+	}
+	return ch, nil
+}
+
+// apiCreateChannelBody is the body of POST /api/channels.
+type apiCreateChannelBody struct {
+	Name   string `json:"name"`
+	Phone  string `json:"phone"`
+	UserID *int64 `json:"user_id"`
+}
+
+// apiCreateChannel: a customer creates a channel of their own; an admin
+// creates one for the customer named by user_id.
+func (h *Handler) apiCreateChannel(c echo.Context) error {
+	var body apiCreateChannelBody
+	if err := decodeJSON(c, &body); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	u := currentUser(c)
+	owner := u.ID
+	switch {
+	case u.IsAdmin():
+		if body.UserID == nil {
+			return apiInvalidInput(map[string]string{"user_id": "name the customer the channel is for"})
+		}
+		o, err := h.store.UserByID(ctx, *body.UserID)
+		switch {
+		case errors.Is(err, models.ErrNotFound):
+			return apiInvalidInput(map[string]string{"user_id": "there is no user with this id"})
+		case err != nil:
+			return err
+		case o.Role != models.RoleCustomer:
+			return apiInvalidInput(map[string]string{"user_id": "channels belong to customers, and this user is an admin"})
+		}
+		owner = o.ID
+	case body.UserID != nil && *body.UserID != u.ID:
+		return apiError(http.StatusForbidden, "forbidden", "you can create channels only for yourself: leave out user_id")
+	}
+	ch, err := h.svc.CreateChannel(ctx, actor(c), provision.CreateInput{UserID: owner, Name: body.Name, Phone: body.Phone})
+	if errors.Is(err, provision.ErrOutcomeUnknown) && ch != nil {
+		return &APIError{Status: http.StatusBadGateway, Code: "pending", Message: fmt.Sprintf(
+			"channel %d is not confirmed yet: it is checked and settled automatically, and no day is lost "+
+				"(see GET /api/channels/%d; if it cannot be made it turns \"failed\" and frees its place in the plan)", ch.ID, ch.ID)}
+	}
+	if err != nil {
+		return apiFail(c, err)
+	}
+	return c.JSON(http.StatusCreated, toAPIChannel(ch))
+}
+
+// apiListChannels: a customer's own channels, or (admins) every channel,
+// optionally of one customer (?user_id=) or in one state (?status=).
+// Deleted and failed channels are listed only when ?status= asks for them.
+func (h *Handler) apiListChannels(c echo.Context) error {
+	u := currentUser(c)
+	fields := map[string]string{}
+	limit, offset := apiPagination(c, fields)
+	f := models.ChannelFilter{Limit: limit, Offset: offset}
+	if st := models.ChannelStatus(c.QueryParam("status")); st != "" {
+		if !slices.Contains(apiChannelStatuses, st) {
+			fields["status"] = "one of pending, trial, active, expired, deleting, deleted, failed"
+		}
+		f.Status = st
+	}
+	userID := apiQueryID(c, "user_id", fields)
+	if len(fields) > 0 {
+		return apiInvalidInput(fields)
+	}
+	if u.IsAdmin() {
+		f.UserID = userID
+	} else {
+		if userID != 0 && userID != u.ID {
+			return apiError(http.StatusForbidden, "forbidden", "you can list only your own channels: leave out user_id")
+		}
+		f.UserID = u.ID // never anyone else's
+	}
+	rows, total, err := h.store.ListChannels(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	out := apiList[apiChannel]{Items: make([]apiChannel, 0, len(rows)), Total: total, Limit: limit, Offset: offset}
+	for i := range rows {
+		out.Items = append(out.Items, toAPIChannel(&rows[i].Channel))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (h *Handler) apiGetChannel(c echo.Context) error {
+	ch, err := h.apiChannelOfCaller(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toAPIChannel(ch))
+}
+
+// apiDeleteChannel deletes the caller's channel (or any, for admins) and
+// says how many unused days went back to the owner's balance.
+func (h *Handler) apiDeleteChannel(c echo.Context) error {
+	ch, err := h.apiChannelOfCaller(c)
+	if err != nil {
+		return err
+	}
+	if ch.Status == models.ChannelDeleted {
+		return apiError(http.StatusConflict, "already_deleted", "the channel is already deleted")
+	}
+	days, err := h.svc.Delete(c.Request().Context(), actor(c), ch.ID)
+	if err != nil {
+		return apiFail(c, err)
+	}
+	return c.JSON(http.StatusOK, map[string]int64{"days_returned": days})
+}
+
+// apiExtendBody is the body of POST /api/channels/:id/extend.
+type apiExtendBody struct {
+	Days    int64  `json:"days"`
+	Comment string `json:"comment"`
+}
+
+// apiExtendChannel (admins) moves days from the owner's balance to the
+// channel.
+func (h *Handler) apiExtendChannel(c echo.Context) error {
+	ch, err := h.apiChannelOfCaller(c)
+	if err != nil {
+		return err
+	}
+	var body apiExtendBody
+	if err := decodeJSON(c, &body); err != nil {
+		return err
+	}
+	ch, err = h.svc.Extend(c.Request().Context(), actor(c), provision.ExtendInput{ChannelID: ch.ID, Days: body.Days, Comment: body.Comment})
+	if err != nil {
+		return apiFail(c, err)
+	}
+	return c.JSON(http.StatusOK, toAPIChannel(ch))
+}

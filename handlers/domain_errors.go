@@ -36,6 +36,10 @@ func domainError(err error) (status int, code, message string, ok bool) {
 		return http.StatusConflict, "not_customer", err.Error(), true
 	case errors.Is(err, models.ErrCustomerDisabled):
 		return http.StatusConflict, "customer_disabled", err.Error(), true
+	case errors.Is(err, models.ErrAlreadyDeleted):
+		return http.StatusConflict, "already_deleted", err.Error(), true
+	case errors.Is(err, models.ErrInvalidMode):
+		return http.StatusUnprocessableEntity, "invalid_input", err.Error(), true
 	case errors.Is(err, models.ErrChannelBusy):
 		return http.StatusConflict, "channel_busy", "the channel is being changed: try again in a moment", true
 	case errors.Is(err, models.ErrEmailTaken):

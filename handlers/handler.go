@@ -122,7 +122,7 @@ func (h *Handler) Routes(e *echo.Echo) {
 	h.appRoutes(app)
 
 	// JSON API: an API key, or the session cookie plus the CSRF header.
-	api := e.Group("/api", h.apiAuth, h.csrf)
+	api := e.Group("/api", h.apiAuth, h.apiRequireUser, h.csrf)
 	apiAdmin := api.Group("", h.requireRole(models.RoleAdmin))
 	apiAdmin.GET("/settings/whapi", h.getWHAPISettingsAPI)
 	apiAdmin.PUT("/settings/whapi", h.putWHAPISettingsAPI)

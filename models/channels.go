@@ -311,7 +311,7 @@ func (s *Store) MarkChannelGone(ctx context.Context, id int64, refundDays int64)
 		if refundDays > 0 {
 			cid := ch.ID
 			if err := s.addDays(tx, LedgerEntry{UserID: ch.UserID, ChannelID: &cid, Delta: refundDays, Kind: LedgerRefund,
-				Comment: "channel deleted outside whapidesk: unused days back", Actor: SystemActor.Email}); err != nil {
+				Comment: "channel removed upstream: unused days back", Actor: SystemActor.Email}); err != nil {
 				return err
 			}
 			if err := s.addPartnerDays(tx, PartnerEntry{Delta: refundDays, Kind: "return", ChannelID: &cid, Comment: "channel gone upstream"}); err != nil {

@@ -74,8 +74,21 @@ func (s *Store) addDays(tx *gorm.DB, e LedgerEntry) error {
 		return res.Error
 	}
 	if res.RowsAffected != 1 {
-		if e.Delta < 0 {
-			return ErrInsufficientBalance
+		var n int64
+		if err := tx.Model(&User{}).Where("id = ?", e.UserID).Count(&n).Error; err != nil {
+			return err
+		}
+		switch {
+		case n == 0:
+			return ErrNotFound
+		case e.Delta < 0:
+			var customer int64
+			if err := tx.Model(&User{}).Where("id = ? AND role = ?", e.UserID, RoleCustomer).Count(&customer).Error; err != nil {
+				return err
+			}
+			if customer == 1 {
+				return ErrInsufficientBalance
+			}
 		}
 		return ErrNotCustomer
 	}

@@ -55,6 +55,9 @@ func (Operation) TableName() string { return "operations" }
 // settled it first did the bookkeeping, exactly once.
 var ErrSettled = errors.New("operation already settled")
 
+// ErrAlreadyDeleted is returned for a change to a deleted channel.
+var ErrAlreadyDeleted = errors.New("the channel is deleted already")
+
 // ErrChannelBusy is returned when a channel is not in a state that allows
 // the change (e.g. being deleted).
 var ErrChannelBusy = errors.New("the channel cannot be changed in its current state")
@@ -189,6 +192,8 @@ func (s *Store) ReserveDelete(ctx context.Context, actor Actor, channelID int64)
 			}
 			return s.audit(tx, actor, "channel.delete", channelTarget(&ch), "never created at WHAPI: removed")
 		case ChannelTrial, ChannelActive, ChannelExpired:
+		case ChannelDeleted:
+			return ErrAlreadyDeleted
 		default:
 			return ErrChannelBusy
 		}

@@ -40,6 +40,8 @@ var (
 	ErrWeakPassword    = fmt.Errorf("the password must have at least %d characters", MinPasswordLength)
 	ErrInvalidRole     = errors.New("the role must be admin or customer")
 	ErrInvalidPassword = errors.New("wrong email or password")
+	ErrPasswordTooLong = errors.New("the password must have at most 72 bytes")
+	ErrInvalidMode     = errors.New("the allocation mode is auto or manual")
 )
 
 // User is an admin or a customer.
@@ -111,7 +113,7 @@ func (s *Store) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 		return nil, ErrWeakPassword
 	}
 	if len(in.Password) > 72 {
-		return nil, errors.New("the password must have at most 72 bytes")
+		return nil, ErrPasswordTooLong
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), s.cost())
 	if err != nil {
@@ -209,7 +211,7 @@ func (s *Store) SetDisabled(ctx context.Context, actor Actor, id int64, disabled
 // allocation. It changes only what happens next.
 func (s *Store) SetAllocationMode(ctx context.Context, actor Actor, id int64, mode AllocationMode) error {
 	if mode != AllocationAuto && mode != AllocationManual {
-		return errors.New("the allocation mode is auto or manual")
+		return ErrInvalidMode
 	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var u User

@@ -179,10 +179,10 @@ func (s *Service) confirmCreate(ctx context.Context, actor models.Actor, opID in
 
 // failCreate settles a create WHAPI refused and says why.
 func (s *Service) failCreate(ctx context.Context, opID int64, cause error) error {
-	reason := "refused by WHAPI"
+	reason := "refused upstream"
 	var ae *whapi.APIError
 	if errors.As(cause, &ae) {
-		reason = fmt.Sprintf("refused by WHAPI (%d)", ae.Status)
+		reason = fmt.Sprintf("refused upstream (%d)", ae.Status)
 	}
 	if err := s.store.FailCreate(ctx, opID, reason); err != nil {
 		return err
@@ -271,7 +271,7 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 		}
 		return s.afterExtend(ctx, ch.ID)
 	case extendNotApplied(err):
-		if ferr := s.store.FailExtend(ctx, op.ID, "refused by WHAPI"); ferr != nil {
+		if ferr := s.store.FailExtend(ctx, op.ID, "refused upstream"); ferr != nil {
 			return nil, ferr
 		}
 		if errors.Is(err, whapi.ErrRefused) || isStatus(err, 503) {
@@ -400,7 +400,7 @@ func (s *Service) Delete(ctx context.Context, actor models.Actor, channelID int6
 		days := UnusedDays(ch, s.now())
 		return days, s.store.ConfirmDelete(ctx, op.ID, days)
 	case !whapi.OutcomeUnknown(err):
-		if ferr := s.store.FailDelete(ctx, op.ID, "refused by WHAPI"); ferr != nil {
+		if ferr := s.store.FailDelete(ctx, op.ID, "refused upstream"); ferr != nil {
 			return 0, ferr
 		}
 		return 0, fmt.Errorf("%w: the channel was not deleted", ErrRefused)

@@ -225,7 +225,7 @@ func (s *Service) settleOp(ctx context.Context, install string, op *models.Opera
 			return err
 		}
 		if found == nil {
-			return s.store.FailCreate(ctx, op.ID, "not created at WHAPI")
+			return s.store.FailCreate(ctx, op.ID, "not created upstream")
 		}
 		_, err = s.confirmCreate(ctx, models.SystemActor, op.ID, found)
 		return err
@@ -235,13 +235,13 @@ func (s *Service) settleOp(ctx context.Context, install string, op *models.Opera
 		}
 		applied, err := s.extendApplied(ctx, op, ch)
 		if errors.Is(err, whapi.ErrNotFound) {
-			return s.store.FailExtend(ctx, op.ID, "channel not found at WHAPI")
+			return s.store.FailExtend(ctx, op.ID, "channel not found upstream")
 		}
 		if err != nil {
 			return err
 		}
 		if !applied {
-			return s.store.FailExtend(ctx, op.ID, "not applied at WHAPI")
+			return s.store.FailExtend(ctx, op.ID, "not applied upstream")
 		}
 		if err := s.store.ConfirmExtend(ctx, op.ID); err != nil {
 			return err
@@ -259,7 +259,7 @@ func (s *Service) settleOp(ctx context.Context, install string, op *models.Opera
 		case err != nil:
 			return err
 		}
-		return s.store.FailDelete(ctx, op.ID, "still exists at WHAPI")
+		return s.store.FailDelete(ctx, op.ID, "still exists upstream")
 	}
 	return fmt.Errorf("provision: unknown operation kind %q", op.Kind)
 }

@@ -59,20 +59,32 @@ func (s *Service) UpdatePlan(ctx context.Context, actor models.Actor, id int64, 
 // CreateUser creates an admin or customer account, reporting bad fields
 // as FieldErrors.
 func (s *Service) CreateUser(ctx context.Context, actor models.Actor, in models.NewUser) (*models.User, error) {
+	fe := FieldErrors{}
 	name, err := cleanText(in.Name, "name", 100, false)
 	if err != nil {
-		return nil, FieldErrors{"name": err.Error()}
+		fe["name"] = err.Error()
 	}
 	in.Name = name
-	u, err := s.store.CreateUser(ctx, in)
+	if _, err := models.NormalizeEmail(in.Email); err != nil {
+		fe["email"] = err.Error()
+	}
 	switch {
-	case errors.Is(err, models.ErrEmailTaken), errors.Is(err, models.ErrInvalidEmail):
+	case len([]rune(in.Password)) < models.MinPasswordLength:
+		fe["password"] = models.ErrWeakPassword.Error()
+	case len(in.Password) > 72:
+		fe["password"] = models.ErrPasswordTooLong.Error()
+	}
+	if in.Role != models.RoleAdmin && in.Role != models.RoleCustomer {
+		fe["role"] = models.ErrInvalidRole.Error()
+	}
+	if len(fe) > 0 {
+		return nil, fe
+	}
+	u, err := s.store.CreateUser(ctx, in)
+	if errors.Is(err, models.ErrEmailTaken) {
 		return nil, FieldErrors{"email": err.Error()}
-	case errors.Is(err, models.ErrWeakPassword):
-		return nil, FieldErrors{"password": err.Error()}
-	case errors.Is(err, models.ErrInvalidRole):
-		return nil, FieldErrors{"role": err.Error()}
-	case err != nil:
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := s.store.RecordAudit(ctx, actor, "user.create", u.Email, string(u.Role)); err != nil {

@@ -1,6 +1,346 @@
 package handlers
 
-import "github.com/labstack/echo/v4"
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"whapidesk/models"
+	"whapidesk/provision"
+	"whapidesk/views"
+)
+
+// The connect page: the QR code to scan, served from our own origin (the
+// channel token never reaches the browser), renewed by itself, and turning
+// into "Connected" once the phone is linked.
+//
+// How the page stays current without hammering anyone: the status partial
+// polls GET …/connect/status every 2 s and when its countdown ends. The
+// poll names what the page shows (shown=) and since when it polls
+// (since=); an unchanged state answers 204 (nothing swapped, nothing
+// announced). Polling stops in every final state (connected, expired,
+// failed, deleted, an error) and after connectPollWindow. Whatever the
+// number of open tabs, provision.ConnectState makes at most one health
+// call per 2 s and one QR call per QR lifetime for a channel.
+
+// connectPollWindow is how long a connect page renews its code by itself.
+const connectPollWindow = 10 * time.Minute
+
+// connectPageRoutes registers the connect page's routes on the /app group.
+func (h *Handler) connectPageRoutes(g *echo.Group) {
+	g.GET("/channels/:id/connect", h.showConnectPage)
+	g.GET("/channels/:id/connect/status", h.connectStatus)
+	g.POST("/channels/:id/connect/pairing", h.requestPairingCode)
+	g.GET("/channels/:id/qr.png", h.connectQRImage)
+}
 
 // apiConnectRoutes registers the customer's QR route of the JSON API.
-func (h *Handler) apiConnectRoutes(api *echo.Group) {}
+func (h *Handler) apiConnectRoutes(api *echo.Group) {
+	api.GET("/channels/:id/qr", h.apiChannelQR)
+}
+
+func connectPath(id int64, suffix string) string {
+	return "/app/channels/" + strconv.FormatInt(id, 10) + "/connect" + suffix
+}
+
+// connectAnnouncements are the status lines of the live region.
+var connectAnnouncements = map[string]string{
+	views.ConnectPreparing:   "Preparing your line…",
+	views.ConnectQR:          "Scan the code with WhatsApp on your phone.",
+	views.ConnectConnected:   "Connected",
+	views.ConnectRenew:       "This code expired — get a new one.",
+	views.ConnectIdle:        "Still there? Get a new code.",
+	views.ConnectUnavailable: "Your line cannot be reached right now.",
+	views.ConnectExpired:     "This channel has expired.",
+	views.ConnectFailed:      "This channel could not be prepared.",
+	views.ConnectGone:        "This channel no longer exists.",
+}
+
+// connectTitles head the status card.
+var connectTitles = map[string]string{
+	views.ConnectPreparing:   "Scan the code",
+	views.ConnectQR:          "Scan the code",
+	views.ConnectConnected:   "Your phone is linked",
+	views.ConnectRenew:       "Scan the code",
+	views.ConnectIdle:        "Scan the code",
+	views.ConnectUnavailable: "Scan the code",
+	views.ConnectExpired:     "No days left",
+	views.ConnectFailed:      "Something went wrong",
+	views.ConnectGone:        "Channel gone",
+}
+
+// connectCanPair reports whether a phone may still be linked in a step
+// (the pairing card shows).
+func connectCanPair(step string) bool {
+	switch step {
+	case views.ConnectPreparing, views.ConnectQR, views.ConnectRenew, views.ConnectUnavailable, views.ConnectIdle:
+		return true
+	}
+	return false
+}
+
+// connectKey names what a status shows, so a poll can tell whether
+// anything changed: the step, and for a QR code its expiry, for a linked
+// phone its number.
+func connectKey(s views.ConnectStatus, expires time.Time) string {
+	switch s.Step {
+	case views.ConnectQR:
+		return s.Step + "-" + strconv.FormatInt(expires.UnixMilli(), 10)
+	case views.ConnectConnected:
+		return s.Step + "-" + s.Phone
+	}
+	return s.Step
+}
+
+// shownQRExpiry reads the expiry back from a QR key.
+func shownQRExpiry(shown string) (time.Time, bool) {
+	ms, ok := strings.CutPrefix(shown, views.ConnectQR+"-")
+	if !ok {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(n), true
+}
+
+func shownStep(shown string) string {
+	step, _, _ := strings.Cut(shown, "-")
+	return step
+}
+
+// connectStatusView builds the status partial of ch for a page polling
+// since since that shows shown; unchanged is true when the page may keep
+// what it shows (answer 204).
+func (h *Handler) connectStatusView(ctx context.Context, ch *models.Channel, since time.Time, shown string) (s views.ConnectStatus, unchanged bool) {
+	now := h.svc.Now()
+	s = views.ConnectStatus{ChannelName: ch.Name, ConnectURL: connectPath(ch.ID, ""), RetryURL: connectPath(ch.ID, "/status")}
+	var expires time.Time
+	switch {
+	case ch.Status == models.ChannelDeleted || ch.Status == models.ChannelFailed:
+		s.Step = views.ConnectGone
+	case now.Sub(since) >= connectPollWindow:
+		s.Step = views.ConnectIdle
+	default:
+		st, err := h.svc.ConnectState(ctx, ch.ID)
+		if err != nil {
+			if errors.Is(err, models.ErrNotFound) {
+				s.Step = views.ConnectGone
+				break
+			}
+			// Logged for us; the customer sees plain words only.
+			h.log.WarnContext(ctx, "connect page: line state unknown", "channel", ch.ID, "err", err)
+			if exp, ok := shownQRExpiry(shown); ok && now.Before(exp) {
+				return s, true // the code on screen still works: keep it
+			}
+			s.Step = views.ConnectUnavailable
+			if shownStep(shown) == views.ConnectQR {
+				s.Step = views.ConnectRenew
+			}
+			break
+		}
+		switch st.Step {
+		case provision.StepPreparing:
+			s.Step = views.ConnectPreparing
+		case provision.StepQR:
+			s.Step = views.ConnectQR
+			expires = st.ExpiresAt
+			s.ImageURL = fmt.Sprintf("/app/channels/%d/qr.png?v=%d", ch.ID, expires.UnixMilli())
+			left := max(0, expires.Sub(now))
+			secs := int((left + time.Second - 1) / time.Second)
+			s.ExpiresIn = fmt.Sprintf("%d:%02d", secs/60, secs%60)
+			// The browser counts down on its own clock.
+			s.ExpiresAt = strconv.FormatFloat(float64(time.Now().Add(left).UnixMilli())/1000, 'f', 3, 64)
+		case provision.StepConnected:
+			s.Step = views.ConnectConnected
+			s.Phone = custPhone(st.Phone)
+		case provision.StepExpired:
+			s.Step = views.ConnectExpired
+		default:
+			s.Step = views.ConnectFailed
+		}
+	}
+	key := connectKey(s, expires)
+	s.Title = connectTitles[s.Step]
+	s.Announce = connectAnnouncements[s.Step]
+	if s.Step == views.ConnectConnected && s.Phone != "" {
+		s.Announce = "Connected: " + s.Phone
+	}
+	// Announced: a new step, or the linked number once it is known.
+	s.AnnounceOOB = shownStep(shown) != s.Step || (s.Step == views.ConnectConnected && shown != key)
+	s.DropPairing = s.AnnounceOOB && !connectCanPair(s.Step)
+	// A phone linked while its code was being renewed is known as linked
+	// before its number is: one more poll brings the number.
+	if s.Step == views.ConnectPreparing || s.Step == views.ConnectQR || (s.Step == views.ConnectConnected && s.Phone == "") {
+		s.Poll = true
+		s.PollURL = connectPath(ch.ID, "/status") + "?" + url.Values{
+			"since": {strconv.FormatInt(since.Unix(), 10)}, "shown": {key}}.Encode()
+	}
+	return s, shown != "" && key == shown
+}
+
+// connectSince reads since= (unix seconds) of a poll: when this page
+// started polling. Missing, malformed or future: now (polling restarts).
+func (h *Handler) connectSince(c echo.Context) time.Time {
+	now := h.svc.Now()
+	n, err := strconv.ParseInt(c.QueryParam("since"), 10, 64)
+	if err != nil {
+		return now
+	}
+	t := time.Unix(n, 0)
+	if t.After(now) {
+		return now
+	}
+	return t
+}
+
+func (h *Handler) connectView(c echo.Context, ch *models.Channel) views.ConnectView {
+	s, _ := h.connectStatusView(c.Request().Context(), ch, h.svc.Now(), "")
+	s.AnnounceOOB, s.DropPairing = false, false
+	v := views.ConnectView{ChannelID: ch.ID, ChannelName: ch.Name, Status: s, ShowPairing: connectCanPair(s.Step),
+		Pairing: views.Pairing{Action: connectPath(ch.ID, "/pairing")}}
+	if ch.Phone != "" {
+		v.Pairing.Phone = "+" + ch.Phone
+	}
+	return v
+}
+
+func (h *Handler) showConnectPage(c echo.Context) error {
+	ch, err := h.custOwnedChannel(c, false)
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, views.ConnectPage(h.custPage(c, "Link your phone"), h.connectView(c, ch)))
+}
+
+// connectStatus answers the status partial's poll: 204 when what the page
+// shows still holds, else the new partial (and the new status line for
+// the live region when the step changed).
+func (h *Handler) connectStatus(c echo.Context) error {
+	ch, err := h.custOwnedChannel(c, true)
+	if err != nil {
+		return err
+	}
+	s, unchanged := h.connectStatusView(c.Request().Context(), ch, h.connectSince(c), c.QueryParam("shown"))
+	if unchanged {
+		return c.NoContent(http.StatusNoContent)
+	}
+	return h.render(c, http.StatusOK, views.ConnectStatusSwap(s))
+}
+
+// connectQRImage serves the channel's current QR code as PNG bytes from
+// our own origin; never cached (each code works for seconds).
+func (h *Handler) connectQRImage(c echo.Context) error {
+	ch, err := h.custOwnedChannel(c, false)
+	if err != nil {
+		return err
+	}
+	png, _, err := h.svc.QRImage(c.Request().Context(), ch.ID)
+	switch {
+	case errors.Is(err, provision.ErrNoQR), errors.Is(err, models.ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound, "There is no code to scan right now. Reload the page.")
+	case err != nil:
+		return echo.NewHTTPError(http.StatusServiceUnavailable).SetInternal(err)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Blob(http.StatusOK, "image/png", png)
+}
+
+// requestPairingCode gets the code to type into WhatsApp ("Link with phone
+// number instead") for the number the customer gives.
+func (h *Handler) requestPairingCode(c echo.Context) error {
+	ch, err := h.custOwnedChannel(c, false)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	phone := c.FormValue("phone")
+	code, err := h.svc.PairingCode(ctx, ch.ID, phone)
+	v := h.connectView(c, ch)
+	v.Pairing.Phone = phone
+	v.ShowPairing = true // the answer shows in the card that asked
+	status := http.StatusOK
+	var fe provision.FieldErrors
+	switch {
+	case err == nil:
+		v.Pairing.Code = code
+		if p, perr := provision.NormalizePhone(phone); perr == nil {
+			v.Pairing.ForPhone = "+" + p
+		}
+	case errors.As(err, &fe):
+		v.Pairing.Errors = fe
+		status = http.StatusUnprocessableEntity
+	case errors.Is(err, provision.ErrAlreadyLinked):
+		v.Pairing.Message = "A phone is already linked to this channel."
+	case errors.Is(err, provision.ErrNoQR):
+		v.Pairing.Message = "Your line is not ready for a code yet. Wait until the QR code shows, then try again."
+	case errors.Is(err, models.ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound)
+	default:
+		h.log.WarnContext(ctx, "pairing code failed", "channel", ch.ID, "err", err)
+		v.Pairing.Message = "No code could be fetched just now. Try again in a moment."
+	}
+	return h.render(c, status, views.ConnectPage(h.custPage(c, "Link your phone"), v))
+}
+
+// apiQR is the answer of GET /api/channels/{id}/qr.
+type apiQR struct {
+	State     string `json:"state"` // qr, preparing, connected, expired, failed
+	Image     string `json:"image,omitempty"`
+	ExpiresAt string `json:"expires_at,omitempty"`
+	Phone     string `json:"phone,omitempty"`
+}
+
+// apiChannelQR gives the owner the QR code to scan (a PNG data URL) or the
+// channel's state. Admins get 403: linking a phone is the owner's act.
+// Another customer's channel is 404, as if it did not exist.
+func (h *Handler) apiChannelQR(c echo.Context) error {
+	u := currentUser(c)
+	switch {
+	case u == nil:
+		return apiError(http.StatusUnauthorized, "unauthorized", "sign in or use an API key")
+	case u.IsAdmin():
+		return apiError(http.StatusForbidden, "forbidden", "only the channel's owner can get its QR code")
+	}
+	noChannel := apiError(http.StatusNotFound, "not_found", "there is no such channel")
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return noChannel
+	}
+	ctx := c.Request().Context()
+	ch, err := h.store.ChannelByID(ctx, id)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return noChannel
+	case err != nil:
+		return err
+	case ch.UserID != u.ID || ch.Status == models.ChannelDeleted || ch.Status == models.ChannelFailed:
+		return noChannel
+	}
+	st, err := h.svc.ConnectState(ctx, ch.ID)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return noChannel
+	case err != nil:
+		h.log.WarnContext(ctx, "api qr: line state unknown", "channel", ch.ID, "err", err)
+		return apiError(http.StatusBadGateway, "unavailable", "the channel cannot be reached right now; try again in a moment")
+	}
+	out := apiQR{State: string(st.Step)}
+	switch st.Step {
+	case provision.StepQR:
+		out.Image = "data:image/png;base64," + base64.StdEncoding.EncodeToString(st.PNG)
+		out.ExpiresAt = st.ExpiresAt.UTC().Format(time.RFC3339)
+	case provision.StepConnected:
+		out.Phone = custPhone(st.Phone)
+	}
+	return c.JSON(http.StatusOK, out)
+}

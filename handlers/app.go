@@ -1,6 +1,323 @@
 package handlers
 
-import "github.com/labstack/echo/v4"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
-// appRoutes registers the customer's pages on the /app group.
-func (h *Handler) appRoutes(g *echo.Group) {}
+	"github.com/labstack/echo/v4"
+
+	"whapidesk/models"
+	"whapidesk/provision"
+	"whapidesk/views"
+)
+
+// appRoutes registers the customer's pages on the /app group (customers
+// only). Every channel route answers 404 for a channel that is not the
+// signed-in customer's, so ids cannot be probed.
+func (h *Handler) appRoutes(g *echo.Group) {
+	g.GET("", h.showCustomerDashboard)
+	g.POST("/channels", h.createCustomerChannel)
+	g.GET("/channels/:id/delete", h.showCustomerDeletePage)
+	g.POST("/channels/:id/delete", h.deleteCustomerChannel)
+	h.connectPageRoutes(g)
+}
+
+// custExpiryWarning is how close to its end a channel gets a banner.
+const custExpiryWarning = 7 * 24 * time.Hour
+
+func (h *Handler) custPage(c echo.Context, title string) views.Page {
+	p := h.page(c, title)
+	p.Active = "app"
+	return p
+}
+
+// custDate shows a day to customers, in UTC like every time we show.
+func custDate(t time.Time) string { return t.UTC().Format("2 Jan 2006") }
+
+// custPhone shows a number WhatsApp reports ("15551234567", maybe
+// with "@…") as "+15551234567".
+func custPhone(raw string) string {
+	raw, _, _ = strings.Cut(raw, "@")
+	raw = strings.TrimPrefix(strings.TrimSpace(raw), "+")
+	if raw == "" {
+		return ""
+	}
+	for _, r := range raw {
+		if r < '0' || r > '9' {
+			return raw
+		}
+	}
+	return "+" + raw
+}
+
+// custState says in the customer's words where a channel stands.
+func custState(ch *models.Channel, now time.Time) string {
+	switch ch.Status {
+	case models.ChannelPending:
+		return views.CustStatePreparing
+	case models.ChannelDeleting:
+		return views.CustStateDeleting
+	case models.ChannelExpired:
+		return views.CustStateExpired
+	}
+	if ch.ActiveTill != nil && !ch.ActiveTill.After(now) {
+		return views.CustStateExpired
+	}
+	if ch.Linked {
+		return views.CustStateConnected
+	}
+	return views.CustStateWaiting
+}
+
+// custDaysLeft is a channel's remaining time: whole days left (as the
+// refund on delete counts them) and until when.
+func custDaysLeft(till *time.Time, now time.Time) (left, until string) {
+	switch {
+	case till == nil:
+		return "No days yet", ""
+	case !till.After(now):
+		return "Expired on " + custDate(*till), ""
+	}
+	days := int64(till.Sub(now) / (24 * time.Hour))
+	if days < 1 {
+		return "Less than a day left", "until " + custDate(*till)
+	}
+	return fmt.Sprintf("%s left", custDayCount(days)), "until " + custDate(*till)
+}
+
+func custDayCount(n int64) string {
+	if n == 1 {
+		return "1 day"
+	}
+	return strconv.FormatInt(n, 10) + " days"
+}
+
+// custDashboard gathers what /app shows u.
+func (h *Handler) custDashboard(ctx context.Context, u *models.User) (views.CustomerDashboard, error) {
+	now := h.svc.Now()
+	d := views.CustomerDashboard{Balance: u.DayBalance, AutoMode: u.AllocationMode == models.AllocationAuto}
+	sub, err := h.store.ActiveSubscription(ctx, u.ID)
+	switch {
+	case err == nil:
+		d.HasPlan = true
+		d.PlanName = sub.Plan.Name
+		d.MaxChannels = sub.Plan.MaxChannels
+		if !sub.CurrentPeriodEnd.IsZero() {
+			d.PeriodEnd = custDate(sub.CurrentPeriodEnd)
+		}
+	case !errors.Is(err, models.ErrNotFound):
+		return d, err
+	}
+	if d.LiveChannels, err = h.store.CountLiveChannels(ctx, u.ID); err != nil {
+		return d, err
+	}
+	chans, err := h.store.ChannelsByUser(ctx, u.ID)
+	if err != nil {
+		return d, err
+	}
+	for i := range chans {
+		ch := &chans[i]
+		cv := views.CustomerChannel{ID: ch.ID, Name: ch.Name, Phone: ch.Phone, State: custState(ch, now),
+			Trial: ch.Status == models.ChannelTrial}
+		if cv.State == views.CustStateConnected {
+			cv.LinkedPhone = custPhone(ch.LinkedPhone)
+		}
+		cv.DaysLeft, cv.Until = custDaysLeft(ch.ActiveTill, now)
+		d.Channels = append(d.Channels, cv)
+		if b, ok := h.custExpiryBanner(ch, cv.State, now, d); ok {
+			d.Banners = append(d.Banners, b)
+		}
+	}
+	if d.HasPlan && d.LiveChannels >= d.MaxChannels {
+		d.CreateBlocked = fmt.Sprintf("All %d %s of your plan are in use. Delete a channel to add another, or ask %s for a bigger plan.",
+			d.MaxChannels, custPlural(d.MaxChannels, "channel", "channels"), h.cfg.Brand)
+	}
+	return d, nil
+}
+
+func custPlural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// custExpiryBanner warns about a channel that expires within 7 days or has
+// expired, and says what happens next.
+func (h *Handler) custExpiryBanner(ch *models.Channel, state string, now time.Time, d views.CustomerDashboard) (views.CustomerBanner, bool) {
+	if state == views.CustStateExpired {
+		return views.CustomerBanner{Kind: "error", ChannelID: ch.ID, Text: fmt.Sprintf(
+			"“%s” has expired: it no longer sends or receives messages. Ask %s to add days to it.", ch.Name, h.cfg.Brand)}, true
+	}
+	if ch.ActiveTill == nil || (state != views.CustStateWaiting && state != views.CustStateConnected) ||
+		ch.ActiveTill.Sub(now) > custExpiryWarning {
+		return views.CustomerBanner{}, false
+	}
+	when := "within a day"
+	if days := int64(ch.ActiveTill.Sub(now) / (24 * time.Hour)); days >= 1 {
+		when = "in " + custDayCount(days)
+	}
+	next := fmt.Sprintf("Ask %s to add days before then.", h.cfg.Brand)
+	if d.AutoMode && d.HasPlan {
+		if d.Balance > 0 {
+			next = fmt.Sprintf("Days are added from your balance automatically (%s in it now).", custDayCount(d.Balance))
+		} else {
+			next = fmt.Sprintf("Your balance has no days left to add: ask %s for more.", h.cfg.Brand)
+		}
+	}
+	return views.CustomerBanner{Kind: "warning", ChannelID: ch.ID, Text: fmt.Sprintf(
+		"“%s” expires %s, on %s. %s", ch.Name, when, custDate(*ch.ActiveTill), next)}, true
+}
+
+func (h *Handler) showCustomerDashboard(c echo.Context) error {
+	d, err := h.custDashboard(c.Request().Context(), currentUser(c))
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, views.CustomerDashboardPage(h.custPage(c, "My channels"), d))
+}
+
+// createCustomerChannel adds a channel for the signed-in customer, through
+// the same workflow as POST /api/channels (plan limit, pending row, lost
+// answers). On success the customer goes on to link their phone.
+func (h *Handler) createCustomerChannel(c echo.Context) error {
+	ctx := c.Request().Context()
+	u := currentUser(c)
+	form := views.CreateChannelForm{Name: c.FormValue("name"), Phone: c.FormValue("phone")}
+	ch, err := h.svc.CreateChannel(ctx, actor(c), provision.CreateInput{UserID: u.ID, Name: form.Name, Phone: form.Phone})
+	var fe provision.FieldErrors
+	switch {
+	case err == nil:
+		h.setFlash(c, "success", fmt.Sprintf("“%s” is ready. Link your phone to start using it.", ch.Name))
+		return h.custRedirect(c, connectPath(ch.ID, ""))
+	case errors.As(err, &fe):
+		d, derr := h.custDashboard(ctx, u)
+		if derr != nil {
+			return derr
+		}
+		d.Form = form
+		d.Form.Errors = fe
+		p := h.custPage(c, "My channels")
+		p.Flash = &views.Flash{Kind: "error", Text: "The channel was not added: correct the fields marked below."}
+		return h.render(c, http.StatusUnprocessableEntity, views.CustomerDashboardPage(p, d))
+	case errors.Is(err, provision.ErrOutcomeUnknown):
+		h.setFlash(c, "warning", "Your channel is still being set up: it shows as “Preparing” below. Look again in a minute; no day is lost either way.")
+	default:
+		msg, ok := h.custCreateError(err)
+		if !ok {
+			return err
+		}
+		h.setFlash(c, "error", msg)
+	}
+	return h.custRedirect(c, "/app")
+}
+
+// custCreateError says why a channel was not created, in the
+// customer's words (never an upstream text); ok is false for errors that
+// are ours (500).
+func (h *Handler) custCreateError(err error) (string, bool) {
+	_, code, msg, ok := domainError(err)
+	if !ok {
+		return "", false
+	}
+	switch code {
+	case "plan_limit":
+		return "All channels of your plan are in use: delete a channel to add another.", true
+	case "no_active_plan":
+		return fmt.Sprintf("You have no active plan, so no channel can be added. Ask %s to activate one.", h.cfg.Brand), true
+	case "rate_limited":
+		return strings.ToUpper(msg[:1]) + msg[1:] + ".", true
+	case "not_found", "customer_disabled", "not_customer":
+		return "Your account cannot add channels. Sign in again, or contact " + h.cfg.Brand + ".", true
+	}
+	return "The channel could not be set up just now, and nothing was charged. Please try again in a few minutes.", true
+}
+
+// custRedirect answers a form post: 303 to a page, or for HTMX a full
+// navigation there (HX-Redirect), when the page is not the one the form
+// is on.
+func (h *Handler) custRedirect(c echo.Context, to string) error {
+	if err := h.saveSession(c); err != nil {
+		return err
+	}
+	if c.Request().Header.Get("HX-Request") == "true" && to != "/app" {
+		c.Response().Header().Set("HX-Redirect", to)
+		return c.NoContent(http.StatusOK)
+	}
+	return redirect(c, to)
+}
+
+// custOwnedChannel loads the channel of the path if it is the signed-in
+// customer's; any other (another customer's, a malformed id, a deleted
+// channel unless allowGone) is 404 — the same answer whether or not it
+// exists.
+func (h *Handler) custOwnedChannel(c echo.Context, allowGone bool) (*models.Channel, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, echo.NewHTTPError(http.StatusNotFound)
+	}
+	ch, err := h.store.ChannelByID(c.Request().Context(), id)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return nil, echo.NewHTTPError(http.StatusNotFound)
+	case err != nil:
+		return nil, err
+	}
+	u := currentUser(c)
+	if u == nil || ch.UserID != u.ID || (!allowGone && (ch.Status == models.ChannelDeleted || ch.Status == models.ChannelFailed)) {
+		return nil, echo.NewHTTPError(http.StatusNotFound)
+	}
+	return ch, nil
+}
+
+func custCanDelete(ch *models.Channel) bool {
+	switch ch.Status {
+	case models.ChannelTrial, models.ChannelActive, models.ChannelExpired:
+		return true
+	}
+	return false
+}
+
+func (h *Handler) showCustomerDeletePage(c echo.Context) error {
+	ch, err := h.custOwnedChannel(c, false)
+	if err != nil {
+		return err
+	}
+	days, err := h.svc.DeletePreview(c.Request().Context(), ch.ID)
+	if err != nil {
+		return err
+	}
+	d := views.CustomerDelete{ID: ch.ID, Name: ch.Name, UnusedDays: days, Balance: currentUser(c).DayBalance, CanDelete: custCanDelete(ch)}
+	return h.render(c, http.StatusOK, views.CustomerDeletePage(h.custPage(c, "Delete “"+ch.Name+"”"), d))
+}
+
+func (h *Handler) deleteCustomerChannel(c echo.Context) error {
+	ch, err := h.custOwnedChannel(c, false)
+	if err != nil {
+		return err
+	}
+	days, err := h.svc.Delete(c.Request().Context(), actor(c), ch.ID)
+	switch {
+	case err == nil && days > 0:
+		h.setFlash(c, "success", fmt.Sprintf("“%s” was deleted. %s returned to your balance.", ch.Name, custDayCount(days)))
+	case err == nil:
+		h.setFlash(c, "success", fmt.Sprintf("“%s” was deleted. It had no unused paid days left.", ch.Name))
+	case errors.Is(err, models.ErrChannelBusy):
+		h.setFlash(c, "info", fmt.Sprintf("“%s” is being set up or changed right now. Try again in a moment.", ch.Name))
+	case errors.Is(err, provision.ErrOutcomeUnknown):
+		h.setFlash(c, "warning", fmt.Sprintf("Deleting “%s” is not confirmed yet: it shows as “Being deleted” until it is. Its unused days come back to your balance then.", ch.Name))
+	case errors.Is(err, models.ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound)
+	default:
+		if _, _, _, ok := domainError(err); !ok {
+			return err
+		}
+		h.setFlash(c, "error", fmt.Sprintf("“%s” could not be deleted just now. Nothing was changed; please try again in a few minutes.", ch.Name))
+	}
+	return h.custRedirect(c, "/app")
+}

@@ -292,3 +292,17 @@ func TestRoles(t *testing.T) {
 		}
 	}
 }
+
+func TestHTMXRequestAfterSessionEndRedirectsTheWholePage(t *testing.T) {
+	a := newTestApp(t)
+	c := a.client()
+	c.header.Set("HX-Request", "true")
+	r := c.get("/app")
+	if r.StatusCode != http.StatusUnauthorized || r.Header.Get("HX-Redirect") != "/login" || strings.Contains(r.body, "Sign in") {
+		t.Fatalf("HTMX without a session: %d %q", r.StatusCode, r.Header.Get("HX-Redirect"))
+	}
+	c.header.Del("HX-Request")
+	if r := c.get("/app"); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("plain request without a session: %d", r.StatusCode)
+	}
+}

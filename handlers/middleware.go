@@ -204,6 +204,12 @@ func (h *Handler) requireRole(role models.Role) echo.MiddlewareFunc {
 				if isAPI(c) {
 					return apiError(http.StatusUnauthorized, "unauthorized", "sign in or use an API key")
 				}
+				if c.Request().Header.Get("HX-Request") == "true" {
+					// An HTMX poll after the session ended: send the whole
+					// page to the login, not the login into a page fragment.
+					c.Response().Header().Set("HX-Redirect", "/login")
+					return c.NoContent(http.StatusUnauthorized)
+				}
 				return redirect(c, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
 			}
 			if u.Role != role {

@@ -90,23 +90,6 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 	return d, nil
 }
 
-// timeLeft says how long until till, in whole days: "3 days left",
-// "less than a day left" or "expired".
-func timeLeft(till *time.Time, now time.Time) string {
-	if till == nil {
-		return ""
-	}
-	left := till.Sub(now)
-	switch {
-	case left <= 0:
-		return "expired"
-	case left < 24*time.Hour:
-		return "less than a day left"
-	}
-	n := int64(left / (24 * time.Hour))
-	return fmt.Sprintf("%d day%s left", n, plural(int(n)))
-}
-
 func (h *Handler) dashboardPage(c echo.Context) views.Page {
 	p := h.page(c, "Dashboard")
 	p.Active = "admin"

@@ -396,21 +396,6 @@ var ledgerKinds = map[models.LedgerKind]string{
 	models.LedgerCorrection:  "Given back (not allocated)",
 }
 
-// daysLeft says how long a channel runs on, in words.
-func daysLeft(till *time.Time, now time.Time) string {
-	if till == nil {
-		return ""
-	}
-	d := till.Sub(now)
-	switch {
-	case d <= 0:
-		return "ended"
-	case d < 24*time.Hour:
-		return "less than a day left"
-	}
-	return countOf(int64(d/(24*time.Hour)), "day left", "days left")
-}
-
 func canExtend(ch *models.Channel) bool {
 	switch ch.Status {
 	case models.ChannelTrial, models.ChannelActive, models.ChannelExpired:
@@ -489,7 +474,7 @@ func (h *Handler) userPageView(ctx context.Context, me *models.User, u *models.U
 		ch := &chans[i]
 		cls, status := views.ChannelStatusBadge(string(ch.Status))
 		v.Channels = append(v.Channels, views.UserChannel{ID: ch.ID, Name: ch.Name, Phone: ch.Phone, Status: status, StatusClass: cls,
-			Linked: ch.Linked, ActiveTill: formatTime(ch.ActiveTill), DaysLeft: daysLeft(ch.ActiveTill, now),
+			Linked: ch.Linked, ActiveTill: formatTime(ch.ActiveTill), DaysLeft: timeLeft(ch.ActiveTill, now),
 			DaysAllocated: ch.DaysAllocated, CanExtend: canExtend(ch), CanDelete: canDelete(ch)})
 	}
 	entries, err := h.store.Ledger(ctx, u.ID, ledgerOnPage, 0)

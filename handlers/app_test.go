@@ -2,25 +2,17 @@ package handlers
 
 import (
 	"context"
-	"crypto/rand"
 	"html"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
-	"golang.org/x/crypto/bcrypt"
-
 	"whapidesk/models"
 	"whapidesk/provision"
-	"whapidesk/whapi"
 	"whapidesk/whapi/whapisim"
 )
 
@@ -31,68 +23,24 @@ import (
 // plan ("Starter", 3 channels unless told) exists.
 type custFix struct {
 	*testApp
-	e     *echo.Echo
-	svc   *provision.Service
-	clock *whapisim.Clock // nil: real time
-	plan  *models.Plan
+	plan *models.Plan
 	// walkChannel is the channel a walk over the routes uses.
 	walkChannel *models.Channel
 }
 
 type custOptions struct {
 	appOptions
-	manualClock bool
 	maxChannels int64 // of the plan; 0 means 3
 }
 
-// custStart is where manual clocks start: whole seconds, so QR lifetimes
-// line up with the simulator's.
-func custStart() time.Time { return time.Now().UTC().Truncate(time.Second) }
-
 func newCustFix(t *testing.T, opts ...func(*custOptions)) *custFix {
 	t.Helper()
-	o := custOptions{appOptions: appOptions{timeout: 3 * time.Second}, maxChannels: 3}
-	o.sim.PartnerToken = fakeJWT(1300)
-	o.sim.ProjectIDs = []string{models.DefaultProjectID}
-	o.sim.BalanceDays = 1000
+	o := custOptions{appOptions: defaultAppOptions(), maxChannels: 3}
 	o.sim.StartupDelay = -1 // a QR at once, unless a test wants to wait
 	for _, fn := range opts {
 		fn(&o)
 	}
-	f := &custFix{testApp: &testApp{t: t, logs: &syncBuffer{}, partnerToken: o.sim.PartnerToken}}
-	if o.manualClock {
-		f.clock = whapisim.NewClock(custStart())
-		o.sim.Now = f.clock.Now
-	}
-	log := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	f.dbPath = filepath.Join(t.TempDir(), "test.db")
-	key := make([]byte, models.KeySize)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	cipher, err := models.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.store, err = models.Open(context.Background(), f.dbPath, cipher); err != nil {
-		t.Fatal(err)
-	}
-	f.store.SetPasswordCost(bcrypt.MinCost)
-	t.Cleanup(func() { _ = f.store.Close() })
-	f.sim = whapisim.New(o.sim)
-	f.simSrv = httptest.NewServer(f.sim)
-	t.Cleanup(f.simSrv.Close)
-	client := whapi.New(f.simSrv.URL, f.simSrv.URL, f.store, whapi.WithLogger(log), whapi.WithTimeout(o.timeout), whapi.WithRetries(0, 0))
-	f.svc = provision.New(f.store, client, log)
-	if f.clock != nil {
-		// The store keeps real time: sessions expire by it.
-		f.svc.SetClock(f.clock.Now)
-	}
-	f.e = echo.New()
-	New(f.store, f.svc, log, o.handler).Routes(f.e)
-	f.srv = httptest.NewServer(f.e)
-	t.Cleanup(f.srv.Close)
-
+	f := &custFix{testApp: newTestApp(t, func(a *appOptions) { *a = o.appOptions })}
 	ctx := context.Background()
 	tok, err := provision.NormalizePartnerToken(f.partnerToken)
 	if err != nil {

@@ -39,3 +39,20 @@ func formatTime(t *time.Time) string {
 	}
 	return t.UTC().Format("2 Jan 2006 15:04 UTC")
 }
+
+// timeLeft says how long until till, in whole days: "3 days left",
+// "less than a day left" or "expired".
+func timeLeft(till *time.Time, now time.Time) string {
+	if till == nil {
+		return ""
+	}
+	left := till.Sub(now)
+	switch {
+	case left <= 0:
+		return "expired"
+	case left < 24*time.Hour:
+		return "less than a day left"
+	}
+	n := int64(left / (24 * time.Hour))
+	return countOf(n, "day left", "days left")
+}

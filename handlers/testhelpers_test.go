@@ -56,26 +56,47 @@ type testApp struct {
 	dbPath       string
 	logs         *syncBuffer
 	partnerToken string // the raw token the simulator accepts (no "Bearer ")
+	e            *echo.Echo
+	svc          *provision.Service
+	clock        *whapisim.Clock // nil: real time
 }
 
 type appOptions struct {
 	sim     whapisim.Options
 	handler Config
 	timeout time.Duration
+	// manualClock gives the simulator and the provision service one manual
+	// clock (the store keeps real time: sessions expire by it).
+	manualClock bool
+}
+
+// manualClockStart is where manual clocks start: whole seconds, so QR
+// lifetimes line up with the simulator's.
+func manualClockStart() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+// defaultAppOptions: a generated partner token the simulator accepts, the
+// client's project, 1,000 partner days.
+func defaultAppOptions() appOptions {
+	o := appOptions{timeout: 3 * time.Second}
+	o.sim.PartnerToken = fakeJWT(1300)
+	o.sim.ProjectIDs = []string{models.DefaultProjectID}
+	o.sim.BalanceDays = 1000
+	return o
 }
 
 // newTestApp starts the app. The simulator's partner token is generated
 // here: a JWT-shaped text of about 1,300 characters.
 func newTestApp(t *testing.T, opts ...func(*appOptions)) *testApp {
 	t.Helper()
-	o := appOptions{timeout: 3 * time.Second}
-	o.sim.PartnerToken = fakeJWT(1300)
-	o.sim.ProjectIDs = []string{models.DefaultProjectID}
-	o.sim.BalanceDays = 1000
+	o := defaultAppOptions()
 	for _, f := range opts {
 		f(&o)
 	}
 	a := &testApp{t: t, logs: &syncBuffer{}, partnerToken: o.sim.PartnerToken}
+	if o.manualClock {
+		a.clock = whapisim.NewClock(manualClockStart())
+		o.sim.Now = a.clock.Now
+	}
 	log := slog.New(slog.NewTextHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	dir := t.TempDir()
@@ -100,10 +121,13 @@ func newTestApp(t *testing.T, opts ...func(*appOptions)) *testApp {
 	t.Cleanup(a.simSrv.Close)
 
 	client := whapi.New(a.simSrv.URL, a.simSrv.URL, a.store, whapi.WithLogger(log), whapi.WithTimeout(o.timeout), whapi.WithRetries(0, 0))
-	svc := provision.New(a.store, client, log)
-	e := echo.New()
-	New(a.store, svc, log, o.handler).Routes(e)
-	a.srv = httptest.NewServer(e)
+	a.svc = provision.New(a.store, client, log)
+	if a.clock != nil {
+		a.svc.SetClock(a.clock.Now)
+	}
+	a.e = echo.New()
+	New(a.store, a.svc, log, o.handler).Routes(a.e)
+	a.srv = httptest.NewServer(a.e)
 	t.Cleanup(a.srv.Close)
 	return a
 }

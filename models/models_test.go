@@ -192,3 +192,41 @@ func TestAPIKeysAreStoredHashed(t *testing.T) {
 		}
 	}
 }
+
+func TestLedgersAreAppendOnlyAndBalancesMatch(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	u, _ := s.CreateUser(ctx, NewUser{Email: "c@example.com", Password: "long enough pw", Role: RoleCustomer})
+	if err := s.CreditDays(ctx, SystemActor, u.ID, 10, LedgerAdminCredit, "gift"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordPartnerPurchase(ctx, SystemActor, 100, "bought"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"UPDATE day_ledger SET delta = 1000",
+		"DELETE FROM day_ledger",
+		"UPDATE partner_ledger SET delta = 1",
+		"DELETE FROM partner_ledger",
+	} {
+		if err := s.db.Exec(q).Error; err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: %v", q, err)
+		}
+	}
+	if mm, err := s.CheckLedger(ctx); err != nil || len(mm) != 0 {
+		t.Fatalf("mismatch %+v %v", mm, err)
+	}
+	// A balance changed behind the ledger's back is reported.
+	if err := s.db.Exec("UPDATE users SET day_balance = 11 WHERE id = ?", u.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if mm, _ := s.CheckLedger(ctx); len(mm) != 1 || mm[0].Difference != 1 {
+		t.Fatalf("mismatch not found: %+v", mm)
+	}
+	if err := s.CreditDays(ctx, SystemActor, u.ID, 5, LedgerAdminCredit, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreditDays(ctx, SystemActor, 9999, 5, LedgerAdminCredit, "x"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("credit to nobody: %v", err)
+	}
+}

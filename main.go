@@ -46,6 +46,7 @@ Usage:
   whapidesk apikey revoke --id N              revoke an API key
   whapidesk backup [--db D] FILE              write a consistent copy of the database to FILE
                                               (safe while serving; restore needs the same secret key)
+  whapidesk rotate-key [--db D] [--new-key-file F]  re-encrypt every secret under a new key (app stopped)
   whapidesk -h                                this help
 
 Flags and environment (flags win):
@@ -140,6 +141,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return apikey(ctx, args, stdout, stderr)
 	case "backup":
 		return backup(ctx, args, stdout, stderr)
+	case "rotate-key":
+		return rotateKey(ctx, args, stdin, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -141,7 +141,7 @@ const adminPassword = "correct-horse-battery"
 
 func TestHelpListsEveryCommand(t *testing.T) {
 	t.Parallel()
-	commands := []string{"serve", "demo", "create-admin", "apikey create", "apikey list", "apikey revoke"}
+	commands := []string{"serve", "demo", "create-admin", "apikey create", "apikey list", "apikey revoke", "backup", "rotate-key"}
 	tests := []struct {
 		args    []string
 		wantErr error

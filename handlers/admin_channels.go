@@ -236,9 +236,9 @@ func (h *Handler) showChannelsPage(c echo.Context) error {
 
 // channelParam loads the channel named by :id (404 if there is none).
 func (h *Handler) channelParam(c echo.Context) (*models.Channel, error) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, echo.NewHTTPError(http.StatusNotFound)
+	id, err := idParam(c, "id")
+	if err != nil {
+		return nil, err
 	}
 	ch, err := h.store.ChannelByID(c.Request().Context(), id)
 	if errors.Is(err, models.ErrNotFound) {

@@ -24,10 +24,17 @@ func (h *Handler) adminPlanRoutes(g *echo.Group) {
 	g.POST("/plans/:id/reinstate", h.reinstatePlan)
 }
 
+// pathID reads a positive numeric path parameter; ok is false for
+// anything else (which every caller answers as "not found").
+func pathID(c echo.Context, name string) (id int64, ok bool) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	return id, err == nil && id > 0
+}
+
 // idParam reads a positive numeric path parameter; anything else is 404.
 func idParam(c echo.Context, name string) (int64, error) {
-	id, err := strconv.ParseInt(c.Param(name), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := pathID(c, name)
+	if !ok {
 		return 0, echo.NewHTTPError(http.StatusNotFound)
 	}
 	return id, nil

@@ -83,10 +83,7 @@ func apiInvalidInput(fields map[string]string) *APIError {
 
 // apiPathID reads the :id of the path; ok is false when it is not a positive
 // integer (then the record is simply "not found").
-func apiPathID(c echo.Context) (int64, bool) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	return id, err == nil && id > 0
-}
+func apiPathID(c echo.Context) (int64, bool) { return pathID(c, "id") }
 
 // Pagination of lists.
 const (

@@ -312,8 +312,8 @@ func (h *Handler) apiChannelQR(c echo.Context) error {
 		return apiError(http.StatusForbidden, "forbidden", "only the channel's owner can get its QR code")
 	}
 	noChannel := apiError(http.StatusNotFound, "not_found", "there is no such channel")
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := pathID(c, "id")
+	if !ok {
 		return noChannel
 	}
 	ctx := c.Request().Context()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -87,14 +86,7 @@ func custDaysLeft(till *time.Time, now time.Time) (left, until string) {
 	if days < 1 {
 		return "Less than a day left", "until " + custDate(*till)
 	}
-	return fmt.Sprintf("%s left", custDayCount(days)), "until " + custDate(*till)
-}
-
-func custDayCount(n int64) string {
-	if n == 1 {
-		return "1 day"
-	}
-	return strconv.FormatInt(n, 10) + " days"
+	return fmt.Sprintf("%s left", countOf(days, "day", "days")), "until " + custDate(*till)
 }
 
 // custDashboard gathers what /app shows u.
@@ -160,12 +152,12 @@ func (h *Handler) custExpiryBanner(ch *models.Channel, state string, now time.Ti
 	}
 	when := "within a day"
 	if days := int64(ch.ActiveTill.Sub(now) / (24 * time.Hour)); days >= 1 {
-		when = "in " + custDayCount(days)
+		when = "in " + countOf(days, "day", "days")
 	}
 	next := fmt.Sprintf("Ask %s to add days before then.", h.cfg.Brand)
 	if d.AutoMode && d.HasPlan {
 		if d.Balance > 0 {
-			next = fmt.Sprintf("Days are added from your balance automatically (%s in it now).", custDayCount(d.Balance))
+			next = fmt.Sprintf("Days are added from your balance automatically (%s in it now).", countOf(d.Balance, "day", "days"))
 		} else {
 			next = fmt.Sprintf("Your balance has no days left to add: ask %s for more.", h.cfg.Brand)
 		}
@@ -257,9 +249,9 @@ func (h *Handler) custRedirect(c echo.Context, to string) error {
 // channel unless allowGone) is 404 — the same answer whether or not it
 // exists.
 func (h *Handler) custOwnedChannel(c echo.Context, allowGone bool) (*models.Channel, error) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return nil, echo.NewHTTPError(http.StatusNotFound)
+	id, err := idParam(c, "id")
+	if err != nil {
+		return nil, err
 	}
 	ch, err := h.store.ChannelByID(c.Request().Context(), id)
 	switch {
@@ -304,7 +296,7 @@ func (h *Handler) deleteCustomerChannel(c echo.Context) error {
 	days, err := h.svc.Delete(c.Request().Context(), actor(c), ch.ID)
 	switch {
 	case err == nil && days > 0:
-		h.setFlash(c, "success", fmt.Sprintf("“%s” was deleted. %s returned to your balance.", ch.Name, custDayCount(days)))
+		h.setFlash(c, "success", fmt.Sprintf("“%s” was deleted. %s returned to your balance.", ch.Name, countOf(days, "day", "days")))
 	case err == nil:
 		h.setFlash(c, "success", fmt.Sprintf("“%s” was deleted. It had no unused paid days left.", ch.Name))
 	case errors.Is(err, models.ErrChannelBusy):

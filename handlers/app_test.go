@@ -389,10 +389,10 @@ func TestCustomerDeletesChannel(t *testing.T) {
 	if err != nil || unused < 9 {
 		t.Fatalf("preview %d %v", unused, err)
 	}
-	custHas(t, r.body, "Delete “Sales”?", custDayCount(unused)+" not used yet will return to your balance")
+	custHas(t, r.body, "Delete “Sales”?", countOf(unused, "day", "days")+" not used yet will return to your balance")
 
 	flash := custFlash(t, c, c.submit(custChannelPath(ch.ID, "/delete"), custChannelPath(ch.ID, "/delete"), nil), "/app")
-	if !strings.Contains(flash, "“Sales” was deleted. "+custDayCount(unused)+" returned to your balance.") {
+	if !strings.Contains(flash, "“Sales” was deleted. "+countOf(unused, "day", "days")+" returned to your balance.") {
 		t.Fatalf("flash: %q", flash)
 	}
 	if got := f.reloadUser(u).DayBalance; got != before+unused {

@@ -300,9 +300,15 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 // Background job intervals. The top-up window is days, so a quarter-hour
 // is more than often enough; Reconcile settles lost answers a few minutes
 // after they happen.
+//
+// The first Reconcile runs shortly after start: it settles at once what a
+// crashed or killed predecessor left open (see models.Store.OpenOperations).
+// The short wait lets a request that predecessor had in flight finish at
+// WHAPI before its outcome is read back.
 const (
-	reconcileEvery = 10 * time.Minute
-	topUpEvery     = 15 * time.Minute
+	reconcileEvery     = 10 * time.Minute
+	topUpEvery         = 15 * time.Minute
+	reconcileAfterBoot = 5 * time.Second
 )
 
 // backgroundJobs runs Reconcile and the automatic top-up, one after the
@@ -312,17 +318,24 @@ func backgroundJobs(ctx context.Context, svc *provision.Service, log *slog.Logge
 	defer reconcile.Stop()
 	topUp := time.NewTicker(topUpEvery)
 	defer topUp.Stop()
+	boot := time.NewTimer(reconcileAfterBoot)
+	defer boot.Stop()
+	reconcileNow := func() {
+		rep, err := svc.Reconcile(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("reconcile failed", "err", err)
+		} else {
+			log.Info("reconcile", "settled", rep.Settled, "synced", rep.Synced, "gone", rep.Gone, "orphans", rep.Orphans, "errors", rep.Errors)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-boot.C:
+			reconcileNow()
 		case <-reconcile.C:
-			rep, err := svc.Reconcile(ctx)
-			if err != nil && ctx.Err() == nil {
-				log.Warn("reconcile failed", "err", err)
-			} else {
-				log.Info("reconcile", "settled", rep.Settled, "synced", rep.Synced, "gone", rep.Gone, "orphans", rep.Orphans, "errors", rep.Errors)
-			}
+			reconcileNow()
 		case <-topUp.C:
 			rep, err := svc.AutoTopUp(ctx)
 			if err != nil && ctx.Err() == nil {

@@ -200,7 +200,7 @@ func (s *Store) ReserveChannel(ctx context.Context, actor Actor, userID int64, n
 		if err := tx.First(&ch, id).Error; err != nil {
 			return err
 		}
-		op = Operation{Kind: OpCreate, ChannelID: ch.ID, UserID: userID, Actor: actor.Email, State: OpReserved, CreatedAt: now, UpdatedAt: now}
+		op = Operation{Kind: OpCreate, ChannelID: ch.ID, UserID: userID, Actor: actor.Email, State: OpReserved, Boot: s.boot, CreatedAt: now, UpdatedAt: now}
 		if err := tx.Create(&op).Error; err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
@@ -30,6 +31,10 @@ type Store struct {
 	db     *gorm.DB
 	cipher *Cipher
 	now    func() time.Time
+
+	// boot names this opening of the database (this process); it is written
+	// on every journalled operation, see OpenOperations.
+	boot string
 
 	passwordCost int
 	dummyOnce    sync.Once
@@ -71,7 +76,7 @@ func Open(ctx context.Context, path string, cipher *Cipher) (*Store, error) {
 	sqlDB.SetMaxOpenConns(8)
 	sqlDB.SetMaxIdleConns(8)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, cipher: cipher, now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{db: db, cipher: cipher, now: func() time.Time { return time.Now().UTC() }, boot: rand.Text()}
 	if err := s.migrate(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, err

@@ -44,6 +44,7 @@ type Operation struct {
 	State      OpState    `gorm:"column:state"`
 	TillBefore *time.Time `gorm:"column:till_before"`
 	Result     string     `gorm:"column:result"`
+	Boot       string     `gorm:"column:boot"`
 	CreatedAt  time.Time  `gorm:"column:created_at"`
 	UpdatedAt  time.Time  `gorm:"column:updated_at"`
 }
@@ -103,11 +104,16 @@ func (s *Store) OperationByID(ctx context.Context, id int64) (*Operation, error)
 	return &op, nil
 }
 
-// OpenOperations returns operations not settled yet and last touched
+// OpenOperations returns operations not settled yet and either last touched
+// at or before olderThan or journalled by an earlier opening of the database
+// (an earlier process): whapidesk runs as one instance (design §8 would take
+// a database lock per instance first), so such an operation has nobody left
+// to settle it and waiting for its age would only delay the repair after a
+// crash.
 // before olderThan, oldest first.
 func (s *Store) OpenOperations(ctx context.Context, olderThan time.Time) ([]Operation, error) {
 	var ops []Operation
-	err := s.db.WithContext(ctx).Where("state IN ? AND updated_at <= ?", []OpState{OpReserved, OpSent}, olderThan).
+	err := s.db.WithContext(ctx).Where("state IN ? AND (updated_at <= ? OR boot <> ?)", []OpState{OpReserved, OpSent}, olderThan, s.boot).
 		Order("id").Find(&ops).Error
 	return ops, err
 }
@@ -126,7 +132,7 @@ func (s *Store) ReserveExtend(ctx context.Context, actor Actor, channelID, days 
 		}
 		now := s.now()
 		op = Operation{Kind: OpExtend, ChannelID: ch.ID, UserID: ch.UserID, Days: days, Comment: comment, Actor: actor.Email,
-			State: OpReserved, TillBefore: ch.ActiveTill, CreatedAt: now, UpdatedAt: now}
+			State: OpReserved, TillBefore: ch.ActiveTill, Boot: s.boot, CreatedAt: now, UpdatedAt: now}
 		if err := tx.Create(&op).Error; err != nil {
 			return err
 		}
@@ -205,7 +211,7 @@ func (s *Store) ReserveDelete(ctx context.Context, actor Actor, channelID int64)
 			return ErrChannelBusy
 		}
 		op = &Operation{Kind: OpDelete, ChannelID: ch.ID, UserID: ch.UserID, Actor: actor.Email, State: OpReserved,
-			TillBefore: ch.ActiveTill, Result: string(ch.Status), CreatedAt: now, UpdatedAt: now}
+			TillBefore: ch.ActiveTill, Result: string(ch.Status), Boot: s.boot, CreatedAt: now, UpdatedAt: now}
 		if err := tx.Create(op).Error; err != nil {
 			return err
 		}

@@ -1,0 +1,51 @@
+package models
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// An open operation journalled by an earlier process is handed to Reconcile
+// at once; one of this process waits until it is old enough.
+func TestOpenOperationsOfAnEarlierProcessAreDueAtOnce(t *testing.T) {
+	s, path := newTestStore(t)
+	ctx := context.Background()
+	u, err := s.CreateUser(ctx, NewUser{Email: "c@example.com", Password: "long enough pw", Role: RoleCustomer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.CreatePlan(ctx, SystemActor, PlanInput{Name: "P", MaxChannels: 2, DaysPerPeriod: 30, PeriodDays: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ActivatePlan(ctx, SystemActor, u.ID, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, op, err := s.ReserveChannel(ctx, SystemActor, u.ID, "shop", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	longAgo := time.Now().Add(-time.Hour)
+	if open, err := s.OpenOperations(ctx, longAgo); err != nil || len(open) != 0 {
+		t.Fatalf("this process's fresh operation is due already: %+v %v", open, err)
+	}
+
+	// The process "restarts": the same file opened again.
+	again, err := Open(ctx, path, s.cipher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	open, err := again.OpenOperations(ctx, longAgo)
+	if err != nil || len(open) != 1 || open[0].ID != op.ID {
+		t.Fatalf("the earlier process's open operation is not due: %+v %v", open, err)
+	}
+	_, op2, err := again.ReserveChannel(ctx, SystemActor, u.ID, "second", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if open, _ := again.OpenOperations(ctx, longAgo); len(open) != 1 {
+		t.Fatalf("the new process's own operation %d is due too early: %+v", op2.ID, open)
+	}
+}

@@ -102,6 +102,7 @@ func (h *Handler) Routes(e *echo.Echo) {
 	web.POST("/login", h.login)
 	web.GET("/logout", h.showLogoutPage)
 	web.POST("/logout", h.logout)
+	h.accountRoutes(web.Group("/account", h.requireSignedIn))
 
 	// Admin pages.
 	admin := web.Group("/admin", h.requireRole(models.RoleAdmin))

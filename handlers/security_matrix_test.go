@@ -66,6 +66,10 @@ var smRows = []smRow{
 	{method: "GET", path: "/logout", anon: 303, custA: 200, custB: 200, admin: 200},
 	{method: "POST", path: "/logout", anon: 303, custA: 303, custB: 303, admin: 303, order: smSession},
 
+	// Every signed-in user's own account.
+	{method: "GET", path: "/account/password", anon: 303, custA: 200, custB: 200, admin: 200},
+	{method: "POST", path: "/account/password", anon: 303, custA: 422, custB: 422, admin: 422},
+
 	// Customer pages.
 	{method: "GET", path: "/app", anon: 303, custA: 200, custB: 200, admin: 403},
 	{method: "POST", path: "/app/channels", anon: 303, custA: 422, custB: 422, admin: 403},
@@ -143,6 +147,7 @@ var smRows = []smRow{
 var smNotRows = []string{
 	"GET /static*",
 	echo.RouteNotFound + " /", echo.RouteNotFound + " /*",
+	echo.RouteNotFound + " /account", echo.RouteNotFound + " /account/*",
 	echo.RouteNotFound + " /admin", echo.RouteNotFound + " /admin/*",
 	echo.RouteNotFound + " /api", echo.RouteNotFound + " /api/*",
 	echo.RouteNotFound + " /app", echo.RouteNotFound + " /app/*",

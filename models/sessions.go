@@ -72,3 +72,10 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context) (int64, error) {
 	res := s.db.WithContext(ctx).Where("expires_at <= ?", s.now()).Delete(&Session{})
 	return res.RowsAffected, res.Error
 }
+
+// CountUserSessions counts a user's live sessions.
+func (s *Store) CountUserSessions(ctx context.Context, userID int64) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Session{}).Where("user_id = ? AND expires_at > ?", userID, s.now()).Count(&n).Error
+	return n, err
+}

@@ -109,11 +109,8 @@ func (s *Store) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 	if in.Role != RoleAdmin && in.Role != RoleCustomer {
 		return nil, ErrInvalidRole
 	}
-	if len([]rune(in.Password)) < MinPasswordLength {
-		return nil, ErrWeakPassword
-	}
-	if len(in.Password) > 72 {
-		return nil, ErrPasswordTooLong
+	if err := checkPassword(in.Password); err != nil {
+		return nil, err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), s.cost())
 	if err != nil {
@@ -229,4 +226,53 @@ func (s *Store) SetAllocationMode(ctx context.Context, actor Actor, id int64, mo
 		}
 		return s.audit(tx, actor, "user.allocation_mode", fmt.Sprintf("user %d (%s)", id, u.Email), fmt.Sprintf("%s → %s", u.AllocationMode, mode))
 	})
+}
+
+// ChangePassword sets a new password for the user after checking the
+// current one, and ends every session the user has (this browser's
+// included: the caller starts a fresh one), in one transaction.
+// A wrong current password is ErrInvalidPassword and changes nothing.
+func (s *Store) ChangePassword(ctx context.Context, actor Actor, id int64, current, next string) error {
+	if err := checkPassword(next); err != nil {
+		return err
+	}
+	u, err := s.UserByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if u.Disabled || bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(current)) != nil {
+		return ErrInvalidPassword
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(next), s.cost())
+	if err != nil {
+		return fmt.Errorf("store: hash password: %w", err)
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		now := s.now()
+		// Conditional on the hash just checked: of two changes racing with
+		// the same current password, one wins and the other is refused.
+		res := tx.Model(&User{}).Where("id = ? AND password_hash = ?", id, u.PasswordHash).
+			Updates(map[string]any{"password_hash": string(hash), "password_changed_at": now, "updated_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return ErrInvalidPassword
+		}
+		if err := tx.Where("user_id = ?", id).Delete(&Session{}).Error; err != nil {
+			return err
+		}
+		return s.audit(tx, actor, "user.password", u.Email, "password changed; every session ended")
+	})
+}
+
+// checkPassword applies the password rules of CreateUser.
+func checkPassword(p string) error {
+	if len([]rune(p)) < MinPasswordLength {
+		return ErrWeakPassword
+	}
+	if len(p) > 72 {
+		return ErrPasswordTooLong
+	}
+	return nil
 }

@@ -1,0 +1,102 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"whapidesk/models"
+	"whapidesk/views"
+)
+
+// maxPasswordFailures bounds wrong current passwords per account on the
+// change-password form (a stolen session must not become a way to guess
+// the password), counted like sign-ins.
+const maxPasswordFailures = 5
+
+// accountRoutes are a signed-in user's own settings, for either role.
+func (h *Handler) accountRoutes(g *echo.Group) {
+	g.GET("/password", h.showPasswordPage)
+	g.POST("/password", h.changePassword)
+}
+
+// requireSignedIn lets any signed-in user through.
+func (h *Handler) requireSignedIn(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if currentUser(c) == nil {
+			return redirect(c, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
+		}
+		return next(c)
+	}
+}
+
+func (h *Handler) showPasswordPage(c echo.Context) error {
+	return h.render(c, http.StatusOK, views.PasswordPage(h.page(c, "Change password"), views.PasswordForm{}))
+}
+
+// changePassword checks the current password, sets the new one, ends every
+// session of the user and starts a fresh one for this browser.
+func (h *Handler) changePassword(c echo.Context) error {
+	ctx := c.Request().Context()
+	u := currentUser(c)
+	current, next, confirm := c.FormValue("current_password"), c.FormValue("new_password"), c.FormValue("confirm_password")
+	f := views.PasswordForm{Errors: map[string]string{}}
+	switch {
+	case current == "":
+		f.Errors["current_password"] = "enter your current password"
+	case next == "":
+		f.Errors["new_password"] = "enter a new password"
+	case len([]rune(next)) < models.MinPasswordLength:
+		f.Errors["new_password"] = models.ErrWeakPassword.Error()
+	case len(next) > 72:
+		f.Errors["new_password"] = models.ErrPasswordTooLong.Error()
+	case next == current:
+		f.Errors["new_password"] = "the new password must differ from the current one"
+	case confirm != next:
+		f.Errors["confirm_password"] = "the two new passwords differ"
+	}
+	if len(f.Errors) > 0 {
+		return h.render(c, http.StatusUnprocessableEntity, views.PasswordPage(h.page(c, "Change password"), f))
+	}
+
+	attempt, wait := h.throttle.begin(throttleKey{"password:" + strconv.FormatInt(u.ID, 10), maxPasswordFailures})
+	if attempt == nil {
+		minutes := int(math.Ceil(wait.Minutes()))
+		f.Errors["form"] = fmt.Sprintf("Too many wrong passwords. Try again in %d minute%s.", minutes, plural(minutes))
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		return h.render(c, http.StatusTooManyRequests, views.PasswordPage(h.page(c, "Change password"), f))
+	}
+	err := h.store.ChangePassword(ctx, actor(c), u.ID, current, next)
+	switch {
+	case errors.Is(err, models.ErrInvalidPassword):
+		h.log.InfoContext(ctx, "password change refused: wrong current password", "user", u.ID, "ip", c.RealIP())
+		f.Errors["current_password"] = "the current password is wrong"
+		return h.render(c, http.StatusUnprocessableEntity, views.PasswordPage(h.page(c, "Change password"), f))
+	case err != nil:
+		attempt.undo()
+		return err
+	}
+	attempt.succeeded()
+
+	// Every session of the user is gone, this one too; this browser goes
+	// on in a new one.
+	s := currentSession(c)
+	if err := h.sessions.renew(ctx, s); err != nil {
+		return err
+	}
+	for k := range s.Values {
+		delete(s.Values, k)
+	}
+	s.Values[sessUserID] = u.ID
+	s.Values[sessCSRF] = randomString(32)
+	h.setFlash(c, "success", "Your password is changed. Everywhere else you were signed in, you are signed out.")
+	if err := h.saveSession(c); err != nil {
+		return err
+	}
+	return redirect(c, "/")
+}

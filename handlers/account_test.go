@@ -1,0 +1,148 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"whapidesk/models"
+)
+
+// A password change ends every session of the user, server-side: the other
+// browser is signed out, the old cookie of this one is worthless, this one
+// goes on in a new session, and nobody else is touched.
+func TestPasswordChangeEndsEverySession(t *testing.T) {
+	a := newTestApp(t)
+	u := a.newUser(models.RoleCustomer, "amal@example.com")
+	a.newUser(models.RoleAdmin, "admin@example.com")
+	here, there, admin := a.client(), a.client(), a.client()
+	here.login(u.Email)
+	there.login(u.Email)
+	admin.login("admin@example.com")
+	oldCookie := here.cookie("sid")
+
+	const next = "a much longer new secret"
+	change := func(c *testClient, current, newPw, confirm string) result {
+		t.Helper()
+		return c.submit("/account/password", "/account/password", url.Values{
+			"current_password": {current}, "new_password": {newPw}, "confirm_password": {confirm}})
+	}
+
+	// Bad input: a clear message next to the field, nothing changed.
+	for _, tc := range []struct {
+		name, current, newPw, confirm, field, says string
+	}{
+		{"wrong current", "not my password", next, next, "current_password", "current password is wrong"},
+		{"no current", "", next, next, "current_password", "enter your current password"},
+		{"too short", testPassword, "short", "short", "new_password", "at least 10 characters"},
+		{"too long", testPassword, strings.Repeat("x", 73), strings.Repeat("x", 73), "new_password", "at most 72 bytes"},
+		{"same", testPassword, testPassword, testPassword, "new_password", "must differ"},
+		{"confirm differs", testPassword, next, next + "!", "confirm_password", "differ"},
+	} {
+		r := change(here, tc.current, tc.newPw, tc.confirm)
+		if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, `data-testid="error-`+tc.field+`"`) || !strings.Contains(strings.ToLower(r.body), tc.says) {
+			t.Fatalf("%s: status %d, want 422 with %q at %s", tc.name, r.StatusCode, tc.says, tc.field)
+		}
+		if strings.Contains(r.body, tc.current) && tc.current != "" || strings.Contains(r.body, next) {
+			t.Fatalf("%s: a password was echoed into the page", tc.name)
+		}
+		if there.get("/app").StatusCode != http.StatusOK {
+			t.Fatalf("%s: the other session ended on a refused change", tc.name)
+		}
+	}
+	if n := a.sessionCount(u.ID); n != 2 {
+		t.Fatalf("%d sessions after refused changes, want 2", n)
+	}
+
+	r := change(here, testPassword, next, next)
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("change: status %d: %s", r.StatusCode, r.body)
+	}
+	if p := here.get("/app"); p.StatusCode != http.StatusOK || !strings.Contains(p.body, "password is changed") {
+		t.Fatalf("this browser after the change: %d", p.StatusCode)
+	}
+	if c := here.cookie("sid"); c == nil || c.Value == oldCookie.Value {
+		t.Fatal("the session id was not renewed")
+	}
+	if r := there.get("/app"); r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
+		t.Fatalf("the other browser is still signed in: %d", r.StatusCode)
+	}
+	stale := a.client()
+	base, _ := url.Parse(a.srv.URL)
+	stale.http.Jar.SetCookies(base, []*http.Cookie{oldCookie})
+	if r := stale.get("/app"); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the old session cookie still works: %d", r.StatusCode)
+	}
+	if n := a.sessionCount(u.ID); n != 1 {
+		t.Fatalf("%d sessions after the change, want 1 (this browser's new one)", n)
+	}
+	if admin.get("/admin").StatusCode != http.StatusOK {
+		t.Fatal("another user's session ended")
+	}
+
+	// The old password no longer signs in; the new one does.
+	if r := a.client().submit("/login", "/login", url.Values{"email": {u.Email}, "password": {testPassword}}); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("old password: %d", r.StatusCode)
+	}
+	if r := a.client().submit("/login", "/login", url.Values{"email": {u.Email}, "password": {next}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("new password: %d", r.StatusCode)
+	}
+
+	// Audited without the secret; the password is stored only hashed.
+	events, err := a.store.ListAudit(context.Background(), 50, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range events {
+		found = found || e.Action == "user.password"
+		if strings.Contains(e.Detail+e.Target, next) {
+			t.Fatal("the password is in the audit log")
+		}
+	}
+	if !found {
+		t.Fatal("no user.password audit event")
+	}
+	for _, f := range []string{a.dbPath, a.dbPath + "-wal"} {
+		b, _ := os.ReadFile(f)
+		if strings.Contains(string(b), next) {
+			t.Fatalf("the new password is in %s in plain text", f)
+		}
+	}
+}
+
+// Guessing the current password through the form is throttled.
+func TestPasswordChangeIsThrottled(t *testing.T) {
+	a := newTestApp(t)
+	u := a.newUser(models.RoleAdmin, "admin@example.com")
+	c := a.client()
+	c.login(u.Email)
+	form := func(current string) url.Values {
+		return url.Values{"current_password": {current}, "new_password": {"a much longer new secret"}, "confirm_password": {"a much longer new secret"}}
+	}
+	for i := 0; i < maxPasswordFailures; i++ {
+		if r := c.submit("/account/password", "/account/password", form("guess")); r.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("guess %d: %d", i, r.StatusCode)
+		}
+	}
+	r := c.submit("/account/password", "/account/password", form(testPassword))
+	if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || !strings.Contains(r.body, "Too many wrong passwords") {
+		t.Fatalf("after %d wrong guesses even the right password: %d, want 429", maxPasswordFailures, r.StatusCode)
+	}
+	if _, err := a.store.Authenticate(context.Background(), u.Email, testPassword); err != nil {
+		t.Fatalf("the password changed while throttled: %v", err)
+	}
+}
+
+// sessionCount counts the live server-side sessions of a user.
+func (a *testApp) sessionCount(userID int64) int64 {
+	a.t.Helper()
+	n, err := a.store.CountUserSessions(context.Background(), userID)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return n
+}

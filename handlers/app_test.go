@@ -26,6 +26,8 @@ type custFix struct {
 	plan *models.Plan
 	// walkChannel is the channel a walk over the routes uses.
 	walkChannel *models.Channel
+	// walkHome is the page a walk takes its CSRF token from ("" = /app).
+	walkHome string
 }
 
 type custOptions struct {

@@ -200,7 +200,11 @@ func custJSON(method, path string) string {
 // redirect once; it returns every answer, redirects included.
 func (f *custFix) walk(t *testing.T, c *testClient, key string, calls []custCall) []custAnswer {
 	t.Helper()
-	csrf := c.csrf("/app")
+	home := f.walkHome
+	if home == "" {
+		home = "/app"
+	}
+	csrf := c.csrf(home)
 	var out []custAnswer
 	send := func(call custCall) custAnswer {
 		var body io.Reader

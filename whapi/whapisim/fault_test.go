@@ -46,6 +46,20 @@ func TestFaultStatus(t *testing.T) {
 	}
 }
 
+// A fault may carry WHAPI error texts of the test's choosing.
+func TestFaultStatusWithOwnMessage(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.sim.InjectFault(Fault{Method: "PUT", Path: "/channels", Kind: FaultStatus, Status: 400, Message: "<b>bold</b>", Details: "more"})
+	got := wantError(t, e.manager("PUT", "/channels", createBody()), 400)
+	if got.Error.Message != "<b>bold</b>" || got.Error.Details != "more" {
+		t.Fatalf("error body %+v", got.Error)
+	}
+	e.sim.InjectFault(Fault{Method: "PUT", Path: "/channels", Kind: FaultStatus, Status: 500})
+	if got := wantError(t, e.manager("PUT", "/channels", createBody()), 500); got.Error.Message != "Internal Error" {
+		t.Fatalf("default message %q", got.Error.Message)
+	}
+}
+
 func TestFaultMatching(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.sim.InjectFault(Fault{Method: "GET", Path: "/projects", Times: 2, Kind: FaultStatus, Status: 503})

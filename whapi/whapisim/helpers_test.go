@@ -64,6 +64,7 @@ type wireError struct {
 	Error struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
+		Details string `json:"details"`
 	} `json:"error"`
 }
 

@@ -159,7 +159,11 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if st == 0 {
 				st = http.StatusInternalServerError
 			}
-			s.finish(w, rec, errReply(st, faultMessage(st), ""))
+			msg := f.Message
+			if msg == "" {
+				msg = faultMessage(st)
+			}
+			s.finish(w, rec, errReply(st, msg, f.Details))
 			return
 		case FaultMalformed:
 			s.finish(w, rec, reply{status: http.StatusOK, ctype: "application/json", body: []byte(`{"success":tru`)})

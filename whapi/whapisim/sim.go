@@ -191,6 +191,11 @@ type Fault struct {
 	Kind FaultKind
 	// Status is the HTTP status for FaultStatus; 0 means 500.
 	Status int
+	// Message and Details, when set, are the "message" and "details" of
+	// FaultStatus's error body instead of the usual text for the status.
+	// WHAPI's error texts are free text it chooses; tests put hostile text
+	// here to show that whapidesk never passes it on.
+	Message, Details string
 	// Delay is the sleep of FaultLatency and the maximum hang of FaultHang
 	// (0 = until the request context ends).
 	Delay time.Duration

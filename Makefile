@@ -1,9 +1,9 @@
-# whapidesk — see README.md. Targets: demo, test, check, build, generate, lint, bench, vulncheck.
+# whapidesk — see README.md. Targets: demo, test, test-long, check, build, generate, lint, bench, vulncheck.
 GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/whapidesk
 
-.PHONY: all build demo run test test-short generate lint check bench vulncheck clean
+.PHONY: all build demo run test test-long generate lint check bench vulncheck clean
 
 all: build
 
@@ -23,6 +23,11 @@ run: build
 test:
 	$(GO) test -race -count=1 ./...
 
+## test-long: the long tests (build tag "long"): the seeded 1,000-fault campaign, the crash test of
+## the real binary (SIGKILL under load, restart, reconcile) and the 60 s soak test; a few minutes
+test-long:
+	$(GO) test -race -count=1 -tags long -run '^TestLong' -timeout 20m ./...
+
 ## generate: regenerate templ components (the generated code is committed)
 generate:
 	$(GO) tool templ generate
@@ -30,8 +35,8 @@ generate:
 ## lint: gofmt, go vet and staticcheck
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
-	$(GO) vet ./...
-	$(GO) tool staticcheck ./...
+	$(GO) vet -tags long ./...
+	$(GO) tool staticcheck -tags long ./...
 
 ## check: generated code in step, lint, then every test
 check: generate

@@ -3,6 +3,7 @@ package handlers
 import (
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -86,6 +87,7 @@ func (h *Handler) Routes(e *echo.Echo) {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
 	}
 	e.HTTPErrorHandler = h.errorHandler
+	e.Pre(headAsGet)
 
 	e.Use(middleware.Recover())
 	e.Use(h.requestLogger())
@@ -133,4 +135,16 @@ func (h *Handler) Routes(e *echo.Echo) {
 
 func (h *Handler) healthz(c echo.Context) error {
 	return c.String(200, "ok")
+}
+
+// headAsGet answers HEAD as the GET of the same path (monitors and link
+// checkers use it): Echo routes by method and would answer 404. net/http
+// sends the headers of the answer and drops its body.
+func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if r := c.Request(); r.Method == http.MethodHead {
+			r.Method = http.MethodGet
+		}
+		return next(c)
+	}
 }

@@ -148,13 +148,17 @@ func (h *Handler) channelListView(ctx context.Context, q channelListQuery) (view
 	now := time.Now().UTC()
 	f := q.filter(now)
 	f.Limit, f.Offset = channelsPerPage, (q.Page-1)*channelsPerPage
+	f.CountUpTo = listCountUpTo(f.Offset)
 	rows, total, err := h.store.ListAdminChannels(ctx, f)
 	if err != nil {
 		return views.ChannelList{}, err
 	}
-	if len(rows) == 0 && total > 0 && q.Page > 1 { // past the end: show the last page
-		q.Page = int((total + channelsPerPage - 1) / channelsPerPage)
+	// Past the end: show the last page. The count is exact here, as
+	// CountUpTo lies past the offset.
+	if len(rows) == 0 && total.N > 0 && q.Page > 1 && !total.More {
+		q.Page = int((total.N + channelsPerPage - 1) / channelsPerPage)
 		f.Offset = (q.Page - 1) * channelsPerPage
+		f.CountUpTo = listCountUpTo(f.Offset)
 		if rows, total, err = h.store.ListAdminChannels(ctx, f); err != nil {
 			return views.ChannelList{}, err
 		}
@@ -162,7 +166,7 @@ func (h *Handler) channelListView(ctx context.Context, q channelListQuery) (view
 	l := views.ChannelList{
 		Filter:        views.ChannelListFilter{Status: q.Status, Expiring: q.Expiring, Owner: q.Owner},
 		StatusOptions: channelStatusOptions,
-		Total:         total,
+		Total:         total.N,
 		Back:          q.values(true).Encode(),
 		CSVHref:       q.href("/admin/channels.csv", false),
 		Filtered:      q.Status != "" || q.Expiring || q.Owner != "",
@@ -175,13 +179,14 @@ func (h *Handler) channelListView(ctx context.Context, q channelListQuery) (view
 	if len(rows) > 0 {
 		l.From = int64(f.Offset) + 1
 		l.To = int64(f.Offset + len(rows))
+		l.PageInfo = groupThousands(l.From) + "–" + groupThousands(l.To) + " of " + totalText(total)
 	}
 	if q.Page > 1 {
 		prev := q
 		prev.Page--
 		l.PrevHref = prev.href("/admin/channels", true)
 	}
-	if int64(q.Page)*channelsPerPage < total {
+	if int64(q.Page)*channelsPerPage < total.N || total.More {
 		next := q
 		next.Page++
 		l.NextHref = next.href("/admin/channels", true)

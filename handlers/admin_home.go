@@ -20,6 +20,10 @@ import (
 // "expiring" filter look.
 const expiringWindow = 7 * 24 * time.Hour
 
+// dashboardExpiringCountUpTo bounds the count of expiring channels the
+// dashboard shows: past it, it says "more than 100".
+const dashboardExpiringCountUpTo = 100
+
 // dashboardStatuses are the channel states the dashboard counts, in order.
 var dashboardStatuses = []models.ChannelStatus{models.ChannelPending, models.ChannelTrial, models.ChannelActive,
 	models.ChannelExpired, models.ChannelDeleting, models.ChannelFailed}
@@ -39,10 +43,13 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 	}
 	d.TokenConfigured, d.VerifyStatus, d.Hint, d.ProjectID = st.Configured(), string(st.VerifyStatus), st.TokenHint, st.ProjectID
 
-	counts, err := h.store.ChannelCounts(ctx)
+	// One read of the running totals instead of counting channels and
+	// summing both ledgers.
+	tot, err := h.store.DashboardTotals(ctx)
 	if err != nil {
 		return d, err
 	}
+	counts := tot.Channels
 	for _, s := range dashboardStatuses {
 		d.StatusCounts = append(d.StatusCounts, views.StatusCount{Status: string(s), Count: counts[s], Href: "/admin/channels?status=" + string(s)})
 	}
@@ -50,17 +57,11 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 		d.LiveChannels += counts[s]
 	}
 
-	days, err := h.store.DayTotals(ctx)
-	if err != nil {
-		return d, err
-	}
+	days := tot.Days
 	d.DaysCredited, d.DaysAllocated, d.DaysReturned, d.DaysCorrected = days.Credited, days.Allocated, days.Returned, days.Corrected
 	d.DaysInBalances = days.Credited - days.Allocated + days.Returned + days.Corrected
 
-	pb, err := h.store.PartnerBalance(ctx)
-	if err != nil {
-		return d, err
-	}
+	pb := tot.Partner
 	d.PartnerBought, d.PartnerExtended, d.PartnerReturned, d.PartnerCorrections = pb.Bought, pb.Extended, pb.Returned, pb.Corrections
 	d.PartnerEstimate = pb.Estimate()
 	d.LowBalanceThreshold = st.LowBalanceThreshold
@@ -69,11 +70,12 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 
 	now := time.Now().UTC()
 	until := now.Add(expiringWindow)
-	rows, total, err := h.store.ListAdminChannels(ctx, models.AdminChannelFilter{ExpiringFrom: &now, ExpiringUntil: &until, Limit: 10})
+	rows, total, err := h.store.ListAdminChannels(ctx, models.AdminChannelFilter{ExpiringFrom: &now, ExpiringUntil: &until,
+		Limit: 10, CountUpTo: dashboardExpiringCountUpTo})
 	if err != nil {
 		return d, err
 	}
-	d.ExpiringTotal = total
+	d.ExpiringTotal, d.ExpiringMore = total.N, total.More
 	for _, r := range rows {
 		d.Expiring = append(d.Expiring, views.ExpiringChannel{ID: r.ID, Name: r.Name, OwnerID: r.UserID, OwnerEmail: r.OwnerEmail,
 			Status: string(r.Status), ActiveTill: formatTime(r.ActiveTill), TillNote: timeLeft(r.ActiveTill, now)})

@@ -56,26 +56,65 @@ func listPageNumber(c echo.Context) int {
 	return n
 }
 
+// listCountAhead is how far past the current page a list counts the rows
+// of a filter the running totals do not cover (a search, say): beyond
+// that the pager says "more than N", so a page's cost does not grow with
+// the number of rows. The pages before it count as before.
+const listCountAhead = 1000
+
+// listCountUpTo is the CountUpTo of a list page at offset: the next
+// multiple of listCountAhead past it, so that a page past the end is
+// always counted exactly.
+func listCountUpTo(offset int) int { return (offset/listCountAhead + 1) * listCountAhead }
+
+// groupThousands writes n with thousands separators: 10000 → "10,000".
+func groupThousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		return "-" + s
+	}
+	return s
+}
+
+// totalText is a list's total in words: "10,000" or "more than 1,000".
+func totalText(t models.ListTotal) string {
+	if t.More {
+		return "more than " + groupThousands(t.N)
+	}
+	return groupThousands(t.N)
+}
+
 // buildPager makes the page links of a list of total items, on page;
 // href(n) is the address of page n.
 func buildPager(total int64, perPage, page int, href func(n int) string) views.PagerView {
-	if total <= 0 {
+	return buildListPager(models.ListTotal{N: total}, perPage, page, href)
+}
+
+// buildListPager is buildPager for a total that may be "more than N": then
+// the pages up to N are linked, and Next goes on from there.
+func buildListPager(total models.ListTotal, perPage, page int, href func(n int) string) views.PagerView {
+	if total.N <= 0 {
 		return views.PagerView{}
 	}
-	last := int((total + int64(perPage) - 1) / int64(perPage))
+	last := int((total.N + int64(perPage) - 1) / int64(perPage))
 	from := int64(page-1)*int64(perPage) + 1
-	to := min(total, int64(page)*int64(perPage))
-	pg := views.PagerView{Summary: fmt.Sprintf("%d–%d of %d", from, to, total)}
-	if from > total {
-		pg.Summary = fmt.Sprintf("%d in all", total)
+	to := min(total.N, int64(page)*int64(perPage))
+	pg := views.PagerView{Summary: fmt.Sprintf("%s–%s of %s", groupThousands(from), groupThousands(to), totalText(total))}
+	if from > total.N {
+		pg.Summary = totalText(total) + " in all"
 	}
-	if last <= 1 {
+	if last <= 1 && !total.More {
 		return pg
 	}
 	if page > 1 {
 		pg.Prev = href(min(page-1, last))
 	}
-	if page < last {
+	if page < last || total.More {
 		pg.Next = href(page + 1)
 	}
 	lo, hi := max(1, page-pagerMaxLinks/2), min(last, page+pagerMaxLinks/2)
@@ -88,7 +127,10 @@ func buildPager(total int64, perPage, page int, href func(n int) string) views.P
 	for n := lo; n <= hi; n++ {
 		pg.Links = append(pg.Links, views.PagerLink{Label: strconv.Itoa(n), Href: href(n), Current: n == page})
 	}
-	if hi < last {
+	switch {
+	case total.More: // the last page is not known
+		pg.Links = append(pg.Links, views.PagerLink{Gap: true})
+	case hi < last:
 		if hi < last-1 {
 			pg.Links = append(pg.Links, views.PagerLink{Gap: true})
 		}
@@ -226,25 +268,29 @@ func (h *Handler) renderUsers(c echo.Context, status int, p views.Page, form vie
 	f, fv := userListFilter(c)
 	page := listPageNumber(c)
 	f.Limit, f.Offset = usersPerPage, (page-1)*usersPerPage
-	rows, total, err := h.store.ListUsers(ctx, f)
+	f.CountUpTo = listCountUpTo(f.Offset)
+	rows, total, err := h.store.ListUsersPage(ctx, f)
 	if err != nil {
 		return err
 	}
-	if last := int((total + usersPerPage - 1) / usersPerPage); len(rows) == 0 && page > 1 && last >= 1 {
-		page = last // past the end (the list shrank): show the last page
+	// Past the end (the list shrank): show the last page. The count is
+	// exact here, as CountUpTo lies past the offset.
+	if last := int((total.N + usersPerPage - 1) / usersPerPage); len(rows) == 0 && page > 1 && last >= 1 && !total.More {
+		page = last
 		f.Offset = (page - 1) * usersPerPage
-		if rows, total, err = h.store.ListUsers(ctx, f); err != nil {
+		f.CountUpTo = listCountUpTo(f.Offset)
+		if rows, total, err = h.store.ListUsersPage(ctx, f); err != nil {
 			return err
 		}
 	}
-	plans, err := h.store.ListPlans(ctx)
+	plans, err := h.store.PlanOptions(ctx)
 	if err != nil {
 		return err
 	}
 	v := views.UsersView{
 		Filter:   fv,
 		Filtered: fv.Q != "" || fv.Plan != "" || fv.Mode != "" || fv.Status != "" || fv.Role != "customer",
-		Pager:    buildPager(total, usersPerPage, page, func(n int) string { return usersListHref(fv, n) }),
+		Pager:    buildListPager(total, usersPerPage, page, func(n int) string { return usersListHref(fv, n) }),
 		Form:     form,
 	}
 	for _, pl := range plans {

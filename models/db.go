@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/driver/sqlite"
@@ -39,6 +40,9 @@ type Store struct {
 	passwordCost int
 	dummyOnce    sync.Once
 	dummy        []byte
+
+	// queries counts the SQL statements run through db (see QueryCount).
+	queries atomic.Int64
 }
 
 // Open opens (creating if needed) the SQLite database at path with WAL,
@@ -77,6 +81,10 @@ func Open(ctx context.Context, path string, cipher *Cipher) (*Store, error) {
 	sqlDB.SetMaxIdleConns(8)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: db, cipher: cipher, now: func() time.Time { return time.Now().UTC() }, boot: rand.Text()}
+	if err := s.countQueries(); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("store: open database: %w", err)
+	}
 	if err := s.migrate(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, err
@@ -92,6 +100,35 @@ func (s *Store) Close() error {
 	}
 	return sqlDB.Close()
 }
+
+// countQueries registers a GORM callback after each kind of statement
+// (query, create, update, delete, raw/exec, row/rows) that adds one to
+// s.queries: an atomic add, nothing else.
+func (s *Store) countQueries() error {
+	count := func(*gorm.DB) { s.queries.Add(1) }
+	cb := s.db.Callback()
+	for _, err := range []error{
+		cb.Query().After("gorm:query").Register("whapidesk:count_query", count),
+		cb.Create().After("gorm:create").Register("whapidesk:count_create", count),
+		cb.Update().After("gorm:update").Register("whapidesk:count_update", count),
+		cb.Delete().After("gorm:delete").Register("whapidesk:count_delete", count),
+		cb.Raw().After("gorm:raw").Register("whapidesk:count_raw", count),
+		cb.Row().After("gorm:row").Register("whapidesk:count_row", count),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// QueryCount returns how many SQL statements the store has run since it was
+// opened (migrations included): every query, insert, update, delete, Exec
+// and Raw/Scan, whether or not it failed. Transactions' BEGIN and COMMIT
+// are not counted. Compare two readings to count the statements of one
+// request or one call, as the tests and benchmarks do; in a busy process
+// other goroutines' statements land in the same counter.
+func (s *Store) QueryCount() int64 { return s.queries.Load() }
 
 // SetClock replaces the store's clock (tests).
 func (s *Store) SetClock(now func() time.Time) { s.now = func() time.Time { return now().UTC() } }

@@ -14,6 +14,11 @@ type UserFilter struct {
 	Status string         // "active", "disabled" or ""
 	Limit  int
 	Offset int
+	// CountUpTo, when > 0, bounds ListUsersPage's count of a filter the
+	// running totals do not cover (a search, a plan, a mode, a status):
+	// counting stops past CountUpTo and the total says "more than
+	// CountUpTo". A role alone is counted exactly, from the totals.
+	CountUpTo int
 }
 
 // UserRow is a user with their active plan and channel count, for lists.
@@ -25,14 +30,24 @@ type UserRow struct {
 	LiveChannels int64  `gorm:"column:live_channels"`
 }
 
-// ListUsers returns the users matching f, by email, and how many match. It
-// is one query (no N+1) over indexed columns.
+// ListUsers returns the users matching f, by email, and exactly how many
+// match (it ignores f.CountUpTo). See ListUsersPage.
 func (s *Store) ListUsers(ctx context.Context, f UserFilter) ([]UserRow, int64, error) {
+	f.CountUpTo = 0
+	rows, total, err := s.ListUsersPage(ctx, f)
+	return rows, total.N, err
+}
+
+// ListUsersPage returns the users matching f, by email, and how many match
+// (see CountUpTo). The page is one query (no N+1) over indexed columns;
+// the count of a role alone reads the running totals.
+func (s *Store) ListUsersPage(ctx context.Context, f UserFilter) ([]UserRow, ListTotal, error) {
 	q := s.db.WithContext(ctx).Table("users").
 		Joins("LEFT JOIN subscriptions sub ON sub.user_id = users.id AND sub.status = 'active'").
 		Joins("LEFT JOIN plans p ON p.id = sub.plan_id")
-	if t := strings.TrimSpace(f.Search); t != "" {
-		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(t)) + "%"
+	search := strings.TrimSpace(f.Search)
+	if search != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(search)) + "%"
 		q = q.Where(`(users.email LIKE ? ESCAPE '\' OR lower(users.name) LIKE ? ESCAPE '\')`, like, like)
 	}
 	if f.Role != "" {
@@ -53,9 +68,22 @@ func (s *Store) ListUsers(ctx context.Context, f UserFilter) ([]UserRow, int64, 
 	case "disabled":
 		q = q.Where("users.disabled = 1")
 	}
-	var total int64
-	if err := q.Count(&total).Error; err != nil {
-		return nil, 0, err
+	var total ListTotal
+	if search == "" && f.PlanID == 0 && f.Mode == "" && f.Status == "" {
+		t, err := s.totals(ctx)
+		if err != nil {
+			return nil, total, err
+		}
+		if f.Role != "" {
+			total.N = t["users:"+string(f.Role)]
+		} else {
+			total.N = t.sum("users:")
+		}
+	} else {
+		var err error
+		if total, err = countUpTo(q, f.CountUpTo); err != nil {
+			return nil, total, err
+		}
 	}
 	if f.Limit > 0 {
 		q = q.Limit(f.Limit).Offset(f.Offset)

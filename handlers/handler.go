@@ -138,13 +138,27 @@ func (h *Handler) healthz(c echo.Context) error {
 }
 
 // headAsGet answers HEAD as the GET of the same path (monitors and link
-// checkers use it): Echo routes by method and would answer 404. net/http
-// sends the headers of the answer and drops its body.
+// checkers use it): Echo routes by method and would answer 404. The
+// handlers see GET and their body is dropped; the method is HEAD again
+// before net/http finishes the answer, so it answers as to a HEAD.
 func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if r := c.Request(); r.Method == http.MethodHead {
-			r.Method = http.MethodGet
+		r := c.Request()
+		if r.Method != http.MethodHead {
+			return next(c)
 		}
+		r.Method = http.MethodGet
+		defer func() { r.Method = http.MethodHead }()
+		c.Response().Writer = bodyless{c.Response().Writer}
 		return next(c)
 	}
 }
+
+// bodyless drops what is written to the body of an answer.
+type bodyless struct{ http.ResponseWriter }
+
+func (b bodyless) Write(p []byte) (int, error) { return len(p), nil }
+
+// Flush does nothing: a flush would send the headers while the method
+// still says GET.
+func (b bodyless) Flush() {}

@@ -1,8 +1,13 @@
 package handlers
 
 import (
+	"bufio"
+	"io"
+	"net"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"whapidesk/models"
 )
@@ -43,5 +48,32 @@ func TestHeadAnswersAsGet(t *testing.T) {
 		if r.Header.Get("Content-Security-Policy") == "" {
 			t.Errorf("HEAD %s: no security headers", tc.path)
 		}
+	}
+}
+
+// After the headers of a HEAD answer the connection carries nothing more,
+// not even the end of a chunked body: a client reusing the connection would
+// read those bytes as the answer to its next request.
+func TestHeadAnswerEndsWithItsHeaders(t *testing.T) {
+	a := newTestApp(t)
+	for _, path := range []string{"/login", "/healthz", "/static/js/app.js", "/app"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(a.srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(conn, "HEAD "+path+" HTTP/1.1\r\nHost: example.com\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(conn)
+		res, err := http.ReadResponse(br, &http.Request{Method: http.MethodHead})
+		if err != nil {
+			t.Fatalf("HEAD %s: %v", path, err)
+		}
+		_ = res.Body.Close()
+		_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		if extra, _ := io.ReadAll(br); len(extra) > 0 {
+			t.Errorf("HEAD %s (%d): %d bytes after the headers: %q", path, res.StatusCode, len(extra), extra)
+		}
+		_ = conn.Close()
 	}
 }

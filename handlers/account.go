@@ -49,16 +49,10 @@ func (h *Handler) changePassword(c echo.Context) error {
 	switch {
 	case current == "":
 		f.Errors["current_password"] = "enter your current password"
-	case next == "":
-		f.Errors["new_password"] = "enter a new password"
-	case len([]rune(next)) < models.MinPasswordLength:
-		f.Errors["new_password"] = models.ErrWeakPassword.Error()
-	case len(next) > 72:
-		f.Errors["new_password"] = models.ErrPasswordTooLong.Error()
-	case next == current:
+	case next != "" && next == current:
 		f.Errors["new_password"] = "the new password must differ from the current one"
-	case confirm != next:
-		f.Errors["confirm_password"] = "the two new passwords differ"
+	default:
+		newPasswordErrors(next, confirm, f.Errors)
 	}
 	if len(f.Errors) > 0 {
 		return h.render(c, http.StatusUnprocessableEntity, views.PasswordPage(h.page(c, "Change password"), f))
@@ -99,4 +93,19 @@ func (h *Handler) changePassword(c echo.Context) error {
 		return err
 	}
 	return redirect(c, "/")
+}
+
+// newPasswordErrors puts into errs what is wrong with a new password and
+// its confirmation (fields new_password and confirm_password), if anything.
+func newPasswordErrors(next, confirm string, errs map[string]string) {
+	switch {
+	case next == "":
+		errs["new_password"] = "enter a new password"
+	case len([]rune(next)) < models.MinPasswordLength:
+		errs["new_password"] = models.ErrWeakPassword.Error()
+	case len(next) > 72:
+		errs["new_password"] = models.ErrPasswordTooLong.Error()
+	case confirm != next:
+		errs["confirm_password"] = "the two new passwords differ"
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -145,4 +146,75 @@ func (a *testApp) sessionCount(userID int64) int64 {
 		a.t.Fatal(err)
 	}
 	return n
+}
+
+// An admin sets a new password for a customer who forgot theirs: the
+// customer is signed out everywhere, the new password signs in, the old one
+// does not; bad input is refused next to the field and changes nothing.
+func TestAdminSetsANewPassword(t *testing.T) {
+	a := newTestApp(t)
+	u := a.newUser(models.RoleCustomer, "amal@example.com")
+	a.newUser(models.RoleAdmin, "admin@example.com")
+	cust, admin := a.client(), a.client()
+	cust.login(u.Email)
+	admin.login("admin@example.com")
+	page := "/admin/users/" + strconv.FormatInt(u.ID, 10)
+	set := func(next, confirm string) result {
+		t.Helper()
+		return admin.submit(page, page+"/password", url.Values{"new_password": {next}, "confirm_password": {confirm}})
+	}
+
+	for _, tc := range []struct{ next, confirm, field string }{
+		{"", "", "new_password"},
+		{"short", "short", "new_password"},
+		{"a much longer new secret", "something else entirely", "confirm_password"},
+	} {
+		r := set(tc.next, tc.confirm)
+		if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, `data-testid="error-`+tc.field+`"`) {
+			t.Fatalf("%q/%q: status %d, want 422 at %s", tc.next, tc.confirm, r.StatusCode, tc.field)
+		}
+		if tc.next != "" && strings.Contains(r.body, tc.next) {
+			t.Fatal("the password was echoed")
+		}
+	}
+	if cust.get("/app").StatusCode != http.StatusOK {
+		t.Fatal("refused input ended the customer's session")
+	}
+
+	const next = "given by the admin 123"
+	if r := set(next, next); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("set: %d %s", r.StatusCode, r.body)
+	}
+	if f := flashText(admin.get(page).body); !strings.Contains(f, "new password is set") {
+		t.Fatalf("flash %q", f)
+	}
+	if r := cust.get("/app"); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the customer is still signed in: %d", r.StatusCode)
+	}
+	if n := a.sessionCount(u.ID); n != 0 {
+		t.Fatalf("%d sessions left", n)
+	}
+	if admin.get("/admin").StatusCode != http.StatusOK {
+		t.Fatal("the admin was signed out")
+	}
+	if _, err := a.store.Authenticate(context.Background(), u.Email, testPassword); err == nil {
+		t.Fatal("the old password still works")
+	}
+	if _, err := a.store.Authenticate(context.Background(), u.Email, next); err != nil {
+		t.Fatalf("the new password: %v", err)
+	}
+	// An admin's own password goes through /account/password (with the current one).
+	self := "/admin/users/" + strconv.FormatInt(currentUserID(t, a, "admin@example.com"), 10)
+	if r := admin.submit(self, self+"/password", url.Values{"new_password": {next}, "confirm_password": {next}}); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/account/password" {
+		t.Fatalf("own password through the user page: %d → %s", r.StatusCode, r.Header.Get("Location"))
+	}
+}
+
+func currentUserID(t *testing.T, a *testApp, email string) int64 {
+	t.Helper()
+	u, err := a.store.UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
 }

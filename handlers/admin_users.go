@@ -31,6 +31,7 @@ func (h *Handler) adminUserRoutes(g *echo.Group) {
 	g.GET("/users/:id/disable", h.showDisableUserPage)
 	g.POST("/users/:id/disable", h.disableUser)
 	g.POST("/users/:id/enable", h.enableUser)
+	g.POST("/users/:id/password", h.setUserPassword)
 	g.POST("/users/:id/channels/:cid/extend", h.extendUserChannel)
 	g.GET("/users/:id/channels/:cid/delete", h.showDeleteUserChannelPage)
 	g.POST("/users/:id/channels/:cid/delete", h.deleteUserChannel)
@@ -751,6 +752,33 @@ func (h *Handler) setUserDisabled(c echo.Context, disabled bool) error {
 	} else {
 		h.setFlash(c, "success", u.Email+" is enabled: they can sign in again.")
 	}
+	return h.backToUser(c, u.ID)
+}
+
+// setUserPassword gives a user a new password chosen by an admin (there
+// is no email reset): every session of theirs ends. An admin changes their
+// own password at /account/password, with the current one.
+func (h *Handler) setUserPassword(c echo.Context) error {
+	u, err := h.userOfPath(c)
+	if err != nil {
+		return err
+	}
+	if me := currentUser(c); me != nil && me.ID == u.ID {
+		return redirect(c, "/account/password")
+	}
+	form := views.PasswordForm{Errors: map[string]string{}}
+	newPasswordErrors(c.FormValue("new_password"), c.FormValue("confirm_password"), form.Errors)
+	if len(form.Errors) > 0 {
+		return h.renderUserPage(c, http.StatusUnprocessableEntity, u, fixFields, func(v *views.UserPageView) { v.Password = form })
+	}
+	if err := h.store.SetPassword(c.Request().Context(), actor(c), u.ID, c.FormValue("new_password")); err != nil {
+		if errors.Is(err, models.ErrInvalidPassword) {
+			h.setFlash(c, "error", "The password was changed meanwhile by someone else. Nothing was set; try again.")
+			return h.backToUser(c, u.ID)
+		}
+		return err
+	}
+	h.setFlash(c, "success", "A new password is set for "+u.Email+". They are signed out everywhere; tell them the new password in a safe way.")
 	return h.backToUser(c, u.ID)
 }
 

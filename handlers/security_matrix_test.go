@@ -110,6 +110,7 @@ var smRows = []smRow{
 	{method: "GET", path: "/admin/users/:id/disable", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/users/:id/disable", anon: 303, custA: 403, custB: 403, admin: 303, order: smDisable},
 	{method: "POST", path: "/admin/users/:id/enable", anon: 303, custA: 403, custB: 403, admin: 303},
+	{method: "POST", path: "/admin/users/:id/password", anon: 303, custA: 403, custB: 403, admin: 422},
 	{method: "POST", path: "/admin/users/:id/channels/:cid/extend", anon: 303, custA: 403, custB: 403, admin: 422},
 	{method: "GET", path: "/admin/users/:id/channels/:cid/delete", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/users/:id/channels/:cid/delete", anon: 303, custA: 403, custB: 403, admin: 303, order: smSpare},

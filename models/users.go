@@ -243,15 +243,35 @@ func (s *Store) ChangePassword(ctx context.Context, actor Actor, id int64, curre
 	if u.Disabled || bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(current)) != nil {
 		return ErrInvalidPassword
 	}
+	// Conditional on the hash just checked: of two changes racing with the
+	// same current password, one wins and the other is refused.
+	return s.setPassword(ctx, actor, u, next, "user.password", "password changed; every session ended")
+}
+
+// SetPassword gives a user a new password without the old one (an admin
+// helping someone who forgot theirs) and ends every session of the user,
+// in one transaction.
+func (s *Store) SetPassword(ctx context.Context, actor Actor, id int64, next string) error {
+	if err := checkPassword(next); err != nil {
+		return err
+	}
+	u, err := s.UserByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.setPassword(ctx, actor, u, next, "user.password_reset", "password set by an admin; every session ended")
+}
+
+// setPassword stores the hash of next for u if u's hash is still the one
+// read, deletes all u's sessions and audits, in one transaction.
+func (s *Store) setPassword(ctx context.Context, actor Actor, u *User, next, action, detail string) error {
 	hash, err := bcrypt.GenerateFromPassword([]byte(next), s.cost())
 	if err != nil {
 		return fmt.Errorf("store: hash password: %w", err)
 	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		now := s.now()
-		// Conditional on the hash just checked: of two changes racing with
-		// the same current password, one wins and the other is refused.
-		res := tx.Model(&User{}).Where("id = ? AND password_hash = ?", id, u.PasswordHash).
+		res := tx.Model(&User{}).Where("id = ? AND password_hash = ?", u.ID, u.PasswordHash).
 			Updates(map[string]any{"password_hash": string(hash), "password_changed_at": now, "updated_at": now})
 		if res.Error != nil {
 			return res.Error
@@ -259,10 +279,10 @@ func (s *Store) ChangePassword(ctx context.Context, actor Actor, id int64, curre
 		if res.RowsAffected != 1 {
 			return ErrInvalidPassword
 		}
-		if err := tx.Where("user_id = ?", id).Delete(&Session{}).Error; err != nil {
+		if err := tx.Where("user_id = ?", u.ID).Delete(&Session{}).Error; err != nil {
 			return err
 		}
-		return s.audit(tx, actor, "user.password", u.Email, "password changed; every session ended")
+		return s.audit(tx, actor, action, u.Email, detail)
 	})
 }
 

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"whapidesk/models"
@@ -15,6 +16,7 @@ import (
 func domainError(err error) (status int, code, message string, ok bool) {
 	var fe provision.FieldErrors
 	var rl *provision.RetryLaterError
+	var small *models.PlanTooSmallError
 	switch {
 	case errors.As(err, &fe):
 		return http.StatusUnprocessableEntity, "invalid_input", "nothing was changed: see the fields", true
@@ -28,6 +30,8 @@ func domainError(err error) (status int, code, message string, ok bool) {
 		return http.StatusConflict, "no_active_plan", "there is no active plan: a plan must be active to add channels", true
 	case errors.Is(err, models.ErrInsufficientBalance):
 		return http.StatusConflict, "insufficient_balance", "the day balance is too small for this", true
+	case errors.As(err, &small):
+		return http.StatusConflict, "plan_too_small", fmt.Sprintf("the customer has %d live channels and this plan allows %d: delete channels first", small.Live, small.Max), true
 	case errors.Is(err, models.ErrPlanRetired):
 		return http.StatusConflict, "plan_retired", err.Error(), true
 	case errors.Is(err, models.ErrAlreadyOnPlan):

@@ -37,6 +37,15 @@ type PlanInput struct {
 	PeriodDays    int64
 }
 
+// PlanTooSmallError is returned when a plan's channel limit would be below
+// the live channels of a customer on it: lowering a plan, or moving a
+// customer to a smaller one. Live is the most live channels concerned.
+type PlanTooSmallError struct{ Live, Max int64 }
+
+func (e *PlanTooSmallError) Error() string {
+	return fmt.Sprintf("%d live channels do not fit a limit of %d", e.Live, e.Max)
+}
+
 // ErrPlanNameTaken is returned when another plan has the name.
 var ErrPlanNameTaken = errors.New("another plan has this name")
 
@@ -68,6 +77,19 @@ func (s *Store) UpdatePlan(ctx context.Context, actor Actor, id int64, in PlanIn
 			return notFound(err)
 		}
 		before := planDetail(&p)
+		if in.MaxChannels < p.MaxChannels {
+			// Invariant 1 holds for customers already on the plan too.
+			var most int64
+			if err := tx.Raw(`SELECT COALESCE(MAX(n), 0) FROM (
+					SELECT COUNT(*) AS n FROM channels c
+					JOIN subscriptions s ON s.user_id = c.user_id AND s.status = 'active' AND s.plan_id = ?
+					WHERE c.status IN ? GROUP BY c.user_id)`, p.ID, LiveStatuses).Scan(&most).Error; err != nil {
+				return err
+			}
+			if most > in.MaxChannels {
+				return &PlanTooSmallError{Live: most, Max: in.MaxChannels}
+			}
+		}
 		p.Name, p.MaxChannels, p.DaysPerPeriod, p.PeriodDays, p.UpdatedAt = in.Name, in.MaxChannels, in.DaysPerPeriod, in.PeriodDays, s.now()
 		if err := tx.Save(&p).Error; err != nil {
 			return err

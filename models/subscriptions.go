@@ -73,6 +73,13 @@ func (s *Store) ActivatePlan(ctx context.Context, actor Actor, userID, planID in
 		if !p.Active {
 			return ErrPlanRetired
 		}
+		var live int64
+		if err := tx.Model(&Channel{}).Where("user_id = ? AND status IN ?", userID, LiveStatuses).Count(&live).Error; err != nil {
+			return err
+		}
+		if live > p.MaxChannels {
+			return &PlanTooSmallError{Live: live, Max: p.MaxChannels}
+		}
 		var cur Subscription
 		err := tx.Where("user_id = ? AND status = ?", userID, SubActive).First(&cur).Error
 		switch {

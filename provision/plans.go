@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"whapidesk/models"
 )
@@ -50,8 +51,12 @@ func (s *Service) UpdatePlan(ctx context.Context, actor models.Actor, id int64, 
 		return nil, err
 	}
 	p, err := s.store.UpdatePlan(ctx, actor, id, in)
-	if errors.Is(err, models.ErrPlanNameTaken) {
+	var small *models.PlanTooSmallError
+	switch {
+	case errors.Is(err, models.ErrPlanNameTaken):
 		return nil, FieldErrors{"name": err.Error()}
+	case errors.As(err, &small):
+		return nil, FieldErrors{"max_channels": fmt.Sprintf("a customer on this plan has %d live channels: the limit cannot go below %d", small.Live, small.Live)}
 	}
 	return p, err
 }

@@ -754,7 +754,7 @@ func PlanEditPage(p Page, v PlanEditView) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 58, " customers are on this plan. They keep it: a new channel limit holds from now on, new days from their next activation or renewal.</div>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 58, " customers are on this plan. They keep it: a new channel limit holds from now on (it cannot go below the channels one of them has), new days from their next activation or renewal.</div>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

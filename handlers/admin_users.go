@@ -353,6 +353,20 @@ func (h *Handler) addUser(c echo.Context) error {
 
 // The auto/manual toggle ------------------------------------------------
 
+// usersBack is where the mode toggle returns to: the customers list (with
+// its query, re-encoded) or this customer's page; anything else, this
+// customer's page.
+func usersBack(back string, id int64) string {
+	u, err := url.Parse(safeNext(back))
+	if err != nil || (u.Path != "/admin/users" && u.Path != userPath(id)) {
+		return userPath(id)
+	}
+	if q := u.Query().Encode(); q != "" && u.Path == "/admin/users" {
+		return u.Path + "?" + q
+	}
+	return u.Path
+}
+
 func modeToggle(u *models.User, back string) views.ModeToggle {
 	return views.ModeToggle{UserID: u.ID, Email: u.Email, Auto: u.AllocationMode == models.AllocationAuto, Back: back}
 }
@@ -363,10 +377,7 @@ func (h *Handler) setUserMode(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	back := safeNext(c.FormValue("back"))
-	if back != "/admin/users" && !strings.HasPrefix(back, "/admin/users?") && !strings.HasPrefix(back, "/admin/users/") {
-		back = userPath(u.ID)
-	}
+	back := usersBack(c.FormValue("back"), u.ID)
 	mode := models.AllocationMode(c.FormValue("mode"))
 	kind, text := "success", ""
 	switch {

@@ -26,7 +26,7 @@ test:
 ## test-long: the long tests (build tag "long"): the seeded 1,000-fault campaign, the crash test of
 ## the real binary (SIGKILL under load, restart, reconcile) and the 60 s soak test; a few minutes
 test-long:
-	$(GO) test -race -count=1 -tags long -run '^TestLong' -timeout 20m ./...
+	$(GO) test -race -count=1 -v -tags long -run '^TestLong' -timeout 20m ./...
 
 ## generate: regenerate templ components (the generated code is committed)
 generate:

@@ -54,6 +54,8 @@ func domainError(err error) (status int, code, message string, ok bool) {
 		return http.StatusBadGateway, "partner_balance", "the days could not be added now; the days were given back", true
 	case errors.Is(err, provision.ErrOutcomeUnknown):
 		return http.StatusBadGateway, "pending", "the change is not confirmed yet; it is checked and settled automatically, no day is lost", true
+	case errors.Is(err, provision.ErrUnavailable):
+		return http.StatusBadGateway, "unavailable", "the service could not be reached; nothing was changed: try again in a moment", true
 	case errors.Is(err, provision.ErrRefused):
 		return http.StatusBadGateway, "upstream_refused", "the change was refused upstream; nothing was changed", true
 	}

@@ -23,8 +23,10 @@ const (
 	ChannelFailed   ChannelStatus = "failed" // WHAPI refused to create it
 )
 
-// LiveStatuses are the states that take a plan slot.
-var LiveStatuses = []ChannelStatus{ChannelPending, ChannelTrial, ChannelActive}
+// LiveStatuses are the states that take a plan slot. A channel being
+// deleted keeps its slot until WHAPI confirms the delete: an unconfirmed
+// delete may turn out not to have happened.
+var LiveStatuses = []ChannelStatus{ChannelPending, ChannelTrial, ChannelActive, ChannelDeleting}
 
 // Channel is a customer's WhatsApp channel. TokenEnc is the sealed channel
 // token: it never leaves the server.
@@ -44,9 +46,12 @@ type Channel struct {
 	DaysAllocated int64         `gorm:"column:days_allocated"`
 	LastError     string        `gorm:"column:last_error"`
 	LastSyncedAt  *time.Time    `gorm:"column:last_synced_at"`
-	CreatedAt     time.Time     `gorm:"column:created_at"`
-	UpdatedAt     time.Time     `gorm:"column:updated_at"`
-	DeletedAt     *time.Time    `gorm:"column:deleted_at"`
+	// TillConfirmed is false after an extend confirmed without reading
+	// WHAPI's new activeTill back; the next sync makes it true.
+	TillConfirmed bool       `gorm:"column:till_confirmed"`
+	CreatedAt     time.Time  `gorm:"column:created_at"`
+	UpdatedAt     time.Time  `gorm:"column:updated_at"`
+	DeletedAt     *time.Time `gorm:"column:deleted_at"`
 }
 
 // TableName implements gorm's Tabler.
@@ -176,7 +181,7 @@ func (s *Store) ReserveChannel(ctx context.Context, actor Actor, userID int64, n
 		now := s.now()
 		res := tx.Exec(`INSERT INTO channels (user_id, name, phone, status, created_at, updated_at)
 			SELECT ?, ?, ?, 'pending', ?, ?
-			WHERE (SELECT COUNT(*) FROM channels WHERE user_id = ? AND status IN ('pending', 'trial', 'active'))
+			WHERE (SELECT COUNT(*) FROM channels WHERE user_id = ? AND status IN ('pending', 'trial', 'active', 'deleting'))
 			    < (SELECT p.max_channels FROM subscriptions s JOIN plans p ON p.id = s.plan_id
 			       WHERE s.user_id = ? AND s.status = 'active')`,
 			userID, name, phone, now, now, userID, userID)
@@ -284,7 +289,7 @@ func (s *Store) SyncChannel(ctx context.Context, id int64, r RemoteChannel) erro
 	return s.db.WithContext(ctx).Model(&Channel{}).
 		Where("id = ? AND status IN ?", id, []ChannelStatus{ChannelTrial, ChannelActive, ChannelExpired}).
 		Updates(map[string]any{"status": statusFor(r, now), "mode": r.Mode, "trial_ends_at": r.TrialEnds,
-			"active_till": r.ActiveTill, "last_synced_at": now, "updated_at": now}).Error
+			"active_till": r.ActiveTill, "last_synced_at": now, "till_confirmed": true, "updated_at": now}).Error
 }
 
 // SetLinked records whether a phone is linked to the channel.

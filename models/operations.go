@@ -81,6 +81,39 @@ func (s *Store) settle(tx *gorm.DB, opID int64, to OpState, result string) (*Ope
 	return &op, nil
 }
 
+// createOp journals an operation. The database allows one open operation
+// per channel (migration 0005), so a clash means another change of the
+// channel is not settled yet: ErrChannelBusy.
+func createOp(tx *gorm.DB, op *Operation) error {
+	err := tx.Create(op).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return ErrChannelBusy
+	}
+	return err
+}
+
+// checkFreeSlot fails with ErrNoActivePlan or ErrPlanLimit unless the
+// customer's active plan has room for one more live channel.
+func (s *Store) checkFreeSlot(tx *gorm.DB, userID int64) error {
+	var row struct {
+		Live int64
+		Max  *int64
+	}
+	err := tx.Raw(`SELECT
+			(SELECT COUNT(*) FROM channels WHERE user_id = ? AND status IN ?) AS live,
+			(SELECT p.max_channels FROM subscriptions s JOIN plans p ON p.id = s.plan_id
+			 WHERE s.user_id = ? AND s.status = 'active') AS max`, userID, LiveStatuses, userID).Scan(&row).Error
+	switch {
+	case err != nil:
+		return err
+	case row.Max == nil:
+		return ErrNoActivePlan
+	case row.Live >= *row.Max:
+		return ErrPlanLimit
+	}
+	return nil
+}
+
 // MarkSent records that an operation is about to reach WHAPI. From here on
 // a crash leaves it for Reconcile to settle from what WHAPI says.
 func (s *Store) MarkSent(ctx context.Context, opID int64) error {
@@ -130,10 +163,17 @@ func (s *Store) ReserveExtend(ctx context.Context, actor Actor, channelID, days 
 		if ch.WhapiID == nil || (ch.Status != ChannelTrial && ch.Status != ChannelActive && ch.Status != ChannelExpired) {
 			return ErrChannelBusy
 		}
+		if ch.Status == ChannelExpired {
+			// Days bring an expired channel back: it takes a plan slot again,
+			// so the plan must have one free.
+			if err := s.checkFreeSlot(tx, ch.UserID); err != nil {
+				return err
+			}
+		}
 		now := s.now()
 		op = Operation{Kind: OpExtend, ChannelID: ch.ID, UserID: ch.UserID, Days: days, Comment: comment, Actor: actor.Email,
 			State: OpReserved, TillBefore: ch.ActiveTill, Boot: s.boot, CreatedAt: now, UpdatedAt: now}
-		if err := tx.Create(&op).Error; err != nil {
+		if err := createOp(tx, &op); err != nil {
 			return err
 		}
 		cid, oid := ch.ID, op.ID
@@ -157,8 +197,10 @@ func (s *Store) ConfirmExtend(ctx context.Context, opID int64) error {
 		if err != nil {
 			return err
 		}
+		// WHAPI's new activeTill is not known here: the caller reads it
+		// back; till then (or if that fails) the channel says so.
 		if err := tx.Model(&Channel{}).Where("id = ?", op.ChannelID).Updates(map[string]any{
-			"days_allocated": gorm.Expr("days_allocated + ?", op.Days), "updated_at": s.now()}).Error; err != nil {
+			"days_allocated": gorm.Expr("days_allocated + ?", op.Days), "till_confirmed": false, "updated_at": s.now()}).Error; err != nil {
 			return err
 		}
 		cid, oid := op.ChannelID, op.ID
@@ -212,7 +254,7 @@ func (s *Store) ReserveDelete(ctx context.Context, actor Actor, channelID int64)
 		}
 		op = &Operation{Kind: OpDelete, ChannelID: ch.ID, UserID: ch.UserID, Actor: actor.Email, State: OpReserved,
 			TillBefore: ch.ActiveTill, Result: string(ch.Status), Boot: s.boot, CreatedAt: now, UpdatedAt: now}
-		if err := tx.Create(op).Error; err != nil {
+		if err := createOp(tx, op); err != nil {
 			return err
 		}
 		return s.audit(tx, actor, "channel.delete", channelTarget(&ch), "delete requested")

@@ -250,7 +250,9 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 	}
 	unlock := s.locks.lock(in.ChannelID)
 	defer unlock()
-	ch, err := s.store.ChannelByID(ctx, in.ChannelID)
+	// An unanswered extend is judged from the activeTill it started from,
+	// so that must be WHAPI's.
+	ch, err := s.confirmedChannel(ctx, in.ChannelID)
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +343,7 @@ func (s *Service) afterExtend(ctx context.Context, channelID int64) (*models.Cha
 	}
 	if remote.Mode == whapi.ModeTrial {
 		if err := s.whapi.SetMode(ctx, ch.RemoteID(), whapi.ModeLive); err != nil {
-			s.log.WarnContext(ctx, "switching to live mode failed; Reconcile retries", "channel", ch.ID, "err", err)
+			s.log.WarnContext(ctx, "switching to live mode failed; the next sync (Reconcile) retries", "channel", ch.ID, "err", err)
 		} else {
 			remote.Mode = whapi.ModeLive
 		}
@@ -381,7 +383,8 @@ func (s *Service) DeletePreview(ctx context.Context, channelID int64) (int64, er
 func (s *Service) Delete(ctx context.Context, actor models.Actor, channelID int64) (int64, error) {
 	unlock := s.locks.lock(channelID)
 	defer unlock()
-	ch, err := s.store.ChannelByID(ctx, channelID)
+	// The days given back are counted from activeTill: it must be WHAPI's.
+	ch, err := s.confirmedChannel(ctx, channelID)
 	if err != nil {
 		return 0, err
 	}
@@ -413,8 +416,29 @@ func (s *Service) Delete(ctx context.Context, actor models.Actor, channelID int6
 	return 0, ErrOutcomeUnknown
 }
 
+// confirmedChannel returns the channel, synced first from WHAPI when its
+// activeTill was not read back after the last extend (an answer lost, or a
+// crash before the read-back). The caller holds the channel's lock.
+func (s *Service) confirmedChannel(ctx context.Context, channelID int64) (*models.Channel, error) {
+	ch, err := s.store.ChannelByID(ctx, channelID)
+	if err != nil || ch.TillConfirmed || ch.RemoteID() == "" {
+		return ch, err
+	}
+	if _, err := s.Sync(ctx, channelID); err != nil {
+		if errors.Is(err, models.ErrNotFound) {
+			return nil, err
+		}
+		s.log.WarnContext(ctx, "sync before a change failed", "channel", channelID, "err", err)
+		return nil, ErrUnavailable
+	}
+	return s.store.ChannelByID(ctx, channelID)
+}
+
 // Sync refreshes a channel's status, mode and active-till from WHAPI. A
-// channel WHAPI no longer has is marked gone, its unused days returned.
+// channel WHAPI no longer has is marked gone, its unused days returned. A
+// channel with paid days that WHAPI still shows in trial mode is switched
+// to live, as the docs require (the switch after its first paid extend may
+// have failed, or the process may have stopped before it).
 func (s *Service) Sync(ctx context.Context, channelID int64) (*models.Channel, error) {
 	ch, err := s.store.ChannelByID(ctx, channelID)
 	if err != nil {
@@ -432,6 +456,13 @@ func (s *Service) Sync(ctx context.Context, channelID int64) (*models.Channel, e
 	case err != nil:
 		return nil, err
 	default:
+		if remote.Mode == whapi.ModeTrial && ch.DaysAllocated > 0 {
+			if err := s.whapi.SetMode(ctx, ch.RemoteID(), whapi.ModeLive); err != nil {
+				s.log.WarnContext(ctx, "switching a paid channel to live mode failed; the next sync retries", "channel", ch.ID, "err", err)
+			} else {
+				remote.Mode = whapi.ModeLive
+			}
+		}
 		if err := s.store.SyncChannel(ctx, ch.ID, remoteOf(remote)); err != nil {
 			return nil, err
 		}

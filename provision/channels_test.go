@@ -417,8 +417,9 @@ func TestExtendFaultsAreSettledExactlyOnce(t *testing.T) {
 // The process stops between reserving and settling; the next one repairs it.
 func TestCrashBetweenReserveAndSettle(t *testing.T) {
 	e := newEnv(t)
-	u := e.customer("amal", 2, 15, 30)
+	u := e.customer("amal", 3, 15, 45)
 	ch := e.create(u.ID, "shop")
+	other := e.create(u.ID, "stock") // one open change per channel: the second crash is on another
 	client := e.client()
 
 	// 1. Reserved and sent, WHAPI applied it, then the process died.
@@ -433,7 +434,10 @@ func TestCrashBetweenReserveAndSettle(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 2. Reserved, never sent.
-	if _, err := e.store.ReserveExtend(e.ctx, admin, ch.ID, 6, "crash before send"); err != nil {
+	if _, err := e.store.ReserveExtend(e.ctx, admin, ch.ID, 6, "a second change while the first is open"); !errors.Is(err, models.ErrChannelBusy) {
+		t.Fatalf("a second open change of one channel: %v, want ErrChannelBusy", err)
+	}
+	if _, err := e.store.ReserveExtend(e.ctx, admin, other.ID, 6, "crash before send"); err != nil {
 		t.Fatal(err)
 	}
 	// 3. A create reserved and sent; WHAPI made it; the process died.
@@ -448,21 +452,21 @@ func TestCrashBetweenReserveAndSettle(t *testing.T) {
 	if _, err := client.CreateChannel(e.ctx, whapi.CreateChannelRequest{Name: remoteName(st.InstallID, pending), ProjectID: st.ProjectID}); err != nil {
 		t.Fatal(err)
 	}
-	if b := e.user(u.ID).DayBalance; b != 20 {
-		t.Fatalf("balance before restart %d", b)
+	if b := e.user(u.ID).DayBalance; b != 35 {
+		t.Fatalf("balance before restart %d, want 45 − 4 − 6", b)
 	}
 
 	rep, err := e.newService().Reconcile(e.ctx) // the restarted process
 	if err != nil || rep.Settled != 3 {
 		t.Fatalf("reconcile: %+v %v", rep, err)
 	}
-	if b := e.user(u.ID).DayBalance; b != 26 {
-		t.Fatalf("balance after reconcile %d, want 30 − 4", b)
+	if b := e.user(u.ID).DayBalance; b != 41 {
+		t.Fatalf("balance after reconcile %d, want 45 − 4", b)
 	}
 	if got := e.channel(pending.ID); got.RemoteID() == "" || !got.IsLive() {
 		t.Fatalf("the created channel was not adopted: %+v", got)
 	}
-	if e.simLive() != 2 {
+	if e.simLive() != 3 {
 		t.Fatalf("WHAPI has %d channels", e.simLive())
 	}
 	e.checkBooks()

@@ -15,6 +15,9 @@ var (
 	// ErrOutcomeUnknown: WHAPI did not answer in time; whether the change
 	// happened will be settled by Reconcile. No day is lost meanwhile.
 	ErrOutcomeUnknown = errors.New("WHAPI did not confirm the change in time; it will be checked and settled automatically")
+	// ErrUnavailable: WHAPI could not be asked what a change needs to know
+	// first; nothing was changed.
+	ErrUnavailable = errors.New("WHAPI could not be reached; nothing was changed")
 	// ErrRefused: WHAPI refused the change; nothing changed.
 	ErrRefused = errors.New("WHAPI refused the change")
 	// ErrPartnerShort: WHAPI refused an extend for lack of partner days.

@@ -141,8 +141,9 @@ const (
 	// FaultStatus answers Fault.Status (500 if zero) with a WHAPI error body
 	// and changes nothing.
 	FaultStatus FaultKind = iota + 1
-	// FaultLatency sleeps Fault.Delay (real time, ending early if the request
-	// context ends), then serves the request normally.
+	// FaultLatency sleeps Fault.Delay (real time), then serves the request
+	// normally; if the request's context ends first (the client gave up),
+	// the connection is aborted and nothing is applied.
 	FaultLatency
 	// FaultHang changes nothing and hangs until the request context ends or
 	// Fault.Delay passes (if non-zero), then aborts the connection.

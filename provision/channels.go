@@ -424,7 +424,7 @@ func (s *Service) confirmedChannel(ctx context.Context, channelID int64) (*model
 	if err != nil || ch.TillConfirmed || ch.RemoteID() == "" {
 		return ch, err
 	}
-	if _, err := s.Sync(ctx, channelID); err != nil {
+	if _, err := s.syncLocked(ctx, channelID); err != nil {
 		if errors.Is(err, models.ErrNotFound) {
 			return nil, err
 		}
@@ -438,8 +438,17 @@ func (s *Service) confirmedChannel(ctx context.Context, channelID int64) (*model
 // channel WHAPI no longer has is marked gone, its unused days returned. A
 // channel with paid days that WHAPI still shows in trial mode is switched
 // to live, as the docs require (the switch after its first paid extend may
-// have failed, or the process may have stopped before it).
+// have failed, or the process may have stopped before it). It takes the
+// channel's lock, so an answer read before an extend cannot overwrite the
+// one read after it.
 func (s *Service) Sync(ctx context.Context, channelID int64) (*models.Channel, error) {
+	unlock := s.locks.lock(channelID)
+	defer unlock()
+	return s.syncLocked(ctx, channelID)
+}
+
+// syncLocked is Sync for a caller that holds the channel's lock.
+func (s *Service) syncLocked(ctx context.Context, channelID int64) (*models.Channel, error) {
 	ch, err := s.store.ChannelByID(ctx, channelID)
 	if err != nil {
 		return nil, err

@@ -255,7 +255,11 @@ func (s *Service) settleOp(ctx context.Context, install string, op *models.Opera
 		_, err := s.whapi.GetChannel(ctx, ch.RemoteID())
 		switch {
 		case errors.Is(err, whapi.ErrNotFound):
-			return s.store.ConfirmDelete(ctx, op.ID, UnusedDays(ch, s.now()))
+			// WHAPI refunded what was left when it deleted the channel, i.e.
+			// when the delete was sent (op.UpdatedAt, set by MarkSent), not
+			// now: SettleAfter or a restart later, a day boundary may have
+			// passed.
+			return s.store.ConfirmDelete(ctx, op.ID, UnusedDays(ch, op.UpdatedAt))
 		case err != nil:
 			return err
 		}

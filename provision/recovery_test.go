@@ -156,3 +156,35 @@ func TestReconcileSwitchesPaidTrialChannelsToLive(t *testing.T) {
 	}
 	e.checkBooks()
 }
+
+// A delete settled later by Reconcile gives back what WHAPI refunded when it
+// deleted the channel — the days left when the delete was sent, not those
+// left when Reconcile runs.
+func TestSettledDeleteRefundsTheDaysLeftWhenSent(t *testing.T) {
+	e := newEnv(t)
+	e.svc.SettleAfter = 2 * time.Minute
+	u := e.customer("amal", 2, 30, 60)
+	ch := e.create(u.ID, "a")
+	if _, err := e.svc.Extend(e.ctx, admin, ExtendInput{ChannelID: ch.ID, Days: 10, Comment: "paid"}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(6 * 24 * time.Hour) // past the trial: every day now counts
+	// WHAPI deletes, the answer is lost, and so is the check after it.
+	e.sim.InjectFault(whapisim.Fault{Method: "DELETE", Path: "/channels/", Kind: whapisim.FaultLostAfterApply})
+	e.sim.InjectFault(whapisim.Fault{Method: "GET", Path: "/channels/", Kind: whapisim.FaultStatus, Status: 500})
+	if _, err := e.svc.Delete(e.ctx, admin, ch.ID); !errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("delete with its answer lost: %v", err)
+	}
+	e.clock.Advance(2 * 24 * time.Hour)
+	if rep, err := e.svc.Reconcile(e.ctx); err != nil || rep.Settled != 1 {
+		t.Fatalf("reconcile %+v %v", rep, err)
+	}
+	sc, _ := e.sim.Channel(e.channel(ch.ID).RemoteID())
+	if sc.RefundedDays == 0 {
+		t.Fatal("WHAPI refunded nothing: the test does not test")
+	}
+	if b := e.user(u.ID).DayBalance; b != 50+int64(sc.RefundedDays) {
+		t.Fatalf("balance %d, want 50 + the %d days WHAPI refunded", b, sc.RefundedDays)
+	}
+	e.checkBooks()
+}

@@ -107,7 +107,9 @@ func (s *Service) ConnectState(ctx context.Context, channelID int64) (*ConnectSt
 		return &ConnectState{Step: StepExpired}, nil
 	case whapi.StatusError, whapi.StatusSyncError:
 		return &ConnectState{Step: StepFailed}, nil
-	default: // NOT_INIT, INIT, LAUNCH: starting up
+	case whapi.StatusNotInit:
+		return s.wake(ctx, ch, token)
+	default: // INIT, LAUNCH: starting up
 		return &ConnectState{Step: StepPreparing}, nil
 	}
 	if ch.Linked {
@@ -124,6 +126,24 @@ func (s *Service) ConnectState(ctx context.Context, channelID int64) (*ConnectSt
 		return nil, err
 	}
 	if qr == nil {
+		return &ConnectState{Step: StepPreparing}, nil
+	}
+	return &ConnectState{Step: StepQR, PNG: qr.png, ExpiresAt: qr.expires}, nil
+}
+
+// wake starts a channel that is asleep (NOT_INIT), as one extended after
+// its days ran out is: polling /health?wakeup=false never starts it, so no
+// QR would ever come. The QR call (wakeup=true) starts it; the page shows
+// "preparing" until the line is up, then the QR, or connected if a phone
+// is still linked.
+func (s *Service) wake(ctx context.Context, ch *models.Channel, token string) (*ConnectState, error) {
+	qr, err := s.qr(ctx, ch.ID, token)
+	switch {
+	case errors.Is(err, whapi.ErrConflict): // linked: it starts with its session
+		return &ConnectState{Step: StepPreparing}, nil
+	case err != nil:
+		return nil, err
+	case qr == nil:
 		return &ConnectState{Step: StepPreparing}, nil
 	}
 	return &ConnectState{Step: StepQR, PNG: qr.png, ExpiresAt: qr.expires}, nil

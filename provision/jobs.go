@@ -85,6 +85,9 @@ func (s *Service) topUpOne(ctx context.Context, actor models.Actor, c models.Top
 	if errors.Is(err, models.ErrInsufficientBalance) {
 		return 0, nil // another top-up of the same customer took the days first
 	}
+	if errors.Is(err, models.ErrPlanLimit) {
+		return 0, nil // an expired channel of a full plan stays expired
+	}
 	return days, err
 }
 
@@ -209,8 +212,13 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileReport, error) {
 
 // settleOp decides an open operation from WHAPI's state.
 func (s *Service) settleOp(ctx context.Context, install string, op *models.Operation) error {
-	unlock := s.locks.lock(op.ChannelID)
-	defer unlock()
+	// A create is settled without the channel's lock: nothing else changes
+	// a pending channel, and adopting it allocates its first days in auto
+	// mode through Extend, which takes that lock (it is not reentrant).
+	if op.Kind != models.OpCreate {
+		unlock := s.locks.lock(op.ChannelID)
+		defer unlock()
+	}
 	ch, err := s.store.ChannelByID(ctx, op.ChannelID)
 	if err != nil {
 		return err

@@ -159,6 +159,15 @@ func (s *Store) ChannelCounts(ctx context.Context) (map[ChannelStatus]int64, err
 	return out, err
 }
 
+// slotsUsedSQL counts the plan slots a customer's channels hold, all but
+// channel ? (0 for none): live channels (LiveStatuses: a channel being
+// deleted holds its slot until WHAPI confirms the delete), and expired
+// channels with an extend not settled yet (the extend makes them live
+// again). Arguments: user id, channel id.
+const slotsUsedSQL = `SELECT COUNT(*) FROM channels c WHERE c.user_id = ? AND c.id <> ? AND (
+	c.status IN ('pending', 'trial', 'active', 'deleting') OR (c.status = 'expired' AND EXISTS (
+		SELECT 1 FROM operations o WHERE o.channel_id = c.id AND o.kind = 'extend' AND o.state IN ('reserved', 'sent'))))`
+
 // ReserveChannel inserts a pending channel for a customer — only if they
 // have an active plan with a free slot. The check and the insert are one
 // statement inside an IMMEDIATE transaction, so concurrent requests cannot
@@ -181,10 +190,10 @@ func (s *Store) ReserveChannel(ctx context.Context, actor Actor, userID int64, n
 		now := s.now()
 		res := tx.Exec(`INSERT INTO channels (user_id, name, phone, status, created_at, updated_at)
 			SELECT ?, ?, ?, 'pending', ?, ?
-			WHERE (SELECT COUNT(*) FROM channels WHERE user_id = ? AND status IN ('pending', 'trial', 'active', 'deleting'))
+			WHERE (`+slotsUsedSQL+`)
 			    < (SELECT p.max_channels FROM subscriptions s JOIN plans p ON p.id = s.plan_id
 			       WHERE s.user_id = ? AND s.status = 'active')`,
-			userID, name, phone, now, now, userID, userID)
+			userID, name, phone, now, now, userID, 0, userID)
 		if res.Error != nil {
 			return res.Error
 		}

@@ -93,16 +93,17 @@ func createOp(tx *gorm.DB, op *Operation) error {
 }
 
 // checkFreeSlot fails with ErrNoActivePlan or ErrPlanLimit unless the
-// customer's active plan has room for one more live channel.
-func (s *Store) checkFreeSlot(tx *gorm.DB, userID int64) error {
+// customer's active plan has room for channel channelID (not yet counted)
+// beside the slots their other channels hold (slotsUsedSQL).
+func (s *Store) checkFreeSlot(tx *gorm.DB, userID, channelID int64) error {
 	var row struct {
 		Live int64
 		Max  *int64
 	}
 	err := tx.Raw(`SELECT
-			(SELECT COUNT(*) FROM channels WHERE user_id = ? AND status IN ?) AS live,
+			(`+slotsUsedSQL+`) AS live,
 			(SELECT p.max_channels FROM subscriptions s JOIN plans p ON p.id = s.plan_id
-			 WHERE s.user_id = ? AND s.status = 'active') AS max`, userID, LiveStatuses, userID).Scan(&row).Error
+			 WHERE s.user_id = ? AND s.status = 'active') AS max`, userID, channelID, userID).Scan(&row).Error
 	switch {
 	case err != nil:
 		return err
@@ -166,7 +167,7 @@ func (s *Store) ReserveExtend(ctx context.Context, actor Actor, channelID, days 
 		if ch.Status == ChannelExpired {
 			// Days bring an expired channel back: it takes a plan slot again,
 			// so the plan must have one free.
-			if err := s.checkFreeSlot(tx, ch.UserID); err != nil {
+			if err := s.checkFreeSlot(tx, ch.UserID, ch.ID); err != nil {
 				return err
 			}
 		}

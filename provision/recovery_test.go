@@ -188,3 +188,33 @@ func TestSettledDeleteRefundsTheDaysLeftWhenSent(t *testing.T) {
 	}
 	e.checkBooks()
 }
+
+// An expired channel whose extend is not settled yet holds its slot: the
+// extend may have happened and made it live again.
+func TestAnExpiredChannelBeingExtendedHoldsItsSlot(t *testing.T) {
+	e := newEnv(t)
+	e.svc.SettleAfter = 2 * time.Minute
+	u := e.customer("amal", 1, 15, 60)
+	a := e.create(u.ID, "a")
+	e.clock.Advance(30 * 24 * time.Hour)
+	if ch, err := e.svc.Sync(e.ctx, a.ID); err != nil || ch.Status != models.ChannelExpired {
+		t.Fatalf("after 30 days: %+v %v", ch, err)
+	}
+	// The extend reaches WHAPI, the answer and the check after it are lost.
+	e.sim.InjectFault(whapisim.Fault{Method: "POST", Path: "/channels/", Kind: whapisim.FaultLostAfterApply})
+	e.sim.InjectFault(whapisim.Fault{Method: "GET", Path: "/channels/", Kind: whapisim.FaultStatus, Status: 500})
+	if _, err := e.svc.Extend(e.ctx, admin, ExtendInput{ChannelID: a.ID, Days: 10, Comment: "revive"}); !errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("extend with its answer lost: %v", err)
+	}
+	if _, err := e.svc.CreateChannel(e.ctx, admin, CreateInput{UserID: u.ID, Name: "b"}); !errors.Is(err, models.ErrPlanLimit) {
+		t.Fatalf("a create while the expired channel's extend is open: %v, want ErrPlanLimit", err)
+	}
+	e.clock.Advance(3 * time.Minute)
+	if _, err := e.svc.Reconcile(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.store.CountLiveChannels(e.ctx, u.ID); n != 1 {
+		t.Fatalf("%d live channels on a 1-channel plan", n)
+	}
+	e.checkBooks()
+}

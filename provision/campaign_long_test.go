@@ -33,6 +33,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,6 +72,9 @@ const (
 	// campStartup is how long a new simulated channel takes to show a QR.
 	campStartup = 3 * time.Second
 
+	// campWatchdog ends a campaign that stopped moving.
+	campWatchdog = 4 * time.Minute
+
 	campWorkers   = 6
 	campActions   = 40 // per worker per round
 	campMinRounds = 8
@@ -92,6 +96,15 @@ func TestLongFaultCampaign(t *testing.T) {
 	}
 	t.Logf("fault campaign seed %d (replay with WHAPIDESK_CAMPAIGN_SEED=%d)", seed, seed)
 	fmt.Printf("fault campaign seed %d (replay with WHAPIDESK_CAMPAIGN_SEED=%d)\n", seed, seed)
+
+	// A deadlock (one was found this way) fails fast, with every stack.
+	stuck := time.AfterFunc(campWatchdog, func() {
+		buf := make([]byte, 1<<22)
+		n := runtime.Stack(buf, true)
+		fmt.Fprintf(os.Stderr, "%s\n", buf[:n])
+		panic(fmt.Sprintf("fault campaign (seed %d) stuck for %s: a deadlock? every goroutine's stack is above", seed, campWatchdog))
+	})
+	defer stuck.Stop()
 
 	c := newCampaign(t, seed)
 	start := time.Now()
@@ -120,9 +133,9 @@ func TestLongFaultCampaign(t *testing.T) {
 }
 
 // campCustomer is one customer of the campaign, on one of two plans of the
-// same size (switching between them credits days without changing the
-// limit: a downgrade below the channels a customer has is an admin's
-// choice, not an interleaving the plan limit is meant to survive).
+// same size: switching between them credits a period's days and keeps the
+// limit the monitor checks (a plan smaller than the customer's channels is
+// refused by ActivatePlan, a case of its own).
 type campCustomer struct {
 	id    int64
 	name  string
@@ -136,9 +149,10 @@ type campaign struct {
 	seed uint64
 	rng  *rand.Rand // the main goroutine's
 
-	fs  *faultServer
-	srv *httptest.Server
-	svc atomic.Pointer[Service]
+	fs     *faultServer
+	srv    *httptest.Server
+	svc    atomic.Pointer[Service]
+	direct *whapi.Client // to WHAPI without faults, behind the app's back
 
 	customers []campCustomer
 
@@ -174,6 +188,7 @@ func newCampaign(t *testing.T, seed uint64) *campaign {
 	c.srv = httptest.NewServer(c.fs)
 	t.Cleanup(c.srv.Close)
 	c.svc.Store(c.newService())
+	c.direct = e.client()
 
 	// Customers: four in auto mode, four in manual, plans of 1 to 4
 	// channels, made through the service as the admin pages do.
@@ -224,6 +239,13 @@ func (c *campaign) newService() *Service {
 // InjectFault) a fault for a seeded share of the requests, aimed at the
 // request's own method and path. It counts the requests in flight, so a
 // settle phase can wait until WHAPI has finished everything it was sent.
+//
+// Only faults the simulator records as having hit a request are counted.
+// When an aborting fault closes a reused connection under a GET, Go's
+// transport silently sends the GET once more (see whapisim.Fault): that
+// retry is one more request here, faulted or not by its own draw.
+// Concurrent requests to the same path may take each other's fault; it
+// still hits one of them.
 type faultServer struct {
 	sim      *whapisim.Sim
 	inflight atomic.Int64
@@ -355,8 +377,8 @@ var campActionWeights = []struct {
 	weight int
 }{
 	{"create", 14}, {"extend", 14}, {"delete", 7}, {"credit", 5}, {"activate", 2}, {"renew", 2}, {"mode", 4},
-	{"connect", 12}, {"qr", 5}, {"pairing", 4}, {"link", 3}, {"sync", 8}, {"preview", 2},
-	{"topup", 4}, {"reconcile", 4}, {"testconn", 2},
+	{"connect", 12}, {"qr", 5}, {"pairing", 4}, {"phone scans", 3}, {"sync", 8}, {"preview", 2},
+	{"topup", 4}, {"reconcile", 4}, {"testconn", 2}, {"duplicate upstream", 1},
 }
 
 func pickAction(rng *rand.Rand) string {
@@ -390,7 +412,8 @@ func (c *campaign) act(ctx context.Context, rng *rand.Rand, kind string) {
 		}
 		_, err = svc.CreateChannel(ctx, admin, CreateInput{UserID: cu.id, Name: fmt.Sprintf("line %d", rng.IntN(1000)), Phone: phone})
 	case "extend":
-		// Mostly manual customers: extending is their admin's job.
+		// Mostly customers who start in manual mode (odd indices):
+		// extending is their admin's job.
 		if rng.IntN(10) < 7 {
 			cu = c.customers[2*rng.IntN(len(c.customers)/2)+1]
 		}
@@ -440,7 +463,7 @@ func (c *campaign) act(ctx context.Context, rng *rand.Rand, kind string) {
 			mode = models.AllocationManual
 		}
 		err = e.store.SetAllocationMode(ctx, admin, cu.id, mode) // as the admin handlers do
-	case "connect", "qr", "pairing", "link", "sync":
+	case "connect", "qr", "pairing", "phone scans", "sync":
 		ch := c.someChannel(cu.id, rng, models.ChannelTrial, models.ChannelActive, models.ChannelExpired, models.ChannelPending)
 		if ch == nil {
 			skipped = true
@@ -454,7 +477,7 @@ func (c *campaign) act(ctx context.Context, rng *rand.Rand, kind string) {
 			_, _, err = svc.QRImage(ctx, ch.ID)
 		case "pairing":
 			_, err = svc.PairingCode(ctx, ch.ID, fmt.Sprintf("+973 %08d", rng.IntN(100_000_000)))
-		case "link": // the customer's phone scans the QR
+		case "phone scans": // the customer's phone scans the QR (not the app)
 			if ch.RemoteID() == "" {
 				skipped = true
 				break
@@ -473,6 +496,22 @@ func (c *campaign) act(ctx context.Context, rng *rand.Rand, kind string) {
 		c.orphans.Add(int64(rep.Orphans))
 	case "testconn":
 		_, _, err = svc.TestConnection(ctx, admin)
+	case "duplicate upstream":
+		// A second WHAPI channel named for one of ours, as a create whose
+		// answer was lost and was then sent again would leave (made behind
+		// the app's back, without faults): Reconcile must remove it, or
+		// adopt it for a channel still pending.
+		ch := c.someChannel(cu.id, rng)
+		if ch == nil {
+			skipped = true
+			break
+		}
+		st, serr := e.store.Settings(ctx)
+		if serr != nil {
+			err = serr
+			break
+		}
+		_, err = c.direct.CreateChannel(ctx, whapi.CreateChannelRequest{Name: remoteName(st.InstallID, ch), ProjectID: st.ProjectID})
 	default:
 		c.t.Errorf("unknown action %q", kind)
 	}
@@ -664,8 +703,9 @@ func (c *campaign) settle(where string, restart bool) {
 			c.t.Fatalf("%s: not settled after %d reconciles without faults: %+v, open %+v", where, i+1, rep, open)
 		}
 	}
-	c.collectRequests()
 	c.checkBooks(where)
+	c.checkConnect(where)
+	c.collectRequests()
 }
 
 // collectRequests counts the faults that hit (by kind and endpoint) and
@@ -804,6 +844,16 @@ func (c *campaign) checkBooks(where string) {
 			if ch.Mode != sc.Mode {
 				fail("channel %d mode %q, WHAPI %q", ch.ID, ch.Mode, sc.Mode)
 			}
+			want := models.ChannelActive
+			switch {
+			case !sc.ActiveTill.After(e.clock.Now()):
+				want = models.ChannelExpired
+			case sc.Mode == whapi.ModeTrial:
+				want = models.ChannelTrial
+			}
+			if ch.Status != want {
+				fail("channel %d is %s, WHAPI shows it %s", ch.ID, ch.Status, want)
+			}
 			if ch.DaysAllocated != int64(sc.ExtendedDays) {
 				fail("channel %d has %d days allocated, WHAPI extended it by %d", ch.ID, ch.DaysAllocated, sc.ExtendedDays)
 				c.logOps(ch.ID)
@@ -918,10 +968,19 @@ func (c *campaign) ledgerOf(userID int64) (credited int64, perChannel map[int64]
 	}
 }
 
-// finalChecks: with no faults, every running channel reaches the connect
-// page's goal — a QR to scan, or connected with the phone WHAPI shows —
-// within a start-up, and a last top-up and reconcile leave the books whole.
+// finalChecks: a last top-up, and a last reconcile leaves the books whole.
 func (c *campaign) finalChecks() {
+	if _, err := c.svc.Load().AutoTopUp(c.e.ctx); err != nil {
+		c.t.Errorf("last top-up: %v", err)
+	}
+	c.settle("final", true)
+}
+
+// checkConnect: with no faults, every running channel reaches the connect
+// page's goal within a start-up — a QR to scan, or connected with the
+// phone WHAPI shows — whatever it went through (expired and extended
+// again, linked, restarted by the switch to live mode).
+func (c *campaign) checkConnect(where string) {
 	t, e := c.t, c.e
 	svc := c.svc.Load()
 	chs, _, err := e.store.ListChannels(e.ctx, models.ChannelFilter{})
@@ -936,7 +995,7 @@ func (c *campaign) finalChecks() {
 		for range 3 {
 			st, err = svc.ConnectState(e.ctx, r.ID)
 			if err != nil {
-				t.Errorf("connect page of channel %d without faults: %v", r.ID, err)
+				t.Errorf("%s: connect page of channel %d without faults: %v", where, r.ID, err)
 				break
 			}
 			if st.Step != StepPreparing {
@@ -952,17 +1011,13 @@ func (c *campaign) finalChecks() {
 		case e.clock.Now().After(sc.ActiveTill):
 			// ran out while we waited
 		case sc.Linked && (st.Step != StepConnected || st.Phone != sc.LinkedPhone):
-			t.Errorf("channel %d is linked to %s at WHAPI, the connect page shows %+v", r.ID, sc.LinkedPhone, st.Step)
+			t.Errorf("%s: channel %d is linked to %s at WHAPI, the connect page shows %q", where, r.ID, sc.LinkedPhone, st.Step)
 		case !sc.Linked && st.Step != StepQR:
-			t.Errorf("channel %d waits for a scan at WHAPI, the connect page shows %q", r.ID, st.Step)
+			t.Errorf("%s: channel %d waits for a scan at WHAPI, the connect page shows %q", where, r.ID, st.Step)
 		default:
 			c.connectDone++
 		}
 	}
-	if _, err := svc.AutoTopUp(e.ctx); err != nil {
-		t.Errorf("last top-up: %v", err)
-	}
-	c.settle("final", true)
 }
 
 // report prints the campaign's figures, to the test log and to stdout.

@@ -330,12 +330,18 @@ func (s *Service) extendApplied(ctx context.Context, op *models.Operation, ch *m
 }
 
 // afterExtend reads back activeTill and, for a trial channel's first paid
-// days, switches it to live mode (the docs require it).
+// days, switches it to live mode (the docs require it). A channel whose
+// days had run out is woken: WHAPI keeps it stopped after the extend until
+// something starts it (reference.md: "extend+start resumes"; undocumented,
+// so we take the safe reading), and a linked phone's messages would not
+// flow until its owner opened the connect page. A mode switch restarts it
+// anyway.
 func (s *Service) afterExtend(ctx context.Context, channelID int64) (*models.Channel, error) {
 	ch, err := s.store.ChannelByID(ctx, channelID)
 	if err != nil {
 		return nil, err
 	}
+	revived := ch.Status == models.ChannelExpired
 	remote, err := s.whapi.GetChannel(ctx, ch.RemoteID())
 	if err != nil {
 		s.log.WarnContext(ctx, "read-back after extend failed; Reconcile will sync", "channel", ch.ID, "err", err)
@@ -346,10 +352,18 @@ func (s *Service) afterExtend(ctx context.Context, channelID int64) (*models.Cha
 			s.log.WarnContext(ctx, "switching to live mode failed; the next sync (Reconcile) retries", "channel", ch.ID, "err", err)
 		} else {
 			remote.Mode = whapi.ModeLive
+			revived = false
 		}
 	}
 	if err := s.store.SyncChannel(ctx, ch.ID, remoteOf(remote)); err != nil {
 		return nil, err
+	}
+	if revived {
+		if token, terr := s.store.ChannelToken(ch); terr == nil {
+			if _, werr := s.whapi.Wake(ctx, token); werr != nil {
+				s.log.WarnContext(ctx, "waking a revived channel failed; its connect page wakes it", "channel", ch.ID, "err", werr)
+			}
+		}
 	}
 	return s.store.ChannelByID(ctx, ch.ID)
 }

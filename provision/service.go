@@ -21,6 +21,7 @@ type Partner interface {
 	SetMode(ctx context.Context, id, mode string) error
 	DeleteChannel(ctx context.Context, id string) error
 	Health(ctx context.Context, channelToken string) (*whapi.Health, error)
+	Wake(ctx context.Context, channelToken string) (*whapi.Health, error)
 	LoginQR(ctx context.Context, channelToken string) (*whapi.QR, error)
 	PairingCode(ctx context.Context, channelToken, phone string) (string, error)
 }

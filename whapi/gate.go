@@ -25,6 +25,20 @@ func (c *Client) Health(ctx context.Context, channelToken string) (*Health, erro
 	return &out, nil
 }
 
+// Wake starts a sleeping channel (GET /health?wakeup=true), as one
+// extended again after its days ran out is, and returns its status.
+func (c *Client) Wake(ctx context.Context, channelToken string) (*Health, error) {
+	const op = "wake"
+	q := url.Values{}
+	q.Set("wakeup", "true")
+	var out Health
+	err := c.do(ctx, call{op: op, method: http.MethodGet, gate: true, segs: []string{"health"}, query: q, token: channelToken}, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // LoginQR returns a QR code to link a WhatsApp account (GET
 // /users/login?wakeup=true; this launches a sleeping channel). The code is
 // valid for QR.ExpiresIn; ask again after that. QR.Status may be

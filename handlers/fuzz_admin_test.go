@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"slices"
@@ -85,7 +84,7 @@ func newAdminFuzz(f *testing.F) *adminFuzz {
 		f.Fatal(err)
 	}
 	af.raw = fuzzOpenRaw(f, af.dbPath)
-	af.adminHTTP, af.adminCSRF = fuzzAdminLogin(f, af.srv.URL)
+	af.adminHTTP, af.adminCSRF = fuzzLogin(f, af.srv.URL, "admin@example.com", "/admin")
 
 	// The baseline: every page the targets can answer or lead to, as
 	// rendered with harmless data, and each form refused once (empty).
@@ -136,40 +135,6 @@ func newAdminFuzz(f *testing.F) *adminFuzz {
 }
 
 func (af *adminFuzz) idOf(id int64) string { return strconv.FormatInt(id, 10) }
-
-// fuzzAdminLogin signs the admin in (plain net/http: no *testing.T at
-// hand) and returns the client and its session's CSRF token.
-func fuzzAdminLogin(f *testing.F, base string) (*http.Client, string) {
-	f.Helper()
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	token := func(page string) string {
-		res, err := hc.Get(base + page)
-		if err != nil {
-			f.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		m := fuzzCSRFRE.FindSubmatch(b)
-		if m == nil {
-			f.Fatalf("no CSRF token on %s (%d)", page, res.StatusCode)
-		}
-		return string(m[1])
-	}
-	res, err := hc.PostForm(base+"/login", url.Values{"email": {"admin@example.com"}, "password": {testPassword}, "_csrf": {token("/login")}})
-	if err != nil {
-		f.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusSeeOther {
-		f.Fatalf("admin login: %d", res.StatusCode)
-	}
-	return hc, token("/admin")
-}
 
 // fuzzOpenRaw opens a second handle on the app's SQLite file, only to
 // read: the store exports no raw handle, and a fingerprint of every table

@@ -104,15 +104,15 @@ func newFuzzApp(f *testing.F) *fuzzApp {
 	if fa.adminKey, _, err = a.store.CreateAPIKey(ctx, models.SystemActor, fa.admin.ID, "fuzz"); err != nil {
 		f.Fatal(err)
 	}
-	fa.custHTTP, fa.custCSRF = fuzzLogin(f, a.srv.URL, "customer@example.com")
+	fa.custHTTP, fa.custCSRF = fuzzLogin(f, a.srv.URL, "customer@example.com", "/app")
 	return fa
 }
 
 var fuzzCSRFRE = regexp.MustCompile(`name="(?:csrf-token|_csrf)" (?:content|value)="([^"]+)"`)
 
 // fuzzLogin signs in with plain net/http (no *testing.T at hand) and
-// returns the client and its session's CSRF token.
-func fuzzLogin(f *testing.F, base, email string) (*http.Client, string) {
+// returns the client and its session's CSRF token, read from home.
+func fuzzLogin(f *testing.F, base, email, home string) (*http.Client, string) {
 	f.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -139,9 +139,9 @@ func fuzzLogin(f *testing.F, base, email string) (*http.Client, string) {
 	}
 	res.Body.Close()
 	if res.StatusCode != http.StatusSeeOther {
-		f.Fatalf("login: %d", res.StatusCode)
+		f.Fatalf("login %s: %d", email, res.StatusCode)
 	}
-	return hc, token("/app")
+	return hc, token(home)
 }
 
 // client is a testClient of this input's t over hc.

@@ -159,14 +159,17 @@ func (s *Store) ChannelCounts(ctx context.Context) (map[ChannelStatus]int64, err
 	return out, err
 }
 
-// slotsUsedSQL counts the plan slots a customer's channels hold, all but
-// channel ? (0 for none): live channels (LiveStatuses: a channel being
-// deleted holds its slot until WHAPI confirms the delete), and expired
-// channels with an extend not settled yet (the extend makes them live
-// again). Arguments: user id, channel id.
-const slotsUsedSQL = `SELECT COUNT(*) FROM channels c WHERE c.user_id = ? AND c.id <> ? AND (
-	c.status IN ('pending', 'trial', 'active', 'deleting') OR (c.status = 'expired' AND EXISTS (
+// slotHeld is true for a channel c that holds a plan slot: live channels
+// (LiveStatuses: a channel being deleted holds its slot until WHAPI
+// confirms the delete), and expired channels with an extend not settled yet
+// (the extend may have made them live again). A confirmed extend makes an
+// expired channel active at once (ConfirmExtend).
+const slotHeld = `(c.status IN ('pending', 'trial', 'active', 'deleting') OR (c.status = 'expired' AND EXISTS (
 		SELECT 1 FROM operations o WHERE o.channel_id = c.id AND o.kind = 'extend' AND o.state IN ('reserved', 'sent'))))`
+
+// slotsUsedSQL counts the plan slots a customer's channels hold, all but
+// channel ? (0 for none). Arguments: user id, channel id.
+const slotsUsedSQL = `SELECT COUNT(*) FROM channels c WHERE c.user_id = ? AND c.id <> ? AND ` + slotHeld
 
 // ReserveChannel inserts a pending channel for a customer — only if they
 // have an active plan with a free slot. The check and the insert are one

@@ -199,9 +199,12 @@ func (s *Store) ConfirmExtend(ctx context.Context, opID int64) error {
 			return err
 		}
 		// WHAPI's new activeTill is not known here: the caller reads it
-		// back; till then (or if that fails) the channel says so.
+		// back; till then (or if that fails) the channel says so. An
+		// expired channel is live again: it is active from now, so it holds
+		// its plan slot even if the read-back fails.
 		if err := tx.Model(&Channel{}).Where("id = ?", op.ChannelID).Updates(map[string]any{
-			"days_allocated": gorm.Expr("days_allocated + ?", op.Days), "till_confirmed": false, "updated_at": s.now()}).Error; err != nil {
+			"days_allocated": gorm.Expr("days_allocated + ?", op.Days), "till_confirmed": false, "updated_at": s.now(),
+			"status": gorm.Expr("CASE status WHEN 'expired' THEN 'active' ELSE status END")}).Error; err != nil {
 			return err
 		}
 		cid, oid := op.ChannelID, op.ID

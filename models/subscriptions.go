@@ -74,7 +74,7 @@ func (s *Store) ActivatePlan(ctx context.Context, actor Actor, userID, planID in
 			return ErrPlanRetired
 		}
 		var live int64
-		if err := tx.Model(&Channel{}).Where("user_id = ? AND status IN ?", userID, LiveStatuses).Count(&live).Error; err != nil {
+		if err := tx.Raw(slotsUsedSQL, userID, 0).Scan(&live).Error; err != nil {
 			return err
 		}
 		if live > p.MaxChannels {

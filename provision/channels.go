@@ -271,7 +271,7 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 		if err := s.store.ConfirmExtend(ctx, op.ID); err != nil {
 			return nil, err
 		}
-		return s.afterExtend(ctx, ch.ID)
+		return s.afterExtend(ctx, ch.ID, ch.Status == models.ChannelExpired)
 	case extendNotApplied(err):
 		if ferr := s.store.FailExtend(ctx, op.ID, "refused upstream"); ferr != nil {
 			return nil, ferr
@@ -293,7 +293,7 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 		if err := s.store.ConfirmExtend(ctx, op.ID); err != nil {
 			return nil, err
 		}
-		return s.afterExtend(ctx, ch.ID)
+		return s.afterExtend(ctx, ch.ID, ch.Status == models.ChannelExpired)
 	}
 	return nil, ErrOutcomeUnknown
 }
@@ -336,12 +336,13 @@ func (s *Service) extendApplied(ctx context.Context, op *models.Operation, ch *m
 // so we take the safe reading), and a linked phone's messages would not
 // flow until its owner opened the connect page. A mode switch restarts it
 // anyway.
-func (s *Service) afterExtend(ctx context.Context, channelID int64) (*models.Channel, error) {
+//
+// revived says the channel was expired when the extend was reserved.
+func (s *Service) afterExtend(ctx context.Context, channelID int64, revived bool) (*models.Channel, error) {
 	ch, err := s.store.ChannelByID(ctx, channelID)
 	if err != nil {
 		return nil, err
 	}
-	revived := ch.Status == models.ChannelExpired
 	remote, err := s.whapi.GetChannel(ctx, ch.RemoteID())
 	if err != nil {
 		s.log.WarnContext(ctx, "read-back after extend failed; Reconcile will sync", "channel", ch.ID, "err", err)

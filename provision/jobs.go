@@ -254,7 +254,7 @@ func (s *Service) settleOp(ctx context.Context, install string, op *models.Opera
 		if err := s.store.ConfirmExtend(ctx, op.ID); err != nil {
 			return err
 		}
-		_, err = s.afterExtend(ctx, ch.ID)
+		_, err = s.afterExtend(ctx, ch.ID, ch.Status == models.ChannelExpired)
 		return err
 	case models.OpDelete:
 		if op.State == models.OpReserved {

@@ -252,3 +252,65 @@ func TestARevivedChannelIsWoken(t *testing.T) {
 	}
 	e.checkBooks()
 }
+
+// A revived channel holds its slot from the moment its extend is confirmed,
+// even when reading it back fails.
+func TestARevivedChannelHoldsItsSlotWithoutItsReadBack(t *testing.T) {
+	e := newEnv(t)
+	u := e.customer("amal", 1, 15, 60)
+	a := e.create(u.ID, "a")
+	e.clock.Advance(30 * 24 * time.Hour)
+	if _, err := e.svc.Sync(e.ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.InjectFault(whapisim.Fault{Method: "GET", Path: "/channels/", Kind: whapisim.FaultStatus, Status: 500})
+	if _, err := e.svc.Extend(e.ctx, admin, ExtendInput{ChannelID: a.ID, Days: 10, Comment: "revive"}); err != nil {
+		t.Fatalf("revive with a failed read-back: %v", err)
+	}
+	if _, err := e.svc.CreateChannel(e.ctx, admin, CreateInput{UserID: u.ID, Name: "b"}); !errors.Is(err, models.ErrPlanLimit) {
+		t.Fatalf("a create next to a revived channel on a 1-channel plan: %v, want ErrPlanLimit", err)
+	}
+	if _, err := e.svc.Reconcile(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.store.CountLiveChannels(e.ctx, u.ID); n != 1 {
+		t.Fatalf("%d live channels on a 1-channel plan", n)
+	}
+	e.checkBooks()
+}
+
+// A plan cannot be lowered under a customer whose expired channel is being
+// revived: the revival may have happened.
+func TestAPlanIsNotLoweredUnderAnOpenRevival(t *testing.T) {
+	e := newEnv(t)
+	e.svc.SettleAfter = 2 * time.Minute
+	u := e.customer("amal", 2, 15, 60)
+	a := e.create(u.ID, "a")
+	e.clock.Advance(30 * 24 * time.Hour)
+	if _, err := e.svc.Sync(e.ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.create(u.ID, "b")
+	e.sim.InjectFault(whapisim.Fault{Method: "POST", Path: "/channels/", Kind: whapisim.FaultLostAfterApply})
+	e.sim.InjectFault(whapisim.Fault{Method: "GET", Path: "/channels/", Kind: whapisim.FaultStatus, Status: 500})
+	if _, err := e.svc.Extend(e.ctx, admin, ExtendInput{ChannelID: a.ID, Days: 10, Comment: "revive"}); !errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("revive with its answer lost: %v", err)
+	}
+	sub, err := e.store.LatestSubscription(e.ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.UpdatePlan(e.ctx, admin, sub.PlanID, models.PlanInput{Name: sub.Plan.Name, MaxChannels: 1, DaysPerPeriod: 15, PeriodDays: 30})
+	var fe FieldErrors
+	if !errors.As(err, &fe) || fe["max_channels"] == "" {
+		t.Fatalf("lowering the plan to 1 under a channel and an open revival: %v", err)
+	}
+	e.clock.Advance(3 * time.Minute)
+	if _, err := e.svc.Reconcile(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.store.CountLiveChannels(e.ctx, u.ID); n != 2 {
+		t.Fatalf("%d live channels, want both", n)
+	}
+	e.checkBooks()
+}

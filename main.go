@@ -301,14 +301,15 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 // is more than often enough; Reconcile settles lost answers a few minutes
 // after they happen.
 //
-// The first Reconcile runs shortly after start: it settles at once what a
-// crashed or killed predecessor left open (see models.Store.OpenOperations).
-// The short wait lets a request that predecessor had in flight finish at
-// WHAPI before its outcome is read back.
+// The first Reconcile runs shortly after start: it settles what a crashed
+// or killed predecessor left open (see models.Store.OpenOperations), once
+// those operations are older than models.AbandonedAfter, so that a request
+// the predecessor had in flight has ended at WHAPI before its outcome is
+// read back.
 const (
 	reconcileEvery     = 10 * time.Minute
 	topUpEvery         = 15 * time.Minute
-	reconcileAfterBoot = 5 * time.Second
+	reconcileAfterBoot = models.AbandonedAfter + 10*time.Second
 )
 
 // backgroundJobs runs Reconcile and the automatic top-up, one after the

@@ -138,16 +138,22 @@ func (s *Store) OperationByID(ctx context.Context, id int64) (*Operation, error)
 	return &op, nil
 }
 
+// AbandonedAfter is how old an open operation of an earlier process must be
+// before Reconcile settles it: longer than one WHAPI call may take (15 s),
+// so a request the dead process had in flight has ended at WHAPI too.
+const AbandonedAfter = 20 * time.Second
+
 // OpenOperations returns operations not settled yet and either last touched
-// at or before olderThan or journalled by an earlier opening of the database
-// (an earlier process): whapidesk runs as one instance (design §8 would take
-// a database lock per instance first), so such an operation has nobody left
-// to settle it and waiting for its age would only delay the repair after a
-// crash.
+// at or before olderThan, or journalled by an earlier opening of the
+// database (an earlier process) and older than AbandonedAfter: whapidesk
+// runs as one instance (design §8 would take a database lock per instance
+// first), so such an operation has nobody left to settle it and waiting
+// for olderThan would only delay the repair after a crash.
 // before olderThan, oldest first.
 func (s *Store) OpenOperations(ctx context.Context, olderThan time.Time) ([]Operation, error) {
 	var ops []Operation
-	err := s.db.WithContext(ctx).Where("state IN ? AND (updated_at <= ? OR boot <> ?)", []OpState{OpReserved, OpSent}, olderThan, s.boot).
+	err := s.db.WithContext(ctx).Where("state IN ? AND (updated_at <= ? OR (boot <> ? AND updated_at <= ?))",
+		[]OpState{OpReserved, OpSent}, olderThan, s.boot, s.now().Add(-AbandonedAfter)).
 		Order("id").Find(&ops).Error
 	return ops, err
 }

@@ -37,6 +37,11 @@ func TestOpenOperationsOfAnEarlierProcessAreDueAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer again.Close()
+	if open, err := again.OpenOperations(ctx, longAgo); err != nil || len(open) != 0 {
+		t.Fatalf("the earlier process's operation is due before a call it sent could have ended: %+v %v", open, err)
+	}
+	later := time.Now().Add(AbandonedAfter + time.Second)
+	again.SetClock(func() time.Time { return later })
 	open, err := again.OpenOperations(ctx, longAgo)
 	if err != nil || len(open) != 1 || open[0].ID != op.ID {
 		t.Fatalf("the earlier process's open operation is not due: %+v %v", open, err)

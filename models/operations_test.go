@@ -7,8 +7,9 @@ import (
 )
 
 // An open operation journalled by an earlier process is handed to Reconcile
-// at once; one of this process waits until it is old enough.
-func TestOpenOperationsOfAnEarlierProcessAreDueAtOnce(t *testing.T) {
+// once it is older than a WHAPI call may take (AbandonedAfter); one of this
+// process waits until it is older than Reconcile's own cutoff.
+func TestOpenOperationsOfAnEarlierProcessAreDueWhenAbandoned(t *testing.T) {
 	s, path := newTestStore(t)
 	ctx := context.Background()
 	u, err := s.CreateUser(ctx, NewUser{Email: "c@example.com", Password: "long enough pw", Role: RoleCustomer})

@@ -40,8 +40,8 @@ func createAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, st
 			return err
 		}
 	}
-	if len([]rune(pw)) < models.MinPasswordLength {
-		return fmt.Errorf("create-admin: %w", models.ErrWeakPassword)
+	if err := models.CheckPassword(pw); err != nil {
+		return fmt.Errorf("create-admin: %w", err)
 	}
 	log := newLogger(stderr)
 	store, err := openStore(ctx, cfg, log)

@@ -98,14 +98,11 @@ func (h *Handler) changePassword(c echo.Context) error {
 // newPasswordErrors puts into errs what is wrong with a new password and
 // its confirmation (fields new_password and confirm_password), if anything.
 func newPasswordErrors(next, confirm string, errs map[string]string) {
-	switch {
-	case next == "":
+	if next == "" {
 		errs["new_password"] = "enter a new password"
-	case len([]rune(next)) < models.MinPasswordLength:
-		errs["new_password"] = models.ErrWeakPassword.Error()
-	case len(next) > 72:
-		errs["new_password"] = models.ErrPasswordTooLong.Error()
-	case confirm != next:
+	} else if err := models.CheckPassword(next); err != nil {
+		errs["new_password"] = err.Error()
+	} else if confirm != next {
 		errs["confirm_password"] = "the two new passwords differ"
 	}
 }

@@ -109,7 +109,7 @@ func (s *Store) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 	if in.Role != RoleAdmin && in.Role != RoleCustomer {
 		return nil, ErrInvalidRole
 	}
-	if err := checkPassword(in.Password); err != nil {
+	if err := CheckPassword(in.Password); err != nil {
 		return nil, err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), s.cost())
@@ -233,7 +233,7 @@ func (s *Store) SetAllocationMode(ctx context.Context, actor Actor, id int64, mo
 // included: the caller starts a fresh one), in one transaction.
 // A wrong current password is ErrInvalidPassword and changes nothing.
 func (s *Store) ChangePassword(ctx context.Context, actor Actor, id int64, current, next string) error {
-	if err := checkPassword(next); err != nil {
+	if err := CheckPassword(next); err != nil {
 		return err
 	}
 	u, err := s.UserByID(ctx, id)
@@ -252,7 +252,7 @@ func (s *Store) ChangePassword(ctx context.Context, actor Actor, id int64, curre
 // helping someone who forgot theirs) and ends every session of the user,
 // in one transaction.
 func (s *Store) SetPassword(ctx context.Context, actor Actor, id int64, next string) error {
-	if err := checkPassword(next); err != nil {
+	if err := CheckPassword(next); err != nil {
 		return err
 	}
 	u, err := s.UserByID(ctx, id)
@@ -286,8 +286,9 @@ func (s *Store) setPassword(ctx context.Context, actor Actor, u *User, next, act
 	})
 }
 
-// checkPassword applies the password rules of CreateUser.
-func checkPassword(p string) error {
+// CheckPassword applies the rules every new password follows:
+// ErrWeakPassword or ErrPasswordTooLong (bcrypt reads 72 bytes at most).
+func CheckPassword(p string) error {
 	if len([]rune(p)) < MinPasswordLength {
 		return ErrWeakPassword
 	}

@@ -73,11 +73,8 @@ func (s *Service) CreateUser(ctx context.Context, actor models.Actor, in models.
 	if _, err := models.NormalizeEmail(in.Email); err != nil {
 		fe["email"] = err.Error()
 	}
-	switch {
-	case len([]rune(in.Password)) < models.MinPasswordLength:
-		fe["password"] = models.ErrWeakPassword.Error()
-	case len(in.Password) > 72:
-		fe["password"] = models.ErrPasswordTooLong.Error()
+	if err := models.CheckPassword(in.Password); err != nil {
+		fe["password"] = err.Error()
 	}
 	if in.Role != models.RoleAdmin && in.Role != models.RoleCustomer {
 		fe["role"] = models.ErrInvalidRole.Error()

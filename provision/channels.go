@@ -260,6 +260,7 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 	if err != nil {
 		return nil, err
 	}
+	revived := ch.Status == models.ChannelExpired
 	ctx, cancel := s.detach(ctx)
 	defer cancel()
 	if err := s.store.MarkSent(ctx, op.ID); err != nil {
@@ -271,7 +272,7 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 		if err := s.store.ConfirmExtend(ctx, op.ID); err != nil {
 			return nil, err
 		}
-		return s.afterExtend(ctx, ch.ID, ch.Status == models.ChannelExpired)
+		return s.afterExtend(ctx, ch.ID, revived)
 	case extendNotApplied(err):
 		if ferr := s.store.FailExtend(ctx, op.ID, "refused upstream"); ferr != nil {
 			return nil, ferr
@@ -293,7 +294,7 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 		if err := s.store.ConfirmExtend(ctx, op.ID); err != nil {
 			return nil, err
 		}
-		return s.afterExtend(ctx, ch.ID, ch.Status == models.ChannelExpired)
+		return s.afterExtend(ctx, ch.ID, revived)
 	}
 	return nil, ErrOutcomeUnknown
 }
@@ -348,13 +349,8 @@ func (s *Service) afterExtend(ctx context.Context, channelID int64, revived bool
 		s.log.WarnContext(ctx, "read-back after extend failed; Reconcile will sync", "channel", ch.ID, "err", err)
 		return ch, nil
 	}
-	if remote.Mode == whapi.ModeTrial {
-		if err := s.whapi.SetMode(ctx, ch.RemoteID(), whapi.ModeLive); err != nil {
-			s.log.WarnContext(ctx, "switching to live mode failed; the next sync (Reconcile) retries", "channel", ch.ID, "err", err)
-		} else {
-			remote.Mode = whapi.ModeLive
-			revived = false
-		}
+	if s.goLive(ctx, ch, remote) {
+		revived = false
 	}
 	if err := s.store.SyncChannel(ctx, ch.ID, remoteOf(remote)); err != nil {
 		return nil, err
@@ -367,6 +363,21 @@ func (s *Service) afterExtend(ctx context.Context, channelID int64, revived bool
 		}
 	}
 	return s.store.ChannelByID(ctx, ch.ID)
+}
+
+// goLive switches a channel with paid days that WHAPI shows in trial mode
+// to live, as the docs require, and reports whether it did (the switch
+// restarts the channel). A failure is logged; the next sync retries.
+func (s *Service) goLive(ctx context.Context, ch *models.Channel, remote *whapi.Channel) bool {
+	if remote.Mode != whapi.ModeTrial {
+		return false
+	}
+	if err := s.whapi.SetMode(ctx, ch.RemoteID(), whapi.ModeLive); err != nil {
+		s.log.WarnContext(ctx, "switching a paid channel to live mode failed; the next sync retries", "channel", ch.ID, "err", err)
+		return false
+	}
+	remote.Mode = whapi.ModeLive
+	return true
 }
 
 // UnusedDays is what deleting the channel now gives back: the whole paid
@@ -480,12 +491,8 @@ func (s *Service) syncLocked(ctx context.Context, channelID int64) (*models.Chan
 	case err != nil:
 		return nil, err
 	default:
-		if remote.Mode == whapi.ModeTrial && ch.DaysAllocated > 0 {
-			if err := s.whapi.SetMode(ctx, ch.RemoteID(), whapi.ModeLive); err != nil {
-				s.log.WarnContext(ctx, "switching a paid channel to live mode failed; the next sync retries", "channel", ch.ID, "err", err)
-			} else {
-				remote.Mode = whapi.ModeLive
-			}
+		if ch.DaysAllocated > 0 {
+			s.goLive(ctx, ch, remote)
 		}
 		if err := s.store.SyncChannel(ctx, ch.ID, remoteOf(remote)); err != nil {
 			return nil, err

@@ -96,10 +96,12 @@ func (s *Store) ChannelsByUser(ctx context.Context, userID int64) ([]Channel, er
 	return cs, err
 }
 
-// CountLiveChannels counts a customer's channels that take a plan slot.
+// CountLiveChannels counts the plan slots a customer's channels take, as
+// creates and revivals count them (slotsUsedSQL), so "2 of 3 in use" never
+// promises a slot a create would be refused.
 func (s *Store) CountLiveChannels(ctx context.Context, userID int64) (int64, error) {
 	var n int64
-	err := s.db.WithContext(ctx).Model(&Channel{}).Where("user_id = ? AND status IN ?", userID, LiveStatuses).Count(&n).Error
+	err := s.db.WithContext(ctx).Raw(slotsUsedSQL, userID, 0).Scan(&n).Error
 	return n, err
 }
 

@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"errors"
-	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -60,9 +58,7 @@ func (h *Handler) changePassword(c echo.Context) error {
 
 	attempt, wait := h.throttle.begin(throttleKey{"password:" + strconv.FormatInt(u.ID, 10), maxPasswordFailures})
 	if attempt == nil {
-		minutes := int(math.Ceil(wait.Minutes()))
-		f.Errors["form"] = fmt.Sprintf("Too many wrong passwords. Try again in %d minute%s.", minutes, plural(minutes))
-		c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		f.Errors["form"] = "Too many wrong passwords. Try again in " + retryAfter(c, wait) + "."
 		return h.render(c, http.StatusTooManyRequests, views.PasswordPage(h.page(c, "Change password"), f))
 	}
 	err := h.store.ChangePassword(ctx, actor(c), u.ID, current, next)
@@ -79,15 +75,9 @@ func (h *Handler) changePassword(c echo.Context) error {
 
 	// Every session of the user is gone, this one too; this browser goes
 	// on in a new one.
-	s := currentSession(c)
-	if err := h.sessions.renew(ctx, s); err != nil {
+	if err := h.startSession(c, u); err != nil {
 		return err
 	}
-	for k := range s.Values {
-		delete(s.Values, k)
-	}
-	s.Values[sessUserID] = u.ID
-	s.Values[sessCSRF] = randomString(32)
 	h.setFlash(c, "success", "Your password is changed. Everywhere else you were signed in, you are signed out.")
 	if err := h.saveSession(c); err != nil {
 		return err

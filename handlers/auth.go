@@ -6,7 +6,9 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -60,10 +62,8 @@ func (h *Handler) login(c echo.Context) error {
 	// parallel guesses cannot slip past the limit while bcrypt runs.
 	attempt, wait := h.throttle.begin(throttleKey{"account:" + email, maxFailuresAccount}, throttleKey{ipKey(c.RealIP()), maxFailuresIP})
 	if attempt == nil {
-		minutes := int(math.Ceil(wait.Minutes()))
-		form.Error = fmt.Sprintf("Too many failed sign-ins. Try again in %d minute%s.", minutes, plural(minutes))
+		form.Error = "Too many failed sign-ins. Try again in " + retryAfter(c, wait) + "."
 		h.log.WarnContext(ctx, "login throttled", "ip", c.RealIP())
-		c.Response().Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(wait.Seconds()))))
 		return h.render(c, http.StatusTooManyRequests, views.LoginPage(h.page(c, "Sign in"), form))
 	}
 	u, err := h.store.Authenticate(ctx, email, password)
@@ -78,17 +78,9 @@ func (h *Handler) login(c echo.Context) error {
 	}
 	attempt.succeeded()
 
-	s := currentSession(c)
-	if err := h.sessions.renew(ctx, s); err != nil {
+	if err := h.startSession(c, u); err != nil {
 		return err
 	}
-	for k := range s.Values {
-		delete(s.Values, k)
-	}
-	s.Values[sessUserID] = u.ID
-	s.Values[sessCSRF] = randomString(32)
-	withValue(c, ctxUser, u)
-	markDirty(c)
 	if err := h.store.RecordAudit(ctx, actor(c), "user.login", u.Email, ""); err != nil {
 		return err
 	}
@@ -100,6 +92,30 @@ func (h *Handler) login(c echo.Context) error {
 		to = "/"
 	}
 	return redirect(c, to)
+}
+
+// startSession gives this browser a new session for u: a new id (the old
+// row deleted, so a fixated or stolen id is worthless), none of the old
+// values, a new CSRF token. The caller saves it.
+func (h *Handler) startSession(c echo.Context, u *models.User) error {
+	s := currentSession(c)
+	if err := h.sessions.renew(c.Request().Context(), s); err != nil {
+		return err
+	}
+	clear(s.Values)
+	s.Values[sessUserID] = u.ID
+	s.Values[sessCSRF] = randomString(32)
+	withValue(c, ctxUser, u)
+	markDirty(c)
+	return nil
+}
+
+// retryAfter sets the Retry-After header of a throttled answer and says the
+// wait in whole minutes ("3 minutes").
+func retryAfter(c echo.Context, wait time.Duration) string {
+	c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	minutes := int(math.Ceil(wait.Minutes()))
+	return fmt.Sprintf("%d minute%s", minutes, plural(minutes))
 }
 
 func plural(n int) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 )
 
 // Health returns the channel's status on the gate (GET
@@ -11,26 +12,26 @@ import (
 // poll: after creating a channel, poll until Status.Text is StatusQR before
 // asking for a QR code. channelToken is the raw channel token.
 func (c *Client) Health(ctx context.Context, channelToken string) (*Health, error) {
-	const op = "health"
-	q := url.Values{}
-	q.Set("wakeup", "false")
-	var out Health
-	err := c.do(ctx, call{op: op, method: http.MethodGet, gate: true, segs: []string{"health"}, query: q, token: channelToken}, &out)
+	out, err := c.health(ctx, "health", channelToken, false)
 	if err != nil {
 		return nil, err
 	}
 	if out.Status.Text == "" {
-		return nil, upstream(op, "answer has no status")
+		return nil, upstream("health", "answer has no status")
 	}
-	return &out, nil
+	return out, nil
 }
 
 // Wake starts a sleeping channel (GET /health?wakeup=true), as one
 // extended again after its days ran out is, and returns its status.
 func (c *Client) Wake(ctx context.Context, channelToken string) (*Health, error) {
-	const op = "wake"
+	return c.health(ctx, "wake", channelToken, true)
+}
+
+// health is GET /health with the wakeup parameter.
+func (c *Client) health(ctx context.Context, op, channelToken string, wakeup bool) (*Health, error) {
 	q := url.Values{}
-	q.Set("wakeup", "true")
+	q.Set("wakeup", strconv.FormatBool(wakeup))
 	var out Health
 	err := c.do(ctx, call{op: op, method: http.MethodGet, gate: true, segs: []string{"health"}, query: q, token: channelToken}, &out)
 	if err != nil {

@@ -174,10 +174,11 @@ const slotHeld = `(c.status IN ('pending', 'trial', 'active', 'deleting') OR (c.
 const slotsUsedSQL = `SELECT COUNT(*) FROM channels c WHERE c.user_id = ? AND c.id <> ? AND ` + slotHeld
 
 // ReserveChannel inserts a pending channel for a customer — only if they
-// have an active plan with a free slot. The check and the insert are one
-// statement inside an IMMEDIATE transaction, so concurrent requests cannot
-// both take the last slot (invariant 1). The create operation is journalled
-// in the same transaction.
+// have an active plan with a free slot (checkFreeSlot, the check revivals
+// use too). The check and the insert are in one IMMEDIATE transaction,
+// which holds SQLite's write lock from its start, so concurrent requests
+// cannot both take the last slot (invariant 1). The create operation is
+// journalled in the same transaction.
 func (s *Store) ReserveChannel(ctx context.Context, actor Actor, userID int64, name, phone string) (*Channel, *Operation, error) {
 	var ch Channel
 	var op Operation
@@ -192,31 +193,12 @@ func (s *Store) ReserveChannel(ctx context.Context, actor Actor, userID int64, n
 		if u.Disabled {
 			return ErrCustomerDisabled
 		}
-		now := s.now()
-		res := tx.Exec(`INSERT INTO channels (user_id, name, phone, status, created_at, updated_at)
-			SELECT ?, ?, ?, 'pending', ?, ?
-			WHERE (`+slotsUsedSQL+`)
-			    < (SELECT p.max_channels FROM subscriptions s JOIN plans p ON p.id = s.plan_id
-			       WHERE s.user_id = ? AND s.status = 'active')`,
-			userID, name, phone, now, now, userID, 0, userID)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			var n int64
-			if err := tx.Model(&Subscription{}).Where("user_id = ? AND status = ?", userID, SubActive).Count(&n).Error; err != nil {
-				return err
-			}
-			if n == 0 {
-				return ErrNoActivePlan
-			}
-			return ErrPlanLimit
-		}
-		var id int64
-		if err := tx.Raw("SELECT last_insert_rowid()").Scan(&id).Error; err != nil {
+		if err := s.checkFreeSlot(tx, userID, 0); err != nil {
 			return err
 		}
-		if err := tx.First(&ch, id).Error; err != nil {
+		now := s.now()
+		ch = Channel{UserID: userID, Name: name, Phone: phone, Status: ChannelPending, TillConfirmed: true, CreatedAt: now, UpdatedAt: now}
+		if err := tx.Create(&ch).Error; err != nil {
 			return err
 		}
 		op = Operation{Kind: OpCreate, ChannelID: ch.ID, UserID: userID, Actor: actor.Email, State: OpReserved, Boot: s.boot, CreatedAt: now, UpdatedAt: now}

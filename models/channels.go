@@ -147,7 +147,9 @@ func (s *Store) ListChannels(ctx context.Context, f ChannelFilter) ([]ChannelRow
 	return rows, total, err
 }
 
-// ChannelCounts counts channels by status.
+// ChannelCounts counts channels by status over the whole table. Pages read
+// the running totals (DashboardTotals); this recount is what they are
+// checked against.
 func (s *Store) ChannelCounts(ctx context.Context) (map[ChannelStatus]int64, error) {
 	var rows []struct {
 		Status ChannelStatus

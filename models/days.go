@@ -187,7 +187,9 @@ type DayTotals struct {
 }
 
 // DayTotals returns days credited, allocated (positive), returned by
-// deletes and given back after failed allocations, over all customers.
+// deletes and given back after failed allocations, over all customers,
+// summed over the whole ledger. Pages read the running totals
+// (DashboardTotals); this sum is what they are checked against.
 func (s *Store) DayTotals(ctx context.Context) (DayTotals, error) {
 	var rows []struct {
 		Kind LedgerKind

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"whapidesk/models"
+	"whapidesk/provision"
 	"whapidesk/whapi/whapisim"
 )
 
@@ -348,7 +349,7 @@ func openCrashStore(t *testing.T, db, key string) *models.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := models.Open(context.Background(), db, cipher)
+	store, err := models.Open(context.Background(), db, cipher, provision.States())
 	if err != nil {
 		t.Fatalf("models.Open: %v", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"whapidesk/models"
+	"whapidesk/provision"
 )
 
 // recorder is a browser that keeps every response it gets — status line,
@@ -427,7 +428,7 @@ func TestRotateKeyCommandWithKeyFile(t *testing.T) {
 	checkSecrets(t, db, want)
 
 	// The old key no longer reads the secrets.
-	store, err := models.Open(t.Context(), db, oldCipher)
+	store, err := models.Open(t.Context(), db, oldCipher, provision.States())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func newApp(b testing.TB, manualClock bool) *app {
 	}
 	cipher, err := models.NewCipher(a.key)
 	must(b, err)
-	a.store, err = models.Open(bg, a.dbPath, cipher)
+	a.store, err = models.Open(bg, a.dbPath, cipher, provision.States())
 	must(b, err)
 	a.store.SetPasswordCost(bcrypt.MinCost)
 	b.Cleanup(func() { _ = a.store.Close() })

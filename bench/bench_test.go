@@ -276,7 +276,7 @@ func benchCalls(b *testing.B) {
 			must(b, err)
 			q.clock.Advance(whapisim.DefaultStartupDelay) // to the first QR: the window spans exactly two QR lifetimes
 			q.sim.ResetRequests()
-			steps := map[provision.ConnectStep]int{}
+			steps := map[provision.Phase]int{}
 			var mu sync.Mutex
 			for range int(2 * whapisim.DefaultQRLifetime / time.Second) {
 				var wg sync.WaitGroup
@@ -288,7 +288,7 @@ func benchCalls(b *testing.B) {
 							return
 						}
 						mu.Lock()
-						steps[st.Step]++
+						steps[st.Phase]++
 						mu.Unlock()
 					})
 				}
@@ -301,7 +301,7 @@ func benchCalls(b *testing.B) {
 			add(row{"2", fmt.Sprintf("WHAPI calls: QR page, 2 QR lifetimes (40 s, polled 1/s), %d viewer(s)", viewers),
 				fmt.Sprintf("%d QR + %d health (%d total)", qr, health, len(reqs)), "2 QR (1 per lifetime)",
 				fmt.Sprintf("QR %s; health 1 per %s; steps %v", ratio(float64(qr), 2), "2 s", steps),
-				"QR ≤ 1 per lifetime", yes(qr <= 2 && steps[provision.StepQR] > 0)})
+				"QR ≤ 1 per lifetime", yes(qr <= 2 && steps[provision.PhaseWaiting] > 0)})
 		}
 	}
 }

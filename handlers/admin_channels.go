@@ -42,18 +42,16 @@ type channelListQuery struct {
 	Extend int64
 }
 
-// channelStatusOptions are the status filter's choices.
-var channelStatusOptions = []views.SelectOption{
-	{Value: "", Label: "All current"},
-	{Value: string(models.ChannelPending), Label: "Being created"},
-	{Value: string(models.ChannelTrial), Label: "Free trial"},
-	{Value: string(models.ChannelActive), Label: "Active"},
-	{Value: string(models.ChannelExpired), Label: "Expired"},
-	{Value: string(models.ChannelDeleting), Label: "Being deleted"},
-	{Value: string(models.ChannelFailed), Label: "Creation failed"},
-	{Value: string(models.ChannelDeleted), Label: "Deleted"},
-	{Value: "all", Label: "All, deleted included"},
-}
+// channelStatusOptions are the status filter's choices: every state of the
+// lifecycle in its words, between "All current" and "All".
+var channelStatusOptions = func() []views.SelectOption {
+	opts := []views.SelectOption{{Value: "", Label: "All current"}}
+	for _, st := range provision.ChannelStates {
+		label, _ := provision.StateLabel(st)
+		opts = append(opts, views.SelectOption{Value: string(st), Label: label})
+	}
+	return append(opts, views.SelectOption{Value: "all", Label: "All, deleted included"})
+}()
 
 // parseChannelListQuery reads the filters; unknown values are ignored.
 func parseChannelListQuery(v url.Values) channelListQuery {
@@ -202,8 +200,9 @@ func (h *Handler) channelListView(ctx context.Context, q channelListQuery) (view
 }
 
 func channelListRow(r models.AdminChannelRow, now time.Time) views.ChannelListRow {
+	v := provision.ViewAt(&r.Channel, now)
 	row := views.ChannelListRow{
-		ID: r.ID, Name: r.Name, Phone: r.Phone, OwnerID: r.UserID, OwnerEmail: r.OwnerEmail, Status: string(r.Status),
+		ID: r.ID, Name: r.Name, Phone: r.Phone, OwnerID: r.UserID, OwnerEmail: r.OwnerEmail, State: badgeOf(v),
 		Linked: r.Linked, LinkedPhone: r.LinkedPhone, ActiveTill: formatTime(r.ActiveTill), DaysAllocated: r.DaysAllocated,
 		LastSynced: formatTime(r.LastSyncedAt), OwnerBalance: r.OwnerBalance, OwnerMode: string(r.OwnerMode),
 	}
@@ -216,17 +215,10 @@ func channelListRow(r models.AdminChannelRow, now time.Time) views.ChannelListRo
 	default:
 		row.Mode = strings.ToUpper(r.Mode[:1]) + r.Mode[1:]
 	}
-	switch r.Status {
-	case models.ChannelTrial, models.ChannelActive, models.ChannelExpired:
-		row.CanExtend = r.WhapiID != nil
-		row.CanSync = r.WhapiID != nil
-		row.CanDelete = true
-		if r.ActiveTill != nil {
-			row.TillNote = timeLeft(r.ActiveTill, now)
-			row.TillSoon = r.ActiveTill.Before(now.Add(expiringWindow))
-		}
-	case models.ChannelFailed:
-		row.CanDelete = true
+	row.CanExtend, row.CanSync, row.CanDelete = v.Can.Extend, v.Can.Sync, v.Can.Delete
+	if v.AtWhapi && r.ActiveTill != nil {
+		row.TillNote = timeLeft(r.ActiveTill, now)
+		row.TillSoon = r.ActiveTill.Before(now.Add(expiringWindow))
 	}
 	return row
 }
@@ -280,19 +272,6 @@ func (h *Handler) channelFailed(c echo.Context, q channelListQuery, ch *models.C
 	return h.backToChannels(c, q)
 }
 
-// needPartnerToken returns provision.ErrNotConfigured when no partner
-// token is saved, so the admin is told that rather than "refused".
-func (h *Handler) needPartnerToken(ctx context.Context) error {
-	st, err := h.store.Settings(ctx)
-	if err != nil {
-		return err
-	}
-	if !st.Configured() {
-		return provision.ErrNotConfigured
-	}
-	return nil
-}
-
 func channelLabel(ch *models.Channel) string {
 	return fmt.Sprintf("Channel “%s” (#%d)", ch.Name, ch.ID)
 }
@@ -308,9 +287,6 @@ func (h *Handler) extendChannel(c echo.Context) error {
 	days, perr := strconv.ParseInt(rawDays, 10, 64)
 	in := provision.ExtendInput{ChannelID: ch.ID, Days: days, Comment: c.FormValue("comment")}
 	_, err = provision.ValidateExtend(in)
-	if err == nil && perr == nil {
-		err = h.needPartnerToken(ctx)
-	}
 	if err == nil && perr == nil {
 		_, err = h.svc.Extend(ctx, actor(c), in)
 	}
@@ -380,7 +356,8 @@ func (h *Handler) showDeleteChannelPage(c echo.Context) error {
 	}
 	q, _ := url.ParseQuery(c.QueryParam("back"))
 	back := parseChannelListQuery(q)
-	if ch.Status == models.ChannelDeleted {
+	v := h.svc.View(ch)
+	if errors.Is(provision.CheckState(ch, provision.ActDelete), models.ErrAlreadyDeleted) {
 		h.setFlash(c, "info", channelLabel(ch)+" is already deleted.")
 		return h.backToChannels(c, back)
 	}
@@ -388,14 +365,10 @@ func (h *Handler) showDeleteChannelPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	days, err := h.svc.DeletePreview(ctx, ch.ID)
-	if err != nil {
-		return err
-	}
 	d := views.ChannelDelete{
-		ID: ch.ID, Name: ch.Name, Status: string(ch.Status), OwnerID: owner.ID, OwnerEmail: owner.Email,
-		OwnerBalance: owner.DayBalance, ActiveTill: formatTime(ch.ActiveTill), UnusedDays: days,
-		CanDelete: ch.Status != models.ChannelPending && ch.Status != models.ChannelDeleting,
+		ID: ch.ID, Name: ch.Name, State: badgeOf(v), OwnerID: owner.ID, OwnerEmail: owner.Email,
+		OwnerBalance: owner.DayBalance, ActiveTill: formatTime(ch.ActiveTill), UnusedDays: v.UnusedDays,
+		CanDelete: v.Can.Delete,
 		Back:      back.values(true).Encode(), BackHref: back.href("/admin/channels", true),
 	}
 	p := h.channelsPage(c)
@@ -409,16 +382,10 @@ func (h *Handler) deleteChannel(c echo.Context) error {
 		return err
 	}
 	q := backQuery(c)
-	if ch.Status == models.ChannelDeleted {
+	days, err := h.svc.Delete(c.Request().Context(), actor(c), ch.ID)
+	if errors.Is(err, models.ErrAlreadyDeleted) {
 		h.setFlash(c, "info", channelLabel(ch)+" is already deleted.")
 		return h.backToChannels(c, q)
-	}
-	var days int64
-	if ch.Status != models.ChannelFailed { // a failed channel never reached WHAPI
-		err = h.needPartnerToken(c.Request().Context())
-	}
-	if err == nil {
-		days, err = h.svc.Delete(c.Request().Context(), actor(c), ch.ID)
 	}
 	if err != nil {
 		return h.channelFailed(c, q, ch, "deleted", err)
@@ -442,25 +409,19 @@ func (h *Handler) syncChannel(c echo.Context) error {
 		return err
 	}
 	q := backQuery(c)
-	if ch.RemoteID() == "" || (ch.Status != models.ChannelTrial && ch.Status != models.ChannelActive && ch.Status != models.ChannelExpired) {
-		_, status := views.ChannelStatusBadge(string(ch.Status))
-		h.setFlash(c, "info", channelLabel(ch)+" has nothing to sync ("+strings.ToLower(status)+").")
+	if provision.CheckState(ch, provision.ActSync) != nil {
+		label, _ := provision.StateLabel(ch.Status)
+		h.setFlash(c, "info", channelLabel(ch)+" has nothing to sync ("+strings.ToLower(label)+").")
 		return h.backToChannels(c, q)
 	}
-	if err := h.needPartnerToken(ctx); err != nil {
-		return h.channelFailed(c, q, ch, "synced", err)
-	}
-	unused, err := h.svc.DeletePreview(ctx, ch.ID)
-	if err != nil {
-		return err
-	}
+	unused := h.svc.View(ch).UnusedDays
 	after, err := h.svc.Sync(ctx, ch.ID)
 	if err != nil {
 		return h.channelFailed(c, q, ch, "synced", err)
 	}
-	_, status := views.ChannelStatusBadge(string(after.Status))
+	status, _ := provision.StateLabel(after.Status)
 	switch {
-	case after.Status == models.ChannelDeleted:
+	case provision.IsGone(after):
 		text := channelLabel(ch) + " no longer exists at WHAPI: it is marked deleted."
 		if unused > 0 {
 			text += fmt.Sprintf(" Its %d unused day%s went back to the owner's balance.", unused, plural(int(unused)))

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"whapidesk/models"
+	"whapidesk/provision"
 	"whapidesk/views"
 )
 
@@ -23,10 +24,6 @@ const expiringWindow = 7 * 24 * time.Hour
 // dashboardExpiringCountUpTo bounds the count of expiring channels the
 // dashboard shows: past it, it says "more than 100".
 const dashboardExpiringCountUpTo = 100
-
-// dashboardStatuses are the channel states the dashboard counts, in order.
-var dashboardStatuses = []models.ChannelStatus{models.ChannelPending, models.ChannelTrial, models.ChannelActive,
-	models.ChannelExpired, models.ChannelDeleting, models.ChannelFailed}
 
 // adminHomeRoutes registers the dashboard's actions on the admin group.
 func (h *Handler) adminHomeRoutes(g *echo.Group) {
@@ -50,11 +47,12 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 		return d, err
 	}
 	counts := tot.Channels
-	for _, s := range dashboardStatuses {
-		d.StatusCounts = append(d.StatusCounts, views.StatusCount{Status: string(s), Count: counts[s], Href: "/admin/channels?status=" + string(s)})
-	}
-	for _, s := range models.LiveStatuses {
-		d.LiveChannels += counts[s]
+	for _, s := range provision.CountedStates() {
+		d.StatusCounts = append(d.StatusCounts, views.StatusCount{Status: string(s), State: stateBadge(s), Count: counts[s],
+			Href: "/admin/channels?status=" + string(s)})
+		if provision.HoldsSlot(s) {
+			d.LiveChannels += counts[s]
+		}
 	}
 
 	days := tot.Days
@@ -78,7 +76,7 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 	d.ExpiringTotal, d.ExpiringMore = total.N, total.More
 	for _, r := range rows {
 		d.Expiring = append(d.Expiring, views.ExpiringChannel{ID: r.ID, Name: r.Name, OwnerID: r.UserID, OwnerEmail: r.OwnerEmail,
-			Status: string(r.Status), ActiveTill: formatTime(r.ActiveTill), TillNote: timeLeft(r.ActiveTill, now)})
+			State: stateBadge(r.Status), ActiveTill: formatTime(r.ActiveTill), TillNote: timeLeft(r.ActiveTill, now)})
 	}
 
 	evs, err := h.store.ListAudit(ctx, 10, 0)

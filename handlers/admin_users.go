@@ -454,22 +454,6 @@ var ledgerKinds = map[models.LedgerKind]string{
 	models.LedgerCorrection:  "Given back (not allocated)",
 }
 
-func canExtend(ch *models.Channel) bool {
-	switch ch.Status {
-	case models.ChannelTrial, models.ChannelActive, models.ChannelExpired:
-		return ch.RemoteID() != ""
-	}
-	return false
-}
-
-func canDelete(ch *models.Channel) bool {
-	switch ch.Status {
-	case models.ChannelTrial, models.ChannelActive, models.ChannelExpired, models.ChannelFailed:
-		return true
-	}
-	return false
-}
-
 // userPageView gathers what the user page shows.
 func (h *Handler) userPageView(ctx context.Context, me *models.User, u *models.User) (views.UserPageView, error) {
 	v := views.UserPageView{
@@ -530,10 +514,10 @@ func (h *Handler) userPageView(ctx context.Context, me *models.User, u *models.U
 	now := time.Now()
 	for i := range chans {
 		ch := &chans[i]
-		cls, status := views.ChannelStatusBadge(string(ch.Status))
-		v.Channels = append(v.Channels, views.UserChannel{ID: ch.ID, Name: ch.Name, Phone: ch.Phone, Status: status, StatusClass: cls,
+		cv := provision.ViewAt(ch, now)
+		v.Channels = append(v.Channels, views.UserChannel{ID: ch.ID, Name: ch.Name, Phone: ch.Phone, State: badgeOf(cv),
 			Linked: ch.Linked, ActiveTill: formatTime(ch.ActiveTill), DaysLeft: timeLeft(ch.ActiveTill, now),
-			DaysAllocated: ch.DaysAllocated, CanExtend: canExtend(ch), CanDelete: canDelete(ch)})
+			DaysAllocated: ch.DaysAllocated, CanExtend: cv.Can.Extend, CanDelete: cv.Can.Delete})
 	}
 	entries, err := h.store.Ledger(ctx, u.ID, ledgerOnPage, 0)
 	if err != nil {
@@ -843,14 +827,12 @@ func (h *Handler) showDeleteUserChannelPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !canDelete(ch) {
+	v := h.svc.View(ch)
+	if !v.Can.Delete {
 		h.setFlash(c, "info", "This channel is being changed or is gone already: it cannot be deleted now.")
 		return h.backToUser(c, u.ID)
 	}
-	n, err := h.svc.DeletePreview(c.Request().Context(), ch.ID)
-	if err != nil {
-		return err
-	}
+	n := v.UnusedDays
 	return h.render(c, http.StatusOK, views.DeleteUserChannelPage(h.usersPage(c, "Delete channel"), views.UserConfirm{
 		UserID: u.ID, Email: u.Email, Name: ch.Name, Days: n, Action: userPath(u.ID) + "/channels/" + strconv.FormatInt(ch.ID, 10) + "/delete",
 		Confirm: "Delete the channel"}))

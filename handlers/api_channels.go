@@ -33,10 +33,7 @@ func toAPIChannel(ch *models.Channel) apiChannel {
 }
 
 // apiChannelStatuses are the values ?status= accepts.
-var apiChannelStatuses = []models.ChannelStatus{
-	models.ChannelPending, models.ChannelTrial, models.ChannelActive, models.ChannelExpired,
-	models.ChannelDeleting, models.ChannelDeleted, models.ChannelFailed,
-}
+var apiChannelStatuses = provision.ChannelStates
 
 // apiNoChannel is the answer for a channel that does not exist or is not
 // the caller's: the same either way, so ids cannot be probed.
@@ -162,9 +159,6 @@ func (h *Handler) apiDeleteChannel(c echo.Context) error {
 	ch, err := h.apiChannelOfCaller(c)
 	if err != nil {
 		return err
-	}
-	if ch.Status == models.ChannelDeleted {
-		return apiError(http.StatusConflict, "already_deleted", "the channel is already deleted")
 	}
 	days, err := h.svc.Delete(c.Request().Context(), actor(c), ch.ID)
 	if err != nil {

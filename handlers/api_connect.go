@@ -126,7 +126,7 @@ func (h *Handler) connectStatusView(ctx context.Context, ch *models.Channel, sin
 	s = views.ConnectStatus{ChannelName: ch.Name, ConnectURL: connectPath(ch.ID, ""), RetryURL: connectPath(ch.ID, "/status")}
 	var expires time.Time
 	switch {
-	case ch.Status == models.ChannelDeleted || ch.Status == models.ChannelFailed:
+	case provision.IsGone(ch):
 		s.Step = views.ConnectGone
 	case now.Sub(since) >= connectPollWindow:
 		s.Step = views.ConnectIdle
@@ -148,11 +148,9 @@ func (h *Handler) connectStatusView(ctx context.Context, ch *models.Channel, sin
 			}
 			break
 		}
-		switch st.Step {
-		case provision.StepPreparing:
-			s.Step = views.ConnectPreparing
-		case provision.StepQR:
-			s.Step = views.ConnectQR
+		s.Step = st.Phase.ConnectStep()
+		switch s.Step {
+		case views.ConnectQR:
 			expires = st.ExpiresAt
 			s.ImageURL = fmt.Sprintf("/app/channels/%d/qr.png?v=%d", ch.ID, expires.UnixMilli())
 			left := max(0, expires.Sub(now))
@@ -160,13 +158,8 @@ func (h *Handler) connectStatusView(ctx context.Context, ch *models.Channel, sin
 			s.ExpiresIn = fmt.Sprintf("%d:%02d", secs/60, secs%60)
 			// The browser counts down on its own clock.
 			s.ExpiresAt = strconv.FormatFloat(float64(time.Now().Add(left).UnixMilli())/1000, 'f', 3, 64)
-		case provision.StepConnected:
-			s.Step = views.ConnectConnected
+		case views.ConnectConnected:
 			s.Phone = custPhone(st.Phone)
-		case provision.StepExpired:
-			s.Step = views.ConnectExpired
-		default:
-			s.Step = views.ConnectFailed
 		}
 	}
 	key := connectKey(s, expires)
@@ -323,7 +316,7 @@ func (h *Handler) apiChannelQR(c echo.Context) error {
 		return noChannel
 	case err != nil:
 		return err
-	case ch.UserID != u.ID || ch.Status == models.ChannelDeleted || ch.Status == models.ChannelFailed:
+	case ch.UserID != u.ID || provision.IsGone(ch):
 		return noChannel
 	}
 	st, err := h.svc.ConnectState(ctx, ch.ID)
@@ -334,12 +327,12 @@ func (h *Handler) apiChannelQR(c echo.Context) error {
 		h.log.WarnContext(ctx, "api qr: line state unknown", "channel", ch.ID, "err", err)
 		return apiError(http.StatusBadGateway, "unavailable", "the channel cannot be reached right now; try again in a moment")
 	}
-	out := apiQR{State: string(st.Step)}
-	switch st.Step {
-	case provision.StepQR:
+	out := apiQR{State: st.Phase.ConnectStep()}
+	switch st.Phase {
+	case provision.PhaseWaiting:
 		out.Image = "data:image/png;base64," + base64.StdEncoding.EncodeToString(st.PNG)
 		out.ExpiresAt = st.ExpiresAt.UTC().Format(time.RFC3339)
-	case provision.StepConnected:
+	case provision.PhaseConnected:
 		out.Phone = custPhone(st.Phone)
 	}
 	return c.JSON(http.StatusOK, out)

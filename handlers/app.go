@@ -54,39 +54,18 @@ func custPhone(raw string) string {
 	return "+" + raw
 }
 
-// custState says in the customer's words where a channel stands.
-func custState(ch *models.Channel, now time.Time) string {
-	switch ch.Status {
-	case models.ChannelPending:
-		return views.CustStatePreparing
-	case models.ChannelDeleting:
-		return views.CustStateDeleting
-	case models.ChannelExpired:
-		return views.CustStateExpired
-	}
-	if ch.ActiveTill != nil && !ch.ActiveTill.After(now) {
-		return views.CustStateExpired
-	}
-	if ch.Linked {
-		return views.CustStateConnected
-	}
-	return views.CustStateWaiting
-}
-
-// custDaysLeft is a channel's remaining time: whole days left (as the
-// refund on delete counts them) and until when.
-func custDaysLeft(till *time.Time, now time.Time) (left, until string) {
+// custDaysLeft is a channel's remaining time: whole days left (counted as
+// the refund on delete counts them) and until when.
+func custDaysLeft(v provision.ChannelView, now time.Time) (left, until string) {
 	switch {
-	case till == nil:
+	case !v.HasDays:
 		return "No days yet", ""
-	case !till.After(now):
-		return "Expired on " + custDate(*till), ""
+	case !v.ActiveTill.After(now):
+		return "Expired on " + custDate(*v.ActiveTill), ""
+	case v.DaysLeft < 1:
+		return "Less than a day left", "until " + custDate(*v.ActiveTill)
 	}
-	days := int64(till.Sub(now) / (24 * time.Hour))
-	if days < 1 {
-		return "Less than a day left", "until " + custDate(*till)
-	}
-	return fmt.Sprintf("%s left", countOf(days, "day", "days")), "until " + custDate(*till)
+	return fmt.Sprintf("%s left", countOf(v.DaysLeft, "day", "days")), "until " + custDate(*v.ActiveTill)
 }
 
 // custDashboard gathers what /app shows u.
@@ -113,15 +92,15 @@ func (h *Handler) custDashboard(ctx context.Context, u *models.User) (views.Cust
 		return d, err
 	}
 	for i := range chans {
-		ch := &chans[i]
-		cv := views.CustomerChannel{ID: ch.ID, Name: ch.Name, Phone: ch.Phone, State: custState(ch, now),
-			Trial: ch.Status == models.ChannelTrial}
-		if cv.State == views.CustStateConnected {
-			cv.LinkedPhone = custPhone(ch.LinkedPhone)
+		v := provision.ViewAt(&chans[i], now)
+		cv := views.CustomerChannel{ID: v.ID, Name: v.Name, Phone: v.Phone, State: phaseBadge(v.Phase),
+			Connected: v.Phase == provision.PhaseConnected, Trial: v.Trial, CanConnect: v.Can.Connect, CanDelete: v.Can.Delete}
+		if cv.Connected {
+			cv.LinkedPhone = custPhone(v.LinkedPhone)
 		}
-		cv.DaysLeft, cv.Until = custDaysLeft(ch.ActiveTill, now)
+		cv.DaysLeft, cv.Until = custDaysLeft(v, now)
 		d.Channels = append(d.Channels, cv)
-		if b, ok := h.custExpiryBanner(ch, cv.State, now, d); ok {
+		if b, ok := h.custExpiryBanner(v, now, d); ok {
 			d.Banners = append(d.Banners, b)
 		}
 	}
@@ -141,18 +120,17 @@ func custPlural(n int64, one, many string) string {
 
 // custExpiryBanner warns about a channel that expires within 7 days or has
 // expired, and says what happens next.
-func (h *Handler) custExpiryBanner(ch *models.Channel, state string, now time.Time, d views.CustomerDashboard) (views.CustomerBanner, bool) {
-	if state == views.CustStateExpired {
+func (h *Handler) custExpiryBanner(ch provision.ChannelView, now time.Time, d views.CustomerDashboard) (views.CustomerBanner, bool) {
+	if ch.Phase == provision.PhaseExpired {
 		return views.CustomerBanner{Kind: "error", ChannelID: ch.ID, Text: fmt.Sprintf(
 			"“%s” has expired: it no longer sends or receives messages. Ask %s to add days to it.", ch.Name, h.cfg.Brand)}, true
 	}
-	if ch.ActiveTill == nil || (state != views.CustStateWaiting && state != views.CustStateConnected) ||
-		ch.ActiveTill.Sub(now) > custExpiryWarning {
+	if !ch.HasDays || !ch.Phase.Live() || ch.ActiveTill.Sub(now) > custExpiryWarning {
 		return views.CustomerBanner{}, false
 	}
 	when := "within a day"
-	if days := int64(ch.ActiveTill.Sub(now) / (24 * time.Hour)); days >= 1 {
-		when = "in " + countOf(days, "day", "days")
+	if ch.DaysLeft >= 1 {
+		when = "in " + countOf(ch.DaysLeft, "day", "days")
 	}
 	next := fmt.Sprintf("Ask %s to add days before then.", h.cfg.Brand)
 	if d.AutoMode && d.HasPlan {
@@ -261,18 +239,10 @@ func (h *Handler) custOwnedChannel(c echo.Context, allowGone bool) (*models.Chan
 		return nil, err
 	}
 	u := currentUser(c)
-	if u == nil || ch.UserID != u.ID || (!allowGone && (ch.Status == models.ChannelDeleted || ch.Status == models.ChannelFailed)) {
+	if u == nil || ch.UserID != u.ID || (!allowGone && provision.IsGone(ch)) {
 		return nil, echo.NewHTTPError(http.StatusNotFound)
 	}
 	return ch, nil
-}
-
-func custCanDelete(ch *models.Channel) bool {
-	switch ch.Status {
-	case models.ChannelTrial, models.ChannelActive, models.ChannelExpired:
-		return true
-	}
-	return false
 }
 
 func (h *Handler) showCustomerDeletePage(c echo.Context) error {
@@ -280,11 +250,8 @@ func (h *Handler) showCustomerDeletePage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	days, err := h.svc.DeletePreview(c.Request().Context(), ch.ID)
-	if err != nil {
-		return err
-	}
-	d := views.CustomerDelete{ID: ch.ID, Name: ch.Name, UnusedDays: days, Balance: currentUser(c).DayBalance, CanDelete: custCanDelete(ch)}
+	v := h.svc.View(ch)
+	d := views.CustomerDelete{ID: ch.ID, Name: ch.Name, UnusedDays: v.UnusedDays, Balance: currentUser(c).DayBalance, CanDelete: v.Can.Delete}
 	return h.render(c, http.StatusOK, views.CustomerDeletePage(h.custPage(c, "Delete “"+ch.Name+"”"), d))
 }
 

@@ -432,10 +432,11 @@ func TestCustomerChannelStates(t *testing.T) {
 		{models.Channel{Status: models.ChannelExpired, ActiveTill: at(-48 * time.Hour)}, "expired", "Expired on 27 Feb 2026", ""},
 		{models.Channel{Status: models.ChannelDeleting, ActiveTill: at(48 * time.Hour)}, "deleting", "2 days left", "until 3 Mar 2026"},
 	} {
-		if got := custState(&tc.ch, now); got != tc.state {
+		v := provision.ViewAt(&tc.ch, now)
+		if got := string(v.Phase); got != tc.state {
 			t.Errorf("%s linked=%v: state %q, want %q", tc.ch.Status, tc.ch.Linked, got, tc.state)
 		}
-		if left, till := custDaysLeft(tc.ch.ActiveTill, now); left != tc.left || till != tc.till {
+		if left, till := custDaysLeft(v, now); left != tc.left || till != tc.till {
 			t.Errorf("%s: %q %q, want %q %q", tc.ch.Status, left, till, tc.left, tc.till)
 		}
 	}

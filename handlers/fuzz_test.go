@@ -56,7 +56,7 @@ func newFuzzApp(f *testing.F) *fuzzApp {
 	if err != nil {
 		f.Fatal(err)
 	}
-	if a.store, err = models.Open(ctx, a.dbPath, cipher); err != nil {
+	if a.store, err = models.Open(ctx, a.dbPath, cipher, provision.States()); err != nil {
 		f.Fatal(err)
 	}
 	a.store.SetPasswordCost(bcrypt.MinCost)

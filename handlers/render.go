@@ -6,6 +6,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/provision"
 	"whapidesk/views"
 )
 
@@ -53,6 +54,5 @@ func timeLeft(till *time.Time, now time.Time) string {
 	case left < 24*time.Hour:
 		return "less than a day left"
 	}
-	n := int64(left / (24 * time.Hour))
-	return countOf(n, "day left", "days left")
+	return countOf(provision.DaysLeft(till, now), "day left", "days left")
 }

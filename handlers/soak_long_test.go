@@ -321,7 +321,7 @@ func newSoak(t *testing.T) *soak {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.store, err = models.Open(ctx, filepath.Join(t.TempDir(), "soak.db"), cipher); err != nil {
+	if s.store, err = models.Open(ctx, filepath.Join(t.TempDir(), "soak.db"), cipher, provision.States()); err != nil {
 		t.Fatal(err)
 	}
 	s.store.SetPasswordCost(bcrypt.MinCost)

@@ -109,7 +109,7 @@ func newTestApp(t *testing.T, opts ...func(*appOptions)) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.store, err = models.Open(context.Background(), a.dbPath, cipher)
+	a.store, err = models.Open(context.Background(), a.dbPath, cipher, provision.States())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,8 @@ import (
 // ChannelStatus is a channel's state in whapidesk.
 type ChannelStatus string
 
-// Channel states. Pending, trial and active count against the plan.
+// Channel states. What each means — whether it holds a plan slot, what may
+// be done to it — is declared once, in provision/lifecycle.go.
 const (
 	ChannelPending  ChannelStatus = "pending"  // reserved here, WHAPI create not confirmed yet
 	ChannelTrial    ChannelStatus = "trial"    // running on WHAPI's free trial
@@ -22,11 +23,6 @@ const (
 	ChannelDeleted  ChannelStatus = "deleted"
 	ChannelFailed   ChannelStatus = "failed" // WHAPI refused to create it
 )
-
-// LiveStatuses are the states that take a plan slot. A channel being
-// deleted keeps its slot until WHAPI confirms the delete: an unconfirmed
-// delete may turn out not to have happened.
-var LiveStatuses = []ChannelStatus{ChannelPending, ChannelTrial, ChannelActive, ChannelDeleting}
 
 // Channel is a customer's WhatsApp channel. TokenEnc is the sealed channel
 // token: it never leaves the server.
@@ -65,16 +61,6 @@ func (c *Channel) RemoteID() string {
 	return *c.WhapiID
 }
 
-// IsLive reports whether the channel takes a plan slot.
-func (c *Channel) IsLive() bool {
-	for _, s := range LiveStatuses {
-		if c.Status == s {
-			return true
-		}
-	}
-	return false
-}
-
 // ChannelByID returns a channel or ErrNotFound.
 func (s *Store) ChannelByID(ctx context.Context, id int64) (*Channel, error) {
 	var c Channel
@@ -91,17 +77,17 @@ func (s *Store) ChannelToken(c *Channel) (string, error) { return s.cipher.Open(
 // failed, oldest first.
 func (s *Store) ChannelsByUser(ctx context.Context, userID int64) ([]Channel, error) {
 	var cs []Channel
-	err := s.db.WithContext(ctx).Where("user_id = ? AND status NOT IN ?", userID, []ChannelStatus{ChannelDeleted, ChannelFailed}).
+	err := s.db.WithContext(ctx).Where("user_id = ? AND status NOT IN ?", userID, s.states.Gone).
 		Order("id").Find(&cs).Error
 	return cs, err
 }
 
 // CountLiveChannels counts the plan slots a customer's channels take, as
-// creates and revivals count them (slotsUsedSQL), so "2 of 3 in use" never
+// creates and revivals count them (stateSQL.slotsUsed), so "2 of 3 in use" never
 // promises a slot a create would be refused.
 func (s *Store) CountLiveChannels(ctx context.Context, userID int64) (int64, error) {
 	var n int64
-	err := s.db.WithContext(ctx).Raw(slotsUsedSQL, userID, 0).Scan(&n).Error
+	err := s.db.WithContext(ctx).Raw(s.sql.slotsUsed, userID, 0).Scan(&n).Error
 	return n, err
 }
 
@@ -129,11 +115,11 @@ func (s *Store) ListChannels(ctx context.Context, f ChannelFilter) ([]ChannelRow
 	if f.Status != "" {
 		q = q.Where("channels.status = ?", f.Status)
 	} else if !f.IncludeGone {
-		q = q.Where("channels.status NOT IN ?", []ChannelStatus{ChannelDeleted, ChannelFailed})
+		q = q.Where("channels.status NOT IN ?", s.states.Gone)
 	}
 	if f.ExpiringUntil != nil {
 		q = q.Where("channels.active_till IS NOT NULL AND channels.active_till < ? AND channels.status IN ?", *f.ExpiringUntil,
-			[]ChannelStatus{ChannelTrial, ChannelActive, ChannelExpired})
+			s.states.AtWhapi)
 	}
 	var total int64
 	if err := q.Count(&total).Error; err != nil {
@@ -162,18 +148,6 @@ func (s *Store) ChannelCounts(ctx context.Context) (map[ChannelStatus]int64, err
 	}
 	return out, err
 }
-
-// slotHeld is true for a channel c that holds a plan slot: live channels
-// (LiveStatuses: a channel being deleted holds its slot until WHAPI
-// confirms the delete), and expired channels with an extend not settled yet
-// (the extend may have made them live again). A confirmed extend makes an
-// expired channel active at once (ConfirmExtend).
-const slotHeld = `(c.status IN ('pending', 'trial', 'active', 'deleting') OR (c.status = 'expired' AND EXISTS (
-		SELECT 1 FROM operations o WHERE o.channel_id = c.id AND o.kind = 'extend' AND o.state IN ('reserved', 'sent'))))`
-
-// slotsUsedSQL counts the plan slots a customer's channels hold, all but
-// channel ? (0 for none). Arguments: user id, channel id.
-const slotsUsedSQL = `SELECT COUNT(*) FROM channels c WHERE c.user_id = ? AND c.id <> ? AND ` + slotHeld
 
 // ReserveChannel inserts a pending channel for a customer — only if they
 // have an active plan with a free slot (checkFreeSlot, the check revivals
@@ -285,7 +259,7 @@ func (s *Store) FailCreate(ctx context.Context, opID int64, reason string) error
 func (s *Store) SyncChannel(ctx context.Context, id int64, r RemoteChannel) error {
 	now := s.now()
 	return s.db.WithContext(ctx).Model(&Channel{}).
-		Where("id = ? AND status IN ?", id, []ChannelStatus{ChannelTrial, ChannelActive, ChannelExpired}).
+		Where("id = ? AND status IN ?", id, s.states.AtWhapi).
 		Updates(map[string]any{"status": statusFor(r, now), "mode": r.Mode, "trial_ends_at": r.TrialEnds,
 			"active_till": r.ActiveTill, "last_synced_at": now, "till_confirmed": true, "updated_at": now}).Error
 }
@@ -306,7 +280,7 @@ func (s *Store) MarkChannelGone(ctx context.Context, id int64, refundDays int64)
 			return notFound(err)
 		}
 		now := s.now()
-		res := tx.Model(&Channel{}).Where("id = ? AND status IN ?", id, []ChannelStatus{ChannelTrial, ChannelActive, ChannelExpired}).
+		res := tx.Model(&Channel{}).Where("id = ? AND status IN ?", id, s.states.AtWhapi).
 			Updates(map[string]any{"status": ChannelDeleted, "deleted_at": now, "last_error": "gone upstream", "updated_at": now})
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
@@ -345,7 +319,7 @@ func (s *Store) TopUpCandidates(ctx context.Context, userID int64, until time.Ti
 		Joins("JOIN users u ON u.id = c.user_id").
 		Joins("JOIN subscriptions sub ON sub.user_id = c.user_id AND sub.status = 'active'").
 		Joins("JOIN plans p ON p.id = sub.plan_id").
-		Where("c.status IN ? AND c.whapi_id IS NOT NULL", []ChannelStatus{ChannelTrial, ChannelActive, ChannelExpired}).
+		Where("c.status IN ? AND c.whapi_id IS NOT NULL", s.states.Extendable).
 		Where("u.allocation_mode = ? AND u.disabled = 0 AND u.day_balance > 0", AllocationAuto).
 		Where("c.days_allocated = 0 OR c.active_till IS NULL OR c.active_till < ?", until)
 	if userID != 0 {
@@ -359,7 +333,7 @@ func (s *Store) TopUpCandidates(ctx context.Context, userID int64, until time.Ti
 func (s *Store) SyncableChannelIDs(ctx context.Context) ([]int64, error) {
 	var ids []int64
 	err := s.db.WithContext(ctx).Model(&Channel{}).
-		Where("whapi_id IS NOT NULL AND status IN ?", []ChannelStatus{ChannelTrial, ChannelActive, ChannelExpired}).
+		Where("whapi_id IS NOT NULL AND status IN ?", s.states.AtWhapi).
 		Order("id").Pluck("id", &ids).Error
 	return ids, err
 }

@@ -37,7 +37,7 @@ func (s *Store) totals(ctx context.Context) (Totals, error) {
 
 // sum adds up the totals whose name starts with prefix, except those named
 // prefix+x for x in except.
-func (t Totals) sum(prefix string, except ...string) int64 {
+func (t Totals) sum(prefix string, except ...ChannelStatus) int64 {
 	var n int64
 outer:
 	for k, v := range t {
@@ -45,7 +45,7 @@ outer:
 			continue
 		}
 		for _, x := range except {
-			if k == prefix+x {
+			if k == prefix+string(x) {
 				continue outer
 			}
 		}
@@ -215,7 +215,7 @@ func (s *Store) ListAdminChannels(ctx context.Context, f AdminChannelFilter) ([]
 	case f.Status != "":
 		q = q.Where("channels.status = ?", f.Status)
 	case !f.IncludeGone && !expiring: // expiring selects running channels only
-		q = q.Where("channels.status NOT IN ?", []ChannelStatus{ChannelDeleted, ChannelFailed})
+		q = q.Where("channels.status NOT IN ?", s.states.Gone)
 	}
 	if expiring {
 		// Written as the partial index channels_running_till is, so that
@@ -235,7 +235,7 @@ func (s *Store) ListAdminChannels(ctx context.Context, f AdminChannelFilter) ([]
 		case f.IncludeGone:
 			total.N = t.sum("channels:")
 		default:
-			total.N = t.sum("channels:", string(ChannelDeleted), string(ChannelFailed))
+			total.N = t.sum("channels:", s.states.Gone...)
 		}
 	} else {
 		var err error

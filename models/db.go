@@ -43,14 +43,23 @@ type Store struct {
 
 	// queries counts the SQL statements run through db (see QueryCount).
 	queries atomic.Int64
+
+	// states are the lifecycle's state sets, and sql what is built of them.
+	states StateSets
+	sql    stateSQL
 }
 
 // Open opens (creating if needed) the SQLite database at path with WAL,
 // a busy timeout, foreign keys and IMMEDIATE transactions, and runs the
-// schema migrations. The directory is created with mode 0700.
-func Open(ctx context.Context, path string, cipher *Cipher) (*Store, error) {
+// schema migrations. The directory is created with mode 0700. states are
+// the channel lifecycle's state sets (provision.States()).
+func Open(ctx context.Context, path string, cipher *Cipher, states StateSets) (*Store, error) {
 	if cipher == nil {
 		return nil, errors.New("store: a cipher is required")
+	}
+	built, err := states.build()
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
@@ -80,7 +89,7 @@ func Open(ctx context.Context, path string, cipher *Cipher) (*Store, error) {
 	sqlDB.SetMaxOpenConns(8)
 	sqlDB.SetMaxIdleConns(8)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, cipher: cipher, now: func() time.Time { return time.Now().UTC() }, boot: rand.Text()}
+	s := &Store{db: db, cipher: cipher, now: func() time.Time { return time.Now().UTC() }, boot: rand.Text(), states: states, sql: built}
 	if err := s.countQueries(); err != nil {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("store: open database: %w", err)

@@ -29,7 +29,7 @@ func newTestStore(t *testing.T) (*Store, string) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "test.db")
-	s, err := Open(context.Background(), path, c)
+	s, err := Open(context.Background(), path, c, testStates)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestMigrationsRunOnceAndReopen(t *testing.T) {
 	c, _ := NewCipher(newKey(t))
 	path := filepath.Join(t.TempDir(), "w.db")
 	ctx := context.Background()
-	s, err := Open(ctx, path, c)
+	s, err := Open(ctx, path, c, testStates)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestMigrationsRunOnceAndReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = s.Close()
-	s, err = Open(ctx, path, c) // migrations again: no error, data kept
+	s, err = Open(ctx, path, c, testStates) // migrations again: no error, data kept
 	if err != nil {
 		t.Fatal(err)
 	}

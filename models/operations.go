@@ -94,14 +94,14 @@ func createOp(tx *gorm.DB, op *Operation) error {
 
 // checkFreeSlot fails with ErrNoActivePlan or ErrPlanLimit unless the
 // customer's active plan has room for channel channelID (not yet counted)
-// beside the slots their other channels hold (slotsUsedSQL).
+// beside the slots their other channels hold (stateSQL.slotsUsed).
 func (s *Store) checkFreeSlot(tx *gorm.DB, userID, channelID int64) error {
 	var row struct {
 		Live int64
 		Max  *int64
 	}
 	err := tx.Raw(`SELECT
-			(`+slotsUsedSQL+`) AS live,
+			(`+s.sql.slotsUsed+`) AS live,
 			(SELECT p.max_channels FROM subscriptions s JOIN plans p ON p.id = s.plan_id
 			 WHERE s.user_id = ? AND s.status = 'active') AS max`, userID, channelID, userID).Scan(&row).Error
 	switch {
@@ -167,10 +167,10 @@ func (s *Store) ReserveExtend(ctx context.Context, actor Actor, channelID, days 
 		if err := tx.First(&ch, channelID).Error; err != nil {
 			return notFound(err)
 		}
-		if ch.WhapiID == nil || (ch.Status != ChannelTrial && ch.Status != ChannelActive && ch.Status != ChannelExpired) {
+		if ch.WhapiID == nil || !inSet(s.states.Extendable, ch.Status) {
 			return ErrChannelBusy
 		}
-		if ch.Status == ChannelExpired {
+		if s.states.revives(ch.Status) {
 			// Days bring an expired channel back: it takes a plan slot again,
 			// so the plan must have one free.
 			if err := s.checkFreeSlot(tx, ch.UserID, ch.ID); err != nil {
@@ -210,7 +210,7 @@ func (s *Store) ConfirmExtend(ctx context.Context, opID int64) error {
 		// its plan slot even if the read-back fails.
 		if err := tx.Model(&Channel{}).Where("id = ?", op.ChannelID).Updates(map[string]any{
 			"days_allocated": gorm.Expr("days_allocated + ?", op.Days), "till_confirmed": false, "updated_at": s.now(),
-			"status": gorm.Expr("CASE status WHEN 'expired' THEN 'active' ELSE status END")}).Error; err != nil {
+			"status": gorm.Expr("CASE WHEN status IN ? THEN ? ELSE status END", s.states.SlotReviving, ChannelActive)}).Error; err != nil {
 			return err
 		}
 		cid, oid := op.ChannelID, op.ID
@@ -232,9 +232,11 @@ func (s *Store) FailExtend(ctx context.Context, opID int64, reason string) error
 	})
 }
 
-// ReserveDelete marks a channel as being deleted and journals the delete.
-// A channel WHAPI never created (pending is excluded; failed) is deleted
-// locally at once, and then the operation returned is nil.
+// ReserveDelete marks a channel WHAPI holds (StateSets.AtWhapi) as being
+// deleted and journals the delete. A channel WHAPI never had
+// (StateSets.LocalDeletion) is deleted here at once, and then the operation
+// returned is nil. Any other state is refused: ErrAlreadyDeleted, or
+// ErrChannelBusy while a change of it is in flight.
 func (s *Store) ReserveDelete(ctx context.Context, actor Actor, channelID int64) (*Operation, error) {
 	var op *Operation
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -243,14 +245,14 @@ func (s *Store) ReserveDelete(ctx context.Context, actor Actor, channelID int64)
 			return notFound(err)
 		}
 		now := s.now()
-		switch ch.Status {
-		case ChannelFailed:
+		switch {
+		case inSet(s.states.LocalDeletion, ch.Status):
 			if err := tx.Model(&Channel{}).Where("id = ?", ch.ID).Updates(map[string]any{"status": ChannelDeleted, "deleted_at": now, "updated_at": now}).Error; err != nil {
 				return err
 			}
 			return s.audit(tx, actor, "channel.delete", channelTarget(&ch), "never created at WHAPI: removed")
-		case ChannelTrial, ChannelActive, ChannelExpired:
-		case ChannelDeleted:
+		case inSet(s.states.AtWhapi, ch.Status):
+		case ch.Status == ChannelDeleted:
 			return ErrAlreadyDeleted
 		default:
 			return ErrChannelBusy

@@ -33,7 +33,7 @@ func TestOpenOperationsOfAnEarlierProcessAreDueWhenAbandoned(t *testing.T) {
 	}
 
 	// The process "restarts": the same file opened again.
-	again, err := Open(ctx, path, s.cipher)
+	again, err := Open(ctx, path, s.cipher, s.states)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func newCipher(t *testing.T) *Cipher {
 func (f *rotationFixture) checkReadable(t *testing.T, c *Cipher) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := Open(ctx, f.path, c)
+	s, err := Open(ctx, f.path, c, testStates)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func (f *rotationFixture) checkReadable(t *testing.T, c *Cipher) {
 func (f *rotationFixture) checkUnreadable(t *testing.T, c *Cipher) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := Open(ctx, f.path, c)
+	s, err := Open(ctx, f.path, c, testStates)
 	if err != nil {
 		t.Fatal(err)
 	}

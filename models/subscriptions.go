@@ -74,7 +74,7 @@ func (s *Store) ActivatePlan(ctx context.Context, actor Actor, userID, planID in
 			return ErrPlanRetired
 		}
 		var live int64
-		if err := tx.Raw(slotsUsedSQL, userID, 0).Scan(&live).Error; err != nil {
+		if err := tx.Raw(s.sql.slotsUsed, userID, 0).Scan(&live).Error; err != nil {
 			return err
 		}
 		if live > p.MaxChannels {

@@ -285,7 +285,7 @@ func TestTotalsMigrationCountsExistingRows(t *testing.T) {
 		}
 	}
 	s.Close()
-	s2, err := Open(ctx, path, s.cipher)
+	s2, err := Open(ctx, path, s.cipher, s.states)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,7 +90,7 @@ func (s *Store) ListUsersPage(ctx context.Context, f UserFilter) ([]UserRow, Lis
 	}
 	var rows []UserRow
 	err := q.Select(`users.*, sub.plan_id AS plan_id, COALESCE(p.name, '') AS plan_name, COALESCE(p.max_channels, 0) AS max_channels,
-		(SELECT COUNT(*) FROM channels c WHERE c.user_id = users.id AND ` + slotHeld + `) AS live_channels`).
+		(SELECT COUNT(*) FROM channels c WHERE c.user_id = users.id AND ` + s.sql.slotHeld + `) AS live_channels`).
 		Order("users.email").Scan(&rows).Error
 	return rows, total, err
 }

@@ -627,8 +627,8 @@ func errClass(err error) (string, bool) {
 }
 
 // running are the states design §2 calls live (invariant 1): the ones
-// that run at WHAPI or are about to. (models.LiveStatuses, the slots taken,
-// also holds channels being deleted, which may come back.)
+// that run at WHAPI or are about to. (A plan slot, HoldsSlot, is also held
+// by a channel being deleted, which may come back.)
 var running = []models.ChannelStatus{models.ChannelPending, models.ChannelTrial, models.ChannelActive}
 
 // checkLimits asserts invariant 1 and the first half of 2 at any moment:
@@ -1017,7 +1017,7 @@ func (c *campaign) checkConnect(where string) {
 				t.Errorf("%s: connect page of channel %d without faults: %v", where, r.ID, err)
 				break
 			}
-			if st.Step != StepPreparing {
+			if st.Phase != PhasePreparing {
 				break
 			}
 			e.clock.Advance(campStartup + healthTTL)
@@ -1030,10 +1030,10 @@ func (c *campaign) checkConnect(where string) {
 		switch {
 		case e.clock.Now().After(sc.ActiveTill):
 			// ran out while we waited
-		case sc.Linked && (st.Step != StepConnected || st.Phone != sc.LinkedPhone):
-			t.Errorf("%s: channel %d is linked to %s at WHAPI, the connect page shows %q", where, r.ID, sc.LinkedPhone, st.Step)
-		case !sc.Linked && st.Step != StepQR:
-			t.Errorf("%s: channel %d waits for a scan at WHAPI, the connect page shows %q", where, r.ID, st.Step)
+		case sc.Linked && (st.Phase != PhaseConnected || st.Phone != sc.LinkedPhone):
+			t.Errorf("%s: channel %d is linked to %s at WHAPI, the connect page shows %q", where, r.ID, sc.LinkedPhone, st.Phase)
+		case !sc.Linked && st.Phase != PhaseWaiting:
+			t.Errorf("%s: channel %d waits for a scan at WHAPI, the connect page shows %q", where, r.ID, st.Phase)
 		default:
 			c.connectDone++
 		}

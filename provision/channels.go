@@ -250,17 +250,20 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 	}
 	unlock := s.locks.lock(in.ChannelID)
 	defer unlock()
+	ch, err := s.permitted(ctx, in.ChannelID, ActExtend)
+	if err != nil {
+		return nil, err
+	}
 	// An unanswered extend is judged from the activeTill it started from,
 	// so that must be WHAPI's.
-	ch, err := s.confirmedChannel(ctx, in.ChannelID)
-	if err != nil {
+	if ch, err = s.confirmedChannel(ctx, ch); err != nil {
 		return nil, err
 	}
 	op, err := s.store.ReserveExtend(ctx, actor, in.ChannelID, in.Days, in.Comment)
 	if err != nil {
 		return nil, err
 	}
-	revived := ch.Status == models.ChannelExpired
+	revived := revives(ch.Status)
 	ctx, cancel := s.detach(ctx)
 	defer cancel()
 	if err := s.store.MarkSent(ctx, op.ID); err != nil {
@@ -380,21 +383,6 @@ func (s *Service) goLive(ctx context.Context, ch *models.Channel, remote *whapi.
 	return true
 }
 
-// UnusedDays is what deleting the channel now gives back: the whole paid
-// days left, floor((activeTill − max(now, trial end)) / 1 day), never more
-// than whapidesk allocated to it (whapi/README.md's decision).
-func UnusedDays(ch *models.Channel, now time.Time) int64 {
-	if ch.ActiveTill == nil || ch.DaysAllocated <= 0 {
-		return 0
-	}
-	from := now
-	if ch.TrialEndsAt != nil && ch.TrialEndsAt.After(from) {
-		from = *ch.TrialEndsAt
-	}
-	left := int64(ch.ActiveTill.Sub(from) / day)
-	return max(0, min(left, ch.DaysAllocated))
-}
-
 // DeletePreview says how many days deleting the channel now would return.
 func (s *Service) DeletePreview(ctx context.Context, channelID int64) (int64, error) {
 	ch, err := s.store.ChannelByID(ctx, channelID)
@@ -409,9 +397,12 @@ func (s *Service) DeletePreview(ctx context.Context, channelID int64) (int64, er
 func (s *Service) Delete(ctx context.Context, actor models.Actor, channelID int64) (int64, error) {
 	unlock := s.locks.lock(channelID)
 	defer unlock()
-	// The days given back are counted from activeTill: it must be WHAPI's.
-	ch, err := s.confirmedChannel(ctx, channelID)
+	ch, err := s.permitted(ctx, channelID, ActDelete)
 	if err != nil {
+		return 0, err
+	}
+	// The days given back are counted from activeTill: it must be WHAPI's.
+	if ch, err = s.confirmedChannel(ctx, ch); err != nil {
 		return 0, err
 	}
 	op, err := s.store.ReserveDelete(ctx, actor, channelID)
@@ -442,14 +433,27 @@ func (s *Service) Delete(ctx context.Context, actor models.Actor, channelID int6
 	return 0, ErrOutcomeUnknown
 }
 
-// confirmedChannel returns the channel, synced first from WHAPI when its
-// activeTill was not read back after the last extend (an answer lost, or a
-// crash before the read-back). The caller holds the channel's lock.
-func (s *Service) confirmedChannel(ctx context.Context, channelID int64) (*models.Channel, error) {
+// permitted loads a channel and checks that its lifecycle allows action a
+// now (Permit): the caller gets the error every surface answers with.
+func (s *Service) permitted(ctx context.Context, channelID int64, a Action) (*models.Channel, error) {
 	ch, err := s.store.ChannelByID(ctx, channelID)
-	if err != nil || ch.TillConfirmed || ch.RemoteID() == "" {
-		return ch, err
+	if err != nil {
+		return nil, err
 	}
+	if err := s.Permit(ctx, ch, a); err != nil {
+		return nil, err
+	}
+	return ch, nil
+}
+
+// confirmedChannel returns ch, synced first from WHAPI when its activeTill
+// was not read back after the last extend (an answer lost, or a crash
+// before the read-back). The caller holds the channel's lock.
+func (s *Service) confirmedChannel(ctx context.Context, ch *models.Channel) (*models.Channel, error) {
+	if ch.TillConfirmed || ch.RemoteID() == "" {
+		return ch, nil
+	}
+	channelID := ch.ID
 	if _, err := s.syncLocked(ctx, channelID); err != nil {
 		if errors.Is(err, models.ErrNotFound) {
 			return nil, err
@@ -460,7 +464,8 @@ func (s *Service) confirmedChannel(ctx context.Context, channelID int64) (*model
 	return s.store.ChannelByID(ctx, channelID)
 }
 
-// Sync refreshes a channel's status, mode and active-till from WHAPI. A
+// Sync refreshes a channel's status, mode and active-till from WHAPI, if
+// its lifecycle allows a sync (Permit; otherwise that refusal). A
 // channel WHAPI no longer has is marked gone, its unused days returned. A
 // channel with paid days that WHAPI still shows in trial mode is switched
 // to live, as the docs require (the switch after its first paid extend may
@@ -470,16 +475,20 @@ func (s *Service) confirmedChannel(ctx context.Context, channelID int64) (*model
 func (s *Service) Sync(ctx context.Context, channelID int64) (*models.Channel, error) {
 	unlock := s.locks.lock(channelID)
 	defer unlock()
+	if _, err := s.permitted(ctx, channelID, ActSync); err != nil {
+		return nil, err
+	}
 	return s.syncLocked(ctx, channelID)
 }
 
-// syncLocked is Sync for a caller that holds the channel's lock.
+// syncLocked is Sync for a caller that holds the channel's lock; a channel
+// its lifecycle does not let sync is returned as it is.
 func (s *Service) syncLocked(ctx context.Context, channelID int64) (*models.Channel, error) {
 	ch, err := s.store.ChannelByID(ctx, channelID)
 	if err != nil {
 		return nil, err
 	}
-	if ch.RemoteID() == "" || (ch.Status != models.ChannelTrial && ch.Status != models.ChannelActive && ch.Status != models.ChannelExpired) {
+	if permitState(ch, ActSync) != nil {
 		return ch, nil
 	}
 	remote, err := s.whapi.GetChannel(ctx, ch.RemoteID())

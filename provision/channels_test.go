@@ -52,7 +52,7 @@ func newEnv(t *testing.T, opts ...func(*envOpts)) *env {
 		t.Fatal(err)
 	}
 	cipher, _ := models.NewCipher(key)
-	store, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), cipher)
+	store, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), cipher, States())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,7 +463,7 @@ func TestCrashBetweenReserveAndSettle(t *testing.T) {
 	if b := e.user(u.ID).DayBalance; b != 41 {
 		t.Fatalf("balance after reconcile %d, want 45 − 4", b)
 	}
-	if got := e.channel(pending.ID); got.RemoteID() == "" || !got.IsLive() {
+	if got := e.channel(pending.ID); got.RemoteID() == "" || !HoldsSlot(got.Status) {
 		t.Fatalf("the created channel was not adopted: %+v", got)
 	}
 	if e.simLive() != 3 {

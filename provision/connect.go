@@ -13,23 +13,13 @@ import (
 	"whapidesk/whapi"
 )
 
-// ConnectStep is where a channel stands on the way to a linked phone, in
-// the customer's words (the page never shows WHAPI's own states).
-type ConnectStep string
-
-// Connect steps.
-const (
-	StepPreparing ConnectStep = "preparing" // the line is starting
-	StepQR        ConnectStep = "qr"        // waiting for the phone to scan
-	StepConnected ConnectStep = "connected"
-	StepExpired   ConnectStep = "expired" // the line's days ran out
-	StepFailed    ConnectStep = "failed"  // the line could not be prepared
-)
-
 // ConnectState is what the connect page shows now.
 type ConnectState struct {
-	Step      ConnectStep
-	PNG       []byte    // the QR image, when Step is qr
+	// Phase is PhaseWaiting while a QR is shown (PNG), else where the
+	// channel stands: preparing, connected, expired, or a state that
+	// allows no connect (its lifecycle phase).
+	Phase     Phase
+	PNG       []byte    // the QR image, when Phase is PhaseWaiting
 	ExpiresAt time.Time // when this QR stops working
 	Phone     string    // the linked number, when connected
 }
@@ -82,14 +72,8 @@ func (s *Service) ConnectState(ctx context.Context, channelID int64) (*ConnectSt
 	if err != nil {
 		return nil, err
 	}
-	switch ch.Status {
-	case models.ChannelPending:
-		return &ConnectState{Step: StepPreparing}, nil
-	case models.ChannelExpired:
-		return &ConnectState{Step: StepExpired}, nil
-	case models.ChannelTrial, models.ChannelActive:
-	default:
-		return &ConnectState{Step: StepFailed}, nil
+	if r := ruleOf(ch.Status); permitState(ch, ActConnect) != nil || !r.atWhapi {
+		return &ConnectState{Phase: r.phase}, nil // nothing to ask the gate
 	}
 	token, err := s.store.ChannelToken(ch)
 	if err != nil {
@@ -104,13 +88,13 @@ func (s *Service) ConnectState(ctx context.Context, channelID int64) (*ConnectSt
 		return s.connected(ctx, ch, h)
 	case whapi.StatusQR:
 	case whapi.StatusStop:
-		return &ConnectState{Step: StepExpired}, nil
+		return &ConnectState{Phase: PhaseExpired}, nil
 	case whapi.StatusError, whapi.StatusSyncError:
-		return &ConnectState{Step: StepFailed}, nil
+		return &ConnectState{Phase: PhaseFailed}, nil
 	case whapi.StatusNotInit:
 		return s.wake(ctx, ch, token)
 	default: // INIT, LAUNCH: starting up
-		return &ConnectState{Step: StepPreparing}, nil
+		return &ConnectState{Phase: PhasePreparing}, nil
 	}
 	if ch.Linked {
 		if err := s.store.SetLinked(ctx, ch.ID, false, ""); err != nil {
@@ -120,15 +104,15 @@ func (s *Service) ConnectState(ctx context.Context, channelID int64) (*ConnectSt
 	qr, err := s.qr(ctx, ch.ID, token)
 	if errors.Is(err, whapi.ErrConflict) { // linked meanwhile
 		s.connect.forget(ch.ID)
-		return &ConnectState{Step: StepConnected, Phone: ch.LinkedPhone}, nil
+		return &ConnectState{Phase: PhaseConnected, Phone: ch.LinkedPhone}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	if qr == nil {
-		return &ConnectState{Step: StepPreparing}, nil
+		return &ConnectState{Phase: PhasePreparing}, nil
 	}
-	return &ConnectState{Step: StepQR, PNG: qr.png, ExpiresAt: qr.expires}, nil
+	return &ConnectState{Phase: PhaseWaiting, PNG: qr.png, ExpiresAt: qr.expires}, nil
 }
 
 // wake starts a channel that is asleep (NOT_INIT), as one extended after
@@ -140,13 +124,13 @@ func (s *Service) wake(ctx context.Context, ch *models.Channel, token string) (*
 	qr, err := s.qr(ctx, ch.ID, token)
 	switch {
 	case errors.Is(err, whapi.ErrConflict): // linked: it starts with its session
-		return &ConnectState{Step: StepPreparing}, nil
+		return &ConnectState{Phase: PhasePreparing}, nil
 	case err != nil:
 		return nil, err
 	case qr == nil:
-		return &ConnectState{Step: StepPreparing}, nil
+		return &ConnectState{Phase: PhasePreparing}, nil
 	}
-	return &ConnectState{Step: StepQR, PNG: qr.png, ExpiresAt: qr.expires}, nil
+	return &ConnectState{Phase: PhaseWaiting, PNG: qr.png, ExpiresAt: qr.expires}, nil
 }
 
 func (s *Service) connected(ctx context.Context, ch *models.Channel, h *whapi.Health) (*ConnectState, error) {
@@ -162,7 +146,7 @@ func (s *Service) connected(ctx context.Context, ch *models.Channel, h *whapi.He
 			return nil, err
 		}
 	}
-	return &ConnectState{Step: StepConnected, Phone: phone}, nil
+	return &ConnectState{Phase: PhaseConnected, Phone: phone}, nil
 }
 
 // health asks the gate (never waking the channel) how the line is, at most
@@ -241,7 +225,7 @@ func (s *Service) QRImage(ctx context.Context, channelID int64) ([]byte, time.Ti
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	if st.Step != StepQR {
+	if st.Phase != PhaseWaiting {
 		return nil, time.Time{}, ErrNoQR
 	}
 	return st.PNG, st.ExpiresAt, nil
@@ -265,7 +249,7 @@ func (s *Service) PairingCode(ctx context.Context, channelID int64, phone string
 	if err != nil {
 		return "", err
 	}
-	if ch.Status != models.ChannelTrial && ch.Status != models.ChannelActive {
+	if permitState(ch, ActConnect) != nil || !ruleOf(ch.Status).atWhapi {
 		return "", ErrNoQR
 	}
 	token, err := s.store.ChannelToken(ch)

@@ -15,12 +15,12 @@ func TestConnectStatesFromPreparingToConnected(t *testing.T) {
 	ch := e.create(u.ID, "shop")
 
 	st, err := e.svc.ConnectState(e.ctx, ch.ID)
-	if err != nil || st.Step != StepPreparing {
+	if err != nil || st.Phase != PhasePreparing {
 		t.Fatalf("right after create: %+v %v", st, err)
 	}
 	e.clock.Advance(5 * time.Second)
 	st, err = e.svc.ConnectState(e.ctx, ch.ID)
-	if err != nil || st.Step != StepQR {
+	if err != nil || st.Phase != PhaseWaiting {
 		t.Fatalf("after start-up: %+v %v", st, err)
 	}
 	if _, err := png.Decode(bytes.NewReader(st.PNG)); err != nil {
@@ -34,7 +34,7 @@ func TestConnectStatesFromPreparingToConnected(t *testing.T) {
 	}
 	e.clock.Advance(3 * time.Second)
 	st, err = e.svc.ConnectState(e.ctx, ch.ID)
-	if err != nil || st.Step != StepConnected || st.Phone != "97313300383" {
+	if err != nil || st.Phase != PhaseConnected || st.Phone != "97313300383" {
 		t.Fatalf("after linking: %+v %v", st, err)
 	}
 	if got := e.channel(ch.ID); !got.Linked || got.LinkedPhone != "97313300383" {
@@ -57,7 +57,7 @@ func TestQRFetchesCoalesce(t *testing.T) {
 		for range 20 {
 			wg.Go(func() {
 				st, err := e.svc.ConnectState(e.ctx, ch.ID)
-				if err != nil || st.Step != StepQR {
+				if err != nil || st.Phase != PhaseWaiting {
 					t.Errorf("viewer: %+v %v", st, err)
 				}
 			})

@@ -194,9 +194,12 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileReport, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
+		case errors.Is(err, models.ErrChannelBusy):
+			// Its state changed since it was listed (a delete began): the
+			// next run sees it as it is then.
 		case err != nil:
 			rep.Errors++
-		case ch.Status == models.ChannelDeleted:
+		case IsGone(ch):
 			rep.Gone++
 		default:
 			rep.Synced++
@@ -254,7 +257,7 @@ func (s *Service) settleOp(ctx context.Context, install string, op *models.Opera
 		if err := s.store.ConfirmExtend(ctx, op.ID); err != nil {
 			return err
 		}
-		_, err = s.afterExtend(ctx, ch.ID, ch.Status == models.ChannelExpired)
+		_, err = s.afterExtend(ctx, ch.ID, revives(ch.Status))
 		return err
 	case models.OpDelete:
 		if op.State == models.OpReserved {

@@ -33,7 +33,7 @@ func TestUnconfirmedDeleteKeepsItsPlanSlot(t *testing.T) {
 	if rep, err := e.svc.Reconcile(e.ctx); err != nil || rep.Settled != 1 {
 		t.Fatalf("reconcile %+v %v", rep, err)
 	}
-	if got := e.channel(a.ID); !got.IsLive() || got.Status == models.ChannelDeleting {
+	if got := e.channel(a.ID); !HoldsSlot(got.Status) || got.Status == models.ChannelDeleting {
 		t.Fatalf("the delete did not happen, so the channel is back: %+v", got)
 	}
 	if n, _ := e.store.CountLiveChannels(e.ctx, u.ID); n != 2 || e.simLive() != 2 {

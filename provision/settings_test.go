@@ -26,7 +26,7 @@ func newTestService(t *testing.T, simToken string) (*Service, *models.Store, *wh
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), cipher)
+	store, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), cipher, States())
 	if err != nil {
 		t.Fatal(err)
 	}

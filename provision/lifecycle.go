@@ -1,0 +1,330 @@
+package provision
+
+import (
+	"context"
+	"time"
+
+	"whapidesk/models"
+)
+
+// This file owns the channel lifecycle: each state once — whether it holds
+// a plan slot, whether WHAPI holds it, whether it is gone — which actions
+// it allows and on what conditions, and the words for it. Everything else
+// asks it: models builds its status SQL from States(), handlers, templates
+// and JSON answers render View, and the workflows check Permit before they
+// reserve anything.
+
+// Action is something a person or a background job may do to a channel.
+type Action string
+
+// Actions on a channel.
+const (
+	// ActConnect opens the connect page, where a phone is linked by QR or
+	// pairing code once WHAPI holds the channel (until then it says the
+	// line is being prepared).
+	ActConnect Action = "connect"
+	// ActExtend adds days from the owner's balance (admins; the auto top-up).
+	ActExtend Action = "extend"
+	// ActDelete deletes the channel; its unused paid days go back.
+	ActDelete Action = "delete"
+	// ActSync reads WHAPI's view of the channel again (admins; Reconcile).
+	ActSync Action = "sync"
+)
+
+// Actions lists every action, in the order pages show them.
+var Actions = []Action{ActConnect, ActExtend, ActDelete, ActSync}
+
+// Phase is where a channel stands, in its owner's words: the customer's
+// dashboard, the connect page and the JSON connect state all say it so.
+type Phase string
+
+// Phases of a channel.
+const (
+	PhasePreparing Phase = "preparing" // being created, or its line is starting
+	PhaseWaiting   Phase = "waiting"   // running, no phone linked yet
+	PhaseConnected Phase = "connected" // a phone is linked
+	PhaseExpired   Phase = "expired"   // its days ran out
+	PhaseDeleting  Phase = "deleting"  // a delete is not confirmed yet
+	PhaseDeleted   Phase = "deleted"
+	PhaseFailed    Phase = "failed" // it could not be made
+)
+
+// phaseWords are the owner's words for each phase and its badge's tone.
+var phaseWords = map[Phase]struct{ label, tone string }{
+	PhasePreparing: {"Preparing", "muted"},
+	PhaseWaiting:   {"Waiting for your phone", "warn"},
+	PhaseConnected: {"Connected", "ok"},
+	PhaseExpired:   {"Expired", "bad"},
+	PhaseDeleting:  {"Being deleted", "muted"},
+	PhaseDeleted:   {"Deleted", "muted"},
+	PhaseFailed:    {"Could not be prepared", "bad"},
+}
+
+// Words are the owner's words for a phase and its badge's tone.
+func (p Phase) Words() (label, tone string) {
+	w, ok := phaseWords[p]
+	if !ok {
+		return string(p), "muted"
+	}
+	return w.label, w.tone
+}
+
+// ConnectStep is the connect page's and the JSON connect state's word for
+// a phase: "qr" while a code waits to be scanned; any phase that neither
+// waits, links nor ran out of days is "failed" (nothing can be linked).
+func (p Phase) ConnectStep() string {
+	switch p {
+	case PhaseWaiting:
+		return "qr"
+	case PhasePreparing, PhaseConnected, PhaseExpired, PhaseFailed:
+		return string(p)
+	}
+	return string(PhaseFailed)
+}
+
+// Live reports whether the line runs (waiting for a phone, or connected).
+func (p Phase) Live() bool { return p == PhaseWaiting || p == PhaseConnected }
+
+// slotRule says when a state holds one of the plan's channel slots.
+type slotRule int
+
+const (
+	slotNever slotRule = iota
+	slotAlways
+	// slotWhileReviving: only while an extend of it is not settled — the
+	// extend may have made it live again (models adds the operation test).
+	slotWhileReviving
+)
+
+// stateRule is everything whapidesk knows of one channel state.
+type stateRule struct {
+	slot slotRule
+	// atWhapi: WHAPI holds the channel under the id we saved and no change
+	// of it is in flight, so sync reads it and extend and delete reach it
+	// (with the partner token).
+	atWhapi bool
+	// gone: deleted, or never made. Lists leave it out unless asked, and
+	// its owner no longer sees it.
+	gone bool
+	// history: kept as a record only; the dashboard does not count it.
+	history bool
+	// onTrial: it runs on WHAPI's free trial, not on paid days yet.
+	onTrial bool
+	// allows are the actions open in this state. Any other is refused: a
+	// connect with ErrNoQR (there is nothing to scan), a delete with
+	// refuseDelete when set, anything else with models.ErrChannelBusy.
+	allows       []Action
+	refuseDelete error
+	// phase is the owner's word (PhaseWaiting becomes PhaseConnected once a
+	// phone is linked, and PhaseExpired once its days have run out).
+	phase Phase
+	// label and tone are the admin's word for it and its badge's tone
+	// (ok, warn, bad, muted).
+	label, tone string
+}
+
+var lifecycle = map[models.ChannelStatus]stateRule{
+	models.ChannelPending: {slot: slotAlways, allows: []Action{ActConnect},
+		phase: PhasePreparing, label: "Being created", tone: "muted"},
+	models.ChannelTrial: {slot: slotAlways, atWhapi: true, onTrial: true, allows: []Action{ActConnect, ActExtend, ActDelete, ActSync},
+		phase: PhaseWaiting, label: "Free trial", tone: "warn"},
+	models.ChannelActive: {slot: slotAlways, atWhapi: true, allows: []Action{ActConnect, ActExtend, ActDelete, ActSync},
+		phase: PhaseWaiting, label: "Active", tone: "ok"},
+	models.ChannelExpired: {slot: slotWhileReviving, atWhapi: true, allows: []Action{ActExtend, ActDelete, ActSync},
+		phase: PhaseExpired, label: "Expired", tone: "bad"},
+	models.ChannelDeleting: {slot: slotAlways,
+		phase: PhaseDeleting, label: "Being deleted", tone: "muted"},
+	models.ChannelDeleted: {gone: true, history: true, refuseDelete: models.ErrAlreadyDeleted,
+		phase: PhaseDeleted, label: "Deleted", tone: "muted"},
+	// A failed channel never reached WHAPI: deleting it only removes it here.
+	models.ChannelFailed: {gone: true, allows: []Action{ActDelete},
+		phase: PhaseFailed, label: "Creation failed", tone: "bad"},
+}
+
+// ChannelStates lists every state, in the order filters show them.
+var ChannelStates = []models.ChannelStatus{models.ChannelPending, models.ChannelTrial, models.ChannelActive,
+	models.ChannelExpired, models.ChannelDeleting, models.ChannelFailed, models.ChannelDeleted}
+
+func ruleOf(st models.ChannelStatus) stateRule { return lifecycle[st] }
+
+// revives reports whether days bring a channel in state st back to life
+// (it then needs a free plan slot, and its line is woken).
+func revives(st models.ChannelStatus) bool { return ruleOf(st).slot == slotWhileReviving }
+
+func (r stateRule) allowsAction(a Action) bool {
+	for _, x := range r.allows {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// statesWhere lists the states whose rule satisfies keep.
+func statesWhere(keep func(stateRule) bool) []models.ChannelStatus {
+	var out []models.ChannelStatus
+	for _, st := range ChannelStates {
+		if keep(lifecycle[st]) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// States are the state sets models builds its SQL from (slot counts, the
+// lists that leave gone channels out, the channels sync and the top-up
+// read); main hands them to models.Open.
+func States() models.StateSets {
+	return models.StateSets{
+		Slot:          statesWhere(func(r stateRule) bool { return r.slot == slotAlways }),
+		SlotReviving:  statesWhere(func(r stateRule) bool { return r.slot == slotWhileReviving }),
+		AtWhapi:       statesWhere(func(r stateRule) bool { return r.atWhapi }),
+		Gone:          statesWhere(func(r stateRule) bool { return r.gone }),
+		Extendable:    statesWhere(func(r stateRule) bool { return r.allowsAction(ActExtend) }),
+		LocalDeletion: statesWhere(func(r stateRule) bool { return r.allowsAction(ActDelete) && !r.atWhapi }),
+	}
+}
+
+// HoldsSlot reports whether a channel in state st holds a plan slot
+// whatever else is true of it (an expired one holds one only while it is
+// being revived; models counts that from its operations).
+func HoldsSlot(st models.ChannelStatus) bool { return ruleOf(st).slot == slotAlways }
+
+// CountedStates are the states the dashboard counts (all but history).
+func CountedStates() []models.ChannelStatus {
+	return statesWhere(func(r stateRule) bool { return !r.history })
+}
+
+// StateLabel is the admin's word for a state and its badge's tone.
+func StateLabel(st models.ChannelStatus) (label, tone string) {
+	r, ok := lifecycle[st]
+	if !ok {
+		return string(st), "muted"
+	}
+	return r.label, r.tone
+}
+
+// IsGone reports whether a channel is deleted or was never made: its owner
+// no longer sees it.
+func IsGone(ch *models.Channel) bool { return ruleOf(ch.Status).gone }
+
+// Permit says whether action a may be done to ch now, as far as its state
+// and the saved settings tell: nil, or the error every surface answers
+// with. An action that reaches WHAPI's partner API needs the channel's
+// WHAPI id and a saved partner token (ErrNotConfigured). Plan slots,
+// balances and unsettled operations are checked when the change is
+// reserved, in the same transaction.
+func (s *Service) Permit(ctx context.Context, ch *models.Channel, a Action) error {
+	if err := permitState(ch, a); err != nil {
+		return err
+	}
+	if a == ActConnect || !ruleOf(ch.Status).atWhapi {
+		return nil // the gate uses the channel's token; a local delete calls no one
+	}
+	st, err := s.store.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	if !st.Configured() {
+		return ErrNotConfigured
+	}
+	return nil
+}
+
+// CheckState is Permit without the settings: what the channel's state
+// allows (pages use it to offer an action; the workflows use Permit).
+func CheckState(ch *models.Channel, a Action) error { return permitState(ch, a) }
+
+// permitState is what the channel's state allows.
+func permitState(ch *models.Channel, a Action) error {
+	r := ruleOf(ch.Status)
+	switch {
+	case r.allowsAction(a) && (!r.atWhapi || ch.RemoteID() != ""):
+		return nil
+	case a == ActConnect:
+		return ErrNoQR
+	case a == ActDelete && r.refuseDelete != nil:
+		return r.refuseDelete
+	}
+	return models.ErrChannelBusy
+}
+
+// Allowed says which actions a channel's state opens now.
+type Allowed struct{ Connect, Extend, Delete, Sync bool }
+
+// ChannelView is one channel as every surface shows it: its state in the
+// admin's and the owner's words, what may be done to it, and its days.
+type ChannelView struct {
+	*models.Channel
+	Phase Phase
+	Label string // the admin's word for the state
+	Tone  string // ok, warn, bad or muted
+	Can   Allowed
+	// AtWhapi: WHAPI holds it and no change of it is in flight, so its
+	// days and line are WHAPI's to report.
+	AtWhapi bool
+	// Trial: it runs on WHAPI's free trial.
+	Trial bool
+	// DaysLeft is the whole days until activeTill (0 when none or past);
+	// HasDays is false when it has no activeTill at all.
+	DaysLeft int64
+	HasDays  bool
+	// UnusedDays is what deleting it now gives back to the owner.
+	UnusedDays int64
+}
+
+// View is ch as every surface shows it, at the service's now.
+func (s *Service) View(ch *models.Channel) ChannelView { return ViewAt(ch, s.now()) }
+
+// ViewAt is View at a given time.
+func ViewAt(ch *models.Channel, now time.Time) ChannelView {
+	r := ruleOf(ch.Status)
+	v := ChannelView{Channel: ch, Phase: r.phase, Label: r.label, Tone: r.tone, UnusedDays: UnusedDays(ch, now),
+		AtWhapi: r.atWhapi, Trial: r.onTrial,
+		Can: Allowed{Connect: permitState(ch, ActConnect) == nil, Extend: permitState(ch, ActExtend) == nil,
+			Delete: permitState(ch, ActDelete) == nil, Sync: permitState(ch, ActSync) == nil}}
+	v.HasDays, v.DaysLeft = ch.ActiveTill != nil, DaysLeft(ch.ActiveTill, now)
+	if v.Phase == PhaseWaiting {
+		switch {
+		case ch.ActiveTill != nil && !ch.ActiveTill.After(now):
+			// Its days are over though WHAPI has not said so yet: there is
+			// nothing to link until it is extended.
+			v.Phase, v.Can.Connect = PhaseExpired, false
+		case ch.Linked:
+			v.Phase = PhaseConnected
+		}
+	}
+	return v
+}
+
+// DaysLeft is the whole days from now until till (0 when there is no till
+// or it has passed): every page's "N days left".
+func DaysLeft(till *time.Time, now time.Time) int64 {
+	if till == nil {
+		return 0
+	}
+	return wholeDays(now, *till)
+}
+
+// wholeDays is the whole days from from to till, 0 when till is not after
+// from: "days left" and the days a delete gives back are both counted so.
+func wholeDays(from, till time.Time) int64 {
+	if !till.After(from) {
+		return 0
+	}
+	return int64(till.Sub(from) / day)
+}
+
+// UnusedDays is what deleting the channel now gives back: the whole paid
+// days left, floor((activeTill − max(now, trial end)) / 1 day), never more
+// than whapidesk allocated to it (whapi/README.md's decision).
+func UnusedDays(ch *models.Channel, now time.Time) int64 {
+	if ch.ActiveTill == nil || ch.DaysAllocated <= 0 {
+		return 0
+	}
+	from := now
+	if ch.TrialEndsAt != nil && ch.TrialEndsAt.After(from) {
+		from = *ch.TrialEndsAt
+	}
+	return min(wholeDays(from, *ch.ActiveTill), ch.DaysAllocated)
+}

@@ -85,15 +85,17 @@ type demoSeed struct {
 }
 
 // seedDemo creates, once, the demo admin and sample plans and customers,
-// and saves the simulator's partner token in the settings. It returns nil
-// when the database was seeded before.
-func seedDemo(ctx context.Context, store *models.Store, cfg Config) (*demoSeed, error) {
+// and saves the simulator's partner token in the settings — all through
+// provision, as an admin would, so the same rules and audit rows apply
+// (the token is verified against the simulator, which must be serving).
+// It returns nil when the database was seeded before.
+func seedDemo(ctx context.Context, store *models.Store, svc *provision.Service, cfg Config) (*demoSeed, error) {
 	n, err := store.CountAdmins(ctx)
 	if err != nil || n > 0 {
 		return nil, err
 	}
 	seed := &demoSeed{adminPassword: randomPassword(), customerPassword: randomPassword()}
-	admin, err := store.CreateUser(ctx, models.NewUser{Email: "admin@example.com", Name: "Demo admin", Password: seed.adminPassword, Role: models.RoleAdmin})
+	admin, err := svc.CreateUser(ctx, models.SystemActor, models.NewUser{Email: "admin@example.com", Name: "Demo admin", Password: seed.adminPassword, Role: models.RoleAdmin})
 	if err != nil {
 		return nil, err
 	}
@@ -103,14 +105,10 @@ func seedDemo(ctx context.Context, store *models.Store, cfg Config) (*demoSeed, 
 	if err != nil {
 		return nil, err
 	}
-	norm, err := provision.NormalizePartnerToken(tok)
-	if err != nil {
+	if _, err := svc.SaveWHAPISettings(ctx, actor, provision.SettingsInput{PartnerToken: tok}); err != nil {
 		return nil, err
 	}
-	if _, _, err := store.UpdateSettings(ctx, actor, models.SettingsChange{PartnerToken: &norm, Hint: provision.TokenHint(norm)}); err != nil {
-		return nil, err
-	}
-	if err := store.RecordPartnerPurchase(ctx, actor, demoPartnerDays, "demo: the simulator's starting balance"); err != nil {
+	if _, err := svc.RecordPartnerDays(ctx, actor, demoPartnerDays, "demo: the simulator's starting balance"); err != nil {
 		return nil, err
 	}
 	plans := map[string]*models.Plan{}
@@ -119,7 +117,7 @@ func seedDemo(ctx context.Context, store *models.Store, cfg Config) (*demoSeed, 
 		{Name: "Business", MaxChannels: 3, DaysPerPeriod: 30, PeriodDays: 30},
 		{Name: "Agency", MaxChannels: 10, DaysPerPeriod: 30, PeriodDays: 30},
 	} {
-		if plans[p.Name], err = store.CreatePlan(ctx, actor, p); err != nil {
+		if plans[p.Name], err = svc.CreatePlan(ctx, actor, p); err != nil {
 			return nil, err
 		}
 	}
@@ -131,7 +129,7 @@ func seedDemo(ctx context.Context, store *models.Store, cfg Config) (*demoSeed, 
 		{"bruno@example.com", "Bruno Costa", "Starter", models.AllocationManual},
 		{"chen@example.com", "Chen Wei", "", models.AllocationManual},
 	} {
-		u, err := store.CreateUser(ctx, models.NewUser{Email: c.email, Name: c.name, Password: seed.customerPassword, Role: models.RoleCustomer})
+		u, err := svc.CreateUser(ctx, actor, models.NewUser{Email: c.email, Name: c.name, Password: seed.customerPassword, Role: models.RoleCustomer})
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +137,7 @@ func seedDemo(ctx context.Context, store *models.Store, cfg Config) (*demoSeed, 
 			return nil, err
 		}
 		if c.plan != "" {
-			if _, err := store.ActivatePlan(ctx, actor, u.ID, plans[c.plan].ID); err != nil {
+			if _, err := svc.ActivatePlan(ctx, actor, u.ID, plans[c.plan].ID); err != nil {
 				return nil, err
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -230,12 +231,6 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	var seed *demoSeed
-	if cfg.Demo {
-		if seed, err = seedDemo(ctx, store, cfg); err != nil {
-			return err
-		}
-	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -256,14 +251,15 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 	client := whapi.New(managerURL, gateURL, store, whapi.WithLogger(log))
 	svc := provision.New(store, client, log)
-	if cfg.Demo {
-		printDemo(stdout, cfg, seed, ln.Addr())
-	}
 
 	e := echo.New()
 	h := handlers.New(store, svc, log, handlers.Config{SecureCookies: cfg.SecureCookies, Version: version, TrustedProxies: cfg.TrustedProxies, Brand: cfg.Brand})
 	h.Routes(e)
-	root.Handle("/", e)
+	// The demo answers once its data is seeded (the seeding verifies the
+	// demo token against the simulator, so the server is up meanwhile).
+	var ready atomic.Bool
+	ready.Store(!cfg.Demo)
+	root.Handle("/", whenReady(&ready, e))
 
 	srv := &http.Server{
 		Handler:           root,
@@ -282,6 +278,16 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("whapidesk is serving", "addr", ln.Addr().String(), "version", version)
+	if cfg.Demo {
+		// Seeded while serving: the demo's partner token is verified
+		// against the simulator, which this server answers for.
+		seed, err := seedDemo(ctx, store, svc, cfg)
+		if err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+		ready.Store(true)
+		printDemo(stdout, cfg, seed, ln.Addr())
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -295,6 +301,18 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// whenReady answers 503 "starting" until ready is set, then serves h.
+func whenReady(ready *atomic.Bool, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Background job intervals. The top-up window is days, so a quarter-hour

@@ -264,7 +264,7 @@ func (h *Handler) channelFailed(c echo.Context, q channelListQuery, ch *models.C
 		h.log.ErrorContext(c.Request().Context(), "channel action failed", "channel", ch.ID, "action", done, "err", err)
 		text = fmt.Sprintf("%s was not %s: something went wrong on our side or WHAPI did not answer. Nothing is lost: try again in a moment.", channelLabel(ch), done)
 	case code == "not_configured":
-		text = fmt.Sprintf("%s was not %s: no partner token is saved. Save it in WHAPI Settings first.", channelLabel(ch), done)
+		text = fmt.Sprintf("%s was not %s: no partner token is saved. %s", channelLabel(ch), done, saveTokenFirst)
 	case code == "pending":
 		kind, text = "warning", fmt.Sprintf("%s: WHAPI has not confirmed the change yet. It is checked and settled automatically; no day is lost.", channelLabel(ch))
 	}

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/labstack/echo/v4"
 
@@ -104,30 +103,19 @@ func (h *Handler) showAdminHome(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.AdminHomePage(h.dashboardPage(c), d))
 }
 
-// maxPartnerDays bounds one entry of days bought (or corrected).
-const maxPartnerDays = 1_000_000
-
-// parsePartnerDays checks the "days bought" form: a non-zero whole number
-// (negative corrects) and a one-line comment.
-func parsePartnerDays(rawDays, rawComment string) (int64, string, map[string]string) {
-	fe := map[string]string{}
-	days, err := strconv.ParseInt(strings.TrimSpace(rawDays), 10, 64)
+// parsePartnerDays reads the dashboard's "days bought" form: the number is
+// parsed here, the rules are provision's (ValidatePartnerDays).
+func parsePartnerDays(rawDays, rawComment string) (int64, string, provision.FieldErrors) {
+	days, perr := strconv.ParseInt(strings.TrimSpace(rawDays), 10, 64)
+	comment, fe := provision.ValidatePartnerDays(days, rawComment)
+	if fe == nil {
+		fe = provision.FieldErrors{}
+	}
 	switch {
 	case strings.TrimSpace(rawDays) == "":
 		fe["days"] = "enter the number of days bought"
-	case err != nil || days < -maxPartnerDays || days > maxPartnerDays:
+	case perr != nil:
 		fe["days"] = "enter a whole number of days, from -1,000,000 to 1,000,000"
-	case days == 0:
-		fe["days"] = "enter a number other than 0: positive for days bought, negative to correct"
-	}
-	comment := strings.TrimSpace(rawComment)
-	switch {
-	case comment == "":
-		fe["comment"] = "enter a comment, for example the invoice number"
-	case len([]rune(comment)) > 200:
-		fe["comment"] = "the comment has at most 200 characters"
-	case strings.ContainsFunc(comment, unicode.IsControl):
-		fe["comment"] = "the comment must be on one line"
 	}
 	return days, comment, fe
 }
@@ -145,10 +133,7 @@ func (h *Handler) recordPartnerDays(c echo.Context) error {
 		p.Flash = &views.Flash{Kind: "error", Text: "Nothing was recorded: correct the fields marked below."}
 		return h.render(c, http.StatusUnprocessableEntity, views.AdminHomePage(p, d))
 	}
-	if err := h.store.RecordPartnerPurchase(ctx, actor(c), days, comment); err != nil {
-		return err
-	}
-	pb, err := h.store.PartnerBalance(ctx)
+	pb, err := h.svc.RecordPartnerDays(ctx, actor(c), days, comment)
 	if err != nil {
 		return err
 	}
@@ -167,12 +152,10 @@ func (h *Handler) recordPartnerDays(c echo.Context) error {
 // changes settled, and the report flashed.
 func (h *Handler) syncNow(c echo.Context) error {
 	ctx := c.Request().Context()
-	st, err := h.store.Settings(ctx)
-	if err != nil {
+	if err := h.svc.Configured(ctx); errors.Is(err, provision.ErrNotConfigured) {
+		h.setFlash(c, "warning", "No partner token is saved, so there is nothing to sync. "+saveTokenFirst)
+	} else if err != nil {
 		return err
-	}
-	if !st.Configured() {
-		h.setFlash(c, "warning", "No partner token is saved, so there is nothing to sync. Save it in WHAPI Settings first.")
 	} else {
 		rep, err := h.svc.Reconcile(ctx)
 		if err != nil && !errors.Is(err, context.Canceled) {

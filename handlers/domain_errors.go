@@ -9,6 +9,11 @@ import (
 	"whapidesk/provision"
 )
 
+// saveTokenFirst is what an admin is told to do when an action needs the
+// partner token and none is saved (provision.ErrNotConfigured); customers
+// and API callers get domainError's words instead.
+const saveTokenFirst = "Save it in WHAPI Settings first."
+
 // domainError maps an error of provision or models to what a person (page)
 // or a program (API) is told: status, code and a plain message. ok is false
 // for errors that are not the user's to fix (then: 500, details logged).

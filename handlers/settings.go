@@ -141,8 +141,8 @@ func (h *Handler) saveWHAPISettings(c echo.Context) error {
 func (h *Handler) testWHAPIConnection(c echo.Context) error {
 	chk, st, err := h.svc.TestConnection(c.Request().Context(), actor(c))
 	switch {
-	case errors.Is(err, models.ErrNoPartnerToken):
-		h.setFlash(c, "warning", "No partner token is saved yet.")
+	case errors.Is(err, provision.ErrNotConfigured):
+		h.setFlash(c, "warning", "No partner token is saved yet. "+saveTokenFirst)
 	case err != nil:
 		return err
 	default:

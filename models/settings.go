@@ -24,8 +24,9 @@ const (
 	VerifyUnreachable VerifyStatus = "unreachable" // WHAPI could not be reached: not verified
 )
 
-// ErrNoPartnerToken is returned when no partner token is configured.
-var ErrNoPartnerToken = errors.New("no WHAPI partner token is configured")
+// ErrNoPartnerToken is returned when no partner token is saved, so WHAPI
+// cannot be called. provision.ErrNotConfigured is the same error.
+var ErrNoPartnerToken = errors.New("WHAPI is not configured yet: an admin must save the partner token")
 
 // Settings is the single row of WHAPI settings. The partner token itself is
 // never part of it: only its sealed form stays in the database, and

@@ -123,12 +123,9 @@ func (s *Service) CreateChannel(ctx context.Context, actor models.Actor, in Crea
 	if len(fe) > 0 {
 		return nil, fe
 	}
-	st, err := s.store.Settings(ctx)
+	st, err := s.settings(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if !st.Configured() {
-		return nil, ErrNotConfigured
 	}
 	ch, op, err := s.store.ReserveChannel(ctx, actor, in.UserID, name, phone)
 	if err != nil {

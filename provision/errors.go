@@ -4,14 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"whapidesk/models"
 )
 
 // Errors of the channel workflows. The models errors ErrPlanLimit,
 // ErrNoActivePlan, ErrInsufficientBalance and ErrNotFound pass through as
 // they are.
 var (
-	// ErrNotConfigured: no partner token is saved, so WHAPI cannot be called.
-	ErrNotConfigured = errors.New("WHAPI is not configured yet: an admin must save the partner token")
+	// ErrNotConfigured: no partner token is saved, so WHAPI cannot be
+	// called. It is models.ErrNoPartnerToken (what the token source says),
+	// so every path that meets a missing token answers with one error.
+	ErrNotConfigured = models.ErrNoPartnerToken
 	// ErrOutcomeUnknown: WHAPI did not answer in time; whether the change
 	// happened will be settled by Reconcile. No day is lost meanwhile.
 	ErrOutcomeUnknown = errors.New("WHAPI did not confirm the change in time; it will be checked and settled automatically")

@@ -38,8 +38,11 @@ func (s *Service) AutoTopUp(ctx context.Context) (TopUpReport, error) {
 
 func (s *Service) topUp(ctx context.Context, actor models.Actor, userID, channelID int64) (TopUpReport, error) {
 	var rep TopUpReport
-	st, err := s.store.Settings(ctx)
-	if err != nil || !st.Configured() {
+	st, err := s.settings(ctx)
+	if errors.Is(err, ErrNotConfigured) {
+		return rep, nil // nothing can be extended yet
+	}
+	if err != nil {
 		return rep, err
 	}
 	until := s.now().Add(time.Duration(st.TopupWindowDays) * day)
@@ -166,8 +169,11 @@ type ReconcileReport struct {
 // marker but are not ours (duplicates of a create whose answer was lost).
 func (s *Service) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	var rep ReconcileReport
-	st, err := s.store.Settings(ctx)
-	if err != nil || !st.Configured() {
+	st, err := s.settings(ctx)
+	if errors.Is(err, ErrNotConfigured) {
+		return rep, nil // nothing to settle or sync yet
+	}
+	if err != nil {
 		return rep, err
 	}
 	ops, err := s.store.OpenOperations(ctx, s.now().Add(-s.SettleAfter))

@@ -221,14 +221,29 @@ func (s *Service) Permit(ctx context.Context, ch *models.Channel, a Action) erro
 	if a == ActConnect || !ruleOf(ch.Status).atWhapi {
 		return nil // the gate uses the channel's token; a local delete calls no one
 	}
+	_, err := s.settings(ctx)
+	return err
+}
+
+// Configured is nil when a partner token is saved, else ErrNotConfigured:
+// the one check of it, for pages that say so before anything is tried.
+func (s *Service) Configured(ctx context.Context) error {
+	_, err := s.settings(ctx)
+	return err
+}
+
+// settings reads the settings, and fails with ErrNotConfigured when no
+// partner token is saved: every workflow and job that reaches WHAPI's
+// partner API starts here.
+func (s *Service) settings(ctx context.Context) (*models.Settings, error) {
 	st, err := s.store.Settings(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !st.Configured() {
-		return ErrNotConfigured
+		return st, ErrNotConfigured
 	}
-	return nil
+	return st, nil
 }
 
 // CheckState is Permit without the settings: what the channel's state

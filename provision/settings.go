@@ -139,12 +139,9 @@ func (s *Service) ClearPartnerToken(ctx context.Context, actor models.Actor) (*m
 
 // TestConnection checks the configured token against WHAPI again.
 func (s *Service) TestConnection(ctx context.Context, actor models.Actor) (*Check, *models.Settings, error) {
-	st, err := s.store.Settings(ctx)
+	st, err := s.settings(ctx)
 	if err != nil {
-		return nil, nil, err
-	}
-	if !st.Configured() {
-		return nil, st, models.ErrNoPartnerToken
+		return nil, st, err
 	}
 	chk, err := s.verify(ctx, actor, st)
 	if err != nil {

@@ -19,7 +19,6 @@ import (
 // or, when omitted, from stdin (without echo on a terminal).
 func createAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var cfg Config
-	cfg.SecretKey = os.Getenv("WHAPIDESK_SECRET_KEY")
 	fs := newFlagSet("create-admin", &cfg, stderr)
 	email := fs.String("email", "", "the admin's email")
 	password := fs.String("password", "", "the password (read from stdin when omitted)")
@@ -82,21 +81,20 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 // apikey manages API keys: create, list, revoke.
 func apikey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		writeUsage(stderr)
 		return errors.New("apikey: say create, list or revoke")
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
 	case "create", "list", "revoke":
 	case "-h", "--help", "help":
-		fmt.Fprint(stderr, usage)
+		writeUsage(stderr)
 		return flag.ErrHelp
 	default:
-		fmt.Fprint(stderr, usage)
+		writeUsage(stderr)
 		return fmt.Errorf("apikey: unknown subcommand %q (say create, list or revoke)", sub)
 	}
 	var cfg Config
-	cfg.SecretKey = os.Getenv("WHAPIDESK_SECRET_KEY")
 	fs := newFlagSet("apikey "+sub, &cfg, stderr)
 	email := fs.String("email", "", "the user's email")
 	name := fs.String("name", "", "a name for the key")
@@ -162,7 +160,6 @@ func apikey(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // backup writes a consistent copy of the database to the file named.
 func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg Config
-	cfg.SecretKey = os.Getenv("WHAPIDESK_SECRET_KEY")
 	fs := newFlagSet("backup", &cfg, stderr)
 	if err := fs.Parse(args); err != nil {
 		return err

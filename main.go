@@ -33,36 +33,6 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-const usage = `whapidesk — run a WHAPI.Cloud partner account: plans, customers, channels, days.
-
-Usage:
-  whapidesk [serve] [flags]                   run the web app (the default command)
-  whapidesk demo [flags]                      run the web app on the built-in WHAPI simulator,
-                                              with a seeded admin and sample customers
-  whapidesk create-admin --email E [--password P]
-                                              create an admin (password read from stdin when omitted)
-  whapidesk apikey create --email E [--name N]
-                                              create an API key for a user; prints it once, alone on the last line
-  whapidesk apikey list [--email E]           list API keys (never the keys themselves)
-  whapidesk apikey revoke --id N              revoke an API key
-  whapidesk backup [--db D] FILE              write a consistent copy of the database to FILE
-                                              (safe while serving; restore needs the same secret key)
-  whapidesk rotate-key [--db D] [--new-key-file F]  re-encrypt every secret under a new key (app stopped)
-  whapidesk -h                                this help
-
-Flags and environment (flags win):
-  --addr        WHAPIDESK_ADDR         listen address (default :8080)
-  --db          WHAPIDESK_DB           SQLite file (default data/whapidesk.db)
-                WHAPIDESK_SECRET_KEY   base64 32-byte key for secrets at rest; if unset, a key file
-                                       is created beside the database (back it up with the database)
-  --manager-url WHAPI_MANAGER_URL      WHAPI Partner API (default https://manager.whapi.cloud)
-  --gate-url    WHAPI_GATE_URL         WHAPI gate API (default https://gate.whapi.cloud)
-  --simulator   WHAPIDESK_SIMULATOR=1  use the built-in WHAPI simulator instead of WHAPI
-  --secure-cookies WHAPIDESK_SECURE_COOKIES=1  served over HTTPS: Secure cookies and HSTS
-  --trusted-proxies WHAPIDESK_TRUSTED_PROXIES  CIDRs of reverse proxies whose X-Forwarded-For is believed
-  --brand       WHAPIDESK_BRAND        the product name on every page (default LinkDesk; never WHAPI's)
-`
-
 // Config is whapidesk's configuration. The partner token is not here: it
 // lives, encrypted, in the settings table.
 type Config struct {
@@ -93,21 +63,6 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
-}
-
-func envOr(key, def string) string {
-	if v, ok := os.LookupEnv(key); ok && v != "" {
-		return v
-	}
-	return def
-}
-
-func envBool(key string) bool {
-	switch strings.ToLower(os.Getenv(key)) {
-	case "1", "true", "yes", "on":
-		return true
-	}
-	return false
 }
 
 func main() {
@@ -145,36 +100,43 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "rotate-key":
 		return rotateKey(ctx, args, stdin, stdout, stderr)
 	case "help":
-		fmt.Fprint(stdout, usage)
+		writeUsage(stdout)
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
+	writeUsage(stderr)
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
-// newFlagSet returns a flag set with the common flags bound to cfg.
+// newFlagSet returns a flag set with the settings every command takes
+// bound to cfg. Its -h prints the usage and the command's own flags.
 func newFlagSet(name string, cfg *Config, stderr io.Writer) *flag.FlagSet {
+	return newFlagSetFor(name, everyCommand, cfg, stderr)
+}
+
+// newFlagSetFor binds the settings of scope sc (and those of every
+// command) to cfg.
+func newFlagSetFor(name string, sc scope, cfg *Config, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	fs.StringVar(&cfg.DBPath, "db", envOr("WHAPIDESK_DB", "data/whapidesk.db"), "SQLite database file")
+	fs.Usage = func() {
+		writeUsage(stderr)
+		writeOwnFlags(stderr, fs)
+	}
+	for _, s := range settings {
+		if s.scope == everyCommand || s.scope == sc {
+			s.bind(fs, cfg)
+		}
+	}
 	return fs
 }
 
 func parseServeFlags(cmd string, args []string, stderr io.Writer) (Config, error) {
-	cfg := Config{SecretKey: os.Getenv("WHAPIDESK_SECRET_KEY"), Demo: cmd == "demo"}
-	fs := newFlagSet(cmd, &cfg, stderr)
-	fs.StringVar(&cfg.Addr, "addr", envOr("WHAPIDESK_ADDR", ":8080"), "listen address")
-	fs.StringVar(&cfg.ManagerURL, "manager-url", envOr("WHAPI_MANAGER_URL", "https://manager.whapi.cloud"), "WHAPI Partner API base URL")
-	fs.StringVar(&cfg.GateURL, "gate-url", envOr("WHAPI_GATE_URL", "https://gate.whapi.cloud"), "WHAPI gate API base URL")
-	fs.BoolVar(&cfg.Simulator, "simulator", envBool("WHAPIDESK_SIMULATOR"), "use the built-in WHAPI simulator")
-	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", envBool("WHAPIDESK_SECURE_COOKIES"), "mark cookies Secure")
-	fs.StringVar(&cfg.Brand, "brand", os.Getenv("WHAPIDESK_BRAND"), "the product name customers see (default "+handlers.DefaultBrand+")")
-	proxies := fs.String("trusted-proxies", os.Getenv("WHAPIDESK_TRUSTED_PROXIES"), "comma-separated CIDRs of trusted reverse proxies")
+	cfg := Config{Demo: cmd == "demo"}
+	fs := newFlagSetFor(cmd, serveCommands, &cfg, stderr)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
-	for _, p := range strings.Split(*proxies, ",") {
+	for _, p := range strings.Split(fs.Lookup("trusted-proxies").Value.String(), ",") {
 		if p = strings.TrimSpace(p); p == "" {
 			continue
 		}

@@ -48,11 +48,8 @@ func (b *syncBuffer) String() string {
 // commands use a key file beside the database. Tests that set a variable use
 // t.Setenv and are not parallel; the others are.
 func TestMain(m *testing.M) {
-	for _, v := range []string{
-		"WHAPIDESK_SECRET_KEY", "WHAPIDESK_DB", "WHAPIDESK_ADDR", "WHAPI_MANAGER_URL",
-		"WHAPI_GATE_URL", "WHAPIDESK_SIMULATOR", "WHAPIDESK_SECURE_COOKIES",
-	} {
-		_ = os.Unsetenv(v)
+	for _, s := range settings { // every variable the commands read
+		_ = os.Unsetenv(s.env)
 	}
 	os.Exit(m.Run())
 }

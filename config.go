@@ -1,0 +1,251 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"whapidesk/handlers"
+)
+
+// scope says which commands take a setting.
+type scope int
+
+const (
+	everyCommand  scope = iota // serve, demo and the maintenance commands
+	serveCommands              // serve and demo only
+)
+
+// setting is one thing a user can configure: a flag, its environment
+// variable, or both. The flag sets, the usage text (whapidesk -h) and the
+// configuration table in README.md all come from the settings table below;
+// TestREADMEConfigTableMatchesHelp fails when the README drifts from it.
+type setting struct {
+	flag  string // the flag's name without dashes; "" when only the variable sets it
+	env   string // the environment variable
+	def   string // the value when neither the flag nor the variable is given
+	shown string // the default as the help and the README state it; "" means def
+	usage string // one sentence, plain text (no markdown): help and README print it as is
+	scope scope
+	// into is the Config field the setting fills: a *string or a *bool.
+	// nil for a string the command reads back with fs.Lookup after parsing
+	// (the trusted proxies, parsed into CIDRs).
+	into func(*Config) any
+}
+
+// settings is every flag and environment variable that configures
+// whapidesk, in the order the help and the README list them.
+var settings = []setting{
+	{
+		flag: "addr", env: "WHAPIDESK_ADDR", def: ":8080", scope: serveCommands,
+		usage: "listen address (host:port)",
+		into:  func(c *Config) any { return &c.Addr },
+	},
+	{
+		flag: "db", env: "WHAPIDESK_DB", def: "data/whapidesk.db", scope: everyCommand,
+		usage: "SQLite database file",
+		into:  func(c *Config) any { return &c.DBPath },
+	},
+	{
+		env: "WHAPIDESK_SECRET_KEY", shown: "a secret.key file beside the database", scope: everyCommand,
+		usage: "base64 of 32 bytes: the key that encrypts the WHAPI tokens at rest " +
+			"(the session cookies are signed with a key derived from it). " +
+			"When unset, secret.key (mode 0600) beside the database holds it, created on the first run: " +
+			"back it up with the database",
+		into: func(c *Config) any { return &c.SecretKey },
+	},
+	{
+		flag: "manager-url", env: "WHAPI_MANAGER_URL", def: "https://manager.whapi.cloud", scope: serveCommands,
+		usage: "WHAPI Partner API base URL (http or https; not used with the simulator)",
+		into:  func(c *Config) any { return &c.ManagerURL },
+	},
+	{
+		flag: "gate-url", env: "WHAPI_GATE_URL", def: "https://gate.whapi.cloud", scope: serveCommands,
+		usage: "WHAPI gate API base URL (http or https; not used with the simulator)",
+		into:  func(c *Config) any { return &c.GateURL },
+	},
+	{
+		flag: "simulator", env: "WHAPIDESK_SIMULATOR", scope: serveCommands,
+		usage: "use the built-in WHAPI simulator, mounted at /_whapisim on the app's own port, " +
+			"instead of WHAPI (demo always does)",
+		into: func(c *Config) any { return &c.Simulator },
+	},
+	{
+		flag: "secure-cookies", env: "WHAPIDESK_SECURE_COOKIES", scope: serveCommands,
+		usage: "the app is reached over HTTPS: cookies are marked Secure and every answer carries HSTS",
+		into:  func(c *Config) any { return &c.SecureCookies },
+	},
+	{
+		flag: "brand", env: "WHAPIDESK_BRAND", shown: handlers.DefaultBrand, scope: serveCommands,
+		usage: "the product name on every page: the reseller's own, never WHAPI's",
+		into:  func(c *Config) any { return &c.Brand },
+	},
+	{
+		flag: "trusted-proxies", env: "WHAPIDESK_TRUSTED_PROXIES", shown: "none", scope: serveCommands,
+		usage: "comma-separated CIDRs (like 10.0.0.0/8) of reverse proxies. A request whose peer is in one of them " +
+			"gets its client address from X-Forwarded-For: the nearest address there that is not in these CIDRs. " +
+			"Unset: the client is the connection's peer and proxy headers are ignored",
+	},
+}
+
+// isBool says whether the setting is a switch.
+func (s setting) isBool() bool {
+	if s.into == nil {
+		return false
+	}
+	_, ok := s.into(&Config{}).(*bool)
+	return ok
+}
+
+// shownDefault is the default as the help and the README state it.
+func (s setting) shownDefault() string {
+	switch {
+	case s.shown != "":
+		return s.shown
+	case s.isBool():
+		return "off"
+	}
+	return s.def
+}
+
+// bind registers the setting on fs (or, without a flag, reads its
+// variable into cfg). The variable, when set and not empty, replaces the
+// default; a flag given on the command line wins over both.
+func (s setting) bind(fs *flag.FlagSet, cfg *Config) {
+	if s.flag == "" {
+		*s.into(cfg).(*string) = envOr(s.env, s.def)
+		return
+	}
+	if s.into == nil {
+		fs.String(s.flag, envOr(s.env, s.def), s.usage)
+		return
+	}
+	switch p := s.into(cfg).(type) {
+	case *string:
+		fs.StringVar(p, s.flag, envOr(s.env, s.def), s.usage)
+	case *bool:
+		fs.BoolVar(p, s.flag, envBool(s.env), s.usage)
+	default:
+		panic(fmt.Sprintf("setting %s: into gives a %T", s.env, p))
+	}
+}
+
+// isSetting says whether a flag name belongs to the settings table.
+func isSetting(flagName string) bool {
+	for _, s := range settings {
+		if s.flag == flagName {
+			return true
+		}
+	}
+	return false
+}
+
+// envOr is the variable key when it is set and not empty, else def.
+func envOr(key, def string) string {
+	if v, ok := os.LookupEnv(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// envBool says whether the switch variable key is on: 1, true, yes or on,
+// in any case.
+func envBool(key string) bool {
+	switch strings.ToLower(os.Getenv(key)) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+// commandsUsage lists the commands; the flags each one takes besides the
+// settings are printed by its own -h (see newFlagSet).
+const commandsUsage = `whapidesk — run a WHAPI.Cloud partner account: plans, customers, channels, days.
+
+Usage:
+  whapidesk [serve] [flags]                   run the web app (the default command)
+  whapidesk demo [flags]                      run the web app on the built-in WHAPI simulator,
+                                              with a seeded admin and sample customers
+  whapidesk create-admin --email E [--password P] [--name N]
+                                              create an admin (password read from stdin when omitted)
+  whapidesk apikey create --email E [--name N]
+                                              create an API key for a user; prints it once, alone on the last line
+  whapidesk apikey list [--email E]           list API keys (never the keys themselves)
+  whapidesk apikey revoke --id N              revoke an API key
+  whapidesk backup [--db D] FILE              write a consistent copy of the database to FILE
+                                              (safe while serving; restore needs the same secret key)
+  whapidesk rotate-key [--db D] [--new-key-file F]  re-encrypt every secret under a new key (app stopped)
+  whapidesk -h                                this help; COMMAND -h adds the command's own flags
+`
+
+// writeUsage writes the usage text: the commands, then every setting. It
+// is what whapidesk -h, whapidesk help and every command's -h print.
+func writeUsage(w io.Writer) {
+	var b strings.Builder
+	b.WriteString(commandsUsage)
+	b.WriteString("\n" + settingsHeader())
+	for _, s := range settings {
+		b.WriteString("\n  ")
+		if s.flag != "" {
+			b.WriteString("--" + s.flag + ", ")
+		}
+		fmt.Fprintf(&b, "%s (default: %s)\n", s.env, s.shownDefault())
+		b.WriteString(wrap(s.usage, "        ", 78))
+	}
+	fmt.Fprint(w, b.String())
+}
+
+// settingsHeader says how settings are given and which commands take them.
+func settingsHeader() string {
+	var every []string
+	for _, s := range settings {
+		if s.scope == everyCommand {
+			if s.flag != "" {
+				every = append(every, "--"+s.flag)
+			} else {
+				every = append(every, s.env)
+			}
+		}
+	}
+	return wrap("Settings: a flag or its environment variable; the flag wins over the variable, "+
+		"an empty variable counts as unset. "+strings.Join(every, " and ")+
+		" apply to every command, the others to serve and demo. "+
+		"A switch variable is on when it is 1, true, yes or on.", "", 78)
+}
+
+// wrap breaks text into lines of at most width columns (longer words stay
+// whole), each starting with indent.
+func wrap(text, indent string, width int) string {
+	var b strings.Builder
+	line := indent
+	for _, word := range strings.Fields(text) {
+		if line != indent && len(line)+1+len(word) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if line != indent {
+			line += " "
+		}
+		line += word
+	}
+	if line != indent {
+		b.WriteString(line + "\n")
+	}
+	return b.String()
+}
+
+// writeOwnFlags writes the flags of fs that are not settings: a command's
+// own flags, for its -h.
+func writeOwnFlags(w io.Writer, fs *flag.FlagSet) {
+	var b strings.Builder
+	fs.VisitAll(func(f *flag.Flag) {
+		if !isSetting(f.Name) {
+			fmt.Fprintf(&b, "  --%-14s %s\n", f.Name, f.Usage)
+		}
+	})
+	if b.Len() > 0 {
+		fmt.Fprintf(w, "\nFlags of whapidesk %s:\n%s", fs.Name(), b.String())
+	}
+}

@@ -438,7 +438,12 @@ func envNamesInSource(name string, src []byte) ([]string, error) {
 	return names, nil
 }
 
-// goFiles returns the module's Go files, test files or not.
+// testSupport are the packages only tests import (their files are test
+// code, whatever their names): they count as test files here.
+var testSupport = []string{"internal/testenv/", "internal/testdb/"}
+
+// goFiles returns the module's Go files, test files (and test support) or
+// not.
 func goFiles(t *testing.T, tests bool) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
@@ -449,7 +454,10 @@ func goFiles(t *testing.T, tests bool) map[string][]byte {
 		if d.IsDir() && path != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
 			return filepath.SkipDir
 		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") != tests {
+		isTest := strings.HasSuffix(path, "_test.go") || slices.ContainsFunc(testSupport, func(dir string) bool {
+			return strings.HasPrefix(filepath.ToSlash(path), dir)
+		})
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || isTest != tests {
 			return nil
 		}
 		b, err := os.ReadFile(path)

@@ -2,8 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -19,9 +16,9 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/crypto/bcrypt"
 
 	"whapidesk/handlers"
+	"whapidesk/internal/testenv"
 	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/whapi"
@@ -30,7 +27,8 @@ import (
 
 // app is the whole app on a SQLite file in a temp dir, served over real
 // HTTP, with the WHAPI simulator (zero latency) standing in for WHAPI —
-// assembled as handlers/testhelpers_test.go does.
+// on the test harness (internal/testenv), assembled as
+// handlers/testhelpers_test.go does.
 type app struct {
 	b            testing.TB
 	dbPath       string
@@ -43,40 +41,22 @@ type app struct {
 	partnerToken string
 }
 
-const password = "correct horse battery"
+const password = testenv.Password
 
 var bg = context.Background()
 
 func newApp(b testing.TB, manualClock bool) *app {
 	b.Helper()
-	a := &app{b: b, partnerToken: fakeJWT()}
+	a := &app{b: b, partnerToken: testenv.FakeJWT(1300)}
 	opts := whapisim.Options{
 		PartnerToken: a.partnerToken,
-		ProjectIDs:   []string{models.DefaultProjectID},
 		BalanceDays:  10_000_000,
 		CreateLimit:  1 << 30, // the 20-per-30-min limit would stop the bulk runs
 	}
-	if manualClock {
-		a.clock = whapisim.NewClock(time.Now().UTC().Truncate(time.Second))
-		opts.Now = a.clock.Now
-	}
+	env := testenv.New(b, testenv.Options{States: provision.States(), Sim: opts, Timeout: 15 * time.Second, ManualClock: manualClock})
+	a.dbPath, a.key, a.store, a.sim, a.simSrv, a.clock = env.DBPath, env.Key, env.Store, env.Sim, env.SimServer, env.Clock
 	log := slog.New(slog.DiscardHandler)
-	a.dbPath = filepath.Join(b.TempDir(), "bench.db")
-	a.key = make([]byte, models.KeySize)
-	if _, err := rand.Read(a.key); err != nil {
-		b.Fatal(err)
-	}
-	cipher, err := models.NewCipher(a.key)
-	must(b, err)
-	a.store, err = models.Open(bg, a.dbPath, cipher, provision.States())
-	must(b, err)
-	a.store.SetPasswordCost(bcrypt.MinCost)
-	b.Cleanup(func() { _ = a.store.Close() })
-
-	a.sim = whapisim.New(opts)
-	a.simSrv = httptest.NewServer(a.sim)
-	b.Cleanup(a.simSrv.Close)
-	client := whapi.New(a.simSrv.URL, a.simSrv.URL, a.store, whapi.WithLogger(log), whapi.WithTimeout(15*time.Second), whapi.WithRetries(0, 0))
+	client := env.Client(whapi.WithLogger(log))
 	a.svc = provision.New(a.store, client, log)
 	if a.clock != nil {
 		a.svc.SetClock(a.clock.Now)
@@ -99,15 +79,6 @@ func must(b testing.TB, err error) {
 	if err != nil {
 		b.Fatal(err)
 	}
-}
-
-func fakeJWT() string {
-	part := func(n int) string {
-		p := make([]byte, n)
-		_, _ = rand.Read(p)
-		return base64.RawURLEncoding.EncodeToString(p)
-	}
-	return "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9." + part(700) + "." + part(256)
 }
 
 func (a *app) user(role models.Role, email string) *models.User {

@@ -47,7 +47,7 @@ func newDashFix(t *testing.T, opts ...func(*appOptions)) *dashFix {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(a.logs, nil))
-	svc := provision.New(a.store, whapi.New(a.simSrv.URL, a.simSrv.URL, a.store, whapi.WithLogger(log)), log)
+	svc := provision.New(a.store, whapi.New(a.simURL, a.simURL, a.store, whapi.WithLogger(log)), log)
 	return &dashFix{t: t, a: a, c: c, svc: svc, plan: plan}
 }
 
@@ -106,7 +106,7 @@ func (f *dashFix) reload(ch *models.Channel) *models.Channel {
 // did it outside whapidesk.
 func (f *dashFix) deleteAtWHAPI(ch *models.Channel) {
 	f.t.Helper()
-	req, err := http.NewRequest(http.MethodDelete, f.a.simSrv.URL+"/channels/"+ch.RemoteID(), nil)
+	req, err := http.NewRequest(http.MethodDelete, f.a.simURL+"/channels/"+ch.RemoteID(), nil)
 	if err != nil {
 		f.t.Fatal(err)
 	}

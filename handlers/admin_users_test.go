@@ -32,7 +32,7 @@ func newAdmFix(t *testing.T) *admFix {
 	f := &admFix{t: t, a: a, admin: a.newUser(models.RoleAdmin, "admin@example.com")}
 	f.c = a.client()
 	f.c.login("admin@example.com")
-	f.svc = provision.New(a.store, whapi.New(a.simSrv.URL, a.simSrv.URL, a.store), nil)
+	f.svc = provision.New(a.store, whapi.New(a.simURL, a.simURL, a.store), nil)
 	return f
 }
 

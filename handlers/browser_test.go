@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"whapidesk/internal/testenv"
 	"whapidesk/models"
 )
 
@@ -181,36 +181,12 @@ func TestBrowserWHAPISettings(t *testing.T) {
 	}
 }
 
-// startBrowser starts headless Chromium for the test and returns its first
-// tab. Without Chromium the test is skipped, except in CI.
+// startBrowser starts headless Chromium for the test (testenv.Browser:
+// skipped without it, except in CI) and returns its first tab.
 func startBrowser(t *testing.T, name string) *browserTab {
 	t.Helper()
-	path := chromiumPath()
-	if path == "" {
-		msg := "Chromium not found (tried " + strings.Join(chromiumNames, ", ") + ")"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + ": CI must not skip the browser test")
-		}
-		t.Skip(msg + ": skipping the browser test")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox, // we run as root
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-		// The network is closed: no calls home.
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-quic", true),
-	)
-	// No deadline here: a deadline on the browser's context kills the
-	// browser, and a failing test still needs it for its screenshot.
-	// Each action gets the test's deadline instead (see browserTab.bounded).
-	allocCtx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
+	allocCtx := testenv.Browser(t)
+	// Each action gets the test's deadline (see browserTab.bounded).
 	deadline := time.Now().Add(browserBudget)
 	if d, ok := t.Deadline(); ok && d.Add(-5*time.Second).Before(deadline) {
 		deadline = d.Add(-5 * time.Second)
@@ -223,19 +199,6 @@ func startBrowser(t *testing.T, name string) *browserTab {
 func (b *browserTab) newWindow(t *testing.T, name string) *browserTab {
 	t.Helper()
 	return openTab(t, b.ctx, name, b.deadline, chromedp.WithNewBrowserContext())
-}
-
-// chromiumNames are the browsers the test looks for, in order; bare names
-// are looked up on PATH.
-var chromiumNames = []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
-
-func chromiumPath() string {
-	for _, name := range chromiumNames {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
 }
 
 // browserTab is one browser tab; all tabs share the deadline of the whole test.

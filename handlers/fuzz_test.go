@@ -2,29 +2,20 @@ package handlers
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
-	"golang.org/x/crypto/bcrypt"
-
 	"whapidesk/models"
 	"whapidesk/provision"
-	"whapidesk/whapi"
-	"whapidesk/whapi/whapisim"
 )
 
 // fuzzApp is the whole app, built once per fuzz target (newTestApp wants
@@ -42,35 +33,11 @@ type fuzzApp struct {
 func newFuzzApp(f *testing.F) *fuzzApp {
 	f.Helper()
 	ctx := context.Background()
-	o := defaultAppOptions()
-	o.sim.StartupDelay = -1
-	o.sim.BalanceDays = 100_000_000
-	a := &testApp{logs: &syncBuffer{}, partnerToken: o.sim.PartnerToken}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil)) // many inputs: keep no logs
-	a.dbPath = filepath.Join(f.TempDir(), "fuzz.db")
-	key := make([]byte, models.KeySize)
-	if _, err := rand.Read(key); err != nil {
-		f.Fatal(err)
-	}
-	cipher, err := models.NewCipher(key)
-	if err != nil {
-		f.Fatal(err)
-	}
-	if a.store, err = models.Open(ctx, a.dbPath, cipher, provision.States()); err != nil {
-		f.Fatal(err)
-	}
-	a.store.SetPasswordCost(bcrypt.MinCost)
-	f.Cleanup(func() { _ = a.store.Close() })
-	a.sim = whapisim.New(o.sim)
-	a.simSrv = httptest.NewServer(a.sim)
-	f.Cleanup(a.simSrv.Close)
-	client := whapi.New(a.simSrv.URL, a.simSrv.URL, a.store, whapi.WithLogger(log), whapi.WithTimeout(o.timeout), whapi.WithRetries(0, 0))
-	a.svc = provision.New(a.store, client, log)
-	a.e = echo.New()
-	New(a.store, a.svc, log, Config{}).Routes(a.e)
-	a.srv = httptest.NewServer(a.e)
-	f.Cleanup(a.srv.Close)
-
+	a := newTestApp(f, func(o *appOptions) {
+		o.sim.StartupDelay = -1
+		o.sim.BalanceDays = 100_000_000
+		o.quietLog = true // many inputs: keep no logs
+	})
 	fa := &fuzzApp{testApp: a}
 	tok, err := provision.NormalizePartnerToken(a.partnerToken)
 	if err != nil {

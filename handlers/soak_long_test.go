@@ -5,7 +5,6 @@ package handlers
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -17,7 +16,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"runtime/debug"
@@ -29,8 +27,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/crypto/bcrypt"
 
+	"whapidesk/internal/testenv"
 	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/whapi"
@@ -313,28 +311,13 @@ func newSoak(t *testing.T) *soak {
 	s := &soak{t: t, logs: &soakLog{}, custChs: map[int64][]int64{}}
 	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	key := make([]byte, models.KeySize)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	cipher, err := models.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.store, err = models.Open(ctx, filepath.Join(t.TempDir(), "soak.db"), cipher, provision.States()); err != nil {
-		t.Fatal(err)
-	}
-	s.store.SetPasswordCost(bcrypt.MinCost)
-	t.Cleanup(func() { _ = s.store.Close() })
-	s.sim = whapisim.New(o.sim)
-	s.simSrv = httptest.NewServer(s.sim)
-	t.Cleanup(s.simSrv.Close)
+	env := testenv.New(t, testenv.Options{States: provision.States(), Sim: o.sim})
+	s.store, s.sim, s.simSrv = env.Store, env.Sim, env.SimServer
 
 	s.appTr = http.DefaultTransport.(*http.Transport).Clone()
 	s.appTr.MaxIdleConnsPerHost = 32
 	appHTTP := &http.Client{Transport: s.appTr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	client := whapi.New(s.simSrv.URL, s.simSrv.URL, s.store, whapi.WithHTTPClient(appHTTP), whapi.WithLogger(log),
-		whapi.WithTimeout(15*time.Second), whapi.WithRetries(0, 0))
+	client := env.Client(whapi.WithHTTPClient(appHTTP), whapi.WithLogger(log), whapi.WithTimeout(15*time.Second))
 	svc := provision.New(s.store, client, log)
 	e := echo.New()
 	New(s.store, svc, log, Config{}).Routes(e)

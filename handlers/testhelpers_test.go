@@ -1,60 +1,42 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/crypto/bcrypt"
 
+	"whapidesk/internal/testenv"
 	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/whapi"
 	"whapidesk/whapi/whapisim"
 )
 
-// syncBuffer is a goroutine-safe log sink, searched by tests for secrets.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// testPassword is every test user's password.
+const testPassword = testenv.Password
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+// fakeJWT returns a random JWT-shaped token of exactly n characters.
+var fakeJWT = testenv.FakeJWT
 
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// testApp is the whole app on a real SQLite file in t.TempDir(), served over
-// real HTTP, with the WHAPI simulator standing in for WHAPI.
 type testApp struct {
-	t            *testing.T
+	t            testing.TB
+	env          *testenv.Env
 	store        *models.Store
 	sim          *whapisim.Sim
-	simSrv       *httptest.Server
+	simURL       string
 	srv          *httptest.Server
 	dbPath       string
-	logs         *syncBuffer
+	logs         *testenv.LogBuffer
 	partnerToken string // the raw token the simulator accepts (no "Bearer ")
 	e            *echo.Echo
 	svc          *provision.Service
@@ -68,6 +50,8 @@ type appOptions struct {
 	// manualClock gives the simulator and the provision service one manual
 	// clock (the store keeps real time: sessions expire by it).
 	manualClock bool
+	// quietLog keeps no log (fuzzing: many inputs).
+	quietLog bool
 }
 
 // manualClockStart is where manual clocks start: whole seconds, so QR
@@ -78,50 +62,30 @@ func manualClockStart() time.Time { return time.Now().UTC().Truncate(time.Second
 // client's project, 1,000 partner days.
 func defaultAppOptions() appOptions {
 	o := appOptions{timeout: 3 * time.Second}
-	o.sim.PartnerToken = fakeJWT(1300)
+	o.sim.PartnerToken = testenv.FakeJWT(1300)
 	o.sim.ProjectIDs = []string{models.DefaultProjectID}
 	o.sim.BalanceDays = 1000
 	return o
 }
 
-// newTestApp starts the app. The simulator's partner token is generated
-// here: a JWT-shaped text of about 1,300 characters.
-func newTestApp(t *testing.T, opts ...func(*appOptions)) *testApp {
+// newTestApp starts the app on the harness (internal/testenv): a real
+// store on a temporary database, the simulator over HTTP, the provision
+// service, and the handlers' routes behind a real HTTP server.
+func newTestApp(t testing.TB, opts ...func(*appOptions)) *testApp {
 	t.Helper()
 	o := defaultAppOptions()
 	for _, f := range opts {
 		f(&o)
 	}
-	a := &testApp{t: t, logs: &syncBuffer{}, partnerToken: o.sim.PartnerToken}
-	if o.manualClock {
-		a.clock = whapisim.NewClock(manualClockStart())
-		o.sim.Now = a.clock.Now
+	env := testenv.New(t, testenv.Options{States: provision.States(), Sim: o.sim, Timeout: o.timeout,
+		ManualClock: o.manualClock, ClockStart: manualClockStart(), LogLevel: slog.LevelDebug})
+	a := &testApp{t: t, env: env, store: env.Store, sim: env.Sim, simURL: env.SimURL, dbPath: env.DBPath, logs: env.Logs,
+		partnerToken: env.PartnerToken, clock: env.Clock}
+	log := env.Log
+	if o.quietLog {
+		log = slog.New(slog.DiscardHandler)
 	}
-	log := slog.New(slog.NewTextHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-
-	dir := t.TempDir()
-	a.dbPath = filepath.Join(dir, "test.db")
-	key := make([]byte, models.KeySize)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	cipher, err := models.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.store, err = models.Open(context.Background(), a.dbPath, cipher, provision.States())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.store.SetPasswordCost(bcrypt.MinCost)
-	t.Cleanup(func() { _ = a.store.Close() })
-
-	a.sim = whapisim.New(o.sim)
-	a.simSrv = httptest.NewServer(a.sim)
-	t.Cleanup(a.simSrv.Close)
-
-	client := whapi.New(a.simSrv.URL, a.simSrv.URL, a.store, whapi.WithLogger(log), whapi.WithTimeout(o.timeout), whapi.WithRetries(0, 0))
-	a.svc = provision.New(a.store, client, log)
+	a.svc = provision.New(a.store, env.Client(whapi.WithLogger(log)), log)
 	if a.clock != nil {
 		a.svc.SetClock(a.clock.Now)
 	}
@@ -131,20 +95,6 @@ func newTestApp(t *testing.T, opts ...func(*appOptions)) *testApp {
 	t.Cleanup(a.srv.Close)
 	return a
 }
-
-// fakeJWT returns a random JWT-shaped token of exactly n characters.
-func fakeJWT(n int) string {
-	head := "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9."
-	raw := make([]byte, n)
-	if _, err := rand.Read(raw); err != nil {
-		panic(err)
-	}
-	body := base64.RawURLEncoding.EncodeToString(raw)
-	tok := head + body[:n-len(head)-44] + "." + body[n:n+43]
-	return tok[:n]
-}
-
-var testPassword = "correct horse battery"
 
 // newUser creates a user with testPassword.
 func (a *testApp) newUser(role models.Role, email string) *models.User {
@@ -158,7 +108,7 @@ func (a *testApp) newUser(role models.Role, email string) *models.User {
 
 // testClient is a browser-like client: a cookie jar, no automatic redirects.
 type testClient struct {
-	t    *testing.T
+	t    testing.TB
 	app  *testApp
 	http *http.Client
 	// header is added to every request.

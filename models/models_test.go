@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"whapidesk/internal/testdb"
 )
 
 func newKey(t *testing.T) []byte {
@@ -28,7 +30,7 @@ func newTestStore(t *testing.T) (*Store, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "test.db")
+	path := testdb.Path(t)
 	s, err := Open(context.Background(), path, c, testStates)
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +88,7 @@ func TestKeyFileIsCreatedOnceWithMode0600(t *testing.T) {
 
 func TestMigrationsRunOnceAndReopen(t *testing.T) {
 	c, _ := NewCipher(newKey(t))
-	path := filepath.Join(t.TempDir(), "w.db")
+	path := testdb.Path(t)
 	ctx := context.Background()
 	s, err := Open(ctx, path, c, testStates)
 	if err != nil {

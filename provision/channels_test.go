@@ -2,19 +2,16 @@ package provision
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
+	"whapidesk/internal/testenv"
 	"whapidesk/models"
 	"whapidesk/whapi"
 	"whapidesk/whapi/whapisim"
@@ -40,32 +37,19 @@ type envOpts struct {
 
 func newEnv(t *testing.T, opts ...func(*envOpts)) *env {
 	t.Helper()
-	clock := whapisim.NewClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	o := envOpts{timeout: 2 * time.Second}
-	o.sim = whapisim.Options{PartnerToken: genToken(1300), Now: clock.Now, BalanceDays: 10_000,
+	o.sim = whapisim.Options{PartnerToken: genToken(1300), BalanceDays: 10_000,
 		ProjectIDs: []string{models.DefaultProjectID}, StartupDelay: -1}
 	for _, f := range opts {
 		f(&o)
 	}
-	key := make([]byte, models.KeySize)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	cipher, _ := models.NewCipher(key)
-	store, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), cipher, States())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store.SetPasswordCost(bcrypt.MinCost)
-	store.SetClock(clock.Now)
-	t.Cleanup(func() { _ = store.Close() })
-	sim := whapisim.New(o.sim)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	e := &env{t: t, store: store, sim: sim, srv: srv, clock: clock, token: o.sim.PartnerToken, ctx: context.Background()}
+	// One manual clock for the simulator, the store and the service.
+	te := testenv.New(t, testenv.Options{States: States(), Sim: o.sim, ManualClock: true,
+		ClockStart: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), StoreOnClock: true})
+	e := &env{t: t, store: te.Store, sim: te.Sim, srv: te.SimServer, clock: te.Clock, token: o.sim.PartnerToken, ctx: context.Background()}
 	e.svc = e.newService()
 	tok, _ := NormalizePartnerToken(e.token)
-	if _, _, err := store.UpdateSettings(e.ctx, admin, models.SettingsChange{PartnerToken: &tok, Hint: TokenHint(tok)}); err != nil {
+	if _, _, err := e.store.UpdateSettings(e.ctx, admin, models.SettingsChange{PartnerToken: &tok, Hint: TokenHint(tok)}); err != nil {
 		t.Fatal(err)
 	}
 	return e

@@ -2,15 +2,13 @@ package provision
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"log/slog"
-	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"whapidesk/internal/testenv"
 	"whapidesk/models"
 	"whapidesk/whapi"
 	"whapidesk/whapi/whapisim"
@@ -18,24 +16,9 @@ import (
 
 func newTestService(t *testing.T, simToken string) (*Service, *models.Store, *whapisim.Sim) {
 	t.Helper()
-	key := make([]byte, models.KeySize)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	cipher, err := models.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := models.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), cipher, States())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	sim := whapisim.New(whapisim.Options{PartnerToken: simToken, ProjectIDs: []string{models.DefaultProjectID}})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	client := whapi.New(srv.URL, srv.URL, store, whapi.WithRetries(0, 0), whapi.WithTimeout(5*time.Second),
-		whapi.WithLogger(slog.New(slog.DiscardHandler)))
+	te := testenv.New(t, testenv.Options{States: States(), Sim: whapisim.Options{PartnerToken: simToken}, Timeout: 5 * time.Second})
+	store, sim := te.Store, te.Sim
+	client := te.Client(whapi.WithLogger(slog.New(slog.DiscardHandler)))
 	return New(store, client, slog.New(slog.DiscardHandler)), store, sim
 }
 

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"whapidesk/internal/testenv"
 )
 
 // configRow is one setting as a document states it.
@@ -300,7 +302,7 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 	}
 
 	for _, cmd := range []string{"serve", "demo"} {
-		fs := newFlagSetFor(cmd, serveCommands, &Config{}, &syncBuffer{})
+		fs := newFlagSetFor(cmd, serveCommands, &Config{}, &testenv.LogBuffer{})
 		var names []string
 		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
 		for _, s := range settings {
@@ -335,7 +337,7 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 				t.Setenv(s.env, value(s))
 			}
 		}
-		cfg, err := parseServeFlags("serve", args, &syncBuffer{})
+		cfg, err := parseServeFlags("serve", args, &testenv.LogBuffer{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -345,7 +347,7 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 		for _, s := range settings {
 			t.Setenv(s.env, value(s))
 		}
-		cfg, err := parseServeFlags("serve", nil, &syncBuffer{})
+		cfg, err := parseServeFlags("serve", nil, &testenv.LogBuffer{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -354,7 +356,7 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 	t.Run("maintenance commands", func(t *testing.T) {
 		t.Setenv("WHAPIDESK_SECRET_KEY", "k")
 		var cfg Config
-		fs := newFlagSet("backup", &cfg, &syncBuffer{})
+		fs := newFlagSet("backup", &cfg, &testenv.LogBuffer{})
 		var names []string
 		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
 		if !slices.Equal(names, []string{"db"}) || cfg.SecretKey != "k" {

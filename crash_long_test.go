@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"whapidesk/internal/testenv"
 	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/whapi/whapisim"
@@ -147,7 +148,7 @@ func (f *inFlight) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type crashChild struct {
 	cmd     *exec.Cmd
 	base    string
-	log     *syncBuffer
+	log     *testenv.LogBuffer
 	exited  chan struct{}
 	waitErr error
 	started time.Time
@@ -156,7 +157,7 @@ type crashChild struct {
 func startCrashChild(t *testing.T, bin, db string, env []string) *crashChild {
 	t.Helper()
 	addr := freeAddr(t)
-	c := &crashChild{base: "http://" + addr, log: &syncBuffer{}, exited: make(chan struct{})}
+	c := &crashChild{base: "http://" + addr, log: &testenv.LogBuffer{}, exited: make(chan struct{})}
 	c.cmd = exec.Command(bin, "serve", "--addr", addr, "--db", db)
 	c.cmd.Env = env
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
@@ -471,7 +472,7 @@ func TestLongCrashRecovery(t *testing.T) {
 
 	// Load and kills.
 	book := &channelBook{owner: map[int64]int64{}, gone: map[int64]bool{}}
-	var logs []*syncBuffer // each process's log, in order
+	var logs []*testenv.LogBuffer // each process's log, in order
 	var (
 		callsMu sync.Mutex
 		calls   []*crashCall
@@ -711,7 +712,7 @@ func TestLongCrashRecovery(t *testing.T) {
 // keepEvidence copies the database, every process's log, the simulator's
 // channels and the client's calls to dir (WHAPIDESK_CRASH_KEEP), for a
 // failure to be looked into.
-func keepEvidence(t *testing.T, dir, dataDir string, sim *whapisim.Sim, calls []*crashCall, logs []*syncBuffer) {
+func keepEvidence(t *testing.T, dir, dataDir string, sim *whapisim.Sim, calls []*crashCall, logs []*testenv.LogBuffer) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)

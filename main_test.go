@@ -18,30 +18,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"whapidesk/internal/testenv"
 	"whapidesk/models"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestMain clears the environment the commands read, so that the tests do
 // not depend on the shell running them: without WHAPIDESK_SECRET_KEY the
@@ -57,7 +39,7 @@ func TestMain(m *testing.M) {
 // runCmd runs the app with args and stdin, and returns what it printed.
 func runCmd(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	var out, errOut syncBuffer
+	var out, errOut testenv.LogBuffer
 	err = run(t.Context(), args, strings.NewReader(stdin), &out, &errOut)
 	return out.String(), errOut.String(), err
 }
@@ -549,7 +531,7 @@ func TestServeFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("WHAPI_MANAGER_URL", tt.env)
-			var stderr syncBuffer
+			var stderr testenv.LogBuffer
 			cfg, err := parseServeFlags(tt.args[0], tt.args[1:], &stderr)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("parseServeFlags err = %v, wantErr %v", err, tt.wantErr)
@@ -589,7 +571,7 @@ func freeAddr(t *testing.T) string {
 // server is a running `whapidesk serve` or `demo`.
 type server struct {
 	base           string
-	stdout, stderr *syncBuffer
+	stdout, stderr *testenv.LogBuffer
 	cancel         context.CancelFunc
 	done           chan error
 	stopped        bool
@@ -600,7 +582,7 @@ func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{base: "http://" + addr, stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	s := &server{base: "http://" + addr, stdout: &testenv.LogBuffer{}, stderr: &testenv.LogBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	args = append(args, "--addr", addr)
 	go func() { s.done <- run(ctx, args, strings.NewReader(""), s.stdout, s.stderr) }()
 	t.Cleanup(func() {

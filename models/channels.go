@@ -110,8 +110,7 @@ func (s *Store) CountLiveChannels(ctx context.Context, userID int64) (int64, err
 type ChannelFilter struct {
 	UserID        int64
 	Status        ChannelStatus
-	ExpiringUntil *time.Time // active till before this (and not deleted)
-	IncludeGone   bool       // include deleted and failed channels
+	IncludeGone   bool // include deleted and failed channels
 	Limit, Offset int
 }
 
@@ -131,10 +130,6 @@ func (s *Store) ListChannels(ctx context.Context, f ChannelFilter) ([]ChannelRow
 		q = q.Where("channels.status = ?", f.Status)
 	} else if !f.IncludeGone {
 		q = q.Where("channels.status NOT IN ?", s.states.Gone)
-	}
-	if f.ExpiringUntil != nil {
-		q = q.Where("channels.active_till IS NOT NULL AND channels.active_till < ? AND channels.status IN ?", *f.ExpiringUntil,
-			s.states.AtWhapi)
 	}
 	var total int64
 	if err := q.Count(&total).Error; err != nil {
@@ -472,13 +467,4 @@ func (s *Store) SyncableChannelIDs(ctx context.Context) ([]int64, error) {
 		Where("whapi_id IS NOT NULL AND status IN ?", s.states.AtWhapi).
 		Order("id").Pluck("id", &ids).Error
 	return ids, err
-}
-
-// ChannelByRemoteID returns the channel with a WHAPI id, or ErrNotFound.
-func (s *Store) ChannelByRemoteID(ctx context.Context, whapiID string) (*Channel, error) {
-	var c Channel
-	if err := s.db.WithContext(ctx).Where("whapi_id = ?", whapiID).First(&c).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &c, nil
 }

@@ -207,14 +207,6 @@ type UserRow struct {
 	LiveChannels int64  `gorm:"column:live_channels"`
 }
 
-// ListUsers returns the users matching f, by email, and exactly how many
-// match (it ignores f.CountUpTo). See ListUsersPage.
-func (s *Store) ListUsers(ctx context.Context, f UserFilter) ([]UserRow, int64, error) {
-	f.CountUpTo = 0
-	rows, total, err := s.ListUsersPage(ctx, f)
-	return rows, total.N, err
-}
-
 // ListUsersPage returns the users matching f, by email, and how many match
 // (see CountUpTo). The page is one query (no N+1) over indexed columns;
 // the count of a role alone reads the running totals.

@@ -252,7 +252,7 @@ func TestAdminCreateCustomer(t *testing.T) {
 	})
 
 	t.Run("bad input is refused next to the fields, nothing created", func(t *testing.T) {
-		before, _, _ := f.a.store.ListUsers(ctx, models.UserFilter{})
+		before, _, _ := f.a.store.ListUsersPage(ctx, models.UserFilter{})
 		for _, tt := range []struct {
 			form  url.Values
 			field string
@@ -269,7 +269,7 @@ func TestAdminCreateCustomer(t *testing.T) {
 				t.Fatal("the page shows the password typed")
 			}
 		}
-		after, _, _ := f.a.store.ListUsers(ctx, models.UserFilter{})
+		after, _, _ := f.a.store.ListUsersPage(ctx, models.UserFilter{})
 		if len(after) != len(before) {
 			t.Fatalf("%d users before, %d after refused creates", len(before), len(after))
 		}

@@ -140,7 +140,7 @@ func (h *Handler) apiListUsers(c echo.Context) error {
 		return apiInvalidInput(fields)
 	}
 	ctx := c.Request().Context()
-	rows, total, err := h.store.ListUsers(ctx, f)
+	rows, total, err := h.store.ListUsersPage(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (h *Handler) apiListUsers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := apiList[apiUser]{Items: make([]apiUser, 0, len(rows)), Total: total, Limit: limit, Offset: offset}
+	out := apiList[apiUser]{Items: make([]apiUser, 0, len(rows)), Total: total.N, Limit: limit, Offset: offset}
 	for i := range rows {
 		out.Items = append(out.Items, toAPIUser(&rows[i].User, subs[rows[i].ID]))
 	}

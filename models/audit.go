@@ -56,3 +56,10 @@ func (s *Store) ListAudit(ctx context.Context, limit, offset int) ([]AuditEvent,
 	err := s.db.WithContext(ctx).Order("id DESC").Limit(limit).Offset(offset).Find(&evs).Error
 	return evs, err
 }
+
+// CountAudit counts the audit events, from the running totals.
+func (s *Store) CountAudit(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Raw("SELECT COALESCE((SELECT n FROM totals WHERE name = 'audit_events'), 0)").Scan(&n).Error
+	return n, err
+}

@@ -82,6 +82,21 @@ func (s *Store) ChannelsByUser(ctx context.Context, userID int64) ([]Channel, er
 	return cs, err
 }
 
+// ChannelNames returns the names of all of a customer's channels, deleted
+// ones included, by id (for the ledger, whose rows outlive channels).
+func (s *Store) ChannelNames(ctx context.Context, userID int64) (map[int64]string, error) {
+	var rows []struct {
+		ID   int64
+		Name string
+	}
+	err := s.db.WithContext(ctx).Model(&Channel{}).Select("id, name").Where("user_id = ?", userID).Scan(&rows).Error
+	out := make(map[int64]string, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.Name
+	}
+	return out, err
+}
+
 // CountLiveChannels counts the plan slots a customer's channels take, as
 // creates and revivals count them (stateSQL.slotsUsed), so "2 of 3 in use" never
 // promises a slot a create would be refused.
@@ -95,8 +110,7 @@ func (s *Store) CountLiveChannels(ctx context.Context, userID int64) (int64, err
 type ChannelFilter struct {
 	UserID        int64
 	Status        ChannelStatus
-	ExpiringUntil *time.Time // active till before this (and not deleted)
-	IncludeGone   bool       // include deleted and failed channels
+	IncludeGone   bool // include deleted and failed channels
 	Limit, Offset int
 }
 
@@ -117,10 +131,6 @@ func (s *Store) ListChannels(ctx context.Context, f ChannelFilter) ([]ChannelRow
 	} else if !f.IncludeGone {
 		q = q.Where("channels.status NOT IN ?", s.states.Gone)
 	}
-	if f.ExpiringUntil != nil {
-		q = q.Where("channels.active_till IS NOT NULL AND channels.active_till < ? AND channels.status IN ?", *f.ExpiringUntil,
-			s.states.AtWhapi)
-	}
 	var total int64
 	if err := q.Count(&total).Error; err != nil {
 		return nil, 0, err
@@ -132,6 +142,127 @@ func (s *Store) ListChannels(ctx context.Context, f ChannelFilter) ([]ChannelRow
 	err := q.Select("channels.*, users.email AS owner_email").Order("channels.id DESC").Scan(&rows).Error
 	return rows, total, err
 }
+
+// The channel list -------------------------------------------------------
+
+// AdminChannelFilter selects channels for the admin's channel list, its CSV
+// export and the dashboard's "expiring soon" list.
+type AdminChannelFilter struct {
+	// Status selects one status; "" means every channel that is not
+	// deleted or failed, unless IncludeGone.
+	Status      ChannelStatus
+	IncludeGone bool
+	// UserID selects one owner; OwnerSearch a part of the owner's email
+	// (case-insensitive).
+	UserID      int64
+	OwnerSearch string
+	// ExpiringFrom and ExpiringUntil, when both set, select running
+	// channels (trial or active) whose active till falls in
+	// [ExpiringFrom, ExpiringUntil); they are listed soonest first.
+	ExpiringFrom, ExpiringUntil *time.Time
+	Limit, Offset               int
+	// CountUpTo, when > 0, bounds the count of a filter the running totals
+	// do not cover (an owner, the expiring window): counting stops past
+	// CountUpTo and the total says "more than CountUpTo". A status filter
+	// alone is counted exactly, from the totals.
+	CountUpTo int
+}
+
+// AdminChannelRow is a channel with what the admin needs of its owner. Of
+// the channel, only the columns the lists show are read (see
+// adminChannelColumns): TokenEnc, TrialEndsAt, LastError, UpdatedAt and
+// DeletedAt are left empty.
+type AdminChannelRow struct {
+	ChannelRow
+	OwnerBalance int64          `gorm:"column:owner_balance"`
+	OwnerMode    AllocationMode `gorm:"column:owner_mode"`
+}
+
+// ListAdminChannels returns the channels matching f and how many match
+// (see CountUpTo): newest first, or soonest to expire first when f selects
+// expiring channels. The page is one query over indexed columns (no N+1);
+// the count of a status filter alone reads the running totals.
+func (s *Store) ListAdminChannels(ctx context.Context, f AdminChannelFilter) ([]AdminChannelRow, ListTotal, error) {
+	expiring := f.ExpiringFrom != nil && f.ExpiringUntil != nil
+	owner := strings.TrimSpace(f.OwnerSearch)
+	from := "channels"
+	if expiring && f.UserID == 0 && owner == "" {
+		// Walk the running channels' index in active-till order and stop
+		// after a page. Without table statistics the planner would rather
+		// take every running channel by (status, active_till) and sort them.
+		from = "channels INDEXED BY channels_running_till"
+	}
+	q := s.db.WithContext(ctx).Table(from)
+	if owner != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(owner)) + "%"
+		q = q.Where(`channels.user_id IN (SELECT id FROM users WHERE email LIKE ? ESCAPE '\')`, like)
+	}
+	if f.UserID != 0 {
+		q = q.Where("channels.user_id = ?", f.UserID)
+	}
+	switch {
+	case f.Status != "":
+		q = q.Where("channels.status = ?", f.Status)
+	case !f.IncludeGone && !expiring: // expiring selects running channels only
+		q = q.Where("channels.status NOT IN ?", s.states.Gone)
+	}
+	if expiring {
+		// Written as the partial index channels_running_till is, so that
+		// it applies.
+		q = q.Where("channels.status IN ('trial', 'active') AND channels.active_till >= ? AND channels.active_till < ?",
+			f.ExpiringFrom.UTC(), f.ExpiringUntil.UTC())
+	}
+	var total ListTotal
+	if f.UserID == 0 && owner == "" && !expiring {
+		t, err := s.totals(ctx)
+		if err != nil {
+			return nil, total, err
+		}
+		switch {
+		case f.Status != "":
+			total.N = t["channels:"+string(f.Status)]
+		case f.IncludeGone:
+			total.N = t.sum("channels:")
+		default:
+			total.N = t.sum("channels:", s.states.Gone...)
+		}
+	} else {
+		var err error
+		if total, err = countUpTo(q, f.CountUpTo); err != nil {
+			return nil, total, err
+		}
+	}
+	if f.Limit > 0 {
+		q = q.Limit(f.Limit).Offset(f.Offset)
+	}
+	order := "channels.id DESC"
+	if expiring {
+		order = "channels.active_till, channels.id"
+	}
+	rs, err := q.Joins("JOIN users ON users.id = channels.user_id").Select(adminChannelColumns).Order(order).Rows()
+	if err != nil {
+		return nil, total, err
+	}
+	defer rs.Close()
+	var rows []AdminChannelRow
+	for rs.Next() {
+		var r AdminChannelRow
+		if err := rs.Scan(&r.ID, &r.UserID, &r.Name, &r.Phone, &r.WhapiID, &r.Status, &r.Mode, &r.Linked, &r.LinkedPhone,
+			&r.ActiveTill, &r.DaysAllocated, &r.LastSyncedAt, &r.CreatedAt, &r.OwnerEmail, &r.OwnerBalance, &r.OwnerMode); err != nil {
+			return nil, total, err
+		}
+		rows = append(rows, r)
+	}
+	return rows, total, rs.Err()
+}
+
+// adminChannelColumns are what the admin's lists show of a channel (and
+// the CSV export writes) and of its owner, in the order ListAdminChannels
+// scans them. Not the sealed token; and scanned by hand, as a page of
+// rows through GORM's reflection cost about as much as the query itself.
+const adminChannelColumns = `channels.id, channels.user_id, channels.name, channels.phone, channels.whapi_id, channels.status,
+	channels.mode, channels.linked, channels.linked_phone, channels.active_till, channels.days_allocated,
+	channels.last_synced_at, channels.created_at, users.email, users.day_balance, users.allocation_mode`
 
 // ChannelCounts counts channels by status over the whole table. Pages read
 // the running totals (DashboardTotals); this recount is what they are
@@ -336,13 +467,4 @@ func (s *Store) SyncableChannelIDs(ctx context.Context) ([]int64, error) {
 		Where("whapi_id IS NOT NULL AND status IN ?", s.states.AtWhapi).
 		Order("id").Pluck("id", &ids).Error
 	return ids, err
-}
-
-// ChannelByRemoteID returns the channel with a WHAPI id, or ErrNotFound.
-func (s *Store) ChannelByRemoteID(ctx context.Context, whapiID string) (*Channel, error) {
-	var c Channel
-	if err := s.db.WithContext(ctx).Where("whapi_id = ?", whapiID).First(&c).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &c, nil
 }

@@ -148,6 +148,22 @@ func (s *Store) ListPlans(ctx context.Context) ([]PlanWithCount, error) {
 	return ps, err
 }
 
+// PlanOption is a plan as a list's filter offers it.
+type PlanOption struct {
+	ID     int64
+	Name   string
+	Active bool
+}
+
+// PlanOptions returns every plan's id, name and whether it is on sale,
+// active ones first, by name: what a plan filter needs, without counting
+// each plan's subscribers as ListPlans does.
+func (s *Store) PlanOptions(ctx context.Context) ([]PlanOption, error) {
+	var out []PlanOption
+	err := s.db.WithContext(ctx).Model(&Plan{}).Select("id, name, active").Order("active DESC, name").Scan(&out).Error
+	return out, err
+}
+
 func planTarget(p *Plan) string { return fmt.Sprintf("plan %d (%s)", p.ID, p.Name) }
 
 func planDetail(p *Plan) string {

@@ -61,12 +61,6 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	return s.db.WithContext(ctx).Where("id = ?", id).Delete(&Session{}).Error
 }
 
-// DeleteUserSessions ends every session of a user (logout everywhere,
-// password change, disabled account).
-func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) error {
-	return s.db.WithContext(ctx).Where("user_id = ?", userID).Delete(&Session{}).Error
-}
-
 // DeleteExpiredSessions removes sessions past their expiry.
 func (s *Store) DeleteExpiredSessions(ctx context.Context) (int64, error) {
 	res := s.db.WithContext(ctx).Where("expires_at <= ?", s.now()).Delete(&Session{})

@@ -54,6 +54,37 @@ func (s *Store) ActiveSubscription(ctx context.Context, userID int64) (*Subscrip
 	return &sub, nil
 }
 
+// LatestSubscription returns a customer's newest subscription (active,
+// cancelled or expired) with its plan, or ErrNotFound if they never had one.
+func (s *Store) LatestSubscription(ctx context.Context, userID int64) (*Subscription, error) {
+	var sub Subscription
+	err := s.db.WithContext(ctx).Preload("Plan").Where("user_id = ?", userID).
+		Order("CASE WHEN status = 'active' THEN 0 ELSE 1 END, id DESC").First(&sub).Error
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return &sub, nil
+}
+
+// ActiveSubscriptionsByUsers returns the active subscriptions, with their
+// plans, of the given users, by user id: one query for a whole page of users
+// (no N+1). Users without an active plan are absent from the map.
+func (s *Store) ActiveSubscriptionsByUsers(ctx context.Context, userIDs []int64) (map[int64]*Subscription, error) {
+	out := make(map[int64]*Subscription, len(userIDs))
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	var subs []Subscription
+	err := s.db.WithContext(ctx).Preload("Plan").Where("user_id IN ? AND status = ?", userIDs, SubActive).Find(&subs).Error
+	if err != nil {
+		return nil, err
+	}
+	for i := range subs {
+		out[subs[i].UserID] = &subs[i]
+	}
+	return out, nil
+}
+
 // ActivatePlan puts a customer on a plan, ending any other active
 // subscription, and credits the period's days — one transaction.
 func (s *Store) ActivatePlan(ctx context.Context, actor Actor, userID, planID int64) (*Subscription, error) {

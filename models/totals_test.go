@@ -41,15 +41,15 @@ func wantTotalsMatch(t *testing.T, s *Store) {
 		t.Fatalf("CountAudit = %d, %v; want %d", n, err, audit)
 	}
 	for _, f := range []UserFilter{{}, {Role: RoleCustomer}, {Role: RoleAdmin}} {
-		_, n, err := s.ListUsers(ctx, f)
+		_, n, err := s.ListUsersPage(ctx, f)
 		var want int64
 		q := s.db.Model(&User{})
 		if f.Role != "" {
 			q = q.Where("role = ?", f.Role)
 		}
 		q.Count(&want)
-		if err != nil || n != want {
-			t.Fatalf("ListUsers(%+v) total = %d, %v; want %d", f, n, err, want)
+		if err != nil || n.N != want || n.More {
+			t.Fatalf("ListUsersPage(%+v) total = %+v, %v; want %d", f, n, err, want)
 		}
 	}
 	for _, f := range []AdminChannelFilter{{}, {IncludeGone: true}, {Status: ChannelActive}, {Status: ChannelDeleted}} {

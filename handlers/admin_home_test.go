@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -14,7 +13,6 @@ import (
 
 	"whapidesk/models"
 	"whapidesk/provision"
-	"whapidesk/whapi"
 )
 
 // dashFix is an app with the partner token configured, an admin signed in,
@@ -46,9 +44,7 @@ func newDashFix(t *testing.T, opts ...func(*appOptions)) *dashFix {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(a.logs, nil))
-	svc := provision.New(a.store, whapi.New(a.simURL, a.simURL, a.store, whapi.WithLogger(log)), log)
-	return &dashFix{t: t, a: a, c: c, svc: svc, plan: plan}
+	return &dashFix{t: t, a: a, c: c, svc: a.svc, plan: plan}
 }
 
 // admin is the actor of the fixture's own changes.

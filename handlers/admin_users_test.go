@@ -13,7 +13,6 @@ import (
 
 	"whapidesk/models"
 	"whapidesk/provision"
-	"whapidesk/whapi"
 )
 
 // admFix is the app with an admin signed in, and a provision service of
@@ -32,7 +31,7 @@ func newAdmFix(t *testing.T) *admFix {
 	f := &admFix{t: t, a: a, admin: a.newUser(models.RoleAdmin, "admin@example.com")}
 	f.c = a.client()
 	f.c.login("admin@example.com")
-	f.svc = provision.New(a.store, whapi.New(a.simURL, a.simURL, a.store), nil)
+	f.svc = a.svc
 	return f
 }
 

@@ -21,6 +21,7 @@ import (
 // the simulator, with one clock for all three.
 type env struct {
 	t     *testing.T
+	te    *testenv.Env
 	svc   *Service
 	store *models.Store
 	sim   *whapisim.Sim
@@ -46,7 +47,7 @@ func newEnv(t *testing.T, opts ...func(*envOpts)) *env {
 	// One manual clock for the simulator, the store and the service.
 	te := testenv.New(t, testenv.Options{States: States(), Sim: o.sim, ManualClock: true,
 		ClockStart: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), StoreOnClock: true})
-	e := &env{t: t, store: te.Store, sim: te.Sim, srv: te.SimServer, clock: te.Clock, token: o.sim.PartnerToken, ctx: context.Background()}
+	e := &env{t: t, te: te, store: te.Store, sim: te.Sim, srv: te.SimServer, clock: te.Clock, token: o.sim.PartnerToken, ctx: context.Background()}
 	e.svc = e.newService()
 	tok, _ := NormalizePartnerToken(e.token)
 	if _, _, err := e.store.UpdateSettings(e.ctx, admin, models.SettingsChange{PartnerToken: &tok, Hint: TokenHint(tok)}); err != nil {
@@ -58,8 +59,7 @@ func newEnv(t *testing.T, opts ...func(*envOpts)) *env {
 // newService is a fresh service on the same store and simulator: what a
 // restarted process gets.
 func (e *env) newService() *Service {
-	client := whapi.New(e.srv.URL, e.srv.URL, e.store, whapi.WithRetries(0, 0), whapi.WithTimeout(e.timeout()),
-		whapi.WithLogger(slog.New(slog.DiscardHandler)))
+	client := e.te.Client(whapi.WithTimeout(e.timeout()), whapi.WithLogger(slog.New(slog.DiscardHandler)))
 	svc := New(e.store, client, slog.New(slog.DiscardHandler))
 	svc.SetClock(e.clock.Now)
 	svc.SettleAfter = 0

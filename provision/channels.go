@@ -478,6 +478,22 @@ func (s *Service) Sync(ctx context.Context, channelID int64) (*models.Channel, e
 	return s.syncLocked(ctx, channelID)
 }
 
+// syncListed is Sync for Reconcile, which checked the partner token once
+// for the whole run: only the channel's state is checked again (it may
+// have changed since the channel was listed).
+func (s *Service) syncListed(ctx context.Context, channelID int64) (*models.Channel, error) {
+	unlock := s.locks.lock(channelID)
+	defer unlock()
+	ch, err := s.store.ChannelByID(ctx, channelID)
+	if err != nil {
+		return nil, err
+	}
+	if err := permitState(ch, ActSync); err != nil {
+		return nil, err
+	}
+	return s.syncLocked(ctx, channelID)
+}
+
 // syncLocked is Sync for a caller that holds the channel's lock; a channel
 // its lifecycle does not let sync is returned as it is.
 func (s *Service) syncLocked(ctx context.Context, channelID int64) (*models.Channel, error) {

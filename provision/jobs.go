@@ -196,7 +196,7 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	}
 	var mu sync.Mutex
 	s.each(ctx, len(ids), func(i int) {
-		ch, err := s.Sync(ctx, ids[i])
+		ch, err := s.syncListed(ctx, ids[i])
 		mu.Lock()
 		defer mu.Unlock()
 		switch {

@@ -378,11 +378,3 @@ type pairingAnswer struct {
 type successAnswer struct {
 	Success *bool `json:"success"`
 }
-
-// errorAnswer is WHAPI's error body: {"error": {"code": …, "message": …}}.
-type errorAnswer struct {
-	Error struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}

@@ -18,7 +18,13 @@
 // Test hooks (LinkChannel, Balance, Channel, Requests, InjectFault, …) let
 // tests act as the phone, inspect state and the requests received, and
 // inject faults: error statuses, latency, hangs, answers lost after the
-// change was applied, and malformed JSON.
+// change was applied, and malformed JSON. Its own answers always use WHAPI's
+// documented error body; the other error shapes seen from WHAPI and the
+// proxies in front of it (flat {"code","error"}, {"message"}, plain text, an
+// nginx HTML page, an empty body, {"success":false}) come only from a fault's
+// Shape, under an error status (FaultStatus), under a 2xx with nothing
+// changed (FaultErrorIn2xx), or after the change was applied
+// (FaultAppliedWithError).
 //
 // # Where the docs are silent: our choices
 //

@@ -66,7 +66,8 @@
 //     AUTH 4 are documented or observed); clients must key on the text.
 //   - QR: each QR lives QRLifetime counted from when the channel reached QR;
 //     every period has its own rowdata; expire is the whole seconds left,
-//     rounded up. base64 carries the "data:image/png;base64," prefix. Before
+//     rounded up (FaultQRExpire drops it, or sends 0, a negative or a huge
+//     value, on demand). base64 carries the "data:image/png;base64," prefix. Before
 //     a QR shows, /users/login answers 200 {"status":"WAITING"} [INF]; an
 //     expired channel answers 200 {"status":"ERROR"}; a linked one 409.
 //     /users/login/image answers those same JSON bodies when it has no QR,

@@ -328,6 +328,7 @@ func TestInjectFaultRefusesWhatCannotAct(t *testing.T) {
 		{Kind: FaultKind(99)},
 		{Kind: FaultStatus, Shape: ErrorShape(99)},
 		{Kind: FaultErrorIn2xx, Status: 500},
+		{Kind: FaultQRExpire, Expire: "twenty"},
 	} {
 		func() {
 			defer func() {
@@ -337,5 +338,47 @@ func TestInjectFaultRefusesWhatCannotAct(t *testing.T) {
 			}()
 			New(Options{}).InjectFault(f)
 		}()
+	}
+}
+
+// FaultQRExpire drops or replaces the "expire" of one QR answer.
+func TestFaultQRExpire(t *testing.T) {
+	for _, tt := range []struct {
+		expire string
+		want   any // the decoded "expire", or nil when absent
+	}{
+		{"", nil},
+		{"0", 0.0},
+		{"-5", -5.0},
+		{"1e12", 1e12},
+		{"100000", 100000.0},
+	} {
+		t.Run("expire "+tt.expire, func(t *testing.T) {
+			e := newEnv(t, Options{})
+			ch := e.create("qr")
+			e.clock.Advance(3 * time.Second)
+			e.sim.InjectFault(Fault{Method: "GET", Path: "/users/login", Kind: FaultQRExpire, Expire: tt.expire})
+			r := e.gate(ch.Token, "GET", "/users/login")
+			var m map[string]any
+			decode(t, r, &m)
+			got, present := m["expire"]
+			if r.status != 200 || m["status"] != "OK" || m["base64"] == "" || present != (tt.want != nil) || present && got != tt.want {
+				t.Fatalf("got %d %v (expire %v present %v), want expire %v", r.status, m, got, present, tt.want)
+			}
+			if rec := lastRequest(e.sim); rec.Fault != FaultQRExpire || rec.Status != 200 {
+				t.Fatalf("recorded %+v", rec)
+			}
+			// The next answer is the simulator's own.
+			if q, _ := e.login(ch.Token, ""); q.Expire == nil || *q.Expire != 20 {
+				t.Fatalf("next answer: %+v", q)
+			}
+		})
+	}
+	// An answer without "expire" passes unchanged.
+	e := newEnv(t, Options{})
+	ch := e.create("waiting")
+	e.sim.InjectFault(Fault{Method: "GET", Path: "/users/login", Kind: FaultQRExpire, Expire: "0"})
+	if r := e.gate(ch.Token, "GET", "/users/login"); string(r.body) != `{"status":"WAITING"}` {
+		t.Fatalf("got %s", r.body)
 	}
 }

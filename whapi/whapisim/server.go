@@ -164,6 +164,9 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			handle() // the change happens; its answer is replaced
 			s.finish(w, rec, f.errorReply(http.StatusOK))
 			return
+		case FaultQRExpire:
+			s.finish(w, rec, f.rewriteExpire(handle()))
+			return
 		case FaultMalformed:
 			s.finish(w, rec, reply{status: http.StatusOK, ctype: "application/json", body: []byte(`{"success":tru`)})
 			return
@@ -371,6 +374,32 @@ func (f *Fault) errorReply(def int) reply {
 		}{false})
 	}
 	return jsonReply(st, apiError{Error: apiErrorBody{Code: code, Message: msg, Details: f.Details}})
+}
+
+// rewriteExpire gives the "expire" of a JSON answer that has one the value
+// f.Expire, or drops it when f.Expire is "".
+func (f *Fault) rewriteExpire(rep reply) reply {
+	if rep.ctype != "application/json" {
+		return rep
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(rep.body, &m) != nil {
+		return rep
+	}
+	if _, ok := m["expire"]; !ok {
+		return rep
+	}
+	if f.Expire == "" {
+		delete(m, "expire")
+	} else {
+		m["expire"] = json.RawMessage(f.Expire)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return rep
+	}
+	rep.body = b
+	return rep
 }
 
 // faultMessage is the error message of an injected status.

@@ -2,6 +2,7 @@ package whapisim
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"math/big"
 	"net/http"
@@ -162,10 +163,15 @@ const (
 	// of Fault.Shape instead of the real answer: WHAPI did the change but
 	// says it failed (or a proxy timed out after WHAPI had done it).
 	FaultAppliedWithError
+	// FaultQRExpire serves the request normally, then gives the "expire" of
+	// a QR answer (one that has the member) the raw JSON value Fault.Expire,
+	// or drops the member when Fault.Expire is "": WHAPI's newer pages say
+	// some QR answers lack it. Other answers pass unchanged.
+	FaultQRExpire
 )
 
 // lastFaultKind is the highest valid FaultKind.
-const lastFaultKind = FaultAppliedWithError
+const lastFaultKind = FaultQRExpire
 
 // ErrorShape is how an injected fault writes its error body (Fault.Shape).
 // WHAPI documents only ShapeWHAPI; the others are seen from WHAPI itself and
@@ -231,6 +237,8 @@ func (k FaultKind) String() string {
 		return "FaultErrorIn2xx"
 	case FaultAppliedWithError:
 		return "FaultAppliedWithError"
+	case FaultQRExpire:
+		return "FaultQRExpire"
 	}
 	return "FaultKind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -272,6 +280,9 @@ type Fault struct {
 	// Delay is the sleep of FaultLatency and the maximum hang of FaultHang
 	// (0 = until the request context ends).
 	Delay time.Duration
+	// Expire is the raw JSON value FaultQRExpire gives a QR answer's
+	// "expire", e.g. "0", "-5" or "1e12"; "" drops the member.
+	Expire string
 }
 
 // Sim is an in-memory WHAPI.Cloud: the Partner (manager) API and the gate API
@@ -501,6 +512,9 @@ func (s *Sim) InjectFault(f Fault) {
 	}
 	if f.Shape < ShapeWHAPI || f.Shape > ShapeSuccessFalse {
 		panic("whapisim: InjectFault with invalid Shape " + f.Shape.String())
+	}
+	if f.Expire != "" && !json.Valid([]byte(f.Expire)) {
+		panic("whapisim: InjectFault with an Expire that is not JSON")
 	}
 	if f.Kind == FaultErrorIn2xx && f.Status != 0 && (f.Status < 200 || f.Status > 299) {
 		panic("whapisim: FaultErrorIn2xx needs a 2xx Status (use FaultStatus for others)")

@@ -281,6 +281,14 @@ var faultRates = map[string]float64{
 	"GET /projects":              0.4,
 }
 
+// campShapes are the error bodies of the 5xx faults; camp2xxShapes those a
+// 2xx answer carries when it says it failed.
+var (
+	campShapes = []whapisim.ErrorShape{whapisim.ShapeWHAPI, whapisim.ShapeFlat, whapisim.ShapeMessage,
+		whapisim.ShapeText, whapisim.ShapeHTML, whapisim.ShapeEmpty, whapisim.ShapeSuccessFalse}
+	camp2xxShapes = []whapisim.ErrorShape{whapisim.ShapeWHAPI, whapisim.ShapeFlat, whapisim.ShapeSuccessFalse}
+)
+
 func (f *faultServer) pick(method, path string) (whapisim.Fault, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -297,12 +305,22 @@ func (f *faultServer) pick(method, path string) (whapisim.Fault, bool) {
 		fault.Kind, fault.Delay = whapisim.FaultHang, 3*campTimeout
 	case n < 32: // applied, then the connection is reset
 		fault.Kind = whapisim.FaultLostAfterApply
-	case n < 52:
-		fault.Kind, fault.Status = whapisim.FaultStatus, []int{500, 502, 503}[f.rng.IntN(3)]
+	case n < 52: // in any error body shape (WHAPI's, flat, text, a proxy's page, …)
+		fault.Kind, fault.Status = whapisim.FaultStatus, []int{500, 502, 503, 504}[f.rng.IntN(4)]
+		fault.Shape = campShapes[f.rng.IntN(len(campShapes))]
 	case n < 62:
 		fault.Kind, fault.Status = whapisim.FaultStatus, http.StatusTooManyRequests
-	case n < 76:
+	case n < 70:
 		fault.Kind = whapisim.FaultMalformed
+	case n < 73: // a failure under a 2xx, nothing applied
+		fault.Kind, fault.Shape = whapisim.FaultErrorIn2xx, camp2xxShapes[f.rng.IntN(len(camp2xxShapes))]
+	case n < 76: // applied, then answered 200 with an error body, or a proxy's 504 page
+		fault.Kind, fault.Shape = whapisim.FaultAppliedWithError, camp2xxShapes[f.rng.IntN(len(camp2xxShapes))]
+		if f.rng.IntN(3) == 0 {
+			fault.Status, fault.Shape = http.StatusGatewayTimeout, whapisim.ShapeHTML
+		}
+	case n < 84 && path == "/users/login": // a QR without a usable expire
+		fault.Kind, fault.Expire = whapisim.FaultQRExpire, []string{"", "0", "-5", "1e12"}[f.rng.IntN(4)]
 	case n < 88: // slow but in time
 		fault.Kind, fault.Delay = whapisim.FaultLatency, campTimeout/8+time.Duration(f.rng.Int64N(int64(campTimeout/4)))
 	default: // slower than the client waits: it times out, nothing applied
@@ -612,6 +630,8 @@ func errClass(err error) (string, bool) {
 		return "whapi connection lost", true
 	case errors.Is(err, whapi.ErrUpstream):
 		return "whapi 5xx/malformed", true
+	case errors.Is(err, whapi.ErrFailedIn2xx):
+		return "whapi failure in a 2xx", true
 	case errors.Is(err, whapi.ErrRateLimited):
 		return "whapi 429", true
 	case errors.Is(err, whapi.ErrRefused), errors.Is(err, whapi.ErrNotFound), errors.Is(err, whapi.ErrConflict):

@@ -288,8 +288,10 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 		}
 		return nil, fmt.Errorf("%w: the channel was not extended", ErrRefused)
 	}
-	// No answer: the extend may or may not have been applied.
-	s.log.WarnContext(ctx, "channel extend: no answer", "channel", ch.ID, "op", op.ID, "err", err)
+	// No answer, a 5xx, or a failure reported under a 2xx status
+	// (whapi.ErrFailedIn2xx): the extend may or may not have been applied,
+	// so the days stay reserved until WHAPI shows the extension.
+	s.log.WarnContext(ctx, "channel extend: outcome unknown", "channel", ch.ID, "op", op.ID, "err", err)
 	if applied, gerr := s.extendApplied(ctx, op, ch); gerr == nil && applied {
 		if err := s.store.ConfirmExtend(ctx, op.ID); err != nil {
 			return nil, err
@@ -301,7 +303,9 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 
 // extendNotApplied reports a definite "no": WHAPI answered and refused.
 // Our decision (whapi/README.md): any 4xx or a 503 on extend means not
-// extended; other 5xx, timeouts and resets leave the outcome unknown.
+// extended, whatever the body's shape; other 5xx, timeouts, resets and a
+// failure reported under a 2xx (safe reading: such an answer says nothing
+// about what WHAPI did) leave the outcome unknown.
 func extendNotApplied(err error) bool {
 	if isStatus(err, 503) {
 		return true
@@ -367,17 +371,32 @@ func (s *Service) afterExtend(ctx context.Context, channelID int64, revived bool
 
 // goLive switches a channel with paid days that WHAPI shows in trial mode
 // to live, as the docs require, and reports whether it did (the switch
-// restarts the channel). A failure is logged; the next sync retries.
+// restarts the channel). An answer that leaves the outcome open (none, a
+// 5xx, or a failure reported under a 2xx) is settled by reading the channel
+// again: only a mode WHAPI shows counts, and *remote becomes that reading.
+// A failure is logged; the next sync retries.
 func (s *Service) goLive(ctx context.Context, ch *models.Channel, remote *whapi.Channel) bool {
 	if remote.Mode != whapi.ModeTrial {
 		return false
 	}
-	if err := s.whapi.SetMode(ctx, ch.RemoteID(), whapi.ModeLive); err != nil {
-		s.log.WarnContext(ctx, "switching a paid channel to live mode failed; the next sync retries", "channel", ch.ID, "err", err)
-		return false
+	err := s.whapi.SetMode(ctx, ch.RemoteID(), whapi.ModeLive)
+	if err == nil {
+		remote.Mode = whapi.ModeLive
+		return true
 	}
-	remote.Mode = whapi.ModeLive
-	return true
+	if whapi.OutcomeUnknown(err) {
+		again, gerr := s.whapi.GetChannel(ctx, ch.RemoteID())
+		if gerr == nil && again.Mode != whapi.ModeTrial {
+			s.log.InfoContext(ctx, "the switch to live mode was not confirmed, but WHAPI shows it", "channel", ch.ID, "err", err)
+			*remote = *again
+			return true
+		}
+		if gerr == nil {
+			*remote = *again
+		}
+	}
+	s.log.WarnContext(ctx, "switching a paid channel to live mode failed; the next sync retries", "channel", ch.ID, "err", err)
+	return false
 }
 
 // DeletePreview says how many days deleting the channel now would return.
@@ -422,7 +441,8 @@ func (s *Service) Delete(ctx context.Context, actor models.Actor, channelID int6
 		}
 		return 0, fmt.Errorf("%w: the channel was not deleted", ErrRefused)
 	}
-	s.log.WarnContext(ctx, "channel delete: no answer", "channel", ch.ID, "err", err)
+	// No answer, a 5xx, or a failure under a 2xx: gone only if WHAPI says so.
+	s.log.WarnContext(ctx, "channel delete: outcome unknown", "channel", ch.ID, "err", err)
 	if _, gerr := s.whapi.GetChannel(ctx, ch.RemoteID()); errors.Is(gerr, whapi.ErrNotFound) {
 		days := UnusedDays(ch, s.now())
 		return days, s.store.ConfirmDelete(ctx, op.ID, days)

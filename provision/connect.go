@@ -28,6 +28,29 @@ type ConnectState struct {
 // gate whether it is ready or linked: at most once per healthTTL.
 const healthTTL = 2 * time.Second
 
+// How long a QR is shown (and cached) when WHAPI's "expire" cannot be used
+// as it is (whapi/README.md: some answers lack it): a missing, zero or
+// negative expire shows the code for qrDefaultLifetime (WhatsApp rotates its
+// codes about every 20 s, so the code is at worst shown a little after it
+// stopped working, and the page then fetches the next); a longer one is cut
+// to qrMaxLifetime, so a wrong value never leaves a dead code up for long.
+const (
+	qrDefaultLifetime = 20 * time.Second
+	qrMaxLifetime     = 120 * time.Second
+)
+
+// qrLifetime is how long to show q: its expire, within the bounds above.
+func qrLifetime(q *whapi.QR) time.Duration {
+	d := q.ExpiresIn()
+	switch {
+	case d <= 0:
+		return qrDefaultLifetime
+	case d > qrMaxLifetime:
+		return qrMaxLifetime
+	}
+	return d
+}
+
 // connectCache coalesces the gate calls of every viewer of a channel: one
 // health call per healthTTL and one QR call per QR lifetime, whatever the
 // number of open tabs (issue: QR fetches coalesce).
@@ -197,16 +220,16 @@ func (s *Service) qr(ctx context.Context, id int64, token string) (*cachedQR, er
 		if err != nil {
 			return nil, err
 		}
-		if q.Status != whapi.QRStatusOK || q.ExpiresIn() <= 0 {
+		if q.Status != whapi.QRStatusOK {
 			return (*cachedQR)(nil), nil
 		}
 		png, err := q.PNG()
 		if err != nil {
 			return nil, err
 		}
-		// Cached until WHAPI's own expiry: asking earlier would only fetch
-		// the same code again.
-		c := cachedQR{png: png, expires: s.now().Add(q.ExpiresIn())}
+		// Cached until WHAPI's own expiry (within qrLifetime's bounds):
+		// asking earlier would only fetch the same code again.
+		c := cachedQR{png: png, expires: s.now().Add(qrLifetime(q))}
 		s.connect.mu.Lock()
 		s.connect.qr[id] = c
 		s.connect.mu.Unlock()

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"whapidesk/whapi/whapisim"
 )
 
 func TestConnectStatesFromPreparingToConnected(t *testing.T) {
@@ -88,5 +90,56 @@ func TestPairingCode(t *testing.T) {
 	reqs := e.sim.Requests()
 	if last := reqs[len(reqs)-1]; last.Path != "/users/login/97313300383" {
 		t.Fatalf("asked for %s", last.Path)
+	}
+}
+
+// A QR answer whose expire is missing, zero or negative is shown for 20 s,
+// a longer one for at most 120 s, one in between as WHAPI says; the code is
+// asked for again only when that time is up.
+func TestQRLifetimeBounds(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		expire string // the raw JSON "expire" WHAPI sends; "" = none
+		want   time.Duration
+	}{
+		{"missing", "", 20 * time.Second},
+		{"zero", "0", 20 * time.Second},
+		{"negative", "-5", 20 * time.Second},
+		{"within", "45", 45 * time.Second},
+		{"fraction", "7.5", 7500 * time.Millisecond},
+		{"at the cap", "120", 120 * time.Second},
+		{"above the cap", "300", 120 * time.Second},
+		{"huge", "1e12", 120 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			u := e.customer("amal", 1, 30, 30)
+			ch := e.create(u.ID, "shop")
+			e.sim.InjectFault(whapisim.Fault{Method: "GET", Path: "/users/login", Kind: whapisim.FaultQRExpire, Expire: tt.expire})
+			e.sim.ResetRequests()
+			st, err := e.svc.ConnectState(e.ctx, ch.ID)
+			if err != nil || st.Phase != PhaseWaiting || len(st.PNG) == 0 {
+				t.Fatalf("connect page: %+v %v, want a QR to scan", st, err)
+			}
+			if left := st.ExpiresAt.Sub(e.clock.Now()); left != tt.want {
+				t.Fatalf("the QR is shown for %v, want %v", left, tt.want)
+			}
+			e.clock.Advance(tt.want - time.Millisecond)
+			again, err := e.svc.ConnectState(e.ctx, ch.ID)
+			if err != nil || !bytes.Equal(again.PNG, st.PNG) || !again.ExpiresAt.Equal(st.ExpiresAt) {
+				t.Fatalf("just before it ends: %+v %v, want the same QR", again, err)
+			}
+			if n := e.sim.CountRequests("GET", "/users/login"); n != 1 {
+				t.Fatalf("%d QR calls within the QR's time, want 1", n)
+			}
+			e.clock.Advance(time.Millisecond)
+			next, err := e.svc.ConnectState(e.ctx, ch.ID)
+			if err != nil || next.Phase != PhaseWaiting || !next.ExpiresAt.After(e.clock.Now()) {
+				t.Fatalf("once it ended: %+v %v, want a fresh QR", next, err)
+			}
+			if n := e.sim.CountRequests("GET", "/users/login"); n != 2 {
+				t.Fatalf("%d QR calls, want a second one once the first QR's time was up", n)
+			}
+		})
 	}
 }

@@ -16,8 +16,10 @@ var (
 	// called. It is models.ErrNoPartnerToken (what the token source says),
 	// so every path that meets a missing token answers with one error.
 	ErrNotConfigured = models.ErrNoPartnerToken
-	// ErrOutcomeUnknown: WHAPI did not answer in time; whether the change
-	// happened will be settled by Reconcile. No day is lost meanwhile.
+	// ErrOutcomeUnknown: WHAPI did not answer in time, or answered in a way
+	// that does not say what it did (a 5xx, a failure under a 2xx status);
+	// whether the change happened will be settled by Reconcile. No day is
+	// lost meanwhile.
 	ErrOutcomeUnknown = errors.New("WHAPI did not confirm the change in time; it will be checked and settled automatically")
 	// ErrUnavailable: WHAPI could not be asked what a change needs to know
 	// first; nothing was changed.

@@ -89,8 +89,8 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithRetries sets how many times a GET is retried after a transport failure
-// or a 5xx answer (n < 0 means 0), and the first backoff delay (base <= 0
+// WithRetries sets how many times a GET is retried after a transport failure,
+// a 5xx answer or a 2xx whose body says it failed (n < 0 means 0), and the first backoff delay (base <= 0
 // means DefaultRetryBase). The delay doubles on each retry, with jitter.
 // PUT, POST, PATCH and DELETE are never retried. Defaults: DefaultRetries,
 // DefaultRetryBase.
@@ -235,8 +235,15 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 			retryable = ctx.Err() == nil
 			c.logAttempt(ctx, cl, logPath, attempt, 0, elapsed, last)
 		case ans.status >= 200 && ans.status < 300:
-			c.logAttempt(ctx, cl, logPath, attempt, ans.status, elapsed, nil)
-			return decodeAnswer(cl.op, ans, out)
+			err := decodeAnswer(cl.op, ans, out, secrets)
+			if !errors.Is(err, ErrFailedIn2xx) {
+				c.logAttempt(ctx, cl, logPath, attempt, ans.status, elapsed, nil)
+				return err
+			}
+			// A success status whose body says it failed: like a 5xx, the
+			// outcome is unknown, and a GET may be asked again.
+			last, retryable = err, true
+			c.logAttempt(ctx, cl, logPath, attempt, ans.status, elapsed, last)
 		default:
 			last = apiError(cl.op, ans, secrets)
 			retryable = ans.status >= 500
@@ -334,11 +341,14 @@ func transportError(ctx context.Context, op string, err error, secrets []string)
 	}
 }
 
-// apiError builds the error for an answer with a non-2xx status.
+// apiError builds the error for an answer with a non-2xx status, or for a
+// 2xx answer whose body says the call failed. WHAPI's message is kept
+// without any secret, on one line, at most maxMessage runes.
 func apiError(op string, ans answer, secrets []string) *APIError {
 	e := &APIError{Op: op, Status: ans.status}
-	e.Code, e.Message = parseErrorBody(ans.body)
-	e.Message = sanitize(redact(e.Message, secrets), maxMessage)
+	var msg string
+	e.Code, msg, e.Shape = parseErrorBody(ans.body, ans.header.Get("Content-Type"))
+	e.Message = sanitize(redact(msg, secrets), maxMessage)
 	if d, ok := parseRetryAfter(ans.header.Get("Retry-After"), time.Now()); ok {
 		e.RetryAfter = d
 	} else if ans.status == http.StatusTooManyRequests {
@@ -347,37 +357,19 @@ func apiError(op string, ans answer, secrets []string) *APIError {
 	return e
 }
 
-// parseErrorBody reads WHAPI's {"error":{"code","message"}} body. It also
-// accepts {"error":"text"} and {"message":"text"}; anything else gives (0, "").
-func parseErrorBody(body []byte) (int, string) {
-	if len(body) > maxAnswer {
-		return 0, ""
-	}
-	var ea errorAnswer
-	if json.Unmarshal(body, &ea) == nil && (ea.Error.Code != 0 || ea.Error.Message != "") {
-		return ea.Error.Code, ea.Error.Message
-	}
-	var loose struct {
-		Error   any    `json:"error"`
-		Message string `json:"message"`
-	}
-	if json.Unmarshal(body, &loose) == nil {
-		if s, ok := loose.Error.(string); ok && s != "" {
-			return 0, s
-		}
-		return 0, loose.Message
-	}
-	return 0, ""
-}
-
 // decodeAnswer decodes a 2xx answer into out, or checks an action answer
-// when out is nil. A malformed answer is ErrUpstream.
-func decodeAnswer(op string, ans answer, out any) error {
+// when out is nil. A body that says the call failed (an "error" member, or
+// "success": false) is an *APIError that unwraps to ErrFailedIn2xx; a
+// malformed answer is ErrUpstream.
+func decodeAnswer(op string, ans answer, out any, secrets []string) error {
 	if len(ans.body) > maxAnswer {
 		return &callError{op: op, text: "answer larger than 1 MiB", kind: ErrUpstream}
 	}
+	if failedIn2xx(ans.body) {
+		return apiError(op, ans, secrets)
+	}
 	if out == nil {
-		// Decision: a 2xx is success unless the body says "success": false.
+		// Decision: a 2xx is success unless the body says it failed (above).
 		// An empty body (or 204) is accepted; WHAPI documents {"success":true}.
 		if len(bytes.TrimSpace(ans.body)) == 0 {
 			return nil
@@ -385,9 +377,6 @@ func decodeAnswer(op string, ans answer, out any) error {
 		var sa successAnswer
 		if err := json.Unmarshal(ans.body, &sa); err != nil {
 			return malformed(op, err)
-		}
-		if sa.Success != nil && !*sa.Success {
-			return &callError{op: op, text: "answer says success=false (outcome unknown)", kind: ErrUpstream}
 		}
 		return nil
 	}
@@ -450,7 +439,8 @@ func (c *Client) logAttempt(ctx context.Context, cl call, path string, attempt, 
 	case err == nil && cl.method == http.MethodGet:
 		level = slog.LevelDebug
 	case status == 0, status >= 500, status == http.StatusUnauthorized,
-		status == http.StatusForbidden, status == http.StatusTooManyRequests:
+		status == http.StatusForbidden, status == http.StatusTooManyRequests,
+		errors.Is(err, ErrFailedIn2xx):
 		level = slog.LevelWarn
 	}
 	if !c.log.Enabled(ctx, level) {
@@ -471,6 +461,12 @@ func (c *Client) logAttempt(ctx context.Context, cl call, path string, attempt, 
 	}
 	if status == 0 && err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	// The shape and code of an error body, never its text: they tell a
+	// proxy's page from WHAPI's own answer.
+	var ae *APIError
+	if errors.As(err, &ae) {
+		attrs = append(attrs, slog.String("body", string(ae.Shape)), slog.Int("code", ae.Code))
 	}
 	c.log.LogAttrs(ctx, level, "whapi request", attrs...)
 }

@@ -277,6 +277,7 @@ func TestRetriesOnlyGET(t *testing.T) {
 		{"503", answerWith(503, []byte(`{"error":{"code":503,"message":"All servers are currently busy"}}`)), whapi.ErrUpstream},
 		{"500", answerWith(500, []byte(`{"error":{"code":500,"message":"Internal Error"}}`)), whapi.ErrUpstream},
 		{"connection dropped", dropConnection, whapi.ErrUnreachable},
+		{"200 with an error body", answerWith(200, []byte(`{"code":500,"error":"Internal Error"}`)), whapi.ErrFailedIn2xx},
 	}
 	const retries = 2
 	for _, f := range failures {
@@ -402,7 +403,6 @@ func TestMalformedAnswers(t *testing.T) {
 			return err
 		}},
 		{"action not json", []byte("OK"), deleteChannel},
-		{"action success false", []byte(`{"success":false}`), deleteChannel},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,7 +21,8 @@
 // Every call runs under the caller's context plus a per-call timeout
 // ([DefaultTimeout] unless [WithTimeout] says otherwise) that bounds the
 // whole call, retries included. Only GET requests are retried (see
-// [WithRetries]), and only after a transport failure or a 5xx answer. A PUT,
+// [WithRetries]), and only after a transport failure, a 5xx answer or a 2xx
+// whose body says it failed. A PUT,
 // POST, PATCH or DELETE is sent exactly once. Each HTTP attempt is logged
 // with its method, path, status and duration.
 //
@@ -29,10 +30,17 @@
 //
 // Errors wrap one of the sentinels below and can be tested with [errors.Is]:
 // [ErrUnauthorized], [ErrNotFound], [ErrConflict], [ErrRateLimited],
-// [ErrRefused], [ErrUpstream], [ErrTimeout], [ErrUnreachable],
-// [ErrInvalidInput] and [ErrNoToken]. An answer with an HTTP error status is
-// an [*APIError] carrying the status and WHAPI's own code and message.
-// [OutcomeUnknown] reports whether a failed call may nevertheless have been
-// applied upstream; before retrying a call that is not idempotent (create,
-// extend, delete, …), the caller must first look at the upstream state.
+// [ErrRefused], [ErrUpstream], [ErrFailedIn2xx], [ErrTimeout],
+// [ErrUnreachable], [ErrInvalidInput] and [ErrNoToken]. An answer with an
+// HTTP error status is an [*APIError] carrying the status and the body's
+// code and message, read from whichever shape the body took ([BodyShape]):
+// WHAPI's documented {"error":{"code","message"}}, a flat
+// {"code":402,"error":"…"}, {"message":"…"}, plain text, a proxy's HTML page
+// (its title), or nothing. A 2xx answer whose body carries an "error" member
+// or "success": false is a failure too: an [*APIError] with the 2xx status
+// that unwraps to [ErrFailedIn2xx]. [OutcomeUnknown] reports whether a failed
+// call may nevertheless have been applied upstream (timeouts, resets, 5xx,
+// malformed answers, failures in a 2xx); before retrying a call that is not
+// idempotent (create, extend, delete, …), or counting it as done, the caller
+// must first look at the upstream state.
 package whapi

@@ -28,6 +28,14 @@ var (
 	// ErrUpstream means WHAPI failed (5xx), or answered with something that is
 	// not the documented JSON. The request may have been applied.
 	ErrUpstream = errors.New("whapi: upstream error")
+	// ErrFailedIn2xx means WHAPI answered with a success status (2xx) but its
+	// body says the call failed: it carries an "error" member, or "success":
+	// false. The error is an *APIError whose Status is that 2xx status.
+	// Whether the request was applied is unknown (OutcomeUnknown is true):
+	// the answer is neither the documented success nor a documented refusal,
+	// so look at WHAPI's state before counting a change as done or as not
+	// done.
+	ErrFailedIn2xx = errors.New("whapi: failure in a success answer")
 	// ErrTimeout means no answer came before the deadline (or the caller
 	// cancelled the call). The request may have been applied.
 	ErrTimeout = errors.New("whapi: no answer in time")
@@ -53,20 +61,32 @@ const DefaultRetryAfter = 5 * time.Minute
 // a job for ever.
 const maxRetryAfter = 24 * time.Hour
 
-// APIError is an answer from WHAPI with an HTTP error status. Unwrap returns
-// the sentinel for the status, so errors.Is(err, ErrNotFound) works.
+// APIError is an answer from WHAPI with an HTTP error status, or a 2xx
+// answer whose body says the call failed (then Unwrap gives ErrFailedIn2xx).
+// Unwrap returns the sentinel for the status, so errors.Is(err, ErrNotFound)
+// works. Only the HTTP status decides the sentinel: a code in the body
+// never does (a 200 carrying {"code":404} is ErrFailedIn2xx, not
+// ErrNotFound).
 //
-// Message is WHAPI's own error message (tokens removed). Error() includes it;
-// pages shown to customers must not show it.
+// Code, Message and Shape are read from the body, whatever its shape
+// (BodyShape). Message is WHAPI's own text (tokens removed, one line, at most
+// 300 characters). Error() includes it, so it may be logged; pages and API
+// answers must never show it.
 type APIError struct {
 	// Op names the call, e.g. "create channel".
 	Op string
 	// Status is the HTTP status code.
 	Status int
-	// Code is the "code" of WHAPI's error body, 0 when absent.
+	// Code is the code of the error body ("error.code", or a top-level
+	// "code"), 0 when absent.
 	Code int
-	// Message is the "message" of WHAPI's error body, "" when absent.
+	// Message is the error body's text: "error.message", a top-level "error"
+	// string or "message", a plain-text body, or an HTML page's title; ""
+	// when absent.
 	Message string
+	// Shape is the form the error body took, e.g. ShapeNested (WHAPI's
+	// documented body) or ShapeHTML (a proxy's page).
+	Shape BodyShape
 	// RetryAfter is how long to wait before trying again: from the
 	// Retry-After header (seconds or an HTTP date), and DefaultRetryAfter on a
 	// 429 without a usable header. It is 0 on other answers without the header.
@@ -85,6 +105,9 @@ func (e *APIError) Error() string {
 		b.WriteByte(' ')
 		b.WriteString(strings.ToLower(t))
 	}
+	if e.Status >= 200 && e.Status < 300 {
+		b.WriteString(", but the answer says it failed")
+	}
 	if e.Message != "" {
 		b.WriteString(": ")
 		b.WriteString(e.Message)
@@ -100,9 +123,12 @@ func (e *APIError) Error() string {
 // Unwrap returns the sentinel error that matches Status.
 func (e *APIError) Unwrap() error { return sentinelFor(e.Status) }
 
-// sentinelFor maps an HTTP status (other than 2xx) to its sentinel error.
+// sentinelFor maps an HTTP status to its sentinel error (a 2xx only gets
+// here when its body says the call failed).
 func sentinelFor(status int) error {
 	switch {
+	case status >= 200 && status < 300:
+		return ErrFailedIn2xx
 	case status == http.StatusUnauthorized, status == http.StatusForbidden:
 		return ErrUnauthorized
 	case status == http.StatusNotFound:
@@ -120,11 +146,13 @@ func sentinelFor(status int) error {
 }
 
 // OutcomeUnknown reports whether err leaves it open whether WHAPI applied the
-// request: a timeout, a broken connection, a 5xx or a malformed answer. A
-// caller must check the upstream state (e.g. list channels after a lost
-// create) before retrying a call that is not idempotent.
+// request: a timeout, a broken connection, a 5xx, a malformed answer, or a
+// 2xx whose body says it failed. A caller must check the upstream state
+// (e.g. list channels after a lost create) before retrying a call that is
+// not idempotent, or before counting it as done.
 func OutcomeUnknown(err error) bool {
-	return errors.Is(err, ErrTimeout) || errors.Is(err, ErrUnreachable) || errors.Is(err, ErrUpstream)
+	return errors.Is(err, ErrTimeout) || errors.Is(err, ErrUnreachable) || errors.Is(err, ErrUpstream) ||
+		errors.Is(err, ErrFailedIn2xx)
 }
 
 // callError is an error found by the client itself (no HTTP error status):

@@ -40,6 +40,13 @@ func TestNoTokenInErrorsOrLogs(t *testing.T) {
 			answerWith(500, []byte(`{"error":{"code":500,"message":"Internal Error"}}`))(w, r)
 		case "malformed":
 			answerWith(200, []byte(`<html>`+r.Header.Get("Authorization")+`</html>`))(w, r)
+		case "text echo": // a proxy that quotes the request
+			answerTyped(502, "text/plain", "bad gateway for "+r.Header.Get("Authorization"))(w, r)
+		case "html echo":
+			answerTyped(504, "text/html", "<html><head><title>timeout "+r.Header.Get("Authorization")+"</title></head></html>")(w, r)
+		case "2xx echo":
+			auth := r.Header.Get("Authorization")
+			answerWith(200, fmt.Appendf(nil, `{"code":401,"error":"token %s (%s) expired"}`, auth, strings.TrimPrefix(auth, "Bearer ")))(w, r)
 		case "hang":
 			select {
 			case <-r.Context().Done():
@@ -96,7 +103,7 @@ func TestNoTokenInErrorsOrLogs(t *testing.T) {
 			t.Errorf("echo server: err = %v, want ErrUnauthorized", err)
 		}
 		record(err)
-		for _, m := range []string{"500", "malformed", "hang", "drop", "ok"} {
+		for _, m := range []string{"500", "malformed", "text echo", "html echo", "2xx echo", "hang", "drop", "ok"} {
 			mode.Store(m)
 			record(call(t.Context(), c2))
 		}
@@ -171,5 +178,39 @@ func TestLogLines(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "wakeup") {
 		t.Error("the log contains the query")
+	}
+}
+
+// An error answer is logged with its body's shape and code, never its text;
+// a failure under a 2xx status is a warning like a 5xx.
+func TestErrorAnswersLogged(t *testing.T) {
+	tests := []struct {
+		name  string
+		h     http.HandlerFunc
+		wants []string
+	}{
+		{"2xx failure", answerWith(200, []byte(`{"code":402,"error":"Hostile WHAPI text"}`)),
+			[]string{`"level":"WARN"`, `"status":200`, `"body":"flat"`, `"code":402`}},
+		{"proxy page", answerTyped(502, "text/html", "<html><title>Hostile WHAPI text</title></html>"),
+			[]string{`"level":"WARN"`, `"status":502`, `"body":"html"`, `"code":0`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, _ := newServer(t, tt.h)
+			var logs bufferLogger
+			c, _ := newClient(t, srv, whapi.WithLogger(logs.logger()))
+			if err := c.ExtendChannel(t.Context(), "SHAZAM-3HDYQ", 30, "c"); err == nil {
+				t.Fatal("want an error")
+			}
+			line := logs.String()
+			for _, w := range tt.wants {
+				if !strings.Contains(line, w) {
+					t.Errorf("the log lacks %s: %s", w, line)
+				}
+			}
+			if strings.Contains(line, "Hostile") {
+				t.Errorf("the log line carries WHAPI's text: %s", line)
+			}
+		})
 	}
 }

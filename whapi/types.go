@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 )
@@ -298,11 +299,16 @@ const pngDataURLPrefix = "data:image/png;base64,"
 // pngMagic starts every PNG file.
 const pngMagic = "\x89PNG\r\n\x1a\n"
 
-// ExpiresIn returns how long the code stays valid from when it was fetched;
-// 0 if WHAPI gave no lifetime.
+// ExpiresIn returns how long the code stays valid from when it was fetched,
+// as WHAPI says; 0 if WHAPI gave no lifetime (expire missing, zero or
+// negative). A value too large for a time.Duration gives the largest one.
+// How long to show a code is the caller's decision.
 func (q QR) ExpiresIn() time.Duration {
-	if q.Expire <= 0 {
+	switch {
+	case !(q.Expire > 0): // also NaN
 		return 0
+	case q.Expire >= float64(math.MaxInt64)/float64(time.Second):
+		return time.Duration(math.MaxInt64)
 	}
 	return time.Duration(q.Expire * float64(time.Second))
 }
@@ -377,12 +383,4 @@ type pairingAnswer struct {
 // successAnswer is WHAPI's answer to an action: {"success": true}.
 type successAnswer struct {
 	Success *bool `json:"success"`
-}
-
-// errorAnswer is WHAPI's error body: {"error": {"code": …, "message": …}}.
-type errorAnswer struct {
-	Error struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image/png"
 	"log/slog"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +163,25 @@ func TestQRImage(t *testing.T) {
 	}
 	if got := plain.DataURL(); got != "data:image/png;base64,"+raw {
 		t.Errorf("DataURL() = %.60q…", got)
+	}
+}
+
+func TestQRExpiresIn(t *testing.T) {
+	for _, tt := range []struct {
+		expire float64
+		want   time.Duration
+	}{
+		{0, 0},
+		{-5, 0},
+		{0.5, 500 * time.Millisecond},
+		{20, 20 * time.Second},
+		{100000, 100000 * time.Second},
+		{1e12, time.Duration(math.MaxInt64)},
+		{1e300, time.Duration(math.MaxInt64)},
+	} {
+		if got := (whapi.QR{Expire: tt.expire}).ExpiresIn(); got != tt.want {
+			t.Errorf("ExpiresIn() with expire %g = %v, want %v", tt.expire, got, tt.want)
+		}
 	}
 }
 

@@ -18,7 +18,13 @@
 // Test hooks (LinkChannel, Balance, Channel, Requests, InjectFault, …) let
 // tests act as the phone, inspect state and the requests received, and
 // inject faults: error statuses, latency, hangs, answers lost after the
-// change was applied, and malformed JSON.
+// change was applied, and malformed JSON. Its own answers always use WHAPI's
+// documented error body; the other error shapes seen from WHAPI and the
+// proxies in front of it (flat {"code","error"}, {"message"}, plain text, an
+// nginx HTML page, an empty body, {"success":false}) come only from a fault's
+// Shape, under an error status (FaultStatus), under a 2xx with nothing
+// changed (FaultErrorIn2xx), or after the change was applied
+// (FaultAppliedWithError).
 //
 // # Where the docs are silent: our choices
 //
@@ -60,7 +66,8 @@
 //     AUTH 4 are documented or observed); clients must key on the text.
 //   - QR: each QR lives QRLifetime counted from when the channel reached QR;
 //     every period has its own rowdata; expire is the whole seconds left,
-//     rounded up. base64 carries the "data:image/png;base64," prefix. Before
+//     rounded up (FaultQRExpire drops it, or sends 0, a negative or a huge
+//     value, on demand). base64 carries the "data:image/png;base64," prefix. Before
 //     a QR shows, /users/login answers 200 {"status":"WAITING"} [INF]; an
 //     expired channel answers 200 {"status":"ERROR"}; a linked one 409.
 //     /users/login/image answers those same JSON bodies when it has no QR,

@@ -3,6 +3,7 @@ package whapisim
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -240,5 +241,144 @@ func TestRequestsRecord(t *testing.T) {
 	e.sim.ResetRequests()
 	if n := len(e.sim.Requests()); n != 0 {
 		t.Fatalf("%d after reset", n)
+	}
+}
+
+// A fault answers in the error shape asked for.
+func TestFaultShapes(t *testing.T) {
+	const nginx502 = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+	tests := []struct {
+		name       string
+		fault      Fault
+		wantStatus int
+		wantType   string
+		wantBody   string
+	}{
+		{"whapi", Fault{Kind: FaultStatus, Status: 400}, 400, "application/json", `{"error":{"code":400,"message":"Bad Request"}}`},
+		{"whapi, own code", Fault{Kind: FaultStatus, Status: 400, Code: 1002, Message: "m", Details: "d"}, 400, "application/json", `{"error":{"code":1002,"message":"m","details":"d"}}`},
+		{"flat", Fault{Kind: FaultStatus, Status: 402, Shape: ShapeFlat, Message: "Not enough days"}, 402, "application/json", `{"code":402,"error":"Not enough days"}`},
+		{"message", Fault{Kind: FaultStatus, Status: 503, Shape: ShapeMessage}, 503, "application/json", `{"message":"All servers are currently busy. Please try again later"}`},
+		{"text", Fault{Kind: FaultStatus, Status: 502, Shape: ShapeText, Message: "upstream reset"}, 502, "text/plain; charset=utf-8", "upstream reset\n"},
+		{"html 502", Fault{Kind: FaultStatus, Status: 502, Shape: ShapeHTML}, 502, "text/html", nginx502},
+		{"html 504", Fault{Kind: FaultStatus, Status: 504, Shape: ShapeHTML}, 504, "text/html", strings.ReplaceAll(nginx502, "502 Bad Gateway", "504 Gateway Timeout")},
+		{"empty", Fault{Kind: FaultStatus, Status: 502, Shape: ShapeEmpty}, 502, "", ""},
+		{"500 by default", Fault{Kind: FaultStatus, Shape: ShapeSuccessFalse}, 500, "application/json", `{"success":false}`},
+		{"2xx error", Fault{Kind: FaultErrorIn2xx}, 200, "application/json", `{"error":{"code":500,"message":"Request failed"}}`},
+		{"2xx flat", Fault{Kind: FaultErrorIn2xx, Shape: ShapeFlat, Code: 402, Message: "Not enough days"}, 200, "application/json", `{"code":402,"error":"Not enough days"}`},
+		{"2xx success false", Fault{Kind: FaultErrorIn2xx, Status: 202, Shape: ShapeSuccessFalse}, 202, "application/json", `{"success":false}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, Options{BalanceDays: 50})
+			ch := e.create("shapes")
+			f := tt.fault
+			f.Method, f.Path = "POST", "/channels/"+ch.ID+"/extend"
+			e.sim.InjectFault(f)
+			r := e.manager("POST", "/channels/"+ch.ID+"/extend", map[string]any{"days": 10, "comment": "c"})
+			if r.status != tt.wantStatus || r.header.Get("Content-Type") != tt.wantType || string(r.body) != tt.wantBody {
+				t.Fatalf("got %d %q %q, want %d %q %q", r.status, r.header.Get("Content-Type"), r.body, tt.wantStatus, tt.wantType, tt.wantBody)
+			}
+			if st, _ := e.sim.Channel(ch.ID); st.ExtendedDays != 0 || e.sim.Balance() != 50 {
+				t.Fatalf("the fault changed something: extended %d, balance %d", st.ExtendedDays, e.sim.Balance())
+			}
+			if rec := lastRequest(e.sim); rec.Fault != tt.fault.Kind || rec.Status != tt.wantStatus || rec.Aborted {
+				t.Fatalf("recorded %+v", rec)
+			}
+		})
+	}
+}
+
+// FaultAppliedWithError makes the change and answers an error body instead.
+func TestFaultAppliedWithError(t *testing.T) {
+	e := newEnv(t, Options{BalanceDays: 50})
+	ch := e.create("applied")
+	e.sim.InjectFault(Fault{Method: "POST", Path: "/channels/", Kind: FaultAppliedWithError, Shape: ShapeFlat, Message: "timeout"})
+	r := e.manager("POST", "/channels/"+ch.ID+"/extend", map[string]any{"days": 10, "comment": "c"})
+	if r.status != 200 || string(r.body) != `{"code":500,"error":"timeout"}` {
+		t.Fatalf("got %d %s", r.status, r.body)
+	}
+	if st, _ := e.sim.Channel(ch.ID); st.ExtendedDays != 10 || e.sim.Balance() != 40 {
+		t.Fatalf("extended %d, balance %d: the extend did not happen", st.ExtendedDays, e.sim.Balance())
+	}
+
+	e.sim.InjectFault(Fault{Method: "PATCH", Kind: FaultAppliedWithError, Shape: ShapeSuccessFalse})
+	r = e.manager("PATCH", "/channels/"+ch.ID+"/mode", map[string]any{"mode": "live"})
+	if r.status != 200 || string(r.body) != `{"success":false}` {
+		t.Fatalf("got %d %s", r.status, r.body)
+	}
+	if st, _ := e.sim.Channel(ch.ID); st.Mode != "live" {
+		t.Fatalf("mode %q: the switch did not happen", st.Mode)
+	}
+
+	e.sim.InjectFault(Fault{Method: "DELETE", Kind: FaultAppliedWithError, Status: 504, Shape: ShapeHTML})
+	r = e.manager("DELETE", "/channels/"+ch.ID, nil)
+	if r.status != 504 || !strings.Contains(string(r.body), "<title>504 Gateway Timeout</title>") {
+		t.Fatalf("got %d %s", r.status, r.body)
+	}
+	if st, _ := e.sim.Channel(ch.ID); !st.Deleted || e.sim.Balance() != 50 {
+		t.Fatalf("deleted %v, balance %d: the delete did not happen", st.Deleted, e.sim.Balance())
+	}
+	if rec := lastRequest(e.sim); rec.Fault != FaultAppliedWithError || rec.Status != 504 || rec.Aborted {
+		t.Fatalf("recorded %+v", rec)
+	}
+}
+
+func TestInjectFaultRefusesWhatCannotAct(t *testing.T) {
+	for _, f := range []Fault{
+		{Kind: FaultKind(99)},
+		{Kind: FaultStatus, Shape: ErrorShape(99)},
+		{Kind: FaultErrorIn2xx, Status: 500},
+		{Kind: FaultQRExpire, Expire: "twenty"},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("InjectFault(%+v) did not panic", f)
+				}
+			}()
+			New(Options{}).InjectFault(f)
+		}()
+	}
+}
+
+// FaultQRExpire drops or replaces the "expire" of one QR answer.
+func TestFaultQRExpire(t *testing.T) {
+	for _, tt := range []struct {
+		expire string
+		want   any // the decoded "expire", or nil when absent
+	}{
+		{"", nil},
+		{"0", 0.0},
+		{"-5", -5.0},
+		{"1e12", 1e12},
+		{"100000", 100000.0},
+	} {
+		t.Run("expire "+tt.expire, func(t *testing.T) {
+			e := newEnv(t, Options{})
+			ch := e.create("qr")
+			e.clock.Advance(3 * time.Second)
+			e.sim.InjectFault(Fault{Method: "GET", Path: "/users/login", Kind: FaultQRExpire, Expire: tt.expire})
+			r := e.gate(ch.Token, "GET", "/users/login")
+			var m map[string]any
+			decode(t, r, &m)
+			got, present := m["expire"]
+			if r.status != 200 || m["status"] != "OK" || m["base64"] == "" || present != (tt.want != nil) || present && got != tt.want {
+				t.Fatalf("got %d %v (expire %v present %v), want expire %v", r.status, m, got, present, tt.want)
+			}
+			if rec := lastRequest(e.sim); rec.Fault != FaultQRExpire || rec.Status != 200 {
+				t.Fatalf("recorded %+v", rec)
+			}
+			// The next answer is the simulator's own.
+			if q, _ := e.login(ch.Token, ""); q.Expire == nil || *q.Expire != 20 {
+				t.Fatalf("next answer: %+v", q)
+			}
+		})
+	}
+	// An answer without "expire" passes unchanged.
+	e := newEnv(t, Options{})
+	ch := e.create("waiting")
+	e.sim.InjectFault(Fault{Method: "GET", Path: "/users/login", Kind: FaultQRExpire, Expire: "0"})
+	if r := e.gate(ch.Token, "GET", "/users/login"); string(r.body) != `{"status":"WAITING"}` {
+		t.Fatalf("got %s", r.body)
 	}
 }

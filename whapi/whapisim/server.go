@@ -155,15 +155,17 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f != nil {
 		switch f.Kind {
 		case FaultStatus:
-			st := f.Status
-			if st == 0 {
-				st = http.StatusInternalServerError
-			}
-			msg := f.Message
-			if msg == "" {
-				msg = faultMessage(st)
-			}
-			s.finish(w, rec, errReply(st, msg, f.Details))
+			s.finish(w, rec, f.errorReply(http.StatusInternalServerError))
+			return
+		case FaultErrorIn2xx:
+			s.finish(w, rec, f.errorReply(http.StatusOK))
+			return
+		case FaultAppliedWithError:
+			handle() // the change happens; its answer is replaced
+			s.finish(w, rec, f.errorReply(http.StatusOK))
+			return
+		case FaultQRExpire:
+			s.finish(w, rec, f.rewriteExpire(handle()))
 			return
 		case FaultMalformed:
 			s.finish(w, rec, reply{status: http.StatusOK, ctype: "application/json", body: []byte(`{"success":tru`)})
@@ -317,6 +319,87 @@ func successReply() reply {
 func notSimulated(_ *Sim, c *call) reply {
 	return errReply(http.StatusNotImplemented, "Not implemented in the simulator",
 		c.r.Method+" "+c.r.URL.Path+" is a WHAPI endpoint that whapisim does not simulate")
+}
+
+// errorReply is the error answer of a fault, in its shape: Status (def if
+// zero), Code (the status if zero, or 500 under a 2xx), Message (the usual
+// text for the status if empty).
+func (f *Fault) errorReply(def int) reply {
+	st := f.Status
+	if st == 0 {
+		st = def
+	}
+	ok := st >= 200 && st < 300
+	code := f.Code
+	switch {
+	case code != 0:
+	case ok:
+		code = http.StatusInternalServerError
+	default:
+		code = st
+	}
+	msg := f.Message
+	switch {
+	case msg != "":
+	case ok:
+		msg = "Request failed"
+	default:
+		msg = faultMessage(st)
+	}
+	switch f.Shape {
+	case ShapeFlat:
+		return jsonReply(st, struct {
+			Code  int    `json:"code"`
+			Error string `json:"error"`
+		}{code, msg})
+	case ShapeMessage:
+		return jsonReply(st, struct {
+			Message string `json:"message"`
+		}{msg})
+	case ShapeText:
+		return reply{status: st, ctype: "text/plain; charset=utf-8", body: []byte(msg + "\n")}
+	case ShapeHTML:
+		title := msg
+		if f.Message == "" {
+			title = strconv.Itoa(st) + " " + http.StatusText(st)
+		}
+		page := "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" + title +
+			"</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+		return reply{status: st, ctype: "text/html", body: []byte(page)}
+	case ShapeEmpty:
+		return reply{status: st}
+	case ShapeSuccessFalse:
+		return jsonReply(st, struct {
+			Success bool `json:"success"`
+		}{false})
+	}
+	return jsonReply(st, apiError{Error: apiErrorBody{Code: code, Message: msg, Details: f.Details}})
+}
+
+// rewriteExpire gives the "expire" of a JSON answer that has one the value
+// f.Expire, or drops it when f.Expire is "".
+func (f *Fault) rewriteExpire(rep reply) reply {
+	if rep.ctype != "application/json" {
+		return rep
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(rep.body, &m) != nil {
+		return rep
+	}
+	if _, ok := m["expire"]; !ok {
+		return rep
+	}
+	if f.Expire == "" {
+		delete(m, "expire")
+	} else {
+		m["expire"] = json.RawMessage(f.Expire)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return rep
+	}
+	rep.body = b
+	return rep
 }
 
 // faultMessage is the error message of an injected status.

@@ -2,6 +2,7 @@ package whapisim
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"math/big"
 	"net/http"
@@ -153,7 +154,71 @@ const (
 	FaultLostAfterApply
 	// FaultMalformed answers 200 with malformed JSON and changes nothing.
 	FaultMalformed
+	// FaultErrorIn2xx answers Fault.Status (200 if zero; it must be a 2xx)
+	// with the error body of Fault.Shape, and changes nothing: a failure
+	// reported under a success status, as WHAPI's newer pages say happens.
+	FaultErrorIn2xx
+	// FaultAppliedWithError serves the request normally (the change
+	// happens), then answers Fault.Status (200 if zero) with the error body
+	// of Fault.Shape instead of the real answer: WHAPI did the change but
+	// says it failed (or a proxy timed out after WHAPI had done it).
+	FaultAppliedWithError
+	// FaultQRExpire serves the request normally, then gives the "expire" of
+	// a QR answer (one that has the member) the raw JSON value Fault.Expire,
+	// or drops the member when Fault.Expire is "": WHAPI's newer pages say
+	// some QR answers lack it. Other answers pass unchanged.
+	FaultQRExpire
 )
+
+// lastFaultKind is the highest valid FaultKind.
+const lastFaultKind = FaultQRExpire
+
+// ErrorShape is how an injected fault writes its error body (Fault.Shape).
+// WHAPI documents only ShapeWHAPI; the others are seen from WHAPI itself and
+// from the proxies in front of it (the shared WHAPI notes, "What the real
+// service does that the first reading missed").
+type ErrorShape int
+
+// The error body shapes.
+const (
+	// ShapeWHAPI is WHAPI's documented body,
+	// {"error":{"code":…,"message":"…","details":"…"}} (the default).
+	ShapeWHAPI ErrorShape = iota
+	// ShapeFlat is {"code":…,"error":"…"}.
+	ShapeFlat
+	// ShapeMessage is {"message":"…"}.
+	ShapeMessage
+	// ShapeText is the message as text/plain.
+	ShapeText
+	// ShapeHTML is the page nginx answers when the server behind it fails
+	// (text/html), titled "<status> <reason>" or Fault.Message.
+	ShapeHTML
+	// ShapeEmpty is no body at all (and no Content-Type).
+	ShapeEmpty
+	// ShapeSuccessFalse is {"success":false}, without any text.
+	ShapeSuccessFalse
+)
+
+// String returns the shape's name.
+func (sh ErrorShape) String() string {
+	switch sh {
+	case ShapeWHAPI:
+		return "ShapeWHAPI"
+	case ShapeFlat:
+		return "ShapeFlat"
+	case ShapeMessage:
+		return "ShapeMessage"
+	case ShapeText:
+		return "ShapeText"
+	case ShapeHTML:
+		return "ShapeHTML"
+	case ShapeEmpty:
+		return "ShapeEmpty"
+	case ShapeSuccessFalse:
+		return "ShapeSuccessFalse"
+	}
+	return "ErrorShape(" + strconv.Itoa(int(sh)) + ")"
+}
 
 // String returns the fault kind's name.
 func (k FaultKind) String() string {
@@ -168,6 +233,12 @@ func (k FaultKind) String() string {
 		return "FaultLostAfterApply"
 	case FaultMalformed:
 		return "FaultMalformed"
+	case FaultErrorIn2xx:
+		return "FaultErrorIn2xx"
+	case FaultAppliedWithError:
+		return "FaultAppliedWithError"
+	case FaultQRExpire:
+		return "FaultQRExpire"
 	}
 	return "FaultKind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -190,16 +261,28 @@ type Fault struct {
 	Times int
 	// Kind is what the fault does.
 	Kind FaultKind
-	// Status is the HTTP status for FaultStatus; 0 means 500.
+	// Status is the HTTP status of FaultStatus (0 means 500), and of
+	// FaultErrorIn2xx and FaultAppliedWithError (0 means 200).
 	Status int
-	// Message and Details, when set, are the "message" and "details" of
-	// FaultStatus's error body instead of the usual text for the status.
-	// WHAPI's error texts are free text it chooses; tests put hostile text
-	// here to show that whapidesk never passes it on.
+	// Shape is how the error body of FaultStatus, FaultErrorIn2xx and
+	// FaultAppliedWithError is written; the zero value is WHAPI's documented
+	// body.
+	Shape ErrorShape
+	// Code is the code written in a ShapeWHAPI or ShapeFlat body; 0 means the
+	// status, or 500 under a 2xx status.
+	Code int
+	// Message and Details, when set, are the text of the error body (the
+	// "message", the flat "error", the plain text or the HTML title) and the
+	// "details" of a ShapeWHAPI body, instead of the usual text for the
+	// status. WHAPI's error texts are free text it chooses; tests put hostile
+	// text here to show that whapidesk never passes it on.
 	Message, Details string
 	// Delay is the sleep of FaultLatency and the maximum hang of FaultHang
 	// (0 = until the request context ends).
 	Delay time.Duration
+	// Expire is the raw JSON value FaultQRExpire gives a QR answer's
+	// "expire", e.g. "0", "-5" or "1e12"; "" drops the member.
+	Expire string
 }
 
 // Sim is an in-memory WHAPI.Cloud: the Partner (manager) API and the gate API
@@ -424,8 +507,17 @@ func (s *Sim) SetPartnerToken(raw string) {
 // InjectFault queues a fault. It panics if f.Kind is not one of the
 // FaultKind constants, since such a fault could never act.
 func (s *Sim) InjectFault(f Fault) {
-	if f.Kind < FaultStatus || f.Kind > FaultMalformed {
+	if f.Kind < FaultStatus || f.Kind > lastFaultKind {
 		panic("whapisim: InjectFault with invalid Kind " + f.Kind.String())
+	}
+	if f.Shape < ShapeWHAPI || f.Shape > ShapeSuccessFalse {
+		panic("whapisim: InjectFault with invalid Shape " + f.Shape.String())
+	}
+	if f.Expire != "" && !json.Valid([]byte(f.Expire)) {
+		panic("whapisim: InjectFault with an Expire that is not JSON")
+	}
+	if f.Kind == FaultErrorIn2xx && f.Status != 0 && (f.Status < 200 || f.Status > 299) {
+		panic("whapisim: FaultErrorIn2xx needs a 2xx Status (use FaultStatus for others)")
 	}
 	if f.Times <= 0 {
 		f.Times = 1

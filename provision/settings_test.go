@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +19,13 @@ import (
 )
 
 func newTestService(t *testing.T, simToken string) (*Service, *models.Store, *whapisim.Sim) {
+	t.Helper()
+	return newTestServiceBehind(t, simToken, nil)
+}
+
+// newTestServiceBehind is newTestService with the simulator served behind
+// front (nil: none), a handler of the test's that may hold requests back.
+func newTestServiceBehind(t *testing.T, simToken string, front func(http.Handler) http.Handler) (*Service, *models.Store, *whapisim.Sim) {
 	t.Helper()
 	key := make([]byte, models.KeySize)
 	if _, err := rand.Read(key); err != nil {
@@ -32,9 +41,13 @@ func newTestService(t *testing.T, simToken string) (*Service, *models.Store, *wh
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	sim := whapisim.New(whapisim.Options{PartnerToken: simToken, ProjectIDs: []string{models.DefaultProjectID}})
-	srv := httptest.NewServer(sim)
+	var h http.Handler = sim
+	if front != nil {
+		h = front(sim)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	client := whapi.New(srv.URL, srv.URL, store, whapi.WithRetries(0, 0), whapi.WithTimeout(5*time.Second),
+	client := whapi.New(srv.URL, srv.URL, store, whapi.WithRetries(0, 0), whapi.WithTimeout(whapi.DefaultTimeout),
 		whapi.WithLogger(slog.New(slog.DiscardHandler)))
 	return New(store, client, slog.New(slog.DiscardHandler)), store, sim
 }
@@ -44,22 +57,36 @@ var admin = models.Actor{Email: "admin@example.com"}
 // A slow check of an old token must not mark a newer token as checked.
 func TestLateCheckOfReplacedTokenChangesNothing(t *testing.T) {
 	good := genToken(1300)
-	svc, store, sim := newTestService(t, good)
-	ctx := context.Background()
 	wrong := genToken(1300)
+	// The check of the wrong token is held in front of the simulator until
+	// the newer token is saved and checked: the late answer comes last
+	// however the goroutines are scheduled, with no guessed delay.
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var held atomic.Bool
+	svc, store, _ := newTestServiceBehind(t, good, func(sim http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/projects" && r.Header.Get("Authorization") == "Bearer "+wrong && held.CompareAndSwap(false, true) {
+				close(arrived)
+				<-release
+			}
+			sim.ServeHTTP(w, r)
+		})
+	})
+	unhold := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(unhold) // before the server closes, should the test stop early
+	ctx := context.Background()
 
-	// The first check (of the wrong token) is slow; the second is not.
-	sim.InjectFault(whapisim.Fault{Path: "/projects", Kind: whapisim.FaultLatency, Delay: 1500 * time.Millisecond})
 	var wg sync.WaitGroup
 	var slow *SettingsResult
 	var slowErr error
 	wg.Go(func() { slow, slowErr = svc.SaveWHAPISettings(ctx, admin, SettingsInput{PartnerToken: wrong}) })
-	deadline := time.Now().Add(5 * time.Second)
-	for sim.CountRequests("GET", "/projects") == 0 && len(sim.Requests()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	select {
+	case <-arrived: // the slow request is in flight
+	case <-time.After(time.Minute):
+		t.Fatal("the check of the first token never reached WHAPI")
 	}
-	time.Sleep(200 * time.Millisecond) // the slow request is in flight
 	fast, err := svc.SaveWHAPISettings(ctx, admin, SettingsInput{PartnerToken: good})
+	unhold()
 	if err != nil {
 		t.Fatal(err)
 	}

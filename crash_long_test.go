@@ -55,6 +55,13 @@ const (
 	crashUserPW  = "crash-test-password"
 )
 
+// crashPatience bounds the waits for a condition (the simulator done with
+// a dead process's calls, the startup reconcile's log line, the load
+// having done each kind of change): generous, so that a busy machine only
+// makes them slower. None is a pause: each ends as soon as its condition
+// holds.
+const crashPatience = 3 * time.Minute
+
 // crashCustomer is a customer of the test and their plan.
 type crashCustomer struct {
 	id          int64
@@ -573,14 +580,39 @@ func TestLongCrashRecovery(t *testing.T) {
 			})
 		}
 		rd := crashRound{killAfter: time.Duration(1500+rng.IntN(5500)) * time.Millisecond, byStatus: map[string]int{}}
+		loadStart := time.Now()
 		time.Sleep(rd.killAfter)
+		if round == crashKills {
+			// The checks need answered creates, extends and deletes
+			// (checkRecovered); on a busy machine the random moments can
+			// come before the load got that far, so the last kill also
+			// waits for one of each.
+			answered := func() bool {
+				callsMu.Lock()
+				defer callsMu.Unlock()
+				return answeredEachKind(calls)
+			}
+			for deadline := time.Now().Add(crashPatience); !answered(); {
+				if time.Now().After(deadline) {
+					stop.Store(true)
+					t.Fatalf("no answered create, extend and delete after %s of load in the last round", time.Since(loadStart).Round(time.Second))
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			rd.killAfter = time.Since(loadStart)
+		}
 		stop.Store(true)
 		rd.appInFlight, rd.whapiInFlight = inflight.Load(), counter.n.Load()
 		child.kill(t)
 		wg.Wait()
 		api.close()
-		// The simulator's handlers of the dead process's calls end now.
-		for deadline := time.Now().Add(10 * time.Second); counter.n.Load() > 0 && time.Now().Before(deadline); {
+		// The simulator's handlers of the dead process's calls end now
+		// (a slowed one sees its connection closed); wait for them, so
+		// that nothing of that process changes WHAPI after this point.
+		for deadline := time.Now().Add(crashPatience); counter.n.Load() > 0; {
+			if time.Now().After(deadline) {
+				t.Fatalf("the simulator still serves %d calls of the killed process after %s", counter.n.Load(), crashPatience)
+			}
 			time.Sleep(10 * time.Millisecond)
 		}
 		for _, r := range sim.Requests()[simBefore:] {
@@ -651,7 +683,7 @@ func TestLongCrashRecovery(t *testing.T) {
 	logs = append(logs, child.log)
 	final := startCrashChild(t, bin, db, env)
 	logs = append(logs, final.log)
-	rec := final.waitReconcile(t, 60*time.Second)
+	rec := final.waitReconcile(t, reconcileAfterBoot+crashPatience)
 	reconciledAfter := time.Since(final.started)
 	final.term(t)
 	if rec.errors != 0 {
@@ -759,6 +791,23 @@ func keepEvidence(t *testing.T, dir, dataDir string, sim *whapisim.Sim, calls []
 		t.Fatal(err)
 	}
 	t.Logf("evidence kept in %s", dir)
+}
+
+// answeredEachKind reports whether calls hold at least one answered
+// create (201), extend (200) and delete (200): what checkRecovered needs.
+func answeredEachKind(calls []*crashCall) bool {
+	var created, extended, deleted bool
+	for _, c := range calls {
+		switch {
+		case c.op == "create" && c.status == http.StatusCreated:
+			created = true
+		case c.op == "extend" && c.status == http.StatusOK:
+			extended = true
+		case c.op == "delete" && c.status == http.StatusOK:
+			deleted = true
+		}
+	}
+	return created && extended && deleted
 }
 
 // checkPlanLimits asserts invariant 1: no customer has more live channels

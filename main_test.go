@@ -621,7 +621,10 @@ func startServer(t *testing.T, args ...string) *server {
 	}
 }
 
-// stop cancels the context and checks that run returns nil promptly.
+// stop cancels the context and checks that run returns nil promptly: within
+// a minute, well past serve's own 20 s bound on the shutdown (after which
+// it returns an error), so that only a shutdown that hangs fails here, not
+// a slow one on a busy machine.
 func (s *server) stop(t *testing.T) {
 	t.Helper()
 	s.cancel()
@@ -631,8 +634,8 @@ func (s *server) stop(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run after cancel = %v, want nil\nstderr:\n%s", err, s.stderr)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("run did not return within 5 s of cancel\nstderr:\n%s", s.stderr)
+	case <-time.After(time.Minute):
+		t.Fatalf("run did not return within a minute of cancel\nstderr:\n%s", s.stderr)
 	}
 	if !strings.Contains(s.stderr.String(), "shutting down") {
 		t.Errorf("no shutdown log line:\n%s", s.stderr)

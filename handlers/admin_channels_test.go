@@ -471,7 +471,7 @@ func TestSyncOneChannel(t *testing.T) {
 }
 
 func TestChannelActionsSayUpstreamProblemsPlainly(t *testing.T) {
-	f := newDashFix(t, func(o *appOptions) { o.timeout = 300 * time.Millisecond })
+	f := newDashFix(t)
 	bob := f.customer("bob@example.com")
 	ch := f.channel(bob, "Shop")
 	upstream := []string{"Internal Error", "Bad Request", "All servers are currently busy", ch.RemoteID()}
@@ -506,6 +506,8 @@ func TestChannelActionsSayUpstreamProblemsPlainly(t *testing.T) {
 	})
 
 	t.Run("extend: no answer", func(t *testing.T) {
+		f.a.giveUpAfter(300 * time.Millisecond)
+		defer f.a.giveUpAfter(0)
 		f.a.sim.InjectFault(whapisim.Fault{Method: "POST", Path: "/channels/", Kind: whapisim.FaultHang})
 		f.a.sim.InjectFault(whapisim.Fault{Method: "GET", Path: "/channels/", Kind: whapisim.FaultHang, Times: 2})
 		defer f.a.sim.ClearFaults()

@@ -21,13 +21,20 @@ import (
 // "Connected" with the number, with no action by the user, and stops
 // polling.
 //
+// The simulator's clock is the test's: the line starts and the code
+// expires when the test moves it, and the page, polling on its own, is
+// waited for. (On the wall clock, a busy machine could take the 3 s
+// start-up to show the page, which then never said "Preparing".)
+//
 // WHAPIDESK_SCREENSHOTS=1 also writes app-*.png and connect-*.png (desktop
 // 1280×900 and phone 390×844) to docs/screenshots/.
 func TestBrowserConnectPage(t *testing.T) {
 	tab := startBrowser(t, "customer")
+	const lifetime, startup = 3 * time.Second, 3 * time.Second
 	f := newCustFix(t, func(o *custOptions) {
-		o.sim.QRLifetime = 3 * time.Second
-		o.sim.StartupDelay = 3 * time.Second
+		o.sim.QRLifetime = lifetime
+		o.sim.StartupDelay = startup
+		o.manualClock = true
 	})
 	u := f.customer("cust@example.com", true)
 	f.channel(u, "Support") // a second channel, waiting for its phone
@@ -73,12 +80,14 @@ func TestBrowserConnectPage(t *testing.T) {
 			}
 			tab.do(t, chromedp.Evaluate[chromedp.Void](`window.__marker = 1`))
 			// The line takes 3 s to start: the page waits instead of failing.
+			// (The simulator's clock stands still until the next step.)
 			if live := inTab(t, tab, chromedp.Text(chromedp.ID("connect-announce"))); live != "Preparing your line…" {
 				t.Fatalf("right after creation the live region says %q", live)
 			}
 			tab.screenshot(t, "connect-preparing.png")
 		}},
 		{"a QR code appears by itself", func(t *testing.T) {
+			f.advance(startup) // the line is up
 			tab.waitJS(t, "the QR image", qrPixels+` !== ''`)
 			firstSrc = inTab(t, tab, chromedp.Evaluate[string](`document.querySelector('#connect-status img.qr').getAttribute('src')`))
 			firstPixels = inTab(t, tab, chromedp.Evaluate[string](qrPixels))
@@ -96,6 +105,7 @@ func TestBrowserConnectPage(t *testing.T) {
 			phone(t, "connect-phone.png")
 		}},
 		{"the expired code is replaced without a reload", func(t *testing.T) {
+			f.advance(lifetime) // the code expires
 			tab.waitJS(t, "a new QR image",
 				`document.querySelector('#connect-status img.qr') !== null &&
 				 document.querySelector('#connect-status img.qr').getAttribute('src') !== `+jsString(firstSrc)+` &&
@@ -139,6 +149,9 @@ func TestBrowserConnectPage(t *testing.T) {
 			if err := f.sim.LinkChannel(chans[i].RemoteID(), "15551234567"); err != nil {
 				t.Fatal(err)
 			}
+			// Time passes: the app's answer from the gate (kept 2 s for
+			// every viewer) goes stale, and the next poll asks again.
+			f.advance(lifetime)
 			tab.waitJS(t, "the page to say Connected, with the number",
 				`document.querySelector('#connect-status[data-step=connected] [data-testid=linked-phone]') !== null`)
 			if got := inTab(t, tab, chromedp.Text(chromedp.CSS(`[data-testid=connected]`))); !strings.Contains(got, "Connected.") || !strings.Contains(got, "+15551234567") {

@@ -336,7 +336,7 @@ func TestCustomerSeesNothingOfWHAPI(t *testing.T) {
 		{name: "WHAPI answers 404", apply: all(whapisim.FaultStatus, 404)},
 		{name: "WHAPI answers 409", apply: all(whapisim.FaultStatus, 409)},
 		{name: "WHAPI answers malformed JSON", apply: all(whapisim.FaultMalformed, 0)},
-		{name: "WHAPI times out", opts: func(o *custOptions) { o.timeout = 150 * time.Millisecond }, apply: all(whapisim.FaultHang, 0)},
+		{name: "WHAPI times out", apply: func(f *custFix) { f.giveUpAfter(150 * time.Millisecond); all(whapisim.FaultHang, 0)(f) }},
 		{name: "WHAPI loses answers", apply: all(whapisim.FaultLostAfterApply, 0)},
 		{name: "partner token revoked", apply: func(f *custFix) { f.sim.SetPartnerToken(revoked) }},
 	}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,11 +42,16 @@ type testApp struct {
 	e            *echo.Echo
 	svc          *provision.Service
 	clock        *whapisim.Clock // nil: real time
+	cutoff       *cutoffTransport
 }
 
 type appOptions struct {
 	sim     whapisim.Options
 	handler Config
+	// timeout is the WHAPI client's: production's by default, so that a
+	// fault-free call is waited for however busy the machine. A test of
+	// "WHAPI does not answer" shortens it with testApp.giveUpAfter once its
+	// fault-free setup is done, or here when it has none.
 	timeout time.Duration
 	// manualClock gives the simulator and the provision service one manual
 	// clock (the store keeps real time: sessions expire by it).
@@ -61,7 +67,7 @@ func manualClockStart() time.Time { return time.Now().UTC().Truncate(time.Second
 // defaultAppOptions: a generated partner token the simulator accepts, the
 // client's project, 1,000 partner days.
 func defaultAppOptions() appOptions {
-	o := appOptions{timeout: 3 * time.Second}
+	o := appOptions{timeout: whapi.DefaultTimeout}
 	o.sim.PartnerToken = testenv.FakeJWT(1300)
 	o.sim.ProjectIDs = []string{models.DefaultProjectID}
 	o.sim.BalanceDays = 1000
@@ -85,7 +91,9 @@ func newTestApp(t testing.TB, opts ...func(*appOptions)) *testApp {
 	if o.quietLog {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a.svc = provision.New(a.store, env.Client(whapi.WithLogger(log)), log)
+	a.cutoff = &cutoffTransport{base: http.DefaultTransport.(*http.Transport).Clone()}
+	hc := &http.Client{Transport: a.cutoff, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	a.svc = provision.New(a.store, env.Client(whapi.WithHTTPClient(hc), whapi.WithLogger(log)), log)
 	if a.clock != nil {
 		a.svc.SetClock(a.clock.Now)
 	}
@@ -94,6 +102,47 @@ func newTestApp(t testing.TB, opts ...func(*appOptions)) *testApp {
 	a.srv = httptest.NewServer(a.e)
 	t.Cleanup(a.srv.Close)
 	return a
+}
+
+// giveUpAfter makes the app give up on each WHAPI request d after sending
+// it, as a WHAPI client timeout of d does (the same ErrTimeout, "no answer
+// in time"); 0 turns that off. Tests of "WHAPI does not answer" call it
+// once their fault-free setup is done: the setup's calls keep the
+// generous client timeout, so a busy machine cannot fail them.
+func (a *testApp) giveUpAfter(d time.Duration) { a.cutoff.after.Store(int64(d)) }
+
+// cutoffTransport is the app's transport to the simulator: base, with
+// each request abandoned after a test-set time (giveUpAfter).
+type cutoffTransport struct {
+	base  http.RoundTripper
+	after atomic.Int64 // a time.Duration; 0: never
+}
+
+func (c *cutoffTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	d := time.Duration(c.after.Load())
+	if d <= 0 {
+		return c.base.RoundTrip(req)
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), d)
+	res, err := c.base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	res.Body = cancelOnClose{ReadCloser: res.Body, cancel: cancel}
+	return res, nil
+}
+
+// cancelOnClose ends a request's context once its answer is read.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // newUser creates a user with testPassword.

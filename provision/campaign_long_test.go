@@ -51,9 +51,17 @@ import (
 const campaignSeed uint64 = 20261125
 
 const (
-	// campTimeout is the WHAPI client's per-call timeout: short, so hangs
-	// cost little wall time.
+	// campTimeout is the WHAPI client's per-call timeout while a round
+	// runs with faults on: short, so hangs cost little wall time.
 	campTimeout = 200 * time.Millisecond
+	// campCalmTimeout is the client's per-call timeout while the faults
+	// are off (setup, the settle phases, the connect check, the last
+	// top-up): production's. Nothing hangs then, so a call only takes as
+	// long as the machine needs, and a busy machine (the simulator draws
+	// each QR as a PNG, slow under -race) can need more than campTimeout
+	// for a fault-free call: the checks wait for the answer instead of
+	// failing on it.
+	campCalmTimeout = whapi.DefaultTimeout
 	// campWorkTimeout bounds a workflow once it has reserved something
 	// (Service.WorkTimeout). In production it is 60 s against a 2 min
 	// SettleAfter; here it must stay well below campSettleAfter divided by
@@ -72,8 +80,15 @@ const (
 	// campStartup is how long a new simulated channel takes to show a QR.
 	campStartup = 3 * time.Second
 
-	// campWatchdog ends a campaign that stopped moving.
+	// campWatchdog ends a campaign that stopped moving: nothing (an
+	// action, a reconcile, a channel's connect check) finished for that
+	// long. It measures progress, not the campaign's length, which a busy
+	// machine stretches.
 	campWatchdog = 4 * time.Minute
+	// campDrain bounds the wait, at the end of a round, for WHAPI to
+	// finish the requests it was sent (the longest fault holds one for
+	// 3×campTimeout): generous, so that load only makes it slower.
+	campDrain = time.Minute
 
 	campWorkers   = 6
 	campActions   = 40 // per worker per round
@@ -97,16 +112,9 @@ func TestLongFaultCampaign(t *testing.T) {
 	t.Logf("fault campaign seed %d (replay with WHAPIDESK_CAMPAIGN_SEED=%d)", seed, seed)
 	fmt.Printf("fault campaign seed %d (replay with WHAPIDESK_CAMPAIGN_SEED=%d)\n", seed, seed)
 
-	// A deadlock (one was found this way) fails fast, with every stack.
-	stuck := time.AfterFunc(campWatchdog, func() {
-		buf := make([]byte, 1<<22)
-		n := runtime.Stack(buf, true)
-		fmt.Fprintf(os.Stderr, "%s\n", buf[:n])
-		panic(fmt.Sprintf("fault campaign (seed %d) stuck for %s: a deadlock? every goroutine's stack is above", seed, campWatchdog))
-	})
-	defer stuck.Stop()
-
 	c := newCampaign(t, seed)
+	// A deadlock (one was found this way) fails fast, with every stack.
+	defer c.watchdog()()
 	start := time.Now()
 	rounds := 0
 	for round := 0; round < campMaxRounds; round++ {
@@ -153,6 +161,11 @@ type campaign struct {
 	srv    *httptest.Server
 	svc    atomic.Pointer[Service]
 	direct *whapi.Client // to WHAPI without faults, behind the app's back
+	// The current process's WHAPI clients, one connection pool: fast
+	// (campTimeout) while faults are on, calm (campCalmTimeout) while
+	// they are off. Only the main goroutine switches them, between
+	// rounds, when no other goroutine uses the service.
+	fast, calm *whapi.Client
 
 	customers []campCustomer
 
@@ -165,6 +178,7 @@ type campaign struct {
 	hits     int
 	breaches map[string]bool
 
+	progress    atomic.Int64 // things finished, for the watchdog
 	reconciles  atomic.Int64 // Reconcile runs
 	settled     atomic.Int64 // operations settled by Reconcile
 	orphans     atomic.Int64 // duplicate WHAPI channels removed by Reconcile
@@ -221,13 +235,17 @@ func newCampaign(t *testing.T, seed uint64) *campaign {
 	return c
 }
 
-// newService is what a (re)started process builds: a WHAPI client with a
-// short timeout and quick GET retries, pointed at the faulty server.
+// newService is what a (re)started process builds: WHAPI clients with
+// quick GET retries, pointed at the faulty server. It starts with the calm
+// client (faults off); runRound switches to the fast one.
 func (c *campaign) newService() *Service {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}}
-	client := whapi.New(c.srv.URL, c.srv.URL, c.e.store, whapi.WithHTTPClient(hc), whapi.WithRetries(2, 5*time.Millisecond),
-		whapi.WithTimeout(campTimeout), whapi.WithLogger(slog.New(slog.DiscardHandler)))
-	svc := New(c.e.store, client, slog.New(slog.DiscardHandler))
+	client := func(timeout time.Duration) *whapi.Client {
+		return whapi.New(c.srv.URL, c.srv.URL, c.e.store, whapi.WithHTTPClient(hc), whapi.WithRetries(2, 5*time.Millisecond),
+			whapi.WithTimeout(timeout), whapi.WithLogger(slog.New(slog.DiscardHandler)))
+	}
+	c.fast, c.calm = client(campTimeout), client(campCalmTimeout)
+	svc := New(c.e.store, c.calm, slog.New(slog.DiscardHandler))
 	svc.SetClock(c.e.clock.Now)
 	svc.SettleAfter = campSettleAfter
 	svc.WorkTimeout = campWorkTimeout
@@ -335,6 +353,7 @@ func (c *campaign) runRound(round int) {
 	c.fs.mu.Lock()
 	c.fs.rng = rand.New(rand.NewPCG(c.seed, uint64(1000+round)))
 	c.fs.mu.Unlock()
+	c.svc.Load().whapi = c.fast
 	c.fs.on.Store(true)
 
 	ctx, cancel := context.WithCancel(c.e.ctx)
@@ -533,6 +552,7 @@ func (c *campaign) act(ctx context.Context, rng *rand.Rand, kind string) {
 	default:
 		c.t.Errorf("unknown action %q", kind)
 	}
+	c.progress.Add(1)
 	if skipped {
 		return
 	}
@@ -561,6 +581,35 @@ func (c *campaign) act(ctx context.Context, rng *rand.Rand, kind string) {
 		st.failed++
 		c.errs[label]++
 	}
+}
+
+// watchdog panics, with every goroutine's stack, when the campaign makes
+// no progress during a whole campWatchdog period; the function it returns
+// stops it.
+func (c *campaign) watchdog() (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		tk := time.NewTicker(campWatchdog)
+		defer tk.Stop()
+		last := c.progress.Load()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tk.C:
+			}
+			now := c.progress.Load()
+			if now != last {
+				last = now
+				continue
+			}
+			buf := make([]byte, 1<<22)
+			n := runtime.Stack(buf, true)
+			fmt.Fprintf(os.Stderr, "%s\n", buf[:n])
+			panic(fmt.Sprintf("fault campaign (seed %d) made no progress for %s: a deadlock? every goroutine's stack is above", c.seed, campWatchdog))
+		}
+	}()
+	return func() { close(done) }
 }
 
 // gone reports whether a channel is being deleted or deleted.
@@ -700,10 +749,10 @@ func (c *campaign) firstBreach(kind string, userID int64) bool {
 // nothing is left open, then the books.
 func (c *campaign) settle(where string, restart bool) {
 	c.fs.on.Store(false)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(campDrain)
 	for c.fs.inflight.Load() > 0 {
 		if time.Now().After(deadline) {
-			c.t.Fatalf("%s: WHAPI still busy with %d requests", where, c.fs.inflight.Load())
+			c.t.Fatalf("%s: WHAPI still busy with %d requests after %s", where, c.fs.inflight.Load(), campDrain)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -715,7 +764,9 @@ func (c *campaign) settle(where string, restart bool) {
 		c.restarts++
 	}
 	svc := c.svc.Load()
+	svc.whapi = c.calm // the round's goroutines have all ended
 	for i := 0; ; i++ {
+		c.progress.Add(1)
 		c.e.clock.Advance(campSettleAfter + time.Second)
 		rep, err := svc.Reconcile(c.e.ctx)
 		c.reconciles.Add(1)
@@ -1024,15 +1075,13 @@ func (c *campaign) checkConnect(where string) {
 		if r.Status != models.ChannelTrial && r.Status != models.ChannelActive {
 			continue
 		}
+		c.progress.Add(1)
+		// No faults now, and the service talks to WHAPI with the calm
+		// client (settle): a slow answer is waited for, so any error
+		// here is one.
 		var st *ConnectState
-		for polls, slow := 0, 0; polls < 3; {
+		for polls := 0; polls < 3; {
 			st, err = svc.ConnectState(e.ctx, r.ID)
-			if errors.Is(err, whapi.ErrTimeout) && slow < 3 {
-				// No faults now: under -race a QR image can take longer to
-				// make than the campaign's short client timeout. Ask again.
-				slow++
-				continue
-			}
 			if err != nil {
 				t.Errorf("%s: connect page of channel %d without faults: %v", where, r.ID, err)
 				break

@@ -29,16 +29,21 @@ type env struct {
 	clock *whapisim.Clock
 	token string
 	ctx   context.Context
+	// timeout is the service's WHAPI client timeout (envOpts.timeout).
+	timeout time.Duration
 }
 
 type envOpts struct {
-	sim     whapisim.Options
+	sim whapisim.Options
+	// timeout is the WHAPI client's: production's by default, so that a
+	// fault-free call is waited for however busy the machine is. A test
+	// that needs a call to time out (a hang with no end) sets a short one.
 	timeout time.Duration
 }
 
 func newEnv(t *testing.T, opts ...func(*envOpts)) *env {
 	t.Helper()
-	o := envOpts{timeout: 2 * time.Second}
+	o := envOpts{timeout: whapi.DefaultTimeout}
 	o.sim = whapisim.Options{PartnerToken: genToken(1300), BalanceDays: 10_000,
 		ProjectIDs: []string{models.DefaultProjectID}, StartupDelay: -1}
 	for _, f := range opts {
@@ -47,7 +52,7 @@ func newEnv(t *testing.T, opts ...func(*envOpts)) *env {
 	// One manual clock for the simulator, the store and the service.
 	te := testenv.New(t, testenv.Options{States: States(), Sim: o.sim, ManualClock: true,
 		ClockStart: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), StoreOnClock: true})
-	e := &env{t: t, te: te, store: te.Store, sim: te.Sim, srv: te.SimServer, clock: te.Clock, token: o.sim.PartnerToken, ctx: context.Background()}
+	e := &env{t: t, te: te, store: te.Store, sim: te.Sim, srv: te.SimServer, clock: te.Clock, token: o.sim.PartnerToken, ctx: context.Background(), timeout: o.timeout}
 	e.svc = e.newService()
 	tok, _ := NormalizePartnerToken(e.token)
 	if _, _, err := e.store.UpdateSettings(e.ctx, admin, models.SettingsChange{PartnerToken: &tok, Hint: TokenHint(tok)}); err != nil {
@@ -59,14 +64,22 @@ func newEnv(t *testing.T, opts ...func(*envOpts)) *env {
 // newService is a fresh service on the same store and simulator: what a
 // restarted process gets.
 func (e *env) newService() *Service {
-	client := e.te.Client(whapi.WithTimeout(e.timeout()), whapi.WithLogger(slog.New(slog.DiscardHandler)))
+	client := e.te.Client(whapi.WithTimeout(e.timeout), whapi.WithLogger(slog.New(slog.DiscardHandler)))
 	svc := New(e.store, client, slog.New(slog.DiscardHandler))
 	svc.SetClock(e.clock.Now)
 	svc.SettleAfter = 0
 	return svc
 }
 
-func (e *env) timeout() time.Duration { return 2 * time.Second }
+// endsHang is the option for a test that injects f: a hang with no end
+// needs the client to give up, after 2 s rather than production's 15.
+func endsHang(f whapisim.Fault) func(*envOpts) {
+	return func(o *envOpts) {
+		if f.Kind == whapisim.FaultHang && f.Delay == 0 {
+			o.timeout = 2 * time.Second
+		}
+	}
+}
 
 // client is a WHAPI client of our own, to act on WHAPI behind the
 // service's back (as a crash, or someone in WHAPI's dashboard, would).
@@ -219,7 +232,7 @@ func TestCreateWithLostAnswersMakesNoDuplicate(t *testing.T) {
 		{"5xx before WHAPI created it", whapisim.Fault{Method: "PUT", Path: "/channels", Kind: whapisim.FaultStatus, Status: 502}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t)
+			e := newEnv(t, endsHang(tt.fault))
 			u := e.customer("amal", 2, 30, 60)
 			e.sim.InjectFault(tt.fault)
 			ch, err := e.svc.CreateChannel(e.ctx, admin, CreateInput{UserID: u.ID, Name: "shop"})
@@ -361,7 +374,7 @@ func TestExtendFaultsAreSettledExactlyOnce(t *testing.T) {
 		{"malformed answer, not applied", whapisim.Fault{Method: "POST", Path: "/channels/", Kind: whapisim.FaultMalformed}, false, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t)
+			e := newEnv(t, endsHang(tt.fault))
 			u := e.customer("amal", 1, 30, 30)
 			ch := e.create(u.ID, "shop")
 			e.sim.InjectFault(tt.fault)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,7 +18,15 @@ import (
 
 func newTestService(t *testing.T, simToken string) (*Service, *models.Store, *whapisim.Sim) {
 	t.Helper()
-	te := testenv.New(t, testenv.Options{States: States(), Sim: whapisim.Options{PartnerToken: simToken}, Timeout: 5 * time.Second})
+	return newTestServiceBehind(t, simToken, nil)
+}
+
+// newTestServiceBehind is newTestService with the simulator served behind
+// front (nil: none), a handler of the test's that may hold requests back.
+func newTestServiceBehind(t *testing.T, simToken string, front func(http.Handler) http.Handler) (*Service, *models.Store, *whapisim.Sim) {
+	t.Helper()
+	te := testenv.New(t, testenv.Options{States: States(), Sim: whapisim.Options{PartnerToken: simToken},
+		Timeout: whapi.DefaultTimeout, SimFront: front})
 	store, sim := te.Store, te.Sim
 	client := te.Client(whapi.WithLogger(slog.New(slog.DiscardHandler)))
 	return New(store, client, slog.New(slog.DiscardHandler)), store, sim
@@ -27,22 +37,36 @@ var admin = models.Actor{Email: "admin@example.com"}
 // A slow check of an old token must not mark a newer token as checked.
 func TestLateCheckOfReplacedTokenChangesNothing(t *testing.T) {
 	good := genToken(1300)
-	svc, store, sim := newTestService(t, good)
-	ctx := context.Background()
 	wrong := genToken(1300)
+	// The check of the wrong token is held in front of the simulator until
+	// the newer token is saved and checked: the late answer comes last
+	// however the goroutines are scheduled, with no guessed delay.
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var held atomic.Bool
+	svc, store, _ := newTestServiceBehind(t, good, func(sim http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/projects" && r.Header.Get("Authorization") == "Bearer "+wrong && held.CompareAndSwap(false, true) {
+				close(arrived)
+				<-release
+			}
+			sim.ServeHTTP(w, r)
+		})
+	})
+	unhold := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(unhold) // before the server closes, should the test stop early
+	ctx := context.Background()
 
-	// The first check (of the wrong token) is slow; the second is not.
-	sim.InjectFault(whapisim.Fault{Path: "/projects", Kind: whapisim.FaultLatency, Delay: 1500 * time.Millisecond})
 	var wg sync.WaitGroup
 	var slow *SettingsResult
 	var slowErr error
 	wg.Go(func() { slow, slowErr = svc.SaveWHAPISettings(ctx, admin, SettingsInput{PartnerToken: wrong}) })
-	deadline := time.Now().Add(5 * time.Second)
-	for sim.CountRequests("GET", "/projects") == 0 && len(sim.Requests()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	select {
+	case <-arrived: // the slow request is in flight
+	case <-time.After(time.Minute):
+		t.Fatal("the check of the first token never reached WHAPI")
 	}
-	time.Sleep(200 * time.Millisecond) // the slow request is in flight
 	fast, err := svc.SaveWHAPISettings(ctx, admin, SettingsInput{PartnerToken: good})
+	unhold()
 	if err != nil {
 		t.Fatal(err)
 	}

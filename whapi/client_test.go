@@ -182,29 +182,45 @@ func TestBaseURLs(t *testing.T) {
 
 func TestTimeout(t *testing.T) {
 	release := make(chan struct{})
-	srv, _ := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+	srv, rec := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 		case <-release:
 		}
 	})
 	t.Cleanup(func() { close(release) })
+	// The server never answers: a call that returns at all was ended by a
+	// deadline or a cancel, so no test below needs the machine to be quick;
+	// the upper bounds on the time taken are only there to tell one
+	// deadline from another, far apart.
+	attempts := func(method, path string) int {
+		n := 0
+		for _, h := range rec.all() {
+			if h.Method == method && h.Path == path {
+				n++
+			}
+		}
+		return n
+	}
 
 	const timeout = 200 * time.Millisecond
 	// Retries are on: the timeout bounds the whole call, retries included.
 	c, _ := newClient(t, srv, whapi.WithTimeout(timeout), whapi.WithRetries(2, time.Millisecond))
-	calls := map[string]func(context.Context) error{
-		"GET health": func(ctx context.Context) error { _, err := c.Health(ctx, channelToken); return err },
-		"PUT create channel": func(ctx context.Context) error {
+	calls := map[string]struct {
+		method, path string
+		call         func(context.Context) error
+	}{
+		"GET health": {"GET", "/health", func(ctx context.Context) error { _, err := c.Health(ctx, channelToken); return err }},
+		"PUT create channel": {"PUT", "/channels", func(ctx context.Context) error {
 			_, err := c.CreateChannel(ctx, whapi.CreateChannelRequest{Name: "n", ProjectID: "p"})
 			return err
-		},
-		"POST extend": func(ctx context.Context) error { return c.ExtendChannel(ctx, "SHAZAM-3HDYQ", 30, "top-up") },
+		}},
+		"POST extend": {"POST", "/channels/SHAZAM-3HDYQ/extend", func(ctx context.Context) error { return c.ExtendChannel(ctx, "SHAZAM-3HDYQ", 30, "top-up") }},
 	}
-	for name, call := range calls {
+	for name, cl := range calls {
 		t.Run(name, func(t *testing.T) {
 			start := time.Now()
-			err := call(t.Context())
+			err := cl.call(t.Context())
 			elapsed := time.Since(start)
 			if !errors.Is(err, whapi.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("err = %v, want ErrTimeout and context.DeadlineExceeded", err)
@@ -212,29 +228,38 @@ func TestTimeout(t *testing.T) {
 			if !whapi.OutcomeUnknown(err) {
 				t.Error("a timeout leaves the outcome unknown")
 			}
-			if elapsed < timeout || elapsed > timeout+time.Second {
-				t.Errorf("returned after %v, want about %v", elapsed, timeout)
+			// One deadline for the whole call: the first attempt waits it
+			// out, so no retry is sent (a deadline per attempt would send
+			// three). Zero if the request had not reached the server yet.
+			if n := attempts(cl.method, cl.path); n > 1 {
+				t.Errorf("%d attempts: the timeout must bound the whole call, retries included", n)
+			}
+			if elapsed < timeout || elapsed >= whapi.DefaultTimeout {
+				t.Errorf("returned after %v, want the configured %v (the default is %v)", elapsed, timeout, whapi.DefaultTimeout)
 			}
 		})
 	}
+
+	// A client that would wait an hour: only the caller can end its calls.
+	patient, _ := newClient(t, srv, whapi.WithTimeout(time.Hour), whapi.WithRetries(2, time.Millisecond))
 
 	t.Run("caller deadline shorter", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		_, err := c.Projects(ctx)
-		if !errors.Is(err, whapi.ErrTimeout) {
-			t.Fatalf("err = %v, want ErrTimeout", err)
+		_, err := patient.Projects(ctx)
+		if !errors.Is(err, whapi.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want ErrTimeout and context.DeadlineExceeded", err)
 		}
-		if elapsed := time.Since(start); elapsed > timeout {
-			t.Errorf("took %v, the caller's 50ms deadline must win", elapsed)
+		if elapsed := time.Since(start); elapsed >= whapi.DefaultTimeout {
+			t.Errorf("took %v, the caller's 50ms deadline must win over the client's hour", elapsed)
 		}
 	})
 
 	t.Run("caller cancels", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(30*time.Millisecond, cancel)
-		err := c.DeleteChannel(ctx, "SHAZAM-3HDYQ")
+		err := patient.DeleteChannel(ctx, "SHAZAM-3HDYQ")
 		if !errors.Is(err, whapi.ErrTimeout) || !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v, want ErrTimeout and context.Canceled", err)
 		}

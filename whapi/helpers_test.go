@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"whapidesk/whapi"
 )
@@ -171,6 +170,6 @@ func (b *bufferLogger) logger() *slog.Logger {
 func newClient(t *testing.T, srv *httptest.Server, opts ...whapi.Option) (*whapi.Client, *tokenBox) {
 	t.Helper()
 	tokens := &tokenBox{val: "Bearer " + jwtToken(t)}
-	all := append([]whapi.Option{whapi.WithLogger(quiet()), whapi.WithRetries(0, 0), whapi.WithTimeout(5 * time.Second)}, opts...)
+	all := append([]whapi.Option{whapi.WithLogger(quiet()), whapi.WithRetries(0, 0), whapi.WithTimeout(whapi.DefaultTimeout)}, opts...)
 	return whapi.New(srv.URL, srv.URL, tokens, all...), tokens
 }

@@ -18,6 +18,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -55,6 +56,9 @@ type Options struct {
 	// StoreOnClock puts the store on the manual clock too (otherwise it
 	// keeps real time: sessions expire by it).
 	StoreOnClock bool
+	// SimFront, when set, wraps the simulator's handler: a test's own
+	// handler in front of WHAPI that may hold requests back or count them.
+	SimFront func(http.Handler) http.Handler
 	// LogLevel is the least level the env's log keeps (default Info).
 	LogLevel slog.Level
 }
@@ -113,7 +117,11 @@ func New(t testing.TB, o Options) *Env {
 		e.Store.SetClock(e.Clock.Now)
 	}
 	e.Sim = whapisim.New(o.Sim)
-	e.SimServer = httptest.NewServer(e.Sim)
+	var h http.Handler = e.Sim
+	if o.SimFront != nil {
+		h = o.SimFront(h)
+	}
+	e.SimServer = httptest.NewServer(h)
 	t.Cleanup(e.SimServer.Close)
 	e.SimURL = e.SimServer.URL
 	return e

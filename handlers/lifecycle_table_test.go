@@ -35,13 +35,12 @@ var lifecycleWant = map[models.ChannelStatus]map[provision.Action]string{
 // on a roomy plan, with an admin and API keys for both.
 type lifecycleFix struct {
 	*custFix
-	cust, admin         *models.User
-	custKey, adminKey   string
-	adminC, custC       *testClient
-	expired             []*models.Channel // made first: the clock runs past their days
-	made                int
-	ctx                 context.Context
-	adminPage, custPage string
+	cust, admin       *models.User
+	custKey, adminKey string
+	adminC, custC     *testClient
+	expired           []*models.Channel // made first: the clock runs past their days
+	made              int
+	ctx               context.Context
 }
 
 func newLifecycleFix(t *testing.T, expired int) *lifecycleFix {

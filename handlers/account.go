@@ -17,12 +17,6 @@ import (
 // the password), counted like sign-ins.
 const maxPasswordFailures = 5
 
-// accountRoutes are a signed-in user's own settings, for either role.
-func (h *Handler) accountRoutes(g *echo.Group) {
-	g.GET("/password", h.showPasswordPage)
-	g.POST("/password", h.changePassword)
-}
-
 // requireSignedIn lets any signed-in user through.
 func (h *Handler) requireSignedIn(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {

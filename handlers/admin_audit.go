@@ -9,11 +9,6 @@ import (
 	"whapidesk/views"
 )
 
-// adminAuditRoutes registers its pages on the admin group.
-func (h *Handler) adminAuditRoutes(g *echo.Group) {
-	g.GET("/audit", h.showAuditPage)
-}
-
 const auditPerPage = 50
 
 func auditHref(n int) string {

@@ -21,16 +21,6 @@ import (
 // channelsPerPage is the page size of the admin's channel list.
 const channelsPerPage = 50
 
-// adminChannelRoutes registers its pages on the admin group.
-func (h *Handler) adminChannelRoutes(g *echo.Group) {
-	g.GET("/channels", h.showChannelsPage)
-	g.GET("/channels.csv", h.exportChannelsCSV)
-	g.POST("/channels/:id/extend", h.extendChannel)
-	g.GET("/channels/:id/delete", h.showDeleteChannelPage)
-	g.POST("/channels/:id/delete", h.deleteChannel)
-	g.POST("/channels/:id/sync", h.syncChannel)
-}
-
 // channelListQuery is the channel list's filters and page, as in its URL.
 type channelListQuery struct {
 	Status   string // "", "all" or a channel status

@@ -24,12 +24,6 @@ const expiringWindow = 7 * 24 * time.Hour
 // dashboard shows: past it, it says "more than 100".
 const dashboardExpiringCountUpTo = 100
 
-// adminHomeRoutes registers the dashboard's actions on the admin group.
-func (h *Handler) adminHomeRoutes(g *echo.Group) {
-	g.POST("/sync", h.syncNow)
-	g.POST("/partner/days", h.recordPartnerDays)
-}
-
 // adminHomeView gathers what the dashboard shows.
 func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 	var d views.AdminHome

@@ -13,17 +13,6 @@ import (
 	"whapidesk/views"
 )
 
-// adminPlanRoutes registers its pages on the admin group.
-func (h *Handler) adminPlanRoutes(g *echo.Group) {
-	g.GET("/plans", h.listPlans)
-	g.POST("/plans", h.createPlan)
-	g.GET("/plans/:id/edit", h.editPlan)
-	g.POST("/plans/:id", h.updatePlan)
-	g.GET("/plans/:id/retire", h.showRetirePlanPage)
-	g.POST("/plans/:id/retire", h.retirePlan)
-	g.POST("/plans/:id/reinstate", h.reinstatePlan)
-}
-
 // pathID reads a positive numeric path parameter; ok is false for
 // anything else (which every caller answers as "not found").
 func pathID(c echo.Context, name string) (id int64, ok bool) {

@@ -17,26 +17,6 @@ import (
 	"whapidesk/views"
 )
 
-// adminUserRoutes registers its pages on the admin group.
-func (h *Handler) adminUserRoutes(g *echo.Group) {
-	g.GET("/users", h.showUsersPage)
-	g.POST("/users", h.addUser)
-	g.GET("/users/:id", h.showUserPage)
-	g.POST("/users/:id/mode", h.setUserMode)
-	g.POST("/users/:id/subscription", h.activateUserPlan)
-	g.POST("/users/:id/subscription/renew", h.renewUserPlan)
-	g.GET("/users/:id/subscription/cancel", h.showCancelUserPlanPage)
-	g.POST("/users/:id/subscription/cancel", h.cancelUserPlan)
-	g.POST("/users/:id/days", h.creditUserDays)
-	g.GET("/users/:id/disable", h.showDisableUserPage)
-	g.POST("/users/:id/disable", h.disableUser)
-	g.POST("/users/:id/enable", h.enableUser)
-	g.POST("/users/:id/password", h.setUserPassword)
-	g.POST("/users/:id/channels/:cid/extend", h.extendUserChannel)
-	g.GET("/users/:id/channels/:cid/delete", h.showDeleteUserChannelPage)
-	g.POST("/users/:id/channels/:cid/delete", h.deleteUserChannel)
-}
-
 const (
 	usersPerPage  = 25
 	ledgerOnPage  = 50

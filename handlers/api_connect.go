@@ -34,19 +34,6 @@ import (
 // connectPollWindow is how long a connect page renews its code by itself.
 const connectPollWindow = 10 * time.Minute
 
-// connectPageRoutes registers the connect page's routes on the /app group.
-func (h *Handler) connectPageRoutes(g *echo.Group) {
-	g.GET("/channels/:id/connect", h.showConnectPage)
-	g.GET("/channels/:id/connect/status", h.connectStatus)
-	g.POST("/channels/:id/connect/pairing", h.requestPairingCode)
-	g.GET("/channels/:id/qr.png", h.connectQRImage)
-}
-
-// apiConnectRoutes registers the customer's QR route of the JSON API.
-func (h *Handler) apiConnectRoutes(api *echo.Group) {
-	api.GET("/channels/:id/qr", h.apiChannelQR)
-}
-
 func connectPath(id int64, suffix string) string {
 	return "/app/channels/" + strconv.FormatInt(id, 10) + "/connect" + suffix
 }

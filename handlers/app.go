@@ -15,17 +15,6 @@ import (
 	"whapidesk/views"
 )
 
-// appRoutes registers the customer's pages on the /app group (customers
-// only). Every channel route answers 404 for a channel that is not the
-// signed-in customer's, so ids cannot be probed.
-func (h *Handler) appRoutes(g *echo.Group) {
-	g.GET("", h.showCustomerDashboard)
-	g.POST("/channels", h.createCustomerChannel)
-	g.GET("/channels/:id/delete", h.showCustomerDeletePage)
-	g.POST("/channels/:id/delete", h.deleteCustomerChannel)
-	h.connectPageRoutes(g)
-}
-
 // custExpiryWarning is how close to its end a channel gets a banner.
 const custExpiryWarning = 7 * 24 * time.Hour
 

@@ -5,7 +5,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -107,16 +106,4 @@ func apiQueryID(c echo.Context, name string, fields map[string]string) int64 {
 		return 0
 	}
 	return id
-}
-
-// apiTime formats a time for the API, in UTC.
-func apiTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-// apiTimePtr formats an optional time (nil stays null).
-func apiTimePtr(t *time.Time) *string {
-	if t == nil || t.IsZero() {
-		return nil
-	}
-	s := apiTime(*t)
-	return &s
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -239,7 +238,7 @@ func (h *Handler) apiChannelQR(c echo.Context) error {
 	switch st.Phase {
 	case provision.PhaseWaiting:
 		out.Image = "data:image/png;base64," + base64.StdEncoding.EncodeToString(st.PNG)
-		out.ExpiresAt = st.ExpiresAt.UTC().Format(time.RFC3339)
+		out.ExpiresAt = apiTime(st.ExpiresAt)
 	case provision.PhaseConnected:
 		out.Phone = custPhone(st.Phone)
 	}

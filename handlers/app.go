@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -22,25 +21,6 @@ func (h *Handler) custPage(c echo.Context, title string) views.Page {
 	p := h.page(c, title)
 	p.Active = "app"
 	return p
-}
-
-// custDate shows a day to customers, in UTC like every time we show.
-func custDate(t time.Time) string { return t.UTC().Format("2 Jan 2006") }
-
-// custPhone shows a number WhatsApp reports ("15551234567", maybe
-// with "@…") as "+15551234567".
-func custPhone(raw string) string {
-	raw, _, _ = strings.Cut(raw, "@")
-	raw = strings.TrimPrefix(strings.TrimSpace(raw), "+")
-	if raw == "" {
-		return ""
-	}
-	for _, r := range raw {
-		if r < '0' || r > '9' {
-			return raw
-		}
-	}
-	return "+" + raw
 }
 
 // custDaysLeft is a channel's remaining time: whole days left (counted as
@@ -95,16 +75,9 @@ func (h *Handler) custDashboard(ctx context.Context, u *models.User) (views.Cust
 	}
 	if d.HasPlan && d.LiveChannels >= d.MaxChannels {
 		d.CreateBlocked = fmt.Sprintf("All %d %s of your plan are in use. Delete a channel to add another, or ask %s for a bigger plan.",
-			d.MaxChannels, custPlural(d.MaxChannels, "channel", "channels"), h.cfg.Brand)
+			d.MaxChannels, plural(d.MaxChannels, "channel", "channels"), h.cfg.Brand)
 	}
 	return d, nil
-}
-
-func custPlural(n int64, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // custExpiryBanner warns about a channel that expires within 7 days or has
@@ -190,7 +163,7 @@ func (h *Handler) custCreateError(err error) (string, bool) {
 	case "no_active_plan":
 		return fmt.Sprintf("You have no active plan, so no channel can be added. Ask %s to activate one.", h.cfg.Brand), true
 	case "rate_limited":
-		return strings.ToUpper(msg[:1]) + msg[1:] + ".", true
+		return upperFirst(msg) + ".", true
 	case "not_found", "customer_disabled", "not_customer":
 		return "Your account cannot add channels. Sign in again, or contact " + h.cfg.Brand + ".", true
 	}
@@ -204,7 +177,7 @@ func (h *Handler) custRedirect(c echo.Context, to string) error {
 	if err := h.saveSession(c); err != nil {
 		return err
 	}
-	if c.Request().Header.Get("HX-Request") == "true" && to != "/app" {
+	if fromHTMX(c) && to != "/app" {
 		c.Response().Header().Set("HX-Redirect", to)
 		return c.NoContent(http.StatusOK)
 	}

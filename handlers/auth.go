@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -115,14 +114,7 @@ func (h *Handler) startSession(c echo.Context, u *models.User) error {
 func retryAfter(c echo.Context, wait time.Duration) string {
 	c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	minutes := int(math.Ceil(wait.Minutes()))
-	return fmt.Sprintf("%d minute%s", minutes, plural(minutes))
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
+	return countOf(int64(minutes), "minute", "minutes")
 }
 
 func (h *Handler) showLogoutPage(c echo.Context) error {

@@ -144,7 +144,7 @@ func (h *Handler) channelListView(ctx context.Context, q channelListQuery) (view
 	// Past the end: show the last page. The count is exact here, as
 	// CountUpTo lies past the offset.
 	if len(rows) == 0 && total.N > 0 && q.Page > 1 && !total.More {
-		q.Page = int((total.N + channelsPerPage - 1) / channelsPerPage)
+		q.Page = pageCount(total.N, channelsPerPage)
 		f.Offset = (q.Page - 1) * channelsPerPage
 		f.CountUpTo = listCountUpTo(f.Offset)
 		if rows, total, err = h.store.ListAdminChannels(ctx, f); err != nil {
@@ -164,21 +164,12 @@ func (h *Handler) channelListView(ctx context.Context, q channelListQuery) (view
 	if l.Back != "" {
 		l.BackParam = "?back=" + url.QueryEscape(l.Back)
 	}
-	if len(rows) > 0 {
-		l.From = int64(f.Offset) + 1
-		l.To = int64(f.Offset + len(rows))
-		l.PageInfo = groupThousands(l.From) + "–" + groupThousands(l.To) + " of " + totalText(total)
-	}
-	if q.Page > 1 {
-		prev := q
-		prev.Page--
-		l.PrevHref = prev.href("/admin/channels", true)
-	}
-	if int64(q.Page)*channelsPerPage < total.N || total.More {
-		next := q
-		next.Page++
-		l.NextHref = next.href("/admin/channels", true)
-	}
+	pg := buildPager(total, channelsPerPage, q.Page, func(n int) string {
+		at := q
+		at.Page = n
+		return at.href("/admin/channels", true)
+	})
+	l.PageInfo, l.PrevHref, l.NextHref = pg.Summary, pg.Prev, pg.Next
 	for _, r := range rows {
 		row := channelListRow(r, now)
 		v := q.values(true)
@@ -203,7 +194,7 @@ func channelListRow(r models.AdminChannelRow, now time.Time) views.ChannelListRo
 		row.Mode = "Live"
 	case "":
 	default:
-		row.Mode = strings.ToUpper(r.Mode[:1]) + r.Mode[1:]
+		row.Mode = upperFirst(r.Mode)
 	}
 	row.CanExtend, row.CanSync, row.CanDelete = v.Can.Extend, v.Can.Sync, v.Can.Delete
 	if v.AtWhapi && r.ActiveTill != nil {
@@ -295,8 +286,8 @@ func (h *Handler) extendChannel(c echo.Context) error {
 		if uerr != nil {
 			return uerr
 		}
-		h.setFlash(c, "error", fmt.Sprintf("%s was not extended: %s has only %d day%s left (you asked for %d). Credit days on the customer's page first.",
-			channelLabel(ch), owner.Email, owner.DayBalance, plural(int(owner.DayBalance)), days))
+		h.setFlash(c, "error", fmt.Sprintf("%s was not extended: %s has only %s left (you asked for %d). Credit days on the customer's page first.",
+			channelLabel(ch), owner.Email, countOf(owner.DayBalance, "day", "days"), days))
 		return h.backToChannels(c, q)
 	}
 	if err != nil {
@@ -310,7 +301,7 @@ func (h *Handler) extendChannel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	text := fmt.Sprintf("%s was extended by %d day%s from %s's balance (%d left).", channelLabel(ch), days, plural(int(days)), owner.Email, owner.DayBalance)
+	text := fmt.Sprintf("%s was extended by %s from %s's balance (%d left).", channelLabel(ch), countOf(days, "day", "days"), owner.Email, owner.DayBalance)
 	if t := formatTime(after.ActiveTill); t != "" {
 		text += " Active till " + t + "."
 	}
@@ -386,7 +377,7 @@ func (h *Handler) deleteChannel(c echo.Context) error {
 	}
 	text := channelLabel(ch) + " was deleted."
 	if days > 0 {
-		text += fmt.Sprintf(" %d unused day%s went back to %s's balance (now %d).", days, plural(int(days)), owner.Email, owner.DayBalance)
+		text += fmt.Sprintf(" %s went back to %s's balance (now %d).", countOf(days, "unused day", "unused days"), owner.Email, owner.DayBalance)
 	}
 	h.setFlash(c, "success", text)
 	return h.backToChannels(c, q)
@@ -414,7 +405,7 @@ func (h *Handler) syncChannel(c echo.Context) error {
 	case provision.IsGone(after):
 		text := channelLabel(ch) + " no longer exists at WHAPI: it is marked deleted."
 		if unused > 0 {
-			text += fmt.Sprintf(" Its %d unused day%s went back to the owner's balance.", unused, plural(int(unused)))
+			text += " Its " + countOf(unused, "unused day", "unused days") + " went back to the owner's balance."
 		}
 		h.setFlash(c, "warning", text)
 	default:
@@ -452,11 +443,11 @@ func (h *Handler) exportChannelsCSV(c echo.Context) error {
 	for {
 		for _, r := range rows {
 			till := ""
-			if r.ActiveTill != nil {
-				till = r.ActiveTill.UTC().Format(time.RFC3339)
+			if t := apiTimePtr(r.ActiveTill); t != nil {
+				till = *t
 			}
 			rec := []string{strconv.FormatInt(r.ID, 10), csvText(r.Name), csvText(r.OwnerEmail), string(r.Status), r.Mode,
-				strconv.FormatBool(r.Linked), till, strconv.FormatInt(r.DaysAllocated, 10), r.CreatedAt.UTC().Format(time.RFC3339)}
+				strconv.FormatBool(r.Linked), till, strconv.FormatInt(r.DaysAllocated, 10), apiTime(r.CreatedAt)}
 			if err := w.Write(rec); err != nil {
 				return err
 			}

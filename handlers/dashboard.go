@@ -166,15 +166,15 @@ func (h *Handler) syncNow(c echo.Context) error {
 
 // syncReport says what a sync did in plain words.
 func syncReport(settled, synced, gone, orphans, errs int) (kind, text string) {
-	parts := []string{fmt.Sprintf("%d channel%s refreshed", synced, plural(synced))}
+	parts := []string{countOf(int64(synced), "channel", "channels") + " refreshed"}
 	if gone > 0 {
 		parts = append(parts, fmt.Sprintf("%d no longer at WHAPI (marked deleted, unused days returned)", gone))
 	}
 	if settled > 0 {
-		parts = append(parts, fmt.Sprintf("%d unfinished change%s settled", settled, plural(settled)))
+		parts = append(parts, countOf(int64(settled), "unfinished change", "unfinished changes")+" settled")
 	}
 	if orphans > 0 {
-		parts = append(parts, fmt.Sprintf("%d duplicate%s removed at WHAPI", orphans, plural(orphans)))
+		parts = append(parts, countOf(int64(orphans), "duplicate", "duplicates")+" removed at WHAPI")
 	}
 	text = "Synced with WHAPI: " + strings.Join(parts, ", ") + "."
 	if errs > 0 {

@@ -18,146 +18,9 @@ import (
 )
 
 const (
-	usersPerPage  = 25
-	ledgerOnPage  = 50
-	pagerMaxLinks = 7
+	usersPerPage = 25
+	ledgerOnPage = 50
 )
-
-// fromHTMX reports whether HTMX sent the request.
-func fromHTMX(c echo.Context) bool {
-	return c.Request().Header.Get("HX-Request") == "true"
-}
-
-// listPageNumber is the ?page= of a list, 1 if absent or not a page.
-func listPageNumber(c echo.Context) int {
-	n, err := strconv.Atoi(c.QueryParam("page"))
-	if err != nil || n < 1 || n > 1_000_000 {
-		return 1
-	}
-	return n
-}
-
-// listCountAhead is how far past the current page a list counts the rows
-// of a filter the running totals do not cover (a search, say): beyond
-// that the pager says "more than N", so a page's cost does not grow with
-// the number of rows. The pages before it count as before.
-const listCountAhead = 1000
-
-// listCountUpTo is the CountUpTo of a list page at offset: the next
-// multiple of listCountAhead past it, so that a page past the end is
-// always counted exactly.
-func listCountUpTo(offset int) int { return (offset/listCountAhead + 1) * listCountAhead }
-
-// groupThousands writes n with thousands separators: 10000 → "10,000".
-func groupThousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	if neg {
-		return "-" + s
-	}
-	return s
-}
-
-// totalText is a list's total in words: "10,000" or "more than 1,000".
-func totalText(t models.ListTotal) string {
-	if t.More {
-		return "more than " + groupThousands(t.N)
-	}
-	return groupThousands(t.N)
-}
-
-// buildPager makes the page links of a list of total items, on page;
-// href(n) is the address of page n.
-func buildPager(total int64, perPage, page int, href func(n int) string) views.PagerView {
-	return buildListPager(models.ListTotal{N: total}, perPage, page, href)
-}
-
-// buildListPager is buildPager for a total that may be "more than N": then
-// the pages up to N are linked, and Next goes on from there.
-func buildListPager(total models.ListTotal, perPage, page int, href func(n int) string) views.PagerView {
-	if total.N <= 0 {
-		return views.PagerView{}
-	}
-	last := int((total.N + int64(perPage) - 1) / int64(perPage))
-	from := int64(page-1)*int64(perPage) + 1
-	to := min(total.N, int64(page)*int64(perPage))
-	pg := views.PagerView{Summary: fmt.Sprintf("%s–%s of %s", groupThousands(from), groupThousands(to), totalText(total))}
-	if from > total.N {
-		pg.Summary = totalText(total) + " in all"
-	}
-	if last <= 1 && !total.More {
-		return pg
-	}
-	if page > 1 {
-		pg.Prev = href(min(page-1, last))
-	}
-	if page < last || total.More {
-		pg.Next = href(page + 1)
-	}
-	lo, hi := max(1, page-pagerMaxLinks/2), min(last, page+pagerMaxLinks/2)
-	if lo > 1 {
-		pg.Links = append(pg.Links, views.PagerLink{Label: "1", Href: href(1)})
-		if lo > 2 {
-			pg.Links = append(pg.Links, views.PagerLink{Gap: true})
-		}
-	}
-	for n := lo; n <= hi; n++ {
-		pg.Links = append(pg.Links, views.PagerLink{Label: strconv.Itoa(n), Href: href(n), Current: n == page})
-	}
-	switch {
-	case total.More: // the last page is not known
-		pg.Links = append(pg.Links, views.PagerLink{Gap: true})
-	case hi < last:
-		if hi < last-1 {
-			pg.Links = append(pg.Links, views.PagerLink{Gap: true})
-		}
-		pg.Links = append(pg.Links, views.PagerLink{Label: strconv.Itoa(last), Href: href(last)})
-	}
-	return pg
-}
-
-// problemText says what went wrong, in plain words, with the kind of
-// flash it deserves. Errors that are not the admin's to fix are returned
-// (a 500, details logged).
-func problemText(err error) (kind, text string, _ error) {
-	status, _, msg, ok := domainError(err)
-	if !ok {
-		return "", "", err
-	}
-	kind = "error"
-	if errors.Is(err, provision.ErrOutcomeUnknown) || status == http.StatusTooManyRequests {
-		kind = "warning"
-	}
-	return kind, upperFirst(msg) + ".", nil
-}
-
-// flashProblem puts what went wrong in the flash (see problemText).
-func (h *Handler) flashProblem(c echo.Context, err error) error {
-	kind, text, err := problemText(err)
-	if err != nil {
-		return err
-	}
-	h.setFlash(c, kind, text)
-	return nil
-}
-
-func upperFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-func countOf(n int64, one, many string) string {
-	if n == 1 || n == -1 {
-		return fmt.Sprintf("%d %s", n, one)
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}
 
 // backToUser saves the flash and sends the browser to the user's page.
 func (h *Handler) backToUser(c echo.Context, id int64) error {
@@ -256,7 +119,7 @@ func (h *Handler) renderUsers(c echo.Context, status int, p views.Page, form vie
 	}
 	// Past the end (the list shrank): show the last page. The count is
 	// exact here, as CountUpTo lies past the offset.
-	if last := int((total.N + usersPerPage - 1) / usersPerPage); len(rows) == 0 && page > 1 && last >= 1 && !total.More {
+	if last := pageCount(total.N, usersPerPage); len(rows) == 0 && page > 1 && last >= 1 && !total.More {
 		page = last
 		f.Offset = (page - 1) * usersPerPage
 		f.CountUpTo = listCountUpTo(f.Offset)
@@ -271,7 +134,7 @@ func (h *Handler) renderUsers(c echo.Context, status int, p views.Page, form vie
 	v := views.UsersView{
 		Filter:   fv,
 		Filtered: fv.Q != "" || fv.Plan != "" || fv.Mode != "" || fv.Status != "" || fv.Role != "customer",
-		Pager:    buildListPager(total, usersPerPage, page, func(n int) string { return usersListHref(fv, n) }),
+		Pager:    buildPager(total, usersPerPage, page, func(n int) string { return usersListHref(fv, n) }),
 		Form:     form,
 	}
 	for _, pl := range plans {
@@ -509,10 +372,7 @@ func (h *Handler) userPageView(ctx context.Context, me *models.User, u *models.U
 	}
 	for _, e := range entries {
 		row := views.LedgerRow{When: formatTime(&e.CreatedAt), Kind: ledgerKinds[e.Kind], Comment: e.Comment, Actor: e.Actor,
-			Credit: e.Delta > 0, Delta: fmt.Sprintf("%+d", e.Delta)}
-		if e.Delta < 0 {
-			row.Delta = fmt.Sprintf("−%d", -e.Delta)
-		}
+			Credit: e.Delta > 0, Delta: signedDelta(e.Delta)}
 		if row.Kind == "" {
 			row.Kind = string(e.Kind)
 		}

@@ -120,8 +120,8 @@ func (h *Handler) showCustomerDashboard(c echo.Context) error {
 func (h *Handler) createCustomerChannel(c echo.Context) error {
 	ctx := c.Request().Context()
 	u := currentUser(c)
-	form := views.CreateChannelForm{Name: c.FormValue("name"), Phone: c.FormValue("phone")}
-	ch, err := h.svc.CreateChannel(ctx, actor(c), provision.CreateInput{UserID: u.ID, Name: form.Name, Phone: form.Phone})
+	form := parseChannelForm(c)
+	ch, err := h.svc.CreateChannel(ctx, actor(c), form.input(u.ID))
 	var fe provision.FieldErrors
 	switch {
 	case err == nil:
@@ -132,7 +132,7 @@ func (h *Handler) createCustomerChannel(c echo.Context) error {
 		if derr != nil {
 			return derr
 		}
-		d.Form = form
+		d.Form = form.CreateChannelForm
 		d.Form.Errors = fe
 		p := h.custPage(c, "My channels")
 		p.Flash = &views.Flash{Kind: "error", Text: "The channel was not added: correct the fields marked below."}

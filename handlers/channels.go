@@ -21,110 +21,6 @@ import (
 // channelsPerPage is the page size of the admin's channel list.
 const channelsPerPage = 50
 
-// channelListQuery is the channel list's filters and page, as in its URL.
-type channelListQuery struct {
-	Status   string // "", "all" or a channel status
-	Expiring bool
-	Owner    string // a user id, or a part of the owner's email
-	Page     int
-	// Extend is the channel whose extend form is open; it is not part of
-	// the list's address (a form's answer shows the list with none open).
-	Extend int64
-}
-
-// channelStatusOptions are the status filter's choices: every state of the
-// lifecycle in its words, between "All current" and "All".
-var channelStatusOptions = func() []views.SelectOption {
-	opts := []views.SelectOption{{Value: "", Label: "All current"}}
-	for _, st := range provision.ChannelStates {
-		label, _ := provision.StateLabel(st)
-		opts = append(opts, views.SelectOption{Value: string(st), Label: label})
-	}
-	return append(opts, views.SelectOption{Value: "all", Label: "All, deleted included"})
-}()
-
-// parseChannelListQuery reads the filters; unknown values are ignored.
-func parseChannelListQuery(v url.Values) channelListQuery {
-	q := channelListQuery{Owner: strings.TrimSpace(v.Get("owner")), Page: 1}
-	for _, o := range channelStatusOptions {
-		if v.Get("status") == o.Value {
-			q.Status = o.Value
-		}
-	}
-	switch v.Get("expiring") {
-	case "1", "on", "true":
-		q.Expiring = true
-	}
-	if r := []rune(q.Owner); len(r) > 200 {
-		q.Owner = string(r[:200])
-	}
-	if n, err := strconv.Atoi(v.Get("page")); err == nil && n > 1 {
-		q.Page = n
-	}
-	if id, err := strconv.ParseInt(v.Get("extend"), 10, 64); err == nil && id > 0 {
-		q.Extend = id
-	}
-	return q
-}
-
-// values is the query in URL form; the page only if withPage and not 1.
-func (q channelListQuery) values(withPage bool) url.Values {
-	v := url.Values{}
-	if q.Status != "" {
-		v.Set("status", q.Status)
-	}
-	if q.Expiring {
-		v.Set("expiring", "1")
-	}
-	if q.Owner != "" {
-		v.Set("owner", q.Owner)
-	}
-	if withPage && q.Page > 1 {
-		v.Set("page", strconv.Itoa(q.Page))
-	}
-	return v
-}
-
-// href is the list's address for this query.
-func (q channelListQuery) href(path string, withPage bool) string {
-	if e := q.values(withPage).Encode(); e != "" {
-		return path + "?" + e
-	}
-	return path
-}
-
-// filter is the store filter of the query, without paging.
-func (q channelListQuery) filter(now time.Time) models.AdminChannelFilter {
-	var f models.AdminChannelFilter
-	switch q.Status {
-	case "":
-	case "all":
-		f.IncludeGone = true
-	default:
-		f.Status = models.ChannelStatus(q.Status)
-	}
-	if q.Expiring {
-		until := now.Add(expiringWindow)
-		f.ExpiringFrom, f.ExpiringUntil = &now, &until
-	}
-	if id, err := strconv.ParseInt(strings.TrimPrefix(q.Owner, "#"), 10, 64); err == nil && id > 0 {
-		f.UserID = id
-	} else {
-		f.OwnerSearch = q.Owner
-	}
-	return f
-}
-
-// backQuery reads the list query a row form carries in "back". It is
-// parsed and rebuilt, so it can only ever lead back to the channel list.
-func backQuery(c echo.Context) channelListQuery {
-	v, err := url.ParseQuery(c.FormValue("back"))
-	if err != nil {
-		v = url.Values{}
-	}
-	return parseChannelListQuery(v)
-}
-
 func (h *Handler) channelsPage(c echo.Context) views.Page {
 	p := h.page(c, "Channels")
 	p.Active = "channels"
@@ -264,22 +160,14 @@ func (h *Handler) extendChannel(c echo.Context) error {
 		return err
 	}
 	q := backQuery(c)
-	rawDays := strings.TrimSpace(c.FormValue("days"))
-	days, perr := strconv.ParseInt(rawDays, 10, 64)
-	in := provision.ExtendInput{ChannelID: ch.ID, Days: days, Comment: c.FormValue("comment")}
-	_, err = provision.ValidateExtend(in)
-	if err == nil && perr == nil {
-		_, err = h.svc.Extend(ctx, actor(c), in)
+	form := parseExtendForm(c)
+	days := form.Days
+	if len(form.Errors) > 0 {
+		return h.extendRefused(c, q, ch, form)
 	}
-	var fe provision.FieldErrors
-	if errors.As(err, &fe) || perr != nil {
-		if fe == nil {
-			fe = provision.FieldErrors{}
-		}
-		if perr != nil {
-			fe["days"] = fmt.Sprintf("enter a whole number of days from 1 to %d", provision.MaxExtendDays)
-		}
-		return h.extendRefused(c, q, ch, fe)
+	_, err = h.svc.Extend(ctx, actor(c), form.input(ch.ID))
+	if errors.As(err, &form.Errors) {
+		return h.extendRefused(c, q, ch, form)
 	}
 	if errors.Is(err, models.ErrInsufficientBalance) {
 		owner, uerr := h.store.UserByID(ctx, ch.UserID)
@@ -311,13 +199,14 @@ func (h *Handler) extendChannel(c echo.Context) error {
 
 // extendRefused shows the list again (422) with the channel's extend form
 // open and the errors next to its fields.
-func (h *Handler) extendRefused(c echo.Context, q channelListQuery, ch *models.Channel, fe provision.FieldErrors) error {
+func (h *Handler) extendRefused(c echo.Context, q channelListQuery, ch *models.Channel, form daysForm) error {
 	l, err := h.channelListView(c.Request().Context(), q)
 	if err != nil {
 		return err
 	}
+	fe := form.Errors
 	l.ExtendID, l.ExtendErrors = ch.ID, fe
-	l.ExtendDays, l.ExtendComment = c.FormValue("days"), c.FormValue("comment")
+	l.ExtendDays, l.ExtendComment = form.RawDays, form.Comment
 	var msgs []string
 	for _, k := range []string{"days", "comment"} {
 		if fe[k] != "" {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -97,37 +96,21 @@ func (h *Handler) showAdminHome(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.AdminHomePage(h.dashboardPage(c), d))
 }
 
-// parsePartnerDays reads the dashboard's "days bought" form: the number is
-// parsed here, the rules are provision's (ValidatePartnerDays).
-func parsePartnerDays(rawDays, rawComment string) (int64, string, provision.FieldErrors) {
-	days, perr := strconv.ParseInt(strings.TrimSpace(rawDays), 10, 64)
-	comment, fe := provision.ValidatePartnerDays(days, rawComment)
-	if fe == nil {
-		fe = provision.FieldErrors{}
-	}
-	switch {
-	case strings.TrimSpace(rawDays) == "":
-		fe["days"] = "enter the number of days bought"
-	case perr != nil:
-		fe["days"] = "enter a whole number of days, from -1,000,000 to 1,000,000"
-	}
-	return days, comment, fe
-}
-
 func (h *Handler) recordPartnerDays(c echo.Context) error {
 	ctx := c.Request().Context()
-	days, comment, fe := parsePartnerDays(c.FormValue("days"), c.FormValue("comment"))
-	if len(fe) > 0 {
+	form := parsePartnerDaysForm(c)
+	days := form.Days
+	if len(form.Errors) > 0 {
 		d, err := h.adminHomeView(ctx)
 		if err != nil {
 			return err
 		}
-		d.PurchaseDaysInput, d.PurchaseCommentInput, d.PurchaseErrors = c.FormValue("days"), c.FormValue("comment"), fe
+		d.PurchaseDaysInput, d.PurchaseCommentInput, d.PurchaseErrors = form.RawDays, form.RawComment, form.Errors
 		p := h.dashboardPage(c)
 		p.Flash = &views.Flash{Kind: "error", Text: "Nothing was recorded: correct the fields marked below."}
 		return h.render(c, http.StatusUnprocessableEntity, views.AdminHomePage(p, d))
 	}
-	pb, err := h.svc.RecordPartnerDays(ctx, actor(c), days, comment)
+	pb, err := h.svc.RecordPartnerDays(ctx, actor(c), days, form.Comment)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,9 @@
 package handlers
 
 import (
+	"net/http"
+	"strconv"
+
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -157,4 +160,20 @@ func (h *Handler) Routes(e *echo.Echo) {
 	// after apiAdmin is made, whose catch-all they replace.
 	api.RouteNotFound("", h.apiNoRoute, h.apiRequireUser)
 	api.RouteNotFound("/*", h.apiNoRoute, h.apiRequireUser)
+}
+
+// pathID reads a positive numeric path parameter; ok is false for
+// anything else (which every caller answers as "not found").
+func pathID(c echo.Context, name string) (id int64, ok bool) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	return id, err == nil && id > 0
+}
+
+// idParam reads a positive numeric path parameter; anything else is 404.
+func idParam(c echo.Context, name string) (int64, error) {
+	id, ok := pathID(c, name)
+	if !ok {
+		return 0, echo.NewHTTPError(http.StatusNotFound)
+	}
+	return id, nil
 }

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -38,69 +36,6 @@ func (h *Handler) usersPage(c echo.Context, title string) views.Page {
 	p := h.page(c, title)
 	p.Active = "users"
 	return p
-}
-
-// userListFilter reads the list's query into the store's filter and the
-// form's state; unknown values count as "any".
-func userListFilter(c echo.Context) (models.UserFilter, views.UserFilter) {
-	q := c.QueryParams()
-	fv := views.UserFilter{Q: strings.TrimSpace(q.Get("q")), Plan: q.Get("plan"), Mode: q.Get("mode"), Status: q.Get("status"), Role: q.Get("role")}
-	if len(fv.Q) > 200 {
-		fv.Q = fv.Q[:200]
-	}
-	f := models.UserFilter{Search: fv.Q}
-	switch fv.Role {
-	case "admin":
-		f.Role = models.RoleAdmin
-	case "all":
-	default:
-		fv.Role = "customer"
-		f.Role = models.RoleCustomer
-	}
-	switch fv.Plan {
-	case "":
-	case "none":
-		f.PlanID = -1
-	default:
-		if id, err := strconv.ParseInt(fv.Plan, 10, 64); err == nil && id > 0 {
-			f.PlanID = id
-		} else {
-			fv.Plan = ""
-		}
-	}
-	switch fv.Mode {
-	case "auto", "manual":
-		f.Mode = models.AllocationMode(fv.Mode)
-	default:
-		fv.Mode = ""
-	}
-	switch fv.Status {
-	case "active", "disabled":
-		f.Status = fv.Status
-	default:
-		fv.Status = ""
-	}
-	return f, fv
-}
-
-// usersListHref is the list's address with the filters of fv, on page n.
-func usersListHref(fv views.UserFilter, n int) string {
-	v := url.Values{}
-	for k, val := range map[string]string{"q": fv.Q, "plan": fv.Plan, "mode": fv.Mode, "status": fv.Status} {
-		if val != "" {
-			v.Set(k, val)
-		}
-	}
-	if fv.Role != "customer" {
-		v.Set("role", fv.Role)
-	}
-	if n > 1 {
-		v.Set("page", strconv.Itoa(n))
-	}
-	if len(v) == 0 {
-		return "/admin/users"
-	}
-	return "/admin/users?" + v.Encode()
 }
 
 func (h *Handler) showUsersPage(c echo.Context) error {
@@ -165,15 +100,14 @@ func (h *Handler) renderUsers(c echo.Context, status int, p views.Page, form vie
 }
 
 func (h *Handler) addUser(c echo.Context) error {
-	form := views.NewUserForm{Email: c.FormValue("email"), Name: c.FormValue("name"), Role: c.FormValue("role")}
-	u, err := h.svc.CreateUser(c.Request().Context(), actor(c), models.NewUser{
-		Email: form.Email, Name: form.Name, Password: c.FormValue("password"), Role: models.Role(form.Role)})
+	form := parseNewUserForm(c)
+	u, err := h.svc.CreateUser(c.Request().Context(), actor(c), form.input())
 	var fe provision.FieldErrors
 	if errors.As(err, &fe) {
 		form.Errors = fe
 		p := h.usersPage(c, "Customers")
 		p.Flash = &views.Flash{Kind: "error", Text: "No account was created: correct the fields marked below."}
-		return h.renderUsers(c, http.StatusUnprocessableEntity, p, form)
+		return h.renderUsers(c, http.StatusUnprocessableEntity, p, form.NewUserForm)
 	}
 	if err != nil {
 		return err
@@ -196,20 +130,6 @@ func (h *Handler) addUser(c echo.Context) error {
 
 // The auto/manual toggle ------------------------------------------------
 
-// usersBack is where the mode toggle returns to: the customers list (with
-// its query, re-encoded) or this customer's page; anything else, this
-// customer's page.
-func usersBack(back string, id int64) string {
-	u, err := url.Parse(safeNext(back))
-	if err != nil || (u.Path != "/admin/users" && u.Path != userPath(id)) {
-		return userPath(id)
-	}
-	if q := u.Query().Encode(); q != "" && u.Path == "/admin/users" {
-		return u.Path + "?" + q
-	}
-	return u.Path
-}
-
 func modeToggle(u *models.User, back string) views.ModeToggle {
 	return views.ModeToggle{UserID: u.ID, Email: u.Email, Auto: u.AllocationMode == models.AllocationAuto, Back: back}
 }
@@ -220,11 +140,11 @@ func (h *Handler) setUserMode(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	back := usersBack(c.FormValue("back"), u.ID)
-	mode := models.AllocationMode(c.FormValue("mode"))
+	form := parseModeForm(c, u.ID)
+	back, mode := form.Back, form.Mode
 	kind, text := "success", ""
 	switch {
-	case mode != models.AllocationAuto && mode != models.AllocationManual:
+	case !form.valid():
 		kind, text = "error", "Choose auto or manual."
 	case u.Role != models.RoleCustomer:
 		kind, text = "error", "Only customers have an allocation mode."
@@ -424,8 +344,8 @@ func (h *Handler) activateUserPlan(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	planID, perr := strconv.ParseInt(c.FormValue("plan_id"), 10, 64)
-	if perr != nil || planID <= 0 {
+	planID, ok := parsePlanChoice(c)
+	if !ok {
 		h.setFlash(c, "error", "Choose a plan.")
 		return h.backToUser(c, u.ID)
 	}
@@ -498,22 +418,14 @@ func (h *Handler) creditUserDays(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	form := views.CreditForm{Days: c.FormValue("days"), Comment: c.FormValue("comment")}
-	var n int64
-	fe := provision.FieldErrors{}
-	readFormInt(c, "days", &n, fe)
-	if len(fe) == 0 {
+	form := parseCreditForm(c)
+	n := form.Days
+	if len(form.Errors) == 0 {
 		err = h.svc.CreditDays(ctx, actor(c), u.ID, n, form.Comment)
-		errors.As(err, &fe)
-	} else if _, cerr := provision.ValidateExtend(provision.ExtendInput{Days: 1, Comment: form.Comment}); cerr != nil {
-		var more provision.FieldErrors
-		if errors.As(cerr, &more) && more["comment"] != "" {
-			fe["comment"] = more["comment"]
-		}
+		errors.As(err, &form.Errors)
 	}
-	if len(fe) > 0 {
-		form.Errors = fe
-		return h.renderUserPage(c, http.StatusUnprocessableEntity, u, fixFields, func(v *views.UserPageView) { v.Credit = form })
+	if len(form.Errors) > 0 {
+		return h.renderUserPage(c, http.StatusUnprocessableEntity, u, fixFields, func(v *views.UserPageView) { v.Credit = form.view() })
 	}
 	if err != nil {
 		if err := h.flashProblem(c, err); err != nil {
@@ -531,21 +443,6 @@ func (h *Handler) creditUserDays(c echo.Context) error {
 	}
 	h.setFlash(c, "success", text+" Balance: "+countOf(after.DayBalance, "day.", "days."))
 	return h.backToUser(c, u.ID)
-}
-
-// readFormInt reads a whole number from a form field into *dst; a bad
-// value is reported in fe under the field's name.
-func readFormInt(c echo.Context, field string, dst *int64, fe provision.FieldErrors) {
-	raw := strings.TrimSpace(c.FormValue(field))
-	v, err := strconv.ParseInt(raw, 10, 64)
-	switch {
-	case raw == "":
-		fe[field] = "enter a number"
-	case err != nil:
-		fe[field] = "enter a whole number"
-	default:
-		*dst = v
-	}
 }
 
 // Account ---------------------------------------------------------------
@@ -601,12 +498,11 @@ func (h *Handler) setUserPassword(c echo.Context) error {
 	if me := currentUser(c); me != nil && me.ID == u.ID {
 		return redirect(c, "/account/password")
 	}
-	form := views.PasswordForm{Errors: map[string]string{}}
-	newPasswordErrors(c.FormValue("new_password"), c.FormValue("confirm_password"), form.Errors)
-	if len(form.Errors) > 0 {
-		return h.renderUserPage(c, http.StatusUnprocessableEntity, u, fixFields, func(v *views.UserPageView) { v.Password = form })
+	form := parsePasswordForm(c)
+	if errs := form.newErrors(map[string]string{}); len(errs) > 0 {
+		return h.renderUserPage(c, http.StatusUnprocessableEntity, u, fixFields, func(v *views.UserPageView) { v.Password = views.PasswordForm{Errors: errs} })
 	}
-	if err := h.store.SetPassword(c.Request().Context(), actor(c), u.ID, c.FormValue("new_password")); err != nil {
+	if err := h.store.SetPassword(c.Request().Context(), actor(c), u.ID, form.New); err != nil {
 		if errors.Is(err, models.ErrInvalidPassword) {
 			h.setFlash(c, "error", "The password was changed meanwhile by someone else. Nothing was set; try again.")
 			return h.backToUser(c, u.ID)
@@ -624,26 +520,18 @@ func (h *Handler) extendUserChannel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	form := views.CreditForm{Days: c.FormValue("days"), Comment: c.FormValue("comment")}
-	in := provision.ExtendInput{ChannelID: ch.ID, Comment: form.Comment}
-	fe := provision.FieldErrors{}
-	readFormInt(c, "days", &in.Days, fe)
+	form := parseExtendForm(c)
+	in := form.input(ch.ID)
 	var updated *models.Channel
-	if len(fe) == 0 {
+	if len(form.Errors) == 0 {
 		updated, err = h.svc.Extend(c.Request().Context(), actor(c), in)
-		errors.As(err, &fe)
-	} else if _, verr := provision.ValidateExtend(provision.ExtendInput{Days: 1, Comment: in.Comment}); verr != nil {
-		var more provision.FieldErrors
-		if errors.As(verr, &more) && more["comment"] != "" {
-			fe["comment"] = more["comment"]
-		}
+		errors.As(err, &form.Errors)
 	}
-	if len(fe) > 0 {
-		form.Errors = fe
+	if len(form.Errors) > 0 {
 		return h.renderUserPage(c, http.StatusUnprocessableEntity, u, fixFields, func(v *views.UserPageView) {
 			for i := range v.Channels {
 				if v.Channels[i].ID == ch.ID {
-					v.Channels[i].Extend = form
+					v.Channels[i].Extend = form.view()
 				}
 			}
 		})

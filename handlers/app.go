@@ -40,7 +40,7 @@ func custDaysLeft(v provision.ChannelView, now time.Time) (left, until string) {
 // custDashboard gathers what /app shows u.
 func (h *Handler) custDashboard(ctx context.Context, u *models.User) (views.CustomerDashboard, error) {
 	now := h.svc.Now()
-	d := views.CustomerDashboard{Balance: u.DayBalance, AutoMode: u.AllocationMode == models.AllocationAuto}
+	d := views.CustomerDashboard{Balance: u.DayBalance, BalanceDays: dayCount(u.DayBalance), AutoMode: u.AllocationMode == models.AllocationAuto}
 	sub, err := h.store.ActiveSubscription(ctx, u.ID)
 	switch {
 	case err == nil:
@@ -56,6 +56,7 @@ func (h *Handler) custDashboard(ctx context.Context, u *models.User) (views.Cust
 	if d.LiveChannels, err = h.store.CountLiveChannels(ctx, u.ID); err != nil {
 		return d, err
 	}
+	d.Usage = fmt.Sprintf("%d of %s", d.LiveChannels, countOf(d.MaxChannels, "channel", "channels"))
 	chans, err := h.store.ChannelsByUser(ctx, u.ID)
 	if err != nil {
 		return d, err
@@ -74,8 +75,8 @@ func (h *Handler) custDashboard(ctx context.Context, u *models.User) (views.Cust
 		}
 	}
 	if d.HasPlan && d.LiveChannels >= d.MaxChannels {
-		d.CreateBlocked = fmt.Sprintf("All %d %s of your plan are in use. Delete a channel to add another, or ask %s for a bigger plan.",
-			d.MaxChannels, plural(d.MaxChannels, "channel", "channels"), h.cfg.Brand)
+		d.CreateBlocked = fmt.Sprintf(plural(d.MaxChannels, "The %d channel of your plan is in use.", "All %d channels of your plan are in use.")+
+			" Delete a channel to add another, or ask %s for a bigger plan.", d.MaxChannels, h.cfg.Brand)
 	}
 	return d, nil
 }
@@ -213,7 +214,10 @@ func (h *Handler) showCustomerDeletePage(c echo.Context) error {
 		return err
 	}
 	v := h.svc.View(ch)
-	d := views.CustomerDelete{ID: ch.ID, Name: ch.Name, UnusedDays: v.UnusedDays, Balance: currentUser(c).DayBalance, CanDelete: v.Can.Delete}
+	d := views.CustomerDelete{ID: ch.ID, Name: ch.Name, BalanceAfter: dayCount(currentUser(c).DayBalance + v.UnusedDays), CanDelete: v.Can.Delete}
+	if v.UnusedDays > 0 {
+		d.Unused = dayCount(v.UnusedDays)
+	}
 	return h.render(c, http.StatusOK, views.CustomerDeletePage(h.custPage(c, "Delete “"+ch.Name+"”"), d))
 }
 

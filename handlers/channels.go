@@ -65,7 +65,7 @@ func (h *Handler) channelListView(ctx context.Context, q channelListQuery) (view
 		at.Page = n
 		return at.href("/admin/channels", true)
 	})
-	l.PageInfo, l.PrevHref, l.NextHref = pg.Summary, pg.Prev, pg.Next
+	l.PageInfo, l.PrevHref, l.NextHref = pg.Summary+" "+plural(total.N, "channel", "channels"), pg.Prev, pg.Next
 	for _, r := range rows {
 		row := channelListRow(r, now)
 		v := q.values(true)
@@ -81,7 +81,7 @@ func channelListRow(r models.AdminChannelRow, now time.Time) views.ChannelListRo
 	row := views.ChannelListRow{
 		ID: r.ID, Name: r.Name, Phone: r.Phone, OwnerID: r.UserID, OwnerEmail: r.OwnerEmail, State: badgeOf(v),
 		Linked: r.Linked, LinkedPhone: r.LinkedPhone, ActiveTill: formatTime(r.ActiveTill), DaysAllocated: r.DaysAllocated,
-		LastSynced: formatTime(r.LastSyncedAt), OwnerBalance: r.OwnerBalance, OwnerMode: string(r.OwnerMode),
+		LastSynced: formatTime(r.LastSyncedAt), OwnerBalance: dayCount(r.OwnerBalance), OwnerMode: string(r.OwnerMode),
 	}
 	switch r.Mode {
 	case "trial":
@@ -237,9 +237,12 @@ func (h *Handler) showDeleteChannelPage(c echo.Context) error {
 	}
 	d := views.ChannelDelete{
 		ID: ch.ID, Name: ch.Name, State: badgeOf(v), OwnerID: owner.ID, OwnerEmail: owner.Email,
-		OwnerBalance: owner.DayBalance, ActiveTill: formatTime(ch.ActiveTill), UnusedDays: v.UnusedDays,
+		OwnerBalance: dayCount(owner.DayBalance), ActiveTill: formatTime(ch.ActiveTill),
 		CanDelete: v.Can.Delete,
 		Back:      back.values(true).Encode(), BackHref: back.href("/admin/channels", true),
+	}
+	if v.UnusedDays > 0 {
+		d.Unused = countOf(v.UnusedDays, "unused day", "unused days")
 	}
 	p := h.channelsPage(c)
 	p.Title = "Delete channel"

@@ -53,9 +53,8 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 
 	pb := tot.Partner
 	d.PartnerBought, d.PartnerExtended, d.PartnerReturned, d.PartnerCorrections = pb.Bought, pb.Extended, pb.Returned, pb.Corrections
-	d.PartnerEstimate = pb.Estimate()
-	d.LowBalanceThreshold = st.LowBalanceThreshold
-	d.PartnerLow = d.PartnerEstimate < st.LowBalanceThreshold
+	d.PartnerEstimate, d.LowBalanceThreshold = dayCount(pb.Estimate()), dayCount(st.LowBalanceThreshold)
+	d.PartnerLow = pb.Estimate() < st.LowBalanceThreshold
 	d.PartnerShortAt = formatTime(st.PartnerShortAt)
 
 	now := time.Now().UTC()
@@ -115,9 +114,9 @@ func (h *Handler) recordPartnerDays(c echo.Context) error {
 		return err
 	}
 	if days > 0 {
-		h.setFlash(c, "success", fmt.Sprintf("Recorded %d days bought from WHAPI. The estimated partner balance is now %d days.", days, pb.Estimate()))
+		h.setFlash(c, "success", "Recorded "+dayCount(days)+" bought from WHAPI. The estimated partner balance is now "+dayCount(pb.Estimate())+".")
 	} else {
-		h.setFlash(c, "success", fmt.Sprintf("Recorded a correction of %d days. The estimated partner balance is now %d days.", days, pb.Estimate()))
+		h.setFlash(c, "success", "Recorded a correction of "+dayCount(days)+". The estimated partner balance is now "+dayCount(pb.Estimate())+".")
 	}
 	if err := h.saveSession(c); err != nil {
 		return err

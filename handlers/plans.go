@@ -36,7 +36,7 @@ func planRows(ps []models.PlanWithCount) []views.PlanRow {
 	rows := make([]views.PlanRow, len(ps))
 	for i, p := range ps {
 		rows[i] = views.PlanRow{ID: p.ID, Name: p.Name, MaxChannels: p.MaxChannels, DaysPerPeriod: p.DaysPerPeriod,
-			PeriodDays: p.PeriodDays, Subscribers: p.Subscribers, Active: p.Active}
+			Period: dayCount(p.PeriodDays), Subscribers: p.Subscribers, Active: p.Active}
 	}
 	return rows
 }
@@ -97,12 +97,16 @@ func (h *Handler) planWithCount(c echo.Context) (*models.PlanWithCount, error) {
 }
 
 func planEditView(pl *models.PlanWithCount) views.PlanEditView {
-	return views.PlanEditView{ID: pl.ID, Name: pl.Name, Subscribers: pl.Subscribers, Active: pl.Active, Form: views.PlanForm{
-		Name:          pl.Name,
-		MaxChannels:   strconv.FormatInt(pl.MaxChannels, 10),
-		DaysPerPeriod: strconv.FormatInt(pl.DaysPerPeriod, 10),
-		PeriodDays:    strconv.FormatInt(pl.PeriodDays, 10),
-	}}
+	n := pl.Subscribers
+	return views.PlanEditView{ID: pl.ID, Name: pl.Name, Subscribers: n, Active: pl.Active,
+		OnPlan: countOf(n, "customer is", "customers are") + " on this plan.",
+		Keep:   "The " + countOf(n, "customer", "customers") + " on this plan " + plural(n, "keeps", "keep") + " it",
+		Form: views.PlanForm{
+			Name:          pl.Name,
+			MaxChannels:   strconv.FormatInt(pl.MaxChannels, 10),
+			DaysPerPeriod: strconv.FormatInt(pl.DaysPerPeriod, 10),
+			PeriodDays:    strconv.FormatInt(pl.PeriodDays, 10),
+		}}
 }
 
 func (h *Handler) editPlan(c echo.Context) error {

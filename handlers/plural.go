@@ -28,3 +28,6 @@ func plural(n int64, one, other string) string {
 func countOf(n int64, one, other string) string {
 	return strconv.FormatInt(n, 10) + " " + plural(n, one, other)
 }
+
+// dayCount is n days in words: "1 day", "30 days".
+func dayCount(n int64) string { return countOf(n, "day", "days") }

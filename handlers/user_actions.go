@@ -242,9 +242,12 @@ func (h *Handler) showDeleteUserChannelPage(c echo.Context) error {
 		h.setFlash(c, "info", "This channel is being changed or is gone already: it cannot be deleted now.")
 		return h.backToUser(c, u.ID)
 	}
-	n := v.UnusedDays
+	var unused string
+	if v.UnusedDays > 0 {
+		unused = countOf(v.UnusedDays, "unused day", "unused days")
+	}
 	return h.render(c, http.StatusOK, views.DeleteUserChannelPage(h.usersPage(c, "Delete channel"), views.UserConfirm{
-		UserID: u.ID, Email: u.Email, Name: ch.Name, Days: n, Action: userPath(u.ID) + "/channels/" + strconv.FormatInt(ch.ID, 10) + "/delete",
+		UserID: u.ID, Email: u.Email, Name: ch.Name, Unused: unused, Action: userPath(u.ID) + "/channels/" + strconv.FormatInt(ch.ID, 10) + "/delete",
 		Confirm: "Delete the channel"}))
 }
 

@@ -222,7 +222,7 @@ func (h *Handler) userPageView(ctx context.Context, me *models.User, u *models.U
 	v := views.UserPageView{
 		ID: u.ID, Email: u.Email, Name: u.Name, Role: string(u.Role), IsCustomer: u.Role == models.RoleCustomer,
 		Disabled: u.Disabled, IsSelf: me != nil && me.ID == u.ID, Created: formatTime(&u.CreatedAt),
-		Toggle: modeToggle(u, userPath(u.ID)), Balance: u.DayBalance,
+		Toggle: modeToggle(u, userPath(u.ID)), Balance: u.DayBalance, BalanceDays: dayCount(u.DayBalance),
 	}
 	if v.Name == v.Email {
 		v.Name = "" // shown once, as the heading
@@ -239,7 +239,7 @@ func (h *Handler) userPageView(ctx context.Context, me *models.User, u *models.U
 		v.Sub = views.SubscriptionView{Exists: true, Active: sub.Status == models.SubActive, PlanName: sub.Plan.Name,
 			PlanSummary: fmt.Sprintf("%s × %s every %s", countOf(sub.Plan.DaysPerPeriod, "day", "days"),
 				countOf(sub.Plan.MaxChannels, "channel", "channels"), countOf(sub.Plan.PeriodDays, "day", "days")),
-			PeriodStart: formatTime(&sub.CurrentPeriodStart), PeriodEnd: formatTime(&sub.CurrentPeriodEnd), Credit: sub.Plan.PeriodCredit()}
+			PeriodStart: formatTime(&sub.CurrentPeriodStart), PeriodEnd: formatTime(&sub.CurrentPeriodEnd), Credit: dayCount(sub.Plan.PeriodCredit())}
 		switch sub.Status {
 		case models.SubActive:
 			v.Sub.Status, v.Sub.StatusClass = "Active", "badge badge-ok"

@@ -50,7 +50,6 @@ func (h *Handler) channelListView(ctx context.Context, q channelListQuery) (view
 	l := views.ChannelList{
 		Filter:        views.ChannelListFilter{Status: q.Status, Expiring: q.Expiring, Owner: q.Owner},
 		StatusOptions: channelStatusOptions,
-		Total:         total.N,
 		Back:          q.values(true).Encode(),
 		CSVHref:       q.href("/admin/channels.csv", false),
 		Filtered:      q.Status != "" || q.Expiring || q.Owner != "",
@@ -65,7 +64,9 @@ func (h *Handler) channelListView(ctx context.Context, q channelListQuery) (view
 		at.Page = n
 		return at.href("/admin/channels", true)
 	})
-	l.PageInfo, l.PrevHref, l.NextHref = pg.Summary+" "+plural(total.N, "channel", "channels"), pg.Prev, pg.Next
+	// The list pages on with Previous and Next: no numbered links.
+	pg.Summary, pg.Links = pg.Summary+" "+plural(total.N, "channel", "channels"), nil
+	l.Pager = pg
 	for _, r := range rows {
 		row := channelListRow(r, now)
 		v := q.values(true)

@@ -242,11 +242,11 @@ func (h *Handler) userPageView(ctx context.Context, me *models.User, u *models.U
 			PeriodStart: formatTime(&sub.CurrentPeriodStart), PeriodEnd: formatTime(&sub.CurrentPeriodEnd), Credit: dayCount(sub.Plan.PeriodCredit())}
 		switch sub.Status {
 		case models.SubActive:
-			v.Sub.Status, v.Sub.StatusClass = "Active", "badge badge-ok"
+			v.Sub.Status = views.Badge{Text: "Active", Tone: "ok"}
 		case models.SubCancelled:
-			v.Sub.Status, v.Sub.StatusClass = "cancelled", "badge badge-muted"
+			v.Sub.Status = views.Badge{Text: "cancelled", Tone: "muted"}
 		default:
-			v.Sub.Status, v.Sub.StatusClass = "expired", "badge badge-muted"
+			v.Sub.Status = views.Badge{Text: "expired", Tone: "muted"}
 		}
 	}
 	plans, err := h.store.ListPlans(ctx)

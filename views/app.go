@@ -70,3 +70,14 @@ type CustomerDelete struct {
 	BalanceAfter string
 	CanDelete    bool
 }
+
+// confirm is the delete page of the channel: what it asks, and why it
+// cannot be done now, if it cannot.
+func (d CustomerDelete) confirm() Confirm {
+	c := Confirm{Title: "Delete “" + d.Name + "”?", Action: custChannelHref(d.ID, "/delete"), Button: "Delete the channel",
+		Cancel: "Keep it", CancelHref: "/app"}
+	if !d.CanDelete {
+		c.Busy, c.BusyBack = "This channel is being set up or changed right now. Try again in a moment.", "Back to my channels"
+	}
+	return c
+}

@@ -6,11 +6,6 @@ import (
 	"github.com/a-h/templ"
 )
 
-// SelectOption is one <option> of a select.
-type SelectOption struct {
-	Value, Label string
-}
-
 // ChannelListFilter is the channel list's filters as the admin set them.
 type ChannelListFilter struct {
 	Status   string // "" = every current channel, "all" = deleted ones too, or one status
@@ -47,12 +42,10 @@ type ChannelList struct {
 	Filter        ChannelListFilter
 	StatusOptions []SelectOption
 	Rows          []ChannelListRow
-	Total         int64
-	// PageInfo is "1–50 of 20,000 channels", or "1–50 of more than 1,000
-	// channels" when counting stopped there.
-	PageInfo string
-	PrevHref string
-	NextHref string
+	// Pager says "1–50 of 20,000 channels" (or "of more than 1,000
+	// channels" when counting stopped there) and links the pages before
+	// and after.
+	Pager PagerView
 	// Back is the list's query (filters and page) that row forms carry, so
 	// that the answer shows the same list.
 	Back string
@@ -111,4 +104,15 @@ type ChannelDelete struct {
 	CanDelete bool
 	Back      string
 	BackHref  string
+}
+
+// confirm is the channel's delete page: what it asks, and why it cannot
+// be done now, if it cannot.
+func (d ChannelDelete) confirm() Confirm {
+	c := Confirm{Title: "Delete channel “" + d.Name + "”?", Action: channelPath(d.ID, "delete"), Button: "Delete the channel",
+		Back: d.Back, Cancel: "Cancel", CancelHref: d.BackHref}
+	if !d.CanDelete {
+		c.Busy, c.BusyBack = "This channel is being changed right now. Try again in a moment.", "Back to the channels"
+	}
+	return c
 }

@@ -46,3 +46,14 @@ type PlanEditView struct {
 func planHref(id int64, suffix string) string {
 	return "/admin/plans/" + strconv.FormatInt(id, 10) + suffix
 }
+
+// field is the field name of the plan form: the name is text, the rest
+// whole numbers.
+func (f PlanForm) field(name, label, value, hint string) Field {
+	fl := Field{ID: "plan-" + name, Name: name, Label: label, Type: "number", Value: value,
+		Attrs: attrs("min", "1", "inputmode", "numeric"), Hint: hint, Error: f.Errors[name], Period: true}
+	if name == "name" {
+		fl.Type, fl.Attrs = "text", attrs("maxlength", "60", "autocomplete", "off")
+	}
+	return fl
+}

@@ -20,16 +20,16 @@ type WHAPISettings struct {
 	Errors         map[string]string
 }
 
-func verifyBadge(status string) (class, text string) {
+func verifyBadge(status string) Badge {
 	switch status {
 	case "verified":
-		return "badge badge-ok", "Verified"
+		return Badge{Text: "Verified", Tone: "ok"}
 	case "refused":
-		return "badge badge-bad", "Refused by WHAPI"
+		return Badge{Text: "Refused by WHAPI", Tone: "bad"}
 	case "unreachable":
-		return "badge badge-warn", "Not verified: WHAPI unreachable"
+		return Badge{Text: "Not verified: WHAPI unreachable", Tone: "warn"}
 	}
-	return "badge badge-muted", "Not verified"
+	return Badge{Text: "Not verified", Tone: "muted"}
 }
 
 func tokenPlaceholder(configured bool) string {
@@ -37,4 +37,13 @@ func tokenPlaceholder(configured bool) string {
 		return "Leave empty to keep the current token"
 	}
 	return "Bearer eyJ…"
+}
+
+// tokenHint says how the token field is used.
+func tokenHint(configured bool) string {
+	h := `Paste the token from the WHAPI partner panel, with or without "Bearer " in front; spaces and line breaks around it are removed.`
+	if configured {
+		h += " Leave empty to keep the current token."
+	}
+	return h + " It is stored encrypted and never shown again."
 }

@@ -6,22 +6,6 @@ import (
 	"github.com/a-h/templ"
 )
 
-// PagerLink is one link of a pager; a Gap stands for skipped pages.
-type PagerLink struct {
-	Label   string
-	Href    string
-	Current bool
-	Gap     bool
-}
-
-// PagerView is the page links of a long list.
-type PagerView struct {
-	Summary string // "26–50 of 73"
-	Prev    string // href, "" on the first page
-	Next    string // href, "" on the last page
-	Links   []PagerLink
-}
-
 // ModeToggle is the auto/manual switch of one customer. Back is where a
 // plain form post returns to.
 type ModeToggle struct {
@@ -70,8 +54,7 @@ type UsersView struct {
 type SubscriptionView struct {
 	Exists      bool // ever had a subscription
 	Active      bool
-	Status      string // "Active", "Cancelled", "Expired"
-	StatusClass string
+	Status      Badge // "Active", "cancelled", "expired"
 	PlanName    string
 	PlanSummary string // "30 days × 3 channels every 30 days"
 	PeriodStart string
@@ -164,4 +147,20 @@ func hxUserForm(action string) templ.Attributes {
 		"hx-post": action, "hx-target": "#customer", "hx-select": "#customer", "hx-swap": "outerHTML",
 		"hx-select-oob": "#flash", "hx-disabled-elt": "find button[type=submit]",
 	}
+}
+
+// confirm is the confirmation page of an action on a customer.
+func (v UserConfirm) confirm(title string) Confirm {
+	return Confirm{Title: title, Action: v.Action, Button: v.Confirm, Cancel: "Keep it", CancelHref: adminUserHref(v.UserID, "")}
+}
+
+// roleOptions are the roles a new account may have.
+var roleOptions = []SelectOption{{Value: "customer", Label: "Customer"}, {Value: "admin", Label: "Admin"}}
+
+// role is the role chosen on the form: customer unless admin.
+func (f NewUserForm) role() string {
+	if f.Role == "admin" {
+		return "admin"
+	}
+	return "customer"
 }

@@ -17,12 +17,6 @@ import (
 // the password), counted like sign-ins.
 const maxPasswordFailures = 5
 
-// accountRoutes are a signed-in user's own settings, for either role.
-func (h *Handler) accountRoutes(g *echo.Group) {
-	g.GET("/password", h.showPasswordPage)
-	g.POST("/password", h.changePassword)
-}
-
 // requireSignedIn lets any signed-in user through.
 func (h *Handler) requireSignedIn(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -42,16 +36,8 @@ func (h *Handler) showPasswordPage(c echo.Context) error {
 func (h *Handler) changePassword(c echo.Context) error {
 	ctx := c.Request().Context()
 	u := currentUser(c)
-	current, next, confirm := c.FormValue("current_password"), c.FormValue("new_password"), c.FormValue("confirm_password")
-	f := views.PasswordForm{Errors: map[string]string{}}
-	switch {
-	case current == "":
-		f.Errors["current_password"] = "enter your current password"
-	case next != "" && next == current:
-		f.Errors["new_password"] = "the new password must differ from the current one"
-	default:
-		newPasswordErrors(next, confirm, f.Errors)
-	}
+	form := parsePasswordForm(c)
+	f := views.PasswordForm{Errors: form.changeErrors()}
 	if len(f.Errors) > 0 {
 		return h.render(c, http.StatusUnprocessableEntity, views.PasswordPage(h.page(c, "Change password"), f))
 	}
@@ -61,7 +47,7 @@ func (h *Handler) changePassword(c echo.Context) error {
 		f.Errors["form"] = "Too many wrong passwords. Try again in " + retryAfter(c, wait) + "."
 		return h.render(c, http.StatusTooManyRequests, views.PasswordPage(h.page(c, "Change password"), f))
 	}
-	err := h.store.ChangePassword(ctx, actor(c), u.ID, current, next)
+	err := h.store.ChangePassword(ctx, actor(c), u.ID, form.Current, form.New)
 	switch {
 	case errors.Is(err, models.ErrInvalidPassword):
 		h.log.InfoContext(ctx, "password change refused: wrong current password", "user", u.ID, "ip", c.RealIP())
@@ -83,16 +69,4 @@ func (h *Handler) changePassword(c echo.Context) error {
 		return err
 	}
 	return redirect(c, "/")
-}
-
-// newPasswordErrors puts into errs what is wrong with a new password and
-// its confirmation (fields new_password and confirm_password), if anything.
-func newPasswordErrors(next, confirm string, errs map[string]string) {
-	if next == "" {
-		errs["new_password"] = "enter a new password"
-	} else if err := models.CheckPassword(next); err != nil {
-		errs["new_password"] = err.Error()
-	} else if confirm != next {
-		errs["confirm_password"] = "the two new passwords differ"
-	}
 }

@@ -5,40 +5,11 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"whapidesk/provision"
 )
-
-// apiRoutes registers the JSON API of design §5: api is open to any signed-in
-// user (handlers check ownership), apiAdmin to admins only.
-func (h *Handler) apiRoutes(api, apiAdmin *echo.Group) {
-	// Owners (customers) and admins; a customer only ever sees their own
-	// channels, and someone else's channel is "not found", never "forbidden".
-	api.POST("/channels", h.apiCreateChannel, h.apiRequireUser)
-	api.GET("/channels", h.apiListChannels, h.apiRequireUser)
-	api.GET("/channels/:id", h.apiGetChannel, h.apiRequireUser)
-	api.DELETE("/channels/:id", h.apiDeleteChannel, h.apiRequireUser)
-
-	// Admins only.
-	apiAdmin.POST("/channels/:id/extend", h.apiExtendChannel)
-	apiAdmin.GET("/plans", h.apiListPlans)
-	apiAdmin.POST("/plans", h.apiCreatePlan)
-	apiAdmin.GET("/users", h.apiListUsers)
-	apiAdmin.POST("/users", h.apiCreateUser)
-	apiAdmin.GET("/users/:id", h.apiGetUser)
-	apiAdmin.PATCH("/users/:id", h.apiPatchUser)
-	apiAdmin.POST("/users/:id/subscription", h.apiActivateSubscription)
-	apiAdmin.POST("/users/:id/days", h.apiCreditDays)
-	apiAdmin.GET("/users/:id/ledger", h.apiLedger)
-
-	// Unknown /api paths are "not found" for everyone signed in: otherwise
-	// the admin group's catch-all would answer customers 403.
-	api.RouteNotFound("", h.apiNoRoute, h.apiRequireUser)
-	api.RouteNotFound("/*", h.apiNoRoute, h.apiRequireUser)
-}
 
 func (h *Handler) apiNoRoute(echo.Context) error {
 	return apiError(http.StatusNotFound, "not_found", "there is no such API route (or it does not take this method): see docs/api.md")
@@ -135,16 +106,4 @@ func apiQueryID(c echo.Context, name string, fields map[string]string) int64 {
 		return 0
 	}
 	return id
-}
-
-// apiTime formats a time for the API, in UTC.
-func apiTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-// apiTimePtr formats an optional time (nil stays null).
-func apiTimePtr(t *time.Time) *string {
-	if t == nil || t.IsZero() {
-		return nil
-	}
-	s := apiTime(*t)
-	return &s
 }

@@ -32,11 +32,7 @@ func toSettingsJSON(st *models.Settings) settingsJSON {
 		Configured: st.Configured(), TokenHint: st.TokenHint, ProjectID: st.ProjectID,
 		Verified: st.VerifyStatus == models.VerifyVerified, VerifyStatus: string(st.VerifyStatus),
 		ProjectKnown: st.ProjectKnown, ChangedBy: st.TokenChangedBy, LowBalanceThreshold: st.LowBalanceThreshold,
-		TopupWindowDays: st.TopupWindowDays,
-	}
-	if st.TokenChangedAt != nil {
-		s := st.TokenChangedAt.UTC().Format("2006-01-02T15:04:05Z")
-		out.ChangedAt = &s
+		TopupWindowDays: st.TopupWindowDays, ChangedAt: apiTimePtr(st.TokenChangedAt),
 	}
 	return out
 }

@@ -133,7 +133,7 @@ func (h *Handler) apiListUsers(c echo.Context) error {
 		fields["status"] = "active or disabled"
 	}
 	f.PlanID = apiQueryID(c, "plan_id", fields)
-	if len(f.Search) > 200 {
+	if utf8.RuneCountInString(f.Search) > maxSearchRunes {
 		fields["q"] = "at most 200 characters"
 	}
 	if len(fields) > 0 {

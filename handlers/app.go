@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -15,17 +14,6 @@ import (
 	"whapidesk/views"
 )
 
-// appRoutes registers the customer's pages on the /app group (customers
-// only). Every channel route answers 404 for a channel that is not the
-// signed-in customer's, so ids cannot be probed.
-func (h *Handler) appRoutes(g *echo.Group) {
-	g.GET("", h.showCustomerDashboard)
-	g.POST("/channels", h.createCustomerChannel)
-	g.GET("/channels/:id/delete", h.showCustomerDeletePage)
-	g.POST("/channels/:id/delete", h.deleteCustomerChannel)
-	h.connectPageRoutes(g)
-}
-
 // custExpiryWarning is how close to its end a channel gets a banner.
 const custExpiryWarning = 7 * 24 * time.Hour
 
@@ -33,25 +21,6 @@ func (h *Handler) custPage(c echo.Context, title string) views.Page {
 	p := h.page(c, title)
 	p.Active = "app"
 	return p
-}
-
-// custDate shows a day to customers, in UTC like every time we show.
-func custDate(t time.Time) string { return t.UTC().Format("2 Jan 2006") }
-
-// custPhone shows a number WhatsApp reports ("15551234567", maybe
-// with "@…") as "+15551234567".
-func custPhone(raw string) string {
-	raw, _, _ = strings.Cut(raw, "@")
-	raw = strings.TrimPrefix(strings.TrimSpace(raw), "+")
-	if raw == "" {
-		return ""
-	}
-	for _, r := range raw {
-		if r < '0' || r > '9' {
-			return raw
-		}
-	}
-	return "+" + raw
 }
 
 // custDaysLeft is a channel's remaining time: whole days left (counted as
@@ -71,7 +40,7 @@ func custDaysLeft(v provision.ChannelView, now time.Time) (left, until string) {
 // custDashboard gathers what /app shows u.
 func (h *Handler) custDashboard(ctx context.Context, u *models.User) (views.CustomerDashboard, error) {
 	now := h.svc.Now()
-	d := views.CustomerDashboard{Balance: u.DayBalance, AutoMode: u.AllocationMode == models.AllocationAuto}
+	d := views.CustomerDashboard{Balance: u.DayBalance, BalanceDays: dayCount(u.DayBalance), AutoMode: u.AllocationMode == models.AllocationAuto}
 	sub, err := h.store.ActiveSubscription(ctx, u.ID)
 	switch {
 	case err == nil:
@@ -87,6 +56,7 @@ func (h *Handler) custDashboard(ctx context.Context, u *models.User) (views.Cust
 	if d.LiveChannels, err = h.store.CountLiveChannels(ctx, u.ID); err != nil {
 		return d, err
 	}
+	d.Usage = fmt.Sprintf("%d of %s", d.LiveChannels, countOf(d.MaxChannels, "channel", "channels"))
 	chans, err := h.store.ChannelsByUser(ctx, u.ID)
 	if err != nil {
 		return d, err
@@ -105,17 +75,10 @@ func (h *Handler) custDashboard(ctx context.Context, u *models.User) (views.Cust
 		}
 	}
 	if d.HasPlan && d.LiveChannels >= d.MaxChannels {
-		d.CreateBlocked = fmt.Sprintf("All %d %s of your plan are in use. Delete a channel to add another, or ask %s for a bigger plan.",
-			d.MaxChannels, custPlural(d.MaxChannels, "channel", "channels"), h.cfg.Brand)
+		d.CreateBlocked = fmt.Sprintf(plural(d.MaxChannels, "The %d channel of your plan is in use.", "All %d channels of your plan are in use.")+
+			" Delete a channel to add another, or ask %s for a bigger plan.", d.MaxChannels, h.cfg.Brand)
 	}
 	return d, nil
-}
-
-func custPlural(n int64, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // custExpiryBanner warns about a channel that expires within 7 days or has
@@ -158,8 +121,8 @@ func (h *Handler) showCustomerDashboard(c echo.Context) error {
 func (h *Handler) createCustomerChannel(c echo.Context) error {
 	ctx := c.Request().Context()
 	u := currentUser(c)
-	form := views.CreateChannelForm{Name: c.FormValue("name"), Phone: c.FormValue("phone")}
-	ch, err := h.svc.CreateChannel(ctx, actor(c), provision.CreateInput{UserID: u.ID, Name: form.Name, Phone: form.Phone})
+	form := parseChannelForm(c)
+	ch, err := h.svc.CreateChannel(ctx, actor(c), form.input(u.ID))
 	var fe provision.FieldErrors
 	switch {
 	case err == nil:
@@ -170,7 +133,7 @@ func (h *Handler) createCustomerChannel(c echo.Context) error {
 		if derr != nil {
 			return derr
 		}
-		d.Form = form
+		d.Form = form.CreateChannelForm
 		d.Form.Errors = fe
 		p := h.custPage(c, "My channels")
 		p.Flash = &views.Flash{Kind: "error", Text: "The channel was not added: correct the fields marked below."}
@@ -201,7 +164,7 @@ func (h *Handler) custCreateError(err error) (string, bool) {
 	case "no_active_plan":
 		return fmt.Sprintf("You have no active plan, so no channel can be added. Ask %s to activate one.", h.cfg.Brand), true
 	case "rate_limited":
-		return strings.ToUpper(msg[:1]) + msg[1:] + ".", true
+		return upperFirst(msg) + ".", true
 	case "not_found", "customer_disabled", "not_customer":
 		return "Your account cannot add channels. Sign in again, or contact " + h.cfg.Brand + ".", true
 	}
@@ -215,7 +178,7 @@ func (h *Handler) custRedirect(c echo.Context, to string) error {
 	if err := h.saveSession(c); err != nil {
 		return err
 	}
-	if c.Request().Header.Get("HX-Request") == "true" && to != "/app" {
+	if fromHTMX(c) && to != "/app" {
 		c.Response().Header().Set("HX-Redirect", to)
 		return c.NoContent(http.StatusOK)
 	}
@@ -251,7 +214,10 @@ func (h *Handler) showCustomerDeletePage(c echo.Context) error {
 		return err
 	}
 	v := h.svc.View(ch)
-	d := views.CustomerDelete{ID: ch.ID, Name: ch.Name, UnusedDays: v.UnusedDays, Balance: currentUser(c).DayBalance, CanDelete: v.Can.Delete}
+	d := views.CustomerDelete{ID: ch.ID, Name: ch.Name, BalanceAfter: dayCount(currentUser(c).DayBalance + v.UnusedDays), CanDelete: v.Can.Delete}
+	if v.UnusedDays > 0 {
+		d.Unused = dayCount(v.UnusedDays)
+	}
 	return h.render(c, http.StatusOK, views.CustomerDeletePage(h.custPage(c, "Delete “"+ch.Name+"”"), d))
 }
 

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -55,9 +54,9 @@ func safeNext(next string) string {
 
 func (h *Handler) login(c echo.Context) error {
 	ctx := c.Request().Context()
-	email := strings.ToLower(strings.TrimSpace(c.FormValue("email")))
-	password := c.FormValue("password")
-	form := views.LoginForm{Email: email, Next: safeNext(c.FormValue("next"))}
+	in := parseLoginForm(c)
+	email := in.Email
+	form := views.LoginForm{Email: email, Next: in.Next}
 	// The attempt is counted before the password is checked, so a burst of
 	// parallel guesses cannot slip past the limit while bcrypt runs.
 	attempt, wait := h.throttle.begin(throttleKey{"account:" + email, maxFailuresAccount}, throttleKey{ipKey(c.RealIP()), maxFailuresIP})
@@ -66,7 +65,7 @@ func (h *Handler) login(c echo.Context) error {
 		h.log.WarnContext(ctx, "login throttled", "ip", c.RealIP())
 		return h.render(c, http.StatusTooManyRequests, views.LoginPage(h.page(c, "Sign in"), form))
 	}
-	u, err := h.store.Authenticate(ctx, email, password)
+	u, err := h.store.Authenticate(ctx, email, in.Password)
 	if err != nil {
 		if !errors.Is(err, models.ErrInvalidPassword) {
 			attempt.undo()
@@ -115,14 +114,7 @@ func (h *Handler) startSession(c echo.Context, u *models.User) error {
 func retryAfter(c echo.Context, wait time.Duration) string {
 	c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	minutes := int(math.Ceil(wait.Minutes()))
-	return fmt.Sprintf("%d minute%s", minutes, plural(minutes))
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
+	return countOf(int64(minutes), "minute", "minutes")
 }
 
 func (h *Handler) showLogoutPage(c echo.Context) error {

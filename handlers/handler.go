@@ -7,11 +7,9 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"whapidesk/models"
 	"whapidesk/provision"
-	"whapidesk/static"
 )
 
 // Config is what the HTTP layer needs to know of its deployment.
@@ -70,68 +68,6 @@ const DefaultBrand = "LinkDesk"
 
 // bodyLimit caps request bodies: a partner token is at most 16 KB.
 const bodyLimit = "64K"
-
-// Routes registers every route and the middleware around them on e.
-func (h *Handler) Routes(e *echo.Echo) {
-	e.HideBanner = true
-	e.HidePort = true
-	// The client's IP is the connection's peer: X-Forwarded-For and
-	// X-Real-IP are ignored, so they cannot be forged to dodge throttling —
-	// unless the peer is a configured trusted proxy.
-	e.IPExtractor = echo.ExtractIPDirect()
-	if len(h.cfg.TrustedProxies) > 0 {
-		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
-		for _, n := range h.cfg.TrustedProxies {
-			opts = append(opts, echo.TrustIPRange(n))
-		}
-		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
-	}
-	e.HTTPErrorHandler = h.errorHandler
-	e.Pre(headAsGet)
-
-	e.Use(middleware.Recover())
-	e.Use(h.requestLogger())
-	e.Use(h.securityHeaders)
-	e.Use(middleware.BodyLimit(bodyLimit))
-
-	e.GET("/healthz", h.healthz)
-	e.StaticFS("/static", static.FS)
-
-	// Pages and forms: session cookie + CSRF token.
-	web := e.Group("", h.loadSession, h.csrf)
-	web.GET("/", h.home)
-	web.GET("/login", h.showLoginPage)
-	web.POST("/login", h.login)
-	web.GET("/logout", h.showLogoutPage)
-	web.POST("/logout", h.logout)
-	h.accountRoutes(web.Group("/account", h.requireSignedIn))
-
-	// Admin pages.
-	admin := web.Group("/admin", h.requireRole(models.RoleAdmin))
-	admin.GET("", h.showAdminHome)
-	h.adminHomeRoutes(admin)
-	h.adminPlanRoutes(admin)
-	h.adminUserRoutes(admin)
-	h.adminChannelRoutes(admin)
-	h.adminAuditRoutes(admin)
-	admin.GET("/settings/whapi", h.showWHAPISettingsPage)
-	admin.POST("/settings/whapi", h.saveWHAPISettings)
-	admin.POST("/settings/whapi/test", h.testWHAPIConnection)
-	admin.GET("/settings/whapi/remove", h.showRemoveTokenPage)
-	admin.POST("/settings/whapi/remove", h.removeWHAPIToken)
-
-	// Customer pages.
-	app := web.Group("/app", h.requireRole(models.RoleCustomer))
-	h.appRoutes(app)
-
-	// JSON API: an API key, or the session cookie plus the CSRF header.
-	api := e.Group("/api", h.apiAuth, h.apiRequireUser, h.csrf)
-	apiAdmin := api.Group("", h.requireRole(models.RoleAdmin))
-	apiAdmin.GET("/settings/whapi", h.getWHAPISettingsAPI)
-	apiAdmin.PUT("/settings/whapi", h.putWHAPISettingsAPI)
-	h.apiRoutes(api, apiAdmin)
-	h.apiConnectRoutes(api)
-}
 
 func (h *Handler) healthz(c echo.Context) error {
 	return c.String(200, "ok")

@@ -204,7 +204,7 @@ func (h *Handler) requireRole(role models.Role) echo.MiddlewareFunc {
 				if isAPI(c) {
 					return apiError(http.StatusUnauthorized, "unauthorized", "sign in or use an API key")
 				}
-				if c.Request().Header.Get("HX-Request") == "true" {
+				if fromHTMX(c) {
 					// An HTMX poll after the session ended: send the whole
 					// page to the login, not the login into a page fragment.
 					c.Response().Header().Set("HX-Redirect", "/login")
@@ -322,31 +322,6 @@ func (h *Handler) saveSession(c echo.Context) error {
 	}
 	rs.dirty = false
 	return rs.s.Save(c.Request(), c.Response())
-}
-
-// setFlash stores a one-time message shown on the next page.
-func (h *Handler) setFlash(c echo.Context, kind, text string) {
-	if s := currentSession(c); s != nil {
-		s.Values[sessFlashKind] = kind
-		s.Values[sessFlashText] = text
-		markDirty(c)
-	}
-}
-
-// popFlash takes the pending one-time message, if any.
-func popFlash(c echo.Context) (kind, text string) {
-	s := currentSession(c)
-	if s == nil {
-		return "", ""
-	}
-	kind, _ = s.Values[sessFlashKind].(string)
-	text, _ = s.Values[sessFlashText].(string)
-	if text != "" {
-		delete(s.Values, sessFlashKind)
-		delete(s.Values, sessFlashText)
-		markDirty(c)
-	}
-	return kind, text
 }
 
 // redirect answers a form post with 303 See Other (HTMX follows it).

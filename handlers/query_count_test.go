@@ -167,7 +167,7 @@ func TestBuildListPager(t *testing.T) {
 		{models.ListTotal{N: 1000, More: true}, 40, "976–1,000 of more than 1,000", "1 … 37 38 39 [40] …", "?page=39", "?page=41"},
 		{models.ListTotal{N: 10}, 1, "1–10 of 10", "", "", ""},
 	} {
-		pg := buildListPager(tt.total, 25, tt.page, href)
+		pg := buildPager(tt.total, 25, tt.page, href)
 		if pg.Summary != tt.summary || labels(pg) != tt.links || pg.Prev != tt.prev || pg.Next != tt.next {
 			t.Errorf("%+v page %d: %q %q prev %q next %q; want %q %q prev %q next %q", tt.total, tt.page,
 				pg.Summary, labels(pg), pg.Prev, pg.Next, tt.summary, tt.links, tt.prev, tt.next)

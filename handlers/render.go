@@ -1,12 +1,9 @@
 package handlers
 
 import (
-	"time"
-
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
-	"whapidesk/provision"
 	"whapidesk/views"
 )
 
@@ -33,26 +30,7 @@ func (h *Handler) page(c echo.Context, title string) views.Page {
 	return p
 }
 
-// formatTime shows a time to admins, in UTC.
-func formatTime(t *time.Time) string {
-	if t == nil || t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("2 Jan 2006 15:04 UTC")
-}
-
-// timeLeft says how long until till, in whole days: "3 days left",
-// "less than a day left" or "expired".
-func timeLeft(till *time.Time, now time.Time) string {
-	if till == nil {
-		return ""
-	}
-	left := till.Sub(now)
-	switch {
-	case left <= 0:
-		return "expired"
-	case left < 24*time.Hour:
-		return "less than a day left"
-	}
-	return countOf(provision.DaysLeft(till, now), "day left", "days left")
+// fromHTMX reports whether HTMX sent the request.
+func fromHTMX(c echo.Context) bool {
+	return c.Request().Header.Get("HX-Request") == "true"
 }

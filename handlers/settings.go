@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -67,42 +66,15 @@ func (h *Handler) showWHAPISettingsPage(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.WHAPISettingsPage(h.settingsPage(c), settingsView(st)))
 }
 
-// parseThreshold reads the optional low-balance threshold field.
-func parseThreshold(raw string) (*int64, string) {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return nil, ""
-	}
-	v, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return nil, "enter a whole number of days"
-	}
-	return &v, ""
-}
-
 func (h *Handler) saveWHAPISettings(c echo.Context) error {
 	ctx := c.Request().Context()
-	in := provision.SettingsInput{PartnerToken: c.FormValue("partner_token"), ProjectID: c.FormValue("project_id")}
-	threshold, thresholdErr := parseThreshold(c.FormValue("low_balance_threshold"))
-	in.LowBalanceThreshold = threshold
-	window, windowErr := parseThreshold(c.FormValue("topup_window_days"))
-	in.TopupWindowDays = window
-
+	form := parseSettingsForm(c)
 	var res *provision.SettingsResult
 	var err error
-	fe := provision.FieldErrors{}
-	if thresholdErr == "" && windowErr == "" {
-		res, err = h.svc.SaveWHAPISettings(ctx, actor(c), in)
+	fe := form.Errors
+	if len(fe) == 0 {
+		res, err = h.svc.SaveWHAPISettings(ctx, actor(c), form.In)
 		errors.As(err, &fe)
-	} else {
-		// Report every field at once: check the rest without saving.
-		fe = provision.ValidateSettings(in)
-		if thresholdErr != "" {
-			fe["low_balance_threshold"] = thresholdErr
-		}
-		if windowErr != "" {
-			fe["topup_window_days"] = windowErr
-		}
 	}
 	if len(fe) > 0 {
 		st, err := h.store.Settings(ctx)
@@ -111,9 +83,7 @@ func (h *Handler) saveWHAPISettings(c echo.Context) error {
 		}
 		v := settingsView(st)
 		v.Errors = fe
-		v.ProjectIDInput = c.FormValue("project_id")
-		v.ThresholdInput = c.FormValue("low_balance_threshold")
-		v.WindowInput = c.FormValue("topup_window_days")
+		v.ProjectIDInput, v.ThresholdInput, v.WindowInput = form.ProjectID, form.Threshold, form.WindowDays
 		p := h.settingsPage(c)
 		p.Flash = &views.Flash{Kind: "error", Text: "Nothing was saved: correct the fields marked below."}
 		return h.render(c, http.StatusUnprocessableEntity, views.WHAPISettingsPage(p, v))

@@ -3,7 +3,10 @@ package views
 // Badge is a state in words with the tone of its badge: ok, warn, bad or
 // muted. The words come from the channel lifecycle (provision), never from
 // a template.
-type Badge struct{ Text, Tone string }
+type Badge struct {
+	Text, Tone string
+	Title      string // more words, shown on hover
+}
 
 // Class is the badge's CSS class.
 func (b Badge) Class() string {

@@ -1,12 +1,10 @@
 // Package views holds whapidesk's templ components: one layout, one
-// component per page and small partials for HTMX swaps. Views get plain
-// data from handlers; they never query.
+// component per page, small partials for HTMX swaps, and the parts every
+// page is made of (components.templ: the CSRF field, a labelled field
+// with its error, the pager, the confirm page, the badge, the flash).
+// Views get plain data from handlers, in the view types of the .go file
+// beside each .templ; they never query, and count nothing themselves.
 package views
-
-import (
-	"unicode"
-	"unicode/utf8"
-)
 
 // Page is what the layout needs on every page.
 type Page struct {
@@ -72,28 +70,4 @@ func ariaCurrent(active bool) string {
 		return "page"
 	}
 	return ""
-}
-
-func fieldClass(errs map[string]string, name string) string {
-	if errs[name] != "" {
-		return "field has-error"
-	}
-	return "field"
-}
-
-func ariaInvalid(errs map[string]string, name string) string {
-	if errs[name] != "" {
-		return "true"
-	}
-	return "false"
-}
-
-// sentence starts a message with a capital letter (messages are kept lower
-// case for JSON, where they follow a field name).
-func sentence(s string) string {
-	if s == "" {
-		return s
-	}
-	r, n := utf8.DecodeRuneInString(s)
-	return string(unicode.ToUpper(r)) + s[n:]
 }

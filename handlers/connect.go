@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -33,19 +32,6 @@ import (
 
 // connectPollWindow is how long a connect page renews its code by itself.
 const connectPollWindow = 10 * time.Minute
-
-// connectPageRoutes registers the connect page's routes on the /app group.
-func (h *Handler) connectPageRoutes(g *echo.Group) {
-	g.GET("/channels/:id/connect", h.showConnectPage)
-	g.GET("/channels/:id/connect/status", h.connectStatus)
-	g.POST("/channels/:id/connect/pairing", h.requestPairingCode)
-	g.GET("/channels/:id/qr.png", h.connectQRImage)
-}
-
-// apiConnectRoutes registers the customer's QR route of the JSON API.
-func (h *Handler) apiConnectRoutes(api *echo.Group) {
-	api.GET("/channels/:id/qr", h.apiChannelQR)
-}
 
 func connectPath(id int64, suffix string) string {
 	return "/app/channels/" + strconv.FormatInt(id, 10) + "/connect" + suffix
@@ -283,57 +269,4 @@ func (h *Handler) requestPairingCode(c echo.Context) error {
 		v.Pairing.Message = "No code could be fetched just now. Try again in a moment."
 	}
 	return h.render(c, status, views.ConnectPage(h.custPage(c, "Link your phone"), v))
-}
-
-// apiQR is the answer of GET /api/channels/{id}/qr.
-type apiQR struct {
-	State     string `json:"state"` // qr, preparing, connected, expired, failed
-	Image     string `json:"image,omitempty"`
-	ExpiresAt string `json:"expires_at,omitempty"`
-	Phone     string `json:"phone,omitempty"`
-}
-
-// apiChannelQR gives the owner the QR code to scan (a PNG data URL) or the
-// channel's state. Admins get 403: linking a phone is the owner's act.
-// Another customer's channel is 404, as if it did not exist.
-func (h *Handler) apiChannelQR(c echo.Context) error {
-	u := currentUser(c)
-	switch {
-	case u == nil:
-		return apiError(http.StatusUnauthorized, "unauthorized", "sign in or use an API key")
-	case u.IsAdmin():
-		return apiError(http.StatusForbidden, "forbidden", "only the channel's owner can get its QR code")
-	}
-	noChannel := apiError(http.StatusNotFound, "not_found", "there is no such channel")
-	id, ok := pathID(c, "id")
-	if !ok {
-		return noChannel
-	}
-	ctx := c.Request().Context()
-	ch, err := h.store.ChannelByID(ctx, id)
-	switch {
-	case errors.Is(err, models.ErrNotFound):
-		return noChannel
-	case err != nil:
-		return err
-	case ch.UserID != u.ID || provision.IsGone(ch):
-		return noChannel
-	}
-	st, err := h.svc.ConnectState(ctx, ch.ID)
-	switch {
-	case errors.Is(err, models.ErrNotFound):
-		return noChannel
-	case err != nil:
-		h.log.WarnContext(ctx, "api qr: line state unknown", "channel", ch.ID, "err", err)
-		return apiError(http.StatusBadGateway, "unavailable", "the channel cannot be reached right now; try again in a moment")
-	}
-	out := apiQR{State: st.Phase.ConnectStep()}
-	switch st.Phase {
-	case provision.PhaseWaiting:
-		out.Image = "data:image/png;base64," + base64.StdEncoding.EncodeToString(st.PNG)
-		out.ExpiresAt = st.ExpiresAt.UTC().Format(time.RFC3339)
-	case provision.PhaseConnected:
-		out.Phone = custPhone(st.Phone)
-	}
-	return c.JSON(http.StatusOK, out)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,12 +22,6 @@ const expiringWindow = 7 * 24 * time.Hour
 // dashboardExpiringCountUpTo bounds the count of expiring channels the
 // dashboard shows: past it, it says "more than 100".
 const dashboardExpiringCountUpTo = 100
-
-// adminHomeRoutes registers the dashboard's actions on the admin group.
-func (h *Handler) adminHomeRoutes(g *echo.Group) {
-	g.POST("/sync", h.syncNow)
-	g.POST("/partner/days", h.recordPartnerDays)
-}
 
 // adminHomeView gathers what the dashboard shows.
 func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
@@ -60,9 +53,8 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 
 	pb := tot.Partner
 	d.PartnerBought, d.PartnerExtended, d.PartnerReturned, d.PartnerCorrections = pb.Bought, pb.Extended, pb.Returned, pb.Corrections
-	d.PartnerEstimate = pb.Estimate()
-	d.LowBalanceThreshold = st.LowBalanceThreshold
-	d.PartnerLow = d.PartnerEstimate < st.LowBalanceThreshold
+	d.PartnerEstimate, d.LowBalanceThreshold = dayCount(pb.Estimate()), dayCount(st.LowBalanceThreshold)
+	d.PartnerLow = pb.Estimate() < st.LowBalanceThreshold
 	d.PartnerShortAt = formatTime(st.PartnerShortAt)
 
 	now := time.Now().UTC()
@@ -103,44 +95,28 @@ func (h *Handler) showAdminHome(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.AdminHomePage(h.dashboardPage(c), d))
 }
 
-// parsePartnerDays reads the dashboard's "days bought" form: the number is
-// parsed here, the rules are provision's (ValidatePartnerDays).
-func parsePartnerDays(rawDays, rawComment string) (int64, string, provision.FieldErrors) {
-	days, perr := strconv.ParseInt(strings.TrimSpace(rawDays), 10, 64)
-	comment, fe := provision.ValidatePartnerDays(days, rawComment)
-	if fe == nil {
-		fe = provision.FieldErrors{}
-	}
-	switch {
-	case strings.TrimSpace(rawDays) == "":
-		fe["days"] = "enter the number of days bought"
-	case perr != nil:
-		fe["days"] = "enter a whole number of days, from -1,000,000 to 1,000,000"
-	}
-	return days, comment, fe
-}
-
 func (h *Handler) recordPartnerDays(c echo.Context) error {
 	ctx := c.Request().Context()
-	days, comment, fe := parsePartnerDays(c.FormValue("days"), c.FormValue("comment"))
-	if len(fe) > 0 {
+	form := parsePartnerDaysForm(c)
+	days := form.Days
+	if len(form.Errors) > 0 {
 		d, err := h.adminHomeView(ctx)
 		if err != nil {
 			return err
 		}
-		d.PurchaseDaysInput, d.PurchaseCommentInput, d.PurchaseErrors = c.FormValue("days"), c.FormValue("comment"), fe
+		d.PurchaseDaysInput, d.PurchaseCommentInput, d.PurchaseErrors = form.RawDays, form.RawComment, form.Errors
 		p := h.dashboardPage(c)
 		p.Flash = &views.Flash{Kind: "error", Text: "Nothing was recorded: correct the fields marked below."}
 		return h.render(c, http.StatusUnprocessableEntity, views.AdminHomePage(p, d))
 	}
-	pb, err := h.svc.RecordPartnerDays(ctx, actor(c), days, comment)
+	pb, err := h.svc.RecordPartnerDays(ctx, actor(c), days, form.Comment)
 	if err != nil {
 		return err
 	}
 	if days > 0 {
-		h.setFlash(c, "success", fmt.Sprintf("Recorded %d days bought from WHAPI. The estimated partner balance is now %d days.", days, pb.Estimate()))
+		h.setFlash(c, "success", "Recorded "+dayCount(days)+" bought from WHAPI. The estimated partner balance is now "+dayCount(pb.Estimate())+".")
 	} else {
-		h.setFlash(c, "success", fmt.Sprintf("Recorded a correction of %d days. The estimated partner balance is now %d days.", days, pb.Estimate()))
+		h.setFlash(c, "success", "Recorded a correction of "+dayCount(days)+". The estimated partner balance is now "+dayCount(pb.Estimate())+".")
 	}
 	if err := h.saveSession(c); err != nil {
 		return err
@@ -172,15 +148,15 @@ func (h *Handler) syncNow(c echo.Context) error {
 
 // syncReport says what a sync did in plain words.
 func syncReport(settled, synced, gone, orphans, errs int) (kind, text string) {
-	parts := []string{fmt.Sprintf("%d channel%s refreshed", synced, plural(synced))}
+	parts := []string{countOf(int64(synced), "channel", "channels") + " refreshed"}
 	if gone > 0 {
 		parts = append(parts, fmt.Sprintf("%d no longer at WHAPI (marked deleted, unused days returned)", gone))
 	}
 	if settled > 0 {
-		parts = append(parts, fmt.Sprintf("%d unfinished change%s settled", settled, plural(settled)))
+		parts = append(parts, countOf(int64(settled), "unfinished change", "unfinished changes")+" settled")
 	}
 	if orphans > 0 {
-		parts = append(parts, fmt.Sprintf("%d duplicate%s removed at WHAPI", orphans, plural(orphans)))
+		parts = append(parts, countOf(int64(orphans), "duplicate", "duplicates")+" removed at WHAPI")
 	}
 	text = "Synced with WHAPI: " + strings.Join(parts, ", ") + "."
 	if errs > 0 {

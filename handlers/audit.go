@@ -6,13 +6,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/models"
 	"whapidesk/views"
 )
-
-// adminAuditRoutes registers its pages on the admin group.
-func (h *Handler) adminAuditRoutes(g *echo.Group) {
-	g.GET("/audit", h.showAuditPage)
-}
 
 const auditPerPage = 50
 
@@ -30,14 +26,14 @@ func (h *Handler) showAuditPage(c echo.Context) error {
 		return err
 	}
 	page := listPageNumber(c)
-	if last := int((total + auditPerPage - 1) / auditPerPage); page > last {
+	if last := pageCount(total, auditPerPage); page > last {
 		page = max(1, last)
 	}
 	evs, err := h.store.ListAudit(ctx, auditPerPage, (page-1)*auditPerPage)
 	if err != nil {
 		return err
 	}
-	v := views.AuditView{Pager: buildPager(total, auditPerPage, page, auditHref)}
+	v := views.AuditView{Pager: buildPager(models.ListTotal{N: total}, auditPerPage, page, auditHref)}
 	for _, e := range evs {
 		v.Rows = append(v.Rows, views.AuditRow{When: formatTime(&e.CreatedAt), Who: e.ActorEmail, Action: e.Action,
 			Target: e.Target, Detail: e.Detail, IP: e.IP})

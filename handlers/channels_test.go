@@ -89,8 +89,12 @@ func TestChannelListFiltersAndPagination(t *testing.T) {
 				}
 				return
 			}
-			if got := testID(t, r.body, "page-info"); got != fmt.Sprintf("1–%d of %d channels", len(ids), tt.total) {
-				t.Fatalf("page info %q", got)
+			want := fmt.Sprintf("1–%d of %d channels", len(ids), tt.total)
+			if tt.total == 1 {
+				want = "1–1 of 1 channel" // not "1 channels"
+			}
+			if got := testID(t, r.body, "page-info"); got != want {
+				t.Fatalf("page info %q, want %q", got, want)
 			}
 			if tt.next == "" && strings.Contains(r.body, `rel="next"`) || tt.next != "" && !strings.Contains(r.body, tt.next) {
 				t.Fatalf("next link: want %q", tt.next)

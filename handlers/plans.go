@@ -13,70 +13,17 @@ import (
 	"whapidesk/views"
 )
 
-// adminPlanRoutes registers its pages on the admin group.
-func (h *Handler) adminPlanRoutes(g *echo.Group) {
-	g.GET("/plans", h.listPlans)
-	g.POST("/plans", h.createPlan)
-	g.GET("/plans/:id/edit", h.editPlan)
-	g.POST("/plans/:id", h.updatePlan)
-	g.GET("/plans/:id/retire", h.showRetirePlanPage)
-	g.POST("/plans/:id/retire", h.retirePlan)
-	g.POST("/plans/:id/reinstate", h.reinstatePlan)
-}
-
-// pathID reads a positive numeric path parameter; ok is false for
-// anything else (which every caller answers as "not found").
-func pathID(c echo.Context, name string) (id int64, ok bool) {
-	id, err := strconv.ParseInt(c.Param(name), 10, 64)
-	return id, err == nil && id > 0
-}
-
-// idParam reads a positive numeric path parameter; anything else is 404.
-func idParam(c echo.Context, name string) (int64, error) {
-	id, ok := pathID(c, name)
-	if !ok {
-		return 0, echo.NewHTTPError(http.StatusNotFound)
-	}
-	return id, nil
-}
-
-// planFormInput reads the plan form: the raw values (to show again) and
-// the parsed input with what could not be parsed.
-func planFormInput(c echo.Context) (views.PlanForm, models.PlanInput, provision.FieldErrors) {
-	f := views.PlanForm{
-		Name:          c.FormValue("name"),
-		MaxChannels:   c.FormValue("max_channels"),
-		DaysPerPeriod: c.FormValue("days_per_period"),
-		PeriodDays:    c.FormValue("period_days"),
-	}
-	in := models.PlanInput{Name: f.Name}
-	fe := provision.FieldErrors{}
-	readFormInt(c, "max_channels", &in.MaxChannels, fe)
-	readFormInt(c, "days_per_period", &in.DaysPerPeriod, fe)
-	readFormInt(c, "period_days", &in.PeriodDays, fe)
-	return f, in, fe
-}
-
-// savePlan validates and saves a plan (create when id is 0). Every bad
-// field is reported at once, the unparsable ones and the rest.
-func (h *Handler) savePlan(c echo.Context, id int64, in models.PlanInput, parseErrs provision.FieldErrors) (provision.FieldErrors, error) {
-	if len(parseErrs) > 0 {
-		_, err := provision.ValidatePlan(in)
-		var fe provision.FieldErrors
-		if errors.As(err, &fe) {
-			for k, v := range fe {
-				if _, bad := parseErrs[k]; !bad {
-					parseErrs[k] = v
-				}
-			}
-		}
-		return parseErrs, nil
+// savePlan saves a plan (creates it when id is 0); the form's errors, or
+// provision's, come back as field errors.
+func (h *Handler) savePlan(c echo.Context, id int64, form planForm) (provision.FieldErrors, error) {
+	if len(form.Errors) > 0 {
+		return form.Errors, nil
 	}
 	var err error
 	if id == 0 {
-		_, err = h.svc.CreatePlan(c.Request().Context(), actor(c), in)
+		_, err = h.svc.CreatePlan(c.Request().Context(), actor(c), form.In)
 	} else {
-		_, err = h.svc.UpdatePlan(c.Request().Context(), actor(c), id, in)
+		_, err = h.svc.UpdatePlan(c.Request().Context(), actor(c), id, form.In)
 	}
 	var fe provision.FieldErrors
 	if errors.As(err, &fe) {
@@ -89,7 +36,7 @@ func planRows(ps []models.PlanWithCount) []views.PlanRow {
 	rows := make([]views.PlanRow, len(ps))
 	for i, p := range ps {
 		rows[i] = views.PlanRow{ID: p.ID, Name: p.Name, MaxChannels: p.MaxChannels, DaysPerPeriod: p.DaysPerPeriod,
-			PeriodDays: p.PeriodDays, Subscribers: p.Subscribers, Active: p.Active}
+			Period: dayCount(p.PeriodDays), Subscribers: p.Subscribers, Active: p.Active}
 	}
 	return rows
 }
@@ -113,8 +60,8 @@ func (h *Handler) listPlans(c echo.Context) error {
 }
 
 func (h *Handler) createPlan(c echo.Context) error {
-	form, in, parseErrs := planFormInput(c)
-	fe, err := h.savePlan(c, 0, in, parseErrs)
+	form := parsePlanForm(c)
+	fe, err := h.savePlan(c, 0, form)
 	if err != nil {
 		return err
 	}
@@ -122,9 +69,9 @@ func (h *Handler) createPlan(c echo.Context) error {
 		form.Errors = fe
 		p := h.plansPage(c, "Plans")
 		p.Flash = &views.Flash{Kind: "error", Text: "The plan was not created: correct the fields marked below."}
-		return h.renderPlans(c, http.StatusUnprocessableEntity, p, form)
+		return h.renderPlans(c, http.StatusUnprocessableEntity, p, form.PlanForm)
 	}
-	h.setFlash(c, "success", "Plan “"+strings.TrimSpace(in.Name)+"” created.")
+	h.setFlash(c, "success", "Plan “"+strings.TrimSpace(form.In.Name)+"” created.")
 	if err := h.saveSession(c); err != nil {
 		return err
 	}
@@ -150,12 +97,16 @@ func (h *Handler) planWithCount(c echo.Context) (*models.PlanWithCount, error) {
 }
 
 func planEditView(pl *models.PlanWithCount) views.PlanEditView {
-	return views.PlanEditView{ID: pl.ID, Name: pl.Name, Subscribers: pl.Subscribers, Active: pl.Active, Form: views.PlanForm{
-		Name:          pl.Name,
-		MaxChannels:   strconv.FormatInt(pl.MaxChannels, 10),
-		DaysPerPeriod: strconv.FormatInt(pl.DaysPerPeriod, 10),
-		PeriodDays:    strconv.FormatInt(pl.PeriodDays, 10),
-	}}
+	n := pl.Subscribers
+	return views.PlanEditView{ID: pl.ID, Name: pl.Name, Subscribers: n, Active: pl.Active,
+		OnPlan: countOf(n, "customer is", "customers are") + " on this plan.",
+		Keep:   "The " + countOf(n, "customer", "customers") + " on this plan " + plural(n, "keeps", "keep") + " it",
+		Form: views.PlanForm{
+			Name:          pl.Name,
+			MaxChannels:   strconv.FormatInt(pl.MaxChannels, 10),
+			DaysPerPeriod: strconv.FormatInt(pl.DaysPerPeriod, 10),
+			PeriodDays:    strconv.FormatInt(pl.PeriodDays, 10),
+		}}
 }
 
 func (h *Handler) editPlan(c echo.Context) error {
@@ -171,8 +122,8 @@ func (h *Handler) updatePlan(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	form, in, parseErrs := planFormInput(c)
-	fe, err := h.savePlan(c, pl.ID, in, parseErrs)
+	form := parsePlanForm(c)
+	fe, err := h.savePlan(c, pl.ID, form)
 	if errors.Is(err, models.ErrNotFound) {
 		return echo.NewHTTPError(http.StatusNotFound)
 	}
@@ -182,12 +133,12 @@ func (h *Handler) updatePlan(c echo.Context) error {
 	if len(fe) > 0 {
 		v := planEditView(pl)
 		form.Errors = fe
-		v.Form = form
+		v.Form = form.PlanForm
 		p := h.plansPage(c, "Edit plan")
 		p.Flash = &views.Flash{Kind: "error", Text: "Nothing was saved: correct the fields marked below."}
 		return h.render(c, http.StatusUnprocessableEntity, views.PlanEditPage(p, v))
 	}
-	h.setFlash(c, "success", "Plan “"+strings.TrimSpace(in.Name)+"” saved.")
+	h.setFlash(c, "success", "Plan “"+strings.TrimSpace(form.In.Name)+"” saved.")
 	if err := h.saveSession(c); err != nil {
 		return err
 	}

@@ -21,120 +21,6 @@ import (
 // channelsPerPage is the page size of the admin's channel list.
 const channelsPerPage = 50
 
-// adminChannelRoutes registers its pages on the admin group.
-func (h *Handler) adminChannelRoutes(g *echo.Group) {
-	g.GET("/channels", h.showChannelsPage)
-	g.GET("/channels.csv", h.exportChannelsCSV)
-	g.POST("/channels/:id/extend", h.extendChannel)
-	g.GET("/channels/:id/delete", h.showDeleteChannelPage)
-	g.POST("/channels/:id/delete", h.deleteChannel)
-	g.POST("/channels/:id/sync", h.syncChannel)
-}
-
-// channelListQuery is the channel list's filters and page, as in its URL.
-type channelListQuery struct {
-	Status   string // "", "all" or a channel status
-	Expiring bool
-	Owner    string // a user id, or a part of the owner's email
-	Page     int
-	// Extend is the channel whose extend form is open; it is not part of
-	// the list's address (a form's answer shows the list with none open).
-	Extend int64
-}
-
-// channelStatusOptions are the status filter's choices: every state of the
-// lifecycle in its words, between "All current" and "All".
-var channelStatusOptions = func() []views.SelectOption {
-	opts := []views.SelectOption{{Value: "", Label: "All current"}}
-	for _, st := range provision.ChannelStates {
-		label, _ := provision.StateLabel(st)
-		opts = append(opts, views.SelectOption{Value: string(st), Label: label})
-	}
-	return append(opts, views.SelectOption{Value: "all", Label: "All, deleted included"})
-}()
-
-// parseChannelListQuery reads the filters; unknown values are ignored.
-func parseChannelListQuery(v url.Values) channelListQuery {
-	q := channelListQuery{Owner: strings.TrimSpace(v.Get("owner")), Page: 1}
-	for _, o := range channelStatusOptions {
-		if v.Get("status") == o.Value {
-			q.Status = o.Value
-		}
-	}
-	switch v.Get("expiring") {
-	case "1", "on", "true":
-		q.Expiring = true
-	}
-	if r := []rune(q.Owner); len(r) > 200 {
-		q.Owner = string(r[:200])
-	}
-	if n, err := strconv.Atoi(v.Get("page")); err == nil && n > 1 {
-		q.Page = n
-	}
-	if id, err := strconv.ParseInt(v.Get("extend"), 10, 64); err == nil && id > 0 {
-		q.Extend = id
-	}
-	return q
-}
-
-// values is the query in URL form; the page only if withPage and not 1.
-func (q channelListQuery) values(withPage bool) url.Values {
-	v := url.Values{}
-	if q.Status != "" {
-		v.Set("status", q.Status)
-	}
-	if q.Expiring {
-		v.Set("expiring", "1")
-	}
-	if q.Owner != "" {
-		v.Set("owner", q.Owner)
-	}
-	if withPage && q.Page > 1 {
-		v.Set("page", strconv.Itoa(q.Page))
-	}
-	return v
-}
-
-// href is the list's address for this query.
-func (q channelListQuery) href(path string, withPage bool) string {
-	if e := q.values(withPage).Encode(); e != "" {
-		return path + "?" + e
-	}
-	return path
-}
-
-// filter is the store filter of the query, without paging.
-func (q channelListQuery) filter(now time.Time) models.AdminChannelFilter {
-	var f models.AdminChannelFilter
-	switch q.Status {
-	case "":
-	case "all":
-		f.IncludeGone = true
-	default:
-		f.Status = models.ChannelStatus(q.Status)
-	}
-	if q.Expiring {
-		until := now.Add(expiringWindow)
-		f.ExpiringFrom, f.ExpiringUntil = &now, &until
-	}
-	if id, err := strconv.ParseInt(strings.TrimPrefix(q.Owner, "#"), 10, 64); err == nil && id > 0 {
-		f.UserID = id
-	} else {
-		f.OwnerSearch = q.Owner
-	}
-	return f
-}
-
-// backQuery reads the list query a row form carries in "back". It is
-// parsed and rebuilt, so it can only ever lead back to the channel list.
-func backQuery(c echo.Context) channelListQuery {
-	v, err := url.ParseQuery(c.FormValue("back"))
-	if err != nil {
-		v = url.Values{}
-	}
-	return parseChannelListQuery(v)
-}
-
 func (h *Handler) channelsPage(c echo.Context) views.Page {
 	p := h.page(c, "Channels")
 	p.Active = "channels"
@@ -154,7 +40,7 @@ func (h *Handler) channelListView(ctx context.Context, q channelListQuery) (view
 	// Past the end: show the last page. The count is exact here, as
 	// CountUpTo lies past the offset.
 	if len(rows) == 0 && total.N > 0 && q.Page > 1 && !total.More {
-		q.Page = int((total.N + channelsPerPage - 1) / channelsPerPage)
+		q.Page = pageCount(total.N, channelsPerPage)
 		f.Offset = (q.Page - 1) * channelsPerPage
 		f.CountUpTo = listCountUpTo(f.Offset)
 		if rows, total, err = h.store.ListAdminChannels(ctx, f); err != nil {
@@ -164,7 +50,6 @@ func (h *Handler) channelListView(ctx context.Context, q channelListQuery) (view
 	l := views.ChannelList{
 		Filter:        views.ChannelListFilter{Status: q.Status, Expiring: q.Expiring, Owner: q.Owner},
 		StatusOptions: channelStatusOptions,
-		Total:         total.N,
 		Back:          q.values(true).Encode(),
 		CSVHref:       q.href("/admin/channels.csv", false),
 		Filtered:      q.Status != "" || q.Expiring || q.Owner != "",
@@ -174,21 +59,14 @@ func (h *Handler) channelListView(ctx context.Context, q channelListQuery) (view
 	if l.Back != "" {
 		l.BackParam = "?back=" + url.QueryEscape(l.Back)
 	}
-	if len(rows) > 0 {
-		l.From = int64(f.Offset) + 1
-		l.To = int64(f.Offset + len(rows))
-		l.PageInfo = groupThousands(l.From) + "–" + groupThousands(l.To) + " of " + totalText(total)
-	}
-	if q.Page > 1 {
-		prev := q
-		prev.Page--
-		l.PrevHref = prev.href("/admin/channels", true)
-	}
-	if int64(q.Page)*channelsPerPage < total.N || total.More {
-		next := q
-		next.Page++
-		l.NextHref = next.href("/admin/channels", true)
-	}
+	pg := buildPager(total, channelsPerPage, q.Page, func(n int) string {
+		at := q
+		at.Page = n
+		return at.href("/admin/channels", true)
+	})
+	// The list pages on with Previous and Next: no numbered links.
+	pg.Summary, pg.Links = pg.Summary+" "+plural(total.N, "channel", "channels"), nil
+	l.Pager = pg
 	for _, r := range rows {
 		row := channelListRow(r, now)
 		v := q.values(true)
@@ -204,7 +82,7 @@ func channelListRow(r models.AdminChannelRow, now time.Time) views.ChannelListRo
 	row := views.ChannelListRow{
 		ID: r.ID, Name: r.Name, Phone: r.Phone, OwnerID: r.UserID, OwnerEmail: r.OwnerEmail, State: badgeOf(v),
 		Linked: r.Linked, LinkedPhone: r.LinkedPhone, ActiveTill: formatTime(r.ActiveTill), DaysAllocated: r.DaysAllocated,
-		LastSynced: formatTime(r.LastSyncedAt), OwnerBalance: r.OwnerBalance, OwnerMode: string(r.OwnerMode),
+		LastSynced: formatTime(r.LastSyncedAt), OwnerBalance: dayCount(r.OwnerBalance), OwnerMode: string(r.OwnerMode),
 	}
 	switch r.Mode {
 	case "trial":
@@ -213,7 +91,7 @@ func channelListRow(r models.AdminChannelRow, now time.Time) views.ChannelListRo
 		row.Mode = "Live"
 	case "":
 	default:
-		row.Mode = strings.ToUpper(r.Mode[:1]) + r.Mode[1:]
+		row.Mode = upperFirst(r.Mode)
 	}
 	row.CanExtend, row.CanSync, row.CanDelete = v.Can.Extend, v.Can.Sync, v.Can.Delete
 	if v.AtWhapi && r.ActiveTill != nil {
@@ -283,30 +161,22 @@ func (h *Handler) extendChannel(c echo.Context) error {
 		return err
 	}
 	q := backQuery(c)
-	rawDays := strings.TrimSpace(c.FormValue("days"))
-	days, perr := strconv.ParseInt(rawDays, 10, 64)
-	in := provision.ExtendInput{ChannelID: ch.ID, Days: days, Comment: c.FormValue("comment")}
-	_, err = provision.ValidateExtend(in)
-	if err == nil && perr == nil {
-		_, err = h.svc.Extend(ctx, actor(c), in)
+	form := parseExtendForm(c)
+	days := form.Days
+	if len(form.Errors) > 0 {
+		return h.extendRefused(c, q, ch, form)
 	}
-	var fe provision.FieldErrors
-	if errors.As(err, &fe) || perr != nil {
-		if fe == nil {
-			fe = provision.FieldErrors{}
-		}
-		if perr != nil {
-			fe["days"] = fmt.Sprintf("enter a whole number of days from 1 to %d", provision.MaxExtendDays)
-		}
-		return h.extendRefused(c, q, ch, fe)
+	_, err = h.svc.Extend(ctx, actor(c), form.input(ch.ID))
+	if errors.As(err, &form.Errors) {
+		return h.extendRefused(c, q, ch, form)
 	}
 	if errors.Is(err, models.ErrInsufficientBalance) {
 		owner, uerr := h.store.UserByID(ctx, ch.UserID)
 		if uerr != nil {
 			return uerr
 		}
-		h.setFlash(c, "error", fmt.Sprintf("%s was not extended: %s has only %d day%s left (you asked for %d). Credit days on the customer's page first.",
-			channelLabel(ch), owner.Email, owner.DayBalance, plural(int(owner.DayBalance)), days))
+		h.setFlash(c, "error", fmt.Sprintf("%s was not extended: %s has only %s left (you asked for %d). Credit days on the customer's page first.",
+			channelLabel(ch), owner.Email, countOf(owner.DayBalance, "day", "days"), days))
 		return h.backToChannels(c, q)
 	}
 	if err != nil {
@@ -320,7 +190,7 @@ func (h *Handler) extendChannel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	text := fmt.Sprintf("%s was extended by %d day%s from %s's balance (%d left).", channelLabel(ch), days, plural(int(days)), owner.Email, owner.DayBalance)
+	text := fmt.Sprintf("%s was extended by %s from %s's balance (%d left).", channelLabel(ch), countOf(days, "day", "days"), owner.Email, owner.DayBalance)
 	if t := formatTime(after.ActiveTill); t != "" {
 		text += " Active till " + t + "."
 	}
@@ -330,13 +200,14 @@ func (h *Handler) extendChannel(c echo.Context) error {
 
 // extendRefused shows the list again (422) with the channel's extend form
 // open and the errors next to its fields.
-func (h *Handler) extendRefused(c echo.Context, q channelListQuery, ch *models.Channel, fe provision.FieldErrors) error {
+func (h *Handler) extendRefused(c echo.Context, q channelListQuery, ch *models.Channel, form daysForm) error {
 	l, err := h.channelListView(c.Request().Context(), q)
 	if err != nil {
 		return err
 	}
+	fe := form.Errors
 	l.ExtendID, l.ExtendErrors = ch.ID, fe
-	l.ExtendDays, l.ExtendComment = c.FormValue("days"), c.FormValue("comment")
+	l.ExtendDays, l.ExtendComment = form.RawDays, form.Comment
 	var msgs []string
 	for _, k := range []string{"days", "comment"} {
 		if fe[k] != "" {
@@ -367,9 +238,12 @@ func (h *Handler) showDeleteChannelPage(c echo.Context) error {
 	}
 	d := views.ChannelDelete{
 		ID: ch.ID, Name: ch.Name, State: badgeOf(v), OwnerID: owner.ID, OwnerEmail: owner.Email,
-		OwnerBalance: owner.DayBalance, ActiveTill: formatTime(ch.ActiveTill), UnusedDays: v.UnusedDays,
+		OwnerBalance: dayCount(owner.DayBalance), ActiveTill: formatTime(ch.ActiveTill),
 		CanDelete: v.Can.Delete,
 		Back:      back.values(true).Encode(), BackHref: back.href("/admin/channels", true),
+	}
+	if v.UnusedDays > 0 {
+		d.Unused = countOf(v.UnusedDays, "unused day", "unused days")
 	}
 	p := h.channelsPage(c)
 	p.Title = "Delete channel"
@@ -396,7 +270,7 @@ func (h *Handler) deleteChannel(c echo.Context) error {
 	}
 	text := channelLabel(ch) + " was deleted."
 	if days > 0 {
-		text += fmt.Sprintf(" %d unused day%s went back to %s's balance (now %d).", days, plural(int(days)), owner.Email, owner.DayBalance)
+		text += fmt.Sprintf(" %s went back to %s's balance (now %d).", countOf(days, "unused day", "unused days"), owner.Email, owner.DayBalance)
 	}
 	h.setFlash(c, "success", text)
 	return h.backToChannels(c, q)
@@ -424,7 +298,7 @@ func (h *Handler) syncChannel(c echo.Context) error {
 	case provision.IsGone(after):
 		text := channelLabel(ch) + " no longer exists at WHAPI: it is marked deleted."
 		if unused > 0 {
-			text += fmt.Sprintf(" Its %d unused day%s went back to the owner's balance.", unused, plural(int(unused)))
+			text += " Its " + countOf(unused, "unused day", "unused days") + " went back to the owner's balance."
 		}
 		h.setFlash(c, "warning", text)
 	default:
@@ -462,11 +336,11 @@ func (h *Handler) exportChannelsCSV(c echo.Context) error {
 	for {
 		for _, r := range rows {
 			till := ""
-			if r.ActiveTill != nil {
-				till = r.ActiveTill.UTC().Format(time.RFC3339)
+			if t := apiTimePtr(r.ActiveTill); t != nil {
+				till = *t
 			}
 			rec := []string{strconv.FormatInt(r.ID, 10), csvText(r.Name), csvText(r.OwnerEmail), string(r.Status), r.Mode,
-				strconv.FormatBool(r.Linked), till, strconv.FormatInt(r.DaysAllocated, 10), r.CreatedAt.UTC().Format(time.RFC3339)}
+				strconv.FormatBool(r.Linked), till, strconv.FormatInt(r.DaysAllocated, 10), apiTime(r.CreatedAt)}
 			if err := w.Write(rec); err != nil {
 				return err
 			}

@@ -1,0 +1,179 @@
+package handlers
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"whapidesk/models"
+	"whapidesk/static"
+)
+
+// Routes registers every route and the middleware around them on e: the
+// one route table. Pages read with GET and change with POST, always in
+// separate methods.
+func (h *Handler) Routes(e *echo.Echo) {
+	e.HideBanner = true
+	e.HidePort = true
+	// The client's IP is the connection's peer: X-Forwarded-For and
+	// X-Real-IP are ignored, so they cannot be forged to dodge throttling —
+	// unless the peer is a configured trusted proxy.
+	e.IPExtractor = echo.ExtractIPDirect()
+	if len(h.cfg.TrustedProxies) > 0 {
+		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, n := range h.cfg.TrustedProxies {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
+	}
+	e.HTTPErrorHandler = h.errorHandler
+	e.Pre(headAsGet)
+
+	e.Use(middleware.Recover())
+	e.Use(h.requestLogger())
+	e.Use(h.securityHeaders)
+	e.Use(middleware.BodyLimit(bodyLimit))
+
+	e.GET("/healthz", h.healthz)
+	e.StaticFS("/static", static.FS)
+
+	// Pages and forms: session cookie + CSRF token.
+	web := e.Group("", h.loadSession, h.csrf)
+
+	// Sign-in.
+	web.GET("/", h.home)
+	web.GET("/login", h.showLoginPage)
+	web.POST("/login", h.login)
+	web.GET("/logout", h.showLogoutPage)
+	web.POST("/logout", h.logout)
+
+	// Account: a signed-in user's own settings, for either role.
+	account := web.Group("/account", h.requireSignedIn)
+	account.GET("/password", h.showPasswordPage)
+	account.POST("/password", h.changePassword)
+
+	// Admin pages.
+	admin := web.Group("/admin", h.requireRole(models.RoleAdmin))
+
+	// Dashboard.
+	admin.GET("", h.showAdminHome)
+	admin.POST("/sync", h.syncNow)
+	admin.POST("/partner/days", h.recordPartnerDays)
+
+	// Plans.
+	admin.GET("/plans", h.listPlans)
+	admin.POST("/plans", h.createPlan)
+	admin.GET("/plans/:id/edit", h.editPlan)
+	admin.POST("/plans/:id", h.updatePlan)
+	admin.GET("/plans/:id/retire", h.showRetirePlanPage)
+	admin.POST("/plans/:id/retire", h.retirePlan)
+	admin.POST("/plans/:id/reinstate", h.reinstatePlan)
+
+	// Customers.
+	admin.GET("/users", h.showUsersPage)
+	admin.POST("/users", h.addUser)
+	admin.GET("/users/:id", h.showUserPage)
+	admin.POST("/users/:id/mode", h.setUserMode)
+	admin.POST("/users/:id/subscription", h.activateUserPlan)
+	admin.POST("/users/:id/subscription/renew", h.renewUserPlan)
+	admin.GET("/users/:id/subscription/cancel", h.showCancelUserPlanPage)
+	admin.POST("/users/:id/subscription/cancel", h.cancelUserPlan)
+	admin.POST("/users/:id/days", h.creditUserDays)
+	admin.GET("/users/:id/disable", h.showDisableUserPage)
+	admin.POST("/users/:id/disable", h.disableUser)
+	admin.POST("/users/:id/enable", h.enableUser)
+	admin.POST("/users/:id/password", h.setUserPassword)
+	admin.POST("/users/:id/channels/:cid/extend", h.extendUserChannel)
+	admin.GET("/users/:id/channels/:cid/delete", h.showDeleteUserChannelPage)
+	admin.POST("/users/:id/channels/:cid/delete", h.deleteUserChannel)
+
+	// Channels.
+	admin.GET("/channels", h.showChannelsPage)
+	admin.GET("/channels.csv", h.exportChannelsCSV)
+	admin.POST("/channels/:id/extend", h.extendChannel)
+	admin.GET("/channels/:id/delete", h.showDeleteChannelPage)
+	admin.POST("/channels/:id/delete", h.deleteChannel)
+	admin.POST("/channels/:id/sync", h.syncChannel)
+
+	// Audit.
+	admin.GET("/audit", h.showAuditPage)
+
+	// WHAPI settings.
+	admin.GET("/settings/whapi", h.showWHAPISettingsPage)
+	admin.POST("/settings/whapi", h.saveWHAPISettings)
+	admin.POST("/settings/whapi/test", h.testWHAPIConnection)
+	admin.GET("/settings/whapi/remove", h.showRemoveTokenPage)
+	admin.POST("/settings/whapi/remove", h.removeWHAPIToken)
+
+	// Customer pages (customers only). Every channel route answers 404 for
+	// a channel that is not the signed-in customer's, so ids cannot be
+	// probed.
+	app := web.Group("/app", h.requireRole(models.RoleCustomer))
+	app.GET("", h.showCustomerDashboard)
+	app.POST("/channels", h.createCustomerChannel)
+	app.GET("/channels/:id/delete", h.showCustomerDeletePage)
+	app.POST("/channels/:id/delete", h.deleteCustomerChannel)
+
+	// Connect page: link a phone to a channel.
+	app.GET("/channels/:id/connect", h.showConnectPage)
+	app.GET("/channels/:id/connect/status", h.connectStatus)
+	app.POST("/channels/:id/connect/pairing", h.requestPairingCode)
+	app.GET("/channels/:id/qr.png", h.connectQRImage)
+
+	// JSON API (design §5): an API key, or the session cookie plus the CSRF
+	// header. api is open to any signed-in user (handlers check
+	// ownership), apiAdmin to admins only.
+	api := e.Group("/api", h.apiAuth, h.apiRequireUser, h.csrf)
+	apiAdmin := api.Group("", h.requireRole(models.RoleAdmin))
+
+	// API: WHAPI settings.
+	apiAdmin.GET("/settings/whapi", h.getWHAPISettingsAPI)
+	apiAdmin.PUT("/settings/whapi", h.putWHAPISettingsAPI)
+
+	// API: channels. Owners (customers) and admins; a customer only ever
+	// sees their own channels, and someone else's channel is "not found",
+	// never "forbidden".
+	api.POST("/channels", h.apiCreateChannel, h.apiRequireUser)
+	api.GET("/channels", h.apiListChannels, h.apiRequireUser)
+	api.GET("/channels/:id", h.apiGetChannel, h.apiRequireUser)
+	api.DELETE("/channels/:id", h.apiDeleteChannel, h.apiRequireUser)
+	api.GET("/channels/:id/qr", h.apiChannelQR) // its owner only
+	apiAdmin.POST("/channels/:id/extend", h.apiExtendChannel)
+
+	// API: plans (admins only).
+	apiAdmin.GET("/plans", h.apiListPlans)
+	apiAdmin.POST("/plans", h.apiCreatePlan)
+
+	// API: users (admins only).
+	apiAdmin.GET("/users", h.apiListUsers)
+	apiAdmin.POST("/users", h.apiCreateUser)
+	apiAdmin.GET("/users/:id", h.apiGetUser)
+	apiAdmin.PATCH("/users/:id", h.apiPatchUser)
+	apiAdmin.POST("/users/:id/subscription", h.apiActivateSubscription)
+	apiAdmin.POST("/users/:id/days", h.apiCreditDays)
+	apiAdmin.GET("/users/:id/ledger", h.apiLedger)
+
+	// Unknown /api paths are "not found" for everyone signed in: otherwise
+	// the admin group's catch-all would answer customers 403. These come
+	// after apiAdmin is made, whose catch-all they replace.
+	api.RouteNotFound("", h.apiNoRoute, h.apiRequireUser)
+	api.RouteNotFound("/*", h.apiNoRoute, h.apiRequireUser)
+}
+
+// pathID reads a positive numeric path parameter; ok is false for
+// anything else (which every caller answers as "not found").
+func pathID(c echo.Context, name string) (id int64, ok bool) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	return id, err == nil && id > 0
+}
+
+// idParam reads a positive numeric path parameter; anything else is 404.
+func idParam(c echo.Context, name string) (int64, error) {
+	id, ok := pathID(c, name)
+	if !ok {
+		return 0, echo.NewHTTPError(http.StatusNotFound)
+	}
+	return id, nil
+}

@@ -1,0 +1,83 @@
+package views
+
+import (
+	"strconv"
+)
+
+// CustomerDashboard is what /app shows a customer: their plan, their
+// channels and the form to add one. It holds our ids only.
+type CustomerDashboard struct {
+	HasPlan      bool
+	PlanName     string
+	MaxChannels  int64
+	LiveChannels int64
+	Usage        string // "2 of 3 channels"
+	PeriodEnd    string // "14 Feb 2026"
+	Balance      int64  // days not yet given to a channel
+	BalanceDays  string // the same in words: "90 days"
+	AutoMode     bool
+
+	Banners  []CustomerBanner
+	Channels []CustomerChannel
+
+	// CreateBlocked says why no channel can be added now ("" = it can).
+	CreateBlocked string
+	Form          CreateChannelForm
+}
+
+// CreateChannelForm is the "Add a channel" form after a refused submission.
+type CreateChannelForm struct {
+	Name   string
+	Phone  string
+	Errors map[string]string
+}
+
+// CustomerBanner warns about a channel that expires soon or has expired.
+type CustomerBanner struct {
+	Kind      string // warning or error
+	ChannelID int64
+	Text      string
+}
+
+// CustomerChannel is one of the customer's channels on the dashboard.
+type CustomerChannel struct {
+	ID          int64
+	Name        string
+	Phone       string // the number given when it was made
+	State       Badge  // where it stands, in the customer's words
+	Connected   bool   // a phone is linked
+	LinkedPhone string // "+15551234567" when connected
+	DaysLeft    string // "6 days left", "Expired on 2 Jan 2026", "No days yet"
+	Until       string // "until 14 Jan 2026"
+	Trial       bool
+	// CanConnect and CanDelete are what the channel's lifecycle allows now.
+	CanConnect, CanDelete bool
+}
+
+func custChannelHref(id int64, suffix string) string {
+	return "/app/channels/" + strconv.FormatInt(id, 10) + suffix
+}
+
+func custChannelAnchor(id int64) string { return "channel-" + strconv.FormatInt(id, 10) }
+
+// CustomerDelete is the confirmation page of deleting a channel.
+type CustomerDelete struct {
+	ID   int64
+	Name string
+	// Unused is the paid days not used yet, which return to the balance
+	// ("10 days"; "" when none), and BalanceAfter the balance then.
+	Unused       string
+	BalanceAfter string
+	CanDelete    bool
+}
+
+// confirm is the delete page of the channel: what it asks, and why it
+// cannot be done now, if it cannot.
+func (d CustomerDelete) confirm() Confirm {
+	c := Confirm{Title: "Delete “" + d.Name + "”?", Action: custChannelHref(d.ID, "/delete"), Button: "Delete the channel",
+		Cancel: "Keep it", CancelHref: "/app"}
+	if !d.CanDelete {
+		c.Busy, c.BusyBack = "This channel is being set up or changed right now. Try again in a moment.", "Back to my channels"
+	}
+	return c
+}

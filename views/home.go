@@ -1,0 +1,72 @@
+package views
+
+import (
+	"strconv"
+)
+
+// StatusCount is how many channels have one status.
+type StatusCount struct {
+	Status string // the status's own name (for the list's filter and test ids)
+	State  Badge
+	Count  int64
+	Href   string
+}
+
+// ExpiringChannel is a channel of the dashboard's "expiring soon" list.
+type ExpiringChannel struct {
+	ID         int64
+	Name       string
+	OwnerID    int64
+	OwnerEmail string
+	State      Badge
+	ActiveTill string
+	TillNote   string
+}
+
+// ActivityItem is one audit event of the dashboard.
+type ActivityItem struct {
+	When   string
+	Actor  string
+	Action string
+	Target string
+	Detail string
+}
+
+// AdminHome is what the admin dashboard shows.
+type AdminHome struct {
+	TokenConfigured bool
+	VerifyStatus    string
+	Hint            string
+	ProjectID       string
+
+	// Channels by status.
+	StatusCounts []StatusCount
+	LiveChannels int64 // channels that take a plan slot
+
+	// Customers' days, over all customers.
+	DaysCredited, DaysAllocated, DaysReturned, DaysCorrected, DaysInBalances int64
+
+	// The partner's estimated WHAPI balance.
+	PartnerBought, PartnerExtended, PartnerReturned, PartnerCorrections int64
+	PartnerEstimate                                                     string // "95 days"
+	LowBalanceThreshold                                                 string // "50 days"
+	PartnerLow                                                          bool
+	PartnerShortAt                                                      string // when WHAPI last refused an extend for lack of days
+
+	// The "days bought" form after a refused submission.
+	PurchaseDaysInput    string
+	PurchaseCommentInput string
+	PurchaseErrors       map[string]string
+
+	Expiring      []ExpiringChannel
+	ExpiringTotal int64
+	ExpiringMore  bool // more than ExpiringTotal expire (counting stopped there)
+
+	Activity []ActivityItem
+}
+
+// Href is where the dashboard links a channel to: the channel list,
+// filtered to its owner.
+func (e ExpiringChannel) Href() string {
+	return "/admin/channels?owner=" + strconv.FormatInt(e.OwnerID, 10) + "#channel-" + strconv.FormatInt(e.ID, 10)
+}

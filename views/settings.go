@@ -1,0 +1,49 @@
+package views
+
+// WHAPISettings is what the WHAPI Settings page shows. It never holds the
+// token: only its masked hint.
+type WHAPISettings struct {
+	Configured          bool
+	Hint                string // "…a1b2"
+	ChangedBy           string
+	ChangedAt           string
+	ProjectID           string
+	LowBalanceThreshold int64
+	VerifyStatus        string // verified, refused, unreachable, unverified
+	VerifiedAt          string
+	ProjectKnown        *bool
+
+	// Form state after a refused submission.
+	ProjectIDInput string
+	ThresholdInput string
+	WindowInput    string
+	Errors         map[string]string
+}
+
+func verifyBadge(status string) Badge {
+	switch status {
+	case "verified":
+		return Badge{Text: "Verified", Tone: "ok"}
+	case "refused":
+		return Badge{Text: "Refused by WHAPI", Tone: "bad"}
+	case "unreachable":
+		return Badge{Text: "Not verified: WHAPI unreachable", Tone: "warn"}
+	}
+	return Badge{Text: "Not verified", Tone: "muted"}
+}
+
+func tokenPlaceholder(configured bool) string {
+	if configured {
+		return "Leave empty to keep the current token"
+	}
+	return "Bearer eyJ…"
+}
+
+// tokenHint says how the token field is used.
+func tokenHint(configured bool) string {
+	h := `Paste the token from the WHAPI partner panel, with or without "Bearer " in front; spaces and line breaks around it are removed.`
+	if configured {
+		h += " Leave empty to keep the current token."
+	}
+	return h + " It is stored encrypted and never shown again."
+}

@@ -83,15 +83,7 @@ func channelListRow(r models.AdminChannelRow, now time.Time) views.ChannelListRo
 		ID: r.ID, Name: r.Name, Phone: r.Phone, OwnerID: r.UserID, OwnerEmail: r.OwnerEmail, State: badgeOf(v),
 		Linked: r.Linked, LinkedPhone: r.LinkedPhone, ActiveTill: formatTime(r.ActiveTill), DaysAllocated: r.DaysAllocated,
 		LastSynced: formatTime(r.LastSyncedAt), OwnerBalance: dayCount(r.OwnerBalance), OwnerMode: string(r.OwnerMode),
-	}
-	switch r.Mode {
-	case "trial":
-		row.Mode = "Trial"
-	case "live":
-		row.Mode = "Live"
-	case "":
-	default:
-		row.Mode = upperFirst(r.Mode)
+		Mode: provision.ModeLabel(r.Mode),
 	}
 	row.CanExtend, row.CanSync, row.CanDelete = v.Can.Extend, v.Can.Sync, v.Can.Delete
 	if v.AtWhapi && r.ActiveTill != nil {

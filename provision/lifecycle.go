@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"whapidesk/models"
@@ -80,6 +81,18 @@ func (p Phase) ConnectStep() string {
 		return string(p)
 	}
 	return string(PhaseFailed)
+}
+
+// modeWords are the admin's words for WHAPI's channel modes.
+var modeWords = map[string]string{"trial": "Trial", "live": "Live"}
+
+// ModeLabel is the admin's word for a channel's WHAPI mode ("" for none; a
+// mode WHAPI adds later is shown as it comes, capitalised).
+func ModeLabel(mode string) string {
+	if w, ok := modeWords[mode]; ok || mode == "" {
+		return w
+	}
+	return strings.ToUpper(mode[:1]) + mode[1:]
 }
 
 // Live reports whether the line runs (waiting for a phone, or connected).

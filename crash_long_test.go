@@ -390,8 +390,10 @@ func TestLongCrashRecovery(t *testing.T) {
 	}
 	partnerToken := base64.RawURLEncoding.EncodeToString(tokBytes)
 	const simBalance = 1_000_000
+	// The partner knows whapidesk's default project, so channels can be
+	// created without picking one (the simulator's own default is another).
 	sim := whapisim.New(whapisim.Options{PartnerToken: partnerToken, BalanceDays: simBalance,
-		CreateLimit: 1_000_000, StartupDelay: -1})
+		CreateLimit: 1_000_000, StartupDelay: -1, ProjectIDs: []string{models.DefaultProjectID}})
 	counter := &inFlight{h: sim}
 	ws := httptest.NewServer(counter)
 	t.Cleanup(ws.Close) // after the cleanups of the processes, which run first

@@ -44,9 +44,12 @@
 //   - Trial: trial = creation + TrialDays, activeTill = trial + 1 day, as in
 //     WHAPI's example; without a trial, trial is null and activeTill is the
 //     creation time. stopped is true once now > activeTill.
-//   - Options.ProjectIDs defaults to DefaultProjectID, whapidesk's own default
-//     setting, although its 19 characters do not fit WHAPI's pattern; listed
-//     ids are taken as given. "default" is the alias of the first project.
+//   - Options.ProjectIDs defaults to DefaultProjectID, a valid 20-character
+//     id that is not whapidesk's default setting, so an install that does
+//     not pick a project from GET /projects cannot create channels (PUT
+//     /channels with an unknown projectId is 404). Listed ids are taken as
+//     given, even ones that do not fit WHAPI's pattern. "default" is the
+//     alias of the first project.
 //   - Extend: days must be a whole number from 1 to 36500; a balance too
 //     small is 400 "Not enough days on the balance" (the real code is
 //     undocumented). activeTill becomes max(activeTill, now) + days. Extend

@@ -61,10 +61,23 @@ func TestProjects(t *testing.T) {
 		wantError(t, e.manager("GET", "/projects?"+q, nil), 400)
 	}
 
-	// Without ProjectIDs the partner has one project, DefaultProjectID.
+	// Without ProjectIDs the partner has one project, DefaultProjectID: an
+	// id WHAPI could issue, and not whapidesk's default setting, which this
+	// partner does not know.
 	d := newEnv(t, Options{})
 	if ids := d.sim.Projects(); len(ids) != 1 || ids[0] != DefaultProjectID {
 		t.Fatalf("default projects = %v", ids)
+	}
+	if !regexp.MustCompile(`^[a-zA-Z0-9]{20}$`).MatchString(DefaultProjectID) || DefaultProjectID == "HPN0H0hFDL1GFg154PI" {
+		t.Fatalf("DefaultProjectID %q: want 20 alphanumerics, not whapidesk's default setting", DefaultProjectID)
+	}
+	decode(t, d.manager("GET", "/projects", nil), &got)
+	if len(got.Projects) != 1 || got.Projects[0].ID != DefaultProjectID || !got.Projects[0].IsDefault {
+		t.Fatalf("default GET /projects = %+v", got)
+	}
+	wantError(t, d.manager("PUT", "/channels", map[string]string{"name": "n", "projectId": "HPN0H0hFDL1GFg154PI"}), 404)
+	if r := d.manager("PUT", "/channels", map[string]string{"name": "n", "projectId": DefaultProjectID}); r.status != 200 {
+		t.Fatalf("create in the default project: %d %s", r.status, r.body)
 	}
 	// A realistic partner does not know the 19-character id.
 	realistic := newEnv(t, Options{ProjectIDs: []string{realProjectID}})

@@ -14,12 +14,15 @@ import (
 )
 
 // DefaultProjectID is the id of the only project a Sim knows when
-// Options.ProjectIDs is empty: whapidesk's default project setting. It has
-// 19 characters, so it does not fit WHAPI's ProjectID pattern (20
-// alphanumerics or "default") and a real partner account may well not know
-// it; tests of the unknown-project path should list a realistic id such as
-// "kpSv3OFq9PkP1W1Ogv7p" (from WHAPI's example) in Options.ProjectIDs.
-const DefaultProjectID = "HPN0H0hFDL1GFg154PI"
+// Options.ProjectIDs is empty. It fits WHAPI's ProjectID pattern (20
+// alphanumerics) and is deliberately not whapidesk's default project
+// setting (the client's 19-character id, which a real partner account does
+// not know either): a new install, the demo and any test that does not
+// list projects meet an unknown project id first and must pick one from
+// GET /projects. It is a constant, not drawn at random, so that a project
+// picked in the demo is still WHAPI's after a restart. Tests that need
+// whapidesk's default to be known list it in Options.ProjectIDs.
+const DefaultProjectID = "Sim7projQx4Lm2Vn8RtK"
 
 // Default values used when the corresponding Options field is zero.
 const (
@@ -88,7 +91,8 @@ type Options struct {
 	// negative value means no delay.
 	StartupDelay time.Duration
 	// ProjectIDs are the partner's projects, the first being the default one.
-	// Empty means []string{DefaultProjectID}. Ids are taken as given, even
+	// Empty means []string{DefaultProjectID}: one valid project that is not
+	// whapidesk's default setting. Ids are taken as given, even
 	// when they do not fit WHAPI's ProjectID pattern.
 	ProjectIDs []string
 	// GateURL is the apiUrl reported for channels; empty means

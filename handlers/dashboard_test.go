@@ -191,8 +191,8 @@ func TestDashboardNumbers(t *testing.T) {
 		"count-pending": "1", "count-trial": "1", "count-active": "1", "count-expired": "0", "count-deleting": "0", "count-failed": "0",
 		"days-credited": strconv.Itoa(2 * dashCredit), "days-allocated": "15", "days-returned": "10",
 		"days-in-balances": strconv.Itoa(2*dashCredit - 15 + 10),
-		"partner-estimate": "95 days", // bought 100 − extended 15 + returned 10
-		"verify-status":    "Not verified",
+		"partner-estimate": "95 days",  // bought 100 − extended 15 + returned 10
+		"verify-status":    "Verified", // the first create asked WHAPI whether it lists the project
 	} {
 		if got := testID(t, page.body, id); got != want {
 			t.Errorf("%s = %q, want %q", id, got, want)

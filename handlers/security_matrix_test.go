@@ -348,7 +348,9 @@ func (f *smFix) fingerprint() string {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	fmt.Fprintf(&b, "settings %+v\n", st)
+	status := st.ProjectStatus()
+	st.ProjectKnown = nil // a pointer, whose address differs between reads: its status is printed
+	fmt.Fprintf(&b, "settings %+v project %s\n", st, status)
 	return b.String()
 }
 

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -24,6 +25,30 @@ const (
 	VerifyUnreachable VerifyStatus = "unreachable" // WHAPI could not be reached: not verified
 )
 
+// Project is one of the partner's WHAPI projects as WHAPI listed it: what
+// the settings keep of GET /projects (never the channels WHAPI may list
+// with it).
+type Project struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Default bool   `json:"default"`
+}
+
+// ProjectStatus is what the last check said of the configured project id.
+type ProjectStatus string
+
+// Project statuses.
+const (
+	// ProjectKnown: WHAPI listed it at the last check, and neither the token
+	// nor the project id changed since.
+	ProjectKnown ProjectStatus = "known"
+	// ProjectUnknown: WHAPI answered the last check and did not list it.
+	ProjectUnknown ProjectStatus = "unknown"
+	// ProjectUnchecked: not asked since the token or the project id
+	// changed, or WHAPI did not answer (refused the token, unreachable).
+	ProjectUnchecked ProjectStatus = "unchecked"
+)
+
 // ErrNoPartnerToken is returned when no partner token is saved, so WHAPI
 // cannot be called. provision.ErrNotConfigured is the same error.
 var ErrNoPartnerToken = errors.New("WHAPI is not configured yet: an admin must save the partner token")
@@ -32,20 +57,24 @@ var ErrNoPartnerToken = errors.New("WHAPI is not configured yet: an admin must s
 // never part of it: only its sealed form stays in the database, and
 // PartnerToken opens it when a WHAPI call needs it.
 type Settings struct {
-	ID                  int64        `gorm:"primaryKey"`
-	PartnerTokenEnc     string       `gorm:"column:partner_token_enc"`
-	TokenHint           string       `gorm:"column:token_hint"`
-	TokenChangedBy      string       `gorm:"column:token_changed_by"`
-	TokenChangedAt      *time.Time   `gorm:"column:token_changed_at"`
-	ProjectID           string       `gorm:"column:project_id"`
-	VerifyStatus        VerifyStatus `gorm:"column:verify_status"`
-	VerifiedAt          *time.Time   `gorm:"column:verified_at"`
-	ProjectKnown        *bool        `gorm:"column:project_known"`
-	LowBalanceThreshold int64        `gorm:"column:low_balance_threshold"`
-	TopupWindowDays     int64        `gorm:"column:topup_window_days"`
-	PartnerShortAt      *time.Time   `gorm:"column:partner_short_at"`
-	InstallID           string       `gorm:"column:install_id"`
-	UpdatedAt           time.Time    `gorm:"column:updated_at"`
+	ID              int64        `gorm:"primaryKey"`
+	PartnerTokenEnc string       `gorm:"column:partner_token_enc"`
+	TokenHint       string       `gorm:"column:token_hint"`
+	TokenChangedBy  string       `gorm:"column:token_changed_by"`
+	TokenChangedAt  *time.Time   `gorm:"column:token_changed_at"`
+	ProjectID       string       `gorm:"column:project_id"`
+	VerifyStatus    VerifyStatus `gorm:"column:verify_status"`
+	VerifiedAt      *time.Time   `gorm:"column:verified_at"`
+	ProjectKnown    *bool        `gorm:"column:project_known"`
+	// Projects are WHAPI's projects as the last answered check listed
+	// them, at ProjectsListedAt (nil: none listed with this token yet).
+	Projects            []Project  `gorm:"column:whapi_projects;serializer:json"`
+	ProjectsListedAt    *time.Time `gorm:"column:projects_listed_at"`
+	LowBalanceThreshold int64      `gorm:"column:low_balance_threshold"`
+	TopupWindowDays     int64      `gorm:"column:topup_window_days"`
+	PartnerShortAt      *time.Time `gorm:"column:partner_short_at"`
+	InstallID           string     `gorm:"column:install_id"`
+	UpdatedAt           time.Time  `gorm:"column:updated_at"`
 }
 
 // TableName implements gorm's Tabler.
@@ -53,6 +82,17 @@ func (Settings) TableName() string { return "settings" }
 
 // Configured reports whether a partner token is saved.
 func (st *Settings) Configured() bool { return st.PartnerTokenEnc != "" }
+
+// ProjectStatus is what the last check said of the configured project id.
+func (st *Settings) ProjectStatus() ProjectStatus {
+	switch {
+	case st.ProjectKnown == nil:
+		return ProjectUnchecked
+	case *st.ProjectKnown:
+		return ProjectKnown
+	}
+	return ProjectUnknown
+}
 
 // Settings returns the settings row.
 func (s *Store) Settings(ctx context.Context) (*Settings, error) {
@@ -81,10 +121,13 @@ func (s *Store) PartnerToken(ctx context.Context) (string, error) {
 type SettingsChange struct {
 	// PartnerToken, when set, replaces the token; it must already be
 	// normalised ("Bearer <token>") and Hint its masked form.
-	PartnerToken        *string
-	Hint                string
-	ClearToken          bool
-	ProjectID           *string
+	PartnerToken *string
+	Hint         string
+	ClearToken   bool
+	ProjectID    *string
+	// ProjectNote, when set, is added to the audit event's words for a
+	// new project id (e.g. that it was picked from WHAPI's list).
+	ProjectNote         string
 	LowBalanceThreshold *int64
 	TopupWindowDays     *int64
 }
@@ -105,6 +148,8 @@ func (s *Store) UpdateSettings(ctx context.Context, actor Actor, ch SettingsChan
 		updates["verify_status"] = VerifyUnverified
 		updates["verified_at"] = nil
 		updates["project_known"] = nil
+		updates["whapi_projects"] = "[]"
+		updates["projects_listed_at"] = nil
 		what = append(what, "partner token removed")
 	case ch.PartnerToken != nil:
 		sealed, err := s.cipher.Seal(*ch.PartnerToken)
@@ -118,6 +163,8 @@ func (s *Store) UpdateSettings(ctx context.Context, actor Actor, ch SettingsChan
 		updates["verify_status"] = VerifyUnverified
 		updates["verified_at"] = nil
 		updates["project_known"] = nil
+		updates["whapi_projects"] = "[]"
+		updates["projects_listed_at"] = nil
 		what = append(what, "partner token replaced (now "+ch.Hint+")")
 	}
 	var st Settings
@@ -128,7 +175,11 @@ func (s *Store) UpdateSettings(ctx context.Context, actor Actor, ch SettingsChan
 		if ch.ProjectID != nil && *ch.ProjectID != st.ProjectID {
 			updates["project_id"] = *ch.ProjectID
 			updates["project_known"] = nil
-			what = append(what, fmt.Sprintf("project id %s → %s", st.ProjectID, *ch.ProjectID))
+			w := fmt.Sprintf("project id %s → %s", st.ProjectID, *ch.ProjectID)
+			if ch.ProjectNote != "" {
+				w += " (" + ch.ProjectNote + ")"
+			}
+			what = append(what, w)
 		}
 		if ch.LowBalanceThreshold != nil && *ch.LowBalanceThreshold != st.LowBalanceThreshold {
 			updates["low_balance_threshold"] = *ch.LowBalanceThreshold
@@ -147,6 +198,7 @@ func (s *Store) UpdateSettings(ctx context.Context, actor Actor, ch SettingsChan
 		if err := s.audit(tx, actor, "settings.whapi.update", "whapi settings", joinWhat(what)); err != nil {
 			return err
 		}
+		st = Settings{} // read afresh: scanning a NULL leaves a set pointer as it was
 		return tx.First(&st, 1).Error
 	})
 	if err != nil {
@@ -169,14 +221,25 @@ func joinWhat(what []string) string {
 // RecordVerification stores what WHAPI said of the token sealed as
 // sealedToken and of projectID — only if both are still the ones
 // configured, so a check that finishes after another admin changed them
-// changes nothing (it reports false then).
-func (s *Store) RecordVerification(ctx context.Context, actor Actor, sealedToken, projectID string, status VerifyStatus, projectKnown *bool) (bool, error) {
+// changes nothing (it reports false then). projects is WHAPI's list when
+// it answered (it replaces the kept one); nil keeps the list of the last
+// check that WHAPI answered.
+func (s *Store) RecordVerification(ctx context.Context, actor Actor, sealedToken, projectID string, status VerifyStatus, projectKnown *bool, projects []Project) (bool, error) {
 	now := s.now()
 	var applied bool
+	updates := map[string]any{"verify_status": status, "verified_at": now, "project_known": projectKnown}
+	if projects != nil {
+		list, err := json.Marshal(projects)
+		if err != nil {
+			return false, fmt.Errorf("store: record verification: %w", err)
+		}
+		updates["whapi_projects"] = string(list)
+		updates["projects_listed_at"] = now
+	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&Settings{}).
 			Where("id = 1 AND partner_token_enc = ? AND partner_token_enc <> '' AND project_id = ?", sealedToken, projectID).
-			Updates(map[string]any{"verify_status": status, "verified_at": now, "project_known": projectKnown})
+			Updates(updates)
 		if res.Error != nil {
 			return res.Error
 		}

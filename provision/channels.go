@@ -109,7 +109,9 @@ type CreateInput struct {
 // active plan), calls PUT /channels, and saves WHAPI's id, token and times.
 // A lost answer is resolved by listing WHAPI's channels before any retry,
 // so no duplicate is made and no plan slot leaks. In auto mode the new
-// channel then gets its first period's days.
+// channel then gets its first period's days. While the configured project
+// is not one WHAPI listed it is refused with *ProjectError before anything
+// is reserved (projectReady).
 func (s *Service) CreateChannel(ctx context.Context, actor models.Actor, in CreateInput) (*models.Channel, error) {
 	fe := FieldErrors{}
 	name, err := cleanText(in.Name, "name", MaxChannelName, true)
@@ -125,6 +127,9 @@ func (s *Service) CreateChannel(ctx context.Context, actor models.Actor, in Crea
 	}
 	st, err := s.settings(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if st, err = s.projectReady(ctx, st); err != nil {
 		return nil, err
 	}
 	ch, op, err := s.store.ReserveChannel(ctx, actor, in.UserID, name, phone)

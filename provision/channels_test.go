@@ -39,6 +39,9 @@ type envOpts struct {
 	// fault-free call is waited for however busy the machine is. A test
 	// that needs a call to time out (a hang with no end) sets a short one.
 	timeout time.Duration
+	// ownProjects: the partner has the simulator's own default project,
+	// not whapidesk's (sim.ProjectIDs must be empty).
+	ownProjects bool
 }
 
 func newEnv(t *testing.T, opts ...func(*envOpts)) *env {
@@ -51,13 +54,17 @@ func newEnv(t *testing.T, opts ...func(*envOpts)) *env {
 	}
 	// One manual clock for the simulator, the store and the service.
 	te := testenv.New(t, testenv.Options{States: States(), Sim: o.sim, ManualClock: true,
-		ClockStart: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), StoreOnClock: true})
+		ClockStart: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), StoreOnClock: true, SimOwnProjects: o.ownProjects})
 	e := &env{t: t, te: te, store: te.Store, sim: te.Sim, srv: te.SimServer, clock: te.Clock, token: o.sim.PartnerToken, ctx: context.Background(), timeout: o.timeout}
 	e.svc = e.newService()
-	tok, _ := NormalizePartnerToken(e.token)
-	if _, _, err := e.store.UpdateSettings(e.ctx, admin, models.SettingsChange{PartnerToken: &tok, Hint: TokenHint(tok)}); err != nil {
+	// The token is saved as an admin saves it: checked with WHAPI, which
+	// lists the project. Tests count WHAPI's requests from here.
+	if res, err := e.svc.SaveWHAPISettings(e.ctx, admin, SettingsInput{PartnerToken: e.token}); err != nil {
 		t.Fatal(err)
+	} else if !o.ownProjects && (res.Check == nil || res.Check.ProjectKnown == nil || !*res.Check.ProjectKnown) {
+		t.Fatalf("the project is not known after saving the token: %+v", res.Check)
 	}
+	e.sim.ResetRequests()
 	return e
 }
 

@@ -30,6 +30,23 @@ var (
 	ErrPartnerShort = errors.New("the partner's WHAPI balance has too few days: buy days at WHAPI, then try again")
 )
 
+// ProjectError: no channel is created because the configured project id
+// is not one WHAPI listed (see Service.projectReady). Nothing was changed
+// and nothing was sent to WHAPI's PUT /channels.
+type ProjectError struct {
+	ProjectID string
+	// Unchecked: WHAPI could not be asked (it did not answer, or refused
+	// the token); otherwise WHAPI answered and did not list the project.
+	Unchecked bool
+}
+
+func (e *ProjectError) Error() string {
+	if e.Unchecked {
+		return "WHAPI could not be asked whether the project id " + e.ProjectID + " is one of your WHAPI projects"
+	}
+	return "the project id " + e.ProjectID + " is not one of your WHAPI projects"
+}
+
 // RetryLaterError says WHAPI is rate limiting channel creation.
 type RetryLaterError struct{ After time.Duration }
 

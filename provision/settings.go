@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"whapidesk/models"
 	"whapidesk/whapi"
@@ -50,9 +51,16 @@ type SettingsResult struct {
 }
 
 // SaveWHAPISettings validates and saves the WHAPI settings, then checks the
-// token against WHAPI (GET /projects) and records what WHAPI said. The token
-// is saved even when WHAPI cannot be reached (then marked not verified).
+// token against WHAPI (GET /projects) and records what WHAPI said, its list
+// of projects included. The token is saved even when WHAPI cannot be
+// reached (then marked not verified).
 func (s *Service) SaveWHAPISettings(ctx context.Context, actor models.Actor, in SettingsInput) (*SettingsResult, error) {
+	return s.saveSettings(ctx, actor, in, "")
+}
+
+// saveSettings is SaveWHAPISettings; note, when set, is added to the
+// audit event's words for a new project id.
+func (s *Service) saveSettings(ctx context.Context, actor models.Actor, in SettingsInput, note string) (*SettingsResult, error) {
 	cur, err := s.store.Settings(ctx)
 	if err != nil {
 		return nil, err
@@ -61,6 +69,7 @@ func (s *Service) SaveWHAPISettings(ctx context.Context, actor models.Actor, in 
 	if len(fe) > 0 {
 		return nil, fe
 	}
+	ch.ProjectNote = note
 	st, changed, err := s.store.UpdateSettings(ctx, actor, ch)
 	if err != nil {
 		return nil, err
@@ -126,6 +135,67 @@ func settingsChange(in SettingsInput, configured bool) (models.SettingsChange, F
 	return ch, fe
 }
 
+// ErrNotListed is the picker's refusal of a project id that is not among
+// the projects WHAPI listed at the last answered check.
+var ErrNotListed = errors.New("this is not one of the projects WHAPI listed: use “Test connection” to list them again")
+
+// PickProject makes id — one of the projects WHAPI listed at the last
+// check it answered (Settings.Projects) — the project new channels are
+// created in, audited with the project's name, and checks it with WHAPI
+// again as any change of the settings is. Any other id is refused with
+// FieldErrors{"project_id": …} and changes nothing.
+func (s *Service) PickProject(ctx context.Context, actor models.Actor, id string) (*SettingsResult, error) {
+	st, err := s.settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range st.Projects {
+		if p.ID == id {
+			return s.saveSettings(ctx, actor, SettingsInput{ProjectID: id}, "picked from WHAPI's projects: “"+p.Name+"”")
+		}
+	}
+	return nil, FieldErrors{"project_id": ErrNotListed.Error()}
+}
+
+// projectReady is the one rule for creating a channel: PUT /channels is
+// sent only with a project id that WHAPI listed. The configured project is
+//   - known (the last check WHAPI answered listed it, and neither the token
+//     nor the project id changed since): go on, without asking again;
+//   - unknown (WHAPI answered and did not list it): refused at once;
+//   - unchecked (not asked since a change, or WHAPI did not answer the last
+//     check): WHAPI is asked now (GET /projects, recorded as any check, by
+//     the system; no transaction is open), and the answer decides. If WHAPI
+//     cannot tell — it does not answer, or refuses the token — the create
+//     is refused as well: the safe reading, since the docs do not say what
+//     PUT /channels does with a project id WHAPI never listed.
+//
+// It returns the settings to create with (their project id is the one
+// found known), or *ProjectError; nothing is reserved either way.
+func (s *Service) projectReady(ctx context.Context, st *models.Settings) (*models.Settings, error) {
+	switch st.ProjectStatus() {
+	case models.ProjectKnown:
+		return st, nil
+	case models.ProjectUnknown:
+		return nil, &ProjectError{ProjectID: st.ProjectID}
+	}
+	if _, err := s.verify(ctx, models.SystemActor, st); err != nil {
+		return nil, err
+	}
+	// Decide on the settings as they are now: another admin may have
+	// changed them while WHAPI was asked (then this check was not recorded).
+	now, err := s.settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch now.ProjectStatus() {
+	case models.ProjectKnown:
+		return now, nil
+	case models.ProjectUnknown:
+		return nil, &ProjectError{ProjectID: now.ProjectID}
+	}
+	return nil, &ProjectError{ProjectID: now.ProjectID, Unchecked: true}
+}
+
 // ClearPartnerToken removes the partner token (nothing happens, and nothing
 // is audited, when none is saved).
 func (s *Service) ClearPartnerToken(ctx context.Context, actor models.Actor) (*models.Settings, error) {
@@ -155,15 +225,18 @@ func (s *Service) TestConnection(ctx context.Context, actor models.Actor) (*Chec
 // transaction is open while WHAPI is called.
 func (s *Service) verify(ctx context.Context, actor models.Actor, st *models.Settings) (*Check, error) {
 	chk := &Check{}
+	var projects []models.Project
 	list, err := s.whapi.Projects(ctx)
 	switch {
 	case err == nil:
 		chk.Status = models.VerifyVerified
 		known := false
+		projects = make([]models.Project, 0, len(list.Projects))
 		for _, p := range list.Projects {
 			if p.ID == st.ProjectID || (st.ProjectID == "default" && p.IsDefault) {
 				known = true
 			}
+			projects = append(projects, models.Project{ID: p.ID, Name: projectName(p.Name), Default: p.IsDefault})
 		}
 		chk.ProjectKnown = &known
 		chk.Projects = len(list.Projects)
@@ -175,10 +248,24 @@ func (s *Service) verify(ctx context.Context, actor models.Actor, st *models.Set
 		s.log.WarnContext(ctx, "whapi token check failed", "err", err)
 		chk.Status = models.VerifyUnreachable
 	}
-	recorded, err := s.store.RecordVerification(ctx, actor, st.PartnerTokenEnc, st.ProjectID, chk.Status, chk.ProjectKnown)
+	recorded, err := s.store.RecordVerification(ctx, actor, st.PartnerTokenEnc, st.ProjectID, chk.Status, chk.ProjectKnown, projects)
 	if err != nil {
 		return nil, fmt.Errorf("provision: %w", err)
 	}
 	chk.Recorded = recorded
 	return chk, nil
+}
+
+// maxProjectName bounds a project's name as the settings keep it: WHAPI's
+// free text, shown to admins only.
+const maxProjectName = 100
+
+// projectName is WHAPI's name of a project as kept: on one line, at most
+// maxProjectName characters.
+func projectName(name string) string {
+	name = strings.Join(strings.FieldsFunc(name, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
+	if r := []rune(name); len(r) > maxProjectName {
+		name = string(r[:maxProjectName-1]) + "…"
+	}
+	return name
 }

@@ -43,8 +43,15 @@ type Options struct {
 	States models.StateSets
 	// Sim configures the simulator. A PartnerToken is generated when
 	// empty (a JWT-shaped text of 1,300 characters, as WHAPI issues), and
-	// ProjectIDs default to the client's project.
+	// ProjectIDs default to whapidesk's default project
+	// (models.DefaultProjectID), so that channels can be created without
+	// picking one — unless SimOwnProjects.
 	Sim whapisim.Options
+	// SimOwnProjects leaves an empty Sim.ProjectIDs empty: the partner then
+	// has the simulator's own default project (whapisim.DefaultProjectID),
+	// which is not whapidesk's default, as on a new install — the project
+	// must be picked before a channel can be created.
+	SimOwnProjects bool
 	// Timeout bounds each WHAPI call of Env.Client (default 3 s).
 	Timeout time.Duration
 	// ManualClock gives the simulator one manual clock (Env.Clock), from
@@ -94,7 +101,7 @@ func New(t testing.TB, o Options) *Env {
 	if o.Sim.PartnerToken == "" {
 		o.Sim.PartnerToken = FakeJWT(1300)
 	}
-	if len(o.Sim.ProjectIDs) == 0 {
+	if len(o.Sim.ProjectIDs) == 0 && !o.SimOwnProjects {
 		o.Sim.ProjectIDs = []string{models.DefaultProjectID}
 	}
 	if o.Timeout == 0 {

@@ -27,13 +27,19 @@ func (h *Handler) apiRequireUser(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // apiFail turns an error of provision or models into the API's answer: a
-// status, a code and a plain message (never WHAPI's own text). A rate
+// status, a code and a plain message (never WHAPI's own text; an admin
+// gets adminWords where a customer's words would hide what to fix). A rate
 // limit also sets Retry-After. Errors that are not the caller's to fix are
 // passed on (500, details logged only).
 func apiFail(c echo.Context, err error) error {
 	status, code, msg, ok := domainError(err)
 	if !ok {
 		return err
+	}
+	if u := currentUser(c); u != nil && u.IsAdmin() {
+		if s, cd, m, ok := adminWords(err); ok {
+			status, code, msg = s, cd, m
+		}
 	}
 	ae := &APIError{Status: status, Code: code, Message: msg}
 	var fe provision.FieldErrors

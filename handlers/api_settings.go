@@ -15,24 +15,42 @@ import (
 
 // settingsJSON is the WHAPI settings as the API shows them: no token.
 type settingsJSON struct {
-	Configured          bool    `json:"configured"`
-	TokenHint           string  `json:"token_hint"`
-	ProjectID           string  `json:"project_id"`
-	Verified            bool    `json:"verified"`
-	VerifyStatus        string  `json:"verify_status"`
-	ProjectKnown        *bool   `json:"project_known"`
-	ChangedBy           string  `json:"changed_by,omitempty"`
-	ChangedAt           *string `json:"changed_at,omitempty"`
-	LowBalanceThreshold int64   `json:"low_balance_threshold"`
-	TopupWindowDays     int64   `json:"topup_window_days"`
+	Configured   bool   `json:"configured"`
+	TokenHint    string `json:"token_hint"`
+	ProjectID    string `json:"project_id"`
+	Verified     bool   `json:"verified"`
+	VerifyStatus string `json:"verify_status"`
+	ProjectKnown *bool  `json:"project_known"`
+	// ProjectStatus is known, unknown or unchecked; channels are created
+	// only in a known project.
+	ProjectStatus string `json:"project_status"`
+	// Projects are WHAPI's projects as the last answered check listed
+	// them, at ProjectsListedAt: the ids project_id may be set to.
+	Projects            []projectJSON `json:"projects"`
+	ProjectsListedAt    *string       `json:"projects_listed_at"`
+	ChangedBy           string        `json:"changed_by,omitempty"`
+	ChangedAt           *string       `json:"changed_at,omitempty"`
+	LowBalanceThreshold int64         `json:"low_balance_threshold"`
+	TopupWindowDays     int64         `json:"topup_window_days"`
+}
+
+// projectJSON is one of WHAPI's projects as the API shows it.
+type projectJSON struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Default bool   `json:"default"`
 }
 
 func toSettingsJSON(st *models.Settings) settingsJSON {
 	out := settingsJSON{
 		Configured: st.Configured(), TokenHint: st.TokenHint, ProjectID: st.ProjectID,
 		Verified: st.VerifyStatus == models.VerifyVerified, VerifyStatus: string(st.VerifyStatus),
-		ProjectKnown: st.ProjectKnown, ChangedBy: st.TokenChangedBy, LowBalanceThreshold: st.LowBalanceThreshold,
+		ProjectKnown: st.ProjectKnown, ProjectStatus: string(st.ProjectStatus()), Projects: []projectJSON{},
+		ProjectsListedAt: apiTimePtr(st.ProjectsListedAt), ChangedBy: st.TokenChangedBy, LowBalanceThreshold: st.LowBalanceThreshold,
 		TopupWindowDays: st.TopupWindowDays, ChangedAt: apiTimePtr(st.TokenChangedAt),
+	}
+	for _, p := range st.Projects {
+		out.Projects = append(out.Projects, projectJSON{ID: p.ID, Name: p.Name, Default: p.Default})
 	}
 	return out
 }

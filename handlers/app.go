@@ -165,6 +165,8 @@ func (h *Handler) custCreateError(err error) (string, bool) {
 		return fmt.Sprintf("You have no active plan, so no channel can be added. Ask %s to activate one.", h.cfg.Brand), true
 	case "rate_limited":
 		return upperFirst(msg) + ".", true
+	case "unavailable":
+		return "Adding channels is temporarily unavailable. Nothing was charged; please try again later.", true
 	case "not_found", "customer_disabled", "not_customer":
 		return "Your account cannot add channels. Sign in again, or contact " + h.cfg.Brand + ".", true
 	}

@@ -31,6 +31,7 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 		return d, err
 	}
 	d.TokenConfigured, d.VerifyStatus, d.Hint, d.ProjectID = st.Configured(), string(st.VerifyStatus), st.TokenHint, st.ProjectID
+	d.ProjectStatus = string(st.ProjectStatus())
 
 	// One read of the running totals instead of counting channels and
 	// summing both ledgers.

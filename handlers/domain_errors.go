@@ -22,6 +22,7 @@ func domainError(err error) (status int, code, message string, ok bool) {
 	var fe provision.FieldErrors
 	var rl *provision.RetryLaterError
 	var small *models.PlanTooSmallError
+	var project *provision.ProjectError
 	switch {
 	case errors.As(err, &fe):
 		return http.StatusUnprocessableEntity, "invalid_input", "nothing was changed: see the fields", true
@@ -55,6 +56,10 @@ func domainError(err error) (status int, code, message string, ok bool) {
 		return http.StatusConflict, "email_taken", err.Error(), true
 	case errors.Is(err, provision.ErrNotConfigured):
 		return http.StatusServiceUnavailable, "not_configured", "the service is not set up yet: an admin must finish its settings", true
+	case errors.As(err, &project):
+		// The words anyone may read: no WHAPI, no project id. Admins get
+		// adminWords' instead.
+		return http.StatusServiceUnavailable, "unavailable", "adding channels is temporarily unavailable; nothing was changed: try again later", true
 	case errors.Is(err, provision.ErrPartnerShort):
 		return http.StatusBadGateway, "partner_balance", "the days could not be added now; the days were given back", true
 	case errors.Is(err, provision.ErrOutcomeUnknown):
@@ -65,4 +70,20 @@ func domainError(err error) (status int, code, message string, ok bool) {
 		return http.StatusBadGateway, "upstream_refused", "the change was refused upstream; nothing was changed", true
 	}
 	return http.StatusInternalServerError, "internal", "something went wrong on our side", false
+}
+
+// adminWords is what an admin is told of an error whose words for
+// customers must not name WHAPI or its settings (domainError's); ok is
+// false for any other error.
+func adminWords(err error) (status int, code, message string, ok bool) {
+	var project *provision.ProjectError
+	if !errors.As(err, &project) {
+		return 0, "", "", false
+	}
+	if project.Unchecked {
+		return http.StatusServiceUnavailable, "project_unchecked", "WHAPI could not be asked whether the project id " + project.ProjectID +
+			" is one of your WHAPI projects, so no channel was created: use “Test connection” in WHAPI Settings, then try again", true
+	}
+	return http.StatusConflict, "project_unknown", "the project id " + project.ProjectID +
+		" is not one of your WHAPI projects: pick one in WHAPI Settings; no channel was created", true
 }

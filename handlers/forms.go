@@ -275,6 +275,14 @@ func parsePartnerDaysForm(c echo.Context) partnerDaysForm {
 
 // Settings ---------------------------------------------------------------
 
+// projectPickForm is one "Use this project" button of the WHAPI Settings
+// page: the project id WHAPI listed (provision.PickProject checks it).
+type projectPickForm struct{ ProjectID string }
+
+func parseProjectPickForm(c echo.Context) projectPickForm {
+	return projectPickForm{ProjectID: strings.TrimSpace(c.FormValue("project_id"))}
+}
+
 // settingsForm is the WHAPI Settings form. The token typed is never shown
 // again.
 type settingsForm struct {

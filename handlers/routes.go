@@ -104,6 +104,7 @@ func (h *Handler) Routes(e *echo.Echo) {
 	admin.GET("/settings/whapi", h.showWHAPISettingsPage)
 	admin.POST("/settings/whapi", h.saveWHAPISettings)
 	admin.POST("/settings/whapi/test", h.testWHAPIConnection)
+	admin.POST("/settings/whapi/project", h.pickWHAPIProject)
 	admin.GET("/settings/whapi/remove", h.showRemoveTokenPage)
 	admin.POST("/settings/whapi/remove", h.removeWHAPIToken)
 

@@ -25,10 +25,23 @@ func settingsView(st *models.Settings) views.WHAPISettings {
 		VerifyStatus:        string(st.VerifyStatus),
 		VerifiedAt:          formatTime(st.VerifiedAt),
 		ProjectKnown:        st.ProjectKnown,
+		ProjectStatus:       string(st.ProjectStatus()),
+		Projects:            projectsView(st),
+		ProjectsListedAt:    formatTime(st.ProjectsListedAt),
 		ProjectIDInput:      st.ProjectID,
 		ThresholdInput:      strconv.FormatInt(st.LowBalanceThreshold, 10),
 		WindowInput:         strconv.FormatInt(st.TopupWindowDays, 10),
 	}
+}
+
+// projectsView is WHAPI's list of projects from the last check, the
+// configured one marked.
+func projectsView(st *models.Settings) []views.WHAPIProject {
+	out := make([]views.WHAPIProject, 0, len(st.Projects))
+	for _, p := range st.Projects {
+		out = append(out, views.WHAPIProject{ID: p.ID, Name: p.Name, Default: p.Default, Current: p.ID == st.ProjectID})
+	}
+	return out
 }
 
 // checkMessage says in plain words what happened when the token was
@@ -42,7 +55,7 @@ func checkMessage(chk *provision.Check, projectID string, saved bool) (kind, tex
 	case models.VerifyVerified:
 		if chk.ProjectKnown != nil && !*chk.ProjectKnown {
 			return "warning", verified + ": WHAPI accepted the token. But WHAPI does not know the project id " +
-				projectID + ", so channels cannot be created there: check the project id."
+				projectID + ", so channels cannot be created there: pick one of your WHAPI projects below."
 		}
 		return "success", verified + ": WHAPI accepted the token and knows project " + projectID + "."
 	case models.VerifyRefused:
@@ -123,6 +136,63 @@ func (h *Handler) testWHAPIConnection(c echo.Context) error {
 		return err
 	}
 	return redirect(c, "/admin/settings/whapi")
+}
+
+// pickWHAPIProject makes one of the projects WHAPI listed the project new
+// channels are created in (one click on the settings page), and checks it
+// with WHAPI again.
+func (h *Handler) pickWHAPIProject(c echo.Context) error {
+	ctx := c.Request().Context()
+	form := parseProjectPickForm(c)
+	res, err := h.svc.PickProject(ctx, actor(c), form.ProjectID)
+	var fe provision.FieldErrors
+	switch {
+	case errors.Is(err, provision.ErrNotConfigured):
+		h.setFlash(c, "warning", "No partner token is saved yet. "+saveTokenFirst)
+	case errors.As(err, &fe):
+		st, err := h.store.Settings(ctx)
+		if err != nil {
+			return err
+		}
+		v := settingsView(st)
+		v.PickError = upperFirst(fe["project_id"])
+		p := h.settingsPage(c)
+		p.Flash = &views.Flash{Kind: "error", Text: "No project was picked: see the list of projects below."}
+		return h.render(c, http.StatusUnprocessableEntity, views.WHAPISettingsPage(p, v))
+	case err != nil:
+		return err
+	case res.Check != nil && !res.Check.Recorded:
+		h.setFlash(c, "warning", "Picked. Another change to the settings was made while WHAPI was being asked; the status below is the current one.")
+	case res.Check != nil:
+		kind, text := pickMessage(res.Check, res.Settings)
+		h.setFlash(c, kind, text)
+	default:
+		h.setFlash(c, "info", "Nothing changed: this project is already the one new channels go to.")
+	}
+	if err := h.saveSession(c); err != nil {
+		return err
+	}
+	return redirect(c, "/admin/settings/whapi")
+}
+
+// pickMessage says what happened when an admin picked a project and WHAPI
+// was asked about it again.
+func pickMessage(chk *provision.Check, st *models.Settings) (kind, text string) {
+	project := "project " + st.ProjectID
+	for _, p := range st.Projects {
+		if p.ID == st.ProjectID && p.Name != "" {
+			project = "the project “" + p.Name + "” (" + p.ID + ")"
+		}
+	}
+	switch {
+	case chk.Status == models.VerifyVerified && chk.ProjectKnown != nil && *chk.ProjectKnown:
+		return "success", "New channels are now created in " + project + ": WHAPI confirmed it."
+	case chk.Status == models.VerifyVerified:
+		return "warning", upperFirst(project) + " was picked, but WHAPI no longer lists it: pick another one below."
+	case chk.Status == models.VerifyRefused:
+		return "error", upperFirst(project) + " was picked, but WHAPI refused the partner token (401/403), so channels cannot be created: replace the token."
+	}
+	return "warning", upperFirst(project) + " was picked, but WHAPI could not be reached to confirm it; it is checked again before the next channel is created."
 }
 
 func (h *Handler) showRemoveTokenPage(c echo.Context) error {

@@ -58,7 +58,15 @@ type appOptions struct {
 	manualClock bool
 	// quietLog keeps no log (fuzzing: many inputs).
 	quietLog bool
+	// ownProjects: the partner has only the simulator's own default project,
+	// not whapidesk's (see simOwnProjects).
+	ownProjects bool
 }
+
+// simOwnProjects gives the partner only the simulator's own default
+// project, which is not whapidesk's default setting (a new install): the
+// project must be picked before a channel can be created.
+func simOwnProjects(o *appOptions) { o.sim.ProjectIDs, o.ownProjects = nil, true }
 
 // manualClockStart is where manual clocks start: whole seconds, so QR
 // lifetimes line up with the simulator's.
@@ -84,7 +92,7 @@ func newTestApp(t testing.TB, opts ...func(*appOptions)) *testApp {
 		f(&o)
 	}
 	env := testenv.New(t, testenv.Options{States: provision.States(), Sim: o.sim, Timeout: o.timeout,
-		ManualClock: o.manualClock, ClockStart: manualClockStart(), LogLevel: slog.LevelDebug})
+		ManualClock: o.manualClock, ClockStart: manualClockStart(), LogLevel: slog.LevelDebug, SimOwnProjects: o.ownProjects})
 	a := &testApp{t: t, env: env, store: env.Store, sim: env.Sim, simURL: env.SimURL, dbPath: env.DBPath, logs: env.Logs,
 		partnerToken: env.PartnerToken, clock: env.Clock}
 	log := env.Log

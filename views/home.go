@@ -38,6 +38,7 @@ type AdminHome struct {
 	VerifyStatus    string
 	Hint            string
 	ProjectID       string
+	ProjectStatus   string // known, unknown or unchecked (see models.ProjectStatus)
 
 	// Channels by status.
 	StatusCounts []StatusCount

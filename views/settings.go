@@ -12,12 +12,37 @@ type WHAPISettings struct {
 	VerifyStatus        string // verified, refused, unreachable, unverified
 	VerifiedAt          string
 	ProjectKnown        *bool
+	// ProjectStatus is what the last check said of ProjectID: known,
+	// unknown or unchecked.
+	ProjectStatus string
+	// Projects are WHAPI's projects as the last answered check listed
+	// them, at ProjectsListedAt; the picker offers them.
+	Projects         []WHAPIProject
+	ProjectsListedAt string
+	// PickError says why a pick was refused (shown beside the picker).
+	PickError string
 
 	// Form state after a refused submission.
 	ProjectIDInput string
 	ThresholdInput string
 	WindowInput    string
 	Errors         map[string]string
+}
+
+// WHAPIProject is one of the partner's WHAPI projects in the picker.
+type WHAPIProject struct {
+	ID, Name string
+	Default  bool // WHAPI's default (main) project
+	Current  bool // the configured project id
+}
+
+// pickLabel is the accessible name of a project's "Use this project" button.
+func (pr WHAPIProject) pickLabel() string {
+	name := pr.Name
+	if name == "" {
+		name = pr.ID
+	}
+	return "Use the project “" + name + "”"
 }
 
 func verifyBadge(status string) Badge {

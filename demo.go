@@ -52,7 +52,9 @@ func demoToken(cfg Config) (string, error) {
 }
 
 // newDemoSimulator starts the in-memory WHAPI with the demo's partner token
-// and a partner balance of 1,000 days.
+// and a partner balance of 1,000 days. Its partner has the simulator's own
+// project, not whapidesk's default project id: as on a real install, the
+// admin picks the project in WHAPI Settings before any channel is created.
 func newDemoSimulator(cfg Config, addr net.Addr) (*whapisim.Sim, error) {
 	tok, err := demoToken(cfg)
 	if err != nil {
@@ -61,7 +63,6 @@ func newDemoSimulator(cfg Config, addr net.Addr) (*whapisim.Sim, error) {
 	return whapisim.New(whapisim.Options{
 		PartnerToken: tok,
 		BalanceDays:  demoPartnerDays,
-		ProjectIDs:   []string{models.DefaultProjectID},
 		GateURL:      simURL(addr) + "/",
 	}), nil
 }
@@ -145,11 +146,34 @@ func seedDemo(ctx context.Context, store *models.Store, svc *provision.Service, 
 	return seed, nil
 }
 
-// printDemo tells how to sign in: the passwords only on the first run.
-func printDemo(stdout io.Writer, cfg Config, seed *demoSeed, addr net.Addr) {
+// demoProjectPicked reports whether the configured project is one WHAPI
+// (the simulator) listed at the last check: until an admin picks one, no
+// channel can be created.
+func demoProjectPicked(ctx context.Context, store *models.Store) (bool, error) {
+	st, err := store.Settings(ctx)
+	if err != nil {
+		return false, err
+	}
+	return st.ProjectStatus() == models.ProjectKnown, nil
+}
+
+// pickProjectFirst is the demo's first step while no project is picked.
+const pickProjectFirst = `  First step, as on a real install: the project id whapidesk starts with
+  is not one of the (simulated) WHAPI partner's projects, so no channel can
+  be created yet — customers who try are told it is temporarily
+  unavailable. Sign in as the admin, open WHAPI Settings and pick the
+  project under "Your WHAPI projects" (one click).
+`
+
+// printDemo tells how to sign in (the passwords only on the first run),
+// and, until it is done, that the admin must pick the project first.
+func printDemo(stdout io.Writer, cfg Config, seed *demoSeed, addr net.Addr, projectPicked bool) {
 	port := addr.(*net.TCPAddr).Port
 	if seed == nil {
 		fmt.Fprintf(stdout, "\nDemo data already seeded in %s. Sign in at http://localhost:%d/login with the credentials printed at the first run\n(or create another admin: whapidesk create-admin --db %s --email you@example.com).\n\n", cfg.DBPath, port, cfg.DBPath)
+		if !projectPicked {
+			fmt.Fprint(stdout, pickProjectFirst+"\n")
+		}
 		return
 	}
 	fmt.Fprintf(stdout, `
@@ -167,6 +191,9 @@ func printDemo(stdout io.Writer, cfg Config, seed *demoSeed, addr net.Addr) {
   %s.
 
 `, port, seed.adminPassword, seed.customerPassword, demoTokenFile(cfg))
+	if !projectPicked {
+		fmt.Fprint(stdout, pickProjectFirst+"\n")
+	}
 }
 
 func randomPassword() string {

@@ -248,7 +248,11 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 			return fmt.Errorf("demo data: %w", err)
 		}
 		ready.Store(true)
-		printDemo(stdout, cfg, seed, ln.Addr())
+		picked, err := demoProjectPicked(ctx, store)
+		if err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+		printDemo(stdout, cfg, seed, ln.Addr(), picked)
 	}
 	select {
 	case err := <-errc:

@@ -23,6 +23,7 @@ import (
 
 	"whapidesk/internal/testenv"
 	"whapidesk/models"
+	"whapidesk/whapi/whapisim"
 )
 
 // TestMain clears the environment the commands read, so that the tests do
@@ -747,6 +748,9 @@ func TestServeLifecycle(t *testing.T) {
 
 var passwordLine = regexp.MustCompile(`(?m)^\s*Admin\s+admin@example\.com\s*\n\s*Password\s+(\S+)\s*$`)
 
+// customerPasswordLine is the demo customers' password, printed after them.
+var customerPasswordLine = regexp.MustCompile(`(?m)chen@example\.com \(no plan\)\s*\n\s*Password\s+(\S+)\s*$`)
+
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -778,6 +782,67 @@ func TestDemo(t *testing.T) {
 	settingsResp, settingsPage := get(t, c, s.base+"/admin/settings/whapi")
 	if settingsResp.StatusCode != http.StatusOK {
 		t.Errorf("GET /admin/settings/whapi = %d, want 200", settingsResp.StatusCode)
+	}
+
+	// The demo's WHAPI does not know whapidesk's default project id: the
+	// instructions say to pick the project, the settings page offers it,
+	// and until it is picked a customer cannot add a channel.
+	if !strings.Contains(out, "open WHAPI Settings and pick the\n  project") {
+		t.Errorf("the instructions do not say to pick the project:\n%s", out)
+	}
+	if !strings.Contains(settingsPage, `data-testid="project-picker-alert"`) ||
+		!strings.Contains(settingsPage, `name="project_id" value="`+whapisim.DefaultProjectID+`"`) {
+		t.Errorf("the settings page does not offer WHAPI's project to pick:\n%s", settingsPage)
+	}
+	pc := customerPasswordLine.FindStringSubmatch(out)
+	if pc == nil {
+		t.Fatalf("stdout has no customer password line:\n%s", out)
+	}
+	amal := newBrowser(t)
+	if status, loc := login(t, amal, s.base, "amal@example.com", pc[1]); status != http.StatusSeeOther || loc != "/" {
+		t.Fatalf("customer login = %d %q", status, loc)
+	}
+	addChannel := func() string {
+		t.Helper()
+		_, page := get(t, amal, s.base+"/app")
+		m := csrfInput.FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("no _csrf input on /app:\n%s", page)
+		}
+		resp, err := amal.PostForm(s.base+"/app/channels", url.Values{"name": {"Shop"}, "_csrf": {m[1]}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("POST /app/channels = %d", resp.StatusCode)
+		}
+		return resp.Header.Get("Location")
+	}
+	if loc := addChannel(); loc != "/app" {
+		t.Fatalf("a channel was added before the project was picked (to %s)", loc)
+	}
+	if _, page := get(t, amal, s.base+"/app"); !strings.Contains(page, "Adding channels is temporarily unavailable.") {
+		t.Errorf("the customer is not told why no channel was added:\n%s", page)
+	}
+	// The admin picks the project, as on the settings page.
+	m = csrfInput.FindStringSubmatch(settingsPage)
+	if m == nil {
+		t.Fatal("no _csrf input on the settings page")
+	}
+	resp, err := c.PostForm(s.base+"/admin/settings/whapi/project", url.Values{"project_id": {whapisim.DefaultProjectID}, "_csrf": {m[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("picking the project = %d", resp.StatusCode)
+	}
+	if _, page := get(t, c, s.base+"/admin/settings/whapi"); !strings.Contains(page, "New channels are now created in the project") {
+		t.Errorf("the settings page after the pick:\n%s", page)
+	}
+	if loc := addChannel(); !strings.HasSuffix(loc, "/connect") {
+		t.Errorf("after the pick, adding a channel went to %q, want its connect page", loc)
 	}
 
 	raw, err := os.ReadFile(filepath.Join(dir, "demo-partner-token.txt"))

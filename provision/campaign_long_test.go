@@ -640,11 +640,17 @@ func (c *campaign) someChannel(userID int64, rng *rand.Rand, states ...models.Ch
 func errClass(err error) (string, bool) {
 	var rl *RetryLaterError
 	var fe FieldErrors
+	var pe *ProjectError
 	switch {
 	case err == nil:
 		return "", true
 	case errors.As(err, &fe):
 		return "invalid input " + fe.Error(), false
+	case errors.As(err, &pe):
+		// A "Test connection" that met a fault leaves the project
+		// unchecked; a create then asks WHAPI first, and may meet a fault
+		// too. WHAPI always lists the campaign's project: "unknown" is a bug.
+		return "project not confirmed, nothing changed", pe.Unchecked
 	case errors.As(err, &rl):
 		return "retry later (429)", true
 	case errors.Is(err, ErrOutcomeUnknown):

@@ -200,3 +200,21 @@ func TestCreateWithAnUncheckedProjectAsksWHAPIFirst(t *testing.T) {
 		}
 	})
 }
+
+// The project id "default" (WHAPI's alias of the default project) is sent
+// as the id WHAPI listed for its default project.
+func TestCreateWithTheDefaultAliasNamesTheListedProject(t *testing.T) {
+	e := newEnv(t, ownProjects)
+	res, err := e.svc.SaveWHAPISettings(e.ctx, admin, SettingsInput{ProjectID: "default"})
+	if err != nil || res.Check == nil || res.Check.ProjectKnown == nil || !*res.Check.ProjectKnown {
+		t.Fatalf("saving project id default: %+v %v", res, err)
+	}
+	u := e.customer("amal", 2, 30, 60)
+	e.create(u.ID, "line")
+	if got := e.creates(); !slices.Equal(got, []string{whapisim.DefaultProjectID}) {
+		t.Fatalf("PUT /channels sent with %v, want the listed default %s", got, whapisim.DefaultProjectID)
+	}
+	if st, _ := e.store.Settings(e.ctx); st.ProjectID != "default" {
+		t.Fatalf("the setting became %q", st.ProjectID)
+	}
+}

@@ -166,15 +166,18 @@ func (s *Service) PickProject(ctx context.Context, actor models.Actor, id string
 //     check): WHAPI is asked now (GET /projects, recorded as any check, by
 //     the system; no transaction is open), and the answer decides. If WHAPI
 //     cannot tell — it does not answer, or refuses the token — the create
-//     is refused as well: the safe reading, since the docs do not say what
-//     PUT /channels does with a project id WHAPI never listed.
+//     is refused as well. That is our reading where WHAPI's docs are
+//     silent: they say a create in a project WHAPI does not have is 404,
+//     but not what a create does while the list cannot be read, so nothing
+//     is sent with an id WHAPI has not listed.
 //
 // It returns the settings to create with (their project id is the one
-// found known), or *ProjectError; nothing is reserved either way.
+// found known; WHAPI's alias "default" becomes the id of the project WHAPI
+// listed as its default), or *ProjectError; nothing is reserved either way.
 func (s *Service) projectReady(ctx context.Context, st *models.Settings) (*models.Settings, error) {
 	switch st.ProjectStatus() {
 	case models.ProjectKnown:
-		return st, nil
+		return listedID(st), nil
 	case models.ProjectUnknown:
 		return nil, &ProjectError{ProjectID: st.ProjectID}
 	}
@@ -189,11 +192,28 @@ func (s *Service) projectReady(ctx context.Context, st *models.Settings) (*model
 	}
 	switch now.ProjectStatus() {
 	case models.ProjectKnown:
-		return now, nil
+		return listedID(now), nil
 	case models.ProjectUnknown:
 		return nil, &ProjectError{ProjectID: now.ProjectID}
 	}
 	return nil, &ProjectError{ProjectID: now.ProjectID, Unchecked: true}
+}
+
+// listedID is st with WHAPI's alias "default" replaced by the id of the
+// project WHAPI listed as its default, so that PUT /channels names a
+// listed id; st as it is otherwise (or when no list was kept).
+func listedID(st *models.Settings) *models.Settings {
+	if st.ProjectID != "default" {
+		return st
+	}
+	for _, p := range st.Projects {
+		if p.Default {
+			cp := *st
+			cp.ProjectID = p.ID
+			return &cp
+		}
+	}
+	return st
 }
 
 // ClearPartnerToken removes the partner token (nothing happens, and nothing

@@ -274,12 +274,25 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 		}
 		return s.afterExtend(ctx, ch.ID, revived)
 	case extendNotApplied(err):
+		var soon *whapi.ExtendTooSoonError
+		if errors.As(err, &soon) {
+			// Extended moments ago: WHAPI takes another extend after its
+			// cool-down. The days go back, and the channel records when,
+			// so no one (a person, the auto top-up, another process) asks
+			// WHAPI again before then. The partner's balance is fine.
+			now := s.now()
+			until := now.Add(soon.RetryAfter)
+			if derr := s.store.DeferExtend(ctx, op.ID, until); derr != nil {
+				return nil, derr
+			}
+			return nil, tooSoon(until, now)
+		}
 		if ferr := s.store.FailExtend(ctx, op.ID, "refused upstream"); ferr != nil {
 			return nil, ferr
 		}
-		if errors.Is(err, whapi.ErrRefused) || isStatus(err, 503) {
-			// WHAPI's docs name no code for "not enough partner days"; any
-			// refusal of an extend raises the partner-balance warning.
+		if errors.Is(err, whapi.ErrBalanceShort) {
+			// Only a refusal that says so (whapi: a 402, or a text about
+			// the balance) raises the partner-balance warning.
 			now := s.now().UTC()
 			if serr := s.store.SetPartnerShort(ctx, &now); serr != nil {
 				return nil, serr
@@ -305,7 +318,9 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 // Our decision (whapi/README.md): any 4xx or a 503 on extend means not
 // extended, whatever the body's shape; other 5xx, timeouts, resets and a
 // failure reported under a 2xx (safe reading: such an answer says nothing
-// about what WHAPI did) leave the outcome unknown.
+// about what WHAPI did) leave the outcome unknown. Why it refused (too
+// soon after the last extend, the partner's balance short, or unsaid) is
+// the WHAPI client's reading (whapi.ErrTooSoon, whapi.ErrBalanceShort).
 func extendNotApplied(err error) bool {
 	if isStatus(err, 503) {
 		return true

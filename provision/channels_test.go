@@ -271,7 +271,9 @@ func TestCreateRateLimitedFreesTheSlot(t *testing.T) {
 }
 
 func TestParallelExtendsNeverOverspend(t *testing.T) {
-	e := newEnv(t)
+	// The balance under 50 extends at once, not WHAPI's cool-down (which
+	// would refuse all but the first): a WHAPI without it.
+	e := newEnv(t, func(o *envOpts) { o.sim.ExtendCoolDown = -1 })
 	u := e.customer("amal", 1, 30, 100)
 	ch := e.create(u.ID, "shop")
 	var ok, short atomic.Int32
@@ -323,7 +325,8 @@ func TestFirstPaidExtendGoesLiveAndReadsBack(t *testing.T) {
 	if n := e.sim.CountRequests("PATCH", "/channels/"+ch.RemoteID()+"/mode"); n != 1 {
 		t.Fatalf("%d mode switches", n)
 	}
-	// A second extend does not switch again.
+	// A second extend, after WHAPI's cool-down, does not switch again.
+	e.clock.Advance(whapisim.DefaultExtendCoolDown)
 	if _, err := e.svc.Extend(e.ctx, admin, ExtendInput{ChannelID: ch.ID, Days: 5, Comment: "more"}); err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,10 @@ const (
 	DefaultGateURL = "https://gate.whapi.cloud/"
 	// DefaultCreateLimit is WHAPI's limit of channel creations per CreateWindow.
 	DefaultCreateLimit = 20
+	// DefaultExtendCoolDown is how long after an extend WHAPI refuses
+	// another extend of the same channel: five minutes, as its changelog
+	// announces.
+	DefaultExtendCoolDown = 5 * time.Minute
 )
 
 // CreateWindow is the rolling window in which at most Options.CreateLimit
@@ -97,6 +101,10 @@ type Options struct {
 	// CreateLimit is how many channels may be created in any CreateWindow;
 	// zero or negative means 20.
 	CreateLimit int
+	// ExtendCoolDown is how long after a successful extend another extend
+	// of the same channel is refused (429); zero means 5 minutes, a
+	// negative value means no cool-down.
+	ExtendCoolDown time.Duration
 }
 
 // ChannelState is a snapshot of one simulated channel, for tests.
@@ -114,6 +122,8 @@ type ChannelState struct {
 	ExtendedDays int
 	// RefundedDays is how many days the delete returned to the balance.
 	RefundedDays int
+	// LastExtend is when the channel was last extended (zero if never).
+	LastExtend time.Time
 }
 
 // Request is one request the simulator received.
@@ -298,6 +308,7 @@ type Sim struct {
 	startupDelay time.Duration
 	gateURL      string
 	createLimit  int
+	extendWait   time.Duration // 0: no cool-down
 	ownerID      string
 
 	projects  []project
@@ -368,6 +379,12 @@ func New(opts Options) *Sim {
 	}
 	if s.createLimit <= 0 {
 		s.createLimit = DefaultCreateLimit
+	}
+	switch {
+	case opts.ExtendCoolDown == 0:
+		s.extendWait = DefaultExtendCoolDown
+	case opts.ExtendCoolDown > 0:
+		s.extendWait = opts.ExtendCoolDown
 	}
 	ids := opts.ProjectIDs
 	if len(ids) == 0 {

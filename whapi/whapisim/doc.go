@@ -57,6 +57,12 @@
 //     seconds left, checked after validation and before the balance; only
 //     extends that moved days start the window, which is
 //     Options.ExtendCoolDown (5 minutes by default).
+//   - Gate hosts: create and get report a channel's apiUrl (Options.GateURL,
+//     by default "https://gate.whapi.cloud/"). A test may serve channels on
+//     a second gate host (GateHost on a server of its own, PlaceChannel,
+//     PlaceNewChannels): their apiUrl is that host's URL, only it serves
+//     their gate calls, and the main root answers them 401 as it answers an
+//     unknown token.
 //   - Expiry stops the instance: /health says STOP (code 6). Once extended
 //     again, the channel is NOT_INIT (code 0) until woken (/health or
 //     /users/login with wakeup=true) or restarted by a mode change; a linked

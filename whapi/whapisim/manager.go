@@ -68,7 +68,7 @@ func msTime(t time.Time) time.Time {
 func (s *Sim) channelJSON(ch *channel, now time.Time) channelOut {
 	out := channelOut{
 		ID:         ch.ID,
-		APIURL:     s.gateURL,
+		APIURL:     s.apiURL(ch),
 		CreationTS: ch.CreationTS.UnixMilli(),
 		OwnerID:    s.ownerID,
 		ActiveTill: ch.ActiveTill.UnixMilli(),
@@ -285,6 +285,7 @@ func (s *Sim) createChannel(c *call) reply {
 		CreationTS: now,
 		ActiveTill: now,
 	}}
+	ch.gate = s.newGate
 	for ch.ID == "" || s.channels[ch.ID] != nil {
 		ch.ID = randString(upper, 6) + "-" + randString(upperDigit, 5)
 	}

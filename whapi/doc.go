@@ -50,4 +50,12 @@
 // cool-down; the status is undocumented, so 429, 409, a Retry-After or a
 // text that says to come back later count), and [ErrBalanceShort] only when
 // WHAPI says the partner's balance is short (402, or a text saying so).
+//
+// # Gate hosts
+//
+// WHAPI reports with each channel the gate host that serves it (apiUrl).
+// [Client.Gate] sends a channel's gate calls there when the host may
+// receive the channel's token: the configured gate, an https host on its
+// domain, or one [WithGateHosts] lists. Any other apiUrl is logged once and
+// the configured gate is used; a token never goes to an arbitrary host.
 package whapi

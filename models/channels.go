@@ -45,6 +45,9 @@ type Channel struct {
 	// TillConfirmed is false after an extend confirmed without reading
 	// WHAPI's new activeTill back; the next sync makes it true.
 	TillConfirmed bool `gorm:"column:till_confirmed"`
+	// APIURL is the gate host WHAPI reported for the channel (its apiUrl)
+	// at the last create or sync; "" when it named none.
+	APIURL string `gorm:"column:api_url"`
 	// ExtendAfter, when set, is when WHAPI takes another extend of the
 	// channel: it refused one because the channel was extended moments ago.
 	ExtendAfter *time.Time `gorm:"column:extend_after"`
@@ -330,6 +333,7 @@ type RemoteChannel struct {
 	Mode       string
 	TrialEnds  *time.Time
 	ActiveTill time.Time
+	APIURL     string // the gate host WHAPI names for it ("" for none)
 }
 
 // statusFor derives whapidesk's status from WHAPI's view.
@@ -361,6 +365,7 @@ func (s *Store) ConfirmCreate(ctx context.Context, opID int64, r RemoteChannel) 
 		res := tx.Model(&Channel{}).Where("id = ? AND status = 'pending'", op.ChannelID).Updates(map[string]any{
 			"whapi_id": r.WhapiID, "token_enc": sealed, "status": statusFor(r, now), "mode": r.Mode,
 			"trial_ends_at": r.TrialEnds, "active_till": r.ActiveTill, "last_synced_at": now, "last_error": "", "updated_at": now,
+			"api_url": r.APIURL,
 		})
 		if res.Error != nil {
 			return res.Error
@@ -395,7 +400,7 @@ func (s *Store) SyncChannel(ctx context.Context, id int64, r RemoteChannel) erro
 	return s.db.WithContext(ctx).Model(&Channel{}).
 		Where("id = ? AND status IN ?", id, s.states.AtWhapi).
 		Updates(map[string]any{"status": statusFor(r, now), "mode": r.Mode, "trial_ends_at": r.TrialEnds,
-			"active_till": r.ActiveTill, "last_synced_at": now, "till_confirmed": true, "updated_at": now}).Error
+			"active_till": r.ActiveTill, "api_url": r.APIURL, "last_synced_at": now, "till_confirmed": true, "updated_at": now}).Error
 }
 
 // SetLinked records whether a phone is linked to the channel.

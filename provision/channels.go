@@ -89,12 +89,27 @@ func markerID(install, name string) (int64, bool) {
 }
 
 func remoteOf(c *whapi.Channel) models.RemoteChannel {
-	r := models.RemoteChannel{WhapiID: c.ID, Token: c.Token, Mode: c.Mode, ActiveTill: c.ActiveTillTime().UTC()}
+	r := models.RemoteChannel{WhapiID: c.ID, Token: c.Token, Mode: c.Mode, ActiveTill: c.ActiveTillTime().UTC(), APIURL: apiURLOf(c)}
 	if t, ok := c.TrialEnd(); ok {
 		t = t.UTC()
 		r.TrialEnds = &t
 	}
 	return r
+}
+
+// maxAPIURL bounds the apiUrl kept for a channel.
+const maxAPIURL = 2048
+
+// apiURLOf is the gate host WHAPI names for a channel, as it is kept: ""
+// for none, or for one too long or not on one line to be a URL. Whether
+// the host may receive the channel's token is the WHAPI client's decision,
+// at each call (whapi.Client.Gate).
+func apiURLOf(c *whapi.Channel) string {
+	u := strings.TrimSpace(c.APIURL)
+	if len(u) > maxAPIURL || strings.ContainsFunc(u, unicode.IsControl) {
+		return ""
+	}
+	return u
 }
 
 // CreateInput is what a customer (or an admin for them) submits.
@@ -376,7 +391,7 @@ func (s *Service) afterExtend(ctx context.Context, channelID int64, revived bool
 	}
 	if revived {
 		if token, terr := s.store.ChannelToken(ch); terr == nil {
-			if _, werr := s.whapi.Wake(ctx, token); werr != nil {
+			if _, werr := s.whapi.Gate(ch.APIURL).Wake(ctx, token); werr != nil {
 				s.log.WarnContext(ctx, "waking a revived channel failed; its connect page wakes it", "channel", ch.ID, "err", werr)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,10 @@ type env struct {
 	ctx   context.Context
 	// timeout is the service's WHAPI client timeout (envOpts.timeout).
 	timeout time.Duration
+	// gate2 is the apiUrl of the simulator's second gate host
+	// (envOpts.secondGate), and clientOpts let the service's client reach it.
+	gate2      string
+	clientOpts []whapi.Option
 }
 
 type envOpts struct {
@@ -39,6 +44,12 @@ type envOpts struct {
 	// fault-free call is waited for however busy the machine is. A test
 	// that needs a call to time out (a hang with no end) sets a short one.
 	timeout time.Duration
+	// secondGate serves the simulator's gate on a second host too
+	// (env.gate2), which the service's client may call.
+	secondGate bool
+	// front is a test's handler in front of the simulator
+	// (testenv.Options.SimFront).
+	front func(http.Handler) http.Handler
 }
 
 func newEnv(t *testing.T, opts ...func(*envOpts)) *env {
@@ -51,8 +62,11 @@ func newEnv(t *testing.T, opts ...func(*envOpts)) *env {
 	}
 	// One manual clock for the simulator, the store and the service.
 	te := testenv.New(t, testenv.Options{States: States(), Sim: o.sim, ManualClock: true,
-		ClockStart: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), StoreOnClock: true})
+		ClockStart: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), StoreOnClock: true, SimFront: o.front})
 	e := &env{t: t, te: te, store: te.Store, sim: te.Sim, srv: te.SimServer, clock: te.Clock, token: o.sim.PartnerToken, ctx: context.Background(), timeout: o.timeout}
+	if o.secondGate {
+		e.gate2, e.clientOpts = te.SecondGate()
+	}
 	e.svc = e.newService()
 	tok, _ := NormalizePartnerToken(e.token)
 	if _, _, err := e.store.UpdateSettings(e.ctx, admin, models.SettingsChange{PartnerToken: &tok, Hint: TokenHint(tok)}); err != nil {
@@ -64,7 +78,7 @@ func newEnv(t *testing.T, opts ...func(*envOpts)) *env {
 // newService is a fresh service on the same store and simulator: what a
 // restarted process gets.
 func (e *env) newService() *Service {
-	client := e.te.Client(whapi.WithTimeout(e.timeout), whapi.WithLogger(slog.New(slog.DiscardHandler)))
+	client := e.te.Client(append(e.clientOpts, whapi.WithTimeout(e.timeout), whapi.WithLogger(slog.New(slog.DiscardHandler)))...)
 	svc := New(e.store, client, slog.New(slog.DiscardHandler))
 	svc.SetClock(e.clock.Now)
 	svc.SettleAfter = 0

@@ -67,6 +67,13 @@ var settings = []setting{
 		into:  func(c *Config) any { return &c.GateURL },
 	},
 	{
+		flag: "gate-hosts", env: "WHAPIDESK_GATE_HOSTS", shown: "none", scope: serveCommands,
+		usage: "comma-separated hosts (like gate2.example.com, *.example.com for every host under it, " +
+			"or host:port when not 443) that may serve a channel's gate calls over https when WHAPI names one " +
+			"as the channel's gate (its apiUrl), beside the hosts of the gate URL's own domain (*.whapi.cloud for the default). " +
+			"Any other host WHAPI names is refused, logged, and the gate URL is used: a channel's token never goes elsewhere",
+	},
+	{
 		flag: "simulator", env: "WHAPIDESK_SIMULATOR", scope: serveCommands,
 		usage: "use the built-in WHAPI simulator, mounted at /_whapisim on the app's own port, " +
 			"instead of WHAPI (demo always does)",

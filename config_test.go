@@ -276,6 +276,8 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 			return "true"
 		case s.env == "WHAPIDESK_TRUSTED_PROXIES":
 			return "192.0.2.0/24"
+		case s.env == "WHAPIDESK_GATE_HOSTS":
+			return "gate2.example.com"
 		case strings.HasSuffix(s.env, "_URL"):
 			return "https://" + strings.ToLower(s.env) + ".example"
 		}
@@ -285,6 +287,10 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 		t.Helper()
 		for _, s := range settings {
 			switch {
+			case s.into == nil && s.env == "WHAPIDESK_GATE_HOSTS":
+				if len(cfg.GateHosts) != 1 || cfg.GateHosts[0] != value(s) {
+					t.Errorf("%s: GateHosts = %v", s.env, cfg.GateHosts)
+				}
 			case s.into == nil:
 				if len(cfg.TrustedProxies) != 1 || cfg.TrustedProxies[0].String() != value(s) {
 					t.Errorf("%s: TrustedProxies = %v", s.env, cfg.TrustedProxies)

@@ -1063,7 +1063,9 @@ func checkRecovered(t *testing.T, ctx context.Context, store *models.Store, sim 
 			}
 		case c.op == "extend" && c.status >= 400 && c.status < 500:
 			refused++
-			if e, ok := alloc[c.comment]; ok {
+			// WHAPI's cool-down refuses an extend after its days were
+			// reserved: they must have been given back.
+			if e, ok := alloc[c.comment]; ok && (c.code != "extend_too_soon" || e.OpID == nil || !corrected[*e.OpID]) {
 				t.Errorf("extend %q was refused (%d %s) but the ledger has %+v", c.comment, c.status, c.code, e)
 			}
 		case c.op == "delete" && c.status == 200:

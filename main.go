@@ -48,6 +48,9 @@ type Config struct {
 	// TrustedProxies are CIDRs of reverse proxies allowed to name the client
 	// in X-Forwarded-For.
 	TrustedProxies []*net.IPNet
+	// GateHosts are the hosts besides the gate URL's domain that may serve
+	// a channel's gate calls (whapi.WithGateHosts).
+	GateHosts []string
 }
 
 // Validate fails fast on a configuration that cannot work.
@@ -146,6 +149,11 @@ func parseServeFlags(cmd string, args []string, stderr io.Writer) (Config, error
 		}
 		cfg.TrustedProxies = append(cfg.TrustedProxies, n)
 	}
+	hosts, err := whapi.ParseGateHosts(fs.Lookup("gate-hosts").Value.String())
+	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	cfg.GateHosts = hosts
 	if cfg.Demo {
 		cfg.Simulator = true
 	}
@@ -211,7 +219,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		managerURL, gateURL = simURL(ln.Addr()), simURL(ln.Addr())
 		log.Info("using the built-in WHAPI simulator, not WHAPI", "url", managerURL)
 	}
-	client := whapi.New(managerURL, gateURL, store, whapi.WithLogger(log))
+	client := whapi.New(managerURL, gateURL, store, whapi.WithLogger(log), whapi.WithGateHosts(cfg.GateHosts...))
 	svc := provision.New(store, client, log)
 
 	e := echo.New()

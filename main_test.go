@@ -947,3 +947,19 @@ func TestBackupCommand(t *testing.T) {
 		t.Fatal("backup overwrote an existing file")
 	}
 }
+
+// WHAPIDESK_GATE_HOSTS is read into the hosts the WHAPI client may send a
+// channel's gate calls to; an entry that is not a host stops the start
+// with a message naming it.
+func TestGateHostsSetting(t *testing.T) {
+	cfg, err := parseServeFlags("serve", []string{"--gate-hosts", " gate2.example.com, *.example.net ,10.0.0.7:8443"}, &testenv.LogBuffer{})
+	if err != nil || strings.Join(cfg.GateHosts, "|") != "gate2.example.com|*.example.net|10.0.0.7:8443" {
+		t.Fatalf("GateHosts %q, %v", cfg.GateHosts, err)
+	}
+	for _, bad := range []string{"https://gate2.example.com", "gate2.example.com/x", "*.com"} {
+		_, err := parseServeFlags("serve", []string{"--gate-hosts", bad}, &testenv.LogBuffer{})
+		if err == nil || !strings.Contains(err.Error(), "config: gate host") {
+			t.Errorf("--gate-hosts %q: %v, want an error naming it", bad, err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -28,9 +29,11 @@ func (h *Handler) apiRequireUser(next echo.HandlerFunc) echo.HandlerFunc {
 
 // apiFail turns an error of provision or models into the API's answer: a
 // status, a code and a plain message (never WHAPI's own text; an admin
-// gets adminWords where a customer's words would hide what to fix). A rate
-// limit also sets Retry-After. Errors that are not the caller's to fix are
-// passed on (500, details logged only).
+// gets adminWords where a customer's words would hide what to fix). A "try
+// again later" (too many new channels, an extend too soon after the last)
+// also says how many seconds to wait: the Retry-After header and
+// retry_after. Errors that are not the caller's to fix are passed on (500,
+// details logged only).
 func apiFail(c echo.Context, err error) error {
 	status, code, msg, ok := domainError(err)
 	if !ok {
@@ -47,9 +50,18 @@ func apiFail(c echo.Context, err error) error {
 		ae.Fields = map[string]string(fe)
 	}
 	var rl *provision.RetryLaterError
-	if errors.As(err, &rl) {
-		c.Response().Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(rl.After.Seconds())))))
+	var soon *provision.ExtendTooSoonError
+	var wait time.Duration
+	switch {
+	case errors.As(err, &rl):
+		wait = rl.After
+	case errors.As(err, &soon):
+		wait = soon.After
+	default:
+		return ae
 	}
+	ae.RetryAfter = max(1, int(math.Ceil(wait.Seconds())))
+	c.Response().Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
 	return ae
 }
 

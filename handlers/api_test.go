@@ -804,6 +804,39 @@ func TestAPIUpstreamProblems(t *testing.T) {
 		}
 		f.checkLedger()
 	})
+	t.Run("extended again within WHAPI's cool-down", func(t *testing.T) {
+		f := newAPIFix(t, func(o *appOptions) { o.manualClock = true })
+		f.subscribe(f.alice.id, f.createPlan("Basic", 1, 30, 30))
+		ch := f.createChannel(f.alice, "x")
+		path := fmt.Sprintf("/api/channels/%d/extend", ch.ID)
+		apiWant(t, f.call(f.admin, "POST", path, `{"days":10,"comment":"month"}`), http.StatusOK, "")
+		f.a.clock.Advance(time.Minute)
+		r := f.call(f.admin, "POST", path, `{"days":5,"comment":"more"}`)
+		e := apiWant(t, r, http.StatusTooManyRequests, "extend_too_soon")
+		var body struct {
+			Error struct {
+				RetryAfter int `json:"retry_after"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(r.body), &body); err != nil || body.Error.RetryAfter != 240 || r.Header.Get("Retry-After") != "240" {
+			t.Fatalf("retry_after %d, Retry-After %q, want 240 (%s)", body.Error.RetryAfter, r.Header.Get("Retry-After"), r.body)
+		}
+		if !strings.Contains(e.Error.Message, "in 4 minutes") || !strings.Contains(e.Error.Message, "nothing was moved") {
+			t.Fatalf("message %q", e.Error.Message)
+		}
+		if b := f.balance(f.alice.id); b != 20 {
+			t.Fatalf("balance %d, want 20: the refused extend moved days", b)
+		}
+		if st, _ := f.a.store.Settings(context.Background()); st.PartnerShortAt != nil {
+			t.Fatal("the cool-down raised the partner-balance warning")
+		}
+		f.checkLedger()
+		f.a.clock.Advance(4 * time.Minute)
+		apiWant(t, f.call(f.admin, "POST", path, `{"days":5,"comment":"more"}`), http.StatusOK, "")
+		if b := f.balance(f.alice.id); b != 15 {
+			t.Fatalf("balance %d, want 15", b)
+		}
+	})
 }
 
 // TestAPICookieAuth: the pages' session works for the API, with the CSRF

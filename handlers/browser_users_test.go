@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"whapidesk/models"
+	"whapidesk/whapi/whapisim"
 )
 
 // TestBrowserAutoManualToggle drives the auto/manual toggle in a real
@@ -22,7 +23,7 @@ import (
 // docs/screenshots/.
 func TestBrowserAutoManualToggle(t *testing.T) {
 	admin := startBrowser(t, "admin")
-	f := newAdmFix(t)
+	f := newAdmFix(t, func(o *appOptions) { o.manualClock = true })
 	ctx := context.Background()
 	f.configureToken()
 	plan := f.plan("Starter", 2, 30, 30)
@@ -154,19 +155,30 @@ func TestBrowserAutoManualToggle(t *testing.T) {
 				t.Fatalf("balance %d after crediting 7 to %d", got, balance)
 			}
 		}},
-		{"the admin's extend form extends it", func(t *testing.T) {
+		{"the admin's extend form extends it, once WHAPI takes an extend again", func(t *testing.T) {
 			cid := strconv.FormatInt(ch.ID, 10)
 			balance := f.user(cust.ID).DayBalance
 			if hint := inTab(t, admin, chromedp.Text(chromedp.ID("ch"+cid+"-days-hint"))); !strings.Contains(hint, strconv.FormatInt(balance, 10)+" days available") {
 				t.Fatalf("the extend form's hint %q does not show the balance %d", hint, balance)
 			}
-			flash := submitOnUserPage(t, `#channel-`+cid+` form[data-testid=extend-form]`,
-				map[string]string{"#ch" + cid + "-days": "5", "#ch" + cid + "-comment": "by hand"})
-			if !strings.Contains(flash, "extended by 5 days") {
+			extend := func() string {
+				return submitOnUserPage(t, `#channel-`+cid+` form[data-testid=extend-form]`,
+					map[string]string{"#ch" + cid + "-days": "5", "#ch" + cid + "-comment": "by hand"})
+			}
+			// The credit's allocation extended it moments ago: WHAPI's
+			// cool-down. The admin is told when to try again; no day moves.
+			if flash := extend(); !strings.Contains(flash, "was extended moments ago. Try again after ") || !strings.Contains(flash, "(in 5 minutes)") {
+				t.Fatalf("flash after extending too soon: %q", flash)
+			}
+			if got := f.user(cust.ID).DayBalance; got != balance {
+				t.Fatalf("balance %d after an extend refused as too soon, want %d", got, balance)
+			}
+			f.a.clock.Advance(whapisim.DefaultExtendCoolDown)
+			if flash := extend(); !strings.Contains(flash, "extended by 5 days") {
 				t.Fatalf("flash after extending: %q", flash)
 			}
-			if n := f.extends(); n != 2 {
-				t.Fatalf("the simulator received %d extends, want 2", n)
+			if n := f.extends(); n != 3 {
+				t.Fatalf("the simulator received %d extends, want 3", n)
 			}
 			if got := f.user(cust.ID).DayBalance; got != balance-5 {
 				t.Fatalf("balance %d after extending by 5 from %d", got, balance)

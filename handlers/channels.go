@@ -137,9 +137,27 @@ func (h *Handler) channelFailed(c echo.Context, q channelListQuery, ch *models.C
 		text = fmt.Sprintf("%s was not %s: no partner token is saved. %s", channelLabel(ch), done, saveTokenFirst)
 	case code == "pending":
 		kind, text = "warning", fmt.Sprintf("%s: WHAPI has not confirmed the change yet. It is checked and settled automatically; no day is lost.", channelLabel(ch))
+	case code == "extend_too_soon":
+		kind, text = "warning", extendTooSoonText(ch, err)
 	}
 	h.setFlash(c, kind, text)
 	return h.backToChannels(c, q)
+}
+
+// extendTooSoonText tells an admin that WHAPI took no extend of the
+// channel because it was extended moments ago (provision.ExtendTooSoonError),
+// and when to try again: the time rounded up to the minute the pages show.
+func extendTooSoonText(ch *models.Channel, err error) string {
+	var soon *provision.ExtendTooSoonError
+	if !errors.As(err, &soon) {
+		return ""
+	}
+	at := soon.Until.Truncate(time.Minute)
+	if at.Before(soon.Until) {
+		at = at.Add(time.Minute)
+	}
+	return fmt.Sprintf("%s was not extended: WHAPI takes one extend of a channel every few minutes, and this one was extended moments ago. "+
+		"Try again after %s (in %s). No day was moved; the partner balance is not the problem.", channelLabel(ch), formatTime(&at), provision.HumanDuration(soon.After))
 }
 
 func channelLabel(ch *models.Channel) string {

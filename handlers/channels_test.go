@@ -250,7 +250,7 @@ func (f *dashFix) ledger(u *models.User) []models.LedgerEntry {
 }
 
 func TestExtendFromTheList(t *testing.T) {
-	f := newDashFix(t)
+	f := newDashFix(t, func(o *appOptions) { o.manualClock = true })
 	bob := f.customer("bob@example.com")
 	ch := f.channel(bob, "Shop")
 	simCh := func() int {
@@ -347,6 +347,30 @@ func TestExtendFromTheList(t *testing.T) {
 		if b := f.user(bob.ID).DayBalance; b != dashCredit-10 || simCh() != 10 {
 			t.Fatalf("balance %d, extended %d", b, simCh())
 		}
+	})
+
+	t.Run("extended again moments ago", func(t *testing.T) {
+		// WHAPI takes one extend of a channel every five minutes: the admin
+		// is told when to try again, and nothing moves.
+		f.a.clock.Advance(time.Minute)
+		r := f.extendForm(ch, back, "6", "more days")
+		// Shown to the minute, rounded up: never a time it is still refused.
+		until := f.a.clock.Now().Add(4*time.Minute + time.Minute - 1).UTC().Format("2 Jan 2006 15:04 UTC")
+		flash := f.followFlash(r, "/admin/channels?"+back)
+		if want := fmt.Sprintf("warning: Channel “Shop” (#%d) was not extended: WHAPI takes one extend of a channel every few minutes, "+
+			"and this one was extended moments ago. Try again after %s (in 4 minutes). No day was moved; the partner balance is not the problem.", ch.ID, until); flash != want {
+			t.Fatalf("flash %q,\nwant  %q", flash, want)
+		}
+		if b := f.user(bob.ID).DayBalance; b != dashCredit-10 || simCh() != 10 {
+			t.Fatalf("balance %d, extended %d", b, simCh())
+		}
+		if strings.Contains(f.c.get("/admin").body, `data-testid="partner-short"`) {
+			t.Fatal("the dashboard warns of a short partner balance")
+		}
+		if bad, err := f.a.store.CheckLedger(context.Background()); err != nil || len(bad) > 0 {
+			t.Fatalf("ledger: %v %+v", err, bad)
+		}
+		f.a.clock.Advance(4 * time.Minute)
 	})
 
 	t.Run("WHAPI short of partner days", func(t *testing.T) {

@@ -21,6 +21,7 @@ const saveTokenFirst = "Save it in WHAPI Settings first."
 func domainError(err error) (status int, code, message string, ok bool) {
 	var fe provision.FieldErrors
 	var rl *provision.RetryLaterError
+	var soon *provision.ExtendTooSoonError
 	var small *models.PlanTooSmallError
 	var project *provision.ProjectError
 	switch {
@@ -28,6 +29,8 @@ func domainError(err error) (status int, code, message string, ok bool) {
 		return http.StatusUnprocessableEntity, "invalid_input", "nothing was changed: see the fields", true
 	case errors.As(err, &rl):
 		return http.StatusTooManyRequests, "rate_limited", rl.Error(), true
+	case errors.As(err, &soon):
+		return http.StatusTooManyRequests, "extend_too_soon", soon.Error(), true
 	case errors.Is(err, models.ErrNotFound):
 		return http.StatusNotFound, "not_found", "there is no such record", true
 	case errors.Is(err, models.ErrPlanLimit):

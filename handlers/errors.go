@@ -10,11 +10,14 @@ import (
 )
 
 // APIError is the body of every JSON error: {"error": {"code", "message"}}.
+// RetryAfter, on a 429, is how many seconds to wait (as the Retry-After
+// header says).
 type APIError struct {
-	Status  int               `json:"-"`
-	Code    string            `json:"code"`
-	Message string            `json:"message"`
-	Fields  map[string]string `json:"fields,omitempty"`
+	Status     int               `json:"-"`
+	Code       string            `json:"code"`
+	Message    string            `json:"message"`
+	Fields     map[string]string `json:"fields,omitempty"`
+	RetryAfter int               `json:"retry_after,omitempty"`
 }
 
 func (e *APIError) Error() string { return e.Code + ": " + e.Message }

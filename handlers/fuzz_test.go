@@ -36,6 +36,10 @@ func newFuzzApp(f *testing.F) *fuzzApp {
 	a := newTestApp(f, func(o *appOptions) {
 		o.sim.StartupDelay = -1
 		o.sim.BalanceDays = 100_000_000
+		// Inputs extend the same channel many times a second: the fuzzers
+		// check what is made of the input and the books, not WHAPI's
+		// extend cool-down (which has tests of its own).
+		o.sim.ExtendCoolDown = -1
 		o.quietLog = true // many inputs: keep no logs
 	})
 	fa := &fuzzApp{testApp: a}

@@ -14,6 +14,7 @@ import (
 
 	"whapidesk/models"
 	"whapidesk/provision"
+	"whapidesk/whapi/whapisim"
 )
 
 // lifecycleWant is the documented rule (docs/api.md, README "Design
@@ -123,6 +124,8 @@ func (f *lifecycleFix) in(st models.ChannelStatus) *models.Channel {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// WHAPI takes the next extend of it once its cool-down is over.
+		f.clock.Advance(whapisim.DefaultExtendCoolDown)
 		return ch
 	case models.ChannelExpired:
 		if len(f.expired) == 0 {
@@ -263,7 +266,7 @@ func TestLifecycleTable(t *testing.T) {
 						say("API extend", ar.StatusCode == http.StatusOK, apiCode(t, ar))
 						// The auto top-up's selection.
 						f.setMode(models.AllocationAuto)
-						cands, err := f.store.TopUpCandidates(ctx, f.cust.ID, f.svc.Now().Add(10000*24*time.Hour))
+						cands, err := f.store.TopUpCandidates(ctx, f.cust.ID, f.svc.Now(), f.svc.Now().Add(10000*24*time.Hour))
 						f.setMode(models.AllocationManual)
 						if err != nil {
 							t.Fatal(err)

@@ -598,8 +598,9 @@ func (w *soakWorker) step(ctx context.Context) {
 		default:
 			chs := s.custChs[cust]
 			ch := chs[w.rnd.IntN(len(chs))]
+			// WHAPI takes one extend of a channel every five minutes.
 			w.do(clAdminExtend, http.MethodPost, "/api/channels/"+strconv.FormatInt(ch, 10)+"/extend", `{"days":1,"comment":"soak"}`,
-				"409 channel_busy")
+				"409 channel_busy", "429 extend_too_soon")
 		}
 	case "browser":
 		w.do(clCustDashboard, http.MethodGet, "/app", "")

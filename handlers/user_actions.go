@@ -218,6 +218,10 @@ func (h *Handler) extendUserChannel(c echo.Context) error {
 			}
 		})
 	}
+	if text := extendTooSoonText(ch, err); text != "" {
+		h.setFlash(c, "warning", text)
+		return h.backToUser(c, u.ID)
+	}
 	if err != nil {
 		if err := h.flashProblem(c, err); err != nil {
 			return err

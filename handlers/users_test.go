@@ -25,9 +25,9 @@ type admFix struct {
 	svc   *provision.Service
 }
 
-func newAdmFix(t *testing.T) *admFix {
+func newAdmFix(t *testing.T, opts ...func(*appOptions)) *admFix {
 	t.Helper()
-	a := newTestApp(t)
+	a := newTestApp(t, opts...)
 	f := &admFix{t: t, a: a, admin: a.newUser(models.RoleAdmin, "admin@example.com")}
 	f.c = a.client()
 	f.c.login("admin@example.com")
@@ -448,6 +448,51 @@ func TestAdminCreditDaysNeedsAComment(t *testing.T) {
 		t.Fatalf("ledger: %+v", l)
 	}
 	admWantBody(t, c.get(page), "15 days credited. Balance: 15 days.", "Credited by an admin", "goodwill for the outage")
+}
+
+// An extend on the customer's page that WHAPI refuses because the channel
+// was extended moments ago tells the admin when to try again, moves no day
+// and raises no partner-balance warning; at that time it goes through.
+func TestExtendFromUserPageWithinTheCoolDown(t *testing.T) {
+	f := newAdmFix(t, func(o *appOptions) { o.manualClock = true })
+	ctx := context.Background()
+	f.configureToken()
+	cust := f.a.newUser(models.RoleCustomer, "cust@example.com")
+	if _, err := f.a.store.ActivatePlan(ctx, models.SystemActor, cust.ID, f.plan("Duo", 2, 30, 30).ID); err != nil {
+		t.Fatal(err)
+	}
+	ch := f.createChannel(cust.ID, "Sales line")
+	page := userPath(cust.ID)
+	extend := func(comment string) string {
+		t.Helper()
+		r := f.c.submit(page, page+"/channels/"+strconv.FormatInt(ch.ID, 10)+"/extend", url.Values{"days": {"10"}, "comment": {comment}})
+		admWantStatus(t, r, http.StatusSeeOther)
+		return flashText(f.c.get(page).body)
+	}
+	if flash := extend("first month"); !strings.HasPrefix(flash, "success: ") {
+		t.Fatalf("flash %q", flash)
+	}
+	f.a.clock.Advance(90 * time.Second)
+	// Shown to the minute, rounded up: never a time it is still refused.
+	at := f.a.clock.Now().Add(3*time.Minute + 30*time.Second + time.Minute - 1).UTC().Format("2 Jan 2006 15:04 UTC")
+	want := fmt.Sprintf("warning: Channel “Sales line” (#%d) was not extended: WHAPI takes one extend of a channel every few minutes, "+
+		"and this one was extended moments ago. Try again after %s (in 4 minutes). No day was moved; the partner balance is not the problem.", ch.ID, at)
+	if flash := extend("second month"); flash != want {
+		t.Fatalf("flash %q,\nwant  %q", flash, want)
+	}
+	if b := f.user(cust.ID).DayBalance; b != 50 || f.channel(ch.ID).DaysAllocated != 10 {
+		t.Fatalf("balance %d, allocated %d after an extend refused as too soon", b, f.channel(ch.ID).DaysAllocated)
+	}
+	if st, _ := f.a.store.Settings(ctx); st.PartnerShortAt != nil {
+		t.Fatal("the cool-down raised the partner-balance warning")
+	}
+	f.a.clock.Advance(3*time.Minute + 30*time.Second)
+	if flash := extend("second month"); !strings.HasPrefix(flash, "success: Channel Sales line extended by 10 days") {
+		t.Fatalf("flash %q", flash)
+	}
+	if b := f.user(cust.ID).DayBalance; b != 40 {
+		t.Fatalf("balance %d, want 40", b)
+	}
 }
 
 func TestAdminExtendAndDeleteFromUserPage(t *testing.T) {

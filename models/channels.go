@@ -44,10 +44,16 @@ type Channel struct {
 	LastSyncedAt  *time.Time    `gorm:"column:last_synced_at"`
 	// TillConfirmed is false after an extend confirmed without reading
 	// WHAPI's new activeTill back; the next sync makes it true.
-	TillConfirmed bool       `gorm:"column:till_confirmed"`
-	CreatedAt     time.Time  `gorm:"column:created_at"`
-	UpdatedAt     time.Time  `gorm:"column:updated_at"`
-	DeletedAt     *time.Time `gorm:"column:deleted_at"`
+	TillConfirmed bool `gorm:"column:till_confirmed"`
+	// APIURL is the gate host WHAPI reported for the channel (its apiUrl)
+	// at the last create or sync; "" when it named none.
+	APIURL string `gorm:"column:api_url"`
+	// ExtendAfter, when set, is when WHAPI takes another extend of the
+	// channel: it refused one because the channel was extended moments ago.
+	ExtendAfter *time.Time `gorm:"column:extend_after"`
+	CreatedAt   time.Time  `gorm:"column:created_at"`
+	UpdatedAt   time.Time  `gorm:"column:updated_at"`
+	DeletedAt   *time.Time `gorm:"column:deleted_at"`
 }
 
 // TableName implements gorm's Tabler.
@@ -327,6 +333,7 @@ type RemoteChannel struct {
 	Mode       string
 	TrialEnds  *time.Time
 	ActiveTill time.Time
+	APIURL     string // the gate host WHAPI names for it ("" for none)
 }
 
 // statusFor derives whapidesk's status from WHAPI's view.
@@ -358,6 +365,7 @@ func (s *Store) ConfirmCreate(ctx context.Context, opID int64, r RemoteChannel) 
 		res := tx.Model(&Channel{}).Where("id = ? AND status = 'pending'", op.ChannelID).Updates(map[string]any{
 			"whapi_id": r.WhapiID, "token_enc": sealed, "status": statusFor(r, now), "mode": r.Mode,
 			"trial_ends_at": r.TrialEnds, "active_till": r.ActiveTill, "last_synced_at": now, "last_error": "", "updated_at": now,
+			"api_url": r.APIURL,
 		})
 		if res.Error != nil {
 			return res.Error
@@ -392,7 +400,7 @@ func (s *Store) SyncChannel(ctx context.Context, id int64, r RemoteChannel) erro
 	return s.db.WithContext(ctx).Model(&Channel{}).
 		Where("id = ? AND status IN ?", id, s.states.AtWhapi).
 		Updates(map[string]any{"status": statusFor(r, now), "mode": r.Mode, "trial_ends_at": r.TrialEnds,
-			"active_till": r.ActiveTill, "last_synced_at": now, "till_confirmed": true, "updated_at": now}).Error
+			"active_till": r.ActiveTill, "api_url": r.APIURL, "last_synced_at": now, "till_confirmed": true, "updated_at": now}).Error
 }
 
 // SetLinked records whether a phone is linked to the channel.
@@ -443,8 +451,9 @@ type TopUpCandidate struct {
 
 // TopUpCandidates returns the channels of enabled auto-mode customers with
 // an active plan that have no paid days yet or whose active-till comes
-// before until. userID 0 means every customer.
-func (s *Store) TopUpCandidates(ctx context.Context, userID int64, until time.Time) ([]TopUpCandidate, error) {
+// before until, leaving out those WHAPI takes no extend of before now
+// (ExtendAfter). userID 0 means every customer.
+func (s *Store) TopUpCandidates(ctx context.Context, userID int64, now, until time.Time) ([]TopUpCandidate, error) {
 	q := s.db.WithContext(ctx).Table("channels c").
 		Select("c.id AS channel_id, c.user_id, p.days_per_period").
 		Joins("JOIN users u ON u.id = c.user_id").
@@ -452,7 +461,8 @@ func (s *Store) TopUpCandidates(ctx context.Context, userID int64, until time.Ti
 		Joins("JOIN plans p ON p.id = sub.plan_id").
 		Where("c.status IN ? AND c.whapi_id IS NOT NULL", s.states.Extendable).
 		Where("u.allocation_mode = ? AND u.disabled = 0 AND u.day_balance > 0", AllocationAuto).
-		Where("c.days_allocated = 0 OR c.active_till IS NULL OR c.active_till < ?", until)
+		Where("c.days_allocated = 0 OR c.active_till IS NULL OR c.active_till < ?", until.UTC()).
+		Where("c.extend_after IS NULL OR c.extend_after <= ?", now.UTC())
 	if userID != 0 {
 		q = q.Where("c.user_id = ?", userID)
 	}

@@ -209,7 +209,7 @@ func (s *Store) ConfirmExtend(ctx context.Context, opID int64) error {
 		// expired channel is live again: it is active from now, so it holds
 		// its plan slot even if the read-back fails.
 		if err := tx.Model(&Channel{}).Where("id = ?", op.ChannelID).Updates(map[string]any{
-			"days_allocated": gorm.Expr("days_allocated + ?", op.Days), "till_confirmed": false, "updated_at": s.now(),
+			"days_allocated": gorm.Expr("days_allocated + ?", op.Days), "till_confirmed": false, "extend_after": nil, "updated_at": s.now(),
 			"status": gorm.Expr("CASE WHEN status IN ? THEN ? ELSE status END", s.states.SlotReviving, ChannelActive)}).Error; err != nil {
 			return err
 		}
@@ -222,14 +222,35 @@ func (s *Store) ConfirmExtend(ctx context.Context, opID int64) error {
 // back to the customer (a correction row).
 func (s *Store) FailExtend(ctx context.Context, opID int64, reason string) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		op, err := s.settle(tx, opID, OpFailed, reason)
+		_, err := s.failExtend(tx, opID, reason)
+		return err
+	})
+}
+
+// DeferExtend settles an extend WHAPI refused because the channel was
+// extended moments ago: the reserved days go back to the customer (a
+// correction row), and the channel records that WHAPI takes no extend of
+// it before until (Channel.ExtendAfter), all in one transaction.
+func (s *Store) DeferExtend(ctx context.Context, opID int64, until time.Time) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		op, err := s.failExtend(tx, opID, "refused upstream: extended too recently")
 		if err != nil {
 			return err
 		}
-		cid, oid := op.ChannelID, op.ID
-		return s.addDays(tx, LedgerEntry{UserID: op.UserID, ChannelID: &cid, OpID: &oid, Delta: op.Days, Kind: LedgerCorrection,
-			Comment: "not extended (" + reason + "): days given back", Actor: SystemActor.Email})
+		return tx.Model(&Channel{}).Where("id = ?", op.ChannelID).
+			Updates(map[string]any{"extend_after": until.UTC(), "updated_at": s.now()}).Error
 	})
+}
+
+// failExtend settles an extend as failed inside tx and gives its days back.
+func (s *Store) failExtend(tx *gorm.DB, opID int64, reason string) (*Operation, error) {
+	op, err := s.settle(tx, opID, OpFailed, reason)
+	if err != nil {
+		return nil, err
+	}
+	cid, oid := op.ChannelID, op.ID
+	return op, s.addDays(tx, LedgerEntry{UserID: op.UserID, ChannelID: &cid, OpID: &oid, Delta: op.Days, Kind: LedgerCorrection,
+		Comment: "not extended (" + reason + "): days given back", Actor: SystemActor.Email})
 }
 
 // ReserveDelete marks a channel WHAPI holds (StateSets.AtWhapi) as being

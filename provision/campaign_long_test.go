@@ -639,6 +639,7 @@ func (c *campaign) someChannel(userID int64, rng *rand.Rand, states ...models.Ch
 // meet when WHAPI misbehaves (anything else fails the test).
 func errClass(err error) (string, bool) {
 	var rl *RetryLaterError
+	var soon *ExtendTooSoonError
 	var fe FieldErrors
 	var pe *ProjectError
 	switch {
@@ -653,12 +654,14 @@ func errClass(err error) (string, bool) {
 		return "project not confirmed, nothing changed", pe.Unchecked
 	case errors.As(err, &rl):
 		return "retry later (429)", true
+	case errors.As(err, &soon):
+		return "extended too soon (cool-down)", true
 	case errors.Is(err, ErrOutcomeUnknown):
 		return "outcome unknown", true
 	case errors.Is(err, ErrUnavailable):
 		return "not read first, nothing changed", true
 	case errors.Is(err, ErrPartnerShort):
-		return "partner short (503)", true
+		return "partner short", true
 	case errors.Is(err, ErrRefused):
 		return "refused upstream", true
 	case errors.Is(err, models.ErrPlanLimit):

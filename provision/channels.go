@@ -89,12 +89,27 @@ func markerID(install, name string) (int64, bool) {
 }
 
 func remoteOf(c *whapi.Channel) models.RemoteChannel {
-	r := models.RemoteChannel{WhapiID: c.ID, Token: c.Token, Mode: c.Mode, ActiveTill: c.ActiveTillTime().UTC()}
+	r := models.RemoteChannel{WhapiID: c.ID, Token: c.Token, Mode: c.Mode, ActiveTill: c.ActiveTillTime().UTC(), APIURL: apiURLOf(c)}
 	if t, ok := c.TrialEnd(); ok {
 		t = t.UTC()
 		r.TrialEnds = &t
 	}
 	return r
+}
+
+// maxAPIURL bounds the apiUrl kept for a channel.
+const maxAPIURL = 2048
+
+// apiURLOf is the gate host WHAPI names for a channel, as it is kept: ""
+// for none, or for one too long or not on one line to be a URL. Whether
+// the host may receive the channel's token is the WHAPI client's decision,
+// at each call (whapi.Client.Gate).
+func apiURLOf(c *whapi.Channel) string {
+	u := strings.TrimSpace(c.APIURL)
+	if len(u) > maxAPIURL || strings.ContainsFunc(u, unicode.IsControl) {
+		return ""
+	}
+	return u
 }
 
 // CreateInput is what a customer (or an admin for them) submits.
@@ -279,12 +294,25 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 		}
 		return s.afterExtend(ctx, ch.ID, revived)
 	case extendNotApplied(err):
+		var soon *whapi.ExtendTooSoonError
+		if errors.As(err, &soon) {
+			// Extended moments ago: WHAPI takes another extend after its
+			// cool-down. The days go back, and the channel records when,
+			// so no one (a person, the auto top-up, another process) asks
+			// WHAPI again before then. The partner's balance is fine.
+			now := s.now()
+			until := now.Add(soon.RetryAfter)
+			if derr := s.store.DeferExtend(ctx, op.ID, until); derr != nil {
+				return nil, derr
+			}
+			return nil, tooSoon(until, now)
+		}
 		if ferr := s.store.FailExtend(ctx, op.ID, "refused upstream"); ferr != nil {
 			return nil, ferr
 		}
-		if errors.Is(err, whapi.ErrRefused) || isStatus(err, 503) {
-			// WHAPI's docs name no code for "not enough partner days"; any
-			// refusal of an extend raises the partner-balance warning.
+		if errors.Is(err, whapi.ErrBalanceShort) {
+			// Only a refusal that says so (whapi: a 402, or a text about
+			// the balance) raises the partner-balance warning.
 			now := s.now().UTC()
 			if serr := s.store.SetPartnerShort(ctx, &now); serr != nil {
 				return nil, serr
@@ -310,7 +338,9 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 // Our decision (whapi/README.md): any 4xx or a 503 on extend means not
 // extended, whatever the body's shape; other 5xx, timeouts, resets and a
 // failure reported under a 2xx (safe reading: such an answer says nothing
-// about what WHAPI did) leave the outcome unknown.
+// about what WHAPI did) leave the outcome unknown. Why it refused (too
+// soon after the last extend, the partner's balance short, or unsaid) is
+// the WHAPI client's reading (whapi.ErrTooSoon, whapi.ErrBalanceShort).
 func extendNotApplied(err error) bool {
 	if isStatus(err, 503) {
 		return true
@@ -366,7 +396,7 @@ func (s *Service) afterExtend(ctx context.Context, channelID int64, revived bool
 	}
 	if revived {
 		if token, terr := s.store.ChannelToken(ch); terr == nil {
-			if _, werr := s.whapi.Wake(ctx, token); werr != nil {
+			if _, werr := s.whapi.Gate(ch.APIURL).Wake(ctx, token); werr != nil {
 				s.log.WarnContext(ctx, "waking a revived channel failed; its connect page wakes it", "channel", ch.ID, "err", werr)
 			}
 		}

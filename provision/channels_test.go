@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,10 @@ type env struct {
 	ctx   context.Context
 	// timeout is the service's WHAPI client timeout (envOpts.timeout).
 	timeout time.Duration
+	// gate2 is the apiUrl of the simulator's second gate host
+	// (envOpts.secondGate), and clientOpts let the service's client reach it.
+	gate2      string
+	clientOpts []whapi.Option
 }
 
 type envOpts struct {
@@ -42,6 +47,12 @@ type envOpts struct {
 	// ownProjects: the partner has the simulator's own default project,
 	// not whapidesk's (sim.ProjectIDs must be empty).
 	ownProjects bool
+	// secondGate serves the simulator's gate on a second host too
+	// (env.gate2), which the service's client may call.
+	secondGate bool
+	// front is a test's handler in front of the simulator
+	// (testenv.Options.SimFront).
+	front func(http.Handler) http.Handler
 }
 
 func newEnv(t *testing.T, opts ...func(*envOpts)) *env {
@@ -54,8 +65,11 @@ func newEnv(t *testing.T, opts ...func(*envOpts)) *env {
 	}
 	// One manual clock for the simulator, the store and the service.
 	te := testenv.New(t, testenv.Options{States: States(), Sim: o.sim, ManualClock: true,
-		ClockStart: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), StoreOnClock: true, SimOwnProjects: o.ownProjects})
+		ClockStart: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), StoreOnClock: true, SimOwnProjects: o.ownProjects, SimFront: o.front})
 	e := &env{t: t, te: te, store: te.Store, sim: te.Sim, srv: te.SimServer, clock: te.Clock, token: o.sim.PartnerToken, ctx: context.Background(), timeout: o.timeout}
+	if o.secondGate {
+		e.gate2, e.clientOpts = te.SecondGate()
+	}
 	e.svc = e.newService()
 	// The token is saved as an admin saves it: checked with WHAPI, which
 	// lists the project. Tests count WHAPI's requests from here.
@@ -71,7 +85,7 @@ func newEnv(t *testing.T, opts ...func(*envOpts)) *env {
 // newService is a fresh service on the same store and simulator: what a
 // restarted process gets.
 func (e *env) newService() *Service {
-	client := e.te.Client(whapi.WithTimeout(e.timeout), whapi.WithLogger(slog.New(slog.DiscardHandler)))
+	client := e.te.Client(append(e.clientOpts, whapi.WithTimeout(e.timeout), whapi.WithLogger(slog.New(slog.DiscardHandler)))...)
 	svc := New(e.store, client, slog.New(slog.DiscardHandler))
 	svc.SetClock(e.clock.Now)
 	svc.SettleAfter = 0
@@ -278,7 +292,9 @@ func TestCreateRateLimitedFreesTheSlot(t *testing.T) {
 }
 
 func TestParallelExtendsNeverOverspend(t *testing.T) {
-	e := newEnv(t)
+	// The balance under 50 extends at once, not WHAPI's cool-down (which
+	// would refuse all but the first): a WHAPI without it.
+	e := newEnv(t, func(o *envOpts) { o.sim.ExtendCoolDown = -1 })
 	u := e.customer("amal", 1, 30, 100)
 	ch := e.create(u.ID, "shop")
 	var ok, short atomic.Int32
@@ -330,7 +346,8 @@ func TestFirstPaidExtendGoesLiveAndReadsBack(t *testing.T) {
 	if n := e.sim.CountRequests("PATCH", "/channels/"+ch.RemoteID()+"/mode"); n != 1 {
 		t.Fatalf("%d mode switches", n)
 	}
-	// A second extend does not switch again.
+	// A second extend, after WHAPI's cool-down, does not switch again.
+	e.clock.Advance(whapisim.DefaultExtendCoolDown)
 	if _, err := e.svc.Extend(e.ctx, admin, ExtendInput{ChannelID: ch.ID, Days: 5, Comment: "more"}); err != nil {
 		t.Fatal(err)
 	}

@@ -102,7 +102,7 @@ func (s *Service) ConnectState(ctx context.Context, channelID int64) (*ConnectSt
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.health(ctx, ch.ID, token)
+	h, err := s.health(ctx, ch, token)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +124,7 @@ func (s *Service) ConnectState(ctx context.Context, channelID int64) (*ConnectSt
 			return nil, err
 		}
 	}
-	qr, err := s.qr(ctx, ch.ID, token)
+	qr, err := s.qr(ctx, ch, token)
 	if errors.Is(err, whapi.ErrConflict) { // linked meanwhile
 		s.connect.forget(ch.ID)
 		return &ConnectState{Phase: PhaseConnected, Phone: ch.LinkedPhone}, nil
@@ -144,7 +144,7 @@ func (s *Service) ConnectState(ctx context.Context, channelID int64) (*ConnectSt
 // "preparing" until the line is up, then the QR, or connected if a phone
 // is still linked.
 func (s *Service) wake(ctx context.Context, ch *models.Channel, token string) (*ConnectState, error) {
-	qr, err := s.qr(ctx, ch.ID, token)
+	qr, err := s.qr(ctx, ch, token)
 	switch {
 	case errors.Is(err, whapi.ErrConflict): // linked: it starts with its session
 		return &ConnectState{Phase: PhasePreparing}, nil
@@ -172,9 +172,10 @@ func (s *Service) connected(ctx context.Context, ch *models.Channel, h *whapi.He
 	return &ConnectState{Phase: PhaseConnected, Phone: phone}, nil
 }
 
-// health asks the gate (never waking the channel) how the line is, at most
-// once per healthTTL for all viewers of the channel.
-func (s *Service) health(ctx context.Context, id int64, token string) (*whapi.Health, error) {
+// health asks the channel's gate (never waking the channel) how the line
+// is, at most once per healthTTL for all viewers of the channel.
+func (s *Service) health(ctx context.Context, ch *models.Channel, token string) (*whapi.Health, error) {
+	id, gate := ch.ID, s.whapi.Gate(ch.APIURL)
 	now := s.now()
 	s.connect.mu.Lock()
 	s.connect.init()
@@ -187,7 +188,7 @@ func (s *Service) health(ctx context.Context, id int64, token string) (*whapi.He
 		// Shared by every waiting viewer: one closed tab must not fail the rest.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()
-		h, err := s.whapi.Health(ctx, token)
+		h, err := gate.Health(ctx, token)
 		if err != nil {
 			return nil, err
 		}
@@ -202,9 +203,10 @@ func (s *Service) health(ctx context.Context, id int64, token string) (*whapi.He
 	return v.(*whapi.Health), nil
 }
 
-// qr returns the channel's current QR, fetched from the gate at most once
+// qr returns the channel's current QR, fetched from its gate at most once
 // per QR lifetime for all viewers; nil while the gate has none yet.
-func (s *Service) qr(ctx context.Context, id int64, token string) (*cachedQR, error) {
+func (s *Service) qr(ctx context.Context, ch *models.Channel, token string) (*cachedQR, error) {
+	id, gate := ch.ID, s.whapi.Gate(ch.APIURL)
 	now := s.now()
 	s.connect.mu.Lock()
 	s.connect.init()
@@ -216,7 +218,7 @@ func (s *Service) qr(ctx context.Context, id int64, token string) (*cachedQR, er
 	v, err, _ := s.connect.flight.Do("qr:"+strconv.FormatInt(id, 10), func() (any, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()
-		q, err := s.whapi.LoginQR(ctx, token)
+		q, err := gate.LoginQR(ctx, token)
 		if err != nil {
 			return nil, err
 		}
@@ -279,7 +281,7 @@ func (s *Service) PairingCode(ctx context.Context, channelID int64, phone string
 	if err != nil {
 		return "", err
 	}
-	code, err := s.whapi.PairingCode(ctx, token, p)
+	code, err := s.whapi.Gate(ch.APIURL).PairingCode(ctx, token, p)
 	switch {
 	case errors.Is(err, whapi.ErrConflict):
 		return "", ErrAlreadyLinked

@@ -47,6 +47,25 @@ func (e *ProjectError) Error() string {
 	return "the project id " + e.ProjectID + " is not one of your WHAPI projects"
 }
 
+// ExtendTooSoonError says WHAPI takes no extend of the channel before
+// Until: the channel was extended moments ago (WHAPI's extend cool-down).
+// Nothing was moved; the partner's balance is not in question.
+type ExtendTooSoonError struct {
+	// Until is when the channel may be extended again.
+	Until time.Time
+	// After is how long that was from when the extend was refused.
+	After time.Duration
+}
+
+func (e *ExtendTooSoonError) Error() string {
+	return fmt.Sprintf("the channel was extended moments ago and can be extended again in %s; nothing was moved", HumanDuration(e.After))
+}
+
+// tooSoon is the refusal of an extend before until, at now.
+func tooSoon(until, now time.Time) *ExtendTooSoonError {
+	return &ExtendTooSoonError{Until: until, After: until.Sub(now)}
+}
+
 // RetryLaterError says WHAPI is rate limiting channel creation.
 type RetryLaterError struct{ After time.Duration }
 

@@ -72,9 +72,11 @@ func TestExtendUnderEveryErrorShape(t *testing.T) {
 		{"empty 502", shape(whapisim.FaultStatus, 502, whapisim.ShapeEmpty, post, path), false, false, nil},
 		{"plain-text 500", shape(whapisim.FaultStatus, 500, whapisim.ShapeText, post, path), false, false, nil},
 		{"flat 402 refusal", shape(whapisim.FaultStatus, 402, whapisim.ShapeFlat, post, path), false, true, ErrPartnerShort},
-		{"message-only 400 refusal", shape(whapisim.FaultStatus, 400, whapisim.ShapeMessage, post, path), false, true, ErrPartnerShort},
-		{"plain-text 400 refusal", shape(whapisim.FaultStatus, 400, whapisim.ShapeText, post, path), false, true, ErrPartnerShort},
-		{"a proxy's 503 page is a refusal", shape(whapisim.FaultStatus, 503, whapisim.ShapeHTML, post, path), false, true, ErrPartnerShort},
+		{"message-only 400 refusal", shape(whapisim.FaultStatus, 400, whapisim.ShapeMessage, post, path), false, true, ErrRefused},
+		{"plain-text 400 refusal", shape(whapisim.FaultStatus, 400, whapisim.ShapeText, post, path), false, true, ErrRefused},
+		{"a proxy's 503 page is a refusal", shape(whapisim.FaultStatus, 503, whapisim.ShapeHTML, post, path), false, true, ErrRefused},
+		{"plain-text 400 saying the balance is short", whapisim.Fault{Method: post, Path: path, Kind: whapisim.FaultStatus, Status: 400,
+			Shape: whapisim.ShapeText, Message: "Not enough days on the balance"}, false, true, ErrPartnerShort},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,6 +93,11 @@ func TestExtendUnderEveryErrorShape(t *testing.T) {
 				t.Fatalf("extend refused: %v, want %v", err, tt.wantErr)
 			case !tt.now && !errors.Is(err, ErrOutcomeUnknown):
 				t.Fatalf("extend: %v, want ErrOutcomeUnknown", err)
+			}
+			// Only a refusal that says the partner's balance is short
+			// raises the partner-balance warning.
+			if st, _ := e.store.Settings(e.ctx); (st.PartnerShortAt != nil) != (tt.wantErr == ErrPartnerShort) {
+				t.Fatalf("partner-balance warning raised at %v after %v", st.PartnerShortAt, err)
 			}
 			if !tt.now {
 				// Not counted as spent, not given back: reserved until a

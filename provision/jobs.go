@@ -22,10 +22,12 @@ func (s *Service) autoAllocate(ctx context.Context, actor models.Actor, userID, 
 	return err
 }
 
-// TopUpReport counts what a top-up run did.
+// TopUpReport counts what a top-up run did. Deferred are the channels
+// WHAPI took no extend of yet (extended moments ago): they are left alone
+// until then and topped up by a later run.
 type TopUpReport struct {
-	Candidates, Extended, Failed int
-	Days                         int64
+	Candidates, Extended, Deferred, Failed int
+	Days                                   int64
 }
 
 // AutoTopUp extends the channels of auto-mode customers whose active-till
@@ -45,8 +47,11 @@ func (s *Service) topUp(ctx context.Context, actor models.Actor, userID, channel
 	if err != nil {
 		return rep, err
 	}
-	until := s.now().Add(time.Duration(st.TopupWindowDays) * day)
-	cands, err := s.store.TopUpCandidates(ctx, userID, until)
+	now := s.now()
+	until := now.Add(time.Duration(st.TopupWindowDays) * day)
+	// Channels WHAPI takes no extend of yet (ExtendAfter) are not
+	// candidates: no run asks again before then, in no process.
+	cands, err := s.store.TopUpCandidates(ctx, userID, now, until)
 	if err != nil {
 		return rep, err
 	}
@@ -62,7 +67,11 @@ func (s *Service) topUp(ctx context.Context, actor models.Actor, userID, channel
 		days, err := s.topUpOne(ctx, actor, c)
 		mu.Lock()
 		defer mu.Unlock()
+		var soon *ExtendTooSoonError
 		switch {
+		case errors.As(err, &soon):
+			rep.Deferred++
+			s.log.InfoContext(ctx, "auto top-up deferred: WHAPI takes no extend of the channel yet", "channel", c.ChannelID, "until", soon.Until)
 		case err == nil && days > 0:
 			rep.Extended++
 			rep.Days += days

@@ -224,12 +224,17 @@ func IsGone(ch *models.Channel) bool { return ruleOf(ch.Status).gone }
 // Permit says whether action a may be done to ch now, as far as its state
 // and the saved settings tell: nil, or the error every surface answers
 // with. An action that reaches WHAPI's partner API needs the channel's
-// WHAPI id and a saved partner token (ErrNotConfigured). Plan slots,
-// balances and unsettled operations are checked when the change is
-// reserved, in the same transaction.
+// WHAPI id and a saved partner token (ErrNotConfigured). An extend waits
+// until WHAPI takes one again (*ExtendTooSoonError while its cool-down
+// after a refused extend runs: Channel.ExtendAfter). Plan slots, balances
+// and unsettled operations are checked when the change is reserved, in the
+// same transaction.
 func (s *Service) Permit(ctx context.Context, ch *models.Channel, a Action) error {
 	if err := permitState(ch, a); err != nil {
 		return err
+	}
+	if now := s.now(); a == ActExtend && ch.ExtendAfter != nil && now.Before(*ch.ExtendAfter) {
+		return tooSoon(*ch.ExtendAfter, now)
 	}
 	if a == ActConnect || !ruleOf(ch.Status).atWhapi {
 		return nil // the gate uses the channel's token; a local delete calls no one

@@ -20,10 +20,9 @@ type Partner interface {
 	ExtendChannel(ctx context.Context, id string, days int, comment string) error
 	SetMode(ctx context.Context, id, mode string) error
 	DeleteChannel(ctx context.Context, id string) error
-	Health(ctx context.Context, channelToken string) (*whapi.Health, error)
-	Wake(ctx context.Context, channelToken string) (*whapi.Health, error)
-	LoginQR(ctx context.Context, channelToken string) (*whapi.QR, error)
-	PairingCode(ctx context.Context, channelToken, phone string) (string, error)
+	// Gate is the gate of a channel whose apiUrl is apiURL (its own host
+	// when that may receive the channel's token, else the configured one).
+	Gate(apiURL string) *whapi.Gate
 }
 
 // Service runs the workflows.

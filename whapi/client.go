@@ -116,6 +116,12 @@ type Client struct {
 	log       *slog.Logger
 	retries   int
 	retryBase time.Duration
+
+	// A channel's own gate host (gatehost.go): the allowlist, the
+	// configured gate's domain and port, and the apiUrls refused so far.
+	gateHosts          []gateRule
+	domain, domainPort string
+	refused            refusedGates
 }
 
 // New returns a Client for the manager API at managerURL (e.g.
@@ -139,6 +145,7 @@ func New(managerURL, gateURL string, tokens TokenSource, opts ...Option) *Client
 			opt(c)
 		}
 	}
+	c.domain, c.domainPort = gateDomain(c.gate)
 	if c.http == nil {
 		c.http = &http.Client{
 			Transport: http.DefaultTransport.(*http.Transport).Clone(),
@@ -169,6 +176,8 @@ type call struct {
 	op      string     // for errors and logs, e.g. "create channel"
 	method  string     // HTTP method
 	gate    bool       // gate API (channel token) instead of manager (partner token)
+	apiURL  string     // gate: the channel's apiUrl ("" = the configured gate)
+	host    string     // set by do: the channel's own gate host, when not the configured gate
 	segs    []string   // path segments, already escaped
 	query   url.Values // nil for none; never a token
 	logPath string     // path to log instead of the real one (hides a phone number)
@@ -193,12 +202,21 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	if cl.gate {
 		base, which = c.gate, "gate"
 	}
-	if base == nil {
+	own := cl.gate && strings.TrimSpace(cl.apiURL) != "" // the channel names its gate
+	if base == nil && !own {
 		return invalidInput(cl.op, "the "+which+" URL is not an absolute http(s) URL")
 	}
 	auth, secrets, err := c.authorization(ctx, cl)
 	if err != nil {
 		return err
+	}
+	if own {
+		if base = c.gateBase(ctx, cl.apiURL, secrets); base == nil {
+			return invalidInput(cl.op, "the gate URL is not an absolute http(s) URL")
+		}
+		if base != c.gate {
+			cl.host = base.Host
+		}
 	}
 	var payload []byte
 	if cl.body != nil {
@@ -458,6 +476,9 @@ func (c *Client) logAttempt(ctx context.Context, cl call, path string, attempt, 
 		slog.Int("status", status),
 		slog.Int64("duration_ms", elapsed.Milliseconds()),
 		slog.Int("attempt", attempt),
+	}
+	if cl.host != "" {
+		attrs = append(attrs, slog.String("host", cl.host))
 	}
 	if status == 0 && err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))

@@ -43,4 +43,19 @@
 // malformed answers, failures in a 2xx); before retrying a call that is not
 // idempotent (create, extend, delete, …), or counting it as done, the caller
 // must first look at the upstream state.
+//
+// An extend's refusal is refined where it can be told (classifyExtend):
+// an [*ExtendTooSoonError] ([ErrTooSoon]) when the channel was extended
+// moments ago and WHAPI wants a wait (its changelog announces a five-minute
+// cool-down; the status is undocumented, so 429, 409, a Retry-After or a
+// text that says to come back later count), and [ErrBalanceShort] only when
+// WHAPI says the partner's balance is short (402, or a text saying so).
+//
+// # Gate hosts
+//
+// WHAPI reports with each channel the gate host that serves it (apiUrl).
+// [Client.Gate] sends a channel's gate calls there when the host may
+// receive the channel's token: the configured gate, an https host on its
+// domain, or one [WithGateHosts] lists. Any other apiUrl is logged once and
+// the configured gate is used; a token never goes to an arbitrary host.
 package whapi

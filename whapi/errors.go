@@ -9,7 +9,9 @@ import (
 )
 
 // Sentinel errors. Every error returned by a Client method wraps exactly one
-// of them; test with errors.Is.
+// of them; test with errors.Is. An extend's refusal may also wrap one of
+// the two refinements below (ErrTooSoon, ErrBalanceShort), beside the
+// sentinel of its status.
 var (
 	// ErrUnauthorized means WHAPI rejected the token (HTTP 401 or 403).
 	ErrUnauthorized = errors.New("whapi: unauthorized")
@@ -49,6 +51,14 @@ var (
 	// empty token or failed, or the channel token passed is empty. Nothing was
 	// sent.
 	ErrNoToken = errors.New("whapi: no token")
+
+	// ErrTooSoon refines an extend's refusal: the same channel was extended
+	// moments ago and WHAPI takes no second extend of it yet. The error is
+	// an *ExtendTooSoonError saying how long to wait. Nothing was moved.
+	ErrTooSoon = errors.New("whapi: channel extended too recently")
+	// ErrBalanceShort refines an extend's refusal: WHAPI said the partner's
+	// day balance is too small. Nothing was moved.
+	ErrBalanceShort = errors.New("whapi: partner balance too small")
 )
 
 // DefaultRetryAfter is APIError.RetryAfter for a 429 answer that carries no
@@ -149,8 +159,13 @@ func sentinelFor(status int) error {
 // request: a timeout, a broken connection, a 5xx, a malformed answer, or a
 // 2xx whose body says it failed. A caller must check the upstream state
 // (e.g. list channels after a lost create) before retrying a call that is
-// not idempotent, or before counting it as done.
+// not idempotent, or before counting it as done. An extend's refusal that
+// says why (ErrTooSoon, ErrBalanceShort) is a definite "not applied", even
+// under a 503.
 func OutcomeUnknown(err error) bool {
+	if errors.Is(err, ErrTooSoon) || errors.Is(err, ErrBalanceShort) {
+		return false
+	}
 	return errors.Is(err, ErrTimeout) || errors.Is(err, ErrUnreachable) || errors.Is(err, ErrUpstream) ||
 		errors.Is(err, ErrFailedIn2xx)
 }

@@ -7,12 +7,53 @@ import (
 	"strconv"
 )
 
+// Gate is the gate API of one channel: the host WHAPI reported for it
+// (its apiUrl), when that host may receive the channel's token, or else the
+// configured gate. Get one with Client.Gate.
+type Gate struct {
+	c      *Client
+	apiURL string // as WHAPI reported it; "" for the configured gate
+}
+
+// Gate returns the gate of a channel whose apiUrl, as WHAPI reported it on
+// create or get (Channel.APIURL), is apiURL; "" means the configured gate.
+// The channel's calls go to that host only if it may receive the channel's
+// token (see WithGateHosts): an https host on the configured gate's domain,
+// or one the allowlist names. Any other apiUrl is logged once (its scheme
+// and host, never a token) and the configured gate is used.
+func (c *Client) Gate(apiURL string) *Gate { return &Gate{c: c, apiURL: apiURL} }
+
+// Health is Gate("").Health: the channel's status on the configured gate.
+func (c *Client) Health(ctx context.Context, channelToken string) (*Health, error) {
+	return c.Gate("").Health(ctx, channelToken)
+}
+
+// Wake is Gate("").Wake, on the configured gate.
+func (c *Client) Wake(ctx context.Context, channelToken string) (*Health, error) {
+	return c.Gate("").Wake(ctx, channelToken)
+}
+
+// LoginQR is Gate("").LoginQR, on the configured gate.
+func (c *Client) LoginQR(ctx context.Context, channelToken string) (*QR, error) {
+	return c.Gate("").LoginQR(ctx, channelToken)
+}
+
+// PairingCode is Gate("").PairingCode, on the configured gate.
+func (c *Client) PairingCode(ctx context.Context, channelToken, phone string) (string, error) {
+	return c.Gate("").PairingCode(ctx, channelToken, phone)
+}
+
+// Logout is Gate("").Logout, on the configured gate.
+func (c *Client) Logout(ctx context.Context, channelToken string) error {
+	return c.Gate("").Logout(ctx, channelToken)
+}
+
 // Health returns the channel's status on the gate (GET
 // /health?wakeup=false). It never wakes a sleeping channel, so it is safe to
 // poll: after creating a channel, poll until Status.Text is StatusQR before
 // asking for a QR code. channelToken is the raw channel token.
-func (c *Client) Health(ctx context.Context, channelToken string) (*Health, error) {
-	out, err := c.health(ctx, "health", channelToken, false)
+func (g *Gate) Health(ctx context.Context, channelToken string) (*Health, error) {
+	out, err := g.health(ctx, "health", channelToken, false)
 	if err != nil {
 		return nil, err
 	}
@@ -24,16 +65,16 @@ func (c *Client) Health(ctx context.Context, channelToken string) (*Health, erro
 
 // Wake starts a sleeping channel (GET /health?wakeup=true), as one
 // extended again after its days ran out is, and returns its status.
-func (c *Client) Wake(ctx context.Context, channelToken string) (*Health, error) {
-	return c.health(ctx, "wake", channelToken, true)
+func (g *Gate) Wake(ctx context.Context, channelToken string) (*Health, error) {
+	return g.health(ctx, "wake", channelToken, true)
 }
 
 // health is GET /health with the wakeup parameter.
-func (c *Client) health(ctx context.Context, op, channelToken string, wakeup bool) (*Health, error) {
+func (g *Gate) health(ctx context.Context, op, channelToken string, wakeup bool) (*Health, error) {
 	q := url.Values{}
 	q.Set("wakeup", strconv.FormatBool(wakeup))
 	var out Health
-	err := c.do(ctx, call{op: op, method: http.MethodGet, gate: true, segs: []string{"health"}, query: q, token: channelToken}, &out)
+	err := g.c.do(ctx, call{op: op, method: http.MethodGet, gate: true, apiURL: g.apiURL, segs: []string{"health"}, query: q, token: channelToken}, &out)
 	if err != nil {
 		return nil, err
 	}
@@ -45,12 +86,12 @@ func (c *Client) health(ctx context.Context, op, channelToken string, wakeup boo
 // valid for QR.ExpiresIn; ask again after that. QR.Status may be
 // QRStatusWaiting, without an image, while the channel starts. ErrConflict
 // means an account is already linked.
-func (c *Client) LoginQR(ctx context.Context, channelToken string) (*QR, error) {
+func (g *Gate) LoginQR(ctx context.Context, channelToken string) (*QR, error) {
 	const op = "login qr"
 	q := url.Values{}
 	q.Set("wakeup", "true")
 	var out QR
-	err := c.do(ctx, call{op: op, method: http.MethodGet, gate: true, segs: []string{"users", "login"}, query: q, token: channelToken}, &out)
+	err := g.c.do(ctx, call{op: op, method: http.MethodGet, gate: true, apiURL: g.apiURL, segs: []string{"users", "login"}, query: q, token: channelToken}, &out)
 	if err != nil {
 		return nil, err
 	}
@@ -65,14 +106,14 @@ func (c *Client) LoginQR(ctx context.Context, channelToken string) (*QR, error) 
 // Linked devices. phone must be 7 to 15 digits, no "+" or spaces, or the call
 // fails with ErrInvalidInput before anything is sent. ErrConflict means an
 // account is already linked. The phone number is not logged.
-func (c *Client) PairingCode(ctx context.Context, channelToken, phone string) (string, error) {
+func (g *Gate) PairingCode(ctx context.Context, channelToken, phone string) (string, error) {
 	const op = "pairing code"
 	if !validPhone(phone) {
 		return "", invalidInput(op, "phone must be 7 to 15 digits")
 	}
 	var out pairingAnswer
-	err := c.do(ctx, call{
-		op: op, method: http.MethodGet, gate: true,
+	err := g.c.do(ctx, call{
+		op: op, method: http.MethodGet, gate: true, apiURL: g.apiURL,
 		segs:    []string{"users", "login", url.PathEscape(phone)},
 		logPath: "/users/login/{phone}",
 		token:   channelToken,
@@ -88,6 +129,6 @@ func (c *Client) PairingCode(ctx context.Context, channelToken, phone string) (s
 
 // Logout unlinks the WhatsApp account from the channel (POST /users/logout).
 // ErrConflict means no account was linked. Never retried.
-func (c *Client) Logout(ctx context.Context, channelToken string) error {
-	return c.do(ctx, call{op: "logout", method: http.MethodPost, gate: true, segs: []string{"users", "logout"}, token: channelToken}, nil)
+func (g *Gate) Logout(ctx context.Context, channelToken string) error {
+	return g.c.do(ctx, call{op: "logout", method: http.MethodPost, gate: true, apiURL: g.apiURL, segs: []string{"users", "logout"}, token: channelToken}, nil)
 }

@@ -130,9 +130,12 @@ type extendRequest struct {
 // new activeTill with GetChannel. Extending does not change the mode; see
 // SetMode.
 //
-// Never retried. ErrRefused (e.g. 400, too few partner days) means the days
-// were not moved; after an error for which OutcomeUnknown is true, compare
-// activeTill before extending again.
+// Never retried. A refusal (ErrRefused, ErrConflict, ErrRateLimited: any
+// 4xx) means the days were not moved; after an error for which
+// OutcomeUnknown is true, compare activeTill before extending again. A
+// refusal is refined (classifyExtend): an *ExtendTooSoonError (ErrTooSoon)
+// when the channel was extended moments ago and WHAPI wants a wait, and
+// ErrBalanceShort when WHAPI says the partner has too few days.
 func (c *Client) ExtendChannel(ctx context.Context, id string, days int, comment string) error {
 	const op = "extend channel"
 	switch {
@@ -143,11 +146,11 @@ func (c *Client) ExtendChannel(ctx context.Context, id string, days int, comment
 	case strings.TrimSpace(comment) == "":
 		return invalidInput(op, "comment is required")
 	}
-	return c.do(ctx, call{
+	return classifyExtend(c.do(ctx, call{
 		op: op, method: http.MethodPost,
 		segs: []string{"channels", url.PathEscape(id), "extend"},
 		body: extendRequest{Days: days, Comment: comment},
-	}, nil)
+	}, nil))
 }
 
 // modeRequest is the body of PATCH /channels/{id}/mode.

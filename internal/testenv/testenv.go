@@ -42,10 +42,12 @@ type Options struct {
 	// with: provision.States(). Required.
 	States models.StateSets
 	// Sim configures the simulator. A PartnerToken is generated when
-	// empty (a JWT-shaped text of 1,300 characters, as WHAPI issues), and
+	// empty (a JWT-shaped text of 1,300 characters, as WHAPI issues),
 	// ProjectIDs default to whapidesk's default project
 	// (models.DefaultProjectID), so that channels can be created without
-	// picking one — unless SimOwnProjects.
+	// picking one — unless SimOwnProjects — and GateURL (the apiUrl WHAPI
+	// reports for channels) to the simulator's own URL, the gate
+	// Env.Client is configured with.
 	Sim whapisim.Options
 	// SimOwnProjects leaves an empty Sim.ProjectIDs empty: the partner then
 	// has the simulator's own default project (whapisim.DefaultProjectID),
@@ -123,15 +125,37 @@ func New(t testing.TB, o Options) *Env {
 	if o.StoreOnClock && e.Clock != nil {
 		e.Store.SetClock(e.Clock.Now)
 	}
+	// The server's address is known before it starts, so the simulator can
+	// report it as its channels' gate.
+	e.SimServer = httptest.NewUnstartedServer(nil)
+	e.SimURL = "http://" + e.SimServer.Listener.Addr().String()
+	if o.Sim.GateURL == "" {
+		o.Sim.GateURL = e.SimURL + "/"
+	}
 	e.Sim = whapisim.New(o.Sim)
 	var h http.Handler = e.Sim
 	if o.SimFront != nil {
 		h = o.SimFront(h)
 	}
-	e.SimServer = httptest.NewServer(h)
+	e.SimServer.Config.Handler = h
+	e.SimServer.Start()
 	t.Cleanup(e.SimServer.Close)
-	e.SimURL = e.SimServer.URL
 	return e
+}
+
+// SecondGate serves the simulator's gate API on a second host of its own,
+// over TLS as WHAPI's gate hosts are (whapisim.Sim.GateHost), and returns
+// its apiUrl, for Sim.PlaceChannel or Sim.PlaceNewChannels, and the client
+// options that let Env.Client call it: its certificate trusted and its
+// host on the allowlist (whapi.WithGateHosts).
+func (e *Env) SecondGate() (apiURL string, opts []whapi.Option) {
+	srv := httptest.NewTLSServer(e.Sim.GateHost())
+	e.T.Cleanup(srv.Close)
+	hc := &http.Client{
+		Transport:     srv.Client().Transport, // trusts srv's certificate; plain http too
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return srv.URL + "/", []whapi.Option{whapi.WithHTTPClient(hc), whapi.WithGateHosts(srv.Listener.Addr().String())}
 }
 
 // NewKey returns a fresh random key and its cipher.

@@ -54,6 +54,18 @@
 //     small is 400 "Not enough days on the balance" (the real code is
 //     undocumented). activeTill becomes max(activeTill, now) + days. Extend
 //     never changes the mode.
+//   - Extend cool-down: WHAPI's changelog announces that a second extend of
+//     the same channel within five minutes is refused, without saying how.
+//     Here it is 429 "Too many requests" with a Retry-After of the whole
+//     seconds left, checked after validation and before the balance; only
+//     extends that moved days start the window, which is
+//     Options.ExtendCoolDown (5 minutes by default).
+//   - Gate hosts: create and get report a channel's apiUrl (Options.GateURL,
+//     by default "https://gate.whapi.cloud/"). A test may serve channels on
+//     a second gate host (GateHost on a server of its own, PlaceChannel,
+//     PlaceNewChannels): their apiUrl is that host's URL, only it serves
+//     their gate calls, and the main root answers them 401 as it answers an
+//     unknown token.
 //   - Expiry stops the instance: /health says STOP (code 6). Once extended
 //     again, the channel is NOT_INIT (code 0) until woken (/health or
 //     /users/login with wakeup=true) or restarted by a mode change; a linked

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"image"
 	"image/png"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -359,5 +362,92 @@ func TestLogout(t *testing.T) {
 	}
 	if st, _ := e.sim.Channel(ch.ID); st.LinkedPhone != "61371989951" {
 		t.Fatalf("state = %+v", st)
+	}
+}
+
+// A channel can live on a second gate host: create and get report that
+// host as its apiUrl, only that host serves its gate calls (the main root
+// answers 401, as for an unknown token), and the second host serves no
+// other channel and no partner API.
+func TestSecondGateHost(t *testing.T) {
+	e := newEnv(t, Options{StartupDelay: -1})
+	gate2 := httptest.NewTLSServer(e.sim.GateHost())
+	t.Cleanup(gate2.Close)
+	apiURL := gate2.URL + "/"
+	onGate2 := func(token, path string) resp {
+		t.Helper()
+		req, err := http.NewRequest("GET", gate2.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		r, err := gate2.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		return resp{status: r.StatusCode, header: r.Header, body: b}
+	}
+
+	moved, stays := e.create("moved"), e.create("stays")
+	if err := e.sim.PlaceChannel(moved.ID, apiURL); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.getChannel(moved.ID).APIURL; got != apiURL {
+		t.Fatalf("apiUrl of the moved channel %q, want %q", got, apiURL)
+	}
+	if got := e.getChannel(stays.ID).APIURL; got != DefaultGateURL {
+		t.Fatalf("apiUrl of the other channel %q", got)
+	}
+	if st, _ := e.sim.Channel(moved.ID); st.APIURL != apiURL {
+		t.Fatalf("ChannelState.APIURL %q", st.APIURL)
+	}
+	wantError(t, e.gate(moved.Token, "GET", "/health?wakeup=false"), 401)
+	r := onGate2(moved.Token, "/health?wakeup=false")
+	var h wireHealth
+	decode(t, r, &h)
+	if r.status != 200 || h.ChannelID != moved.ID || h.Status.Text != "QR" {
+		t.Fatalf("health on the second host: %d %s", r.status, r.body)
+	}
+	if r := onGate2(moved.Token, "/users/login"); r.status != 200 {
+		t.Fatalf("QR on the second host: %d %s", r.status, r.body)
+	}
+	wantError(t, onGate2(stays.Token, "/health?wakeup=false"), 401)
+	wantError(t, onGate2(testPartnerToken, "/channels/list"), 404)
+	if e.health(stays.Token).Status.Text != "QR" {
+		t.Fatal("the main root stopped serving the other channel")
+	}
+	hosts := map[string]int{}
+	for _, rq := range e.sim.Requests() {
+		if rq.Path == "/health" {
+			hosts[rq.Host]++
+		}
+	}
+	if hosts[strings.TrimPrefix(gate2.URL, "https://")] != 2 || hosts[strings.TrimPrefix(e.srv.URL, "http://")] != 2 {
+		t.Fatalf("health requests by host: %v", hosts)
+	}
+
+	// New channels may be placed there at once; "" brings one back.
+	if err := e.sim.PlaceNewChannels(apiURL); err != nil {
+		t.Fatal(err)
+	}
+	born := e.create("born there")
+	if born.APIURL != apiURL || onGate2(born.Token, "/health?wakeup=false").status != 200 {
+		t.Fatalf("a channel created on the second host: apiUrl %q", born.APIURL)
+	}
+	if err := e.sim.PlaceChannel(moved.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if e.getChannel(moved.ID).APIURL != DefaultGateURL || e.health(moved.Token).Status.Text != "QR" {
+		t.Fatal("a channel moved back is not served by the main root")
+	}
+	wantError(t, onGate2(moved.Token, "/health?wakeup=false"), 401)
+
+	if err := e.sim.PlaceChannel(moved.ID, "gate2.example"); !errors.Is(err, ErrBadGateURL) {
+		t.Fatalf("a URL without scheme: %v", err)
+	}
+	if err := e.sim.PlaceChannel("ABCDEF-12345", apiURL); !errors.Is(err, ErrChannelNotFound) {
+		t.Fatalf("unknown channel: %v", err)
 	}
 }

@@ -68,7 +68,7 @@ func msTime(t time.Time) time.Time {
 func (s *Sim) channelJSON(ch *channel, now time.Time) channelOut {
 	out := channelOut{
 		ID:         ch.ID,
-		APIURL:     s.gateURL,
+		APIURL:     s.apiURL(ch),
 		CreationTS: ch.CreationTS.UnixMilli(),
 		OwnerID:    s.ownerID,
 		ActiveTill: ch.ActiveTill.UnixMilli(),
@@ -285,6 +285,7 @@ func (s *Sim) createChannel(c *call) reply {
 		CreationTS: now,
 		ActiveTill: now,
 	}}
+	ch.gate = s.newGate
 	for ch.ID == "" || s.channels[ch.ID] != nil {
 		ch.ID = randString(upper, 6) + "-" + randString(upperDigit, 5)
 	}
@@ -351,6 +352,18 @@ func (s *Sim) extendChannel(c *call) reply {
 	if cur, present, ok := strField(m, "currency"); !ok || present && !slices.Contains([]string{"USD", "RUB", "BRL", "MXN", "INR"}, cur) {
 		return badRequest(`"currency" must be one of USD, RUB, BRL, MXN, INR`)
 	}
+	// The cool-down WHAPI's changelog announces: a second extend of the
+	// same channel within ExtendCoolDown is refused. Its status and body
+	// are undocumented; ours is 429 with WHAPI's error body and a
+	// Retry-After of the whole seconds left, as for the create limit. Only
+	// extends that moved days start the window.
+	if s.extendWait > 0 && !ch.LastExtend.IsZero() && c.now.Before(ch.LastExtend.Add(s.extendWait)) {
+		secs := int(math.Ceil(ch.LastExtend.Add(s.extendWait).Sub(c.now).Seconds()))
+		rep := errReply(http.StatusTooManyRequests, "Too many requests",
+			"the channel was extended less than "+s.extendWait.String()+" ago, try again later")
+		rep.header = newHTTPHeader("Retry-After", strconv.Itoa(max(secs, 1)))
+		return rep
+	}
 	days := int(d)
 	if days > s.balance {
 		// The code for an insufficient balance is undocumented; 400 is our choice.
@@ -367,6 +380,7 @@ func (s *Sim) extendChannel(c *call) reply {
 	// activeTill = max(activeTill, now) + days (undocumented; our choice).
 	ch.ActiveTill = later(ch.ActiveTill, now).Add(time.Duration(days) * day)
 	ch.ExtendedDays += days
+	ch.LastExtend = c.now
 	s.balance -= days
 	return successReply()
 }

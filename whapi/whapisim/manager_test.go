@@ -331,7 +331,51 @@ func TestExtend(t *testing.T) {
 		t.Fatalf("extended %d, balance %d", st.ExtendedDays, e.sim.Balance())
 	}
 	e.sim.SetBalance(3)
+	e.clock.Advance(DefaultExtendCoolDown)
 	wantError(t, e.manager("POST", path, map[string]any{"days": 4, "comment": "c"}), 400)
+}
+
+// A second extend of a channel within the cool-down WHAPI's changelog
+// announces is refused, 429 with a Retry-After of the seconds left, and
+// moves nothing; refused extends do not restart the window, other
+// channels are not held back, and the window is an option.
+func TestExtendCoolDown(t *testing.T) {
+	e := newEnv(t, Options{BalanceDays: 100})
+	a, b := e.create("a"), e.create("b")
+	extend := func(id string) resp {
+		return e.manager("POST", "/channels/"+id+"/extend", map[string]any{"days": 1, "comment": "c"})
+	}
+	wantSuccess(t, extend(a.ID))
+	e.clock.Advance(2 * time.Minute)
+	r := extend(a.ID)
+	if wantError(t, r, 429); r.header.Get("Retry-After") != "180" {
+		t.Fatalf("Retry-After %q, want 180 (3 minutes left)", r.header.Get("Retry-After"))
+	}
+	wantSuccess(t, extend(b.ID)) // another channel is not held back
+	e.clock.Advance(3*time.Minute - time.Second)
+	r = extend(a.ID)
+	if wantError(t, r, 429); r.header.Get("Retry-After") != "1" {
+		t.Fatalf("a second before the end: Retry-After %q", r.header.Get("Retry-After"))
+	}
+	e.clock.Advance(time.Second)
+	wantSuccess(t, extend(a.ID)) // the refusals did not restart the window
+	if st, _ := e.sim.Channel(a.ID); st.ExtendedDays != 2 || e.sim.Balance() != 97 {
+		t.Fatalf("extended %d days, balance %d: refused extends moved days", st.ExtendedDays, e.sim.Balance())
+	}
+
+	short := newEnv(t, Options{BalanceDays: 100, ExtendCoolDown: time.Minute})
+	c := short.create("c")
+	path := "/channels/" + c.ID + "/extend"
+	wantSuccess(t, short.manager("POST", path, map[string]any{"days": 1, "comment": "c"}))
+	wantError(t, short.manager("POST", path, map[string]any{"days": 1, "comment": "c"}), 429)
+	short.clock.Advance(time.Minute)
+	wantSuccess(t, short.manager("POST", path, map[string]any{"days": 1, "comment": "c"}))
+
+	none := newEnv(t, Options{BalanceDays: 100, ExtendCoolDown: -1})
+	d := none.create("d")
+	for range 3 {
+		wantSuccess(t, none.manager("POST", "/channels/"+d.ID+"/extend", map[string]any{"days": 1, "comment": "c"}))
+	}
 }
 
 func TestChangeMode(t *testing.T) {

@@ -119,7 +119,11 @@ func (s *Sim) match(path string) (*route, []string) {
 // queued faults are applied first. Aborting faults panic with
 // http.ErrAbortHandler, which an http.Server handles by closing the
 // connection; call ServeHTTP through a server (e.g. httptest.NewServer).
-func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r, false) }
+
+// serve serves a request to the main root (manager and gate), or, when
+// second is true, to a second gate host (GateHost).
+func (s *Sim) serve(w http.ResponseWriter, r *http.Request, second bool) {
 	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	tooLarge := len(body) > maxBody
 	if tooLarge {
@@ -133,6 +137,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Path:          r.URL.Path,
 		RawQuery:      r.URL.RawQuery,
 		Authorization: r.Header.Get("Authorization"),
+		Host:          r.Host,
 		Body:          slices.Clone(body),
 	}
 	s.requests = append(s.requests, rec)
@@ -149,7 +154,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case tooLarge:
 			return errReply(http.StatusRequestEntityTooLarge, "Request body too large", "")
 		}
-		return s.handle(r, body)
+		return s.handle(r, body, second)
 	}
 
 	if f != nil {
@@ -227,9 +232,15 @@ func (s *Sim) abort(rec *Request, status int) {
 	panic(http.ErrAbortHandler)
 }
 
-// handle routes, authorizes and runs the handler with s.mu held.
-func (s *Sim) handle(r *http.Request, body []byte) reply {
+// handle routes, authorizes and runs the handler with s.mu held. On a
+// second gate host (second) only the gate API is served, and only for the
+// channels placed on the host the request was addressed to; the main root
+// serves the channels placed nowhere else.
+func (s *Sim) handle(r *http.Request, body []byte, second bool) reply {
 	rt, params := s.match(r.URL.Path)
+	if rt != nil && second && rt.api != apiGate {
+		rt = nil // a gate host has no partner API
+	}
 	if rt == nil {
 		return errReply(http.StatusNotFound, "Not found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	}
@@ -260,12 +271,23 @@ func (s *Sim) handle(r *http.Request, body []byte) reply {
 		}
 	case apiGate:
 		ch := s.byToken[tok]
-		if !ok || ch == nil || ch.Deleted {
+		if !ok || ch == nil || ch.Deleted || !servedHere(ch, r.Host, second) {
 			return errReply(http.StatusUnauthorized, "Unauthorized", "invalid or missing channel token")
 		}
 		c.ch = ch
 	}
 	return h(s, c)
+}
+
+// servedHere reports whether the gate host a request reached serves ch:
+// the main root serves the channels not placed elsewhere, a second gate
+// host those placed on its host.
+func servedHere(ch *channel, host string, second bool) bool {
+	if !second {
+		return ch.gate == ""
+	}
+	h, err := gateHostOf(ch.gate)
+	return err == nil && h != "" && strings.EqualFold(h, host)
 }
 
 // bearer extracts the raw token. An Authorization header, when present,

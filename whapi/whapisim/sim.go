@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/big"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -36,6 +37,10 @@ const (
 	DefaultGateURL = "https://gate.whapi.cloud/"
 	// DefaultCreateLimit is WHAPI's limit of channel creations per CreateWindow.
 	DefaultCreateLimit = 20
+	// DefaultExtendCoolDown is how long after an extend WHAPI refuses
+	// another extend of the same channel: five minutes, as its changelog
+	// announces.
+	DefaultExtendCoolDown = 5 * time.Minute
 )
 
 // CreateWindow is the rolling window in which at most Options.CreateLimit
@@ -59,6 +64,8 @@ var (
 	// ErrNoQR means the channel is not showing a QR code (it is starting,
 	// not started, or expired), so nothing can be scanned.
 	ErrNoQR = errors.New("whapisim: channel is not waiting for a QR scan")
+	// ErrBadGateURL means a gate host's URL is not an absolute http(s) URL.
+	ErrBadGateURL = errors.New("whapisim: a gate host URL must be an absolute http(s) URL")
 )
 
 var (
@@ -101,6 +108,10 @@ type Options struct {
 	// CreateLimit is how many channels may be created in any CreateWindow;
 	// zero or negative means 20.
 	CreateLimit int
+	// ExtendCoolDown is how long after a successful extend another extend
+	// of the same channel is refused (429); zero means 5 minutes, a
+	// negative value means no cool-down.
+	ExtendCoolDown time.Duration
 }
 
 // ChannelState is a snapshot of one simulated channel, for tests.
@@ -118,6 +129,11 @@ type ChannelState struct {
 	ExtendedDays int
 	// RefundedDays is how many days the delete returned to the balance.
 	RefundedDays int
+	// LastExtend is when the channel was last extended (zero if never).
+	LastExtend time.Time
+	// APIURL is the gate host the channel lives on, as create and get
+	// report it: Options.GateURL, or the apiUrl PlaceChannel gave it.
+	APIURL string
 }
 
 // Request is one request the simulator received.
@@ -125,8 +141,10 @@ type Request struct {
 	// Time is the simulator clock when the request arrived.
 	Time time.Time
 	// Method, Path and RawQuery are the request line; Authorization is the
-	// request's (first) Authorization header, verbatim.
-	Method, Path, RawQuery, Authorization string
+	// request's (first) Authorization header, verbatim. Host is the host
+	// the request was addressed to (its Host header): it tells the main
+	// root from a second gate host (GateHost).
+	Method, Path, RawQuery, Authorization, Host string
 	// Body is the request body as received.
 	Body []byte
 	// Status is the HTTP status the simulator produced (0 if it produced
@@ -302,7 +320,11 @@ type Sim struct {
 	startupDelay time.Duration
 	gateURL      string
 	createLimit  int
+	extendWait   time.Duration // 0: no cool-down
 	ownerID      string
+	// newGate is the apiUrl new channels are placed on ("" = the main
+	// root's, gateURL); see PlaceNewChannels.
+	newGate string
 
 	projects  []project
 	channels  map[string]*channel
@@ -324,6 +346,10 @@ type project struct {
 type channel struct {
 	ChannelState
 	seed []byte // per-channel secret for QR payloads and pairing codes
+
+	// gate is the apiUrl of the second gate host the channel is placed on
+	// (PlaceChannel), "" when the main root serves it.
+	gate string
 
 	// The gate instance. booted false is NOT_INIT.
 	booted      bool
@@ -372,6 +398,12 @@ func New(opts Options) *Sim {
 	}
 	if s.createLimit <= 0 {
 		s.createLimit = DefaultCreateLimit
+	}
+	switch {
+	case opts.ExtendCoolDown == 0:
+		s.extendWait = DefaultExtendCoolDown
+	case opts.ExtendCoolDown > 0:
+		s.extendWait = opts.ExtendCoolDown
 	}
 	ids := opts.ProjectIDs
 	if len(ids) == 0 {
@@ -440,7 +472,7 @@ func (s *Sim) Channel(id string) (ChannelState, bool) {
 	if ch == nil {
 		return ChannelState{}, false
 	}
-	return ch.ChannelState, true
+	return s.snapshot(ch), true
 }
 
 // Channels returns snapshots of all channels, deleted ones included, in
@@ -450,9 +482,81 @@ func (s *Sim) Channels() []ChannelState {
 	defer s.mu.Unlock()
 	out := make([]ChannelState, len(s.order))
 	for i, ch := range s.order {
-		out[i] = ch.ChannelState
+		out[i] = s.snapshot(ch)
 	}
 	return out
+}
+
+// snapshot is a channel's state for tests. s.mu must be held.
+func (s *Sim) snapshot(ch *channel) ChannelState {
+	st := ch.ChannelState
+	st.APIURL = s.apiURL(ch)
+	return st
+}
+
+// apiURL is the gate host a channel lives on. s.mu must be held.
+func (s *Sim) apiURL(ch *channel) string {
+	if ch.gate != "" {
+		return ch.gate
+	}
+	return s.gateURL
+}
+
+// GateHost returns the gate API as a second gate host serves it, for a
+// test to run on a server of its own (httptest.NewTLSServer(sim.GateHost())):
+// it serves the gate endpoints of the channels placed on the host a request
+// is addressed to (PlaceChannel with that server's URL), answers any other
+// channel's token 401 as an unknown one, and has no partner API (404).
+// Requests, faults and the clock are the Sim's.
+func (s *Sim) GateHost() http.Handler { return gateHost{s} }
+
+type gateHost struct{ s *Sim }
+
+func (g gateHost) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.s.serve(w, r, true) }
+
+// PlaceChannel moves the channel with the given id to the gate host at
+// apiURL (a GateHost server's URL, e.g. srv.URL+"/"), as WHAPI may host a
+// channel on another gate: create and get report apiURL as its apiUrl, only
+// that host serves its gate calls, and the main root answers them 401. ""
+// moves it back to the main root. It returns ErrChannelNotFound or
+// ErrBadGateURL.
+func (s *Sim) PlaceChannel(id, apiURL string) error {
+	if _, err := gateHostOf(apiURL); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.channels[id]
+	if ch == nil || ch.Deleted {
+		return ErrChannelNotFound
+	}
+	ch.gate = apiURL
+	return nil
+}
+
+// PlaceNewChannels places every channel created from now on on the gate
+// host at apiURL, as PlaceChannel does; "" places them on the main root
+// again. It returns ErrBadGateURL.
+func (s *Sim) PlaceNewChannels(apiURL string) error {
+	if _, err := gateHostOf(apiURL); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.newGate = apiURL
+	return nil
+}
+
+// gateHostOf returns the host (host:port) of a gate URL, "" for "".
+func gateHostOf(apiURL string) (string, error) {
+	if apiURL == "" {
+		return "", nil
+	}
+	u, err := url.Parse(apiURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", ErrBadGateURL
+	}
+	return u.Host, nil
 }
 
 // Projects returns the ids of the partner's projects; the first is the

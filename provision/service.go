@@ -20,10 +20,13 @@ type Partner interface {
 	ExtendChannel(ctx context.Context, id string, days int, comment string) error
 	SetMode(ctx context.Context, id, mode string) error
 	DeleteChannel(ctx context.Context, id string) error
+	StartChannel(ctx context.Context, id string) error
+	StopChannel(ctx context.Context, id string) error
+	RestartChannel(ctx context.Context, id string) error
 	Health(ctx context.Context, channelToken string) (*whapi.Health, error)
-	Wake(ctx context.Context, channelToken string) (*whapi.Health, error)
 	LoginQR(ctx context.Context, channelToken string) (*whapi.QR, error)
 	PairingCode(ctx context.Context, channelToken, phone string) (string, error)
+	Logout(ctx context.Context, channelToken string) error
 }
 
 // Service runs the workflows.

@@ -235,7 +235,7 @@ func rowOf(t *testing.T, page string, id int64) string {
 // A customer's pages never show a channel that is gone (deleted or never
 // made): there every action on it answers 404, which is asserted apart.
 func TestLifecycleTable(t *testing.T) {
-	f := newLifecycleFix(t, 16)
+	f := newLifecycleFix(t, 20)
 	ctx := f.ctx
 	rows := lifecycleRows()
 	if len(rows) != len(lifecycleWant) {
@@ -361,6 +361,32 @@ func TestLifecycleTable(t *testing.T) {
 							flashAfter(t, f.custC, pr)
 							say("customer delete post", f.reload(ch4).Status == models.ChannelDeleted, want[a])
 						}
+					case provision.ActRestart, provision.ActStop, provision.ActStart:
+						path := adminChannelPath(ch.ID, string(a))
+						say("admin list button", strings.Contains(listRow, path), want[a])
+						if !gone {
+							say("customer page button", userChannelHas(t, user, ch.ID, "/"+string(a)), want[a])
+						}
+						// The confirmation page offers the button, or says why not.
+						page := f.adminC.get(path)
+						if page.StatusCode != http.StatusOK {
+							t.Fatalf("confirm page: %d", page.StatusCode)
+						}
+						say("admin confirm page", strings.Contains(page.body, `data-testid="line-effect"`) && !strings.Contains(page.body, `data-testid="delete-busy"`), want[a])
+						// The form posts: from the list, and from the customer's page.
+						done := f.lineDone(ch, a)
+						flashAfter(t, f.adminC, f.adminC.submit(path, path, url.Values{}))
+						say("admin "+string(a)+" post", done(), want[a])
+						ch3 := f.in(row)
+						done = f.lineDone(ch3, a)
+						userAction := userPath(f.cust.ID) + "/channels/" + strconv.FormatInt(ch3.ID, 10) + "/" + string(a)
+						flashAfter(t, f.adminC, f.adminC.submit(userPath(f.cust.ID), userAction, url.Values{}))
+						say("customer page "+string(a)+" post", done(), want[a])
+						// The API, on a fresh channel in the same row.
+						ch2 := f.in(row)
+						done = f.lineDone(ch2, a)
+						ar := f.adminC.jsonReq(http.MethodPost, "/api/channels/"+strconv.FormatInt(ch2.ID, 10)+"/"+string(a), "", "Authorization", "Bearer "+f.adminKey)
+						say("API "+string(a), ar.StatusCode == http.StatusOK && done(), apiCode(t, ar))
 					case provision.ActSync:
 						say("admin list button", strings.Contains(listRow, adminChannelPath(ch.ID, "sync")), want[a])
 						remote := ch.RemoteID()
@@ -385,6 +411,32 @@ func TestLifecycleTable(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// lineDone returns a check of whether a (a restart, stop or start) was
+// done to ch: a restart reached WHAPI, a stop or start changed the line
+// here and at WHAPI alike.
+func (f *lifecycleFix) lineDone(ch *models.Channel, a provision.Action) func() bool {
+	remote := ch.RemoteID()
+	restarts := 0
+	if remote != "" {
+		restarts = f.sim.CountRequests(http.MethodPost, "/channels/"+remote+"/restart")
+	}
+	was := provision.IsStopped(ch)
+	return func() bool {
+		if remote == "" {
+			return false
+		}
+		now := provision.IsStopped(f.reload(ch))
+		sim, _ := f.sim.Channel(remote)
+		switch a {
+		case provision.ActRestart:
+			return f.sim.CountRequests(http.MethodPost, "/channels/"+remote+"/restart") > restarts && now == was
+		case provision.ActStop:
+			return !was && now && sim.Halted
+		}
+		return was && !now && !sim.Halted
 	}
 }
 

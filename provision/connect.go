@@ -316,26 +316,27 @@ const reconnectEvery = time.Minute
 // gate), after which a fresh QR comes, for the owner to link their phone
 // again. It asks the gate first, never from the cache, and logs out only a
 // line in one of those errors, so a stale button never unlinks a healthy
-// phone (nil then: the connect page shows what the line does now). Nothing
+// phone (done is false then: the connect page shows what the line does
+// now). Nothing
 // is lost — the channel's days and slot stay — so it asks no confirmation;
 // a channel is logged out at most once per reconnectEvery
 // (RetryLaterError). A logout WHAPI answers 409 (already logged out) is as
 // good as done; an unanswered one counts when the gate no longer reports
 // the error (ErrUnconfirmed when it cannot be asked).
-func (s *Service) Reconnect(ctx context.Context, actor models.Actor, channelID int64) error {
+func (s *Service) Reconnect(ctx context.Context, actor models.Actor, channelID int64) (done bool, err error) {
 	ch, err := s.store.ChannelByID(ctx, channelID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if permitState(ch, ActConnect) != nil || !ruleFor(ch).atWhapi {
-		return ErrNoQR
+		return false, ErrNoQR
 	}
 	if err := s.reconnectAllowed(ch.ID, false); err != nil {
-		return err
+		return false, err
 	}
 	token, err := s.store.ChannelToken(ch)
 	if err != nil {
-		return err
+		return false, err
 	}
 	ctx, cancel := s.detach(ctx)
 	defer cancel()
@@ -343,13 +344,13 @@ func (s *Service) Reconnect(ctx context.Context, actor models.Actor, channelID i
 	h, err := s.whapi.Health(ctx, token)
 	if err != nil {
 		s.log.WarnContext(ctx, "reconnect: line state unknown", "channel", ch.ID, "err", err)
-		return ErrUnavailable
+		return false, ErrUnavailable
 	}
 	if !broken(h) {
-		return nil
+		return false, nil
 	}
 	if err := s.reconnectAllowed(ch.ID, true); err != nil {
-		return err
+		return false, err
 	}
 	err = s.whapi.Logout(ctx, token)
 	switch {
@@ -359,20 +360,20 @@ func (s *Service) Reconnect(ctx context.Context, actor models.Actor, channelID i
 		switch {
 		case herr != nil:
 			s.log.WarnContext(ctx, "reconnect: logout outcome unknown", "channel", ch.ID, "err", err, "health", herr)
-			return ErrUnconfirmed
+			return false, ErrUnconfirmed
 		case broken(again):
-			return fmt.Errorf("%w: the line was not logged out", ErrRefused)
+			return false, fmt.Errorf("%w: the line was not logged out", ErrRefused)
 		}
 	default:
 		s.log.WarnContext(ctx, "reconnect: logout refused", "channel", ch.ID, "err", err)
-		return fmt.Errorf("%w: the line was not logged out", ErrRefused)
+		return false, fmt.Errorf("%w: the line was not logged out", ErrRefused)
 	}
 	if ch.Linked {
 		if err := s.store.SetLinked(ctx, ch.ID, false, ""); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return s.store.RecordAudit(ctx, actor, "channel.reconnect", auditTarget(ch), "logged out after "+h.Status.Text)
+	return true, s.store.RecordAudit(ctx, actor, "channel.reconnect", auditTarget(ch), "logged out after "+h.Status.Text)
 }
 
 // broken reports a gate error whose fix is a logout and a new link.

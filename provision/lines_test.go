@@ -449,8 +449,8 @@ func TestReconnect(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Healthy: nothing is logged out.
-			if err := e.svc.Reconnect(e.ctx, admin, ch.ID); err != nil {
-				t.Fatal(err)
+			if done, err := e.svc.Reconnect(e.ctx, admin, ch.ID); err != nil || done {
+				t.Fatalf("reconnect of a healthy line: %v %v", done, err)
 			}
 			if n := e.sim.CountRequests("POST", "/users/logout"); n != 0 {
 				t.Fatal("a healthy line was logged out")
@@ -463,8 +463,8 @@ func TestReconnect(t *testing.T) {
 			if err != nil || st.Phase != PhaseReconnect || st.Phase.ConnectStep() != "reconnect" {
 				t.Fatalf("broken line: %+v %v", st, err)
 			}
-			if err := e.svc.Reconnect(e.ctx, admin, ch.ID); err != nil {
-				t.Fatal(err)
+			if done, err := e.svc.Reconnect(e.ctx, admin, ch.ID); err != nil || !done {
+				t.Fatalf("reconnect: %v %v", done, err)
 			}
 			if n := e.sim.CountRequests("POST", "/users/logout"); n != 1 {
 				t.Fatalf("%d logouts, want 1", n)
@@ -485,12 +485,12 @@ func TestReconnect(t *testing.T) {
 			}
 			e.clock.Advance(3 * time.Second)
 			var rl *RetryLaterError
-			if err := e.svc.Reconnect(e.ctx, admin, ch.ID); !errors.As(err, &rl) || rl.After <= 0 || rl.After > time.Minute {
+			if _, err := e.svc.Reconnect(e.ctx, admin, ch.ID); !errors.As(err, &rl) || rl.After <= 0 || rl.After > time.Minute {
 				t.Fatalf("a second reconnect within a minute: %v", err)
 			}
 			e.clock.Advance(time.Minute)
-			if err := e.svc.Reconnect(e.ctx, admin, ch.ID); err != nil {
-				t.Fatalf("a minute later: %v", err)
+			if done, err := e.svc.Reconnect(e.ctx, admin, ch.ID); err != nil || !done {
+				t.Fatalf("a minute later: %v %v", done, err)
 			}
 			if n := e.sim.CountRequests("POST", "/users/logout"); n != 2 {
 				t.Fatalf("%d logouts, want 2", n)

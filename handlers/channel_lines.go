@@ -2,9 +2,11 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -38,16 +40,18 @@ var lineActions = map[provision.Action]lineAction{
 }
 
 // lineBusy says why a channel's line action is not open now, or "".
-func lineBusy(ch *models.Channel, a provision.Action) string {
-	err := provision.CheckState(ch, a)
-	if err == nil {
+func lineBusy(v provision.ChannelView, a provision.Action) string {
+	switch err := provision.CheckState(v.Channel, a); {
+	case err == nil && !canLine(v, a):
+		return "Its days are over: extend it first."
+	case err == nil:
 		return ""
+	case errors.Is(err, provision.ErrChannelStopped):
+		return "Its line is stopped: start it first."
+	case errors.Is(err, provision.ErrChannelRunning):
+		return "Its line is running already."
 	}
-	_, _, msg, ok := domainError(err)
-	if !ok {
-		msg = "it cannot be done in the channel's state"
-	}
-	return upperFirst(msg) + "."
+	return "It cannot be " + lineActions[a].done + " now: it is " + strings.ToLower(v.Label) + "."
 }
 
 // lineView is the confirmation page's data of a channel (without where it
@@ -58,13 +62,9 @@ func (h *Handler) lineView(ctx context.Context, ch *models.Channel, a provision.
 		return views.ChannelLine{}, err
 	}
 	v := h.svc.View(ch)
-	d := views.ChannelLine{Action: string(a), ID: ch.ID, Name: ch.Name, State: badgeOf(v), OwnerID: owner.ID,
+	return views.ChannelLine{Action: string(a), ID: ch.ID, Name: ch.Name, State: badgeOf(v), OwnerID: owner.ID,
 		OwnerEmail: owner.Email, ActiveTill: formatTime(ch.ActiveTill), DaysLeft: timeLeft(ch.ActiveTill, h.svc.Now()),
-		Linked: ch.Linked, Busy: lineBusy(ch, a)}
-	if d.Busy == "" && !canLine(v, a) {
-		d.Busy = "Its days are over: extend it first."
-	}
-	return d, nil
+		Linked: ch.Linked, Busy: lineBusy(v, a)}, nil
 }
 
 // canLine is what the channel's view offers of a line action (its state,

@@ -20,6 +20,7 @@ type apiChannel struct {
 	Name          string  `json:"name"`
 	Phone         string  `json:"phone"`
 	Status        string  `json:"status"`
+	Stopped       bool    `json:"stopped"`
 	Linked        bool    `json:"linked"`
 	ActiveTill    *string `json:"active_till"`
 	DaysAllocated int64   `json:"days_allocated"`
@@ -28,7 +29,7 @@ type apiChannel struct {
 
 func toAPIChannel(ch *models.Channel) apiChannel {
 	return apiChannel{
-		ID: ch.ID, Name: ch.Name, Phone: ch.Phone, Status: string(ch.Status), Linked: ch.Linked,
+		ID: ch.ID, Name: ch.Name, Phone: ch.Phone, Status: string(ch.Status), Stopped: provision.IsStopped(ch), Linked: ch.Linked,
 		ActiveTill: apiTimePtr(ch.ActiveTill), DaysAllocated: ch.DaysAllocated, CreatedAt: apiTime(ch.CreatedAt),
 	}
 }
@@ -194,7 +195,7 @@ func (h *Handler) apiExtendChannel(c echo.Context) error {
 
 // apiQR is the answer of GET /api/channels/{id}/qr.
 type apiQR struct {
-	State     string `json:"state"` // qr, preparing, connected, expired, failed
+	State     string `json:"state"` // qr, preparing, connected, expired, stopped, reconnect, failed
 	Image     string `json:"image,omitempty"`
 	ExpiresAt string `json:"expires_at,omitempty"`
 	Phone     string `json:"phone,omitempty"`

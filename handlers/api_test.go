@@ -171,7 +171,7 @@ func apiKeysOf(t *testing.T, body string) []string {
 	return ks
 }
 
-var apiChannelKeys = []string{"active_till", "created_at", "days_allocated", "id", "linked", "name", "phone", "status"}
+var apiChannelKeys = []string{"active_till", "created_at", "days_allocated", "id", "linked", "name", "phone", "status", "stopped"}
 
 // createPlan creates a plan through the API and returns its id.
 func (f *apiFix) createPlan(name string, maxChannels, daysPerPeriod, periodDays int64) int64 {
@@ -869,4 +869,45 @@ func TestAPICookieAuth(t *testing.T) {
 	r = c.jsonReq("GET", "/api/users", "")
 	f.record(r)
 	apiWant(t, r, http.StatusForbidden, "forbidden")
+}
+
+// Admins stop, start and restart a channel's line through the API; the
+// channel says "stopped" while it is (its status stays what it was), and
+// its owner may not do any of it.
+func TestAPIStopStartRestart(t *testing.T) {
+	f := newAPIFix(t)
+	f.subscribe(f.alice.id, f.createPlan("Basic", 1, 30, 30))
+	ch := f.createChannel(f.alice, "Sales")
+	if ch.Stopped {
+		t.Fatalf("a new channel: %+v", ch)
+	}
+	path := func(a string) string { return fmt.Sprintf("/api/channels/%d/%s", ch.ID, a) }
+	for _, a := range []string{"restart", "stop", "start"} {
+		apiWant(t, f.call(f.alice, "POST", path(a), ""), http.StatusForbidden, "forbidden")
+	}
+	apiWant(t, f.call(f.admin, "POST", path("start"), ""), http.StatusConflict, "channel_running")
+	got := apiDecode[apiChannel](t, f.call(f.admin, "POST", path("stop"), ""))
+	if !got.Stopped || got.Status != "trial" {
+		t.Fatalf("stopped: %+v", got)
+	}
+	if own := apiDecode[apiChannel](t, f.call(f.alice, "GET", fmt.Sprintf("/api/channels/%d", ch.ID), "")); !own.Stopped {
+		t.Fatalf("the owner's view: %+v", own)
+	}
+	for _, a := range []string{"stop", "restart"} {
+		apiWant(t, f.call(f.admin, "POST", path(a), ""), http.StatusConflict, "channel_stopped")
+	}
+	// The plan's one slot is still taken.
+	apiWant(t, f.call(f.alice, "POST", "/api/channels", `{"name":"Second"}`), http.StatusConflict, "plan_limit")
+	if got := apiDecode[apiChannel](t, f.call(f.admin, "POST", path("start"), "")); got.Stopped {
+		t.Fatalf("started: %+v", got)
+	}
+	r := f.call(f.admin, "POST", path("restart"), "")
+	apiWant(t, r, http.StatusOK, "")
+	if n := f.a.sim.CountRequests("POST", "/channels/"); n < 3 {
+		t.Fatalf("%d changes sent upstream", n)
+	}
+	// WHAPI refuses: in our words.
+	f.a.sim.InjectFault(whapisim.Fault{Method: "POST", Path: "/channels/", Kind: whapisim.FaultStatus, Status: 400, Message: "WHAPI-TEXT"})
+	apiWant(t, f.call(f.admin, "POST", path("stop"), ""), http.StatusBadGateway, "upstream_refused")
+	f.checkNoUpstreamDetails()
 }

@@ -86,6 +86,7 @@ func channelListRow(r models.AdminChannelRow, now time.Time) views.ChannelListRo
 		Mode: provision.ModeLabel(r.Mode),
 	}
 	row.CanExtend, row.CanSync, row.CanDelete = v.Can.Extend, v.Can.Sync, v.Can.Delete
+	row.CanRestart, row.CanStop, row.CanStart = v.Can.Restart, v.Can.Stop, v.Can.Start
 	if v.AtWhapi && r.ActiveTill != nil {
 		row.TillNote = timeLeft(r.ActiveTill, now)
 		row.TillSoon = r.ActiveTill.Before(now.Add(expiringWindow))

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -46,6 +45,8 @@ var connectAnnouncements = map[string]string{
 	views.ConnectIdle:        "Still there? Get a new code.",
 	views.ConnectUnavailable: "Your line cannot be reached right now.",
 	views.ConnectExpired:     "This channel has expired.",
+	views.ConnectStopped:     "This line is paused.",
+	views.ConnectReconnect:   "Your line needs reconnecting.",
 	views.ConnectFailed:      "This channel could not be prepared.",
 	views.ConnectGone:        "This channel no longer exists.",
 }
@@ -59,6 +60,8 @@ var connectTitles = map[string]string{
 	views.ConnectIdle:        "Scan the code",
 	views.ConnectUnavailable: "Scan the code",
 	views.ConnectExpired:     "No days left",
+	views.ConnectStopped:     "Line paused",
+	views.ConnectReconnect:   "Reconnect your phone",
 	views.ConnectFailed:      "Something went wrong",
 	views.ConnectGone:        "Channel gone",
 }
@@ -107,9 +110,11 @@ func shownStep(shown string) string {
 // connectStatusView builds the status partial of ch for a page polling
 // since since that shows shown; unchanged is true when the page may keep
 // what it shows (answer 204).
-func (h *Handler) connectStatusView(ctx context.Context, ch *models.Channel, since time.Time, shown string) (s views.ConnectStatus, unchanged bool) {
+func (h *Handler) connectStatusView(c echo.Context, ch *models.Channel, since time.Time, shown string) (s views.ConnectStatus, unchanged bool) {
+	ctx := c.Request().Context()
 	now := h.svc.Now()
-	s = views.ConnectStatus{ChannelName: ch.Name, ConnectURL: connectPath(ch.ID, ""), RetryURL: connectPath(ch.ID, "/status")}
+	s = views.ConnectStatus{ChannelName: ch.Name, ConnectURL: connectPath(ch.ID, ""), RetryURL: connectPath(ch.ID, "/status"),
+		ReconnectURL: connectPath(ch.ID, "/reconnect"), CSRF: h.csrfToken(c)}
 	var expires time.Time
 	switch {
 	case provision.IsGone(ch):
@@ -183,7 +188,7 @@ func (h *Handler) connectSince(c echo.Context) time.Time {
 }
 
 func (h *Handler) connectView(c echo.Context, ch *models.Channel) views.ConnectView {
-	s, _ := h.connectStatusView(c.Request().Context(), ch, h.svc.Now(), "")
+	s, _ := h.connectStatusView(c, ch, h.svc.Now(), "")
 	s.AnnounceOOB, s.DropPairing = false, false
 	v := views.ConnectView{ChannelID: ch.ID, ChannelName: ch.Name, Status: s, ShowPairing: connectCanPair(s.Step),
 		Pairing: views.Pairing{Action: connectPath(ch.ID, "/pairing")}}
@@ -209,7 +214,7 @@ func (h *Handler) connectStatus(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s, unchanged := h.connectStatusView(c.Request().Context(), ch, h.connectSince(c), c.QueryParam("shown"))
+	s, unchanged := h.connectStatusView(c, ch, h.connectSince(c), c.QueryParam("shown"))
 	if unchanged {
 		return c.NoContent(http.StatusNoContent)
 	}
@@ -269,4 +274,37 @@ func (h *Handler) requestPairingCode(c echo.Context) error {
 		v.Pairing.Message = "No code could be fetched just now. Try again in a moment."
 	}
 	return h.render(c, status, views.ConnectPage(h.custPage(c, "Link your phone"), v))
+}
+
+// reconnectChannel is the connect page's Reconnect button, shown when the
+// line reports an error whose fix is a new link: the broken session is
+// logged out and the page shows a fresh code. Nothing is lost, so it asks
+// no confirmation; provision allows one a minute per channel.
+func (h *Handler) reconnectChannel(c echo.Context) error {
+	ch, err := h.custOwnedChannel(c, false)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	done, err := h.svc.Reconnect(ctx, actor(c), ch.ID)
+	var rl *provision.RetryLaterError
+	switch {
+	case err == nil && done:
+		h.setFlash(c, "success", "Reconnecting: scan the new code below with WhatsApp on your phone.")
+	case err == nil:
+		h.setFlash(c, "info", "Your line works again: there is nothing to reconnect.")
+	case errors.As(err, &rl):
+		h.setFlash(c, "warning", "This line was reconnected a moment ago. Wait "+provision.HumanDuration(rl.After)+", then try again.")
+	case errors.Is(err, provision.ErrNoQR):
+		h.setFlash(c, "info", "There is nothing to reconnect on this line now.")
+	case errors.Is(err, models.ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound)
+	default:
+		h.log.WarnContext(ctx, "reconnect failed", "channel", ch.ID, "err", err)
+		h.setFlash(c, "warning", "Your line could not be reconnected just now. Try again in a moment.")
+	}
+	if err := h.saveSession(c); err != nil {
+		return err
+	}
+	return redirect(c, connectPath(ch.ID, ""))
 }

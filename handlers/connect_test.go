@@ -464,3 +464,102 @@ func TestConnectLinkedDuringRenewal(t *testing.T) {
 		t.Fatalf("then: %+v", s)
 	}
 }
+
+// A line whose gate reports an error asks its owner to reconnect, in plain
+// words and with one button; the button logs the broken session out and
+// the page shows a fresh code; a second press within a minute waits, and
+// a line that works again is left alone. The JSON connect state says
+// "reconnect" too.
+func TestConnectReconnect(t *testing.T) {
+	f := newCustFix(t, func(o *custOptions) { o.manualClock = true })
+	u := f.customer("alice@example.com", true)
+	ch := f.channel(u, "Sales")
+	f.link(ch, "15551234567")
+	key, _, err := f.store.CreateAPIKey(context.Background(), models.SystemActor, u.ID, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sim.BreakChannel(ch.RemoteID(), "SYNC_ERROR"); err != nil {
+		t.Fatal(err)
+	}
+	c := f.signedIn("alice@example.com")
+	page := c.get(connectPath(ch.ID, ""))
+	custWant(t, page, http.StatusOK)
+	if s := custShown(t, page.body); s.step != "reconnect" || s.poll != "" {
+		t.Fatalf("broken line: %+v", s)
+	}
+	custHas(t, page.body, "Reconnect your phone", "Your line needs reconnecting.", "lost its connection")
+	if !regexp.MustCompile(`<form method="post" action="/app/channels/\d+/connect/reconnect"[^>]*><input type="hidden" name="_csrf" value="[^"]+">\s*<button[^>]*data-testid="reconnect">Reconnect</button>`).MatchString(page.body) {
+		t.Fatalf("no Reconnect button posting with its CSRF token:\n%s", page.body)
+	}
+	custHasNot(t, page.body, "could not be prepared", "Link with phone number instead")
+	r := f.client().jsonReq("GET", fmt.Sprintf("/api/channels/%d/qr", ch.ID), "", "Authorization", "Bearer "+key)
+	if !strings.Contains(r.body, `"state":"reconnect"`) {
+		t.Fatalf("API: %s", r.body)
+	}
+
+	// The button: logged out, and a fresh code.
+	r = c.submit(connectPath(ch.ID, ""), connectPath(ch.ID, "/reconnect"), nil)
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != connectPath(ch.ID, "") {
+		t.Fatalf("reconnect: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	page = c.get(connectPath(ch.ID, ""))
+	if s := custShown(t, page.body); s.step != "qr" {
+		t.Fatalf("after reconnecting: %+v", s)
+	}
+	custHas(t, page.body, "Reconnecting: scan the new code below")
+	if n := f.sim.CountRequests("POST", "/users/logout"); n != 1 {
+		t.Fatalf("%d logouts", n)
+	}
+
+	// Broken again at once: one logout a minute.
+	f.link(ch, "15551234567")
+	if err := f.sim.BreakChannel(ch.RemoteID(), "ERROR"); err != nil {
+		t.Fatal(err)
+	}
+	f.advance(3 * time.Second)
+	c.submit(connectPath(ch.ID, ""), connectPath(ch.ID, "/reconnect"), nil)
+	custHas(t, c.get(connectPath(ch.ID, "")).body, "This line was reconnected a moment ago. Wait 1 minute, then try again.")
+	if n := f.sim.CountRequests("POST", "/users/logout"); n != 1 {
+		t.Fatalf("%d logouts within a minute", n)
+	}
+	f.advance(time.Minute)
+	c.submit(connectPath(ch.ID, ""), connectPath(ch.ID, "/reconnect"), nil)
+	if n := f.sim.CountRequests("POST", "/users/logout"); n != 2 {
+		t.Fatalf("%d logouts a minute later", n)
+	}
+
+	// A line that works is never logged out by a stale button.
+	f.link(ch, "15551234567")
+	f.advance(2 * time.Minute)
+	c.submit(connectPath(ch.ID, ""), connectPath(ch.ID, "/reconnect"), nil)
+	custHas(t, c.get(connectPath(ch.ID, "")).body, "there is nothing to reconnect")
+	if n := f.sim.CountRequests("POST", "/users/logout"); n != 2 || !f.reload(ch).Linked {
+		t.Fatalf("%d logouts; a working line was unlinked", n)
+	}
+}
+
+// A stopped line: its connect page says it is paused and asks nothing of
+// the gate (which would wake it); the JSON connect state says "stopped".
+func TestConnectStoppedLine(t *testing.T) {
+	f := newCustFix(t, func(o *custOptions) { o.manualClock = true })
+	u := f.customer("alice@example.com", true)
+	ch := f.channel(u, "Sales")
+	if _, err := f.svc.Stop(context.Background(), models.SystemActor, ch.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.sim.ResetRequests()
+	c := f.signedIn("alice@example.com")
+	page := c.get(connectPath(ch.ID, ""))
+	if s := custShown(t, page.body); s.step != "stopped" || s.poll != "" {
+		t.Fatalf("stopped line: %+v", s)
+	}
+	custHas(t, page.body, "Line paused", "This line is paused")
+	custHasNot(t, page.body, "Link with phone number instead", "expired")
+	custWant(t, c.get(fmt.Sprintf("/app/channels/%d/qr.png", ch.ID)), http.StatusNotFound)
+	if n := len(f.sim.Requests()); n != 0 {
+		t.Fatalf("%d calls to WHAPI for a stopped line's page", n)
+	}
+	dash := c.get("/app").body
+	custHas(t, dash, "Paused")
+}

@@ -329,6 +329,27 @@ func TestCustomerSeesNothingOfWHAPI(t *testing.T) {
 		{name: "line starting", opts: func(o *custOptions) { o.sim.StartupDelay = time.Hour }},
 		{name: "phone linked", apply: func(f *custFix) { f.link(f.walkChannel, "15551234567") }},
 		{name: "days ran out", apply: func(f *custFix) { f.advance(8 * 24 * time.Hour) }},
+		{name: "line stopped", apply: func(f *custFix) {
+			if _, err := f.svc.Stop(context.Background(), models.SystemActor, f.walkChannel.ID); err != nil {
+				f.t.Fatal(err)
+			}
+		}},
+		{name: "line stopped outside", apply: func(f *custFix) {
+			if err := f.env.Client().StopChannel(context.Background(), f.walkChannel.RemoteID()); err != nil {
+				f.t.Fatal(err)
+			}
+		}},
+		{name: "line in ERROR", apply: func(f *custFix) {
+			if err := f.sim.BreakChannel(f.walkChannel.RemoteID(), "ERROR"); err != nil {
+				f.t.Fatal(err)
+			}
+		}},
+		{name: "line in SYNC_ERROR", apply: func(f *custFix) {
+			f.link(f.walkChannel, "15551234567")
+			if err := f.sim.BreakChannel(f.walkChannel.RemoteID(), "SYNC_ERROR"); err != nil {
+				f.t.Fatal(err)
+			}
+		}},
 		{name: "WHAPI answers 500", apply: all(whapisim.FaultStatus, 500)},
 		{name: "WHAPI answers 503", apply: all(whapisim.FaultStatus, 503)},
 		{name: "WHAPI answers 429", apply: all(whapisim.FaultStatus, 429)},

@@ -55,6 +55,10 @@ func domainError(err error) (status int, code, message string, ok bool) {
 		return http.StatusUnprocessableEntity, "invalid_input", err.Error(), true
 	case errors.Is(err, models.ErrChannelBusy):
 		return http.StatusConflict, "channel_busy", "the channel is being changed: try again in a moment", true
+	case errors.Is(err, provision.ErrChannelStopped):
+		return http.StatusConflict, "channel_stopped", "the channel is stopped: start it first", true
+	case errors.Is(err, provision.ErrChannelRunning):
+		return http.StatusConflict, "channel_running", "the channel is running already", true
 	case errors.Is(err, models.ErrEmailTaken):
 		return http.StatusConflict, "email_taken", err.Error(), true
 	case errors.Is(err, provision.ErrNotConfigured):
@@ -67,6 +71,8 @@ func domainError(err error) (status int, code, message string, ok bool) {
 		return http.StatusBadGateway, "partner_balance", "the days could not be added now; the days were given back", true
 	case errors.Is(err, provision.ErrOutcomeUnknown):
 		return http.StatusBadGateway, "pending", "the change is not confirmed yet; it is checked and settled automatically, no day is lost", true
+	case errors.Is(err, provision.ErrUnconfirmed):
+		return http.StatusBadGateway, "unconfirmed", "the change was sent but not confirmed; look at the channel again in a moment", true
 	case errors.Is(err, provision.ErrUnavailable):
 		return http.StatusBadGateway, "unavailable", "the service could not be reached; nothing was changed: try again in a moment", true
 	case errors.Is(err, provision.ErrRefused):

@@ -17,19 +17,62 @@ import (
 	"whapidesk/whapi/whapisim"
 )
 
+// lifecycleRow is one row of the lifecycle: a channel state, or a running
+// state whose line WHAPI holds stopped (a flag on running channels, not a
+// state of its own: it keeps the state's slot and days).
+type lifecycleRow struct {
+	st      models.ChannelStatus
+	stopped bool
+}
+
+func (r lifecycleRow) String() string {
+	if r.stopped {
+		return string(r.st) + "+stopped"
+	}
+	return string(r.st)
+}
+
+// Short names for the table below.
+const (
+	aConnect = provision.ActConnect
+	aExtend  = provision.ActExtend
+	aRestart = provision.ActRestart
+	aStop    = provision.ActStop
+	aStart   = provision.ActStart
+	aDelete  = provision.ActDelete
+	aSync    = provision.ActSync
+	busy     = "channel_busy"
+)
+
 // lifecycleWant is the documented rule (docs/api.md, README "Design
-// notes"): for each channel state and action, "" when the action is open,
-// else the code every surface refuses it with. It is written out here, not
-// read from provision, so that a change of the lifecycle that nobody meant
-// fails this test.
-var lifecycleWant = map[models.ChannelStatus]map[provision.Action]string{
-	models.ChannelPending:  {provision.ActConnect: "", provision.ActExtend: "channel_busy", provision.ActDelete: "channel_busy", provision.ActSync: "channel_busy"},
-	models.ChannelTrial:    {provision.ActConnect: "", provision.ActExtend: "", provision.ActDelete: "", provision.ActSync: ""},
-	models.ChannelActive:   {provision.ActConnect: "", provision.ActExtend: "", provision.ActDelete: "", provision.ActSync: ""},
-	models.ChannelExpired:  {provision.ActConnect: "no_code", provision.ActExtend: "", provision.ActDelete: "", provision.ActSync: ""},
-	models.ChannelDeleting: {provision.ActConnect: "no_code", provision.ActExtend: "channel_busy", provision.ActDelete: "channel_busy", provision.ActSync: "channel_busy"},
-	models.ChannelDeleted:  {provision.ActConnect: "no_code", provision.ActExtend: "channel_busy", provision.ActDelete: "already_deleted", provision.ActSync: "channel_busy"},
-	models.ChannelFailed:   {provision.ActConnect: "no_code", provision.ActExtend: "channel_busy", provision.ActDelete: "", provision.ActSync: "channel_busy"},
+// notes"): for each channel state (and each running state stopped) and
+// action, "" when the action is open, else the code every surface refuses
+// it with. It is written out here, not read from provision, so that a
+// change of the lifecycle that nobody meant fails this test.
+var lifecycleWant = map[lifecycleRow]map[provision.Action]string{
+	{models.ChannelPending, false}:  {aConnect: "", aExtend: busy, aRestart: busy, aStop: busy, aStart: busy, aDelete: busy, aSync: busy},
+	{models.ChannelTrial, false}:    {aConnect: "", aExtend: "", aRestart: "", aStop: "", aStart: "channel_running", aDelete: "", aSync: ""},
+	{models.ChannelTrial, true}:     {aConnect: "no_code", aExtend: "", aRestart: "channel_stopped", aStop: "channel_stopped", aStart: "", aDelete: "", aSync: ""},
+	{models.ChannelActive, false}:   {aConnect: "", aExtend: "", aRestart: "", aStop: "", aStart: "channel_running", aDelete: "", aSync: ""},
+	{models.ChannelActive, true}:    {aConnect: "no_code", aExtend: "", aRestart: "channel_stopped", aStop: "channel_stopped", aStart: "", aDelete: "", aSync: ""},
+	{models.ChannelExpired, false}:  {aConnect: "no_code", aExtend: "", aRestart: busy, aStop: busy, aStart: busy, aDelete: "", aSync: ""},
+	{models.ChannelDeleting, false}: {aConnect: "no_code", aExtend: busy, aRestart: busy, aStop: busy, aStart: busy, aDelete: busy, aSync: busy},
+	{models.ChannelDeleted, false}:  {aConnect: "no_code", aExtend: busy, aRestart: busy, aStop: busy, aStart: busy, aDelete: "already_deleted", aSync: busy},
+	{models.ChannelFailed, false}:   {aConnect: "no_code", aExtend: busy, aRestart: busy, aStop: busy, aStart: busy, aDelete: "", aSync: busy},
+}
+
+// lifecycleRows are the rows the lifecycle has, in its order: every state,
+// and after each one that can be stopped, the same state stopped.
+func lifecycleRows() []lifecycleRow {
+	var rows []lifecycleRow
+	remote := "ABCDEF-12345"
+	for _, st := range provision.ChannelStates {
+		rows = append(rows, lifecycleRow{st, false})
+		if provision.CheckState(&models.Channel{Status: st, WhapiID: &remote}, provision.ActStop) == nil {
+			rows = append(rows, lifecycleRow{st, true})
+		}
+	}
+	return rows
 }
 
 // lifecycleFix makes channels in every state for one auto-mode customer
@@ -94,9 +137,22 @@ func (f *lifecycleFix) trial() *models.Channel {
 	return f.channel(f.cust, fmt.Sprintf("Line %d", f.made))
 }
 
-// in returns a new channel in state st (expired ones come from the stock
-// made first).
-func (f *lifecycleFix) in(st models.ChannelStatus) *models.Channel {
+// in returns a new channel in row r's state, stopped when r says so.
+func (f *lifecycleFix) in(r lifecycleRow) *models.Channel {
+	f.t.Helper()
+	ch := f.inState(r.st)
+	if r.stopped {
+		var err error
+		if ch, err = f.svc.Stop(f.ctx, models.SystemActor, ch.ID); err != nil || !provision.IsStopped(ch) {
+			f.t.Fatalf("stop a %s channel: %v", r.st, err)
+		}
+	}
+	return ch
+}
+
+// inState returns a new channel in state st (expired ones come from the
+// stock made first).
+func (f *lifecycleFix) inState(st models.ChannelStatus) *models.Channel {
 	f.t.Helper()
 	ctx, t := f.ctx, f.t
 	switch st {
@@ -182,14 +238,22 @@ func rowOf(t *testing.T, page string, id int64) string {
 // A customer's pages never show a channel that is gone (deleted or never
 // made): there every action on it answers 404, which is asserted apart.
 func TestLifecycleTable(t *testing.T) {
-	f := newLifecycleFix(t, 8)
+	f := newLifecycleFix(t, 20)
 	ctx := f.ctx
-	for _, st := range provision.ChannelStates {
-		want := lifecycleWant[st]
+	rows := lifecycleRows()
+	if len(rows) != len(lifecycleWant) {
+		t.Fatalf("the lifecycle has the rows %v, lifecycleWant has %d", rows, len(lifecycleWant))
+	}
+	for _, row := range rows {
+		want := lifecycleWant[row]
 		if want == nil {
-			t.Fatalf("state %q has no row in lifecycleWant", st)
+			t.Fatalf("row %v has no row in lifecycleWant", row)
 		}
-		t.Run(string(st), func(t *testing.T) {
+		if len(want) != len(provision.Actions) {
+			t.Fatalf("row %v has %d actions in lifecycleWant, the lifecycle %d", row, len(want), len(provision.Actions))
+		}
+		st := row.st
+		t.Run(row.String(), func(t *testing.T) {
 			gone := st == models.ChannelDeleted || st == models.ChannelFailed
 			for _, a := range provision.Actions {
 				t.Run(string(a), func(t *testing.T) {
@@ -201,7 +265,7 @@ func TestLifecycleTable(t *testing.T) {
 						got = append(got, answer{surface, code})
 					}
 					// The domain: what Permit says (settings included).
-					ch := f.in(st)
+					ch := f.in(row)
 					err := f.svc.Permit(ctx, ch, a)
 					code := ""
 					if err != nil {
@@ -216,8 +280,8 @@ func TestLifecycleTable(t *testing.T) {
 					say("provision.Permit", err == nil, code)
 
 					// Admin list: the button.
-					list := f.adminC.get("/admin/channels?status=all").body
-					row := rowOf(t, list, ch.ID)
+					list := f.adminC.get("/admin/channels?status=" + string(st)).body // newest first: ch is on its first page
+					listRow := rowOf(t, list, ch.ID)
 					// Admin customer page: the button (gone channels are not listed).
 					user := f.adminC.get(userPath(f.cust.ID)).body
 					// Customer dashboard: the link.
@@ -248,10 +312,14 @@ func TestLifecycleTable(t *testing.T) {
 							custWant(t, page, http.StatusNotFound)
 						} else {
 							custWant(t, page, http.StatusOK)
-							say("connect page", !strings.Contains(page.body, `data-step="expired"`) && !strings.Contains(page.body, `data-step="failed"`), "no_code")
+							step := regexp.MustCompile(`data-step="([a-z]+)"`).FindStringSubmatch(page.body)
+							if step == nil {
+								t.Fatalf("the connect page shows no step: %.300s", page.body)
+							}
+							say("connect page", slices.Contains([]string{"qr", "preparing", "connected"}, step[1]), "no_code")
 						}
 					case provision.ActExtend:
-						say("admin list button", strings.Contains(row, "extend="+strconv.FormatInt(ch.ID, 10)), want[a])
+						say("admin list button", strings.Contains(listRow, "extend="+strconv.FormatInt(ch.ID, 10)), want[a])
 						if !gone {
 							say("customer page button", userChannelHas(t, user, ch.ID, "/extend"), want[a])
 						}
@@ -261,7 +329,7 @@ func TestLifecycleTable(t *testing.T) {
 						flashAfter(t, f.adminC, r)
 						say("admin extend post", f.reload(ch).DaysAllocated == before+1, want[a])
 						// The API, on a fresh channel in the same state.
-						ch2 := f.in(st)
+						ch2 := f.in(row)
 						ar := f.adminC.jsonReq(http.MethodPost, "/api/channels/"+strconv.FormatInt(ch2.ID, 10)+"/extend", `{"days":1,"comment":"table"}`, "Authorization", "Bearer "+f.adminKey)
 						say("API extend", ar.StatusCode == http.StatusOK, apiCode(t, ar))
 						// The auto top-up's selection.
@@ -273,7 +341,7 @@ func TestLifecycleTable(t *testing.T) {
 						}
 						say("top-up job", slices.ContainsFunc(cands, func(c models.TopUpCandidate) bool { return c.ChannelID == ch2.ID }), want[a])
 					case provision.ActDelete:
-						say("admin list button", strings.Contains(row, adminChannelPath(ch.ID, "delete")), want[a])
+						say("admin list button", strings.Contains(listRow, adminChannelPath(ch.ID, "delete")), want[a])
 						if !gone {
 							say("customer page button", userChannelHas(t, user, ch.ID, "/delete"), want[a])
 							say("customer dashboard link", strings.Contains(card, custChannelPath(ch.ID, "/delete")), want[a])
@@ -282,13 +350,13 @@ func TestLifecycleTable(t *testing.T) {
 						flashAfter(t, f.adminC, r)
 						after := f.reload(ch).Status
 						say("admin delete post", st != models.ChannelDeleted && after == models.ChannelDeleted, want[a])
-						ch2 := f.in(st)
+						ch2 := f.in(row)
 						ar := f.adminC.jsonReq(http.MethodDelete, "/api/channels/"+strconv.FormatInt(ch2.ID, 10), "", "Authorization", "Bearer "+f.adminKey)
 						say("API delete (admin)", ar.StatusCode == http.StatusOK, apiCode(t, ar))
-						ch3 := f.in(st)
+						ch3 := f.in(row)
 						cr := f.custC.jsonReq(http.MethodDelete, "/api/channels/"+strconv.FormatInt(ch3.ID, 10), "", "Authorization", "Bearer "+f.custKey)
 						say("API delete (owner)", cr.StatusCode == http.StatusOK, apiCode(t, cr))
-						ch4 := f.in(st)
+						ch4 := f.in(row)
 						pr := f.custC.submit("/app", custChannelPath(ch4.ID, "/delete"), url.Values{})
 						if gone {
 							custWant(t, pr, http.StatusNotFound)
@@ -296,8 +364,34 @@ func TestLifecycleTable(t *testing.T) {
 							flashAfter(t, f.custC, pr)
 							say("customer delete post", f.reload(ch4).Status == models.ChannelDeleted, want[a])
 						}
+					case provision.ActRestart, provision.ActStop, provision.ActStart:
+						path := adminChannelPath(ch.ID, string(a))
+						say("admin list button", strings.Contains(listRow, path), want[a])
+						if !gone {
+							say("customer page button", userChannelHas(t, user, ch.ID, "/"+string(a)), want[a])
+						}
+						// The confirmation page offers the button, or says why not.
+						page := f.adminC.get(path)
+						if page.StatusCode != http.StatusOK {
+							t.Fatalf("confirm page: %d", page.StatusCode)
+						}
+						say("admin confirm page", strings.Contains(page.body, `data-testid="line-effect"`) && !strings.Contains(page.body, `data-testid="delete-busy"`), want[a])
+						// The form posts: from the list, and from the customer's page.
+						done := f.lineDone(ch, a)
+						flashAfter(t, f.adminC, f.adminC.submit(path, path, url.Values{}))
+						say("admin "+string(a)+" post", done(), want[a])
+						ch3 := f.in(row)
+						done = f.lineDone(ch3, a)
+						userAction := userPath(f.cust.ID) + "/channels/" + strconv.FormatInt(ch3.ID, 10) + "/" + string(a)
+						flashAfter(t, f.adminC, f.adminC.submit(userPath(f.cust.ID), userAction, url.Values{}))
+						say("customer page "+string(a)+" post", done(), want[a])
+						// The API, on a fresh channel in the same row.
+						ch2 := f.in(row)
+						done = f.lineDone(ch2, a)
+						ar := f.adminC.jsonReq(http.MethodPost, "/api/channels/"+strconv.FormatInt(ch2.ID, 10)+"/"+string(a), "", "Authorization", "Bearer "+f.adminKey)
+						say("API "+string(a), ar.StatusCode == http.StatusOK && done(), apiCode(t, ar))
 					case provision.ActSync:
-						say("admin list button", strings.Contains(row, adminChannelPath(ch.ID, "sync")), want[a])
+						say("admin list button", strings.Contains(listRow, adminChannelPath(ch.ID, "sync")), want[a])
 						remote := ch.RemoteID()
 						n := 0
 						if remote != "" {
@@ -314,12 +408,38 @@ func TestLifecycleTable(t *testing.T) {
 					}
 					for _, g := range got {
 						if g.code != want[a] {
-							t.Errorf("%s %s on %s: answered %q, want %q", st, a, g.surface, g.code, want[a])
+							t.Errorf("%v %s on %s: answered %q, want %q", row, a, g.surface, g.code, want[a])
 						}
 					}
 				})
 			}
 		})
+	}
+}
+
+// lineDone returns a check of whether a (a restart, stop or start) was
+// done to ch: a restart reached WHAPI, a stop or start changed the line
+// here and at WHAPI alike.
+func (f *lifecycleFix) lineDone(ch *models.Channel, a provision.Action) func() bool {
+	remote := ch.RemoteID()
+	restarts := 0
+	if remote != "" {
+		restarts = f.sim.CountRequests(http.MethodPost, "/channels/"+remote+"/restart")
+	}
+	was := provision.IsStopped(ch)
+	return func() bool {
+		if remote == "" {
+			return false
+		}
+		now := provision.IsStopped(f.reload(ch))
+		sim, _ := f.sim.Channel(remote)
+		switch a {
+		case provision.ActRestart:
+			return f.sim.CountRequests(http.MethodPost, "/channels/"+remote+"/restart") > restarts && now == was
+		case provision.ActStop:
+			return !was && now && sim.Halted
+		}
+		return was && !now && !sim.Halted
 	}
 }
 

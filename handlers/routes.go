@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"whapidesk/models"
+	"whapidesk/provision"
 	"whapidesk/static"
 )
 
@@ -88,6 +89,12 @@ func (h *Handler) Routes(e *echo.Echo) {
 	admin.POST("/users/:id/channels/:cid/extend", h.extendUserChannel)
 	admin.GET("/users/:id/channels/:cid/delete", h.showDeleteUserChannelPage)
 	admin.POST("/users/:id/channels/:cid/delete", h.deleteUserChannel)
+	admin.GET("/users/:id/channels/:cid/restart", h.showUserChannelLinePage(provision.ActRestart))
+	admin.POST("/users/:id/channels/:cid/restart", h.userChannelLine(provision.ActRestart))
+	admin.GET("/users/:id/channels/:cid/stop", h.showUserChannelLinePage(provision.ActStop))
+	admin.POST("/users/:id/channels/:cid/stop", h.userChannelLine(provision.ActStop))
+	admin.GET("/users/:id/channels/:cid/start", h.showUserChannelLinePage(provision.ActStart))
+	admin.POST("/users/:id/channels/:cid/start", h.userChannelLine(provision.ActStart))
 
 	// Channels.
 	admin.GET("/channels", h.showChannelsPage)
@@ -96,6 +103,12 @@ func (h *Handler) Routes(e *echo.Echo) {
 	admin.GET("/channels/:id/delete", h.showDeleteChannelPage)
 	admin.POST("/channels/:id/delete", h.deleteChannel)
 	admin.POST("/channels/:id/sync", h.syncChannel)
+	admin.GET("/channels/:id/restart", h.showChannelLinePage(provision.ActRestart))
+	admin.POST("/channels/:id/restart", h.channelLine(provision.ActRestart))
+	admin.GET("/channels/:id/stop", h.showChannelLinePage(provision.ActStop))
+	admin.POST("/channels/:id/stop", h.channelLine(provision.ActStop))
+	admin.GET("/channels/:id/start", h.showChannelLinePage(provision.ActStart))
+	admin.POST("/channels/:id/start", h.channelLine(provision.ActStart))
 
 	// Audit.
 	admin.GET("/audit", h.showAuditPage)
@@ -121,6 +134,7 @@ func (h *Handler) Routes(e *echo.Echo) {
 	app.GET("/channels/:id/connect", h.showConnectPage)
 	app.GET("/channels/:id/connect/status", h.connectStatus)
 	app.POST("/channels/:id/connect/pairing", h.requestPairingCode)
+	app.POST("/channels/:id/connect/reconnect", h.reconnectChannel)
 	app.GET("/channels/:id/qr.png", h.connectQRImage)
 
 	// JSON API (design §5): an API key, or the session cookie plus the CSRF
@@ -142,6 +156,9 @@ func (h *Handler) Routes(e *echo.Echo) {
 	api.DELETE("/channels/:id", h.apiDeleteChannel, h.apiRequireUser)
 	api.GET("/channels/:id/qr", h.apiChannelQR) // its owner only
 	apiAdmin.POST("/channels/:id/extend", h.apiExtendChannel)
+	apiAdmin.POST("/channels/:id/restart", h.apiChannelLine(provision.ActRestart))
+	apiAdmin.POST("/channels/:id/stop", h.apiChannelLine(provision.ActStop))
+	apiAdmin.POST("/channels/:id/start", h.apiChannelLine(provision.ActStart))
 
 	// API: plans (admins only).
 	apiAdmin.GET("/plans", h.apiListPlans)

@@ -76,6 +76,7 @@ var smRows = []smRow{
 	{method: "GET", path: "/app/channels/:id/connect", anon: 303, custA: 200, custB: 404, admin: 403},
 	{method: "GET", path: "/app/channels/:id/connect/status", anon: 303, custA: 200, custB: 404, admin: 403},
 	{method: "POST", path: "/app/channels/:id/connect/pairing", anon: 303, custA: 422, custB: 404, admin: 403},
+	{method: "POST", path: "/app/channels/:id/connect/reconnect", anon: 303, custA: 303, custB: 404, admin: 403},
 	{method: "GET", path: "/app/channels/:id/qr.png", anon: 303, custA: 200, custB: 404, admin: 403},
 	{method: "GET", path: "/app/channels/:id/delete", anon: 303, custA: 200, custB: 404, admin: 403},
 	{method: "POST", path: "/app/channels/:id/delete", anon: 303, custA: 303, custB: 404, admin: 403, order: smSpare},
@@ -89,6 +90,12 @@ var smRows = []smRow{
 	{method: "POST", path: "/admin/channels/:id/sync", anon: 303, custA: 403, custB: 403, admin: 303},
 	{method: "GET", path: "/admin/channels/:id/delete", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/channels/:id/delete", anon: 303, custA: 403, custB: 403, admin: 303, order: smSpare},
+	{method: "GET", path: "/admin/channels/:id/restart", anon: 303, custA: 403, custB: 403, admin: 200},
+	{method: "POST", path: "/admin/channels/:id/restart", anon: 303, custA: 403, custB: 403, admin: 303},
+	{method: "GET", path: "/admin/channels/:id/stop", anon: 303, custA: 403, custB: 403, admin: 200},
+	{method: "POST", path: "/admin/channels/:id/stop", anon: 303, custA: 403, custB: 403, admin: 303, order: smSpare},
+	{method: "GET", path: "/admin/channels/:id/start", anon: 303, custA: 403, custB: 403, admin: 200},
+	{method: "POST", path: "/admin/channels/:id/start", anon: 303, custA: 403, custB: 403, admin: 303},
 	{method: "POST", path: "/admin/sync", anon: 303, custA: 403, custB: 403, admin: 303},
 	{method: "POST", path: "/admin/partner/days", anon: 303, custA: 403, custB: 403, admin: 422},
 	{method: "GET", path: "/admin/plans", anon: 303, custA: 403, custB: 403, admin: 200},
@@ -114,6 +121,12 @@ var smRows = []smRow{
 	{method: "POST", path: "/admin/users/:id/channels/:cid/extend", anon: 303, custA: 403, custB: 403, admin: 422},
 	{method: "GET", path: "/admin/users/:id/channels/:cid/delete", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/users/:id/channels/:cid/delete", anon: 303, custA: 403, custB: 403, admin: 303, order: smSpare},
+	{method: "GET", path: "/admin/users/:id/channels/:cid/restart", anon: 303, custA: 403, custB: 403, admin: 200},
+	{method: "POST", path: "/admin/users/:id/channels/:cid/restart", anon: 303, custA: 403, custB: 403, admin: 303},
+	{method: "GET", path: "/admin/users/:id/channels/:cid/stop", anon: 303, custA: 403, custB: 403, admin: 200},
+	{method: "POST", path: "/admin/users/:id/channels/:cid/stop", anon: 303, custA: 403, custB: 403, admin: 303, order: smSpare},
+	{method: "GET", path: "/admin/users/:id/channels/:cid/start", anon: 303, custA: 403, custB: 403, admin: 200},
+	{method: "POST", path: "/admin/users/:id/channels/:cid/start", anon: 303, custA: 403, custB: 403, admin: 303},
 	{method: "GET", path: "/admin/settings/whapi", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/settings/whapi", anon: 303, custA: 403, custB: 403, admin: 303},
 	{method: "POST", path: "/admin/settings/whapi/test", anon: 303, custA: 403, custB: 403, admin: 303},
@@ -130,6 +143,9 @@ var smRows = []smRow{
 
 	// JSON API: admins only.
 	{method: "POST", path: "/api/channels/:id/extend", anon: 401, custA: 403, custB: 403, admin: 422},
+	{method: "POST", path: "/api/channels/:id/restart", anon: 401, custA: 403, custB: 403, admin: 200},
+	{method: "POST", path: "/api/channels/:id/stop", anon: 401, custA: 403, custB: 403, admin: 200, order: smSpare},
+	{method: "POST", path: "/api/channels/:id/start", anon: 401, custA: 403, custB: 403, admin: 409},
 	{method: "GET", path: "/api/plans", anon: 401, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/api/plans", anon: 401, custA: 403, custB: 403, admin: 422},
 	{method: "GET", path: "/api/users", anon: 401, custA: 403, custB: 403, admin: 200},
@@ -186,7 +202,10 @@ type smFix struct {
 
 func newSMFix(t *testing.T) *smFix {
 	t.Helper()
-	f := &smFix{custFix: newCustFix(t, func(o *custOptions) { o.maxChannels = 50 })}
+	f := &smFix{custFix: newCustFix(t, func(o *custOptions) {
+		o.maxChannels = 50
+		o.sim.CreateLimit = 1000 // the spare channels of every changing row; the limit has tests of its own
+	})}
 	f.alice = f.customer("alice@example.com", true)
 	f.bob = f.customer("bob@example.com", true)
 	f.admin = f.newUser(models.RoleAdmin, "admin@example.com")

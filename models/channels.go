@@ -27,21 +27,24 @@ const (
 // Channel is a customer's WhatsApp channel. TokenEnc is the sealed channel
 // token: it never leaves the server.
 type Channel struct {
-	ID            int64         `gorm:"primaryKey"`
-	UserID        int64         `gorm:"column:user_id"`
-	Name          string        `gorm:"column:name"`
-	Phone         string        `gorm:"column:phone"`
-	WhapiID       *string       `gorm:"column:whapi_id"`
-	TokenEnc      string        `gorm:"column:token_enc"`
-	Status        ChannelStatus `gorm:"column:status"`
-	Mode          string        `gorm:"column:mode"`
-	Linked        bool          `gorm:"column:linked"`
-	LinkedPhone   string        `gorm:"column:linked_phone"`
-	TrialEndsAt   *time.Time    `gorm:"column:trial_ends_at"`
-	ActiveTill    *time.Time    `gorm:"column:active_till"`
-	DaysAllocated int64         `gorm:"column:days_allocated"`
-	LastError     string        `gorm:"column:last_error"`
-	LastSyncedAt  *time.Time    `gorm:"column:last_synced_at"`
+	ID       int64         `gorm:"primaryKey"`
+	UserID   int64         `gorm:"column:user_id"`
+	Name     string        `gorm:"column:name"`
+	Phone    string        `gorm:"column:phone"`
+	WhapiID  *string       `gorm:"column:whapi_id"`
+	TokenEnc string        `gorm:"column:token_enc"`
+	Status   ChannelStatus `gorm:"column:status"`
+	Mode     string        `gorm:"column:mode"`
+	// Stopped: WHAPI holds this running channel stopped (see migration
+	// 0006); its state says the rest.
+	Stopped       bool       `gorm:"column:stopped"`
+	Linked        bool       `gorm:"column:linked"`
+	LinkedPhone   string     `gorm:"column:linked_phone"`
+	TrialEndsAt   *time.Time `gorm:"column:trial_ends_at"`
+	ActiveTill    *time.Time `gorm:"column:active_till"`
+	DaysAllocated int64      `gorm:"column:days_allocated"`
+	LastError     string     `gorm:"column:last_error"`
+	LastSyncedAt  *time.Time `gorm:"column:last_synced_at"`
 	// TillConfirmed is false after an extend confirmed without reading
 	// WHAPI's new activeTill back; the next sync makes it true.
 	TillConfirmed bool `gorm:"column:till_confirmed"`
@@ -253,7 +256,7 @@ func (s *Store) ListAdminChannels(ctx context.Context, f AdminChannelFilter) ([]
 	var rows []AdminChannelRow
 	for rs.Next() {
 		var r AdminChannelRow
-		if err := rs.Scan(&r.ID, &r.UserID, &r.Name, &r.Phone, &r.WhapiID, &r.Status, &r.Mode, &r.Linked, &r.LinkedPhone,
+		if err := rs.Scan(&r.ID, &r.UserID, &r.Name, &r.Phone, &r.WhapiID, &r.Status, &r.Stopped, &r.Mode, &r.Linked, &r.LinkedPhone,
 			&r.ActiveTill, &r.DaysAllocated, &r.LastSyncedAt, &r.CreatedAt, &r.OwnerEmail, &r.OwnerBalance, &r.OwnerMode); err != nil {
 			return nil, total, err
 		}
@@ -267,7 +270,7 @@ func (s *Store) ListAdminChannels(ctx context.Context, f AdminChannelFilter) ([]
 // scans them. Not the sealed token; and scanned by hand, as a page of
 // rows through GORM's reflection cost about as much as the query itself.
 const adminChannelColumns = `channels.id, channels.user_id, channels.name, channels.phone, channels.whapi_id, channels.status,
-	channels.mode, channels.linked, channels.linked_phone, channels.active_till, channels.days_allocated,
+	channels.stopped, channels.mode, channels.linked, channels.linked_phone, channels.active_till, channels.days_allocated,
 	channels.last_synced_at, channels.created_at, users.email, users.day_balance, users.allocation_mode`
 
 // ChannelCounts counts channels by status over the whole table. Pages read
@@ -334,6 +337,9 @@ type RemoteChannel struct {
 	TrialEnds  *time.Time
 	ActiveTill time.Time
 	APIURL     string // the gate host WHAPI names for it ("" for none)
+	// Stopped is WHAPI's "stopped": the line does not run (its days ran
+	// out, or it was stopped and not started since).
+	Stopped bool
 }
 
 // statusFor derives whapidesk's status from WHAPI's view.
@@ -345,6 +351,12 @@ func statusFor(r RemoteChannel, now time.Time) ChannelStatus {
 		return ChannelTrial
 	}
 	return ChannelActive
+}
+
+// stoppedFor is the channel's stopped flag from WHAPI's view: stopped with
+// days ahead (a channel whose days ran out is expired, not stopped).
+func stoppedFor(r RemoteChannel, now time.Time) bool {
+	return r.Stopped && r.ActiveTill.After(now)
 }
 
 // ConfirmCreate settles a create: the pending channel gets WHAPI's id,
@@ -363,7 +375,7 @@ func (s *Store) ConfirmCreate(ctx context.Context, opID int64, r RemoteChannel) 
 		}
 		now := s.now()
 		res := tx.Model(&Channel{}).Where("id = ? AND status = 'pending'", op.ChannelID).Updates(map[string]any{
-			"whapi_id": r.WhapiID, "token_enc": sealed, "status": statusFor(r, now), "mode": r.Mode,
+			"whapi_id": r.WhapiID, "token_enc": sealed, "status": statusFor(r, now), "stopped": stoppedFor(r, now), "mode": r.Mode,
 			"trial_ends_at": r.TrialEnds, "active_till": r.ActiveTill, "last_synced_at": now, "last_error": "", "updated_at": now,
 			"api_url": r.APIURL,
 		})
@@ -399,8 +411,32 @@ func (s *Store) SyncChannel(ctx context.Context, id int64, r RemoteChannel) erro
 	now := s.now()
 	return s.db.WithContext(ctx).Model(&Channel{}).
 		Where("id = ? AND status IN ?", id, s.states.AtWhapi).
-		Updates(map[string]any{"status": statusFor(r, now), "mode": r.Mode, "trial_ends_at": r.TrialEnds,
+		Updates(map[string]any{"status": statusFor(r, now), "stopped": stoppedFor(r, now), "mode": r.Mode, "trial_ends_at": r.TrialEnds,
 			"active_till": r.ActiveTill, "api_url": r.APIURL, "last_synced_at": now, "till_confirmed": true, "updated_at": now}).Error
+}
+
+// SetStopped records that a running channel is stopped (or runs again):
+// what the stop and start workflows reserve before they call WHAPI, and
+// settle after. It is a conditional update — the channel must be in a
+// state that can be stopped (StateSets.Stoppable) and its flag must be
+// !stopped — so of two changes only one proceeds (ErrChannelBusy for the
+// other), and the audit event is written in the same transaction.
+func (s *Store) SetStopped(ctx context.Context, actor Actor, id int64, stopped bool, action, detail string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var ch Channel
+		if err := tx.First(&ch, id).Error; err != nil {
+			return notFound(err)
+		}
+		res := tx.Model(&Channel{}).Where("id = ? AND status IN ? AND stopped = ?", id, s.states.Stoppable, !stopped).
+			Updates(map[string]any{"stopped": stopped, "updated_at": s.now()})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return ErrChannelBusy
+		}
+		return s.audit(tx, actor, action, channelTarget(&ch), detail)
+	})
 }
 
 // SetLinked records whether a phone is linked to the channel.

@@ -210,7 +210,10 @@ func (s *Store) ConfirmExtend(ctx context.Context, opID int64) error {
 		// its plan slot even if the read-back fails.
 		if err := tx.Model(&Channel{}).Where("id = ?", op.ChannelID).Updates(map[string]any{
 			"days_allocated": gorm.Expr("days_allocated + ?", op.Days), "till_confirmed": false, "extend_after": nil, "updated_at": s.now(),
-			"status": gorm.Expr("CASE WHEN status IN ? THEN ? ELSE status END", s.states.SlotReviving, ChannelActive)}).Error; err != nil {
+			"status": gorm.Expr("CASE WHEN status IN ? THEN ? ELSE status END", s.states.SlotReviving, ChannelActive),
+			// Revived, it is meant to run: WHAPI keeps it stopped until it is
+			// started, which the extend's read-back does.
+			"stopped": gorm.Expr("CASE WHEN status IN ? THEN 0 ELSE stopped END", s.states.SlotReviving)}).Error; err != nil {
 			return err
 		}
 		cid, oid := op.ChannelID, op.ID

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -53,5 +54,71 @@ func TestOpenOperationsOfAnEarlierProcessAreDueWhenAbandoned(t *testing.T) {
 	}
 	if open, _ := again.OpenOperations(ctx, longAgo); len(open) != 1 {
 		t.Fatalf("the new process's own operation %d is due too early: %+v", op2.ID, open)
+	}
+}
+
+// The stopped flag is set only on a channel WHAPI holds in a state that can
+// be stopped, one change at a time, with its audit event; an extend that
+// revives an expired channel clears it (revived, it is meant to run).
+func TestSetStopped(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	u, err := s.CreateUser(ctx, NewUser{Email: "c@example.com", Password: "long enough pw", Role: RoleCustomer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.CreatePlan(ctx, SystemActor, PlanInput{Name: "P", MaxChannels: 2, DaysPerPeriod: 30, PeriodDays: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ActivatePlan(ctx, SystemActor, u.ID, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	ch, op, err := s.ReserveChannel(ctx, SystemActor, u.ID, "shop", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetStopped(ctx, SystemActor, ch.ID, true, "channel.stop", "x"); !errors.Is(err, ErrChannelBusy) {
+		t.Fatalf("stop of a pending channel: %v, want ErrChannelBusy", err)
+	}
+	till := time.Now().Add(24 * time.Hour)
+	if _, err := s.ConfirmCreate(ctx, op.ID, RemoteChannel{WhapiID: "ABCDEF-12345", Token: "t", Mode: "trial", ActiveTill: till}); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := s.CountAudit(ctx)
+	if err := s.SetStopped(ctx, SystemActor, ch.ID, true, "channel.stop", "x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetStopped(ctx, SystemActor, ch.ID, true, "channel.stop", "x"); !errors.Is(err, ErrChannelBusy) {
+		t.Fatalf("a second stop: %v, want ErrChannelBusy", err)
+	}
+	if m, _ := s.CountAudit(ctx); m != n+1 {
+		t.Fatalf("%d audit events for one stop", m-n)
+	}
+	if got, _ := s.ChannelByID(ctx, ch.ID); !got.Stopped || got.Status != ChannelTrial {
+		t.Fatalf("stopped: %+v", got)
+	}
+	// A sync reads WHAPI's "stopped" only while the channel has days.
+	if err := s.SyncChannel(ctx, ch.ID, RemoteChannel{WhapiID: "ABCDEF-12345", Mode: "trial", ActiveTill: time.Now().Add(-time.Minute), Stopped: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.ChannelByID(ctx, ch.ID); got.Stopped || got.Status != ChannelExpired {
+		t.Fatalf("expired: %+v", got)
+	}
+	if err := s.CreditDays(ctx, SystemActor, u.ID, 5, LedgerAdminCredit, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Model(&Channel{}).Where("id = ?", ch.ID).Update("stopped", true).Error; err != nil {
+		t.Fatal(err)
+	}
+	ext, err := s.ReserveExtend(ctx, SystemActor, ch.ID, 5, "back")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ConfirmExtend(ctx, ext.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.ChannelByID(ctx, ch.ID); got.Stopped || got.Status != ChannelActive {
+		t.Fatalf("revived: %+v", got)
 	}
 }

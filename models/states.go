@@ -26,6 +26,9 @@ type StateSets struct {
 	// LocalDeletion: states whose delete only removes the row here (WHAPI
 	// never had the channel).
 	LocalDeletion []ChannelStatus
+	// Stoppable: the running states, which WHAPI may hold stopped
+	// (Channel.Stopped); the flag means nothing in any other.
+	Stoppable []ChannelStatus
 }
 
 // stateSQL is SQL built once from the state sets.
@@ -58,7 +61,7 @@ func sqlList(states []ChannelStatus) (string, error) {
 // build checks the sets and builds the SQL the store uses from them.
 func (ss StateSets) build() (stateSQL, error) {
 	for name, set := range map[string][]ChannelStatus{"Slot": ss.Slot, "SlotReviving": ss.SlotReviving, "AtWhapi": ss.AtWhapi,
-		"Gone": ss.Gone, "Extendable": ss.Extendable, "LocalDeletion": ss.LocalDeletion} {
+		"Gone": ss.Gone, "Extendable": ss.Extendable, "LocalDeletion": ss.LocalDeletion, "Stoppable": ss.Stoppable} {
 		if len(set) == 0 {
 			return stateSQL{}, fmt.Errorf("store: channel state set %s is empty (pass provision.States())", name)
 		}

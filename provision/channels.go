@@ -89,7 +89,7 @@ func markerID(install, name string) (int64, bool) {
 }
 
 func remoteOf(c *whapi.Channel) models.RemoteChannel {
-	r := models.RemoteChannel{WhapiID: c.ID, Token: c.Token, Mode: c.Mode, ActiveTill: c.ActiveTillTime().UTC(), APIURL: apiURLOf(c)}
+	r := models.RemoteChannel{WhapiID: c.ID, Token: c.Token, Mode: c.Mode, ActiveTill: c.ActiveTillTime().UTC(), APIURL: apiURLOf(c), Stopped: c.Stopped}
 	if t, ok := c.TrialEnd(); ok {
 		t = t.UTC()
 		r.TrialEnds = &t
@@ -280,7 +280,6 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 	if err != nil {
 		return nil, err
 	}
-	revived := revives(ch.Status)
 	ctx, cancel := s.detach(ctx)
 	defer cancel()
 	if err := s.store.MarkSent(ctx, op.ID); err != nil {
@@ -292,7 +291,7 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 		if err := s.store.ConfirmExtend(ctx, op.ID); err != nil {
 			return nil, err
 		}
-		return s.afterExtend(ctx, ch.ID, revived)
+		return s.afterExtend(ctx, ch.ID)
 	case extendNotApplied(err):
 		var soon *whapi.ExtendTooSoonError
 		if errors.As(err, &soon) {
@@ -329,7 +328,7 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 		if err := s.store.ConfirmExtend(ctx, op.ID); err != nil {
 			return nil, err
 		}
-		return s.afterExtend(ctx, ch.ID, revived)
+		return s.afterExtend(ctx, ch.ID)
 	}
 	return nil, ErrOutcomeUnknown
 }
@@ -369,16 +368,16 @@ func (s *Service) extendApplied(ctx context.Context, op *models.Operation, ch *m
 	return remote.ActiveTillTime().After(threshold), nil
 }
 
-// afterExtend reads back activeTill and, for a trial channel's first paid
-// days, switches it to live mode (the docs require it). A channel whose
-// days had run out is woken: WHAPI keeps it stopped after the extend until
-// something starts it (reference.md: "extend+start resumes"; undocumented,
-// so we take the safe reading), and a linked phone's messages would not
-// flow until its owner opened the connect page. A mode switch restarts it
-// anyway.
-//
-// revived says the channel was expired when the extend was reserved.
-func (s *Service) afterExtend(ctx context.Context, channelID int64, revived bool) (*models.Channel, error) {
+// afterExtend reads back activeTill and records it (record: a channel
+// meant to run that WHAPI holds stopped is started, and a trial channel's
+// first paid days switch it to live mode, as the docs require). A channel
+// whose days had run out is started so: WHAPI keeps it stopped after the
+// extend until it is started (README: partners revive a stopped channel
+// with start; reference §5: "extend + start resumes"), and its linked
+// phone's messages would not flow until then. If that fails, Reconcile's
+// next sync starts it, and its connect page wakes a line WHAPI shows
+// asleep (NOT_INIT) meanwhile.
+func (s *Service) afterExtend(ctx context.Context, channelID int64) (*models.Channel, error) {
 	ch, err := s.store.ChannelByID(ctx, channelID)
 	if err != nil {
 		return nil, err
@@ -388,18 +387,8 @@ func (s *Service) afterExtend(ctx context.Context, channelID int64, revived bool
 		s.log.WarnContext(ctx, "read-back after extend failed; Reconcile will sync", "channel", ch.ID, "err", err)
 		return ch, nil
 	}
-	if s.goLive(ctx, ch, remote) {
-		revived = false
-	}
-	if err := s.store.SyncChannel(ctx, ch.ID, remoteOf(remote)); err != nil {
+	if err := s.record(ctx, ch, remote); err != nil {
 		return nil, err
-	}
-	if revived {
-		if token, terr := s.store.ChannelToken(ch); terr == nil {
-			if _, werr := s.whapi.Gate(ch.APIURL).Wake(ctx, token); werr != nil {
-				s.log.WarnContext(ctx, "waking a revived channel failed; its connect page wakes it", "channel", ch.ID, "err", werr)
-			}
-		}
 	}
 	return s.store.ChannelByID(ctx, ch.ID)
 }
@@ -568,12 +557,31 @@ func (s *Service) syncLocked(ctx context.Context, channelID int64) (*models.Chan
 	case err != nil:
 		return nil, err
 	default:
-		if ch.DaysAllocated > 0 {
-			s.goLive(ctx, ch, remote)
-		}
-		if err := s.store.SyncChannel(ctx, ch.ID, remoteOf(remote)); err != nil {
+		if err := s.record(ctx, ch, remote); err != nil {
 			return nil, err
 		}
 	}
 	return s.store.ChannelByID(ctx, ch.ID)
+}
+
+// record stores what WHAPI shows of a channel it holds (status, mode,
+// times, stopped), after two repairs. A running channel that whapidesk
+// means to run (not stopped here) but WHAPI holds stopped with days ahead
+// is started once (startMeant): a channel revived by an extend, a start
+// whose answer was lost, or a stop made outside whapidesk. And a channel
+// with paid days that WHAPI still shows in trial mode is switched to live,
+// as the docs require (the switch after its first paid extend may have
+// failed, or the process may have stopped before it) — but only while it
+// runs: a mode change restarts a channel, and a stopped one must stay
+// stopped (whether it would start it is undocumented).
+func (s *Service) record(ctx context.Context, ch *models.Channel, remote *whapi.Channel) error {
+	rc := remoteOf(remote)
+	if meantToRun(ch) && rc.Stopped && rc.ActiveTill.After(s.now()) {
+		rc = s.startMeant(ctx, ch, rc)
+	}
+	if ch.DaysAllocated > 0 && !(rc.Stopped && rc.ActiveTill.After(s.now())) {
+		s.goLive(ctx, ch, remote)
+		rc.Mode = remote.Mode
+	}
+	return s.store.SyncChannel(ctx, ch.ID, rc)
 }

@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -59,6 +60,9 @@ type connectCache struct {
 	mu     sync.Mutex
 	health map[int64]cachedHealth
 	qr     map[int64]cachedQR
+	// reconnected is when each channel's broken session was last logged
+	// out (Reconnect).
+	reconnected map[int64]time.Time
 }
 
 type cachedHealth struct {
@@ -75,6 +79,7 @@ func (c *connectCache) init() {
 	if c.health == nil {
 		c.health = map[int64]cachedHealth{}
 		c.qr = map[int64]cachedQR{}
+		c.reconnected = map[int64]time.Time{}
 	}
 }
 
@@ -95,8 +100,8 @@ func (s *Service) ConnectState(ctx context.Context, channelID int64) (*ConnectSt
 	if err != nil {
 		return nil, err
 	}
-	if r := ruleOf(ch.Status); permitState(ch, ActConnect) != nil || !r.atWhapi {
-		return &ConnectState{Phase: r.phase}, nil // nothing to ask the gate
+	if r := ruleFor(ch); permitState(ch, ActConnect) != nil || !r.atWhapi {
+		return &ConnectState{Phase: r.phase}, nil // nothing to ask the gate (a stopped line included: it must not be woken)
 	}
 	token, err := s.store.ChannelToken(ch)
 	if err != nil {
@@ -111,9 +116,17 @@ func (s *Service) ConnectState(ctx context.Context, channelID int64) (*ConnectSt
 		return s.connected(ctx, ch, h)
 	case whapi.StatusQR:
 	case whapi.StatusStop:
-		return &ConnectState{Phase: PhaseExpired}, nil
+		// Stopped at WHAPI though whapidesk means it to run: its days ran
+		// out, or it was stopped outside whapidesk, or a start is not
+		// through yet. Never woken from here (a stop may be meant); the
+		// next sync starts a line meant to run (record).
+		if ViewAt(ch, s.now()).Phase == PhaseExpired {
+			return &ConnectState{Phase: PhaseExpired}, nil
+		}
+		return &ConnectState{Phase: PhaseStopped}, nil
 	case whapi.StatusError, whapi.StatusSyncError:
-		return &ConnectState{Phase: PhaseFailed}, nil
+		// WHAPI's fix is a logout and a new link: Reconnect.
+		return &ConnectState{Phase: PhaseReconnect}, nil
 	case whapi.StatusNotInit:
 		return s.wake(ctx, ch, token)
 	default: // INIT, LAUNCH: starting up
@@ -138,11 +151,15 @@ func (s *Service) ConnectState(ctx context.Context, channelID int64) (*ConnectSt
 	return &ConnectState{Phase: PhaseWaiting, PNG: qr.png, ExpiresAt: qr.expires}, nil
 }
 
-// wake starts a channel that is asleep (NOT_INIT), as one extended after
-// its days ran out is: polling /health?wakeup=false never starts it, so no
-// QR would ever come. The QR call (wakeup=true) starts it; the page shows
-// "preparing" until the line is up, then the QR, or connected if a phone
-// is still linked.
+// wake starts a channel that is asleep (NOT_INIT) though whapidesk means
+// it to run. A channel extended after its days ran out is started with
+// POST /start right after the extend (afterExtend), so this is only the
+// fallback the docs imply when that start did not get through: polling
+// /health?wakeup=false never starts a line, so no QR would ever come, and
+// the QR call's wakeup=true "launches a stopped/sleeping channel first".
+// The page shows "preparing" until the line is up, then the QR, or
+// connected if a phone is still linked. A line WHAPI reports STOP is never
+// woken here: a stop may be meant.
 func (s *Service) wake(ctx context.Context, ch *models.Channel, token string) (*ConnectState, error) {
 	qr, err := s.qr(ctx, ch, token)
 	switch {
@@ -289,6 +306,97 @@ func (s *Service) PairingCode(ctx context.Context, channelID int64, phone string
 		return "", ErrNoQR // not ready for a code yet
 	}
 	return code, err
+}
+
+// reconnectEvery is how often a channel's broken session may be logged
+// out (Reconnect): once a minute, whatever the number of tabs and clicks.
+// A logout and a new QR take seconds; more often only churns the line.
+const reconnectEvery = time.Minute
+
+// Reconnect is WHAPI's documented fix for a line whose gate reports ERROR
+// or SYNC_ERROR: log the broken session out (POST /users/logout on the
+// gate), after which a fresh QR comes, for the owner to link their phone
+// again. It asks the gate first, never from the cache, and logs out only a
+// line in one of those errors, so a stale button never unlinks a healthy
+// phone (done is false then: the connect page shows what the line does
+// now). Nothing
+// is lost — the channel's days and slot stay — so it asks no confirmation;
+// a channel is logged out at most once per reconnectEvery
+// (RetryLaterError). A logout WHAPI answers 409 (already logged out) is as
+// good as done; an unanswered one counts when the gate no longer reports
+// the error (ErrUnconfirmed when it cannot be asked).
+func (s *Service) Reconnect(ctx context.Context, actor models.Actor, channelID int64) (done bool, err error) {
+	ch, err := s.store.ChannelByID(ctx, channelID)
+	if err != nil {
+		return false, err
+	}
+	if permitState(ch, ActConnect) != nil || !ruleFor(ch).atWhapi {
+		return false, ErrNoQR
+	}
+	if err := s.reconnectAllowed(ch.ID, false); err != nil {
+		return false, err
+	}
+	token, err := s.store.ChannelToken(ch)
+	if err != nil {
+		return false, err
+	}
+	ctx, cancel := s.detach(ctx)
+	defer cancel()
+	defer s.connect.forget(ch.ID)
+	h, err := s.whapi.Gate(ch.APIURL).Health(ctx, token)
+	if err != nil {
+		s.log.WarnContext(ctx, "reconnect: line state unknown", "channel", ch.ID, "err", err)
+		return false, ErrUnavailable
+	}
+	if !broken(h) {
+		return false, nil
+	}
+	if err := s.reconnectAllowed(ch.ID, true); err != nil {
+		return false, err
+	}
+	err = s.whapi.Gate(ch.APIURL).Logout(ctx, token)
+	switch {
+	case err == nil, errors.Is(err, whapi.ErrConflict):
+	case whapi.OutcomeUnknown(err):
+		again, herr := s.whapi.Gate(ch.APIURL).Health(ctx, token)
+		switch {
+		case herr != nil:
+			s.log.WarnContext(ctx, "reconnect: logout outcome unknown", "channel", ch.ID, "err", err, "health", herr)
+			return false, ErrUnconfirmed
+		case broken(again):
+			return false, fmt.Errorf("%w: the line was not logged out", ErrRefused)
+		}
+	default:
+		s.log.WarnContext(ctx, "reconnect: logout refused", "channel", ch.ID, "err", err)
+		return false, fmt.Errorf("%w: the line was not logged out", ErrRefused)
+	}
+	if ch.Linked {
+		if err := s.store.SetLinked(ctx, ch.ID, false, ""); err != nil {
+			return false, err
+		}
+	}
+	return true, s.store.RecordAudit(ctx, actor, "channel.reconnect", auditTarget(ch), "logged out after "+h.Status.Text)
+}
+
+// broken reports a gate error whose fix is a logout and a new link.
+func broken(h *whapi.Health) bool {
+	return h.Status.Text == whapi.StatusError || h.Status.Text == whapi.StatusSyncError
+}
+
+// reconnectAllowed refuses a reconnect of a channel logged out less than
+// reconnectEvery ago; take records this one.
+func (s *Service) reconnectAllowed(id int64, take bool) error {
+	now := s.now()
+	s.connect.mu.Lock()
+	defer s.connect.mu.Unlock()
+	s.connect.init()
+	if last, ok := s.connect.reconnected[id]; ok && now.Sub(last) < reconnectEvery {
+		return &RetryLaterError{After: reconnectEvery - now.Sub(last), What: "this line was reconnected a moment ago"}
+	}
+	if take {
+		s.connect.reconnected[id] = now
+	}
+	return nil
 }
 
 // ErrAlreadyLinked: a phone is linked to the channel already.

@@ -28,6 +28,16 @@ var (
 	ErrRefused = errors.New("WHAPI refused the change")
 	// ErrPartnerShort: WHAPI refused an extend for lack of partner days.
 	ErrPartnerShort = errors.New("the partner's WHAPI balance has too few days: buy days at WHAPI, then try again")
+	// ErrUnconfirmed: WHAPI did not say whether it did a change that
+	// leaves nothing to settle (a restart, a reconnect), and asking it
+	// again did not tell either: look at the line again in a moment.
+	ErrUnconfirmed = errors.New("WHAPI did not confirm the change; look at the line again in a moment")
+	// ErrChannelStopped: the channel's line is stopped, so it cannot be
+	// restarted or stopped: start it first.
+	ErrChannelStopped = errors.New("the channel is stopped: start it first")
+	// ErrChannelRunning: the channel's line runs, so there is nothing to
+	// start.
+	ErrChannelRunning = errors.New("the channel is running already")
 )
 
 // ProjectError: no channel is created because the configured project id
@@ -66,11 +76,20 @@ func tooSoon(until, now time.Time) *ExtendTooSoonError {
 	return &ExtendTooSoonError{Until: until, After: until.Sub(now)}
 }
 
-// RetryLaterError says WHAPI is rate limiting channel creation.
-type RetryLaterError struct{ After time.Duration }
+// RetryLaterError says something was asked too often: WHAPI is rate
+// limiting channel creation, or (What) whapidesk limits an action.
+type RetryLaterError struct {
+	After time.Duration
+	// What was asked too often, in words ("" for new channels).
+	What string
+}
 
 func (e *RetryLaterError) Error() string {
-	return fmt.Sprintf("too many new channels at once: try again in %s", HumanDuration(e.After))
+	what := e.What
+	if what == "" {
+		what = "too many new channels at once"
+	}
+	return fmt.Sprintf("%s: try again in %s", what, HumanDuration(e.After))
 }
 
 // HumanDuration says a wait in whole minutes (at least one).

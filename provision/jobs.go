@@ -272,7 +272,7 @@ func (s *Service) settleOp(ctx context.Context, install string, op *models.Opera
 		if err := s.store.ConfirmExtend(ctx, op.ID); err != nil {
 			return err
 		}
-		_, err = s.afterExtend(ctx, ch.ID, revives(ch.Status))
+		_, err = s.afterExtend(ctx, ch.ID)
 		return err
 	case models.OpDelete:
 		if op.State == models.OpReserved {

@@ -30,10 +30,19 @@ const (
 	ActDelete Action = "delete"
 	// ActSync reads WHAPI's view of the channel again (admins; Reconcile).
 	ActSync Action = "sync"
+	// ActRestart restarts a running channel's line at WHAPI (admins): it
+	// reconnects to WhatsApp within seconds; its phone stays linked.
+	ActRestart Action = "restart"
+	// ActStop stops a running channel's line at WHAPI (admins): nothing
+	// reaches it until it is started again. It keeps its plan slot and its
+	// phone, and its days run on at WHAPI.
+	ActStop Action = "stop"
+	// ActStart starts a stopped channel's line again (admins).
+	ActStart Action = "start"
 )
 
 // Actions lists every action, in the order pages show them.
-var Actions = []Action{ActConnect, ActExtend, ActDelete, ActSync}
+var Actions = []Action{ActConnect, ActExtend, ActRestart, ActStop, ActStart, ActDelete, ActSync}
 
 // Phase is where a channel stands, in its owner's words: the customer's
 // dashboard, the connect page and the JSON connect state all say it so.
@@ -45,6 +54,8 @@ const (
 	PhaseWaiting   Phase = "waiting"   // running, no phone linked yet
 	PhaseConnected Phase = "connected" // a phone is linked
 	PhaseExpired   Phase = "expired"   // its days ran out
+	PhaseStopped   Phase = "stopped"   // its line is stopped (paused) until started again
+	PhaseReconnect Phase = "reconnect" // its line reports an error: the phone must be linked again
 	PhaseDeleting  Phase = "deleting"  // a delete is not confirmed yet
 	PhaseDeleted   Phase = "deleted"
 	PhaseFailed    Phase = "failed" // it could not be made
@@ -56,6 +67,8 @@ var phaseWords = map[Phase]struct{ label, tone string }{
 	PhaseWaiting:   {"Waiting for your phone", "warn"},
 	PhaseConnected: {"Connected", "ok"},
 	PhaseExpired:   {"Expired", "bad"},
+	PhaseStopped:   {"Paused", "warn"},
+	PhaseReconnect: {"Needs reconnecting", "bad"},
 	PhaseDeleting:  {"Being deleted", "muted"},
 	PhaseDeleted:   {"Deleted", "muted"},
 	PhaseFailed:    {"Could not be prepared", "bad"},
@@ -72,12 +85,13 @@ func (p Phase) Words() (label, tone string) {
 
 // ConnectStep is the connect page's and the JSON connect state's word for
 // a phase: "qr" while a code waits to be scanned; any phase that neither
-// waits, links nor ran out of days is "failed" (nothing can be linked).
+// waits, links, ran out of days, is stopped nor needs reconnecting is
+// "failed" (nothing can be linked).
 func (p Phase) ConnectStep() string {
 	switch p {
 	case PhaseWaiting:
 		return "qr"
-	case PhasePreparing, PhaseConnected, PhaseExpired, PhaseFailed:
+	case PhasePreparing, PhaseConnected, PhaseExpired, PhaseStopped, PhaseReconnect, PhaseFailed:
 		return string(p)
 	}
 	return string(PhaseFailed)
@@ -124,30 +138,64 @@ type stateRule struct {
 	// onTrial: it runs on WHAPI's free trial, not on paid days yet.
 	onTrial bool
 	// allows are the actions open in this state. Any other is refused: a
-	// connect with ErrNoQR (there is nothing to scan), a delete with
-	// refuseDelete when set, anything else with models.ErrChannelBusy.
-	allows       []Action
-	refuseDelete error
+	// connect with ErrNoQR (there is nothing to scan), an action with its
+	// error in refuse when it has one, anything else with
+	// models.ErrChannelBusy.
+	allows []Action
+	refuse map[Action]error
 	// phase is the owner's word (PhaseWaiting becomes PhaseConnected once a
 	// phone is linked, and PhaseExpired once its days have run out).
 	phase Phase
 	// label and tone are the admin's word for it and its badge's tone
 	// (ok, warn, bad, muted).
 	label, tone string
+	// whenStopped is what changes while WHAPI holds a channel in this state
+	// stopped (models.Channel.Stopped); nil for a state that cannot be
+	// stopped, where the flag means nothing. Only the running states have
+	// it.
+	whenStopped *stopRule
 }
+
+// stopRule is what a stop changes of a running state: the actions open and
+// the words, nothing else. A stopped channel is a flag on its running
+// state, not a state of its own: it keeps its plan slot (the state's slot
+// rule), WHAPI still holds it and its days run on there (activeTill does
+// not move; it expires as any running channel does), and the top-up and
+// the expiring lists treat it as running — so the state sets models builds
+// its SQL from need nothing of it. Starting it again is ActStart.
+type stopRule struct {
+	allows      []Action
+	refuse      map[Action]error
+	phase       Phase
+	label, tone string
+}
+
+// runningStopped is the rule of a running channel (trial or active) that
+// is stopped: it may be started, extended (its days run on), deleted and
+// synced; not connected, restarted or stopped again.
+var runningStopped = &stopRule{
+	allows: []Action{ActExtend, ActStart, ActDelete, ActSync},
+	refuse: map[Action]error{ActStop: ErrChannelStopped, ActRestart: ErrChannelStopped},
+	phase:  PhaseStopped, label: "Stopped", tone: "bad",
+}
+
+// runningRefuses are a running channel's refusals: it is not stopped.
+var runningRefuses = map[Action]error{ActStart: ErrChannelRunning}
 
 var lifecycle = map[models.ChannelStatus]stateRule{
 	models.ChannelPending: {slot: slotAlways, allows: []Action{ActConnect},
 		phase: PhasePreparing, label: "Being created", tone: "muted"},
-	models.ChannelTrial: {slot: slotAlways, atWhapi: true, onTrial: true, allows: []Action{ActConnect, ActExtend, ActDelete, ActSync},
-		phase: PhaseWaiting, label: "Free trial", tone: "warn"},
-	models.ChannelActive: {slot: slotAlways, atWhapi: true, allows: []Action{ActConnect, ActExtend, ActDelete, ActSync},
-		phase: PhaseWaiting, label: "Active", tone: "ok"},
+	models.ChannelTrial: {slot: slotAlways, atWhapi: true, onTrial: true,
+		allows: []Action{ActConnect, ActExtend, ActRestart, ActStop, ActDelete, ActSync}, refuse: runningRefuses,
+		phase: PhaseWaiting, label: "Free trial", tone: "warn", whenStopped: runningStopped},
+	models.ChannelActive: {slot: slotAlways, atWhapi: true,
+		allows: []Action{ActConnect, ActExtend, ActRestart, ActStop, ActDelete, ActSync}, refuse: runningRefuses,
+		phase: PhaseWaiting, label: "Active", tone: "ok", whenStopped: runningStopped},
 	models.ChannelExpired: {slot: slotWhileReviving, atWhapi: true, allows: []Action{ActExtend, ActDelete, ActSync},
 		phase: PhaseExpired, label: "Expired", tone: "bad"},
 	models.ChannelDeleting: {slot: slotAlways,
 		phase: PhaseDeleting, label: "Being deleted", tone: "muted"},
-	models.ChannelDeleted: {gone: true, history: true, refuseDelete: models.ErrAlreadyDeleted,
+	models.ChannelDeleted: {gone: true, history: true, refuse: map[Action]error{ActDelete: models.ErrAlreadyDeleted},
 		phase: PhaseDeleted, label: "Deleted", tone: "muted"},
 	// A failed channel never reached WHAPI: deleting it only removes it here.
 	models.ChannelFailed: {gone: true, allows: []Action{ActDelete},
@@ -158,11 +206,22 @@ var lifecycle = map[models.ChannelStatus]stateRule{
 var ChannelStates = []models.ChannelStatus{models.ChannelPending, models.ChannelTrial, models.ChannelActive,
 	models.ChannelExpired, models.ChannelDeleting, models.ChannelFailed, models.ChannelDeleted}
 
+// ruleOf is the rule of a state, as the SQL sets see it.
 func ruleOf(st models.ChannelStatus) stateRule { return lifecycle[st] }
 
-// revives reports whether days bring a channel in state st back to life
-// (it then needs a free plan slot, and its line is woken).
-func revives(st models.ChannelStatus) bool { return ruleOf(st).slot == slotWhileReviving }
+// ruleFor is the rule of a channel: its state's, changed by a stop when
+// WHAPI holds it stopped.
+func ruleFor(ch *models.Channel) stateRule {
+	r := lifecycle[ch.Status]
+	if w := r.whenStopped; w != nil && ch.Stopped {
+		r.allows, r.refuse, r.phase, r.label, r.tone = w.allows, w.refuse, w.phase, w.label, w.tone
+	}
+	return r
+}
+
+// IsStopped reports whether a channel is a running one that WHAPI holds
+// stopped.
+func IsStopped(ch *models.Channel) bool { return ch.Stopped && ruleOf(ch.Status).whenStopped != nil }
 
 func (r stateRule) allowsAction(a Action) bool {
 	for _, x := range r.allows {
@@ -195,6 +254,7 @@ func States() models.StateSets {
 		Gone:          statesWhere(func(r stateRule) bool { return r.gone }),
 		Extendable:    statesWhere(func(r stateRule) bool { return r.allowsAction(ActExtend) }),
 		LocalDeletion: statesWhere(func(r stateRule) bool { return r.allowsAction(ActDelete) && !r.atWhapi }),
+		Stoppable:     statesWhere(func(r stateRule) bool { return r.whenStopped != nil }),
 	}
 }
 
@@ -268,22 +328,22 @@ func (s *Service) settings(ctx context.Context) (*models.Settings, error) {
 // allows (pages use it to offer an action; the workflows use Permit).
 func CheckState(ch *models.Channel, a Action) error { return permitState(ch, a) }
 
-// permitState is what the channel's state allows.
+// permitState is what the channel's state (and its stop) allows.
 func permitState(ch *models.Channel, a Action) error {
-	r := ruleOf(ch.Status)
+	r := ruleFor(ch)
 	switch {
 	case r.allowsAction(a) && (!r.atWhapi || ch.RemoteID() != ""):
 		return nil
 	case a == ActConnect:
 		return ErrNoQR
-	case a == ActDelete && r.refuseDelete != nil:
-		return r.refuseDelete
+	case r.refuse[a] != nil:
+		return r.refuse[a]
 	}
 	return models.ErrChannelBusy
 }
 
 // Allowed says which actions a channel's state opens now.
-type Allowed struct{ Connect, Extend, Delete, Sync bool }
+type Allowed struct{ Connect, Extend, Restart, Stop, Start, Delete, Sync bool }
 
 // ChannelView is one channel as every surface shows it: its state in the
 // admin's and the owner's words, what may be done to it, and its days.
@@ -298,6 +358,9 @@ type ChannelView struct {
 	AtWhapi bool
 	// Trial: it runs on WHAPI's free trial.
 	Trial bool
+	// Stopped: it is a running channel whose line WHAPI holds stopped
+	// (Phase is PhaseStopped, unless its days are over).
+	Stopped bool
 	// DaysLeft is the whole days until activeTill (0 when none or past);
 	// HasDays is false when it has no activeTill at all.
 	DaysLeft int64
@@ -311,21 +374,24 @@ func (s *Service) View(ch *models.Channel) ChannelView { return ViewAt(ch, s.now
 
 // ViewAt is View at a given time.
 func ViewAt(ch *models.Channel, now time.Time) ChannelView {
-	r := ruleOf(ch.Status)
+	r := ruleFor(ch)
+	can := func(a Action) bool { return permitState(ch, a) == nil }
 	v := ChannelView{Channel: ch, Phase: r.phase, Label: r.label, Tone: r.tone, UnusedDays: UnusedDays(ch, now),
-		AtWhapi: r.atWhapi, Trial: r.onTrial,
-		Can: Allowed{Connect: permitState(ch, ActConnect) == nil, Extend: permitState(ch, ActExtend) == nil,
-			Delete: permitState(ch, ActDelete) == nil, Sync: permitState(ch, ActSync) == nil}}
+		AtWhapi: r.atWhapi, Trial: r.onTrial, Stopped: IsStopped(ch),
+		Can: Allowed{Connect: can(ActConnect), Extend: can(ActExtend), Restart: can(ActRestart), Stop: can(ActStop),
+			Start: can(ActStart), Delete: can(ActDelete), Sync: can(ActSync)}}
 	v.HasDays, v.DaysLeft = ch.ActiveTill != nil, DaysLeft(ch.ActiveTill, now)
-	if v.Phase == PhaseWaiting {
-		switch {
-		case ch.ActiveTill != nil && !ch.ActiveTill.After(now):
-			// Its days are over though WHAPI has not said so yet: there is
-			// nothing to link until it is extended.
-			v.Phase, v.Can.Connect = PhaseExpired, false
-		case ch.Linked:
-			v.Phase = PhaseConnected
-		}
+	if ruleOf(ch.Status).whenStopped == nil {
+		return v // not a running state
+	}
+	switch {
+	case ch.ActiveTill != nil && !ch.ActiveTill.After(now):
+		// Its days are over though WHAPI has not said so yet: there is
+		// nothing to link, restart, stop or start until it is extended.
+		v.Phase = PhaseExpired
+		v.Can.Connect, v.Can.Restart, v.Can.Stop, v.Can.Start = false, false, false, false
+	case v.Phase == PhaseWaiting && ch.Linked:
+		v.Phase = PhaseConnected
 	}
 	return v
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"whapidesk/models"
-	"whapidesk/whapi"
 	"whapidesk/whapi/whapisim"
 )
 
@@ -216,39 +215,6 @@ func TestAnExpiredChannelBeingExtendedHoldsItsSlot(t *testing.T) {
 	}
 	if n, _ := e.store.CountLiveChannels(e.ctx, u.ID); n != 1 {
 		t.Fatalf("%d live channels on a 1-channel plan", n)
-	}
-	e.checkBooks()
-}
-
-// A channel extended again after its days ran out is woken, so a linked
-// phone's messages flow again without anyone opening the connect page.
-func TestARevivedChannelIsWoken(t *testing.T) {
-	e := newEnv(t)
-	u := e.customer("amal", 1, 15, 60)
-	ch := e.create(u.ID, "a")
-	if err := e.sim.LinkChannel(ch.RemoteID(), "15551234567"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.svc.Extend(e.ctx, admin, ExtendInput{ChannelID: ch.ID, Days: 10, Comment: "paid"}); err != nil {
-		t.Fatal(err)
-	}
-	e.clock.Advance(40 * 24 * time.Hour)
-	if got, err := e.svc.Sync(e.ctx, ch.ID); err != nil || got.Status != models.ChannelExpired {
-		t.Fatalf("after 40 days: %+v %v", got, err)
-	}
-	if _, err := e.svc.Extend(e.ctx, admin, ExtendInput{ChannelID: ch.ID, Days: 10, Comment: "back"}); err != nil {
-		t.Fatal(err)
-	}
-	token, err := e.store.ChannelToken(e.channel(ch.ID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := e.client().Health(e.ctx, token) // wakeup=false: only looks
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h.Status.Text != whapi.StatusAuth {
-		t.Fatalf("the revived, linked channel is %q at WHAPI, want %q", h.Status.Text, whapi.StatusAuth)
 	}
 	e.checkBooks()
 }

@@ -23,6 +23,9 @@ type Partner interface {
 	// Gate is the gate of a channel whose apiUrl is apiURL (its own host
 	// when that may receive the channel's token, else the configured one).
 	Gate(apiURL string) *whapi.Gate
+	StartChannel(ctx context.Context, id string) error
+	StopChannel(ctx context.Context, id string) error
+	RestartChannel(ctx context.Context, id string) error
 }
 
 // Service runs the workflows.

@@ -33,6 +33,8 @@ type ChannelListRow struct {
 	OwnerMode     string // "auto" or "manual"
 
 	CanExtend, CanDelete, CanSync bool
+	// CanRestart, CanStop and CanStart open the line's confirmation pages.
+	CanRestart, CanStop, CanStart bool
 	// ExtendHref is the list with this channel's extend form open.
 	ExtendHref string
 }
@@ -113,6 +115,51 @@ func (d ChannelDelete) confirm() Confirm {
 		Back: d.Back, Cancel: "Cancel", CancelHref: d.BackHref}
 	if !d.CanDelete {
 		c.Busy, c.BusyBack = "This channel is being changed right now. Try again in a moment.", "Back to the channels"
+	}
+	return c
+}
+
+// ChannelLine is the confirmation page of a restart, stop or start of a
+// channel's line, from the channel list or from a customer's page.
+type ChannelLine struct {
+	Action     string // "restart", "stop" or "start"
+	ID         int64
+	Name       string
+	State      Badge
+	OwnerID    int64
+	OwnerEmail string
+	ActiveTill string
+	DaysLeft   string // "3 days left"
+	Linked     bool
+	// Busy says why it cannot be done now ("" when it can).
+	Busy string
+	// FormAction is where the form posts; Back the list query it carries
+	// ("" from a customer's page); CancelHref where Cancel leads.
+	FormAction string
+	Back       string
+	CancelHref string
+}
+
+// lineWords are each action's question, button and whether the button is a
+// plain one (a stop is the red one: the line goes quiet until started).
+var lineWords = map[string]struct {
+	title, button string
+	safe          bool
+}{
+	"restart": {"Restart channel", "Restart the channel", true},
+	"stop":    {"Stop channel", "Stop the channel", false},
+	"start":   {"Start channel", "Start the channel", true},
+}
+
+// LineTitle is the confirmation page's title of a line action.
+func LineTitle(action string) string { return lineWords[action].title }
+
+func (d ChannelLine) confirm() Confirm {
+	w := lineWords[d.Action]
+	c := Confirm{Title: w.title + " “" + d.Name + "”?", Action: d.FormAction, Button: w.button, Safe: w.safe,
+		Back: d.Back, Cancel: "Cancel", CancelHref: d.CancelHref}
+	if d.Busy != "" {
+		c.Busy, c.BusyBack = d.Busy, "Back"
 	}
 	return c
 }

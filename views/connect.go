@@ -6,6 +6,8 @@ const (
 	ConnectQR          = "qr"          // a code to scan
 	ConnectConnected   = "connected"   // a phone is linked
 	ConnectExpired     = "expired"     // the channel's days ran out
+	ConnectStopped     = "stopped"     // the line is stopped (paused) until started again
+	ConnectReconnect   = "reconnect"   // the line reports an error: log out and link again
 	ConnectFailed      = "failed"      // the line could not be prepared
 	ConnectRenew       = "renew"       // the code expired and no new one came
 	ConnectUnavailable = "unavailable" // the line could not be reached
@@ -31,6 +33,9 @@ type ConnectStatus struct {
 	// ConnectURL is the same button without JavaScript: a reload.
 	RetryURL   string
 	ConnectURL string
+	// ReconnectURL is where the Reconnect button posts (with CSRF).
+	ReconnectURL string
+	CSRF         string
 
 	// Title heads the card and Announce is the status line, in the page's
 	// ARIA live region; the partial updates both out of band when the step

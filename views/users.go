@@ -80,7 +80,9 @@ type UserChannel struct {
 	DaysAllocated int64
 	CanExtend     bool
 	CanDelete     bool
-	Extend        CreditForm
+	// CanRestart, CanStop and CanStart open the line's confirmation pages.
+	CanRestart, CanStop, CanStart bool
+	Extend                        CreditForm
 }
 
 // LedgerRow is one move of a customer's days.

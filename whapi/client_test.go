@@ -293,6 +293,9 @@ func TestRetriesOnlyGET(t *testing.T) {
 		}},
 		{"delete", "DELETE", func(ctx context.Context, c *whapi.Client) error { return c.DeleteChannel(ctx, "SHAZAM-3HDYQ") }},
 		{"logout", "POST", func(ctx context.Context, c *whapi.Client) error { return c.Logout(ctx, channelToken) }},
+		{"start", "POST", func(ctx context.Context, c *whapi.Client) error { return c.StartChannel(ctx, "SHAZAM-3HDYQ") }},
+		{"stop", "POST", func(ctx context.Context, c *whapi.Client) error { return c.StopChannel(ctx, "SHAZAM-3HDYQ") }},
+		{"restart", "POST", func(ctx context.Context, c *whapi.Client) error { return c.RestartChannel(ctx, "SHAZAM-3HDYQ") }},
 	}
 	failures := []struct {
 		name    string

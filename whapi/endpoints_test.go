@@ -107,6 +107,24 @@ func TestRequests(t *testing.T) {
 			},
 		},
 		{
+			name: "start channel", answer: "success.json", method: "POST", path: "/channels/SHAZAM-3HDYQ/start", wantToken: "partner",
+			call: func(ctx context.Context, c *whapi.Client) (any, error) {
+				return nil, c.StartChannel(ctx, "SHAZAM-3HDYQ")
+			},
+		},
+		{
+			name: "stop channel", answer: "success.json", method: "POST", path: "/channels/SHAZAM-3HDYQ/stop", wantToken: "partner",
+			call: func(ctx context.Context, c *whapi.Client) (any, error) {
+				return nil, c.StopChannel(ctx, "SHAZAM-3HDYQ")
+			},
+		},
+		{
+			name: "restart channel", answer: "success.json", method: "POST", path: "/channels/SHAZAM-3HDYQ/restart", wantToken: "partner",
+			call: func(ctx context.Context, c *whapi.Client) (any, error) {
+				return nil, c.RestartChannel(ctx, "SHAZAM-3HDYQ")
+			},
+		},
+		{
 			name: "health", answer: "health_auth.json", method: "GET", path: "/health", wantToken: "channel",
 			query: url.Values{"wakeup": {"false"}},
 			call: func(ctx context.Context, c *whapi.Client) (any, error) {
@@ -269,6 +287,9 @@ func TestInvalidInput(t *testing.T) {
 		{"list offset -1", func(ctx context.Context, c *whapi.Client) error { _, err := c.ListChannels(ctx, 10, -1); return err }},
 		{"extend 0 days", func(ctx context.Context, c *whapi.Client) error { return c.ExtendChannel(ctx, "SHAZAM-3HDYQ", 0, "c") }},
 		{"extend without comment", func(ctx context.Context, c *whapi.Client) error { return c.ExtendChannel(ctx, "SHAZAM-3HDYQ", 5, "  ") }},
+		{"start channel slash", func(ctx context.Context, c *whapi.Client) error { return c.StartChannel(ctx, "A/B") }},
+		{"stop channel empty", func(ctx context.Context, c *whapi.Client) error { return c.StopChannel(ctx, "") }},
+		{"restart channel dot-dot", func(ctx context.Context, c *whapi.Client) error { return c.RestartChannel(ctx, "..") }},
 		{"unknown mode", func(ctx context.Context, c *whapi.Client) error { return c.SetMode(ctx, "SHAZAM-3HDYQ", "LIVE") }},
 		{"channel token with Bearer", func(ctx context.Context, c *whapi.Client) error {
 			_, err := c.Health(ctx, "Bearer "+channelToken)

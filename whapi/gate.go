@@ -63,8 +63,9 @@ func (g *Gate) Health(ctx context.Context, channelToken string) (*Health, error)
 	return out, nil
 }
 
-// Wake starts a sleeping channel (GET /health?wakeup=true), as one
-// extended again after its days ran out is, and returns its status.
+// Wake starts a stopped or sleeping channel (GET /health?wakeup=true) and
+// returns its status. whapidesk starts a channel with StartChannel (the
+// partner API); a wakeup is only the fallback the gate's docs offer.
 func (g *Gate) Wake(ctx context.Context, channelToken string) (*Health, error) {
 	return g.health(ctx, "wake", channelToken, true)
 }

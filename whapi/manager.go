@@ -192,6 +192,52 @@ func (c *Client) DeleteChannel(ctx context.Context, id string) error {
 	return c.do(ctx, call{op: op, method: http.MethodDelete, segs: []string{"channels", url.PathEscape(id)}}, nil)
 }
 
+// StartChannel starts a stopped channel (POST /channels/{id}/start, no
+// body): one stopped by StopChannel, or one WHAPI keeps stopped after its
+// days ran out and were extended again (partners revive a stopped channel
+// with start). The channel then boots as a new one does (INIT, LAUNCH,
+// then QR, or AUTH when its session survived). WHAPI answers
+// {"success":true} only; read the channel back (Channel.Stopped).
+//
+// Never retried: WHAPI's docs do not say start is idempotent, and they
+// document a 503 "The channel is not ready to be started" for a channel
+// whose state does not allow it, so a second start may well be refused.
+// After an error for which OutcomeUnknown is true (a 503 included), read
+// the channel before starting it again.
+func (c *Client) StartChannel(ctx context.Context, id string) error {
+	return c.channelAction(ctx, "start channel", id, "start")
+}
+
+// StopChannel stops a running channel (POST /channels/{id}/stop): its line
+// stops working, its WhatsApp session and its days stay (WHAPI's clock
+// runs on). The optional body {"saveDays": true} ("withdraw days from
+// stopped channel") is never sent: whapidesk gives days back only by
+// deleting a channel. Never retried, like StartChannel; after an error for
+// which OutcomeUnknown is true (503 "not ready to be stopped" included),
+// read the channel before stopping it again.
+func (c *Client) StopChannel(ctx context.Context, id string) error {
+	return c.channelAction(ctx, "stop channel", id, "stop")
+}
+
+// RestartChannel restarts a running channel's instance (POST
+// /channels/{id}/restart; the dashboard's "Reload" button): its line
+// reconnects (LAUNCH, then QR or AUTH again) and its session stays. Never
+// retried, like StartChannel: two restarts are two interruptions. After an
+// error for which OutcomeUnknown is true (503 "not ready to be restarted"
+// included), ask the gate's health whether the line restarted.
+func (c *Client) RestartChannel(ctx context.Context, id string) error {
+	return c.channelAction(ctx, "restart channel", id, "restart")
+}
+
+// channelAction is POST /channels/{id}/{action} without a body, answered
+// {"success":true}.
+func (c *Client) channelAction(ctx context.Context, op, id, action string) error {
+	if !validChannelID(id) {
+		return invalidInput(op, "malformed channel id")
+	}
+	return c.do(ctx, call{op: op, method: http.MethodPost, segs: []string{"channels", url.PathEscape(id), action}}, nil)
+}
+
 // validChannelID accepts 1 to 64 letters, digits, '-' and '_'. WHAPI's ids
 // are narrower ("SHAZAM-3HDYQ" or 12 alphanumerics); the client only keeps
 // out what could change the URL's meaning ("..", "/", "?", spaces).

@@ -137,7 +137,7 @@ func TestRouting(t *testing.T) {
 		{"no GET /channels", "GET", "/channels", "Bearer " + testPartnerToken, 405},
 		{"wrong method", "POST", "/channels/" + ch.ID, "Bearer " + testPartnerToken, 405},
 		{"wrong gate method", "GET", "/users/logout", "Bearer " + ch.Token, 405},
-		{"not simulated", "POST", "/channels/" + ch.ID + "/start", "Bearer " + testPartnerToken, 501},
+		{"not simulated", "GET", "/partners/whapicloud/settings", "Bearer " + testPartnerToken, 501},
 		{"not simulated gate", "GET", "/settings", "Bearer " + ch.Token, 501},
 		{"not simulated needs auth", "GET", "/settings", "", 401},
 		{"malformed channel id", "GET", "/channels/bad-id", "Bearer " + testPartnerToken, 400},

@@ -15,8 +15,9 @@
 // with WHAPI's OpenAPI documents); time is read from Options.Now, so tests
 // drive it with a Clock.
 //
-// Test hooks (LinkChannel, Balance, Channel, Requests, InjectFault, …) let
-// tests act as the phone, inspect state and the requests received, and
+// Test hooks (LinkChannel, BreakChannel, Balance, Channel, Requests,
+// InjectFault, …) let tests act as the phone (or break its session),
+// inspect state and the requests received, and
 // inject faults: error statuses, latency, hangs, answers lost after the
 // change was applied, and malformed JSON. Its own answers always use WHAPI's
 // documented error body; the other error shapes seen from WHAPI and the
@@ -67,31 +68,58 @@
 //     their gate calls, and the main root answers them 401 as it answers an
 //     unknown token.
 //   - Expiry stops the instance: /health says STOP (code 6). Once extended
-//     again, the channel is NOT_INIT (code 0) until woken (/health or
-//     /users/login with wakeup=true) or restarted by a mode change; a linked
-//     session survives.
+//     again, the channel stays stopped (the manager's "stopped": true, the
+//     gate NOT_INIT, code 0) until POST /start or a wakeup (/health or
+//     /users/login with wakeup=true) launches it — reference §5's "extend +
+//     start resumes"; a mode change does not; a linked session survives.
+//   - Start, stop, restart (POST /channels/{id}/start, /stop, /restart):
+//     stop turns a running channel STOP on the gate and "stopped" on the
+//     manager; its session stays and activeTill does not move (the days run
+//     on). Its optional body {"saveDays": true} returns the unused paid days
+//     by the delete's rule. Start boots a stopped channel that has days as a
+//     new one boots (INIT, LAUNCH, then QR or AUTH); restart takes a running
+//     one through LAUNCH (a new start_at) and back. Whatever the state does
+//     not allow — starting a running or expired channel, stopping a stopped
+//     one, restarting a stopped or still starting one — is WHAPI's
+//     documented 503 "The channel is not ready to be …" (when WHAPI answers
+//     it is not documented; the strict reading makes a client read the
+//     channel back instead of trusting a second call). Start and restart
+//     take no body; stop only saveDays (400 otherwise).
+//   - wakeup=true launches a stopped channel that has days — one stopped by
+//     POST /stop too (WHAPI's docs: it "launches a stopped/sleeping
+//     channel"), so a client that must keep a line stopped never calls the
+//     gate with wakeup=true on it.
+//   - Gate errors: BreakChannel puts a line in ERROR (code 5) or SYNC_ERROR
+//     (code 7, ours; linked, the user still shows). /users/login answers
+//     {"status":"ERROR"} in ERROR (409 in SYNC_ERROR, being linked), and
+//     pairing codes 422. POST /users/logout, the documented fix, clears the
+//     error (200 even without a phone linked, since a broken session is
+//     there to drop) and starts a new QR sequence; restarts and stop/start
+//     leave the error (the docs name only the logout).
 //   - Delete returns floor((activeTill − max(now, trial end)) / 1 day) days,
 //     never more than the days extended (trial days are free); the answer
 //     does not say how many (RefundedDays in ChannelState does).
 //   - Creating a channel starts it, so a passive poller
 //     (/health?wakeup=false) sees INIT (first half of StartupDelay), LAUNCH,
-//     then QR. A mode change restarts it: LAUNCH for StartupDelay, then QR or
-//     AUTH.
-//   - Status codes NOT_INIT 0 and STOP 6 are ours (INIT 1, LAUNCH 2, QR 3,
-//     AUTH 4 are documented or observed); clients must key on the text.
+//     then QR. A mode change restarts a running one: LAUNCH for
+//     StartupDelay, then QR or AUTH.
+//   - Status codes NOT_INIT 0, STOP 6 and SYNC_ERROR 7 are ours (INIT 1,
+//     LAUNCH 2, QR 3, AUTH 4, ERROR 5 are documented or observed); clients
+//     must key on the text.
 //   - QR: each QR lives QRLifetime counted from when the channel reached QR;
 //     every period has its own rowdata; expire is the whole seconds left,
 //     rounded up (FaultQRExpire drops it, or sends 0, a negative or a huge
 //     value, on demand). base64 carries the "data:image/png;base64," prefix. Before
 //     a QR shows, /users/login answers 200 {"status":"WAITING"} [INF]; an
-//     expired channel answers 200 {"status":"ERROR"}; a linked one 409.
+//     expired channel (or a stopped one asked with wakeup=false) answers 200
+//     {"status":"ERROR"}; a linked one 409.
 //     /users/login/image answers those same JSON bodies when it has no QR,
 //     so clients must check the Content-Type. Invalid image options are 400.
 //   - Pairing code: "XXXX-XXXX" (8 characters), only while a QR shows;
 //     otherwise 422 (the spec's "Render QR failed" code). It takes no wakeup.
 //   - LinkChannel needs the channel to be showing a QR (ErrNoQR otherwise).
 //   - Logout unlinks and starts a new QR sequence at once.
-//   - WHAPI endpoints that are documented but not simulated (start, stop,
-//     restart, projects by id, partner settings, gate settings, profile,
-//     limits) answer 501; unknown paths 404; a wrong method 405 with Allow.
+//   - WHAPI endpoints that are documented but not simulated (projects by id,
+//     partner settings, gate settings, profile, limits) answer 501; unknown
+//     paths 404; a wrong method 405 with Allow.
 package whapisim

@@ -21,21 +21,27 @@ import (
 
 // gateStatus is the channel status of /health. The codes of INIT, LAUNCH,
 // QR and ERROR are from WHAPI's examples, AUTH = 4 was observed by third
-// parties; NOT_INIT = 0 and STOP = 6 are our choice (clients must key on the
-// text).
+// parties; NOT_INIT = 0, STOP = 6 and SYNC_ERROR = 7 are our choice
+// (clients must key on the text).
 type gateStatus int
 
 const (
-	stNotInit gateStatus = 0
-	stInit    gateStatus = 1
-	stLaunch  gateStatus = 2
-	stQR      gateStatus = 3
-	stAuth    gateStatus = 4
-	stStop    gateStatus = 6
+	stNotInit   gateStatus = 0
+	stInit      gateStatus = 1
+	stLaunch    gateStatus = 2
+	stQR        gateStatus = 3
+	stAuth      gateStatus = 4
+	stError     gateStatus = 5
+	stStop      gateStatus = 6
+	stSyncError gateStatus = 7
 )
 
 func (g gateStatus) text() string {
 	switch g {
+	case stError:
+		return "ERROR"
+	case stSyncError:
+		return "SYNC_ERROR"
 	case stInit:
 		return "INIT"
 	case stLaunch:
@@ -69,16 +75,46 @@ func (s *Sim) gateState(ch *channel, now time.Time) gateStatus {
 	switch {
 	case now.After(ch.ActiveTill):
 		return stStop // "End of trial or subscription"
+	case ch.Halted:
+		return stStop // "manual stop"
 	case !ch.booted:
 		return stNotInit
 	case now.Before(ch.initUntil):
 		return stInit
 	case now.Before(ch.launchUntil):
 		return stLaunch
+	case ch.GateError == stError.text():
+		return stError
+	case ch.GateError == stSyncError.text():
+		return stSyncError
 	case ch.Linked:
 		return stAuth
 	}
 	return stQR
+}
+
+// stopped is the manager's "stopped" flag: the line does not run, because
+// its days ran out, POST /stop stopped it, or it was extended after its
+// days ran out and nothing has started it since (reference §5: "extend +
+// start resumes").
+func (s *Sim) stopped(ch *channel, now time.Time) bool {
+	return now.After(ch.ActiveTill) || ch.Halted || !ch.booted
+}
+
+// launchable reports whether a wakeup launches the channel: it has days
+// and is stopped (WHAPI's wakeup parameter "launches a stopped/sleeping
+// channel first"; our reading takes a channel stopped by POST /stop as
+// stopped too, so a client that must keep a line stopped never calls a
+// gate endpoint with wakeup=true on it).
+func (s *Sim) launchable(ch *channel, now time.Time) bool {
+	return !now.After(ch.ActiveTill) && (ch.Halted || !ch.booted)
+}
+
+// launch starts a stopped channel: INIT, LAUNCH, then QR, or AUTH when its
+// session survived.
+func (s *Sim) launch(ch *channel, now time.Time) {
+	ch.Halted = false
+	s.boot(ch, now, true)
 }
 
 type statusOut struct {
@@ -100,8 +136,9 @@ type healthOut struct {
 	User      *userOut  `json:"user,omitempty"`
 }
 
-// health serves GET /health. wakeup (default true) starts a NOT_INIT
-// channel; wakeup=false never starts anything.
+// health serves GET /health. wakeup (default true) starts a stopped
+// channel that has days (see launchable); wakeup=false never starts
+// anything.
 func (s *Sim) health(c *call) reply {
 	wakeup, ok := boolQuery(c.query, "wakeup", true)
 	if !ok {
@@ -111,8 +148,8 @@ func (s *Sim) health(c *call) reply {
 		return badRequest(`"channel_type" must be web or mobile`)
 	}
 	ch := c.ch
-	if wakeup && s.gateState(ch, c.now) == stNotInit {
-		s.boot(ch, c.now, true)
+	if wakeup && s.launchable(ch, c.now) {
+		s.launch(ch, c.now)
 	}
 	st := s.gateState(ch, c.now)
 	out := healthOut{ChannelID: ch.ID, Version: GateVersion, Status: statusOut{Code: int(st), Text: st.text()}}
@@ -120,7 +157,7 @@ func (s *Sim) health(c *call) reply {
 		out.StartAt = ch.bootAt.Unix()
 		out.Uptime = int64(c.now.Sub(ch.bootAt) / time.Second)
 	}
-	if st == stAuth {
+	if st == stAuth || st == stSyncError {
 		out.User = &userOut{ID: ch.LinkedPhone, Name: ch.LinkedPhone}
 	}
 	return jsonReply(http.StatusOK, out)
@@ -137,10 +174,12 @@ type qrOut struct {
 // a reply (400, 409, or the QR object with status ERROR or WAITING), or nil
 // when a QR is showing.
 //
-// Our choices: an expired channel (STOP) cannot be launched without days and
-// answers 200 {"status":"ERROR"}; a channel not yet showing a QR (NOT_INIT,
-// INIT, LAUNCH) answers 200 {"status":"WAITING"} [INF]; a linked channel
-// answers 409, even while restarting.
+// Our choices: wakeup (default true) launches a stopped channel that has
+// days (see launchable); an expired channel cannot be launched without days,
+// and it and a line in ERROR answer 200 {"status":"ERROR"}, as does a
+// stopped one asked with wakeup=false; a channel not yet showing a QR
+// (NOT_INIT, INIT, LAUNCH) answers 200 {"status":"WAITING"} [INF]; a
+// linked channel answers 409, even while restarting.
 func (s *Sim) loginState(c *call) *reply {
 	wakeup, ok := boolQuery(c.query, "wakeup", true)
 	if !ok {
@@ -148,14 +187,13 @@ func (s *Sim) loginState(c *call) *reply {
 		return &rep
 	}
 	ch := c.ch
+	if wakeup && s.launchable(ch, c.now) {
+		s.launch(ch, c.now)
+	}
 	st := s.gateState(ch, c.now)
-	if st == stStop {
+	if st == stStop || st == stError {
 		rep := jsonReply(http.StatusOK, qrOut{Status: "ERROR"})
 		return &rep
-	}
-	if st == stNotInit && wakeup {
-		s.boot(ch, c.now, true)
-		st = s.gateState(ch, c.now)
 	}
 	if ch.Linked {
 		rep := errReply(http.StatusConflict, "Channel already authenticated", "")
@@ -378,15 +416,18 @@ func (s *Sim) pairingCode(c *call) reply {
 	}{string(code)})
 }
 
-// logout serves POST /users/logout: 409 when no account is linked, else the
-// account is unlinked and a new QR sequence starts.
+// logout serves POST /users/logout: 409 when no account is linked and the
+// line is not in a gate error, else the account (a broken session
+// included) is unlinked, the error cleared (WHAPI's fix for SYNC_ERROR,
+// which we take for ERROR too) and a new QR sequence starts.
 func (s *Sim) logout(c *call) reply {
 	ch := c.ch
-	if !ch.Linked {
+	if !ch.Linked && ch.GateError == "" {
 		return errReply(http.StatusConflict, "Channel already logged out", "")
 	}
 	ch.Linked = false
 	ch.LinkedPhone = ""
+	ch.GateError = ""
 	ch.qrEpoch = later(c.now, ch.launchUntil)
 	return successReply()
 }

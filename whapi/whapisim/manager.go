@@ -2,6 +2,7 @@ package whapisim
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"math"
 	"net/http"
 	"slices"
@@ -74,7 +75,7 @@ func (s *Sim) channelJSON(ch *channel, now time.Time) channelOut {
 		ActiveTill: ch.ActiveTill.UnixMilli(),
 		Token:      ch.Token,
 		Server:     6,
-		Stopped:    now.After(ch.ActiveTill),
+		Stopped:    s.stopped(ch, now),
 		Status:     "active",
 		Mode:       ch.Mode,
 		Name:       ch.Name,
@@ -373,8 +374,9 @@ func (s *Sim) extendChannel(c *call) reply {
 	now := msTime(c.now)
 	if c.now.After(ch.ActiveTill) {
 		// The instance stopped when the channel expired (our choice): after
-		// the extend it is NOT_INIT until woken (/health or /users/login
-		// with wakeup=true) or restarted by a mode change.
+		// the extend it stays stopped (manager "stopped": true, gate
+		// NOT_INIT) until POST /start, or a wakeup (/health or /users/login
+		// with wakeup=true), launches it. A mode change does not.
 		ch.booted = false
 	}
 	// activeTill = max(activeTill, now) + days (undocumented; our choice).
@@ -407,12 +409,128 @@ func (s *Sim) changeMode(c *call) reply {
 		return badRequest(`"mode" must be one of trial, dev, dev_archive, live`)
 	}
 	ch.Mode = mode
-	// "After the mode is changed, the channel restarts." An expired channel
-	// has no running instance to restart.
-	if !c.now.After(ch.ActiveTill) {
+	// "After the mode is changed, the channel restarts." A stopped channel
+	// (expired, stopped, or not started since its days were extended) has
+	// no running instance to restart: it stays stopped (our reading; the
+	// docs say nothing of it, and a client must not count on a mode change
+	// to start a channel).
+	if !s.stopped(ch, c.now) {
 		s.boot(ch, c.now, false)
 	}
 	return successReply()
+}
+
+// noBody refuses a body other than nothing or an empty JSON object on an
+// endpoint whose spec has none (our choice: strict, like everywhere else).
+func noBody(c *call) *reply {
+	m, rep := parseObject(c)
+	if rep != nil {
+		return rep
+	}
+	if len(m) > 0 {
+		r := badRequest("this endpoint takes no body")
+		return &r
+	}
+	return nil
+}
+
+// notReady is WHAPI's documented 503 of start, stop and restart ("The
+// channel is not ready to be started"), which we answer whenever the
+// channel's state does not allow the action (the docs do not say when).
+func notReady(what string) reply {
+	return errReply(http.StatusServiceUnavailable, "The channel is not ready to be "+what, "")
+}
+
+// startChannel serves POST /channels/{ChannelID}/start: a stopped channel
+// with days (stopped by /stop, or extended after its days ran out) boots as
+// a new one does (INIT, LAUNCH, then QR, or AUTH: the session survives).
+// Anything else is 503 not ready: a running channel, or one without days.
+func (s *Sim) startChannel(c *call) reply {
+	ch, rep := s.channelParam(c)
+	if rep != nil {
+		return *rep
+	}
+	if rep := noBody(c); rep != nil {
+		return *rep
+	}
+	if !s.launchable(ch, c.now) {
+		return notReady("started")
+	}
+	s.launch(ch, c.now)
+	return successReply()
+}
+
+// stopChannel serves POST /channels/{ChannelID}/stop with the optional body
+// {"saveDays": boolean}. A running channel stops: /health says STOP until
+// it is started, its session and its days stay, and activeTill does not
+// move (WHAPI's clock runs on; our reading). saveDays true ("withdraw days
+// from stopped channel") returns its unused paid days to the balance by
+// the delete's rule (our reading; undocumented) and ends its paid period
+// there. A channel already stopped or expired is 503 not ready.
+func (s *Sim) stopChannel(c *call) reply {
+	ch, rep := s.channelParam(c)
+	if rep != nil {
+		return *rep
+	}
+	m, rep := parseObject(c)
+	if rep != nil {
+		return *rep
+	}
+	saveDays := false
+	for k, raw := range m {
+		if k != "saveDays" {
+			return badRequest("unknown field " + strconv.Quote(k))
+		}
+		if err := json.Unmarshal(raw, &saveDays); err != nil || string(raw) == "null" {
+			return badRequest(`"saveDays" must be a boolean`)
+		}
+	}
+	if s.stopped(ch, c.now) {
+		return notReady("stopped")
+	}
+	ch.Halted = true
+	if saveDays {
+		refund := s.unusedDays(ch, c.now)
+		if refund > 0 {
+			s.balance += refund
+			ch.RefundedDays += refund
+			ch.ExtendedDays -= refund
+			ch.ActiveTill = ch.ActiveTill.Add(-time.Duration(refund) * day)
+		}
+	}
+	return successReply()
+}
+
+// restartChannel serves POST /channels/{ChannelID}/restart: a running
+// channel's instance restarts (LAUNCH for the startup delay, then QR or
+// AUTH; a gate error stays). A stopped channel, or one still starting
+// (INIT, LAUNCH), is 503 not ready.
+func (s *Sim) restartChannel(c *call) reply {
+	ch, rep := s.channelParam(c)
+	if rep != nil {
+		return *rep
+	}
+	if rep := noBody(c); rep != nil {
+		return *rep
+	}
+	if st := s.gateState(ch, c.now); s.stopped(ch, c.now) || st == stInit || st == stLaunch {
+		return notReady("restarted")
+	}
+	s.boot(ch, c.now, false)
+	return successReply()
+}
+
+// unusedDays is what deleting the channel now returns: whole days left
+// after max(now, trial end), never more than the days extended (trial days
+// are free, so they are never refunded). Our reading of an undocumented
+// rule.
+func (s *Sim) unusedDays(ch *channel, now time.Time) int {
+	from := later(now, ch.Trial)
+	refund := 0
+	if ch.ActiveTill.After(from) {
+		refund = int(ch.ActiveTill.Sub(from) / day)
+	}
+	return min(refund, ch.ExtendedDays)
 }
 
 // deleteChannel serves DELETE /channels/{ChannelID}. It returns the unused
@@ -424,15 +542,10 @@ func (s *Sim) deleteChannel(c *call) reply {
 	if rep != nil {
 		return *rep
 	}
-	from := later(c.now, ch.Trial)
-	refund := 0
-	if ch.ActiveTill.After(from) {
-		refund = int(ch.ActiveTill.Sub(from) / day)
-	}
-	refund = min(refund, ch.ExtendedDays)
+	refund := s.unusedDays(ch, c.now)
 	if refund > 0 {
 		s.balance += refund
-		ch.RefundedDays = refund
+		ch.RefundedDays += refund
 	}
 	ch.Deleted = true
 	delete(s.byToken, ch.Token)

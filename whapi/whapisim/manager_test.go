@@ -323,8 +323,13 @@ func TestExtend(t *testing.T) {
 	}
 	wantSuccess(t, e.manager("POST", path, map[string]any{"days": 10.0, "comment": "c"}))
 	got = e.getChannel(ch.ID)
-	if got.ActiveTill != t0().Add(50*24*time.Hour).UnixMilli() || got.Stopped {
+	// It stays stopped until started (reference §5: "extend + start resumes").
+	if got.ActiveTill != t0().Add(50*24*time.Hour).UnixMilli() || !got.Stopped {
 		t.Fatalf("after late extend: %+v", got)
+	}
+	wantSuccess(t, e.manager("POST", "/channels/"+ch.ID+"/start", nil))
+	if got := e.getChannel(ch.ID); got.Stopped {
+		t.Fatalf("after start: %+v", got)
 	}
 	st, _ := e.sim.Channel(ch.ID)
 	if st.ExtendedDays != 40 || e.sim.Balance() != 60 {

@@ -202,6 +202,12 @@ func TestAnswersFitPartnerSpec(t *testing.T) {
 		{"projects", "/projects", "get", "200", e.manager("GET", "/projects", nil)},
 		{"extend 400", "/channels/{ChannelID}/extend", "post", "400", e.manager("POST", "/channels/"+ch.ID+"/extend", map[string]any{"days": 1})},
 		{"mode 400", "/channels/{ChannelID}/mode", "patch", "400", e.manager("PATCH", "/channels/"+ch.ID+"/mode", map[string]any{"mode": "x"})},
+		{"start 503", "/channels/{ChannelID}/start", "post", "503", e.manager("POST", "/channels/"+ch.ID+"/start", nil)},
+		{"start 404", "/channels/{ChannelID}/start", "post", "404", e.manager("POST", "/channels/ABCDEF-12345/start", nil)},
+		{"stop 400", "/channels/{ChannelID}/stop", "post", "400", e.manager("POST", "/channels/"+ch.ID+"/stop", map[string]any{"saveDays": 1})},
+		{"stop 404", "/channels/{ChannelID}/stop", "post", "404", e.manager("POST", "/channels/ABCDEF-12345/stop", nil)},
+		{"restart 400", "/channels/{ChannelID}/restart", "post", "400", e.manager("POST", "/channels/"+ch.ID+"/restart", map[string]any{"now": true})},
+		{"restart 404", "/channels/{ChannelID}/restart", "post", "404", e.manager("POST", "/channels/ABCDEF-12345/restart", nil)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -218,7 +224,26 @@ func TestAnswersFitPartnerSpec(t *testing.T) {
 
 	// ResponseSuccess in the spec wrongly requires "result" (its only
 	// property is success), so success answers are checked by hand.
+	wantSuccess(t, e.manager("POST", "/channels/"+ch.ID+"/restart", nil))
+	wantSuccess(t, e.manager("POST", "/channels/"+ch.ID+"/stop", nil))
+	// A second stop is not ready, in the spec's error shape.
+	r := e.manager("POST", "/channels/"+ch.ID+"/stop", nil)
+	var v any
+	decode(t, r, &v)
+	if errs := spec.validate(spec.responseSchema(t, "/channels/{ChannelID}/stop", "post", "503"), v, "$"); r.status != 503 || len(errs) > 0 {
+		t.Fatalf("second stop %d %s does not fit the spec's 503:\n%s", r.status, r.body, strings.Join(errs, "\n"))
+	}
+	e.clock.Advance(time.Minute)
+	if r := e.manager("POST", "/channels/"+ch.ID+"/restart", nil); r.status != 503 {
+		t.Fatalf("restart of a stopped channel: %d %s", r.status, r.body)
+	} else {
+		decode(t, r, &v)
+		if errs := spec.validate(spec.responseSchema(t, "/channels/{ChannelID}/restart", "post", "503"), v, "$"); len(errs) > 0 {
+			t.Fatalf("answer %s does not fit the spec:\n%s", r.body, strings.Join(errs, "\n"))
+		}
+	}
 	for _, r := range []resp{
+		e.manager("POST", "/channels/"+ch.ID+"/start", nil),
 		e.manager("POST", "/channels/"+ch.ID+"/extend", map[string]any{"days": 1, "comment": "c"}),
 		e.manager("PATCH", "/channels/"+ch.ID+"/mode", map[string]any{"mode": "live"}),
 		e.manager("DELETE", "/channels/"+ch.ID, nil),

@@ -64,9 +64,9 @@ func routes() []route {
 		{segs: []string{"channels", "{}"}, api: apiManager, methods: map[string]handlerFunc{"GET": (*Sim).getChannel, "PATCH": (*Sim).updateChannel, "DELETE": (*Sim).deleteChannel}},
 		{segs: []string{"channels", "{}", "extend"}, api: apiManager, methods: map[string]handlerFunc{"POST": (*Sim).extendChannel}},
 		{segs: []string{"channels", "{}", "mode"}, api: apiManager, methods: map[string]handlerFunc{"PATCH": (*Sim).changeMode}},
-		{segs: []string{"channels", "{}", "start"}, api: apiManager, methods: map[string]handlerFunc{"POST": ns}},
-		{segs: []string{"channels", "{}", "stop"}, api: apiManager, methods: map[string]handlerFunc{"POST": ns}},
-		{segs: []string{"channels", "{}", "restart"}, api: apiManager, methods: map[string]handlerFunc{"POST": ns}},
+		{segs: []string{"channels", "{}", "start"}, api: apiManager, methods: map[string]handlerFunc{"POST": (*Sim).startChannel}},
+		{segs: []string{"channels", "{}", "stop"}, api: apiManager, methods: map[string]handlerFunc{"POST": (*Sim).stopChannel}},
+		{segs: []string{"channels", "{}", "restart"}, api: apiManager, methods: map[string]handlerFunc{"POST": (*Sim).restartChannel}},
 		{segs: []string{"partners", "{}", "settings"}, api: apiManager, methods: map[string]handlerFunc{"GET": ns, "PATCH": ns}},
 		// Gate (per channel).
 		{segs: []string{"health"}, api: apiGate, methods: map[string]handlerFunc{"GET": (*Sim).health}},

@@ -66,6 +66,8 @@ var (
 	ErrNoQR = errors.New("whapisim: channel is not waiting for a QR scan")
 	// ErrBadGateURL means a gate host's URL is not an absolute http(s) URL.
 	ErrBadGateURL = errors.New("whapisim: a gate host URL must be an absolute http(s) URL")
+	// ErrNotLinked means the channel has no phone linked.
+	ErrNotLinked = errors.New("whapisim: no phone is linked to the channel")
 )
 
 var (
@@ -127,13 +129,20 @@ type ChannelState struct {
 	Deleted bool
 	// ExtendedDays is the sum of days moved to the channel by extend.
 	ExtendedDays int
-	// RefundedDays is how many days the delete returned to the balance.
+	// RefundedDays is how many days the delete (or a stop with saveDays)
+	// returned to the balance.
 	RefundedDays int
 	// LastExtend is when the channel was last extended (zero if never).
 	LastExtend time.Time
 	// APIURL is the gate host the channel lives on, as create and get
 	// report it: Options.GateURL, or the apiUrl PlaceChannel gave it.
 	APIURL string
+	// Halted reports that POST /channels/{id}/stop stopped the channel and
+	// nothing has started it since (start, or a wakeup).
+	Halted bool
+	// GateError is the gate error BreakChannel put the line in ("ERROR" or
+	// "SYNC_ERROR"), "" when none; a logout clears it.
+	GateError string
 }
 
 // Request is one request the simulator received.
@@ -447,6 +456,33 @@ func (s *Sim) LinkChannel(id, phone string) error {
 	}
 	ch.Linked = true
 	ch.LinkedPhone = phone
+	return nil
+}
+
+// BreakChannel puts the channel's line in a gate error, as WHAPI reports a
+// failed session: status "ERROR", or "SYNC_ERROR" (sending works, reading
+// chats does not; the channel must be linked). /health reports it once the
+// line is up. Its documented fix, POST /users/logout, clears it and starts
+// a new QR sequence; a restart, or a stop and a start, do not (our choice:
+// the docs name only the logout). It returns ErrChannelNotFound, or
+// ErrNotLinked for SYNC_ERROR on a channel without a phone.
+func (s *Sim) BreakChannel(id, status string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.channels[id]
+	if ch == nil || ch.Deleted {
+		return ErrChannelNotFound
+	}
+	switch status {
+	case stError.text():
+	case stSyncError.text():
+		if !ch.Linked {
+			return ErrNotLinked
+		}
+	default:
+		return errors.New("whapisim: BreakChannel takes ERROR or SYNC_ERROR, not " + strconv.Quote(status))
+	}
+	ch.GateError = status
 	return nil
 }
 

@@ -174,6 +174,7 @@ type call struct {
 	logPath string     // path to log instead of the real one (hides a phone number)
 	body    any        // JSON body; nil for none
 	token   string     // gate: the raw channel token
+	hide    []string   // more secrets to keep out of any text (besides the token)
 }
 
 // answer is an HTTP answer, its body already read.
@@ -200,6 +201,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	if err != nil {
 		return err
 	}
+	secrets = append(secrets, cl.hide...)
 	var payload []byte
 	if cl.body != nil {
 		if payload, err = json.Marshal(cl.body); err != nil {

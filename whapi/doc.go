@@ -43,4 +43,11 @@
 // malformed answers, failures in a 2xx); before retrying a call that is not
 // idempotent (create, extend, delete, …), or counting it as done, the caller
 // must first look at the upstream state.
+//
+// # Webhooks
+//
+// [Client.GetSettings] and [Client.PatchSettings] read and change a
+// channel's webhooks; a PATCH with webhooks replaces the whole list, so
+// read, merge, write. [ParseWebhook] reads what WHAPI sends to a webhook
+// (reference §4): the channel's status, its QR code, the linked account.
 package whapi

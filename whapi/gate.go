@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // Health returns the channel's status on the gate (GET
@@ -90,4 +91,57 @@ func (c *Client) PairingCode(ctx context.Context, channelToken, phone string) (s
 // ErrConflict means no account was linked. Never retried.
 func (c *Client) Logout(ctx context.Context, channelToken string) error {
 	return c.do(ctx, call{op: "logout", method: http.MethodPost, gate: true, segs: []string{"users", "logout"}, token: channelToken}, nil)
+}
+
+// GetSettings returns the channel's settings (GET /settings): whapidesk
+// reads its webhooks.
+func (c *Client) GetSettings(ctx context.Context, channelToken string) (*Settings, error) {
+	var out Settings
+	err := c.do(ctx, call{op: "get settings", method: http.MethodGet, gate: true, segs: []string{"settings"}, token: channelToken}, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// PatchSettings changes the channel's settings (PATCH /settings). Only the
+// members p sets are sent; WHAPI leaves the others as they are. Webhooks,
+// when set, replaces the whole list: read it with GetSettings first and
+// send back every webhook to keep. Never retried. The webhooks' URLs may
+// carry secrets: no error text ever holds one, even if WHAPI's message
+// echoes it.
+func (c *Client) PatchSettings(ctx context.Context, channelToken string, p SettingsPatch) (*SettingsUpdate, error) {
+	var out SettingsUpdate
+	err := c.do(ctx, call{op: "update settings", method: http.MethodPatch, gate: true, segs: []string{"settings"},
+		token: channelToken, body: p, hide: urlSecrets(p.Webhooks)}, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// urlSecrets are the parts of the webhooks' URLs that may be secret: each
+// whole URL, its path, and every path segment long enough to be a random
+// key.
+func urlSecrets(hooks []Webhook) []string {
+	var out []string
+	for _, w := range hooks {
+		if w.URL == "" {
+			continue
+		}
+		out = append(out, w.URL)
+		u, err := url.Parse(w.URL)
+		if err != nil {
+			continue
+		}
+		if len(u.Path) > 1 {
+			out = append(out, u.Path)
+		}
+		for _, seg := range strings.Split(u.Path, "/") {
+			if len(seg) >= 16 {
+				out = append(out, seg)
+			}
+		}
+	}
+	return out
 }

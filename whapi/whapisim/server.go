@@ -77,7 +77,7 @@ func routes() []route {
 		{segs: []string{"users", "login", "{}"}, api: apiGate, methods: map[string]handlerFunc{"GET": (*Sim).pairingCode}},
 		{segs: []string{"users", "logout"}, api: apiGate, methods: map[string]handlerFunc{"POST": (*Sim).logout}},
 		{segs: []string{"users", "profile"}, api: apiGate, methods: map[string]handlerFunc{"GET": ns, "PATCH": ns}},
-		{segs: []string{"settings"}, api: apiGate, methods: map[string]handlerFunc{"GET": ns, "PATCH": ns, "DELETE": ns}},
+		{segs: []string{"settings"}, api: apiGate, methods: map[string]handlerFunc{"GET": (*Sim).getSettings, "PATCH": (*Sim).patchSettings, "DELETE": ns}},
 		{segs: []string{"settings", "events"}, api: apiGate, methods: map[string]handlerFunc{"GET": ns}},
 		{segs: []string{"settings", "webhook_test"}, api: apiGate, methods: map[string]handlerFunc{"POST": ns}},
 		{segs: []string{"limits"}, api: apiGate, methods: map[string]handlerFunc{"GET": ns}},
@@ -120,6 +120,7 @@ func (s *Sim) match(path string) (*route, []string) {
 // http.ErrAbortHandler, which an http.Server handles by closing the
 // connection; call ServeHTTP through a server (e.g. httptest.NewServer).
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer s.flush() // the webhooks hear what the request changed
 	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	tooLarge := len(body) > maxBody
 	if tooLarge {
@@ -265,7 +266,9 @@ func (s *Sim) handle(r *http.Request, body []byte) reply {
 		}
 		c.ch = ch
 	}
-	return h(s, c)
+	rep := h(s, c)
+	s.observeAll(c.now)
+	return rep
 }
 
 // bearer extracts the raw token. An Authorization header, when present,

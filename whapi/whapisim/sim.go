@@ -1,6 +1,7 @@
 package whapisim
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -56,6 +57,8 @@ var (
 	// ErrNoQR means the channel is not showing a QR code (it is starting,
 	// not started, or expired), so nothing can be scanned.
 	ErrNoQR = errors.New("whapisim: channel is not waiting for a QR scan")
+	// ErrNotLinked means no phone is linked to the channel.
+	ErrNotLinked = errors.New("whapisim: no phone is linked")
 )
 
 var (
@@ -97,6 +100,19 @@ type Options struct {
 	// CreateLimit is how many channels may be created in any CreateWindow;
 	// zero or negative means 20.
 	CreateLimit int
+	// HookClient sends the webhook deliveries; nil means a client of its
+	// own (10 s per attempt, no redirects followed).
+	HookClient *http.Client
+	// HookBackoff is the step of the linear backoff between the attempts of
+	// a failed delivery (the n-th retry waits n steps, at most the
+	// channel's max_callback_backoff_delay_ms); zero means the channel's
+	// callback_backoff_delay_ms (3 s on a new channel), as WHAPI does.
+	// Tests shorten it.
+	HookBackoff time.Duration
+	// HookAttempts bounds the attempts of one delivery; zero or negative
+	// means DefaultHookAttempts (WHAPI retries "until 200 OK"; the bound is
+	// ours).
+	HookAttempts int
 }
 
 // ChannelState is a snapshot of one simulated channel, for tests.
@@ -309,6 +325,18 @@ type Sim struct {
 	requests []*Request
 	faults   []*Fault
 	routes   []route
+
+	// Webhook deliveries (hooks.go).
+	hookClient   *http.Client
+	hookBackoff  time.Duration
+	hookAttempts int
+	hookFaults   []*HookFault
+	hookLog      []*HookDelivery
+	outbox       []*delivery // events queued under s.mu, sent after it
+	queues       map[string]*hookQueue
+	hookCtx      context.Context
+	hookStop     context.CancelFunc
+	closed       bool
 }
 
 type project struct {
@@ -327,6 +355,14 @@ type channel struct {
 	initUntil   time.Time // INIT before this
 	launchUntil time.Time // LAUNCH before this
 	qrEpoch     time.Time // QR periods are counted from here
+
+	// settings are GET /settings' answer; webhooks its webhooks, parsed.
+	settings map[string]json.RawMessage
+	webhooks []hook
+	// toldState and toldQR are the status and QR period the webhooks
+	// last heard of.
+	toldState gateStatus
+	toldQR    int64
 }
 
 // New returns a simulator configured by opts.
@@ -344,6 +380,18 @@ func New(opts Options) *Sim {
 		channels:     map[string]*channel{},
 		byToken:      map[string]*channel{},
 		routes:       routes(),
+		hookClient:   opts.HookClient,
+		hookBackoff:  opts.HookBackoff,
+		hookAttempts: opts.HookAttempts,
+		queues:       map[string]*hookQueue{},
+	}
+	s.hookCtx, s.hookStop = context.WithCancel(context.Background())
+	if s.hookClient == nil {
+		s.hookClient = &http.Client{Timeout: hookTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	if s.hookAttempts <= 0 {
+		s.hookAttempts = DefaultHookAttempts
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -396,6 +444,7 @@ func (s *Sim) LinkChannel(id, phone string) error {
 	if !rePhone.MatchString(phone) {
 		return ErrInvalidPhone
 	}
+	defer s.flush()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch := s.channels[id]
@@ -411,6 +460,29 @@ func (s *Sim) LinkChannel(id, phone string) error {
 	}
 	ch.Linked = true
 	ch.LinkedPhone = phone
+	// The webhooks hear the new status (AUTH), then users post: after a
+	// scan "health goes QR → AUTH and webhook users.post fires"
+	// (reference §6).
+	s.observe(ch, now)
+	s.emit(ch, "users", "post", "user", userOut{ID: phone, Name: phone})
+	return nil
+}
+
+// UnlinkChannel acts as if the phone removed the linked device: the
+// channel turns back to QR (a new QR sequence) and the webhooks hear it.
+// It returns ErrChannelNotFound, or ErrNotLinked when no phone is linked.
+func (s *Sim) UnlinkChannel(id string) error {
+	defer s.flush()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.channels[id]
+	if ch == nil || ch.Deleted {
+		return ErrChannelNotFound
+	}
+	if !ch.Linked {
+		return ErrNotLinked
+	}
+	s.unlink(ch, s.now())
 	return nil
 }
 

@@ -24,6 +24,8 @@ type Partner interface {
 	Wake(ctx context.Context, channelToken string) (*whapi.Health, error)
 	LoginQR(ctx context.Context, channelToken string) (*whapi.QR, error)
 	PairingCode(ctx context.Context, channelToken, phone string) (string, error)
+	GetSettings(ctx context.Context, channelToken string) (*whapi.Settings, error)
+	PatchSettings(ctx context.Context, channelToken string, p whapi.SettingsPatch) (*whapi.SettingsUpdate, error)
 }
 
 // Service runs the workflows.
@@ -35,6 +37,9 @@ type Service struct {
 	locks keyedMutex
 	// connect coalesces the gate calls of connect pages.
 	connect connectCache
+	// publicURL is where WHAPI reaches the app ("" = no webhooks): see
+	// SetPublicURL.
+	publicURL string
 
 	// SettleAfter is how long an unanswered WHAPI change is left alone
 	// before Reconcile settles it from what WHAPI shows (so a request still

@@ -62,6 +62,8 @@ func (s *Service) hookAfterCreate(ctx context.Context, ch *models.Channel) {
 	if s.publicURL == "" {
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.HookTimeout)
+	defer cancel()
 	unlock := s.locks.lock(ch.ID)
 	defer unlock()
 	if _, err := s.ensureHook(ctx, ch); err != nil {

@@ -249,6 +249,28 @@ func TestHookRegistrationFailureNeverFailsTheCreate(t *testing.T) {
 	}
 }
 
+// A gate that does not answer delays the create by HookTimeout at most:
+// the channel is made, and the next Reconcile registers its webhook.
+func TestHookRegistrationIsBoundedAfterCreate(t *testing.T) {
+	e := hookEnv(t)
+	base := e.receiver()
+	e.svc.HookTimeout = 300 * time.Millisecond
+	u := e.customer("amal", 1, 30, 30)
+	e.sim.InjectFault(whapisim.Fault{Method: "GET", Path: "/settings", Kind: whapisim.FaultHang})
+	start := time.Now()
+	ch := e.create(u.ID, "shop")
+	if took := time.Since(start); took > 5*time.Second { // the client alone would wait 15 s
+		t.Fatalf("the create took %v with the gate hanging", took)
+	}
+	if ch.Status != models.ChannelTrial {
+		t.Fatalf("channel %s", ch.Status)
+	}
+	if rep, err := e.svc.Reconcile(e.ctx); err != nil || rep.Hooked != 1 {
+		t.Fatalf("reconcile %+v %v", rep, err)
+	}
+	e.ourHook(ch, base)
+}
+
 // The simulator links the phone: the webhook arrives by real HTTP, the
 // channel is linked with its number, and the connect state says so
 // without asking the gate; the phone unlinks, and it says so too.

@@ -171,9 +171,10 @@ func (s *Sim) observe(ch *channel, now time.Time) {
 // in the shape of WHAPI's examples (reference §4): the payload under its
 // key, "event": {"type", "event"} and "channel_id". s.mu must be held.
 func (s *Sim) emit(ch *channel, typ, method, key string, payload any) {
-	var backoff, maxWait float64 = 3000, 900000
-	_ = json.Unmarshal(ch.settings["callback_backoff_delay_ms"], &backoff)
-	_ = json.Unmarshal(ch.settings["max_callback_backoff_delay_ms"], &maxWait)
+	var backoff, maxWait float64
+	st := settingsOf(ch)
+	_ = json.Unmarshal(st["callback_backoff_delay_ms"], &backoff)
+	_ = json.Unmarshal(st["max_callback_backoff_delay_ms"], &maxWait)
 	for _, h := range ch.webhooks {
 		if !h.wants(typ, method) {
 			continue

@@ -296,7 +296,6 @@ func (s *Sim) createChannel(c *call) reply {
 		ch.Trial = now.Add(time.Duration(s.trialDays) * day)
 		ch.ActiveTill = ch.Trial.Add(day)
 	}
-	ch.settings = newSettings()
 	ch.seed = make([]byte, 32)
 	_, _ = rand.Read(ch.seed) // crypto/rand.Read never fails
 	// Creation starts the instance (our choice), so a passive /health poller

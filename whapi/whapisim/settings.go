@@ -215,9 +215,19 @@ func newSettings() map[string]json.RawMessage {
 	return m
 }
 
+// settingsOf returns the channel's settings: a new channel's until they
+// are first changed (kept only then, so that channels nobody configures
+// cost no memory).
+func settingsOf(ch *channel) map[string]json.RawMessage {
+	if ch.settings == nil {
+		return newSettings()
+	}
+	return ch.settings
+}
+
 // getSettings serves GET /settings.
 func (s *Sim) getSettings(c *call) reply {
-	return jsonReply(http.StatusOK, c.ch.settings)
+	return jsonReply(http.StatusOK, settingsOf(c.ch))
 }
 
 // patchSettings serves PATCH /settings: every member present replaces
@@ -231,8 +241,9 @@ func (s *Sim) patchSettings(c *call) reply {
 		return *rep
 	}
 	bad := func(details string) reply { return errReply(http.StatusBadRequest, "Wrong settings format", details) }
-	next := make(map[string]json.RawMessage, len(c.ch.settings))
-	for k, v := range c.ch.settings {
+	before := settingsOf(c.ch)
+	next := make(map[string]json.RawMessage, len(before))
+	for k, v := range before {
 		next[k] = v
 	}
 	changes := []string{}
@@ -256,7 +267,6 @@ func (s *Sim) patchSettings(c *call) reply {
 		}
 		next[k] = v
 	}
-	before := c.ch.settings
 	c.ch.settings = next
 	c.ch.webhooks = nil
 	_ = json.Unmarshal(next["webhooks"], &c.ch.webhooks) // as validWebhooks stored them

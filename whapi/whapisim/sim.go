@@ -356,7 +356,8 @@ type channel struct {
 	launchUntil time.Time // LAUNCH before this
 	qrEpoch     time.Time // QR periods are counted from here
 
-	// settings are GET /settings' answer; webhooks its webhooks, parsed.
+	// settings are GET /settings' answer once changed (nil: a new
+	// channel's, see settingsOf); webhooks its webhooks, parsed.
 	settings map[string]json.RawMessage
 	webhooks []hook
 	// toldState and toldQR are the status and QR period the webhooks

@@ -335,7 +335,7 @@ func backgroundJobs(ctx context.Context, svc *provision.Service, log *slog.Logge
 			log.Warn("reconcile failed", "err", err)
 		} else {
 			log.Info("reconcile", "settled", rep.Settled, "synced", rep.Synced, "gone", rep.Gone, "orphans", rep.Orphans,
-				"webhooks", rep.Hooked, "errors", rep.Errors)
+				"errors", rep.Errors, "webhooks", rep.Hooked)
 		}
 	}
 	for {

@@ -176,7 +176,7 @@ func (s *Service) wake(ctx context.Context, ch *models.Channel, token string) (*
 // before a newer webhook's is not applied over it.
 func (s *Service) observePoll(ctx context.Context, ch *models.Channel, h *whapi.Health) error {
 	o := healthObservation(h)
-	if o.Linked == nil || (*o.Linked == ch.Linked && (!ch.Linked || o.Phone == ch.LinkedPhone)) {
+	if o.Linked == nil || (*o.Linked == ch.Linked && (!ch.Linked || o.Phone == "" || o.Phone == ch.LinkedPhone)) {
 		return nil // nothing new: no write (a poll every 2 s costs no query more)
 	}
 	_, err := s.store.ApplyGate(ctx, ch.ID, o)

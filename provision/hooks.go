@@ -129,7 +129,11 @@ func (s *Service) ensureHook(ctx context.Context, ch *models.Channel) (bool, err
 	if !hasOurHook(up.AfterUpdate.Webhooks, base, hash) {
 		return false, errHookNotKept
 	}
-	return true, s.store.ConfirmHook(ctx, ch.ID, hash, base)
+	if err := s.store.ConfirmHook(ctx, ch.ID, hash, base); err != nil {
+		return false, err
+	}
+	s.log.InfoContext(ctx, "webhook registered at WHAPI", "channel", ch.ID, "kept", len(list)-1)
+	return true, nil
 }
 
 // hookSecretOf returns the secret at the end of a webhook URL of ours

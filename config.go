@@ -74,6 +74,14 @@ var settings = []setting{
 			"Any other host WHAPI names is refused, logged, and the gate URL is used: a channel's token never goes elsewhere",
 	},
 	{
+		flag: "public-url", env: "WHAPIDESK_PUBLIC_URL", shown: "none", scope: serveCommands,
+		usage: "the address at which WHAPI and browsers reach this app, like https://desk.example.com " +
+			"(an absolute http or https URL, without a query or fragment). When set, every channel's WHAPI gate " +
+			"gets a webhook to PUBLIC_URL/hooks/whapi/<secret>, so a phone linked or unlinked shows at once; " +
+			"unset, the app only polls WHAPI",
+		into: func(c *Config) any { return &c.PublicURL },
+	},
+	{
 		flag: "simulator", env: "WHAPIDESK_SIMULATOR", scope: serveCommands,
 		usage: "use the built-in WHAPI simulator, mounted at /_whapisim on the app's own port, " +
 			"instead of WHAPI (demo always does)",

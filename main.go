@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -45,6 +46,9 @@ type Config struct {
 	SecureCookies bool
 	Demo          bool
 	Brand         string
+	// PublicURL is where WHAPI and browsers reach the app ("" = unknown:
+	// no webhooks, polling only).
+	PublicURL string
 	// TrustedProxies are CIDRs of reverse proxies allowed to name the client
 	// in X-Forwarded-For.
 	TrustedProxies []*net.IPNet
@@ -64,6 +68,23 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("config: %q is not an http(s) URL", u)
 			}
 		}
+	}
+	return checkPublicURL(c.PublicURL)
+}
+
+// checkPublicURL refuses a public address WHAPI could not post to as is:
+// it must be an absolute http(s) URL with a host, and no user, query or
+// fragment (the webhook's path is appended to it). "" is allowed: no
+// webhooks.
+func checkPublicURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" ||
+		u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("config: the public URL (--public-url, WHAPIDESK_PUBLIC_URL) %q must be an absolute "+
+			"http(s) address like https://desk.example.com, without a user, query or fragment", raw)
 	}
 	return nil
 }
@@ -221,6 +242,13 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 	client := whapi.New(managerURL, gateURL, store, whapi.WithLogger(log), whapi.WithGateHosts(cfg.GateHosts...))
 	svc := provision.New(store, client, log)
+	svc.SetPublicURL(cfg.PublicURL)
+	if cfg.PublicURL != "" {
+		log.Info("WHAPI's webhooks are registered for every channel", "public_url", cfg.PublicURL)
+	}
+	if sim != nil {
+		go tickSimulator(ctx, sim) // its webhooks hear what time changes
+	}
 
 	e := echo.New()
 	h := handlers.New(store, svc, log, handlers.Config{SecureCookies: cfg.SecureCookies, Version: version, TrustedProxies: cfg.TrustedProxies, Brand: cfg.Brand})
@@ -318,7 +346,8 @@ func backgroundJobs(ctx context.Context, svc *provision.Service, log *slog.Logge
 		if err != nil && ctx.Err() == nil {
 			log.Warn("reconcile failed", "err", err)
 		} else {
-			log.Info("reconcile", "settled", rep.Settled, "synced", rep.Synced, "gone", rep.Gone, "orphans", rep.Orphans, "errors", rep.Errors)
+			log.Info("reconcile", "settled", rep.Settled, "synced", rep.Synced, "gone", rep.Gone, "orphans", rep.Orphans,
+				"errors", rep.Errors, "webhooks", rep.Hooked)
 		}
 	}
 	for {
@@ -336,6 +365,23 @@ func backgroundJobs(ctx context.Context, svc *provision.Service, log *slog.Logge
 			} else if rep.Candidates > 0 {
 				log.Info("auto top-up", "channels", rep.Extended, "days", rep.Days, "failed", rep.Failed)
 			}
+		}
+	}
+}
+
+// tickSimulator lets the built-in simulator see, every second, what time
+// changed (a line up, a QR code rotated), so its webhooks tell it as
+// WHAPI's would.
+func tickSimulator(ctx context.Context, sim *whapisim.Sim) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	defer sim.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			sim.Tick()
 		}
 	}
 }

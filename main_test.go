@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -492,6 +493,18 @@ func TestConfigValidate(t *testing.T) {
 		{"empty urls with simulator", func(c *Config) { c.ManagerURL, c.GateURL, c.Simulator = "", "", true }, ""},
 		{"empty db", func(c *Config) { c.DBPath = "" }, "database path is empty"},
 		{"empty db with simulator", func(c *Config) { c.DBPath = ""; c.Simulator = true }, "database path is empty"},
+		{"public url", func(c *Config) { c.PublicURL = "https://desk.example.com" }, ""},
+		{"public url with a path and a slash", func(c *Config) { c.PublicURL = "http://10.0.0.5:8080/desk/" }, ""},
+		{"public url without scheme", func(c *Config) { c.PublicURL = "desk.example.com" }, "must be an absolute http(s) address"},
+		{"public url relative", func(c *Config) { c.PublicURL = "/desk" }, "must be an absolute http(s) address"},
+		{"public url ftp", func(c *Config) { c.PublicURL = "ftp://desk.example.com" }, "must be an absolute http(s) address"},
+		{"public url without host", func(c *Config) { c.PublicURL = "https://" }, "must be an absolute http(s) address"},
+		{"public url with a query", func(c *Config) { c.PublicURL = "https://desk.example.com/?a=1" }, "without a user, query or fragment"},
+		{"public url with an empty query", func(c *Config) { c.PublicURL = "https://desk.example.com/?" }, "without a user, query or fragment"},
+		{"public url with a fragment", func(c *Config) { c.PublicURL = "https://desk.example.com/#top" }, "without a user, query or fragment"},
+		{"public url with an empty fragment", func(c *Config) { c.PublicURL = "https://desk.example.com#" }, "without a user, query or fragment"},
+		{"public url with a user", func(c *Config) { c.PublicURL = "https://admin:pw@desk.example.com" }, "without a user, query or fragment"},
+		{"public url not a url", func(c *Config) { c.PublicURL = "https://desk example.com" }, "must be an absolute http(s) address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -543,6 +556,26 @@ func TestServeFlags(t *testing.T) {
 		})
 	}
 
+	t.Run("serve refuses a public URL with a query, by flag or variable, before touching the disk", func(t *testing.T) {
+		for _, env := range []bool{false, true} {
+			dir := t.TempDir()
+			args := []string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "w.db")}
+			if env {
+				t.Setenv("WHAPIDESK_PUBLIC_URL", "https://desk.example.com/?x=1")
+			} else {
+				t.Setenv("WHAPIDESK_PUBLIC_URL", "")
+				args = append(args, "--public-url", "https://desk.example.com/?x=1")
+			}
+			_, _, err := runCmd(t, "", args...)
+			if err == nil || !strings.Contains(err.Error(), "--public-url") {
+				t.Fatalf("env %v: err = %v, want the public URL refused", env, err)
+			}
+			if names := fileNames(t, dir); len(names) != 0 {
+				t.Errorf("files created: %v", names)
+			}
+		}
+	})
+
 	t.Run("serve refuses a non-http manager URL before touching the disk", func(t *testing.T) {
 		dir := t.TempDir()
 		_, _, err := runCmd(t, "", "serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "w.db"), "--manager-url", "ftp://x")
@@ -579,12 +612,21 @@ type server struct {
 }
 
 // startServer runs the command in a goroutine and waits for /healthz.
+// selfURL, as an argument of startServer, stands for the server's own
+// base URL.
+const selfURL = "{self}"
+
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{base: "http://" + addr, stdout: &testenv.LogBuffer{}, stderr: &testenv.LogBuffer{}, cancel: cancel, done: make(chan error, 1)}
-	args = append(args, "--addr", addr)
+	args = append(slices.Clone(args), "--addr", addr)
+	for i, a := range args {
+		if a == selfURL { // the server's own address, e.g. as its --public-url
+			args[i] = s.base
+		}
+	}
 	go func() { s.done <- run(ctx, args, strings.NewReader(""), s.stdout, s.stderr) }()
 	t.Cleanup(func() {
 		if !s.stopped {

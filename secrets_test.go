@@ -120,17 +120,20 @@ var (
 )
 
 // TestSecretsNeverInPlainText runs the demo flow against the real server —
-// the admin saves the partner token (form and JSON API), creates channels for
-// customers through the JSON API, credits days and extends a channel; a
-// customer opens the connect page and its QR — then stops the server, writes
-// a backup, and searches everything the app wrote for the partner token and
-// every channel token: the logs, every response (status, headers, body), the
-// database, its WAL and the backup. Zero hits.
+// with its own address as the public URL, so every channel gets a webhook
+// of the (built-in) WHAPI's — the admin saves the partner token (form and
+// JSON API), creates channels for customers through the JSON API, credits
+// days and extends a channel; a customer opens the connect page and its
+// QR; WHAPI posts an event to a channel's webhook — then stops the server,
+// writes a backup, and searches everything the app wrote for the partner
+// token, every channel token and every webhook secret: the logs, every
+// response (status, headers, body), the database, its WAL and the backup.
+// Zero hits.
 func TestSecretsNeverInPlainText(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "demo.db")
-	s := startServer(t, "demo", "--db", db)
+	s := startServer(t, "demo", "--db", db, "--public-url", selfURL)
 	pw := anyPasswordLine.FindAllStringSubmatch(s.stdout.String(), -1)
 	if len(pw) != 2 {
 		t.Fatalf("want the admin's and the customers' password lines in stdout:\n%s", s.stdout)
@@ -204,6 +207,27 @@ func TestSecretsNeverInPlainText(t *testing.T) {
 	customer.get(fmt.Sprintf("/api/channels/%d/qr", id), http.StatusOK)
 	customer.get("/api/channels", http.StatusOK)
 
+	// Each channel's webhook, as WHAPI holds it (read from the built-in
+	// simulator with the channel's token, from the database opened beside
+	// the server); WHAPI posts a link to one.
+	hookSecrets := webhookSecrets(t, s.base, db, len(channelIDs))
+	link := `{"user":{"id":"15551234567","name":"Amal"},"event":{"type":"users","event":"post"}}`
+	for _, secret := range hookSecrets {
+		resp, err := http.Post(s.base+"/hooks/whapi/"+secret, "application/json", strings.NewReader(link))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("webhook = %d %s", resp.StatusCode, b)
+		}
+		var head bytes.Buffer // the answer, without the address the test posted to
+		fmt.Fprintf(&head, "POST /hooks/whapi/[its secret] → %s\n", resp.Status)
+		_ = resp.Header.Write(&head)
+		responses = append(responses, head.String()+"\n"+string(b))
+	}
+
 	// The WAL holds the recent writes while the server runs: read it now,
 	// since a clean shutdown checkpoints it into the database and removes it.
 	files := map[string][]byte{}
@@ -243,6 +267,9 @@ func TestSecretsNeverInPlainText(t *testing.T) {
 	if len(rows) != len(channelIDs) {
 		t.Fatalf("%d channels in the database, want %d", len(rows), len(channelIDs))
 	}
+	for i, sec := range hookSecrets {
+		secrets[fmt.Sprintf("webhook secret %d", i)] = sec
+	}
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -270,6 +297,14 @@ func TestSecretsNeverInPlainText(t *testing.T) {
 	}
 	if !strings.Contains(string(raw), secrets["partner token"]) {
 		t.Error("the positive control failed")
+	}
+	for _, sec := range hookSecrets { // what is kept of a webhook secret: its hash
+		if !strings.Contains(where["backup"], models.HookHash(sec)) {
+			t.Error("a webhook secret's hash is not in the backup: the search reads the wrong bytes")
+		}
+	}
+	if !strings.Contains(where["stderr"], "path=/hooks/whapi/…") {
+		t.Error("the request log does not show the webhook's requests: the search of the logs means nothing")
 	}
 	hits := 0
 	for name, secret := range secrets {
@@ -544,4 +579,45 @@ func TestRotateKeyCommandRefuses(t *testing.T) {
 	if _, _, err := runCmd(t, "", "rotate-key", "--db", db, "extra"); err == nil {
 		t.Error("rotate-key with an extra argument succeeded")
 	}
+}
+
+// webhookSecrets returns the secret of each of the n channels' webhooks,
+// as the built-in simulator (serving at base) holds them: the channel
+// tokens are read from the database, opened beside the running server.
+func webhookSecrets(t *testing.T, base, db string, n int) []string {
+	t.Helper()
+	store, err := openStore(t.Context(), Config{DBPath: db}, newLogger(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	rows, _, err := store.ListChannels(t.Context(), models.ChannelFilter{})
+	if err != nil || len(rows) != n {
+		t.Fatalf("%d channels, %v", len(rows), err)
+	}
+	var out []string
+	for _, r := range rows {
+		tok, err := store.ChannelToken(&r.Channel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodGet, base+simPrefix+"/settings", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct{ Webhooks []struct{ URL string } }
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil || len(st.Webhooks) != 1 {
+			t.Fatalf("channel %d's webhooks at WHAPI: %+v %v", r.ID, st, err)
+		}
+		sec, ok := strings.CutPrefix(st.Webhooks[0].URL, base+"/hooks/whapi/")
+		if !ok || len(sec) < 32 {
+			t.Fatalf("channel %d's webhook is not the app's", r.ID)
+		}
+		out = append(out, sec)
+	}
+	return out
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"whapidesk/models"
+	"whapidesk/whapi/whapisim"
 )
 
 // TestBrowserConnectPage drives the customer's side in a real headless
@@ -205,4 +206,47 @@ func TestBrowserConnectPage(t *testing.T) {
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestBrowserConnectPageByWebhook: the connect page turns "Connected"
+// within 2 s of WHAPI's webhook, with polling of the gate switched off in
+// two ways: the simulator hangs /health, and the test's clock stands
+// still, so the app's cached status ("QR") never goes stale on its own.
+// Only the webhook, sent by the simulator by real HTTP when the phone
+// links, can tell the page.
+func TestBrowserConnectPageByWebhook(t *testing.T) {
+	tab := startBrowser(t, "customer")
+	f := newCustFix(t, func(o *custOptions) {
+		o.manualClock = true
+		o.hooks = true
+	})
+	u := f.customer("cust@example.com", true)
+	ch := f.channel(u, "Sales")
+	f.hookSecret(ch) // registered at WHAPI
+
+	tab.do(t, chromedp.Navigate(f.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("email")))
+	tab.login(t, "cust@example.com", "My channels")
+	tab.do(t, chromedp.Navigate(f.srv.URL+connectPath(ch.ID, "")), chromedp.WaitVisible(chromedp.ID("connect-status")))
+	tab.waitJS(t, "the QR code", `document.querySelector('#connect-status[data-step=qr] img.qr') !== null`)
+
+	f.sim.InjectFault(whapisim.Fault{Method: "GET", Path: "/health", Kind: whapisim.FaultHang, Times: 1000})
+	health := f.sim.CountRequests("GET", "/health")
+	if err := f.sim.LinkChannel(ch.RemoteID(), "15551234567"); err != nil {
+		t.Fatal(err)
+	}
+	delivered := waitHooks(t, f.sim, 2) // the status (AUTH) and users post, answered 200
+	tab.waitJS(t, "the page to say Connected, with the number",
+		`document.querySelector('#connect-status[data-step=connected] [data-testid=linked-phone]') !== null`)
+	took := time.Since(delivered)
+	t.Logf("the page said Connected %v after the webhook", took)
+	// The page polls every 2 s; a little more for the poll's own round trip.
+	if took > 2*time.Second+500*time.Millisecond {
+		t.Fatalf("the page said Connected %v after the webhook, want within 2 s", took)
+	}
+	if got := inTab(t, tab, chromedp.Text(chromedp.CSS(`[data-testid=connected]`))); !strings.Contains(got, "+15551234567") {
+		t.Fatalf("connected box says %q", got)
+	}
+	if n := f.sim.CountRequests("GET", "/health"); n != health {
+		t.Fatalf("the app asked the gate's /health %d times: the webhook alone should have told", n-health)
+	}
 }

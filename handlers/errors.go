@@ -51,9 +51,11 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 	}
 	if status >= 500 {
 		h.log.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method,
-			"path", c.Request().URL.Path, "err", err)
+			"path", logPath(c.Request()), "err", err)
 	}
-	if isAPI(c) {
+	if isHook(c.Request()) { // WHAPI reads the status only
+		err = c.NoContent(status)
+	} else if isAPI(c) {
 		if ae == nil {
 			ae = &APIError{Code: code, Message: message}
 		}

@@ -107,8 +107,12 @@ func (h *Handler) requestLogger() echo.MiddlewareFunc {
 			if v.Status >= 500 {
 				level = slog.LevelError
 			}
+			path := v.URIPath
+			if isHook(c.Request()) {
+				path = logPath(c.Request()) // never a webhook's secret
+			}
 			h.log.LogAttrs(c.Request().Context(), level, "request",
-				slog.String("method", v.Method), slog.String("path", v.URIPath),
+				slog.String("method", v.Method), slog.String("path", path),
 				slog.Int("status", v.Status), slog.Duration("duration", v.Latency),
 				slog.String("ip", v.RemoteIP))
 			return nil

@@ -40,6 +40,10 @@ func (h *Handler) Routes(e *echo.Echo) {
 	e.GET("/healthz", h.healthz)
 	e.StaticFS("/static", static.FS)
 
+	// WHAPI's webhooks: no session, no CSRF token (WHAPI has neither); the
+	// channel's secret in the address is the credential (handlers/hooks.go).
+	e.POST(hookPrefix+":secret", h.receiveWHAPIHook, middleware.BodyLimit(hookBodyLimit))
+
 	// Pages and forms: session cookie + CSRF token.
 	web := e.Group("", h.loadSession, h.csrf)
 

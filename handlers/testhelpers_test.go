@@ -61,6 +61,10 @@ type appOptions struct {
 	// ownProjects: the partner has only the simulator's own default project,
 	// not whapidesk's (see simOwnProjects).
 	ownProjects bool
+	// hooks makes the test server's address the public one, so every
+	// channel gets a webhook of WHAPI's to it (and the simulator retries a
+	// failed delivery after 20 ms rather than WHAPI's 3 s).
+	hooks bool
 }
 
 // simOwnProjects gives the partner only the simulator's own default
@@ -91,6 +95,9 @@ func newTestApp(t testing.TB, opts ...func(*appOptions)) *testApp {
 	for _, f := range opts {
 		f(&o)
 	}
+	if o.hooks && o.sim.HookBackoff == 0 {
+		o.sim.HookBackoff = 20 * time.Millisecond
+	}
 	env := testenv.New(t, testenv.Options{States: provision.States(), Sim: o.sim, Timeout: o.timeout,
 		ManualClock: o.manualClock, ClockStart: manualClockStart(), LogLevel: slog.LevelDebug, SimOwnProjects: o.ownProjects})
 	a := &testApp{t: t, env: env, store: env.Store, sim: env.Sim, simURL: env.SimURL, dbPath: env.DBPath, logs: env.Logs,
@@ -109,6 +116,9 @@ func newTestApp(t testing.TB, opts ...func(*appOptions)) *testApp {
 	New(a.store, a.svc, log, o.handler).Routes(a.e)
 	a.srv = httptest.NewServer(a.e)
 	t.Cleanup(a.srv.Close)
+	if o.hooks {
+		a.svc.SetPublicURL(a.srv.URL)
+	}
 	return a
 }
 

@@ -439,12 +439,6 @@ func (s *Store) SetStopped(ctx context.Context, actor Actor, id int64, stopped b
 	})
 }
 
-// SetLinked records whether a phone is linked to the channel.
-func (s *Store) SetLinked(ctx context.Context, id int64, linked bool, phone string) error {
-	return s.db.WithContext(ctx).Model(&Channel{}).Where("id = ?", id).
-		Updates(map[string]any{"linked": linked, "linked_phone": phone, "updated_at": s.now()}).Error
-}
-
 // MarkChannelGone records that WHAPI no longer has a channel whapidesk
 // thought live (deleted outside whapidesk). Its unused paid days went back
 // to the partner at WHAPI, so they are credited back to the customer too.

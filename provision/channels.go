@@ -160,7 +160,7 @@ func (s *Service) CreateChannel(ctx context.Context, actor models.Actor, in Crea
 	for attempt := 1; ; attempt++ {
 		remote, err := s.whapi.CreateChannel(ctx, req)
 		if err == nil {
-			return s.confirmCreate(ctx, actor, op.ID, remote)
+			return s.confirmCreateAndHook(ctx, actor, op.ID, remote)
 		}
 		if !whapi.OutcomeUnknown(err) {
 			return nil, s.failCreate(ctx, op.ID, err)
@@ -173,7 +173,7 @@ func (s *Service) CreateChannel(ctx context.Context, actor models.Actor, in Crea
 		case lerr != nil:
 			return ch, ErrOutcomeUnknown // Reconcile settles it
 		case found != nil:
-			return s.confirmCreate(ctx, actor, op.ID, found)
+			return s.confirmCreateAndHook(ctx, actor, op.ID, found)
 		case attempt >= 2:
 			return ch, ErrOutcomeUnknown
 		}
@@ -192,6 +192,15 @@ func (s *Service) confirmCreate(ctx context.Context, actor models.Actor, opID in
 		ch = fresh
 	}
 	return ch, nil
+}
+
+// confirmCreateAndHook is confirmCreate, then the new channel's webhook.
+func (s *Service) confirmCreateAndHook(ctx context.Context, actor models.Actor, opID int64, remote *whapi.Channel) (*models.Channel, error) {
+	ch, err := s.confirmCreate(ctx, actor, opID, remote)
+	if err == nil {
+		s.hookAfterCreate(ctx, ch)
+	}
+	return ch, err
 }
 
 // failCreate settles a create WHAPI refused and says why.
@@ -519,23 +528,41 @@ func (s *Service) Sync(ctx context.Context, channelID int64) (*models.Channel, e
 	if _, err := s.permitted(ctx, channelID, ActSync); err != nil {
 		return nil, err
 	}
-	return s.syncLocked(ctx, channelID)
+	ch, err := s.syncLocked(ctx, channelID)
+	if err == nil {
+		s.syncHook(ctx, ch)
+	}
+	return ch, err
+}
+
+// syncHook registers the webhook of a synced channel that lacks one (see
+// ensureHook), and reports whether it did. A failure is logged; the next
+// sync tries again.
+func (s *Service) syncHook(ctx context.Context, ch *models.Channel) bool {
+	done, err := s.ensureHook(ctx, ch)
+	if err != nil {
+		s.log.WarnContext(ctx, "webhook registration failed; the next sync retries", "channel", ch.ID, "err", err)
+	}
+	return done
 }
 
 // syncListed is Sync for Reconcile, which checked the partner token once
 // for the whole run: only the channel's state is checked again (it may
-// have changed since the channel was listed).
-func (s *Service) syncListed(ctx context.Context, channelID int64) (*models.Channel, error) {
+// have changed since the channel was listed). hooked reports that the
+// channel's webhook was registered.
+func (s *Service) syncListed(ctx context.Context, channelID int64) (ch *models.Channel, hooked bool, err error) {
 	unlock := s.locks.lock(channelID)
 	defer unlock()
-	ch, err := s.store.ChannelByID(ctx, channelID)
-	if err != nil {
-		return nil, err
+	if ch, err = s.store.ChannelByID(ctx, channelID); err != nil {
+		return nil, false, err
 	}
 	if err := permitState(ch, ActSync); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return s.syncLocked(ctx, channelID)
+	if ch, err = s.syncLocked(ctx, channelID); err != nil {
+		return nil, false, err
+	}
+	return ch, s.syncHook(ctx, ch), nil
 }
 
 // syncLocked is Sync for a caller that holds the channel's lock; a channel

@@ -54,7 +54,9 @@ func qrLifetime(q *whapi.QR) time.Duration {
 
 // connectCache coalesces the gate calls of every viewer of a channel: one
 // health call per healthTTL and one QR call per QR lifetime, whatever the
-// number of open tabs (issue: QR fetches coalesce).
+// number of open tabs (issue: QR fetches coalesce). A webhook's event
+// replaces what it holds of the channel (ReceiveHook), so viewers see the
+// event at once and without a gate call.
 type connectCache struct {
 	flight singleflight.Group
 	mu     sync.Mutex
@@ -83,13 +85,23 @@ func (c *connectCache) init() {
 	}
 }
 
-// forget drops what is cached of a channel (linked, deleted).
+// forget drops what is cached of a channel (linked, deleted, or WHAPI
+// told something new of it).
 func (c *connectCache) forget(id int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.init()
 	delete(c.health, id)
 	delete(c.qr, id)
+}
+
+// learn caches a channel's health that a webhook told at at, as if the
+// gate had just been asked: viewers see it without asking again.
+func (c *connectCache) learn(id int64, h *whapi.Health, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.init()
+	c.health[id] = cachedHealth{h: h, at: at}
 }
 
 // ConnectState tells the connect page what to show for a channel: its
@@ -111,9 +123,16 @@ func (s *Service) ConnectState(ctx context.Context, channelID int64) (*ConnectSt
 	if err != nil {
 		return nil, err
 	}
+	if err := s.observePoll(ctx, ch, h); err != nil {
+		return nil, err
+	}
 	switch h.Status.Text {
 	case whapi.StatusAuth:
-		return s.connected(ctx, ch, h)
+		phone := ""
+		if h.User != nil {
+			phone = h.User.Phone()
+		}
+		return &ConnectState{Phase: PhaseConnected, Phone: phone}, nil
 	case whapi.StatusQR:
 	case whapi.StatusStop:
 		// Stopped at WHAPI though whapidesk means it to run: its days ran
@@ -131,11 +150,6 @@ func (s *Service) ConnectState(ctx context.Context, channelID int64) (*ConnectSt
 		return s.wake(ctx, ch, token)
 	default: // INIT, LAUNCH: starting up
 		return &ConnectState{Phase: PhasePreparing}, nil
-	}
-	if ch.Linked {
-		if err := s.store.SetLinked(ctx, ch.ID, false, ""); err != nil {
-			return nil, err
-		}
 	}
 	qr, err := s.qr(ctx, ch, token)
 	if errors.Is(err, whapi.ErrConflict) { // linked meanwhile
@@ -173,20 +187,17 @@ func (s *Service) wake(ctx context.Context, ch *models.Channel, token string) (*
 	return &ConnectState{Phase: PhaseWaiting, PNG: qr.png, ExpiresAt: qr.expires}, nil
 }
 
-func (s *Service) connected(ctx context.Context, ch *models.Channel, h *whapi.Health) (*ConnectState, error) {
-	phone := ""
-	if h.User != nil {
-		phone = h.User.ID
+// observePoll records what the gate's status says of the link when it
+// differs from what the channel has: linked with the number (AUTH), or
+// not linked (QR). It goes through the store's ordering, so a status read
+// before a newer webhook's is not applied over it.
+func (s *Service) observePoll(ctx context.Context, ch *models.Channel, h *whapi.Health) error {
+	o := healthObservation(h)
+	if o.Linked == nil || (*o.Linked == ch.Linked && (!ch.Linked || o.Phone == "" || o.Phone == ch.LinkedPhone)) {
+		return nil // nothing new: no write (a poll every 2 s costs no query more)
 	}
-	if !ch.Linked || ch.LinkedPhone != phone {
-		if err := s.store.SetLinked(ctx, ch.ID, true, phone); err != nil {
-			return nil, err
-		}
-		if err := s.store.RecordAudit(ctx, models.SystemActor, "channel.linked", "channel "+strconv.FormatInt(ch.ID, 10), ""); err != nil {
-			return nil, err
-		}
-	}
-	return &ConnectState{Phase: PhaseConnected, Phone: phone}, nil
+	_, err := s.store.ApplyGate(ctx, ch.ID, o)
+	return err
 }
 
 // health asks the channel's gate (never waking the channel) how the line
@@ -370,10 +381,12 @@ func (s *Service) Reconnect(ctx context.Context, actor models.Actor, channelID i
 		s.log.WarnContext(ctx, "reconnect: logout refused", "channel", ch.ID, "err", err)
 		return false, fmt.Errorf("%w: the line was not logged out", ErrRefused)
 	}
-	if ch.Linked {
-		if err := s.store.SetLinked(ctx, ch.ID, false, ""); err != nil {
-			return false, err
-		}
+	// Logged out, the line waits for a new scan (a QR): recorded as a poll
+	// would, through the store's ordering (ApplyGate, the one writer of the
+	// link).
+	unlinked := false
+	if _, err := s.store.ApplyGate(ctx, ch.ID, models.GateObservation{Status: whapi.StatusQR, Linked: &unlinked}); err != nil {
+		return false, err
 	}
 	return true, s.store.RecordAudit(ctx, actor, "channel.reconnect", auditTarget(ch), "logged out after "+h.Status.Text)
 }

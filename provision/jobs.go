@@ -170,12 +170,16 @@ func (s *Service) RenewSubscription(ctx context.Context, actor models.Actor, use
 // ReconcileReport counts what a reconcile run did.
 type ReconcileReport struct {
 	Settled, Synced, Gone, Orphans, Errors int
+	// Hooked counts the channels whose webhook it registered.
+	Hooked int
 }
 
 // Reconcile settles operations left half-done by a crash or a lost answer
 // (exactly once, from what WHAPI shows), refreshes every channel from WHAPI,
-// marks channels gone upstream, and deletes WHAPI channels that carry our
-// marker but are not ours (duplicates of a create whose answer was lost).
+// registers the webhook of a running channel that lacks one (with a public
+// address; see ensureHook), marks channels gone upstream, and deletes WHAPI
+// channels that carry our marker but are not ours (duplicates of a create
+// whose answer was lost).
 func (s *Service) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	var rep ReconcileReport
 	st, err := s.settings(ctx)
@@ -205,9 +209,12 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	}
 	var mu sync.Mutex
 	s.each(ctx, len(ids), func(i int) {
-		ch, err := s.syncListed(ctx, ids[i])
+		ch, hooked, err := s.syncListed(ctx, ids[i])
 		mu.Lock()
 		defer mu.Unlock()
+		if hooked {
+			rep.Hooked++
+		}
 		switch {
 		case errors.Is(err, models.ErrChannelBusy):
 			// Its state changed since it was listed (a delete began): the

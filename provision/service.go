@@ -37,6 +37,9 @@ type Service struct {
 	locks keyedMutex
 	// connect coalesces the gate calls of connect pages.
 	connect connectCache
+	// publicURL is where WHAPI reaches the app ("" = no webhooks): see
+	// SetPublicURL.
+	publicURL string
 
 	// SettleAfter is how long an unanswered WHAPI change is left alone
 	// before Reconcile settles it from what WHAPI shows (so a request still
@@ -47,6 +50,10 @@ type Service struct {
 	// WorkTimeout bounds a workflow once it has reserved something: it goes
 	// on to settle even if the caller (a browser) goes away.
 	WorkTimeout time.Duration
+	// HookTimeout bounds the webhook registration that follows a create, so
+	// a slow gate delays the answer by at most this much (the next sync
+	// registers what it did not).
+	HookTimeout time.Duration
 }
 
 // New returns a Service.
@@ -55,7 +62,7 @@ func New(store *models.Store, partner Partner, log *slog.Logger) *Service {
 		log = slog.Default()
 	}
 	return &Service{store: store, whapi: partner, log: log, now: time.Now,
-		SettleAfter: 2 * time.Minute, Concurrency: 4, WorkTimeout: 60 * time.Second}
+		SettleAfter: 2 * time.Minute, Concurrency: 4, WorkTimeout: 60 * time.Second, HookTimeout: 10 * time.Second}
 }
 
 // SetClock replaces the service's clock (tests).

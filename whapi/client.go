@@ -183,6 +183,7 @@ type call struct {
 	logPath string     // path to log instead of the real one (hides a phone number)
 	body    any        // JSON body; nil for none
 	token   string     // gate: the raw channel token
+	hide    []string   // more secrets to keep out of any text (besides the token)
 }
 
 // answer is an HTTP answer, its body already read.
@@ -210,6 +211,7 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	if err != nil {
 		return err
 	}
+	secrets = append(secrets, cl.hide...)
 	if own {
 		if base = c.gateBase(ctx, cl.apiURL, secrets); base == nil {
 			return invalidInput(cl.op, "the gate URL is not an absolute http(s) URL")

@@ -58,4 +58,11 @@
 // receive the channel's token: the configured gate, an https host on its
 // domain, or one [WithGateHosts] lists. Any other apiUrl is logged once and
 // the configured gate is used; a token never goes to an arbitrary host.
+//
+// # Webhooks
+//
+// [Gate.GetSettings] and [Gate.PatchSettings] read and change a
+// channel's webhooks; a PATCH with webhooks replaces the whole list, so
+// read, merge, write. [ParseWebhook] reads what WHAPI sends to a webhook
+// (reference §4): the channel's status, its QR code, the linked account.
 package whapi

@@ -185,6 +185,31 @@ func TestRequests(t *testing.T) {
 				return nil, c.Logout(ctx, channelToken)
 			},
 		},
+		{
+			name: "get settings", answer: "settings.json", method: "GET", path: "/settings", wantToken: "channel",
+			call: func(ctx context.Context, c *whapi.Client) (any, error) {
+				st, err := c.GetSettings(ctx, channelToken)
+				if err != nil {
+					return nil, err
+				}
+				w := st.Webhooks[0]
+				return []any{len(st.Webhooks), w.URL, w.Mode, len(w.Events), w.Has("messages", "post"), w.Has("channel", "post")}, nil
+			},
+			want: []any{1, "https://crm.example.com/whapi", "method", 2, true, false},
+		},
+		{
+			name: "update settings", answer: "settings_update.json", method: "PATCH", path: "/settings", wantToken: "channel",
+			body: `{"webhooks":[{"url":"https://desk.example.com/hooks/whapi/abc","events":[{"type":"channel","method":"post"}],"mode":"body"}]}`,
+			call: func(ctx context.Context, c *whapi.Client) (any, error) {
+				up, err := c.PatchSettings(ctx, channelToken, whapi.SettingsPatch{Webhooks: []whapi.Webhook{{
+					URL: "https://desk.example.com/hooks/whapi/abc", Events: []whapi.WebhookEvent{{Type: "channel", Method: "post"}}, Mode: "body"}}})
+				if err != nil {
+					return nil, err
+				}
+				return []any{len(up.BeforeUpdate.Webhooks), up.AfterUpdate.Webhooks[0].URL, up.Changes}, nil
+			},
+			want: []any{0, "https://desk.example.com/hooks/whapi/abc", []string{"webhooks"}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

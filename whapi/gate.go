@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // Gate is the gate API of one channel: the host WHAPI reported for it
@@ -22,6 +23,16 @@ type Gate struct {
 // or one the allowlist names. Any other apiUrl is logged once (its scheme
 // and host, never a token) and the configured gate is used.
 func (c *Client) Gate(apiURL string) *Gate { return &Gate{c: c, apiURL: apiURL} }
+
+// GetSettings is Gate("").GetSettings.
+func (c *Client) GetSettings(ctx context.Context, channelToken string) (*Settings, error) {
+	return c.Gate("").GetSettings(ctx, channelToken)
+}
+
+// PatchSettings is Gate("").PatchSettings.
+func (c *Client) PatchSettings(ctx context.Context, channelToken string, p SettingsPatch) (*SettingsUpdate, error) {
+	return c.Gate("").PatchSettings(ctx, channelToken, p)
+}
 
 // Health is Gate("").Health: the channel's status on the configured gate.
 func (c *Client) Health(ctx context.Context, channelToken string) (*Health, error) {
@@ -132,4 +143,57 @@ func (g *Gate) PairingCode(ctx context.Context, channelToken, phone string) (str
 // ErrConflict means no account was linked. Never retried.
 func (g *Gate) Logout(ctx context.Context, channelToken string) error {
 	return g.c.do(ctx, call{op: "logout", method: http.MethodPost, gate: true, apiURL: g.apiURL, segs: []string{"users", "logout"}, token: channelToken}, nil)
+}
+
+// GetSettings returns the channel's settings (GET /settings): whapidesk
+// reads its webhooks.
+func (g *Gate) GetSettings(ctx context.Context, channelToken string) (*Settings, error) {
+	var out Settings
+	err := g.c.do(ctx, call{op: "get settings", method: http.MethodGet, gate: true, apiURL: g.apiURL, segs: []string{"settings"}, token: channelToken}, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// PatchSettings changes the channel's settings (PATCH /settings). Only the
+// members p sets are sent; WHAPI leaves the others as they are. Webhooks,
+// when set, replaces the whole list: read it with GetSettings first and
+// send back every webhook to keep. Never retried. The webhooks' URLs may
+// carry secrets: no error text ever holds one, even if WHAPI's message
+// echoes it.
+func (g *Gate) PatchSettings(ctx context.Context, channelToken string, p SettingsPatch) (*SettingsUpdate, error) {
+	var out SettingsUpdate
+	err := g.c.do(ctx, call{op: "update settings", method: http.MethodPatch, gate: true, apiURL: g.apiURL, segs: []string{"settings"},
+		token: channelToken, body: p, hide: urlSecrets(p.Webhooks)}, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// urlSecrets are the parts of the webhooks' URLs that may be secret: each
+// whole URL, its path, and every path segment long enough to be a random
+// key.
+func urlSecrets(hooks []Webhook) []string {
+	var out []string
+	for _, w := range hooks {
+		if w.URL == "" {
+			continue
+		}
+		out = append(out, w.URL)
+		u, err := url.Parse(w.URL)
+		if err != nil {
+			continue
+		}
+		if len(u.Path) > 1 {
+			out = append(out, u.Path)
+		}
+		for _, seg := range strings.Split(u.Path, "/") {
+			if len(seg) >= 16 {
+				out = append(out, seg)
+			}
+		}
+	}
+	return out
 }

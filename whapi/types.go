@@ -3,9 +3,11 @@ package whapi
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -383,4 +385,149 @@ type pairingAnswer struct {
 // successAnswer is WHAPI's answer to an action: {"success": true}.
 type successAnswer struct {
 	Success *bool `json:"success"`
+}
+
+// Webhook event types and methods (reference §4): whapidesk subscribes to
+// the channel's status ("channel": post = a new status, patch = a new QR
+// code) and to its linked account ("users": post = linked, delete =
+// unlinked).
+const (
+	// HookChannel is the event type of a channel's status and QR code.
+	HookChannel = "channel"
+	// HookUsers is the event type of the linked WhatsApp account.
+	HookUsers = "users"
+	// HookPost is the method of a new status (channel) or a link (users).
+	HookPost = "post"
+	// HookPatch is the method of a new QR code (channel).
+	HookPatch = "patch"
+	// HookDelete is the method of an unlink (users).
+	HookDelete = "delete"
+	// HookModeBody makes WHAPI POST every event to the URL as it is, the
+	// event named in the body (the default mode).
+	HookModeBody = "body"
+)
+
+// WebhookEvent is one event a webhook subscribes to.
+type WebhookEvent struct {
+	// Type is the event type, e.g. HookChannel.
+	Type string `json:"type"`
+	// Method is the event method, e.g. HookPost.
+	Method string `json:"method"`
+}
+
+// Webhook is one of a channel's webhooks (the settings' "webhooks").
+//
+// A Webhook read from WHAPI (GetSettings, SettingsUpdate) is sent back by
+// PatchSettings exactly as WHAPI sent it, members whapidesk does not know
+// included: a webhook that is not ours passes through unchanged. To change
+// one, build a new Webhook. URL may carry a secret (whapidesk's own does):
+// String, GoString and LogValue show only its scheme and host.
+type Webhook struct {
+	// URL is where WHAPI sends the events (required).
+	URL string `json:"url"`
+	// Events are the events sent there; WHAPI's default is messages only.
+	Events []WebhookEvent `json:"events,omitempty"`
+	// Mode is HookModeBody (the default), "path" or "method".
+	Mode string `json:"mode,omitempty"`
+	// Headers are extra request headers (at most 5).
+	Headers map[string]string `json:"headers,omitempty"`
+
+	raw json.RawMessage // as WHAPI sent it; nil for a webhook built here
+}
+
+// webhookFields is Webhook without its methods, for encoding/json.
+type webhookFields struct {
+	URL     string            `json:"url"`
+	Events  []WebhookEvent    `json:"events,omitempty"`
+	Mode    string            `json:"mode,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+}
+
+// MarshalJSON writes the webhook as WHAPI sent it, or its fields when it
+// was built here.
+func (w Webhook) MarshalJSON() ([]byte, error) {
+	if len(w.raw) > 0 {
+		return w.raw, nil
+	}
+	return json.Marshal(webhookFields{URL: w.URL, Events: w.Events, Mode: w.Mode, Headers: w.Headers})
+}
+
+// UnmarshalJSON reads the fields and keeps the webhook as sent.
+func (w *Webhook) UnmarshalJSON(b []byte) error {
+	var f webhookFields
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*w = Webhook{URL: f.URL, Events: f.Events, Mode: f.Mode, Headers: f.Headers, raw: bytes.Clone(b)}
+	return nil
+}
+
+// Has reports whether the webhook subscribes to the event typ/method.
+func (w Webhook) Has(typ, method string) bool {
+	for _, e := range w.Events {
+		if e.Type == typ && e.Method == method {
+			return true
+		}
+	}
+	return false
+}
+
+// String describes the webhook without the path of its URL.
+func (w Webhook) String() string {
+	return fmt.Sprintf("whapi.Webhook{URL:%s Events:%v Mode:%q}", urlOrigin(w.URL), w.Events, w.Mode)
+}
+
+// GoString is String, so that %#v does not print the URL's secret either.
+func (w Webhook) GoString() string { return w.String() }
+
+// LogValue implements slog.LogValuer: the webhook without its URL's path.
+func (w Webhook) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("url", urlOrigin(w.URL)), slog.Int("events", len(w.Events)), slog.String("mode", w.Mode))
+}
+
+// urlOrigin is scheme://host of a URL and "/…" for the rest, if any.
+func urlOrigin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "[redacted]"
+	}
+	out := u.Scheme + "://" + u.Host
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		out += "/…"
+	}
+	return out
+}
+
+// Settings are the parts of a channel's settings (GET /settings) that
+// whapidesk reads: its webhooks. The other settings are never sent back.
+type Settings struct {
+	// Webhooks are every webhook of the channel, in WHAPI's order.
+	Webhooks []Webhook `json:"webhooks"`
+}
+
+// SettingsPatch is the body of PATCH /settings. A member left nil is not
+// sent, so WHAPI leaves that setting as it is.
+type SettingsPatch struct {
+	// Webhooks, when not nil, replaces the channel's whole list of
+	// webhooks (an empty list removes them all): send every webhook to
+	// keep, not only a new one.
+	Webhooks []Webhook
+}
+
+// MarshalJSON writes only the members that are set.
+func (p SettingsPatch) MarshalJSON() ([]byte, error) {
+	m := map[string]any{}
+	if p.Webhooks != nil {
+		m["webhooks"] = p.Webhooks
+	}
+	return json.Marshal(m)
+}
+
+// SettingsUpdate is the answer of PATCH /settings.
+type SettingsUpdate struct {
+	// BeforeUpdate and AfterUpdate are the settings before and after.
+	BeforeUpdate Settings `json:"before_update"`
+	AfterUpdate  Settings `json:"after_update"`
+	// Changes name the settings that changed, e.g. "webhooks".
+	Changes []string `json:"changes"`
 }

@@ -2,7 +2,8 @@
 // real store on a temporary database (the one constructor,
 // internal/testdb), the WHAPI simulator behind real HTTP, WHAPI clients
 // pointed at it, one manual clock when a test wants it, a goroutine-safe
-// log, fixtures in one style (users, plans, API keys, tokens) and a
+// log, fixtures in one style (users, plans, API keys, tokens), WHAPI's
+// OpenAPI documents to check requests and answers against (Spec) and a
 // headless Chromium.
 //
 // It imports neither provision nor handlers, so that their own (internal)
@@ -133,6 +134,7 @@ func New(t testing.TB, o Options) *Env {
 		o.Sim.GateURL = e.SimURL + "/"
 	}
 	e.Sim = whapisim.New(o.Sim)
+	t.Cleanup(e.Sim.Close) // no webhook is sent after the test
 	var h http.Handler = e.Sim
 	if o.SimFront != nil {
 		h = o.SimFront(h)

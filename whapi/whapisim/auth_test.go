@@ -138,8 +138,8 @@ func TestRouting(t *testing.T) {
 		{"wrong method", "POST", "/channels/" + ch.ID, "Bearer " + testPartnerToken, 405},
 		{"wrong gate method", "GET", "/users/logout", "Bearer " + ch.Token, 405},
 		{"not simulated", "GET", "/partners/whapicloud/settings", "Bearer " + testPartnerToken, 501},
-		{"not simulated gate", "GET", "/settings", "Bearer " + ch.Token, 501},
-		{"not simulated needs auth", "GET", "/settings", "", 401},
+		{"not simulated gate", "GET", "/limits", "Bearer " + ch.Token, 501},
+		{"not simulated needs auth", "GET", "/limits", "", 401},
 		{"malformed channel id", "GET", "/channels/bad-id", "Bearer " + testPartnerToken, 400},
 		{"unknown channel", "GET", "/channels/ABCDEF-12345", "Bearer " + testPartnerToken, 404},
 	}

@@ -119,7 +119,34 @@
 //     otherwise 422 (the spec's "Render QR failed" code). It takes no wakeup.
 //   - LinkChannel needs the channel to be showing a QR (ErrNoQR otherwise).
 //   - Logout unlinks and starts a new QR sequence at once.
-//   - WHAPI endpoints that are documented but not simulated (projects by id,
-//     partner settings, gate settings, profile, limits) answer 501; unknown
-//     paths 404; a wrong method 405 with Allow.
+//   - Settings: GET /settings answers a new channel's settings (documented
+//     defaults, no webhook); PATCH /settings replaces every setting the
+//     body names, whole (a webhooks list replaces the list), leaves the
+//     others, and answers {before_update, after_update, changes}. A member
+//     that is not one of WHAPI's settings, or a value of the wrong type or
+//     out of the documented range, is 400 "Wrong settings format"; so is a
+//     webhook whose url is not an absolute http(s) URL. DELETE /settings is
+//     not simulated.
+//   - WHAPI endpoints that are documented but not simulated (projects by
+//     id, partner settings, settings reset and events, webhook_test,
+//     profile, limits) answer 501; unknown paths 404; a wrong method 405
+//     with Allow.
+//
+// # Webhooks
+//
+// A channel's webhooks hear, in the shapes of WHAPI's examples
+// (reference.md §4): "channel" "post" with the health when the status
+// changes, "channel" "patch" with the QR code when a new one shows,
+// "users" "post" when a phone links (LinkChannel) and "users" "delete"
+// when it unlinks (logout, UnlinkChannel); on a link or unlink the status
+// comes first. Changes that come with time (the line up, a QR rotated, the
+// days run out) are seen when the simulator next looks: on every request
+// and on Tick. Each event goes by real HTTP to every webhook that wants
+// it, in its mode (body: POST to the URL; path: POST to URL/type/method;
+// method: the event's method to URL/type), with its headers, outside the
+// simulator's lock. A channel's events leave in order; one not answered
+// 200 is retried on its own with WHAPI's linear backoff (Options.HookBackoff
+// in tests) at most Options.HookAttempts times, so later events may
+// overtake it. InjectHookFault drops or delays deliveries; Hooks lists
+// them; Close stops them.
 package whapisim

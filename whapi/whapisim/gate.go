@@ -151,16 +151,22 @@ func (s *Sim) health(c *call) reply {
 	if wakeup && s.launchable(ch, c.now) {
 		s.launch(ch, c.now)
 	}
-	st := s.gateState(ch, c.now)
+	return jsonReply(http.StatusOK, s.healthOf(ch, c.now))
+}
+
+// healthOf is the channel's health now, as /health and the channel post
+// webhook show it.
+func (s *Sim) healthOf(ch *channel, now time.Time) healthOut {
+	st := s.gateState(ch, now)
 	out := healthOut{ChannelID: ch.ID, Version: GateVersion, Status: statusOut{Code: int(st), Text: st.text()}}
 	if st != stNotInit && st != stStop {
 		out.StartAt = ch.bootAt.Unix()
-		out.Uptime = int64(c.now.Sub(ch.bootAt) / time.Second)
+		out.Uptime = int64(now.Sub(ch.bootAt) / time.Second)
 	}
 	if st == stAuth || st == stSyncError {
 		out.User = &userOut{ID: ch.LinkedPhone, Name: ch.LinkedPhone}
 	}
-	return jsonReply(http.StatusOK, out)
+	return out
 }
 
 type qrOut struct {
@@ -248,12 +254,16 @@ type qrParams struct {
 	light, dark         color.RGBA
 }
 
+// defaultQRParams are WHAPI's QRParameters defaults.
+var defaultQRParams = qrParams{size: 264, width: 300, height: 300,
+	light: color.RGBA{0xff, 0xff, 0xff, 0xff}, dark: color.RGBA{0x12, 0x2e, 0x31, 0xff}}
+
 // parseQRParams reads size, width, height (integers 1..2048; bounds are our
 // choice), color_light and color_dark ("#rrggbb", "rrggbb", "#rgb" or
 // "rgb"). Defaults are those of WHAPI's QRParameters: 264, 300, 300,
 // #ffffff, #122e31. Invalid values are 400 (our choice).
 func parseQRParams(c *call) (qrParams, *reply) {
-	p := qrParams{light: color.RGBA{0xff, 0xff, 0xff, 0xff}, dark: color.RGBA{0x12, 0x2e, 0x31, 0xff}}
+	p := defaultQRParams
 	var ok bool
 	for _, f := range []struct {
 		key string
@@ -425,9 +435,23 @@ func (s *Sim) logout(c *call) reply {
 	if !ch.Linked && ch.GateError == "" {
 		return errReply(http.StatusConflict, "Channel already logged out", "")
 	}
+	ch.GateError = ""
+	if ch.Linked {
+		s.unlink(ch, c.now)
+	} else {
+		ch.qrEpoch = later(c.now, ch.launchUntil)
+	}
+	return successReply()
+}
+
+// unlink unlinks the account and starts a new QR sequence; the webhooks
+// hear the new status, then users delete (WHAPI's order is undocumented:
+// ours is the status first, as on a link). s.mu must be held.
+func (s *Sim) unlink(ch *channel, now time.Time) {
+	user := userOut{ID: ch.LinkedPhone, Name: ch.LinkedPhone}
 	ch.Linked = false
 	ch.LinkedPhone = ""
-	ch.GateError = ""
-	ch.qrEpoch = later(c.now, ch.launchUntil)
-	return successReply()
+	ch.qrEpoch = later(now, ch.launchUntil)
+	s.observe(ch, now)
+	s.emit(ch, "users", "delete", "user", user)
 }

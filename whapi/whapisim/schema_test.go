@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // specDir is where the shared WHAPI OpenAPI documents live, relative to this
@@ -249,5 +251,109 @@ func TestAnswersFitPartnerSpec(t *testing.T) {
 		e.manager("DELETE", "/channels/"+ch.ID, nil),
 	} {
 		wantSuccess(t, r)
+	}
+}
+
+// loadGateSpec reads WHAPI's gate OpenAPI document (YAML).
+func loadGateSpec(t *testing.T) openAPI {
+	t.Helper()
+	var spec openAPI
+	if err := yaml.Unmarshal(loadSpec(t, "gate.yaml"), &spec.doc); err != nil {
+		t.Fatalf("gate.yaml: %v", err)
+	}
+	return spec
+}
+
+// gateResponse returns the JSON schema of one gate operation's answer,
+// following the answer's $ref into components/responses.
+func (o openAPI) gateResponse(t *testing.T, path, method, status string) map[string]any {
+	t.Helper()
+	r, err := o.get("paths", path, method, "responses", status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref, ok := r.(map[string]any)["$ref"].(string); ok {
+		if r, err = o.get(strings.Split(strings.TrimPrefix(ref, "#/"), "/")...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, ok := r.(map[string]any)["content"].(map[string]any)["application/json"].(map[string]any)["schema"].(map[string]any)
+	if !ok {
+		t.Fatalf("%s %s %s: no JSON schema", method, path, status)
+	}
+	return s
+}
+
+func (o openAPI) schema(t *testing.T, name string) map[string]any {
+	t.Helper()
+	s, err := o.get("components", "schemas", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.(map[string]any)
+}
+
+// The settings answers and every webhook payload fit WHAPI's gate spec.
+func TestAnswersAndWebhooksFitGateSpec(t *testing.T) {
+	spec := loadGateSpec(t)
+	// The validator does catch violations of the schemas used here.
+	if errs := spec.validate(spec.schema(t, "Webhook"), map[string]any{"events": []any{map[string]any{"type": "channels", "method": "get"}}, "mode": "x"}, "$"); len(errs) < 4 {
+		t.Fatalf("validator missed violations: %v", errs)
+	}
+
+	e := newEnv(t, Options{StartupDelay: -1})
+	rc := newReceiver(t)
+	ch := e.create("spec")
+	r := e.patchSettings(ch.Token, map[string]any{"webhooks": []any{map[string]any{"url": rc.srv.URL + "/h",
+		"events": []map[string]string{{"type": "channel", "method": "post"}, {"type": "channel", "method": "patch"},
+			{"type": "users", "method": "post"}, {"type": "users", "method": "delete"}}, "mode": "body"}}})
+	cases := []struct {
+		name, path, method, status string
+		r                          resp
+	}{
+		{"update settings", "/settings", "patch", "200", r},
+		{"update settings 400", "/settings", "patch", "400", e.patchSettings(ch.Token, map[string]any{"webhooks": 1})},
+		{"settings", "/settings", "get", "200", e.gate(ch.Token, "GET", "/settings")},
+		{"health", "/health", "get", "200", e.gate(ch.Token, "GET", "/health?wakeup=false")},
+	}
+	if err := e.sim.LinkChannel(ch.ID, "61371989950"); err != nil {
+		t.Fatal(err)
+	}
+	cases = append(cases, struct {
+		name, path, method, status string
+		r                          resp
+	}{"health linked", "/health", "get", "200", e.gate(ch.Token, "GET", "/health?wakeup=false")})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if fmt.Sprint(tc.r.status) != tc.status {
+				t.Fatalf("status %d, want %s: %s", tc.r.status, tc.status, tc.r.body)
+			}
+			var v any
+			decode(t, tc.r, &v)
+			if errs := spec.validate(spec.gateResponse(t, tc.path, tc.method, tc.status), v, "$"); len(errs) > 0 {
+				t.Fatalf("answer %s does not fit the spec:\n%s", tc.r.body, strings.Join(errs, "\n"))
+			}
+		})
+	}
+
+	if err := e.sim.UnlinkChannel(ch.ID); err != nil {
+		t.Fatal(err)
+	}
+	ds := waitDone(t, e.sim, 5)
+	seen := map[string]bool{}
+	for _, d := range ds {
+		seen[d.Type+"/"+d.Method] = true
+		var v any
+		if err := json.Unmarshal(d.Body, &v); err != nil {
+			t.Fatal(err)
+		}
+		if errs := spec.validate(spec.schema(t, "WebhookPayload"), v, "$"); len(errs) > 0 {
+			t.Errorf("%s/%s payload %s does not fit WebhookPayload:\n%s", d.Type, d.Method, d.Body, strings.Join(errs, "\n"))
+		}
+	}
+	for _, ev := range []string{"channel/post", "channel/patch", "users/post", "users/delete"} {
+		if !seen[ev] {
+			t.Errorf("no %s payload was checked (saw %v)", ev, seen)
+		}
 	}
 }

@@ -77,7 +77,7 @@ func routes() []route {
 		{segs: []string{"users", "login", "{}"}, api: apiGate, methods: map[string]handlerFunc{"GET": (*Sim).pairingCode}},
 		{segs: []string{"users", "logout"}, api: apiGate, methods: map[string]handlerFunc{"POST": (*Sim).logout}},
 		{segs: []string{"users", "profile"}, api: apiGate, methods: map[string]handlerFunc{"GET": ns, "PATCH": ns}},
-		{segs: []string{"settings"}, api: apiGate, methods: map[string]handlerFunc{"GET": ns, "PATCH": ns, "DELETE": ns}},
+		{segs: []string{"settings"}, api: apiGate, methods: map[string]handlerFunc{"GET": (*Sim).getSettings, "PATCH": (*Sim).patchSettings, "DELETE": ns}},
 		{segs: []string{"settings", "events"}, api: apiGate, methods: map[string]handlerFunc{"GET": ns}},
 		{segs: []string{"settings", "webhook_test"}, api: apiGate, methods: map[string]handlerFunc{"POST": ns}},
 		{segs: []string{"limits"}, api: apiGate, methods: map[string]handlerFunc{"GET": ns}},
@@ -124,6 +124,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r, 
 // serve serves a request to the main root (manager and gate), or, when
 // second is true, to a second gate host (GateHost).
 func (s *Sim) serve(w http.ResponseWriter, r *http.Request, second bool) {
+	defer s.flush() // the webhooks hear what the request changed
 	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	tooLarge := len(body) > maxBody
 	if tooLarge {
@@ -276,7 +277,9 @@ func (s *Sim) handle(r *http.Request, body []byte, second bool) reply {
 		}
 		c.ch = ch
 	}
-	return h(s, c)
+	rep := h(s, c)
+	s.observeAll(c.now)
+	return rep
 }
 
 // servedHere reports whether the gate host a request reached serves ch:

@@ -1,6 +1,7 @@
 package whapisim
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -114,6 +115,19 @@ type Options struct {
 	// of the same channel is refused (429); zero means 5 minutes, a
 	// negative value means no cool-down.
 	ExtendCoolDown time.Duration
+	// HookClient sends the webhook deliveries; nil means a client of its
+	// own (10 s per attempt, no redirects followed).
+	HookClient *http.Client
+	// HookBackoff is the step of the linear backoff between the attempts of
+	// a failed delivery (the n-th retry waits n steps, at most the
+	// channel's max_callback_backoff_delay_ms); zero means the channel's
+	// callback_backoff_delay_ms (3 s on a new channel), as WHAPI does.
+	// Tests shorten it.
+	HookBackoff time.Duration
+	// HookAttempts bounds the attempts of one delivery; zero or negative
+	// means DefaultHookAttempts (WHAPI retries "until 200 OK"; the bound is
+	// ours).
+	HookAttempts int
 }
 
 // ChannelState is a snapshot of one simulated channel, for tests.
@@ -344,6 +358,18 @@ type Sim struct {
 	requests []*Request
 	faults   []*Fault
 	routes   []route
+
+	// Webhook deliveries (hooks.go).
+	hookClient   *http.Client
+	hookBackoff  time.Duration
+	hookAttempts int
+	hookFaults   []*HookFault
+	hookLog      []*HookDelivery
+	outbox       []*delivery // events queued under s.mu, sent after it
+	queues       map[string]*hookQueue
+	hookCtx      context.Context
+	hookStop     context.CancelFunc
+	closed       bool
 }
 
 type project struct {
@@ -366,6 +392,15 @@ type channel struct {
 	initUntil   time.Time // INIT before this
 	launchUntil time.Time // LAUNCH before this
 	qrEpoch     time.Time // QR periods are counted from here
+
+	// settings are GET /settings' answer once changed (nil: a new
+	// channel's, see settingsOf); webhooks its webhooks, parsed.
+	settings map[string]json.RawMessage
+	webhooks []hook
+	// toldState and toldQR are the status and QR period the webhooks
+	// last heard of.
+	toldState gateStatus
+	toldQR    int64
 }
 
 // New returns a simulator configured by opts.
@@ -383,6 +418,18 @@ func New(opts Options) *Sim {
 		channels:     map[string]*channel{},
 		byToken:      map[string]*channel{},
 		routes:       routes(),
+		hookClient:   opts.HookClient,
+		hookBackoff:  opts.HookBackoff,
+		hookAttempts: opts.HookAttempts,
+		queues:       map[string]*hookQueue{},
+	}
+	s.hookCtx, s.hookStop = context.WithCancel(context.Background())
+	if s.hookClient == nil {
+		s.hookClient = &http.Client{Timeout: hookTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	if s.hookAttempts <= 0 {
+		s.hookAttempts = DefaultHookAttempts
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -441,6 +488,7 @@ func (s *Sim) LinkChannel(id, phone string) error {
 	if !rePhone.MatchString(phone) {
 		return ErrInvalidPhone
 	}
+	defer s.flush()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch := s.channels[id]
@@ -456,6 +504,29 @@ func (s *Sim) LinkChannel(id, phone string) error {
 	}
 	ch.Linked = true
 	ch.LinkedPhone = phone
+	// The webhooks hear the new status (AUTH), then users post: after a
+	// scan "health goes QR → AUTH and webhook users.post fires"
+	// (reference §6).
+	s.observe(ch, now)
+	s.emit(ch, "users", "post", "user", userOut{ID: phone, Name: phone})
+	return nil
+}
+
+// UnlinkChannel acts as if the phone removed the linked device: the
+// channel turns back to QR (a new QR sequence) and the webhooks hear it.
+// It returns ErrChannelNotFound, or ErrNotLinked when no phone is linked.
+func (s *Sim) UnlinkChannel(id string) error {
+	defer s.flush()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.channels[id]
+	if ch == nil || ch.Deleted {
+		return ErrChannelNotFound
+	}
+	if !ch.Linked {
+		return ErrNotLinked
+	}
+	s.unlink(ch, s.now())
 	return nil
 }
 

@@ -32,6 +32,8 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 	}
 	d.TokenConfigured, d.VerifyStatus, d.Hint, d.ProjectID = st.Configured(), string(st.VerifyStatus), st.TokenHint, st.ProjectID
 	d.ProjectStatus = string(st.ProjectStatus())
+	d.TokenRefused = st.VerifyStatus == models.VerifyRefused
+	d.ProjectUnknown = st.ProjectStatus() == models.ProjectUnknown
 
 	// One read of the running totals instead of counting channels and
 	// summing both ledgers.

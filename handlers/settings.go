@@ -26,6 +26,8 @@ func settingsView(st *models.Settings) views.WHAPISettings {
 		VerifiedAt:          formatTime(st.VerifiedAt),
 		ProjectKnown:        st.ProjectKnown,
 		ProjectStatus:       string(st.ProjectStatus()),
+		ProjectUnknown:      st.ProjectStatus() == models.ProjectUnknown,
+		ProjectUnchecked:    st.ProjectStatus() == models.ProjectUnchecked,
 		Projects:            projectsView(st),
 		ProjectsListedAt:    formatTime(st.ProjectsListedAt),
 		ProjectIDInput:      st.ProjectID,

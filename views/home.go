@@ -39,6 +39,10 @@ type AdminHome struct {
 	Hint            string
 	ProjectID       string
 	ProjectStatus   string // known, unknown or unchecked (see models.ProjectStatus)
+	// TokenRefused: WHAPI refused the saved token at the last check.
+	TokenRefused bool
+	// ProjectUnknown: WHAPI's last answer did not list ProjectID.
+	ProjectUnknown bool
 
 	// Channels by status.
 	StatusCounts []StatusCount

@@ -92,12 +92,12 @@ func AdminHomeBody(p Page, d AdminHome) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-		} else if d.VerifyStatus == "refused" {
+		} else if d.TokenRefused {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "<div class=\"alert alert-error\" data-testid=\"token-warning\">WHAPI refused the saved partner token: channels cannot be created, extended or synced. <a href=\"/admin/settings/whapi\">Replace it in WHAPI Settings</a>.</div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-		} else if d.ProjectStatus == "unknown" {
+		} else if d.ProjectUnknown {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<div class=\"alert alert-error\" data-testid=\"project-warning\">New channels cannot be created: the project id <span class=\"mono\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

@@ -15,6 +15,9 @@ type WHAPISettings struct {
 	// ProjectStatus is what the last check said of ProjectID: known,
 	// unknown or unchecked.
 	ProjectStatus string
+	// ProjectUnknown: WHAPI's last answer did not list ProjectID;
+	// ProjectUnchecked: WHAPI has not been asked since it changed.
+	ProjectUnknown, ProjectUnchecked bool
 	// Projects are WHAPI's projects as the last answered check listed
 	// them, at ProjectsListedAt; the picker offers them.
 	Projects         []WHAPIProject

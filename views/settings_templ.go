@@ -213,7 +213,7 @@ func WHAPISettingsBody(p Page, s WHAPISettings) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		if s.Configured && (len(s.Projects) > 0 || s.ProjectStatus == "unknown") {
+		if s.Configured && (len(s.Projects) > 0 || s.ProjectUnknown) {
 			templ_7745c5c3_Err = projectPicker(p, s).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -300,7 +300,7 @@ func projectPicker(p Page, s WHAPISettings) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		if s.ProjectStatus == "unknown" {
+		if s.ProjectUnknown {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "<div class=\"alert alert-error\" data-testid=\"project-picker-alert\"><p>The project id <span class=\"mono\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -318,7 +318,7 @@ func projectPicker(p Page, s WHAPISettings) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-		} else if s.ProjectStatus == "unchecked" {
+		} else if s.ProjectUnchecked {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 24, "<p data-testid=\"project-unchecked\">WHAPI has not confirmed the project id <span class=\"mono\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

@@ -166,3 +166,6 @@ func (f NewUserForm) role() string {
 	}
 	return "customer"
 }
+
+// UserStatusOptions are the customers list's status filter choices.
+var UserStatusOptions = []SelectOption{{Value: "", Label: "Any"}, {Value: "active", Label: "Active"}, {Value: "disabled", Label: "Disabled"}}

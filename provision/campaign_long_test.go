@@ -473,7 +473,10 @@ func (c *campaign) act(ctx context.Context, rng *rand.Rand, kind string) {
 			skipped = true
 			break
 		}
-		_, err = svc.DeletePreview(ctx, ch.ID)
+		var fresh *models.Channel
+		if fresh, err = e.store.ChannelByID(ctx, ch.ID); err == nil {
+			_ = svc.View(fresh).UnusedDays
+		}
 	case "credit":
 		err = svc.CreditDays(ctx, admin, cu.id, int64(1+rng.IntN(40)), "campaign credit")
 	case "activate":

@@ -432,15 +432,6 @@ func (s *Service) goLive(ctx context.Context, ch *models.Channel, remote *whapi.
 	return false
 }
 
-// DeletePreview says how many days deleting the channel now would return.
-func (s *Service) DeletePreview(ctx context.Context, channelID int64) (int64, error) {
-	ch, err := s.store.ChannelByID(ctx, channelID)
-	if err != nil {
-		return 0, err
-	}
-	return UnusedDays(ch, s.now()), nil
-}
-
 // Delete deletes a channel at WHAPI and credits its unused paid days back
 // to the owner. A channel already gone at WHAPI is cleaned up locally.
 func (s *Service) Delete(ctx context.Context, actor models.Actor, channelID int64) (int64, error) {
@@ -503,15 +494,15 @@ func (s *Service) confirmedChannel(ctx context.Context, ch *models.Channel) (*mo
 	if ch.TillConfirmed || ch.RemoteID() == "" {
 		return ch, nil
 	}
-	channelID := ch.ID
-	if _, err := s.syncLocked(ctx, channelID); err != nil {
+	synced, err := s.syncLocked(ctx, ch)
+	if err != nil {
 		if errors.Is(err, models.ErrNotFound) {
 			return nil, err
 		}
-		s.log.WarnContext(ctx, "sync before a change failed", "channel", channelID, "err", err)
+		s.log.WarnContext(ctx, "sync before a change failed", "channel", ch.ID, "err", err)
 		return nil, ErrUnavailable
 	}
-	return s.store.ChannelByID(ctx, channelID)
+	return synced, nil
 }
 
 // Sync refreshes a channel's status, mode and active-till from WHAPI, if
@@ -525,11 +516,11 @@ func (s *Service) confirmedChannel(ctx context.Context, ch *models.Channel) (*mo
 func (s *Service) Sync(ctx context.Context, channelID int64) (*models.Channel, error) {
 	unlock := s.locks.lock(channelID)
 	defer unlock()
-	if _, err := s.permitted(ctx, channelID, ActSync); err != nil {
+	ch, err := s.permitted(ctx, channelID, ActSync)
+	if err != nil {
 		return nil, err
 	}
-	ch, err := s.syncLocked(ctx, channelID)
-	if err == nil {
+	if ch, err = s.syncLocked(ctx, ch); err == nil {
 		s.syncHook(ctx, ch)
 	}
 	return ch, err
@@ -556,23 +547,20 @@ func (s *Service) syncListed(ctx context.Context, channelID int64) (ch *models.C
 	if ch, err = s.store.ChannelByID(ctx, channelID); err != nil {
 		return nil, false, err
 	}
-	if err := permitState(ch, ActSync); err != nil {
+	if err := CheckState(ch, ActSync); err != nil {
 		return nil, false, err
 	}
-	if ch, err = s.syncLocked(ctx, channelID); err != nil {
+	if ch, err = s.syncLocked(ctx, ch); err != nil {
 		return nil, false, err
 	}
 	return ch, s.syncHook(ctx, ch), nil
 }
 
-// syncLocked is Sync for a caller that holds the channel's lock; a channel
-// its lifecycle does not let sync is returned as it is.
-func (s *Service) syncLocked(ctx context.Context, channelID int64) (*models.Channel, error) {
-	ch, err := s.store.ChannelByID(ctx, channelID)
-	if err != nil {
-		return nil, err
-	}
-	if permitState(ch, ActSync) != nil {
+// syncLocked is Sync of ch, loaded by a caller that holds the channel's
+// lock; a channel its lifecycle does not let sync is returned as it is. It
+// returns the channel as stored after the sync.
+func (s *Service) syncLocked(ctx context.Context, ch *models.Channel) (*models.Channel, error) {
+	if CheckState(ch, ActSync) != nil {
 		return ch, nil
 	}
 	remote, err := s.whapi.GetChannel(ctx, ch.RemoteID())

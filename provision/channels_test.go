@@ -501,7 +501,7 @@ func TestDeleteReturnsUnusedPaidDays(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.clock.Advance(3 * 24 * time.Hour) // still in the 5-day trial: all 20 paid days unused
-	preview, _ := e.svc.DeletePreview(e.ctx, ch.ID)
+	preview := e.svc.View(e.channel(ch.ID)).UnusedDays
 	days, err := e.svc.Delete(e.ctx, admin, ch.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -112,7 +112,7 @@ func (s *Service) ConnectState(ctx context.Context, channelID int64) (*ConnectSt
 	if err != nil {
 		return nil, err
 	}
-	if r := ruleFor(ch); permitState(ch, ActConnect) != nil || !r.atWhapi {
+	if r := ruleFor(ch); CheckState(ch, ActConnect) != nil || !r.atWhapi {
 		return &ConnectState{Phase: r.phase}, nil // nothing to ask the gate (a stopped line included: it must not be woken)
 	}
 	token, err := s.store.ChannelToken(ch)
@@ -302,7 +302,7 @@ func (s *Service) PairingCode(ctx context.Context, channelID int64, phone string
 	if err != nil {
 		return "", err
 	}
-	if permitState(ch, ActConnect) != nil || !ruleOf(ch.Status).atWhapi {
+	if CheckState(ch, ActConnect) != nil || !ruleOf(ch.Status).atWhapi {
 		return "", ErrNoQR
 	}
 	token, err := s.store.ChannelToken(ch)
@@ -341,7 +341,7 @@ func (s *Service) Reconnect(ctx context.Context, actor models.Actor, channelID i
 	if err != nil {
 		return false, err
 	}
-	if permitState(ch, ActConnect) != nil || !ruleFor(ch).atWhapi {
+	if CheckState(ch, ActConnect) != nil || !ruleFor(ch).atWhapi {
 		return false, ErrNoQR
 	}
 	if err := s.reconnectAllowed(ch.ID, false); err != nil {

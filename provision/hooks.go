@@ -53,7 +53,7 @@ func (s *Service) SetPublicURL(u string) { s.publicURL = strings.TrimRight(u, "/
 // hookable reports whether a channel should have a webhook: WHAPI holds
 // it and a phone may be linked to it (a running channel).
 func hookable(ch *models.Channel) bool {
-	return ruleOf(ch.Status).atWhapi && permitState(ch, ActConnect) == nil
+	return ruleOf(ch.Status).atWhapi && CheckState(ch, ActConnect) == nil
 }
 
 // hookAfterCreate registers a new channel's webhook. A failure is logged

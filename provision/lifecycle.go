@@ -290,7 +290,7 @@ func IsGone(ch *models.Channel) bool { return ruleOf(ch.Status).gone }
 // and unsettled operations are checked when the change is reserved, in the
 // same transaction.
 func (s *Service) Permit(ctx context.Context, ch *models.Channel, a Action) error {
-	if err := permitState(ch, a); err != nil {
+	if err := CheckState(ch, a); err != nil {
 		return err
 	}
 	if now := s.now(); a == ActExtend && ch.ExtendAfter != nil && now.Before(*ch.ExtendAfter) {
@@ -324,12 +324,10 @@ func (s *Service) settings(ctx context.Context) (*models.Settings, error) {
 	return st, nil
 }
 
-// CheckState is Permit without the settings: what the channel's state
-// allows (pages use it to offer an action; the workflows use Permit).
-func CheckState(ch *models.Channel, a Action) error { return permitState(ch, a) }
-
-// permitState is what the channel's state (and its stop) allows.
-func permitState(ch *models.Channel, a Action) error {
+// CheckState is Permit without the settings: what the channel's state (and
+// its stop) allows. Pages use it to offer an action; the workflows use
+// Permit.
+func CheckState(ch *models.Channel, a Action) error {
 	r := ruleFor(ch)
 	switch {
 	case r.allowsAction(a) && (!r.atWhapi || ch.RemoteID() != ""):
@@ -375,7 +373,7 @@ func (s *Service) View(ch *models.Channel) ChannelView { return ViewAt(ch, s.now
 // ViewAt is View at a given time.
 func ViewAt(ch *models.Channel, now time.Time) ChannelView {
 	r := ruleFor(ch)
-	can := func(a Action) bool { return permitState(ch, a) == nil }
+	can := func(a Action) bool { return CheckState(ch, a) == nil }
 	v := ChannelView{Channel: ch, Phase: r.phase, Label: r.label, Tone: r.tone, UnusedDays: UnusedDays(ch, now),
 		AtWhapi: r.atWhapi, Trial: r.onTrial, Stopped: IsStopped(ch),
 		Can: Allowed{Connect: can(ActConnect), Extend: can(ActExtend), Restart: can(ActRestart), Stop: can(ActStop),

@@ -167,7 +167,7 @@ func (s *Service) Restart(ctx context.Context, actor models.Actor, channelID int
 	switch {
 	case err == nil:
 	case errors.Is(err, whapi.ErrNotFound):
-		if _, serr := s.syncLocked(ctx, ch.ID); serr != nil {
+		if _, serr := s.syncLocked(ctx, ch); serr != nil {
 			s.log.WarnContext(ctx, "sync after a refused restart failed", "channel", ch.ID, "err", serr)
 		}
 		return nil, fmt.Errorf("%w: the channel no longer exists upstream", ErrRefused)

@@ -61,7 +61,7 @@ func TestBrowserProjectPicker(t *testing.T) {
 			chromedp.Click(chromedp.CSS(pickButton("Project "+otherProject))),
 		)
 		admin.waitJS(t, "the pick to be swapped in",
-			`document.querySelector('#flash .alert') !== null && document.querySelector('.htmx-request') === null`)
+			`document.querySelector('#flash .alert') !== null && `+htmxIdle)
 		if !inTab(t, admin, chromedp.Evaluate[bool](`window.__marker === 1`)) {
 			t.Fatal("the pick reloaded the page instead of an HTMX swap")
 		}

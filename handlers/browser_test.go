@@ -335,6 +335,19 @@ func (b *browserTab) paste(t *testing.T, text string) {
 	}
 }
 
+// htmxIdle is true when htmx has nothing in flight and has bound what it
+// swapped in: htmx 2 processes new elements only when they settle (20 ms
+// after the swap; until then they carry htmx-added), so a click on a form
+// swapped in a moment ago would submit natively and reload the page.
+const htmxIdle = `document.querySelector('.htmx-request, .htmx-swapping, .htmx-added, .htmx-settling') === null`
+
+// settled waits until htmx is idle (htmxIdle): call it before clicking
+// into content that htmx has just swapped in.
+func (b *browserTab) settled(t *testing.T) {
+	t.Helper()
+	b.waitJS(t, "htmx to settle", htmxIdle)
+}
+
 // save clicks Save and waits for HTMX to swap in the answer; it returns the
 // flash message. It fails the test if the page was reloaded instead, or if
 // HTMX got an answer it did not show.
@@ -347,7 +360,7 @@ func (b *browserTab) save(t *testing.T) string {
 		chromedp.Click(chromedp.CSS(`#settings form[action="/admin/settings/whapi"] button[type=submit]`)),
 	)
 	b.waitJS(t, "the answer to Save to be swapped in (a flash message, no request in flight)",
-		`window.__htmxError || (document.querySelector('#flash .alert') !== null && document.querySelector('.htmx-request') === null)`)
+		`window.__htmxError || (document.querySelector('#flash .alert') !== null && `+htmxIdle+`)`)
 	if !inTab(t, b, chromedp.Evaluate[bool](`window.__marker === 1`)) {
 		t.Fatal("Save reloaded the whole page instead of an HTMX swap")
 	}

@@ -57,7 +57,7 @@ func TestBrowserAutoManualToggle(t *testing.T) {
 		)
 		admin.waitJS(t, "the toggle to say "+want,
 			`(document.querySelector('`+toggle+` [data-testid=mode-badge]') || {}).textContent === '`+want+`'
-			 && document.querySelector('.htmx-request') === null`)
+			 && `+htmxIdle)
 		if !inTab(t, admin, chromedp.Evaluate[bool](`window.__marker === 1`)) {
 			t.Fatal("switching the mode reloaded the page instead of an HTMX swap")
 		}
@@ -77,7 +77,7 @@ func TestBrowserAutoManualToggle(t *testing.T) {
 		}
 		steps = append(steps, chromedp.Click(chromedp.CSS(form+" button[type=submit]")))
 		admin.do(t, steps...)
-		admin.waitJS(t, "the answer to be swapped in", `document.querySelector('#flash .alert') !== null && document.querySelector('.htmx-request') === null`)
+		admin.waitJS(t, "the answer to be swapped in", `document.querySelector('#flash .alert') !== null && `+htmxIdle)
 		if !inTab(t, admin, chromedp.Evaluate[bool](`window.__marker === 1`)) {
 			t.Fatal("the form reloaded the page instead of an HTMX swap")
 		}

@@ -690,6 +690,9 @@ func TestBrowserChannelsAndDashboard(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`window.__marker = 1`),
 		chromedp.Click(chromedp.CSS(row+" [data-testid=extend-link]")),
 		chromedp.WaitVisible(chromedp.ID(fmt.Sprintf("ch%d-days", shop.ID))),
+	)
+	b.settled(t)
+	b.do(t,
 		chromedp.SetValue(chromedp.ID(fmt.Sprintf("ch%d-days", shop.ID)), "12"),
 		chromedp.Click(chromedp.CSS(`form[data-testid=extend-form] button[type=submit]`)),
 	)
@@ -698,6 +701,7 @@ func TestBrowserChannelsAndDashboard(t *testing.T) {
 	if v := inTab(t, b, chromedp.Value(chromedp.ID(fmt.Sprintf("ch%d-days", shop.ID)))); v != "12" {
 		t.Fatalf("the days typed are gone: %q", v)
 	}
+	b.settled(t)
 	b.screenshot(t, "channels-extend-error.png")
 	b.do(t, chromedp.SendKeys(chromedp.ID(fmt.Sprintf("ch%d-comment", shop.ID)), "Paid by card"),
 		chromedp.Click(chromedp.CSS(`form[data-testid=extend-form] button[type=submit]`)))

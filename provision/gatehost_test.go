@@ -158,3 +158,56 @@ func (f *apiURLRewriter) wrap(next http.Handler) http.Handler {
 		_, _ = w.Write(body)
 	})
 }
+
+// A channel on its own gate host gets its webhook registered there (the
+// settings are read and patched on that host, never on the configured
+// gate), and the events WHAPI sends for it from there are applied.
+func TestHookRegisteredOnTheChannelsOwnGateHost(t *testing.T) {
+	e := hookEnv(t, func(o *envOpts) { o.secondGate = true })
+	base := e.receiver()
+	u := e.customer("amal", 1, 30, 30)
+	if err := e.sim.PlaceNewChannels(e.gate2); err != nil {
+		t.Fatal(err)
+	}
+	e.sim.ResetRequests()
+	ch := e.create(u.ID, "born there")
+	host2 := strings.TrimSuffix(strings.TrimPrefix(e.gate2, "https://"), "/")
+	settings := 0
+	for _, r := range e.sim.Requests() {
+		if r.Path != "/settings" {
+			continue
+		}
+		settings++
+		if r.Host != host2 {
+			t.Fatalf("%s /settings went to %s, not to the channel's gate host %s", r.Method, r.Host, host2)
+		}
+	}
+	if settings != 2 {
+		t.Fatalf("%d settings calls for one registration, want a GET and a PATCH", settings)
+	}
+	tok, err := e.store.ChannelToken(ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := whapi.New(e.srv.URL, e.srv.URL, e.store, e.clientOpts...).Gate(e.gate2).GetSettings(e.ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := 0
+	for _, w := range st.Webhooks {
+		if strings.HasPrefix(w.URL, base+HookPath) {
+			ours++
+		}
+	}
+	if ours != 1 {
+		t.Fatalf("%d webhooks of ours on the channel's gate host: %v", ours, st.Webhooks)
+	}
+	if g, err := e.store.ChannelGate(e.ctx, ch.ID); err != nil || !g.Registered(base) {
+		t.Fatalf("gate %+v %v", g, err)
+	}
+
+	if err := e.sim.LinkChannel(ch.RemoteID(), "97313300383"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the channel linked by its webhook", func() bool { c := e.channel(ch.ID); return c.Linked && c.LinkedPhone == "97313300383" })
+}

@@ -21,13 +21,15 @@ import (
 // into "Connected" once the phone is linked.
 //
 // How the page stays current without hammering anyone: the status partial
-// polls GET …/connect/status every 2 s and when its countdown ends. The
+// polls GET …/connect/status every second and when its countdown ends. The
 // poll names what the page shows (shown=) and since when it polls
 // (since=); an unchanged state answers 204 (nothing swapped, nothing
 // announced). Polling stops in every final state (connected, expired,
 // failed, deleted, an error) and after connectPollWindow. Whatever the
 // number of open tabs, provision.ConnectState makes at most one health
-// call per 2 s and one QR call per QR lifetime for a channel.
+// call per 2 s and one QR call per QR lifetime for a channel; a poll in
+// between reads what is cached, which a webhook from WHAPI replaces at
+// once, so a page learns of a link within a second of the webhook.
 
 // connectPollWindow is how long a connect page renews its code by itself.
 const connectPollWindow = 10 * time.Minute

@@ -86,7 +86,7 @@ func TestConnectPageFromPreparingToConnected(t *testing.T) {
 	custWant(t, page, http.StatusOK)
 	custHas(t, page.body, "Link your phone to “Sales”", "Preparing your line…", "Link with phone number instead")
 	s := custShown(t, page.body)
-	if s.step != "preparing" || !strings.Contains(s.trigger, "every 2s") || !strings.Contains(s.trigger, "countdown-expired") {
+	if s.step != "preparing" || !strings.Contains(s.trigger, "every 1s") || !strings.Contains(s.trigger, "countdown-expired") {
 		t.Fatalf("preparing: %+v", s)
 	}
 	if custAttr(page.body, "connect-announce", "role") != "status" || custAttr(page.body, "connect-announce", "aria-live") != "polite" {

@@ -25,7 +25,7 @@ type ConnectStatus struct {
 	ExpiresIn   string // "0:20", shown until the script ticks
 	Phone       string // the linked number, "+15551234567"
 
-	// Poll: the partial asks PollURL again every 2 s and when the
+	// Poll: the partial asks PollURL again every second and when the
 	// countdown ends; it stops (no trigger) in every final state.
 	Poll    bool
 	PollURL string

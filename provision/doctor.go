@@ -199,21 +199,20 @@ func (p managerProbe) checks(st *models.Settings) []DoctorCheck {
 // projectCheck says whether WHAPI lists the configured project ("default"
 // is WHAPI's alias of its default project).
 func projectCheck(id string, list *whapi.ProjectList) DoctorCheck {
-	listed := "WHAPI lists " + strconv.Itoa(len(list.Projects))
 	for _, p := range list.Projects {
 		if p.ID == id || (id == "default" && p.IsDefault) {
 			name := ""
 			if n := projectName(p.Name); n != "" {
 				name = " (“" + n + "”)"
 			}
-			return DoctorCheck{CheckProject, OutcomePass, id + name + " is one of the projects " + listed}
+			return DoctorCheck{CheckProject, OutcomePass, "WHAPI lists " + id + name}
 		}
 	}
 	if len(list.Projects) == 0 {
 		return DoctorCheck{CheckProject, OutcomeFail, "WHAPI lists no project for this token: create one in WHAPI's dashboard, then pick it on WHAPI Settings"}
 	}
-	return DoctorCheck{CheckProject, OutcomeFail, id + " is not one of the projects " + listed +
-		": no channel can be created; pick one of them on WHAPI Settings (Test connection lists them)"}
+	return DoctorCheck{CheckProject, OutcomeFail, id + " is not among the projects WHAPI lists, so no channel can be created: " +
+		"pick one of them on WHAPI Settings (Test connection lists them)"}
 }
 
 // clockCheck compares this server's clock (now, when the answer came) with
@@ -306,15 +305,20 @@ func channelWords(ch *models.Channel) string {
 	return "channel “" + ch.Name + "” (#" + strconv.FormatInt(ch.ID, 10) + ")"
 }
 
-// lineWords is a gate status in words.
+// lineWords is a gate status in words, WHAPI's own word after it.
 func lineWords(status string) string {
-	switch status {
-	case whapi.StatusAuth:
-		return "a phone is linked"
-	case whapi.StatusQR:
-		return "waiting for a phone to be linked"
+	words := map[string]string{
+		whapi.StatusAuth:    "a phone is linked",
+		whapi.StatusQR:      "waiting for a phone to be linked",
+		whapi.StatusInit:    "starting",
+		whapi.StatusLaunch:  "starting",
+		whapi.StatusNotInit: "asleep",
+		whapi.StatusStop:    "stopped",
+	}[status]
+	if words == "" {
+		return "status " + status
 	}
-	return "status " + status
+	return words + " (" + status + ")"
 }
 
 // probePublicURL asks the public address for /healthz, as WHAPI would

@@ -111,7 +111,7 @@ func TestDoctorAllPassesAndOnlyReads(t *testing.T) {
 	want(t, checks, CheckToken, OutcomePass, "accepted by WHAPI", TokenHint(e.token))
 	want(t, checks, CheckProject, OutcomePass, models.DefaultProjectID)
 	want(t, checks, CheckClock, OutcomePass, "agrees with WHAPI's")
-	want(t, checks, CheckGate, OutcomePass, "“shop”", "a phone is linked")
+	want(t, checks, CheckGate, OutcomePass, "“shop”", "a phone is linked (AUTH)")
 	want(t, checks, CheckPublicURL, OutcomePass, base+"/healthz", "“ok”")
 	want(t, checks, CheckWebhooks, OutcomePass, "2 of 2")
 
@@ -228,15 +228,15 @@ func TestDoctorTokenAndManager(t *testing.T) {
 // it, and says where to pick another.
 func TestDoctorProject(t *testing.T) {
 	e := newEnv(t, func(o *envOpts) { o.sim.ProjectIDs = []string{models.DefaultProjectID, "abcdefghij0123456789"} })
-	want(t, e.doctor(), CheckProject, OutcomePass, models.DefaultProjectID, "WHAPI lists 2")
+	want(t, e.doctor(), CheckProject, OutcomePass, "WHAPI lists "+models.DefaultProjectID+" (“")
 	if _, err := e.svc.SaveWHAPISettings(e.ctx, admin, SettingsInput{ProjectID: "AnotherProject00001"}); err != nil {
 		t.Fatal(err)
 	}
-	want(t, e.doctor(), CheckProject, OutcomeFail, "AnotherProject00001 is not one of the projects WHAPI lists 2", "pick one of them on WHAPI Settings")
+	want(t, e.doctor(), CheckProject, OutcomeFail, "AnotherProject00001 is not among the projects WHAPI lists", "pick one of them on WHAPI Settings")
 	if _, err := e.svc.SaveWHAPISettings(e.ctx, admin, SettingsInput{ProjectID: "default"}); err != nil {
 		t.Fatal(err)
 	}
-	want(t, e.doctor(), CheckProject, OutcomePass, "default")
+	want(t, e.doctor(), CheckProject, OutcomePass, "WHAPI lists default")
 }
 
 // The clock line compares the app's clock with the Date of the manager's
@@ -301,7 +301,7 @@ func TestDoctorGate(t *testing.T) {
 
 	u := e.customer("amal", 2, 30, 60)
 	ch := e.create(u.ID, "shop")
-	want(t, e.doctor(), CheckGate, OutcomePass, "“shop” (#", "waiting for a phone to be linked")
+	want(t, e.doctor(), CheckGate, OutcomePass, "“shop” (#", "waiting for a phone to be linked (QR)")
 
 	e.sim.InjectFault(whapisim.Fault{Method: "GET", Path: "/health", Kind: whapisim.FaultStatus, Status: 401})
 	want(t, e.doctor(), CheckGate, OutcomeFail, "“shop”", "refused its token (401)")

@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/term"
 
 	"whapidesk/models"
+	"whapidesk/provision"
+	"whapidesk/whapi"
 )
 
 // createAdmin creates an admin account; the password comes from --password
@@ -177,4 +180,73 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stdout, "Wrote %s. Keep it with the secret key: without the key its tokens cannot be read.\n", fs.Arg(0))
 	return nil
+}
+
+// doctor checks, read-only, what the app needs of WHAPI and of its public
+// address (provision.Service.Doctor), with the settings serve uses, and
+// prints one line per check. It fails, so the exit status is 1, when a
+// check fails; a warning or a skipped check does not.
+//
+// It opens the database serve uses and never makes one: without the file,
+// or without the key its tokens were sealed with, it says so and stops
+// (openStore would create an empty database, or a fresh key that reads
+// none of the saved tokens).
+func doctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg Config
+	fs := newFlagSetFor("doctor", doctorCommand, &cfg, stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("doctor: unexpected argument %q", fs.Arg(0))
+	}
+	hosts, err := whapi.ParseGateHosts(fs.Lookup("gate-hosts").Value.String())
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	cfg.GateHosts = hosts
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if _, err := os.Stat(cfg.DBPath); err != nil {
+		return fmt.Errorf("doctor: no database at %s: name the one the app serves with --db or WHAPIDESK_DB (%w)", cfg.DBPath, err)
+	}
+	if cfg.SecretKey == "" {
+		keyPath := filepath.Join(filepath.Dir(cfg.DBPath), "secret.key")
+		if _, err := os.Stat(keyPath); err != nil {
+			return fmt.Errorf("doctor: WHAPIDESK_SECRET_KEY is not set and there is no key file at %s, "+
+				"so the saved tokens cannot be read: give the key the app serves with (%w)", keyPath, err)
+		}
+	}
+	log := newLogger(stderr)
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	client := whapi.New(cfg.ManagerURL, cfg.GateURL, store, whapi.WithLogger(log), whapi.WithGateHosts(cfg.GateHosts...))
+	svc := provision.New(store, client, log)
+	svc.SetPublicURL(cfg.PublicURL)
+
+	fmt.Fprintf(stdout, "Checking %s with WHAPI at %s (gate %s).\n", cfg.DBPath, cfg.ManagerURL, cfg.GateURL)
+	rep := svc.Doctor(ctx)
+	writeDoctorReport(stdout, rep)
+	if n := rep.Count(provision.OutcomeFail); n > 0 {
+		return fmt.Errorf("doctor: %d of %d checks failed", n, len(rep.Checks))
+	}
+	return nil
+}
+
+// writeDoctorReport prints one line per check: its outcome, its name and
+// what it found, then how many had each outcome.
+func writeDoctorReport(w io.Writer, rep provision.DoctorReport) {
+	width := 0
+	for _, c := range rep.Checks {
+		width = max(width, len(c.Name))
+	}
+	for _, c := range rep.Checks {
+		fmt.Fprintf(w, "%-4s  %-*s  %s\n", strings.ToUpper(string(c.Outcome)), width, c.Name, c.Detail)
+	}
+	fmt.Fprintf(w, "Summary: %d pass, %d warn, %d fail, %d skip.\n", rep.Count(provision.OutcomePass),
+		rep.Count(provision.OutcomeWarn), rep.Count(provision.OutcomeFail), rep.Count(provision.OutcomeSkip))
 }

@@ -14,9 +14,23 @@ import (
 type scope int
 
 const (
-	everyCommand  scope = iota // serve, demo and the maintenance commands
+	everyCommand  scope = iota // serve, demo, doctor and the maintenance commands
 	serveCommands              // serve and demo only
+	whapiCommands              // serve, demo and doctor: how WHAPI and the app are reached
+	doctorCommand              // doctor: takes everyCommand's and whapiCommands' settings
 )
+
+// takenBy reports whether the commands of scope sc take a setting of
+// scope s.
+func (s scope) takenBy(sc scope) bool {
+	switch s {
+	case everyCommand, sc:
+		return true
+	case whapiCommands:
+		return sc == serveCommands || sc == doctorCommand
+	}
+	return false
+}
 
 // setting is one thing a user can configure: a flag, its environment
 // variable, or both. The flag sets, the usage text (whapidesk -h) and the
@@ -57,24 +71,24 @@ var settings = []setting{
 		into: func(c *Config) any { return &c.SecretKey },
 	},
 	{
-		flag: "manager-url", env: "WHAPI_MANAGER_URL", def: "https://manager.whapi.cloud", scope: serveCommands,
+		flag: "manager-url", env: "WHAPI_MANAGER_URL", def: "https://manager.whapi.cloud", scope: whapiCommands,
 		usage: "WHAPI Partner API base URL (http or https; not used with the simulator)",
 		into:  func(c *Config) any { return &c.ManagerURL },
 	},
 	{
-		flag: "gate-url", env: "WHAPI_GATE_URL", def: "https://gate.whapi.cloud", scope: serveCommands,
+		flag: "gate-url", env: "WHAPI_GATE_URL", def: "https://gate.whapi.cloud", scope: whapiCommands,
 		usage: "WHAPI gate API base URL (http or https; not used with the simulator)",
 		into:  func(c *Config) any { return &c.GateURL },
 	},
 	{
-		flag: "gate-hosts", env: "WHAPIDESK_GATE_HOSTS", shown: "none", scope: serveCommands,
+		flag: "gate-hosts", env: "WHAPIDESK_GATE_HOSTS", shown: "none", scope: whapiCommands,
 		usage: "comma-separated hosts (like gate2.example.com, *.example.com for every host under it, " +
 			"or host:port when not 443) that may serve a channel's gate calls over https when WHAPI names one " +
 			"as the channel's gate (its apiUrl), beside the hosts of the gate URL's own domain (*.whapi.cloud for the default). " +
 			"Any other host WHAPI names is refused, logged, and the gate URL is used: a channel's token never goes elsewhere",
 	},
 	{
-		flag: "public-url", env: "WHAPIDESK_PUBLIC_URL", shown: "none", scope: serveCommands,
+		flag: "public-url", env: "WHAPIDESK_PUBLIC_URL", shown: "none", scope: whapiCommands,
 		usage: "the address at which WHAPI and browsers reach this app, like https://desk.example.com " +
 			"(an absolute http or https URL, without a query or fragment). When set, every channel's WHAPI gate " +
 			"gets a webhook to PUBLIC_URL/hooks/whapi/<secret>, so a phone linked or unlinked shows at once; " +
@@ -192,6 +206,8 @@ Usage:
   whapidesk backup [--db D] FILE              write a consistent copy of the database to FILE
                                               (safe while serving; restore needs the same secret key)
   whapidesk rotate-key [--db D] [--new-key-file F]  re-encrypt every secret under a new key (app stopped)
+  whapidesk doctor [--db D] [--public-url U]  check, read-only, the connection to WHAPI and the public URL:
+                                              one line per check; exit status 1 when one fails
   whapidesk -h                                this help; COMMAND -h adds the command's own flags
 `
 
@@ -214,20 +230,31 @@ func writeUsage(w io.Writer) {
 
 // settingsHeader says how settings are given and which commands take them.
 func settingsHeader() string {
-	var every []string
+	var every, whapi []string
 	for _, s := range settings {
-		if s.scope == everyCommand {
-			if s.flag != "" {
-				every = append(every, "--"+s.flag)
-			} else {
-				every = append(every, s.env)
-			}
+		name := s.env
+		if s.flag != "" {
+			name = "--" + s.flag
+		}
+		switch s.scope {
+		case everyCommand:
+			every = append(every, name)
+		case whapiCommands:
+			whapi = append(whapi, name)
 		}
 	}
 	return wrap("Settings: a flag or its environment variable; the flag wins over the variable, "+
-		"an empty variable counts as unset. "+strings.Join(every, " and ")+
-		" apply to every command, the others to serve and demo. "+
+		"an empty variable counts as unset. "+andList(every)+" apply to every command, "+
+		andList(whapi)+" to serve, demo and doctor, the others to serve and demo. "+
 		"A switch variable is on when it is 1, true, yes or on.", "", 78)
+}
+
+// andList joins names as "a, b and c".
+func andList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // wrap breaks text into lines of at most width columns (longer words stay

@@ -123,6 +123,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return backup(ctx, args, stdout, stderr)
 	case "rotate-key":
 		return rotateKey(ctx, args, stdin, stdout, stderr)
+	case "doctor":
+		return doctor(ctx, args, stdout, stderr)
 	case "help":
 		writeUsage(stdout)
 		return nil
@@ -147,7 +149,7 @@ func newFlagSetFor(name string, sc scope, cfg *Config, stderr io.Writer) *flag.F
 		writeOwnFlags(stderr, fs)
 	}
 	for _, s := range settings {
-		if s.scope == everyCommand || s.scope == sc {
+		if s.scope.takenBy(sc) {
 			s.bind(fs, cfg)
 		}
 	}

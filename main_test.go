@@ -122,7 +122,7 @@ const adminPassword = "correct-horse-battery"
 
 func TestHelpListsEveryCommand(t *testing.T) {
 	t.Parallel()
-	commands := []string{"serve", "demo", "create-admin", "apikey create", "apikey list", "apikey revoke", "backup", "rotate-key"}
+	commands := []string{"serve", "demo", "create-admin", "apikey create", "apikey list", "apikey revoke", "backup", "rotate-key", "doctor"}
 	tests := []struct {
 		args    []string
 		wantErr error

@@ -134,7 +134,7 @@ var smRows = []smRow{
 	{method: "POST", path: "/admin/users/:id/channels/:cid/start", anon: 303, custA: 403, custB: 403, admin: 303},
 	{method: "GET", path: "/admin/settings/whapi", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/settings/whapi", anon: 303, custA: 403, custB: 403, admin: 303},
-	{method: "POST", path: "/admin/settings/whapi/test", anon: 303, custA: 403, custB: 403, admin: 303},
+	{method: "POST", path: "/admin/settings/whapi/test", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/settings/whapi/project", anon: 303, custA: 403, custB: 403, admin: 422},
 	{method: "GET", path: "/admin/settings/whapi/remove", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/settings/whapi/remove", anon: 303, custA: 403, custB: 403, admin: 303, order: smToken},

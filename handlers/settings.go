@@ -123,21 +123,31 @@ func (h *Handler) saveWHAPISettings(c echo.Context) error {
 	return redirect(c, "/admin/settings/whapi")
 }
 
+// testWHAPIConnection is "Test connection": the saved token is checked
+// with WHAPI again and recorded (the page's status and WHAPI's list of
+// projects are refreshed), then the doctor's read-only checks run and the
+// page shows their lines (handlers/doctor.go). The answer is the page
+// itself, not a redirect: the lines are this test's and are not kept.
 func (h *Handler) testWHAPIConnection(c echo.Context) error {
-	chk, st, err := h.svc.TestConnection(c.Request().Context(), actor(c))
+	ctx := c.Request().Context()
+	p := h.settingsPage(c)
+	chk, st, err := h.svc.TestConnection(ctx, actor(c))
 	switch {
 	case errors.Is(err, provision.ErrNotConfigured):
-		h.setFlash(c, "warning", "No partner token is saved yet. "+saveTokenFirst)
+		p.Flash = &views.Flash{Kind: "warning", Text: "No partner token is saved yet. " + saveTokenFirst}
 	case err != nil:
 		return err
 	default:
 		kind, text := checkMessage(chk, st.ProjectID, false)
-		h.setFlash(c, kind, text)
+		p.Flash = &views.Flash{Kind: kind, Text: text}
 	}
-	if err := h.saveSession(c); err != nil {
+	rep := h.svc.Doctor(ctx)
+	if st, err = h.store.Settings(ctx); err != nil {
 		return err
 	}
-	return redirect(c, "/admin/settings/whapi")
+	v := settingsView(st)
+	v.Doctor = doctorView(rep)
+	return h.render(c, http.StatusOK, views.WHAPISettingsPage(p, v))
 }
 
 // pickWHAPIProject makes one of the projects WHAPI listed the project new

@@ -24,6 +24,8 @@ type WHAPISettings struct {
 	ProjectsListedAt string
 	// PickError says why a pick was refused (shown beside the picker).
 	PickError string
+	// Doctor is what the last "Test connection" found (nil: none ran).
+	Doctor *DoctorView
 
 	// Form state after a refused submission.
 	ProjectIDInput string

@@ -184,6 +184,9 @@ type call struct {
 	body    any        // JSON body; nil for none
 	token   string     // gate: the raw channel token
 	hide    []string   // more secrets to keep out of any text (besides the token)
+	// date, when set, receives the Date header of the answer that
+	// succeeded (zero when it had none, or none that parses).
+	date *time.Time
 }
 
 // answer is an HTTP answer, its body already read.
@@ -258,6 +261,9 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 			err := decodeAnswer(cl.op, ans, out, secrets)
 			if !errors.Is(err, ErrFailedIn2xx) {
 				c.logAttempt(ctx, cl, logPath, attempt, ans.status, elapsed, nil)
+				if err == nil && cl.date != nil {
+					*cl.date = answerDate(ans.header)
+				}
 				return err
 			}
 			// A success status whose body says it failed: like a 5xx, the
@@ -338,6 +344,17 @@ func (c *Client) send(ctx context.Context, method, target, auth string, payload 
 		return answer{}, err
 	}
 	return answer{status: resp.StatusCode, header: resp.Header, body: data}, nil
+}
+
+// answerDate is the time an answer's Date header states (RFC 9110: when
+// the server made it, by the server's clock), or zero without one that
+// parses.
+func answerDate(h http.Header) time.Time {
+	t, err := http.ParseTime(h.Get("Date"))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // transportError classifies a failure without an answer: ErrTimeout when the

@@ -14,11 +14,12 @@ const maxListPages = 1000
 
 // Projects returns the partner's projects (GET /projects). It is the cheap
 // call that verifies the partner token and shows whether a project id exists
-// (see ProjectList.Find).
+// (see ProjectList.Find). ProjectList.Date is the manager's clock at the
+// answer, from its Date header.
 func (c *Client) Projects(ctx context.Context) (*ProjectList, error) {
 	const op = "projects"
 	var out ProjectList
-	err := c.do(ctx, call{op: op, method: http.MethodGet, segs: []string{"projects"}}, &out)
+	err := c.do(ctx, call{op: op, method: http.MethodGet, segs: []string{"projects"}, date: &out.Date}, &out)
 	if err != nil {
 		return nil, err
 	}

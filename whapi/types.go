@@ -217,6 +217,9 @@ type ProjectList struct {
 	Total int `json:"total"`
 	// Offset is the offset of this page.
 	Offset int `json:"offset"`
+	// Date is when the manager answered, by its own clock: the answer's
+	// Date header (zero when it had none). Not part of the body.
+	Date time.Time `json:"-"`
 }
 
 // Find returns the project with the given id, and false if there is none.

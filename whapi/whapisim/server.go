@@ -219,6 +219,10 @@ func (s *Sim) finish(w http.ResponseWriter, rec *Request, rep reply) {
 	if rep.ctype != "" {
 		w.Header().Set("Content-Type", rep.ctype)
 	}
+	// Every HTTP server dates its answers by its own clock (RFC 9110
+	// §6.6.1); the simulator's is Options.Now, so a test that moves it
+	// sees WHAPI's clock move (whapidesk doctor compares clocks).
+	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
 	w.Header().Set("Content-Length", strconv.Itoa(len(rep.body)))
 	w.WriteHeader(rep.status)
 	_, _ = w.Write(rep.body)

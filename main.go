@@ -285,12 +285,14 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("demo data: %w", err)
 		}
-		ready.Store(true)
 		picked, err := demoProjectPicked(ctx, store)
 		if err != nil {
 			return fmt.Errorf("demo data: %w", err)
 		}
+		// Printed before the first page is served, so that whoever waits
+		// for the server finds how to sign in already there.
 		printDemo(stdout, cfg, seed, ln.Addr(), picked)
+		ready.Store(true)
 	}
 	select {
 	case err := <-errc:

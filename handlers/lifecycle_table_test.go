@@ -391,6 +391,14 @@ func TestLifecycleTable(t *testing.T) {
 						done = f.lineDone(ch2, a)
 						ar := f.adminC.jsonReq(http.MethodPost, "/api/channels/"+strconv.FormatInt(ch2.ID, 10)+"/"+string(a), "", "Authorization", "Bearer "+f.adminKey)
 						say("API "+string(a), ar.StatusCode == http.StatusOK && done(), apiCode(t, ar))
+					case provision.ActTestMessage:
+						say("admin list button", strings.Contains(listRow, adminChannelPath(ch.ID, "test-message")), want[a])
+						if !gone {
+							say("customer page button", userChannelHas(t, user, ch.ID, "/test-message"), want[a])
+						}
+						sent := len(f.sim.Messages())
+						ar := f.adminC.jsonReq(http.MethodPost, "/api/channels/"+strconv.FormatInt(ch.ID, 10)+"/test-message", `{"to":"447700900123"}`, "Authorization", "Bearer "+f.adminKey)
+						say("API test-message", ar.StatusCode == http.StatusCreated && len(f.sim.Messages()) == sent+1, apiCode(t, ar))
 					case provision.ActSync:
 						say("admin list button", strings.Contains(listRow, adminChannelPath(ch.ID, "sync")), want[a])
 						remote := ch.RemoteID()

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -245,6 +246,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	client := whapi.New(managerURL, gateURL, store, whapi.WithLogger(log), whapi.WithGateHosts(cfg.GateHosts...))
 	svc := provision.New(store, client, log)
 	svc.SetPublicURL(cfg.PublicURL)
+	svc.SetBrand(cmp.Or(cfg.Brand, handlers.DefaultBrand)) // signs the test message
 	if cfg.PublicURL != "" {
 		log.Info("WHAPI's webhooks are registered for every channel", "public_url", cfg.PublicURL)
 	}

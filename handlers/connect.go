@@ -193,7 +193,7 @@ func (h *Handler) connectView(c echo.Context, ch *models.Channel) views.ConnectV
 	s, _ := h.connectStatusView(c, ch, h.svc.Now(), "")
 	s.AnnounceOOB, s.DropPairing = false, false
 	v := views.ConnectView{ChannelID: ch.ID, ChannelName: ch.Name, Status: s, ShowPairing: connectCanPair(s.Step),
-		Pairing: views.Pairing{Action: connectPath(ch.ID, "/pairing")}}
+		Pairing: views.Pairing{Action: connectPath(ch.ID, "/pairing")}, TestMessage: h.custTestMessageSlot(c, ch, s.Step)}
 	if ch.Phone != "" {
 		v.Pairing.Phone = "+" + ch.Phone
 	}
@@ -219,6 +219,9 @@ func (h *Handler) connectStatus(c echo.Context) error {
 	s, unchanged := h.connectStatusView(c, ch, h.connectSince(c), c.QueryParam("shown"))
 	if unchanged {
 		return c.NoContent(http.StatusNoContent)
+	}
+	if s.Step == views.ConnectConnected && s.AnnounceOOB {
+		c.Response().Header().Set("HX-Trigger", "line-connected") // the test message slot fetches its card
 	}
 	return h.render(c, http.StatusOK, views.ConnectStatusSwap(s))
 }

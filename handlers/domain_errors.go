@@ -57,6 +57,8 @@ func domainError(err error) (status int, code, message string, ok bool) {
 		return http.StatusConflict, "channel_busy", "the channel is being changed: try again in a moment", true
 	case errors.Is(err, provision.ErrChannelStopped):
 		return http.StatusConflict, "channel_stopped", "the channel is stopped: start it first", true
+	case errors.Is(err, provision.ErrNotLinked):
+		return http.StatusConflict, "not_linked", "no phone is linked to the channel: link one first", true
 	case errors.Is(err, provision.ErrChannelRunning):
 		return http.StatusConflict, "channel_running", "the channel is running already", true
 	case errors.Is(err, models.ErrEmailTaken):

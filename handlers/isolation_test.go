@@ -17,6 +17,7 @@ import (
 // other API route is for admins.
 var custAPIRoutes = []string{
 	"GET /api/channels", "POST /api/channels", "GET /api/channels/:id", "DELETE /api/channels/:id", "GET /api/channels/:id/qr",
+	"POST /api/channels/:id/test-message",
 }
 
 // custRouteKind sorts a route by who may use it: "customer" (/app and the

@@ -41,6 +41,7 @@ const (
 	aStart   = provision.ActStart
 	aDelete  = provision.ActDelete
 	aSync    = provision.ActSync
+	aTestMsg = provision.ActTestMessage
 	busy     = "channel_busy"
 )
 
@@ -50,15 +51,15 @@ const (
 // it with. It is written out here, not read from provision, so that a
 // change of the lifecycle that nobody meant fails this test.
 var lifecycleWant = map[lifecycleRow]map[provision.Action]string{
-	{models.ChannelPending, false}:  {aConnect: "", aExtend: busy, aRestart: busy, aStop: busy, aStart: busy, aDelete: busy, aSync: busy},
-	{models.ChannelTrial, false}:    {aConnect: "", aExtend: "", aRestart: "", aStop: "", aStart: "channel_running", aDelete: "", aSync: ""},
-	{models.ChannelTrial, true}:     {aConnect: "no_code", aExtend: "", aRestart: "channel_stopped", aStop: "channel_stopped", aStart: "", aDelete: "", aSync: ""},
-	{models.ChannelActive, false}:   {aConnect: "", aExtend: "", aRestart: "", aStop: "", aStart: "channel_running", aDelete: "", aSync: ""},
-	{models.ChannelActive, true}:    {aConnect: "no_code", aExtend: "", aRestart: "channel_stopped", aStop: "channel_stopped", aStart: "", aDelete: "", aSync: ""},
-	{models.ChannelExpired, false}:  {aConnect: "no_code", aExtend: "", aRestart: busy, aStop: busy, aStart: busy, aDelete: "", aSync: ""},
-	{models.ChannelDeleting, false}: {aConnect: "no_code", aExtend: busy, aRestart: busy, aStop: busy, aStart: busy, aDelete: busy, aSync: busy},
-	{models.ChannelDeleted, false}:  {aConnect: "no_code", aExtend: busy, aRestart: busy, aStop: busy, aStart: busy, aDelete: "already_deleted", aSync: busy},
-	{models.ChannelFailed, false}:   {aConnect: "no_code", aExtend: busy, aRestart: busy, aStop: busy, aStart: busy, aDelete: "", aSync: busy},
+	{models.ChannelPending, false}:  {aConnect: "", aExtend: busy, aRestart: busy, aStop: busy, aStart: busy, aDelete: busy, aSync: busy, aTestMsg: busy},
+	{models.ChannelTrial, false}:    {aConnect: "", aExtend: "", aRestart: "", aStop: "", aStart: "channel_running", aDelete: "", aSync: "", aTestMsg: "not_linked"},
+	{models.ChannelTrial, true}:     {aConnect: "no_code", aExtend: "", aRestart: "channel_stopped", aStop: "channel_stopped", aStart: "", aDelete: "", aSync: "", aTestMsg: "channel_stopped"},
+	{models.ChannelActive, false}:   {aConnect: "", aExtend: "", aRestart: "", aStop: "", aStart: "channel_running", aDelete: "", aSync: "", aTestMsg: "not_linked"},
+	{models.ChannelActive, true}:    {aConnect: "no_code", aExtend: "", aRestart: "channel_stopped", aStop: "channel_stopped", aStart: "", aDelete: "", aSync: "", aTestMsg: "channel_stopped"},
+	{models.ChannelExpired, false}:  {aConnect: "no_code", aExtend: "", aRestart: busy, aStop: busy, aStart: busy, aDelete: "", aSync: "", aTestMsg: busy},
+	{models.ChannelDeleting, false}: {aConnect: "no_code", aExtend: busy, aRestart: busy, aStop: busy, aStart: busy, aDelete: busy, aSync: busy, aTestMsg: busy},
+	{models.ChannelDeleted, false}:  {aConnect: "no_code", aExtend: busy, aRestart: busy, aStop: busy, aStart: busy, aDelete: "already_deleted", aSync: busy, aTestMsg: busy},
+	{models.ChannelFailed, false}:   {aConnect: "no_code", aExtend: busy, aRestart: busy, aStop: busy, aStart: busy, aDelete: "", aSync: busy, aTestMsg: busy},
 }
 
 // lifecycleRows are the rows the lifecycle has, in its order: every state,
@@ -390,6 +391,14 @@ func TestLifecycleTable(t *testing.T) {
 						done = f.lineDone(ch2, a)
 						ar := f.adminC.jsonReq(http.MethodPost, "/api/channels/"+strconv.FormatInt(ch2.ID, 10)+"/"+string(a), "", "Authorization", "Bearer "+f.adminKey)
 						say("API "+string(a), ar.StatusCode == http.StatusOK && done(), apiCode(t, ar))
+					case provision.ActTestMessage:
+						say("admin list button", strings.Contains(listRow, adminChannelPath(ch.ID, "test-message")), want[a])
+						if !gone {
+							say("customer page button", userChannelHas(t, user, ch.ID, "/test-message"), want[a])
+						}
+						sent := len(f.sim.Messages())
+						ar := f.adminC.jsonReq(http.MethodPost, "/api/channels/"+strconv.FormatInt(ch.ID, 10)+"/test-message", `{"to":"447700900123"}`, "Authorization", "Bearer "+f.adminKey)
+						say("API test-message", ar.StatusCode == http.StatusCreated && len(f.sim.Messages()) == sent+1, apiCode(t, ar))
 					case provision.ActSync:
 						say("admin list button", strings.Contains(listRow, adminChannelPath(ch.ID, "sync")), want[a])
 						remote := ch.RemoteID()

@@ -113,6 +113,8 @@ func (h *Handler) Routes(e *echo.Echo) {
 	admin.POST("/channels/:id/stop", h.channelLine(provision.ActStop))
 	admin.GET("/channels/:id/start", h.showChannelLinePage(provision.ActStart))
 	admin.POST("/channels/:id/start", h.channelLine(provision.ActStart))
+	admin.GET("/channels/:id/test-message", h.showAdminTestMessage)
+	admin.POST("/channels/:id/test-message", h.sendAdminTestMessage)
 
 	// Audit.
 	admin.GET("/audit", h.showAuditPage)
@@ -140,6 +142,8 @@ func (h *Handler) Routes(e *echo.Echo) {
 	app.POST("/channels/:id/connect/pairing", h.requestPairingCode)
 	app.POST("/channels/:id/connect/reconnect", h.reconnectChannel)
 	app.GET("/channels/:id/qr.png", h.connectQRImage)
+	app.GET("/channels/:id/test-message", h.showCustomerTestMessage)
+	app.POST("/channels/:id/test-message", h.sendCustomerTestMessage)
 
 	// JSON API (design §5): an API key, or the session cookie plus the CSRF
 	// header. api is open to any signed-in user (handlers check
@@ -159,6 +163,7 @@ func (h *Handler) Routes(e *echo.Echo) {
 	api.GET("/channels/:id", h.apiGetChannel, h.apiRequireUser)
 	api.DELETE("/channels/:id", h.apiDeleteChannel, h.apiRequireUser)
 	api.GET("/channels/:id/qr", h.apiChannelQR) // its owner only
+	api.POST("/channels/:id/test-message", h.apiSendTestMessage, h.apiRequireUser)
 	apiAdmin.POST("/channels/:id/extend", h.apiExtendChannel)
 	apiAdmin.POST("/channels/:id/restart", h.apiChannelLine(provision.ActRestart))
 	apiAdmin.POST("/channels/:id/stop", h.apiChannelLine(provision.ActStop))

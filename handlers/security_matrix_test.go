@@ -83,6 +83,8 @@ var smRows = []smRow{
 	{method: "POST", path: "/app/channels/:id/connect/pairing", anon: 303, custA: 422, custB: 404, admin: 403},
 	{method: "POST", path: "/app/channels/:id/connect/reconnect", anon: 303, custA: 303, custB: 404, admin: 403},
 	{method: "GET", path: "/app/channels/:id/qr.png", anon: 303, custA: 200, custB: 404, admin: 403},
+	{method: "GET", path: "/app/channels/:id/test-message", anon: 303, custA: 303, custB: 404, admin: 403},
+	{method: "POST", path: "/app/channels/:id/test-message", anon: 303, custA: 422, custB: 404, admin: 403},
 	{method: "GET", path: "/app/channels/:id/delete", anon: 303, custA: 200, custB: 404, admin: 403},
 	{method: "POST", path: "/app/channels/:id/delete", anon: 303, custA: 303, custB: 404, admin: 403, order: smSpare},
 
@@ -95,6 +97,8 @@ var smRows = []smRow{
 	{method: "POST", path: "/admin/channels/:id/sync", anon: 303, custA: 403, custB: 403, admin: 303},
 	{method: "GET", path: "/admin/channels/:id/delete", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/channels/:id/delete", anon: 303, custA: 403, custB: 403, admin: 303, order: smSpare},
+	{method: "GET", path: "/admin/channels/:id/test-message", anon: 303, custA: 403, custB: 403, admin: 200},
+	{method: "POST", path: "/admin/channels/:id/test-message", anon: 303, custA: 403, custB: 403, admin: 422},
 	{method: "GET", path: "/admin/channels/:id/restart", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/channels/:id/restart", anon: 303, custA: 403, custB: 403, admin: 303},
 	{method: "GET", path: "/admin/channels/:id/stop", anon: 303, custA: 403, custB: 403, admin: 200},
@@ -145,6 +149,7 @@ var smRows = []smRow{
 	{method: "GET", path: "/api/channels/:id", anon: 401, custA: 200, custB: 404, admin: 200},
 	{method: "DELETE", path: "/api/channels/:id", anon: 401, custA: 200, custB: 404, admin: 200, order: smSpare},
 	{method: "GET", path: "/api/channels/:id/qr", anon: 401, custA: 200, custB: 404, admin: 403},
+	{method: "POST", path: "/api/channels/:id/test-message", anon: 401, custA: 422, custB: 404, admin: 422},
 
 	// JSON API: admins only.
 	{method: "POST", path: "/api/channels/:id/extend", anon: 401, custA: 403, custB: 403, admin: 422},

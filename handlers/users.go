@@ -281,7 +281,7 @@ func (h *Handler) userPageView(ctx context.Context, me *models.User, u *models.U
 		v.Channels = append(v.Channels, views.UserChannel{ID: ch.ID, Name: ch.Name, Phone: ch.Phone, State: badgeOf(cv),
 			Linked: ch.Linked, ActiveTill: formatTime(ch.ActiveTill), DaysLeft: timeLeft(ch.ActiveTill, now),
 			DaysAllocated: ch.DaysAllocated, CanExtend: cv.Can.Extend, CanDelete: cv.Can.Delete,
-			CanRestart: cv.Can.Restart, CanStop: cv.Can.Stop, CanStart: cv.Can.Start})
+			CanRestart: cv.Can.Restart, CanStop: cv.Can.Stop, CanStart: cv.Can.Start, CanTestMessage: cv.Can.TestMessage})
 	}
 	entries, err := h.store.Ledger(ctx, u.ID, ledgerOnPage, 0)
 	if err != nil {

@@ -39,10 +39,15 @@ const (
 	ActStop Action = "stop"
 	// ActStart starts a stopped channel's line again (admins).
 	ActStart Action = "start"
+	// ActTestMessage sends the fixed test text from a running channel's
+	// linked phone to a number its owner or an admin types
+	// (SendTestMessage); a channel without a linked phone is refused with
+	// ErrNotLinked.
+	ActTestMessage Action = "test-message"
 )
 
 // Actions lists every action, in the order pages show them.
-var Actions = []Action{ActConnect, ActExtend, ActRestart, ActStop, ActStart, ActDelete, ActSync}
+var Actions = []Action{ActConnect, ActExtend, ActRestart, ActStop, ActStart, ActDelete, ActSync, ActTestMessage}
 
 // Phase is where a channel stands, in its owner's words: the customer's
 // dashboard, the connect page and the JSON connect state all say it so.
@@ -175,7 +180,7 @@ type stopRule struct {
 // synced; not connected, restarted or stopped again.
 var runningStopped = &stopRule{
 	allows: []Action{ActExtend, ActStart, ActDelete, ActSync},
-	refuse: map[Action]error{ActStop: ErrChannelStopped, ActRestart: ErrChannelStopped},
+	refuse: map[Action]error{ActStop: ErrChannelStopped, ActRestart: ErrChannelStopped, ActTestMessage: ErrChannelStopped},
 	phase:  PhaseStopped, label: "Stopped", tone: "bad",
 }
 
@@ -186,10 +191,10 @@ var lifecycle = map[models.ChannelStatus]stateRule{
 	models.ChannelPending: {slot: slotAlways, allows: []Action{ActConnect},
 		phase: PhasePreparing, label: "Being created", tone: "muted"},
 	models.ChannelTrial: {slot: slotAlways, atWhapi: true, onTrial: true,
-		allows: []Action{ActConnect, ActExtend, ActRestart, ActStop, ActDelete, ActSync}, refuse: runningRefuses,
+		allows: []Action{ActConnect, ActExtend, ActRestart, ActStop, ActDelete, ActSync, ActTestMessage}, refuse: runningRefuses,
 		phase: PhaseWaiting, label: "Free trial", tone: "warn", whenStopped: runningStopped},
 	models.ChannelActive: {slot: slotAlways, atWhapi: true,
-		allows: []Action{ActConnect, ActExtend, ActRestart, ActStop, ActDelete, ActSync}, refuse: runningRefuses,
+		allows: []Action{ActConnect, ActExtend, ActRestart, ActStop, ActDelete, ActSync, ActTestMessage}, refuse: runningRefuses,
 		phase: PhaseWaiting, label: "Active", tone: "ok", whenStopped: runningStopped},
 	models.ChannelExpired: {slot: slotWhileReviving, atWhapi: true, allows: []Action{ActExtend, ActDelete, ActSync},
 		phase: PhaseExpired, label: "Expired", tone: "bad"},
@@ -296,7 +301,7 @@ func (s *Service) Permit(ctx context.Context, ch *models.Channel, a Action) erro
 	if now := s.now(); a == ActExtend && ch.ExtendAfter != nil && now.Before(*ch.ExtendAfter) {
 		return tooSoon(*ch.ExtendAfter, now)
 	}
-	if a == ActConnect || !ruleOf(ch.Status).atWhapi {
+	if a == ActConnect || a == ActTestMessage || !ruleOf(ch.Status).atWhapi {
 		return nil // the gate uses the channel's token; a local delete calls no one
 	}
 	_, err := s.settings(ctx)
@@ -331,6 +336,9 @@ func CheckState(ch *models.Channel, a Action) error {
 	r := ruleFor(ch)
 	switch {
 	case r.allowsAction(a) && (!r.atWhapi || ch.RemoteID() != ""):
+		if a == ActTestMessage && !ch.Linked {
+			return ErrNotLinked
+		}
 		return nil
 	case a == ActConnect:
 		return ErrNoQR
@@ -341,7 +349,7 @@ func CheckState(ch *models.Channel, a Action) error {
 }
 
 // Allowed says which actions a channel's state opens now.
-type Allowed struct{ Connect, Extend, Restart, Stop, Start, Delete, Sync bool }
+type Allowed struct{ Connect, Extend, Restart, Stop, Start, Delete, Sync, TestMessage bool }
 
 // ChannelView is one channel as every surface shows it: its state in the
 // admin's and the owner's words, what may be done to it, and its days.
@@ -377,7 +385,7 @@ func ViewAt(ch *models.Channel, now time.Time) ChannelView {
 	v := ChannelView{Channel: ch, Phase: r.phase, Label: r.label, Tone: r.tone, UnusedDays: UnusedDays(ch, now),
 		AtWhapi: r.atWhapi, Trial: r.onTrial, Stopped: IsStopped(ch),
 		Can: Allowed{Connect: can(ActConnect), Extend: can(ActExtend), Restart: can(ActRestart), Stop: can(ActStop),
-			Start: can(ActStart), Delete: can(ActDelete), Sync: can(ActSync)}}
+			Start: can(ActStart), Delete: can(ActDelete), Sync: can(ActSync), TestMessage: can(ActTestMessage)}}
 	v.HasDays, v.DaysLeft = ch.ActiveTill != nil, DaysLeft(ch.ActiveTill, now)
 	if ruleOf(ch.Status).whenStopped == nil {
 		return v // not a running state
@@ -387,7 +395,7 @@ func ViewAt(ch *models.Channel, now time.Time) ChannelView {
 		// Its days are over though WHAPI has not said so yet: there is
 		// nothing to link, restart, stop or start until it is extended.
 		v.Phase = PhaseExpired
-		v.Can.Connect, v.Can.Restart, v.Can.Stop, v.Can.Start = false, false, false, false
+		v.Can.Connect, v.Can.Restart, v.Can.Stop, v.Can.Start, v.Can.TestMessage = false, false, false, false, false
 	case v.Phase == PhaseWaiting && ch.Linked:
 		v.Phase = PhaseConnected
 	}

@@ -40,6 +40,8 @@ type Service struct {
 	// publicURL is where WHAPI reaches the app ("" = no webhooks): see
 	// SetPublicURL.
 	publicURL string
+	// brand signs the test message: see SetBrand.
+	brand string
 
 	// SettleAfter is how long an unanswered WHAPI change is left alone
 	// before Reconcile settles it from what WHAPI shows (so a request still

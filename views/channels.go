@@ -35,6 +35,8 @@ type ChannelListRow struct {
 	CanExtend, CanDelete, CanSync bool
 	// CanRestart, CanStop and CanStart open the line's confirmation pages.
 	CanRestart, CanStop, CanStart bool
+	// CanTestMessage opens its test message page.
+	CanTestMessage bool
 	// ExtendHref is the list with this channel's extend form open.
 	ExtendHref string
 }

@@ -65,4 +65,6 @@ type ConnectView struct {
 	Pairing     Pairing
 	// ShowPairing is false once nothing can be linked (connected, expired).
 	ShowPairing bool
+	// TestMessage is the "Send a test message" card (testmessage.templ).
+	TestMessage TestMessageCard
 }

@@ -82,7 +82,9 @@ type UserChannel struct {
 	CanDelete     bool
 	// CanRestart, CanStop and CanStart open the line's confirmation pages.
 	CanRestart, CanStop, CanStart bool
-	Extend                        CreditForm
+	// CanTestMessage opens its test message page.
+	CanTestMessage bool
+	Extend         CreditForm
 }
 
 // LedgerRow is one move of a customer's days.

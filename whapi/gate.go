@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Gate is the gate API of one channel: the host WHAPI reported for it
@@ -196,4 +197,49 @@ func urlSecrets(hooks []Webhook) []string {
 		}
 	}
 	return out
+}
+
+// SendText is Gate("").SendText, on the configured gate.
+func (c *Client) SendText(ctx context.Context, channelToken, to, body string) (*SentMessage, error) {
+	return c.Gate("").SendText(ctx, channelToken, to, body)
+}
+
+// maxTextRunes bounds the text of one message (WhatsApp takes at most
+// 4,096 characters).
+const maxTextRunes = 4096
+
+// SendText sends the text body to the WhatsApp number to from the
+// channel's linked phone (POST /messages/text, schema SenderText). to is
+// a phone number with its country code, 7 to 15 digits (no "+", spaces or
+// chat id); body is not empty and at most 4,096 characters. Either wrong
+// is ErrInvalidInput before anything is sent.
+//
+// A channel without a linked phone is refused with 401 ("Need channel
+// authorization for send message"), i.e. ErrUnauthorized; 402 (a trial's
+// message limit), 403 (a recipient WhatsApp forbids) and 400 are
+// ErrRefused; 429 is ErrRateLimited. A 2xx whose body carries an "error"
+// or says "sent": false is ErrFailedIn2xx (the latter as a plain error,
+// not an *APIError): the message is not known to be sent. Never retried:
+// a message sent twice cannot be taken back. Neither the number nor the
+// text is logged (the log line has the path and status only).
+func (g *Gate) SendText(ctx context.Context, channelToken, to, body string) (*SentMessage, error) {
+	const op = "send text"
+	switch {
+	case !validPhone(to):
+		return nil, invalidInput(op, "to must be a phone number of 7 to 15 digits")
+	case strings.TrimSpace(body) == "":
+		return nil, invalidInput(op, "the text is empty")
+	case utf8.RuneCountInString(body) > maxTextRunes || !utf8.ValidString(body):
+		return nil, invalidInput(op, "the text must be valid UTF-8 of at most 4096 characters")
+	}
+	var out SentMessage
+	err := g.c.do(ctx, call{op: op, method: http.MethodPost, gate: true, apiURL: g.apiURL, segs: []string{"messages", "text"},
+		body: textMessage{To: to, Body: body}, token: channelToken}, &out)
+	if err != nil {
+		return nil, err
+	}
+	if !out.Sent {
+		return nil, &callError{op: op, text: "the answer says the message was not sent", kind: ErrFailedIn2xx}
+	}
+	return &out, nil
 }

@@ -534,3 +534,37 @@ type SettingsUpdate struct {
 	// Changes name the settings that changed, e.g. "webhooks".
 	Changes []string `json:"changes"`
 }
+
+// textMessage is the body of the gate's POST /messages/text (schema
+// SenderText): the recipient and the text, nothing optional.
+type textMessage struct {
+	To   string `json:"to"`
+	Body string `json:"body"`
+}
+
+// SentMessage is the answer of the gate's POST /messages/text (schema
+// SentMessage): whether WHAPI sent the message, and the message as it
+// keeps it.
+type SentMessage struct {
+	// Sent reports that the message was sent.
+	Sent bool `json:"sent"`
+	// Message is the message sent; WHAPI may leave it out.
+	Message *Message `json:"message,omitempty"`
+}
+
+// Message is the part of a WHAPI message (schema Message) whapidesk reads.
+type Message struct {
+	// ID is WHAPI's message id.
+	ID string `json:"id"`
+	// Type is the message type, e.g. "text".
+	Type string `json:"type"`
+	// ChatID is the chat it went to, e.g. "447700900123@s.whatsapp.net".
+	ChatID string `json:"chat_id"`
+	// FromMe reports that the channel's phone sent it.
+	FromMe bool `json:"from_me"`
+	// Timestamp is when it was sent, in epoch seconds.
+	Timestamp float64 `json:"timestamp"`
+	// Status is its delivery status, e.g. "pending" or "sent" ("" when
+	// not given).
+	Status string `json:"status,omitempty"`
+}

@@ -132,7 +132,7 @@ func TestRouting(t *testing.T) {
 		want                     int
 	}{
 		{"unknown path", "GET", "/nope", "", 404},
-		{"unknown gate path", "POST", "/messages/text", "Bearer " + ch.Token, 404},
+		{"unknown gate path", "POST", "/messages/image", "Bearer " + ch.Token, 404},
 		{"trailing slash", "GET", "/channels/list/", "Bearer " + testPartnerToken, 404},
 		{"no GET /channels", "GET", "/channels", "Bearer " + testPartnerToken, 405},
 		{"wrong method", "POST", "/channels/" + ch.ID, "Bearer " + testPartnerToken, 405},

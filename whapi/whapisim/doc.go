@@ -127,6 +127,12 @@
 //     out of the documented range, is 400 "Wrong settings format"; so is a
 //     webhook whose url is not an absolute http(s) URL. DELETE /settings is
 //     not simulated.
+//   - POST /messages/text sends a text from a line with a linked phone
+//     (AUTH or SYNC_ERROR; any other answers 401 "Need channel
+//     authorization for send message"): 201 with the sent message, kept
+//     for Messages. A "to" outside the spec's pattern or a missing text is
+//     400; a trial line past 150 messages a day or 5 chats in 30 days is
+//     402 (messages.go).
 //   - WHAPI endpoints that are documented but not simulated (projects by
 //     id, partner settings, settings reset and events, webhook_test,
 //     profile, limits) answer 501; unknown paths 404; a wrong method 405

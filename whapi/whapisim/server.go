@@ -81,6 +81,7 @@ func routes() []route {
 		{segs: []string{"settings", "events"}, api: apiGate, methods: map[string]handlerFunc{"GET": ns}},
 		{segs: []string{"settings", "webhook_test"}, api: apiGate, methods: map[string]handlerFunc{"POST": ns}},
 		{segs: []string{"limits"}, api: apiGate, methods: map[string]handlerFunc{"GET": ns}},
+		{segs: []string{"messages", "text"}, api: apiGate, methods: map[string]handlerFunc{"POST": (*Sim).sendText}},
 	}
 }
 

@@ -358,6 +358,7 @@ type Sim struct {
 	requests []*Request
 	faults   []*Fault
 	routes   []route
+	messages []Message // accepted by POST /messages/text (messages.go)
 
 	// Webhook deliveries (hooks.go).
 	hookClient   *http.Client

@@ -1,0 +1,189 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"whapidesk/models"
+	"whapidesk/whapi"
+)
+
+// A test message: the owner of a linked channel (or an admin) sends a
+// fixed text from it to a number they type, to see that the line works.
+// The text is the app's own, so the feature cannot carry anyone's words,
+// and a channel sends at most TestMessageLimit in any rolling
+// TestMessageWindow: each attempt is claimed through the database before
+// WHAPI is called (models.ClaimTestMessage), and settled after.
+
+// The limit of test messages: at most TestMessageLimit attempts per
+// channel in any rolling TestMessageWindow, whatever their outcome (a
+// failed one reached WHAPI too).
+const (
+	TestMessageLimit  = 5
+	TestMessageWindow = time.Hour
+)
+
+// ErrNotLinked: no phone is linked to the channel, so nothing can be sent
+// from it.
+var ErrNotLinked = errors.New("no phone is linked to this line: link one first")
+
+// TestMessageResult is what became of a test message that was tried.
+type TestMessageResult struct {
+	// Sent: WHAPI said it sent the message. Otherwise Reason says why
+	// not, in plain words for anyone (no WHAPI word, id or token).
+	Sent   bool
+	Reason string
+	// To is the number it went to, most digits hidden ("+44•••••••23").
+	To string
+	// Left is how many more may be sent from the channel now.
+	Left int
+}
+
+// SetBrand sets the product name the test message is signed with (the
+// app's WHAPIDESK_BRAND).
+func (s *Service) SetBrand(brand string) { s.brand = strings.TrimSpace(brand) }
+
+// TestMessageText is the fixed text of a test message.
+func (s *Service) TestMessageText() string {
+	if s.brand == "" {
+		return "Your line is connected. This is a test message."
+	}
+	return "Your line is connected. This is a test message from " + s.brand + "."
+}
+
+// NormalizeTestNumber reads the number a test message goes to: spaces,
+// dashes, dots, parentheses and one leading "+" are dropped; what is left
+// must be 8 to 15 digits, the country code first (so not starting with
+// 0). The error is the field's message.
+func NormalizeTestNumber(in string) (string, error) {
+	in = strings.TrimSpace(in)
+	if in == "" {
+		return "", errors.New("enter the WhatsApp number to send to, with the country code")
+	}
+	var b strings.Builder
+	for i, r := range in {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '+' && i == 0, r == ' ', r == '-', r == '.', r == '(', r == ')':
+		default:
+			return "", errors.New("a phone number has only digits, the country code first, e.g. +44 7700 900123")
+		}
+	}
+	d := b.String()
+	switch {
+	case strings.HasPrefix(d, "0"):
+		return "", errors.New("start with the country code, not 0, e.g. +44 7700 900123")
+	case len(d) < 8 || len(d) > 15:
+		return "", errors.New("a WhatsApp number has 8 to 15 digits with the country code")
+	}
+	return d, nil
+}
+
+// MaskNumber hides most digits of a number (digits only): "+44•••••••23".
+func MaskNumber(digits string) string {
+	if len(digits) < 5 {
+		return "+" + strings.Repeat("•", len(digits))
+	}
+	return "+" + digits[:2] + strings.Repeat("•", len(digits)-4) + digits[len(digits)-2:]
+}
+
+// TestMessagesLeft is how many test messages may be sent from a channel
+// now, and when one more is allowed again if none is left.
+func (s *Service) TestMessagesLeft(ctx context.Context, channelID int64) (left int, next time.Time, err error) {
+	used, frees, err := s.store.TestMessagesUsed(ctx, channelID, s.now(), TestMessageWindow)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	left = max(0, TestMessageLimit-int(used))
+	if left == 0 {
+		next = frees
+	}
+	return left, next, nil
+}
+
+// SendTestMessage sends the fixed test text (TestMessageText) from the
+// channel's linked phone to the number to (NormalizeTestNumber), through
+// the channel's gate with its token. Refused before anything is recorded
+// or sent: a bad number (FieldErrors, key "to"), a channel that does not
+// exist (models.ErrNotFound), one whose state allows no test message
+// (Permit: ErrNotLinked, ErrChannelStopped, models.ErrChannelBusy), and
+// one that has used its TestMessageLimit in the last TestMessageWindow
+// (*RetryLaterError, saying when the next one is allowed). Otherwise the
+// attempt is claimed, WHAPI is called outside any transaction, and the
+// outcome is recorded: a send WHAPI refused or did not confirm is a
+// result with Sent false and a plain reason, not an error. No day moves.
+func (s *Service) SendTestMessage(ctx context.Context, actor models.Actor, channelID int64, to string) (*TestMessageResult, error) {
+	number, err := NormalizeTestNumber(to)
+	if err != nil {
+		return nil, FieldErrors{"to": err.Error()}
+	}
+	ch, err := s.store.ChannelByID(ctx, channelID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Permit(ctx, ch, ActTestMessage); err != nil {
+		return nil, err
+	}
+	token, err := s.store.ChannelToken(ch)
+	if err != nil {
+		return nil, err
+	}
+	masked := MaskNumber(number)
+	claim, err := s.store.ClaimTestMessage(ctx, actor, ch.ID, masked, s.now(), TestMessageLimit, TestMessageWindow)
+	if err != nil {
+		return nil, err
+	}
+	if claim.Message == nil {
+		return nil, &RetryLaterError{After: max(time.Second, claim.Next.Sub(s.now())),
+			What: "a line sends at most 5 test messages an hour"}
+	}
+	// Claimed: the outcome is recorded even if the caller goes away.
+	ctx, cancel := s.detach(ctx)
+	defer cancel()
+	sent, err := s.whapi.Gate(ch.APIURL).SendText(ctx, token, number, s.TestMessageText())
+	res := &TestMessageResult{Sent: err == nil, To: masked, Left: max(0, TestMessageLimit-int(claim.Used))}
+	outcome := models.TestMessageSent
+	if err != nil {
+		outcome, res.Reason = models.TestMessageFailed, testMessageReason(err)
+		s.log.WarnContext(ctx, "test message not sent", "channel", ch.ID, "to", masked, "reason", res.Reason, "err", err)
+	} else {
+		id := ""
+		if sent.Message != nil {
+			id = sent.Message.ID
+		}
+		s.log.InfoContext(ctx, "test message sent", "channel", ch.ID, "to", masked, "message_id", id)
+	}
+	if err := s.store.SettleTestMessage(ctx, actor, ch, claim.Message.ID, outcome, res.Reason, s.now()); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// testMessageReason says in plain words why a test message was not sent:
+// no WHAPI word, status or text (those go to the log).
+func testMessageReason(err error) string {
+	var ae *whapi.APIError
+	status := 0
+	if errors.As(err, &ae) {
+		status = ae.Status
+	}
+	switch {
+	case status == http.StatusPaymentRequired:
+		return "This line's free trial allows no more messages to new numbers for now."
+	case status == http.StatusForbidden:
+		return "WhatsApp does not allow messages from this line to that number."
+	case errors.Is(err, whapi.ErrUnauthorized):
+		return "The line is not connected to WhatsApp right now: link the phone again, then try again."
+	case errors.Is(err, whapi.ErrRateLimited):
+		return "Too many messages went out from this line just now. Try again later."
+	case errors.Is(err, whapi.ErrRefused), errors.Is(err, whapi.ErrInvalidInput):
+		return "The number was not accepted. Check that it is a WhatsApp number with its country code."
+	case errors.Is(err, whapi.ErrTimeout), errors.Is(err, whapi.ErrUnreachable):
+		return "No answer came in time. The message may still arrive."
+	}
+	return "The message could not be confirmed as sent. It may still arrive."
+}

@@ -32,10 +32,8 @@ func TestBrowserPasswordChange(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`#password-card button[type=submit]`)),
 		)
 	}
-	here.do(t,
-		chromedp.Click(chromedp.CSS(`header a[href="/account/password"]`)),
-		chromedp.WaitVisible(chromedp.ID("password-card")),
-	)
+	here.follow(t, chromedp.Click(chromedp.CSS(`header a[href="/account/password"]`)))
+	here.do(t, chromedp.WaitVisible(chromedp.ID("password-card")))
 	fill(testPassword, next, next+"!")
 	here.do(t, chromedp.WaitVisible(chromedp.CSS(`[data-testid=error-confirm_password]`)))
 	if msg := inTab(t, here, chromedp.Text(chromedp.CSS(`[data-testid=error-confirm_password]`))); !strings.Contains(msg, "differ") {

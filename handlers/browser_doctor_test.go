@@ -37,10 +37,8 @@ func TestBrowserTestConnection(t *testing.T) {
 
 	admin.do(t, chromedp.Navigate(a.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("email")))
 	admin.login(t, "admin@example.com", "Dashboard")
-	admin.do(t,
-		chromedp.Click(chromedp.CSS(`nav a[href="/admin/settings/whapi"]`)),
-		chromedp.WaitVisible(chromedp.CSS(button)),
-	)
+	admin.follow(t, chromedp.Click(chromedp.CSS(`nav a[href="/admin/settings/whapi"]`)))
+	admin.do(t, chromedp.WaitVisible(chromedp.CSS(button)))
 	if n := inTab(t, admin, chromedp.Evaluate[int](lines+`.length`)); n != 0 {
 		t.Fatalf("%d lines before any test", n)
 	}

@@ -27,20 +27,16 @@ func TestBrowserStopStartRestart(t *testing.T) {
 	// it says, confirms, and returns the flash on the list.
 	confirm := func(t *testing.T, button, wantSays, submit string) string {
 		t.Helper()
-		admin.do(t,
-			chromedp.Click(chromedp.CSS(row+` a[href$="/`+button+`?back="], `+row+` a[href$="/`+button+`"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`[data-testid=line-effect]`)),
-		)
+		admin.follow(t, chromedp.Click(chromedp.CSS(row+` a[href$="/`+button+`?back="], `+row+` a[href$="/`+button+`"]`)))
+		admin.do(t, chromedp.WaitVisible(chromedp.CSS(`[data-testid=line-effect]`)))
 		if says := inTab(t, admin, chromedp.Text(chromedp.CSS(`[data-testid=line-effect]`))); !strings.Contains(says, wantSays) {
 			t.Fatalf("the %s page says %q", button, says)
 		}
 		if got := inTab(t, admin, chromedp.Text(chromedp.CSS(`form.form-actions button[type=submit]`))); got != submit {
 			t.Fatalf("the %s page's button says %q", button, got)
 		}
-		admin.do(t,
-			chromedp.Click(chromedp.CSS(`form.form-actions button[type=submit]`)),
-			chromedp.WaitVisible(chromedp.CSS(`[data-testid=channel-table]`)),
-		)
+		admin.follow(t, chromedp.Click(chromedp.CSS(`form.form-actions button[type=submit]`)))
+		admin.do(t, chromedp.WaitVisible(chromedp.CSS(`[data-testid=channel-table]`)))
 		return inTab(t, admin, chromedp.Text(chromedp.CSS(`#flash .alert`)))
 	}
 	badge := func(t *testing.T) string {

@@ -37,10 +37,8 @@ func TestBrowserProjectPicker(t *testing.T) {
 
 	admin.do(t, chromedp.Navigate(a.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("email")))
 	admin.login(t, "admin@example.com", "Dashboard")
-	admin.do(t,
-		chromedp.Click(chromedp.CSS(`nav a[href="/admin/settings/whapi"]`)),
-		chromedp.WaitVisible(chromedp.ID("partner_token")),
-	)
+	admin.follow(t, chromedp.Click(chromedp.CSS(`nav a[href="/admin/settings/whapi"]`)))
+	admin.do(t, chromedp.WaitVisible(chromedp.ID("partner_token")))
 	admin.paste(t, "Bearer "+a.partnerToken)
 	if flash := admin.save(t); !strings.Contains(flash, "WHAPI does not know the project id "+models.DefaultProjectID) {
 		t.Fatalf("flash after saving: %q", flash)

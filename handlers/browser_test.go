@@ -299,6 +299,19 @@ func inTab[T any](t *testing.T, b *browserTab, a chromedp.Action[T]) T {
 	return v
 }
 
+// follow runs steps that make the tab load another page (a link, a plain
+// form, a redirect) and waits until that page has loaded, so that what
+// comes next never queries the page being left (chromedp answers "No node
+// with given id found" or "Cannot find context with specified id" then).
+func (b *browserTab) follow(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := b.bounded()
+	defer cancel()
+	if _, err := chromedp.RunResponse(ctx, steps...); err != nil {
+		t.Fatalf("%s tab: loading the next page: %v", b.name, err)
+	}
+}
+
 // waitJS waits until the JavaScript predicate is true; what says, in the
 // failure message, what it waited for.
 func (b *browserTab) waitJS(t *testing.T, what, predicate string) {
@@ -317,9 +330,9 @@ func (b *browserTab) login(t *testing.T, email, wantH1 string) {
 	b.do(t,
 		chromedp.SendKeys(chromedp.ID("email"), email),
 		chromedp.SendKeys(chromedp.ID("password"), testPassword),
-		chromedp.Click(chromedp.CSS(`.login-card button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`header .topbar-user`)),
 	)
+	b.follow(t, chromedp.Click(chromedp.CSS(`.login-card button[type=submit]`)))
+	b.do(t, chromedp.WaitVisible(chromedp.CSS(`header .topbar-user`)))
 	if h1 := inTab(t, b, chromedp.Text(chromedp.CSS("main h1"))); h1 != wantH1 {
 		t.Fatalf("after login the page is %q, want %q", h1, wantH1)
 	}

@@ -96,10 +96,8 @@ func TestBrowserAutoManualToggle(t *testing.T) {
 		{"admin signs in and opens the customers list", func(t *testing.T) {
 			admin.do(t, chromedp.Navigate(f.a.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("email")))
 			admin.login(t, "admin@example.com", "Dashboard")
-			admin.do(t,
-				chromedp.Click(chromedp.CSS(`nav a[href="/admin/users"]`)),
-				chromedp.WaitVisible(chromedp.CSS(toggle)),
-			)
+			admin.follow(t, chromedp.Click(chromedp.CSS(`nav a[href="/admin/users"]`)))
+			admin.do(t, chromedp.WaitVisible(chromedp.CSS(toggle)))
 			if mode := inTab(t, admin, chromedp.Text(chromedp.CSS(toggle+" [data-testid=mode-badge]"))); mode != "Manual" {
 				t.Fatalf("the customer's badge says %q, want Manual", mode)
 			}
@@ -115,10 +113,8 @@ func TestBrowserAutoManualToggle(t *testing.T) {
 			}
 		}},
 		{"a credit in auto mode extends the channel without anything more", func(t *testing.T) {
-			admin.do(t,
-				chromedp.Click(chromedp.CSS(`a[href="/admin/users/`+uid+`"]`)),
-				chromedp.WaitVisible(chromedp.CSS(creditForm)),
-			)
+			admin.follow(t, chromedp.Click(chromedp.CSS(`a[href="/admin/users/`+uid+`"]`)))
+			admin.do(t, chromedp.WaitVisible(chromedp.CSS(creditForm)))
 			if flash := credit(t, "10"); !strings.Contains(flash, "10 days credited") || !strings.Contains(flash, "Automatic allocation gave") {
 				t.Fatalf("flash after crediting in auto mode: %q", flash)
 			}

@@ -140,6 +140,9 @@ func (h *Handler) Routes(e *echo.Echo) {
 	app.POST("/channels/:id/connect/pairing", h.requestPairingCode)
 	app.POST("/channels/:id/connect/reconnect", h.reconnectChannel)
 	app.GET("/channels/:id/qr.png", h.connectQRImage)
+	if h.cfg.DemoLink != nil { // the demo only: a button plays the phone
+		app.POST("/channels/:id/connect/demo-scan", h.demoScan)
+	}
 
 	// JSON API (design §5): an API key, or the session cookie plus the CSRF
 	// header. api is open to any signed-in user (handlers check

@@ -250,11 +250,12 @@ const pickProjectFirst = `  First step, as on a real install: the project id wha
 
 // demoRoad is how a person trying the demo reaches "Connected", and what
 // a restart keeps.
-const demoRoad = `  No phone is needed: on a channel's connect page, the box marked "Demo
-  only" simulates scanning the QR code, and the page turns "Connected"
-  when the simulator's webhook arrives (the log shows POST /hooks/whapi/…).
-  The simulator answers at %s (it is not WHAPI; its own
-  controls, like POST %s/_sim/channels/{id}/link, are there too).
+const demoRoad = `  No phone is needed: on a channel's connect page, the box marked
+  "Demo only" simulates scanning the QR code, and the page turns
+  "Connected" when the simulator's webhook arrives (the log shows
+  POST /hooks/whapi/…). The simulator (not WHAPI) answers at
+  %s, with its own controls beside WHAPI's routes,
+  e.g. POST %s/_sim/channels/{id}/link.
 `
 
 // printDemo tells how to sign in (the passwords only on the first run),

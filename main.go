@@ -159,11 +159,13 @@ func newFlagSetFor(name string, sc scope, cfg *Config, stderr io.Writer) *flag.F
 // WHAPI, and the simulator (which answers anyone who reaches it) runs only
 // in the demo.
 var errSimulatorServe = errors.New(`the built-in WHAPI simulator runs only in the demo: run "whapidesk demo" ` +
-	`(serve no longer takes --simulator or WHAPIDESK_SIMULATOR)`)
+	`(serve no longer takes --simulator)`)
 
-// asksForSimulator reports whether the command line or the environment
-// asks serve for the simulator, as it once could.
-func asksForSimulator(cmd string, args []string) bool {
+// asksForSimulator reports whether the command line asks for the
+// simulator, as serve's --simulator once did. (Its variable,
+// WHAPIDESK_SIMULATOR, is no longer read: every variable the app reads is
+// a setting.)
+func asksForSimulator(args []string) bool {
 	for _, a := range args {
 		if a == "--" || !strings.HasPrefix(a, "-") {
 			continue
@@ -173,12 +175,15 @@ func asksForSimulator(cmd string, args []string) bool {
 			return true
 		}
 	}
-	return cmd == "serve" && envBool("WHAPIDESK_SIMULATOR")
+	return false
 }
 
 func parseServeFlags(cmd string, args []string, stderr io.Writer) (Config, error) {
 	cfg := Config{Demo: cmd == "demo"}
-	if asksForSimulator(cmd, args) {
+	if asksForSimulator(args) {
+		if cfg.Demo {
+			return cfg, errors.New("the demo always runs on the built-in WHAPI simulator: drop --simulator")
+		}
 		return cfg, errSimulatorServe
 	}
 	fs := newFlagSetFor(cmd, serveCommands, &cfg, stderr)

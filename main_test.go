@@ -527,7 +527,6 @@ func TestConfigValidate(t *testing.T) {
 func TestServeFlags(t *testing.T) {
 	t.Setenv("WHAPI_MANAGER_URL", "")
 	t.Setenv("WHAPI_GATE_URL", "")
-	t.Setenv("WHAPIDESK_SIMULATOR", "")
 	tests := []struct {
 		name     string
 		env      string // WHAPI_MANAGER_URL
@@ -555,34 +554,22 @@ func TestServeFlags(t *testing.T) {
 		})
 	}
 
-	// The simulator is the demo's alone: serve refuses it, by flag or by
-	// variable, with a message that points at the demo, before touching
-	// the disk.
+	// The simulator is the demo's alone: serve refuses --simulator with a
+	// message that points at the demo, before touching the disk.
 	t.Run("serve refuses the simulator and points at the demo", func(t *testing.T) {
-		for _, c := range []struct {
-			env  string
-			args []string
-		}{
-			{"", []string{"serve", "--simulator"}},
-			{"", []string{"serve", "-simulator=true"}},
-			{"", []string{"--simulator"}},
-			{"1", []string{"serve"}},
-			{"", []string{"demo", "--simulator"}},
-		} {
-			t.Setenv("WHAPIDESK_SIMULATOR", c.env)
+		for _, args := range [][]string{{"serve", "--simulator"}, {"serve", "-simulator=true"}, {"--simulator"}} {
 			dir := t.TempDir()
-			args := append(slices.Clone(c.args), "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "w.db"))
+			args = append(slices.Clone(args), "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "w.db"))
 			_, _, err := runCmd(t, "", args...)
 			if err == nil || !strings.Contains(err.Error(), `run "whapidesk demo"`) {
-				t.Errorf("%q with WHAPIDESK_SIMULATOR=%q: err = %v, want the simulator refused, pointing at the demo", c.args, c.env, err)
+				t.Errorf("%q: err = %v, want the simulator refused, pointing at the demo", args, err)
 			}
 			if names := fileNames(t, dir); len(names) != 0 {
 				t.Errorf("files created: %v", names)
 			}
 		}
-		t.Setenv("WHAPIDESK_SIMULATOR", "1") // an old variable left set does not stop the demo
-		if _, err := parseServeFlags("demo", nil, &testenv.LogBuffer{}); err != nil {
-			t.Errorf("demo with WHAPIDESK_SIMULATOR=1: %v", err)
+		if _, err := parseServeFlags("demo", []string{"--simulator"}, &testenv.LogBuffer{}); err == nil || !strings.Contains(err.Error(), "drop --simulator") {
+			t.Errorf("demo --simulator: %v, want told to drop the flag", err)
 		}
 	})
 

@@ -72,12 +72,12 @@ var settings = []setting{
 	},
 	{
 		flag: "manager-url", env: "WHAPI_MANAGER_URL", def: "https://manager.whapi.cloud", scope: whapiCommands,
-		usage: "WHAPI Partner API base URL (http or https; not used with the simulator)",
+		usage: "WHAPI Partner API base URL (http or https; not used by the demo)",
 		into:  func(c *Config) any { return &c.ManagerURL },
 	},
 	{
 		flag: "gate-url", env: "WHAPI_GATE_URL", def: "https://gate.whapi.cloud", scope: whapiCommands,
-		usage: "WHAPI gate API base URL (http or https; not used with the simulator)",
+		usage: "WHAPI gate API base URL (http or https; not used by the demo)",
 		into:  func(c *Config) any { return &c.GateURL },
 	},
 	{
@@ -92,14 +92,8 @@ var settings = []setting{
 		usage: "the address at which WHAPI and browsers reach this app, like https://desk.example.com " +
 			"(an absolute http or https URL, without a query or fragment). When set, every channel's WHAPI gate " +
 			"gets a webhook to PUBLIC_URL/hooks/whapi/<secret>, so a phone linked or unlinked shows at once; " +
-			"unset, the app only polls WHAPI",
+			"unset, the app only polls WHAPI (the demo then uses http://127.0.0.1:<port>, where its simulator reaches it)",
 		into: func(c *Config) any { return &c.PublicURL },
-	},
-	{
-		flag: "simulator", env: "WHAPIDESK_SIMULATOR", scope: serveCommands,
-		usage: "use the built-in WHAPI simulator, mounted at /_whapisim on the app's own port, " +
-			"instead of WHAPI (demo always does)",
-		into: func(c *Config) any { return &c.Simulator },
 	},
 	{
 		flag: "secure-cookies", env: "WHAPIDESK_SECURE_COOKIES", scope: serveCommands,

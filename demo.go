@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -51,20 +52,102 @@ func demoToken(cfg Config) (string, error) {
 	return tok, os.WriteFile(path, []byte(tok+"\n"), 0o600)
 }
 
-// newDemoSimulator starts the in-memory WHAPI with the demo's partner token
-// and a partner balance of 1,000 days. Its partner has the simulator's own
-// project, not whapidesk's default project id: as on a real install, the
-// admin picks the project in WHAPI Settings before any channel is created.
-func newDemoSimulator(cfg Config, addr net.Addr) (*whapisim.Sim, error) {
+// demoSimStateFile is where the demo's simulator keeps the simulated
+// WHAPI's state (its channels, their tokens, the partner balance…),
+// beside the database, so that a restarted demo finds its channels at
+// "WHAPI" as the database remembers them. Deleting it together with the
+// database starts the demo over.
+func demoSimStateFile(cfg Config) string {
+	return filepath.Join(filepath.Dir(cfg.DBPath), "demo-whapisim.json")
+}
+
+// Bounds of the demo simulator's request log: a demo runs for hours and
+// nobody reads the log, so it keeps little.
+const (
+	demoSimMaxRequests = 1000
+	demoSimMaxBody     = 4 << 10
+)
+
+// demoInfo is what the demo tells about its simulator and where it is.
+type demoInfo struct {
+	simURL    string // the simulator's root, on the app's own port
+	publicURL string // where the simulator sends its webhooks
+	// publicDefaulted: WHAPIDESK_PUBLIC_URL was unset, so publicURL is
+	// the app's own loopback address.
+	publicDefaulted bool
+	stateFile       string
+	// stop ends the simulator's ticker and closes it (its state is
+	// written a last time).
+	stop func()
+}
+
+// startDemoSimulator opens the in-memory WHAPI on its state file (a new
+// one the first time, with the demo's partner token and a partner balance
+// of 1,000 days), and ticks it every second until stop. Its partner has the
+// simulator's own project, not whapidesk's default project id: as on a real
+// install, the admin picks the project in WHAPI Settings before any
+// channel is created. A state file that cannot be read stops the demo
+// with an error that names it.
+func startDemoSimulator(ctx context.Context, cfg Config, addr net.Addr, log *slog.Logger) (*whapisim.Sim, demoInfo, error) {
+	info := demoInfo{simURL: simURL(addr), publicURL: cfg.PublicURL, stateFile: demoSimStateFile(cfg)}
+	if info.publicURL == "" {
+		// The simulator runs here, so it reaches the app on loopback:
+		// its webhooks tell the app of a scan at once.
+		info.publicURL = fmt.Sprintf("http://127.0.0.1:%d", addr.(*net.TCPAddr).Port)
+		info.publicDefaulted = true
+	}
 	tok, err := demoToken(cfg)
 	if err != nil {
-		return nil, err
+		return nil, info, err
 	}
-	return whapisim.New(whapisim.Options{
-		PartnerToken: tok,
-		BalanceDays:  demoPartnerDays,
-		GateURL:      simURL(addr) + "/",
-	}), nil
+	sim, err := whapisim.Open(whapisim.Options{
+		PartnerToken:    tok,
+		BalanceDays:     demoPartnerDays,
+		GateURL:         info.simURL + "/",
+		StateFile:       info.stateFile,
+		MaxRequests:     demoSimMaxRequests,
+		MaxRecordedBody: demoSimMaxBody,
+		StateErrors: func(err error) {
+			log.Warn("the simulator could not save its state; a restart of the demo may lose its latest changes", "err", err)
+		},
+	})
+	if err != nil {
+		return nil, info, fmt.Errorf("demo: %w", err)
+	}
+	tickCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tickSimulator(tickCtx, sim)
+	}()
+	info.stop = func() {
+		cancel()
+		<-done
+		sim.Close()
+	}
+	return sim, info, nil
+}
+
+// demoLink is the demo's "simulate scanning" button: the simulator links
+// a made-up phone (the channel's own number when it was created with one)
+// to the channel, as a scan of its QR code would, and its webhooks tell
+// the app. The simulator's errors become the app's: no code to scan,
+// already linked, or no such channel.
+func demoLink(sim *whapisim.Sim, whapiID string) error {
+	phone := whapisim.DemoPhone
+	if st, ok := sim.Channel(whapiID); ok && st.Phone != "" {
+		phone = st.Phone
+	}
+	err := sim.LinkChannel(whapiID, phone)
+	switch {
+	case errors.Is(err, whapisim.ErrNoQR):
+		return provision.ErrNoQR
+	case errors.Is(err, whapisim.ErrAlreadyLinked):
+		return provision.ErrAlreadyLinked
+	case errors.Is(err, whapisim.ErrChannelNotFound):
+		return models.ErrNotFound
+	}
+	return err
 }
 
 const demoPartnerDays = 1000
@@ -165,15 +248,28 @@ const pickProjectFirst = `  First step, as on a real install: the project id wha
   project under "Your WHAPI projects" (one click).
 `
 
+// demoRoad is how a person trying the demo reaches "Connected", and what
+// a restart keeps.
+const demoRoad = `  No phone is needed: on a channel's connect page, the box marked
+  "Demo only" simulates scanning the QR code, and the page turns
+  "Connected" when the simulator's webhook arrives (the log shows
+  POST /hooks/whapi/…). The simulator (not WHAPI) answers at
+  %s, with its own controls beside WHAPI's routes,
+  e.g. POST %s/_sim/channels/{id}/link.
+`
+
 // printDemo tells how to sign in (the passwords only on the first run),
-// and, until it is done, that the admin must pick the project first.
-func printDemo(stdout io.Writer, cfg Config, seed *demoSeed, addr net.Addr, projectPicked bool) {
+// and, until it is done, that the admin must pick the project first; then
+// how to reach "Connected", where the webhooks go and where the simulated
+// WHAPI keeps its channels.
+func printDemo(stdout io.Writer, cfg Config, seed *demoSeed, addr net.Addr, projectPicked bool, info demoInfo) {
 	port := addr.(*net.TCPAddr).Port
 	if seed == nil {
 		fmt.Fprintf(stdout, "\nDemo data already seeded in %s. Sign in at http://localhost:%d/login with the credentials printed at the first run\n(or create another admin: whapidesk create-admin --db %s --email you@example.com).\n\n", cfg.DBPath, port, cfg.DBPath)
 		if !projectPicked {
 			fmt.Fprint(stdout, pickProjectFirst+"\n")
 		}
+		printDemoRoad(stdout, info)
 		return
 	}
 	fmt.Fprintf(stdout, `
@@ -194,6 +290,19 @@ func printDemo(stdout io.Writer, cfg Config, seed *demoSeed, addr net.Addr, proj
 	if !projectPicked {
 		fmt.Fprint(stdout, pickProjectFirst+"\n")
 	}
+	printDemoRoad(stdout, info)
+}
+
+// printDemoRoad says how to reach "Connected", where the webhooks go, and
+// what a restart keeps.
+func printDemoRoad(stdout io.Writer, info demoInfo) {
+	fmt.Fprintf(stdout, demoRoad, info.simURL, info.simURL)
+	if info.publicDefaulted {
+		fmt.Fprintf(stdout, "  Webhooks go to %s (WHAPIDESK_PUBLIC_URL is unset, so the demo uses its own address).\n", info.publicURL)
+	} else {
+		fmt.Fprintf(stdout, "  Webhooks go to %s (WHAPIDESK_PUBLIC_URL).\n", info.publicURL)
+	}
+	fmt.Fprintf(stdout, "  A restart keeps the channels: the simulated WHAPI keeps them in\n  %s. Delete it together with the database to start over.\n\n", info.stateFile)
 }
 
 func randomPassword() string {

@@ -43,10 +43,11 @@ type Config struct {
 	SecretKey     string
 	ManagerURL    string
 	GateURL       string
-	Simulator     bool
 	SecureCookies bool
-	Demo          bool
-	Brand         string
+	// Demo runs the app on the built-in WHAPI simulator (whapidesk demo):
+	// the only way to run it.
+	Demo  bool
+	Brand string
 	// PublicURL is where WHAPI and browsers reach the app ("" = unknown:
 	// no webhooks, polling only).
 	PublicURL string
@@ -63,7 +64,7 @@ func (c *Config) Validate() error {
 	if c.DBPath == "" {
 		return errors.New("config: the database path is empty")
 	}
-	if !c.Simulator {
+	if !c.Demo {
 		for _, u := range []string{c.ManagerURL, c.GateURL} {
 			if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 				return fmt.Errorf("config: %q is not an http(s) URL", u)
@@ -157,8 +158,37 @@ func newFlagSetFor(name string, sc scope, cfg *Config, stderr io.Writer) *flag.F
 	return fs
 }
 
+// errSimulatorServe refuses the simulator outside the demo: serve talks to
+// WHAPI, and the simulator (which answers anyone who reaches it) runs only
+// in the demo.
+var errSimulatorServe = errors.New(`the built-in WHAPI simulator runs only in the demo: run "whapidesk demo" ` +
+	`(serve no longer takes --simulator)`)
+
+// asksForSimulator reports whether the command line asks for the
+// simulator, as serve's --simulator once did. (Its variable,
+// WHAPIDESK_SIMULATOR, is no longer read: every variable the app reads is
+// a setting.)
+func asksForSimulator(args []string) bool {
+	for _, a := range args {
+		if a == "--" || !strings.HasPrefix(a, "-") {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name == "simulator" {
+			return true
+		}
+	}
+	return false
+}
+
 func parseServeFlags(cmd string, args []string, stderr io.Writer) (Config, error) {
 	cfg := Config{Demo: cmd == "demo"}
+	if asksForSimulator(args) {
+		if cfg.Demo {
+			return cfg, errors.New("the demo always runs on the built-in WHAPI simulator: drop --simulator")
+		}
+		return cfg, errSimulatorServe
+	}
 	fs := newFlagSetFor(cmd, serveCommands, &cfg, stderr)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -178,9 +208,6 @@ func parseServeFlags(cmd string, args []string, stderr io.Writer) (Config, error
 		return cfg, fmt.Errorf("config: %w", err)
 	}
 	cfg.GateHosts = hosts
-	if cfg.Demo {
-		cfg.Simulator = true
-	}
 	return cfg, cfg.Validate()
 }
 
@@ -232,30 +259,34 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 	defer ln.Close() // for early returns; closing again after Shutdown is harmless
 	root := http.NewServeMux()
-	managerURL, gateURL := cfg.ManagerURL, cfg.GateURL
+	managerURL, gateURL, publicURL := cfg.ManagerURL, cfg.GateURL, cfg.PublicURL
+	jobs, cancelJobs := context.WithCancel(ctx)
+	defer cancelJobs()
 	var sim *whapisim.Sim
-	if cfg.Simulator {
-		sim, err = newDemoSimulator(cfg, ln.Addr())
-		if err != nil {
+	var demo demoInfo
+	if cfg.Demo {
+		if sim, demo, err = startDemoSimulator(jobs, cfg, ln.Addr(), log); err != nil {
 			return err
 		}
+		defer demo.stop() // after the server's shutdown: the state file gets the last word
 		root.Handle(simPrefix+"/", http.StripPrefix(simPrefix, sim))
-		managerURL, gateURL = simURL(ln.Addr()), simURL(ln.Addr())
-		log.Info("using the built-in WHAPI simulator, not WHAPI", "url", managerURL)
+		managerURL, gateURL, publicURL = demo.simURL, demo.simURL, demo.publicURL
+		log.Info("the demo runs on the built-in WHAPI simulator, not WHAPI", "simulator", demo.simURL, "state", demo.stateFile)
 	}
 	client := whapi.New(managerURL, gateURL, store, whapi.WithLogger(log), whapi.WithGateHosts(cfg.GateHosts...))
 	svc := provision.New(store, client, log)
-	svc.SetPublicURL(cfg.PublicURL)
+	svc.SetPublicURL(publicURL)
 	svc.SetBrand(cmp.Or(cfg.Brand, handlers.DefaultBrand)) // signs the test message
-	if cfg.PublicURL != "" {
-		log.Info("WHAPI's webhooks are registered for every channel", "public_url", cfg.PublicURL)
-	}
-	if sim != nil {
-		go tickSimulator(ctx, sim) // its webhooks hear what time changes
+	if publicURL != "" {
+		log.Info("WHAPI's webhooks are registered for every channel", "public_url", publicURL)
 	}
 
 	e := echo.New()
-	h := handlers.New(store, svc, log, handlers.Config{SecureCookies: cfg.SecureCookies, Version: version, TrustedProxies: cfg.TrustedProxies, Brand: cfg.Brand})
+	hcfg := handlers.Config{SecureCookies: cfg.SecureCookies, Version: version, TrustedProxies: cfg.TrustedProxies, Brand: cfg.Brand}
+	if sim != nil {
+		hcfg.DemoLink = func(_ context.Context, id string) error { return demoLink(sim, id) }
+	}
+	h := handlers.New(store, svc, log, hcfg)
 	h.Routes(e)
 	// The demo answers once its data is seeded (the seeding verifies the
 	// demo token against the simulator, so the server is up meanwhile).
@@ -272,8 +303,6 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	jobs, cancelJobs := context.WithCancel(ctx)
-	defer cancelJobs()
 	go sessionJanitor(jobs, store, log)
 	go backgroundJobs(jobs, svc, log)
 
@@ -293,7 +322,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		}
 		// Printed before the first page is served, so that whoever waits
 		// for the server finds how to sign in already there.
-		printDemo(stdout, cfg, seed, ln.Addr(), picked)
+		printDemo(stdout, cfg, seed, ln.Addr(), picked, demo)
 		ready.Store(true)
 	}
 	select {
@@ -381,7 +410,6 @@ func backgroundJobs(ctx context.Context, svc *provision.Service, log *slog.Logge
 func tickSimulator(ctx context.Context, sim *whapisim.Sim) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	defer sim.Close()
 	for {
 		select {
 		case <-ctx.Done():

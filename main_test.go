@@ -489,10 +489,10 @@ func TestConfigValidate(t *testing.T) {
 		{"ftp manager", func(c *Config) { c.ManagerURL = "ftp://manager.whapi.cloud" }, "not an http(s) URL"},
 		{"bare host manager", func(c *Config) { c.ManagerURL = "manager.whapi.cloud" }, "not an http(s) URL"},
 		{"empty gate", func(c *Config) { c.GateURL = "" }, "not an http(s) URL"},
-		{"ftp manager with simulator", func(c *Config) { c.ManagerURL = "ftp://x"; c.Simulator = true }, ""},
-		{"empty urls with simulator", func(c *Config) { c.ManagerURL, c.GateURL, c.Simulator = "", "", true }, ""},
+		{"ftp manager in the demo", func(c *Config) { c.ManagerURL = "ftp://x"; c.Demo = true }, ""},
+		{"empty urls in the demo", func(c *Config) { c.ManagerURL, c.GateURL, c.Demo = "", "", true }, ""},
 		{"empty db", func(c *Config) { c.DBPath = "" }, "database path is empty"},
-		{"empty db with simulator", func(c *Config) { c.DBPath = ""; c.Simulator = true }, "database path is empty"},
+		{"empty db in the demo", func(c *Config) { c.DBPath = ""; c.Demo = true }, "database path is empty"},
 		{"public url", func(c *Config) { c.PublicURL = "https://desk.example.com" }, ""},
 		{"public url with a path and a slash", func(c *Config) { c.PublicURL = "http://10.0.0.5:8080/desk/" }, ""},
 		{"public url without scheme", func(c *Config) { c.PublicURL = "desk.example.com" }, "must be an absolute http(s) address"},
@@ -527,20 +527,18 @@ func TestConfigValidate(t *testing.T) {
 func TestServeFlags(t *testing.T) {
 	t.Setenv("WHAPI_MANAGER_URL", "")
 	t.Setenv("WHAPI_GATE_URL", "")
-	t.Setenv("WHAPIDESK_SIMULATOR", "")
 	tests := []struct {
-		name    string
-		env     string // WHAPI_MANAGER_URL
-		args    []string
-		wantErr bool
-		wantSim bool
+		name     string
+		env      string // WHAPI_MANAGER_URL
+		args     []string
+		wantErr  bool
+		wantDemo bool
 	}{
 		{"defaults", "", []string{"serve"}, false, false},
 		{"non-http manager flag", "", []string{"serve", "--manager-url", "ftp://x"}, true, false},
 		{"non-http manager env", "ftp://x", []string{"serve"}, true, false},
 		{"flag wins over env", "ftp://x", []string{"serve", "--manager-url", "https://m.example"}, false, false},
-		{"non-http manager with --simulator", "", []string{"serve", "--simulator", "--manager-url", "ftp://x"}, false, true},
-		{"demo implies the simulator", "ftp://x", []string{"demo"}, false, true},
+		{"the demo ignores the WHAPI URLs", "ftp://x", []string{"demo"}, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -550,11 +548,30 @@ func TestServeFlags(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("parseServeFlags err = %v, wantErr %v", err, tt.wantErr)
 			}
-			if err == nil && cfg.Simulator != tt.wantSim {
-				t.Errorf("Simulator = %v, want %v", cfg.Simulator, tt.wantSim)
+			if err == nil && cfg.Demo != tt.wantDemo {
+				t.Errorf("Demo = %v, want %v", cfg.Demo, tt.wantDemo)
 			}
 		})
 	}
+
+	// The simulator is the demo's alone: serve refuses --simulator with a
+	// message that points at the demo, before touching the disk.
+	t.Run("serve refuses the simulator and points at the demo", func(t *testing.T) {
+		for _, args := range [][]string{{"serve", "--simulator"}, {"serve", "-simulator=true"}, {"--simulator"}} {
+			dir := t.TempDir()
+			args = append(slices.Clone(args), "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "w.db"))
+			_, _, err := runCmd(t, "", args...)
+			if err == nil || !strings.Contains(err.Error(), `run "whapidesk demo"`) {
+				t.Errorf("%q: err = %v, want the simulator refused, pointing at the demo", args, err)
+			}
+			if names := fileNames(t, dir); len(names) != 0 {
+				t.Errorf("files created: %v", names)
+			}
+		}
+		if _, err := parseServeFlags("demo", []string{"--simulator"}, &testenv.LogBuffer{}); err == nil || !strings.Contains(err.Error(), "drop --simulator") {
+			t.Errorf("demo --simulator: %v, want told to drop the flag", err)
+		}
+	})
 
 	t.Run("serve refuses a public URL with a query, by flag or variable, before touching the disk", func(t *testing.T) {
 		for _, env := range []bool{false, true} {
@@ -914,9 +931,19 @@ func TestDemo(t *testing.T) {
 	if strings.Contains(s.stderr.String(), password) {
 		t.Error("the admin password appears in the logs")
 	}
+	// The token is in the token file and in the simulator's state (which
+	// stands for WHAPI's own), both 0600, and nowhere else: not in the
+	// database, which holds it encrypted.
 	all := string(dirBytes(t, dir))
-	if strings.Count(all, secretPart) != 1 { // in the token file only, not in the database
-		t.Errorf("the partner token's secret part occurs %d times in the data directory, want 1 (the token file)", strings.Count(all, secretPart))
+	if strings.Count(all, secretPart) != 2 {
+		t.Errorf("the partner token's secret part occurs %d times in the data directory, want 2 (the token file and the simulator's state)", strings.Count(all, secretPart))
+	}
+	simState, err := os.ReadFile(filepath.Join(dir, "demo-whapisim.json"))
+	if err != nil || !strings.Contains(string(simState), secretPart) {
+		t.Errorf("the simulator's state file does not hold the partner token (%v)", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "demo-whapisim.json")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("demo-whapisim.json: %v, want mode 600", err)
 	}
 
 	t.Run("second run keeps the data and prints no new password", func(t *testing.T) {

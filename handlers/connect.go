@@ -151,6 +151,7 @@ func (h *Handler) connectStatusView(c echo.Context, ch *models.Channel, since ti
 			s.ExpiresIn = fmt.Sprintf("%d:%02d", secs/60, secs%60)
 			// The browser counts down on its own clock.
 			s.ExpiresAt = strconv.FormatFloat(float64(time.Now().Add(left).UnixMilli())/1000, 'f', 3, 64)
+			s.Demo = h.demoScanBox(ch, s.CSRF)
 		case views.ConnectConnected:
 			s.Phone = custPhone(st.Phone)
 		}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -27,6 +28,13 @@ type Config struct {
 	// TrustedProxies are the networks of reverse proxies whose
 	// X-Forwarded-For names the client. Empty: the peer is the client.
 	TrustedProxies []*net.IPNet
+	// DemoLink, set only by the demo, has the simulated WHAPI link a
+	// made-up phone to the channel with the given WHAPI id, as a scan of
+	// its QR code would (handlers/demo.go). nil outside the demo: then
+	// the connect page has no "simulate scanning" box and its route is
+	// not registered. It returns provision.ErrNoQR when the channel shows
+	// no code to scan, provision.ErrAlreadyLinked, or models.ErrNotFound.
+	DemoLink func(ctx context.Context, channelWhapiID string) error
 }
 
 // Handler holds the dependencies of every handler.

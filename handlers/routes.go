@@ -144,6 +144,9 @@ func (h *Handler) Routes(e *echo.Echo) {
 	app.GET("/channels/:id/qr.png", h.connectQRImage)
 	app.GET("/channels/:id/test-message", h.showCustomerTestMessage)
 	app.POST("/channels/:id/test-message", h.sendCustomerTestMessage)
+	if h.cfg.DemoLink != nil { // the demo only: a button plays the phone
+		app.POST("/channels/:id/connect/demo-scan", h.demoScan)
+	}
 
 	// JSON API (design §5): an API key, or the session cookie plus the CSRF
 	// header. api is open to any signed-in user (handlers check

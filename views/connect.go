@@ -36,6 +36,8 @@ type ConnectStatus struct {
 	// ReconnectURL is where the Reconnect button posts (with CSRF).
 	ReconnectURL string
 	CSRF         string
+	// Demo is the demo's "simulate scanning" box (demo mode only).
+	Demo *DemoScan
 
 	// Title heads the card and Announce is the status line, in the page's
 	// ARIA live region; the partial updates both out of band when the step

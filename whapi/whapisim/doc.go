@@ -155,4 +155,15 @@
 // in tests) at most Options.HookAttempts times, so later events may
 // overtake it. InjectHookFault drops or delays deliveries; Hooks lists
 // them; Close stops them.
+//
+// # The demo's simulator
+//
+// Open with Options.StateFile keeps the simulated WHAPI's state in a file
+// between runs (state.go): a restarted demo finds its channels. The
+// control routes under /_sim/ (control.go) let a person play the phone
+// over HTTP, e.g. POST /_sim/channels/{id}/link; they are not WHAPI's.
+// The request log keeps the latest Options.MaxRequests requests with at
+// most Options.MaxRecordedBody of each body, and a body over MaxBody is
+// answered 413, so a long run or a flood of large posts does not grow the
+// process for good (reqlog.go).
 package whapisim

@@ -79,8 +79,20 @@ func (s *Sim) InjectHookFault(f HookFault) {
 	s.hookFaults = append(s.hookFaults, &f)
 }
 
-// Hooks returns a copy of every webhook delivery, in the order the events
-// happened.
+// logHook adds a delivery to the log Hooks returns, which keeps the
+// latest Options.MaxRequests of them (a demo's QR codes rotate for
+// hours). s.mu must be held.
+func (s *Sim) logHook(d *HookDelivery) {
+	if len(s.hookLog) >= s.maxRequests {
+		n := copy(s.hookLog, s.hookLog[len(s.hookLog)-s.maxRequests+1:])
+		clear(s.hookLog[n:])
+		s.hookLog = s.hookLog[:n]
+	}
+	s.hookLog = append(s.hookLog, d)
+}
+
+// Hooks returns a copy of the webhook deliveries (the latest
+// Options.MaxRequests), in the order the events happened.
 func (s *Sim) Hooks() []HookDelivery {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -97,6 +109,7 @@ func (s *Sim) Hooks() []HookDelivery {
 // code rotated. Requests to the simulator do the same; a demo calls Tick
 // every second, tests when they move the clock.
 func (s *Sim) Tick() {
+	defer s.persist()
 	s.mu.Lock()
 	now := s.now()
 	s.observeAll(now)
@@ -121,7 +134,9 @@ func (s *Sim) flush() {
 }
 
 // Close stops the deliveries under way; none is sent after it returns.
+// With a state file, the state is written a last time.
 func (s *Sim) Close() {
+	defer s.persist()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hookStop()
@@ -205,7 +220,7 @@ func (s *Sim) emit(ch *channel, typ, method, key string, payload any) {
 		if s.hookBackoff > 0 {
 			d.backoff = s.hookBackoff
 		}
-		s.hookLog = append(s.hookLog, d.rec)
+		s.logHook(d.rec)
 		if f := s.takeHookFault(typ, method); f != nil {
 			if f.Drop {
 				d.rec.Dropped, d.rec.Done = true, true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -125,11 +126,15 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r, 
 // serve serves a request to the main root (manager and gate), or, when
 // second is true, to a second gate host (GateHost).
 func (s *Sim) serve(w http.ResponseWriter, r *http.Request, second bool) {
-	defer s.flush() // the webhooks hear what the request changed
-	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	tooLarge := len(body) > maxBody
+	defer s.persist() // the state file keeps what the request changed
+	defer s.flush()   // the webhooks hear what the request changed
+	// The body is read up to MaxBody; past it the server answers 413 and
+	// closes the connection, so a client cannot keep sending.
+	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	var tooBig *http.MaxBytesError
+	tooLarge := errors.As(readErr, &tooBig)
 	if tooLarge {
-		body = body[:maxBody]
+		readErr = nil
 	}
 
 	s.mu.Lock()
@@ -140,10 +145,14 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, second bool) {
 		RawQuery:      r.URL.RawQuery,
 		Authorization: r.Header.Get("Authorization"),
 		Host:          r.Host,
-		Body:          slices.Clone(body),
 	}
-	s.requests = append(s.requests, rec)
-	f := s.takeFault(r.Method, r.URL.Path)
+	rec.Body, rec.BodyTruncated = s.recordedBody(body)
+	rec.BodyTruncated = rec.BodyTruncated || tooLarge
+	s.record(rec)
+	var f *Fault
+	if !isControl(r.URL.Path) { // faults are WHAPI's, not the controls'
+		f = s.takeFault(r.Method, r.URL.Path)
+	}
 	if f != nil {
 		rec.Fault = f.Kind
 	}
@@ -155,6 +164,9 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, second bool) {
 			return errReply(http.StatusBadRequest, "Wrong request parameters", "the request body could not be read")
 		case tooLarge:
 			return errReply(http.StatusRequestEntityTooLarge, "Request body too large", "")
+		}
+		if isControl(r.URL.Path) && !second {
+			return s.control(r, body)
 		}
 		return s.handle(r, body, second)
 	}

@@ -51,9 +51,6 @@ const CreateWindow = 30 * time.Minute
 // GateVersion is the version the simulated gate reports in /health.
 const GateVersion = "1.8.7-whapisim"
 
-// maxBody is the largest request body the simulator reads; larger bodies get 413.
-const maxBody = 1 << 20
-
 // Errors returned by the test hooks. Match them with errors.Is.
 var (
 	// ErrChannelNotFound means no channel (or only a deleted one) has the id.
@@ -128,6 +125,21 @@ type Options struct {
 	// means DefaultHookAttempts (WHAPI retries "until 200 OK"; the bound is
 	// ours).
 	HookAttempts int
+	// StateFile, when set, is where the simulator keeps its state between
+	// runs (state.go): Open loads it when it exists, and every change is
+	// written back to it. Only Open takes it; New panics when it is set.
+	StateFile string
+	// StateErrors is told when writing StateFile fails (the simulator goes
+	// on in memory); nil ignores such failures.
+	StateErrors func(error)
+	// MaxRequests bounds the request log (Requests): only the latest
+	// MaxRequests requests are kept. Zero or negative means
+	// DefaultMaxRequests.
+	MaxRequests int
+	// MaxRecordedBody bounds the copy of each request body kept in the log
+	// (Request.Body, Request.BodyTruncated); zero or negative means
+	// DefaultMaxRecordedBody.
+	MaxRecordedBody int
 }
 
 // ChannelState is a snapshot of one simulated channel, for tests.
@@ -168,8 +180,11 @@ type Request struct {
 	// the request was addressed to (its Host header): it tells the main
 	// root from a second gate host (GateHost).
 	Method, Path, RawQuery, Authorization, Host string
-	// Body is the request body as received.
-	Body []byte
+	// Body is the request body as received, at most
+	// Options.MaxRecordedBody bytes of it (BodyTruncated says when the
+	// rest was cut off).
+	Body          []byte
+	BodyTruncated bool
 	// Status is the HTTP status the simulator produced (0 if it produced
 	// none, as with FaultHang). When Aborted is true the client never got it.
 	Status int
@@ -355,10 +370,16 @@ type Sim struct {
 	byToken   map[string]*channel
 	creations []time.Time // creation times inside the rate window
 
-	requests []*Request
-	faults   []*Fault
-	routes   []route
-	messages []Message // accepted by POST /messages/text (messages.go)
+	requests    []*Request
+	maxRequests int
+	maxRecorded int
+	// counts counts the requests received since the last ResetRequests by
+	// method and path, beyond the bounded log (CountRequests).
+	counts map[reqKey]int
+	faults []*Fault
+	routes []route
+	// messages are those accepted by POST /messages/text (messages.go).
+	messages []Message
 
 	// Webhook deliveries (hooks.go).
 	hookClient   *http.Client
@@ -371,6 +392,13 @@ type Sim struct {
 	hookCtx      context.Context
 	hookStop     context.CancelFunc
 	closed       bool
+
+	// The state file (state.go): where the state goes after each change,
+	// and what was written last.
+	stateFile   string
+	stateErrors func(error)
+	saveMu      sync.Mutex
+	saved       []byte
 }
 
 type project struct {
@@ -404,8 +432,17 @@ type channel struct {
 	toldQR    int64
 }
 
-// New returns a simulator configured by opts.
+// New returns a simulator configured by opts. It panics when
+// opts.StateFile is set: Open loads a state file, and reports a bad one.
 func New(opts Options) *Sim {
+	if opts.StateFile != "" {
+		panic("whapisim: New with a StateFile; use Open")
+	}
+	return newSim(opts)
+}
+
+// newSim returns a simulator configured by opts, without any state file.
+func newSim(opts Options) *Sim {
 	s := &Sim{
 		now:          opts.Now,
 		partnerToken: opts.PartnerToken,
@@ -423,6 +460,15 @@ func New(opts Options) *Sim {
 		hookBackoff:  opts.HookBackoff,
 		hookAttempts: opts.HookAttempts,
 		queues:       map[string]*hookQueue{},
+		maxRequests:  opts.MaxRequests,
+		maxRecorded:  opts.MaxRecordedBody,
+		counts:       map[reqKey]int{},
+	}
+	if s.maxRequests <= 0 {
+		s.maxRequests = DefaultMaxRequests
+	}
+	if s.maxRecorded <= 0 {
+		s.maxRecorded = DefaultMaxRecordedBody
 	}
 	s.hookCtx, s.hookStop = context.WithCancel(context.Background())
 	if s.hookClient == nil {
@@ -489,6 +535,7 @@ func (s *Sim) LinkChannel(id, phone string) error {
 	if !rePhone.MatchString(phone) {
 		return ErrInvalidPhone
 	}
+	defer s.persist()
 	defer s.flush()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -517,6 +564,7 @@ func (s *Sim) LinkChannel(id, phone string) error {
 // channel turns back to QR (a new QR sequence) and the webhooks hear it.
 // It returns ErrChannelNotFound, or ErrNotLinked when no phone is linked.
 func (s *Sim) UnlinkChannel(id string) error {
+	defer s.persist()
 	defer s.flush()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -539,6 +587,7 @@ func (s *Sim) UnlinkChannel(id string) error {
 // the docs name only the logout). It returns ErrChannelNotFound, or
 // ErrNotLinked for SYNC_ERROR on a channel without a phone.
 func (s *Sim) BreakChannel(id, status string) error {
+	defer s.persist()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch := s.channels[id]
@@ -567,6 +616,7 @@ func (s *Sim) Balance() int {
 
 // SetBalance sets the partner's day balance.
 func (s *Sim) SetBalance(days int) {
+	defer s.persist()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.balance = days
@@ -632,6 +682,7 @@ func (s *Sim) PlaceChannel(id, apiURL string) error {
 	if _, err := gateHostOf(apiURL); err != nil {
 		return err
 	}
+	defer s.persist()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch := s.channels[id]
@@ -649,6 +700,7 @@ func (s *Sim) PlaceNewChannels(apiURL string) error {
 	if _, err := gateHostOf(apiURL); err != nil {
 		return err
 	}
+	defer s.persist()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.newGate = apiURL
@@ -679,42 +731,10 @@ func (s *Sim) Projects() []string {
 	return out
 }
 
-// Requests returns a copy of every request received, in arrival order.
-func (s *Sim) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Request, len(s.requests))
-	for i, r := range s.requests {
-		out[i] = *r
-		out[i].Body = slices.Clone(r.Body)
-	}
-	return out
-}
-
-// ResetRequests forgets the recorded requests.
-func (s *Sim) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests = nil
-}
-
-// CountRequests counts recorded requests with the given method ("" = any)
-// whose path starts with pathPrefix.
-func (s *Sim) CountRequests(method, pathPrefix string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, r := range s.requests {
-		if matchFault(method, pathPrefix, r.Method, r.Path) {
-			n++
-		}
-	}
-	return n
-}
-
 // SetPartnerToken replaces the partner token, as when WHAPI rotates or
 // revokes it; the old token stops working at once.
 func (s *Sim) SetPartnerToken(raw string) {
+	defer s.persist()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.partnerToken = raw

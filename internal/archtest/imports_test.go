@@ -33,8 +33,8 @@ type packageRule struct {
 // ours. A package that is not here fails TestImportRules, and so does a row
 // whose package is gone. Change it together with ARCHITECTURE.md.
 var allowed = map[string]packageRule{
-	// main: wiring only — the store, the WHAPI client (or, with --simulator
-	// and demo, the simulator), the provision service, the handlers, the
+	// main: wiring only — the store, the WHAPI client (or, in the demo,
+	// the simulator), the provision service, the handlers, the
 	// background jobs.
 	".": {imports: []string{"handlers", "models", "provision", "whapi", "whapi/whapisim"}},
 	// handlers: parse, call provision (models for reads), render a view; they

@@ -192,7 +192,8 @@ func seedDemo(ctx context.Context, store *models.Store, svc *provision.Service, 
 	if _, err := svc.SaveWHAPISettings(ctx, actor, provision.SettingsInput{PartnerToken: tok}); err != nil {
 		return nil, err
 	}
-	if _, err := svc.RecordPartnerDays(ctx, actor, demoPartnerDays, "demo: the simulator's starting balance"); err != nil {
+	if _, _, err := svc.RecordPartnerDays(ctx, actor, provision.PartnerEntryInput{Kind: models.PartnerPurchase,
+		Days: demoPartnerDays, Note: "demo: the simulator's starting balance", Confirmed: true}); err != nil {
 		return nil, err
 	}
 	plans := map[string]*models.Plan{}

@@ -56,9 +56,13 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 
 	pb := tot.Partner
 	d.PartnerBought, d.PartnerExtended, d.PartnerReturned, d.PartnerCorrections = pb.Bought, pb.Extended, pb.Returned, pb.Corrections
-	d.PartnerEstimate, d.LowBalanceThreshold = dayCount(pb.Estimate()), dayCount(st.LowBalanceThreshold)
+	d.PartnerEstimate, d.LowBalanceThreshold = balanceDays(pb.Estimate()), dayCount(st.LowBalanceThreshold)
 	d.PartnerLow = pb.Estimate() < st.LowBalanceThreshold
 	d.PartnerShortAt = formatTime(st.PartnerShortAt)
+	d.PartnerForm = views.PartnerEntryForm{Kind: string(models.PartnerPurchase)}
+	if d.PartnerEntries, err = h.latestPartnerEntries(ctx); err != nil {
+		return d, err
+	}
 
 	now := time.Now().UTC()
 	until := now.Add(expiringWindow)
@@ -96,35 +100,6 @@ func (h *Handler) showAdminHome(c echo.Context) error {
 		return err
 	}
 	return h.render(c, http.StatusOK, views.AdminHomePage(h.dashboardPage(c), d))
-}
-
-func (h *Handler) recordPartnerDays(c echo.Context) error {
-	ctx := c.Request().Context()
-	form := parsePartnerDaysForm(c)
-	days := form.Days
-	if len(form.Errors) > 0 {
-		d, err := h.adminHomeView(ctx)
-		if err != nil {
-			return err
-		}
-		d.PurchaseDaysInput, d.PurchaseCommentInput, d.PurchaseErrors = form.RawDays, form.RawComment, form.Errors
-		p := h.dashboardPage(c)
-		p.Flash = &views.Flash{Kind: "error", Text: "Nothing was recorded: correct the fields marked below."}
-		return h.render(c, http.StatusUnprocessableEntity, views.AdminHomePage(p, d))
-	}
-	pb, err := h.svc.RecordPartnerDays(ctx, actor(c), days, form.Comment)
-	if err != nil {
-		return err
-	}
-	if days > 0 {
-		h.setFlash(c, "success", "Recorded "+dayCount(days)+" bought from WHAPI. The estimated partner balance is now "+dayCount(pb.Estimate())+".")
-	} else {
-		h.setFlash(c, "success", "Recorded a correction of "+dayCount(days)+". The estimated partner balance is now "+dayCount(pb.Estimate())+".")
-	}
-	if err := h.saveSession(c); err != nil {
-		return err
-	}
-	return redirect(c, "/admin")
 }
 
 // syncNow runs Reconcile: every channel refreshed from WHAPI, unfinished

@@ -259,75 +259,13 @@ func TestDashboardPartnerWarnings(t *testing.T) {
 	}
 
 	// Recording days bought lifts both warnings.
-	r := f.c.submit("/admin", "/admin/partner/days", url.Values{"days": {"20"}, "comment": {"invoice 2"}})
+	r := f.c.submit("/admin", "/admin/partner/days", url.Values{"kind": {"purchase"}, "days": {"20"}, "note": {"invoice 2"}})
 	if flash := f.followFlash(r, "/admin"); !strings.Contains(flash, "Recorded 20 days bought from WHAPI. The estimated partner balance is now 60 days.") {
 		t.Fatalf("flash: %q", flash)
 	}
 	page = f.c.get("/admin").body
 	if strings.Contains(page, `data-testid="partner-low"`) || strings.Contains(page, `data-testid="partner-short"`) {
 		t.Fatal("warnings still shown at 60 days with a threshold of 50")
-	}
-}
-
-func TestRecordPartnerDays(t *testing.T) {
-	f := newDashFix(t)
-	for _, tt := range []struct {
-		name, days, comment string
-		errDays, errComment string
-	}{
-		{"no days", "", "invoice", "Enter the number of days bought", ""},
-		{"zero", "0", "invoice", "Enter a number other than 0", ""},
-		{"not a number", "ten", "invoice", "Enter a whole number of days", ""},
-		{"fraction", "1.5", "invoice", "Enter a whole number of days", ""},
-		{"too many", "1000001", "invoice", "Enter a whole number of days", ""},
-		{"no comment", "10", "  ", "", "Enter a comment"},
-		{"two lines", "10", "a\nb", "", "The comment must be on one line"},
-		{"both", "x", "", "Enter a whole number of days", "Enter a comment"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			before := f.partnerEstimate()
-			r := f.c.submit("/admin", "/admin/partner/days", url.Values{"days": {tt.days}, "comment": {tt.comment}})
-			if r.StatusCode != http.StatusUnprocessableEntity {
-				t.Fatalf("status %d, want 422", r.StatusCode)
-			}
-			for id, want := range map[string]string{"error-days": tt.errDays, "error-comment": tt.errComment} {
-				has := strings.Contains(r.body, `data-testid="`+id+`"`)
-				if want == "" && has {
-					t.Errorf("unexpected %s", id)
-				}
-				if want != "" && (!has || !strings.HasPrefix(testID(t, r.body, id), want)) {
-					t.Errorf("%s: want %q in:\n%s", id, want, r.body)
-				}
-			}
-			if !strings.Contains(flashText(r.body), "Nothing was recorded") {
-				t.Errorf("flash %q", flashText(r.body))
-			}
-			if !strings.Contains(r.body, `id="purchase-days" name="days" type="number" step="1" inputmode="numeric" required value="`+tt.days+`"`) {
-				t.Error("the days typed are not kept in the form")
-			}
-			if f.partnerEstimate() != before {
-				t.Fatal("a refused entry changed the partner balance")
-			}
-		})
-	}
-
-	r := f.c.submit("/admin", "/admin/partner/days", url.Values{"days": {" 100 "}, "comment": {"Invoice 2030-1"}})
-	f.followFlash(r, "/admin")
-	r = f.c.submit("/admin", "/admin/partner/days", url.Values{"days": {"-15"}, "comment": {"typo in invoice 2030-1"}})
-	if flash := f.followFlash(r, "/admin"); !strings.Contains(flash, "Recorded a correction of -15 days. The estimated partner balance is now 85 days.") {
-		t.Fatalf("flash %q", flash)
-	}
-	pb, err := f.a.store.PartnerBalance(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pb.Bought != 100 || pb.Corrections != -15 || pb.Estimate() != 85 {
-		t.Fatalf("partner balance %+v", pb)
-	}
-	evs, err := f.a.store.ListAudit(context.Background(), 1, 0)
-	if err != nil || len(evs) != 1 || evs[0].Action != "partner.days" || evs[0].ActorEmail != "admin@example.com" ||
-		!strings.Contains(evs[0].Detail, "typo in invoice 2030-1") {
-		t.Fatalf("audit: %v %+v", err, evs)
 	}
 }
 

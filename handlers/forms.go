@@ -247,30 +247,46 @@ func parsePlanForm(c echo.Context) planForm {
 
 // The admin's dashboard ---------------------------------------------------
 
-// partnerDaysForm records days bought from WHAPI (or corrects the
-// estimate); provision's rules (ValidatePartnerDays) are checked here.
-type partnerDaysForm struct {
-	Days                int64
-	Comment             string // cleaned
-	RawDays, RawComment string // as typed
-	Errors              provision.FieldErrors
+// partnerEntryForm is an entry of the partner's estimated balance: days
+// bought from WHAPI (a purchase) or a correction, with its note;
+// provision's rules (ValidatePartnerEntry) are checked here. Confirmed is
+// the "Record it anyway" of the confirmation step, Edit its "Change the
+// entry".
+type partnerEntryForm struct {
+	In               provision.PartnerEntryInput // Note cleaned
+	Kind, Days, Note string                      // as typed
+	Edit             bool
+	Errors           provision.FieldErrors
 }
 
-func parsePartnerDaysForm(c echo.Context) partnerDaysForm {
-	f := partnerDaysForm{RawDays: c.FormValue("days"), RawComment: c.FormValue("comment")}
+func parsePartnerEntryForm(c echo.Context) partnerEntryForm {
+	f := partnerEntryForm{Kind: c.FormValue("kind"), Days: c.FormValue("days"), Note: c.FormValue("note"), Edit: c.FormValue("edit") == "1"}
 	days, bad := formInt(c, "days")
-	f.Days = days
-	f.Comment, f.Errors = provision.ValidatePartnerDays(days, f.RawComment)
-	if f.Errors == nil {
-		f.Errors = provision.FieldErrors{}
+	f.In = provision.PartnerEntryInput{Kind: models.PartnerKind(f.Kind), Days: days, Note: f.Note, Confirmed: c.FormValue("confirmed") == "1"}
+	note, errs := provision.ValidatePartnerEntry(f.In)
+	f.In.Note = note
+	if errs == nil {
+		errs = provision.FieldErrors{}
 	}
 	switch {
-	case strings.TrimSpace(f.RawDays) == "":
-		f.Errors["days"] = "enter the number of days bought"
+	case strings.TrimSpace(f.Days) == "":
+		errs["days"] = "enter the number of days"
 	case bad != "":
-		f.Errors["days"] = "enter a whole number of days, from -1,000,000 to 1,000,000"
+		errs["days"] = "enter a whole number of days, from -1,000,000 to 1,000,000"
 	}
+	f.Errors = errs
 	return f
+}
+
+// partnerReverseForm reverses an entry: its required note, and the
+// confirmation when the reversal takes the estimate below zero.
+type partnerReverseForm struct {
+	Note      string // as typed
+	Confirmed bool
+}
+
+func parsePartnerReverseForm(c echo.Context) partnerReverseForm {
+	return partnerReverseForm{Note: c.FormValue("note"), Confirmed: c.FormValue("confirmed") == "1"}
 }
 
 // Settings ---------------------------------------------------------------

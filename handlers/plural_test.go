@@ -64,7 +64,7 @@ func TestCountsAgreeWithTheirNouns(t *testing.T) {
 	}
 	has(f.c.get("/admin/channels/"+id+"/delete"), "tiny@example.com</a> · balance 1 day</dd>")
 
-	r = f.c.submit("/admin", "/admin/partner/days", url.Values{"days": {"1"}, "comment": {"invoice 1"}})
+	r = f.c.submit("/admin", "/admin/partner/days", url.Values{"kind": {"purchase"}, "days": {"1"}, "note": {"invoice 1"}})
 	admWantStatus(t, r, http.StatusSeeOther)
 	page := f.c.get("/admin").body
 	if got := flashText(page); got != "success: Recorded 1 day bought from WHAPI. The estimated partner balance is now 1 day." {

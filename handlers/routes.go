@@ -66,6 +66,9 @@ func (h *Handler) Routes(e *echo.Echo) {
 	admin.GET("", h.showAdminHome)
 	admin.POST("/sync", h.syncNow)
 	admin.POST("/partner/days", h.recordPartnerDays)
+	admin.GET("/partner/entries", h.showPartnerEntriesPage)
+	admin.GET("/partner/entries/:id/reverse", h.showReversePartnerEntryPage)
+	admin.POST("/partner/entries/:id/reverse", h.reversePartnerEntry)
 
 	// Plans.
 	admin.GET("/plans", h.listPlans)

@@ -107,6 +107,9 @@ var smRows = []smRow{
 	{method: "POST", path: "/admin/channels/:id/start", anon: 303, custA: 403, custB: 403, admin: 303},
 	{method: "POST", path: "/admin/sync", anon: 303, custA: 403, custB: 403, admin: 303},
 	{method: "POST", path: "/admin/partner/days", anon: 303, custA: 403, custB: 403, admin: 422},
+	{method: "GET", path: "/admin/partner/entries", anon: 303, custA: 403, custB: 403, admin: 200},
+	{method: "GET", path: "/admin/partner/entries/:id/reverse", anon: 303, custA: 403, custB: 403, admin: 200},
+	{method: "POST", path: "/admin/partner/entries/:id/reverse", anon: 303, custA: 403, custB: 403, admin: 422},
 	{method: "GET", path: "/admin/plans", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/plans", anon: 303, custA: 403, custB: 403, admin: 422},
 	{method: "GET", path: "/admin/plans/:id/edit", anon: 303, custA: 403, custB: 403, admin: 200},
@@ -208,6 +211,7 @@ type smFix struct {
 	alice, bob, admin *models.User
 	aliceCh           *models.Channel
 	spares            int
+	partnerEntry      int64 // a purchase of partner days
 }
 
 func newSMFix(t *testing.T) *smFix {
@@ -221,6 +225,12 @@ func newSMFix(t *testing.T) *smFix {
 	f.admin = f.newUser(models.RoleAdmin, "admin@example.com")
 	f.aliceCh = f.channel(f.alice, "Alice main")
 	f.channel(f.bob, "Bob main")
+	e, err := f.store.RecordPartnerEntry(context.Background(), models.SystemActor,
+		models.NewPartnerEntry{Kind: models.PartnerPurchase, Days: 10, Note: "invoice 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.partnerEntry = e.ID
 	return f
 }
 
@@ -245,6 +255,8 @@ func (f *smFix) fill(path string, channel int64) string {
 			seg[i] = strconv.FormatInt(f.alice.ID, 10)
 		case seg[i-1] == "plans":
 			seg[i] = strconv.FormatInt(f.plan.ID, 10)
+		case seg[i-1] == "entries":
+			seg[i] = strconv.FormatInt(f.partnerEntry, 10)
 		case s == ":secret":
 			forged, _, err := models.NewHookSecret()
 			if err != nil {

@@ -192,7 +192,7 @@ func TestTotalsKeepUpWithEveryChange(t *testing.T) {
 				if err := s.addDays(tx, LedgerEntry{UserID: uid, Delta: 7, Kind: LedgerAdminCredit, Actor: "test"}); err != nil {
 					return err
 				}
-				if err := s.addPartnerDays(tx, PartnerEntry{Delta: 9, Kind: "purchase", Actor: "test"}); err != nil {
+				if err := s.addPartnerDays(tx, PartnerEntry{Delta: 9, Kind: PartnerPurchase, Comment: "rolled back", Actor: "test"}); err != nil {
 					return err
 				}
 				if err := s.audit(tx, SystemActor, "test.rollback", "", ""); err != nil {

@@ -2,50 +2,148 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"whapidesk/models"
 )
 
-// MaxPartnerDays bounds one record of partner days (bought or corrected).
+// MaxPartnerDays bounds one entry of partner days (bought or corrected).
 const MaxPartnerDays = 1_000_000
 
-// ValidatePartnerDays checks a record of partner days: a whole number other
-// than 0 within ±MaxPartnerDays (positive for days bought from WHAPI,
-// negative to correct the estimate) and a one-line comment, such as the
-// invoice number. It returns the cleaned comment.
-func ValidatePartnerDays(days int64, comment string) (string, FieldErrors) {
+// PartnerConfirmAbove is the size of entry past which recording it asks
+// for confirmation: an entry of more than 1,000 days either way (a typo
+// of a zero, a sign) is asked about before it is recorded. A constant,
+// documented in README.md, rather than a setting: no admin has asked to
+// tune it, and the question costs one click.
+const PartnerConfirmAbove = 1_000
+
+// PartnerEntryInput is an entry of the partner's estimated WHAPI balance
+// an admin records: days bought from WHAPI (a purchase, positive) or a
+// correction of the estimate (either sign), with a note saying why.
+type PartnerEntryInput struct {
+	Kind models.PartnerKind // purchase or correction
+	Days int64
+	Note string
+	// Confirmed records the entry even when it asks for confirmation
+	// (*NeedsConfirmationError): the admin saw the numbers and agreed.
+	Confirmed bool
+}
+
+// ValidatePartnerEntry checks an entry: a purchase of 1 to MaxPartnerDays
+// days, or a correction other than 0 within ±MaxPartnerDays, and a
+// one-line note of at most MaxComment characters, such as the invoice
+// number. It returns the cleaned note.
+func ValidatePartnerEntry(in PartnerEntryInput) (string, FieldErrors) {
 	fe := FieldErrors{}
-	switch {
-	case days < -MaxPartnerDays || days > MaxPartnerDays:
-		fe["days"] = "enter a whole number of days, from -1,000,000 to 1,000,000"
-	case days == 0:
-		fe["days"] = "enter a number other than 0: positive for days bought, negative to correct"
+	switch in.Kind {
+	case models.PartnerPurchase, models.PartnerCorrection:
+	default:
+		fe["kind"] = "choose Purchase or Correction"
 	}
-	c, err := cleanText(comment, "comment", MaxComment, true)
 	switch {
-	case err != nil && c == "" && strings.TrimSpace(comment) == "":
-		fe["comment"] = "enter a comment, for example the invoice number"
-	case err != nil:
-		fe["comment"] = err.Error()
+	case in.Days < -MaxPartnerDays || in.Days > MaxPartnerDays:
+		fe["days"] = "enter a whole number of days, from -1,000,000 to 1,000,000"
+	case in.Kind == models.PartnerPurchase && in.Days <= 0:
+		fe["days"] = "a purchase is a number of days above 0: to lower the estimate, choose Correction"
+	case in.Days == 0:
+		fe["days"] = "enter a number other than 0: positive adds days to the estimate, negative takes them off"
+	}
+	note, err := cleanNote(in.Note)
+	if err != "" {
+		fe["note"] = err
 	}
 	if len(fe) > 0 {
 		return "", fe
 	}
-	return c, nil
+	return note, nil
+}
+
+// cleanNote checks the required note of an entry or a reversal.
+func cleanNote(in string) (string, string) {
+	c, err := cleanText(in, "note", MaxComment, true)
+	switch {
+	case err != nil && strings.TrimSpace(in) == "":
+		return "", "enter a note: the WHAPI invoice number, or why the estimate changes"
+	case err != nil:
+		return "", err.Error()
+	}
+	return c, ""
+}
+
+// NeedsConfirmationError answers an entry (or a reversal) that asks for
+// confirmation: it takes days off and would leave the estimated partner
+// balance below zero, or it is larger than PartnerConfirmAbove. Nothing
+// was recorded; the same entry with Confirmed is. From is the estimate
+// when it was asked, To what the entry makes it.
+type NeedsConfirmationError struct {
+	Days, From, To int64
+	BelowZero      bool // Days < 0 and To < 0
+	Large          bool // |Days| > PartnerConfirmAbove
+}
+
+func (e *NeedsConfirmationError) Error() string {
+	return "provision: the partner entry needs confirmation"
 }
 
 // RecordPartnerDays records days bought from WHAPI, or a correction of the
 // estimate of the partner's WHAPI balance (WHAPI has no endpoint for it),
-// with its audit row; days bought clear the "partner balance short"
-// warning. It returns the new estimate.
-func (s *Service) RecordPartnerDays(ctx context.Context, actor models.Actor, days int64, comment string) (models.PartnerBalance, error) {
-	c, fe := ValidatePartnerDays(days, comment)
+// with its audit row; days added clear the "partner balance short"
+// warning. An entry larger than PartnerConfirmAbove, or one that takes the
+// estimate below zero, is not recorded unless in.Confirmed: it answers
+// *NeedsConfirmationError with the numbers. The below-zero check is made
+// in SQL, in the transaction that records the entry. It returns the entry
+// and the new balance.
+func (s *Service) RecordPartnerDays(ctx context.Context, actor models.Actor, in PartnerEntryInput) (models.PartnerEntry, models.PartnerBalance, error) {
+	note, fe := ValidatePartnerEntry(in)
 	if fe != nil {
-		return models.PartnerBalance{}, fe
+		return models.PartnerEntry{}, models.PartnerBalance{}, fe
 	}
-	if err := s.store.RecordPartnerPurchase(ctx, actor, days, c); err != nil {
-		return models.PartnerBalance{}, err
+	if !in.Confirmed && (in.Days > PartnerConfirmAbove || in.Days < -PartnerConfirmAbove) {
+		pb, err := s.store.PartnerBalance(ctx)
+		if err != nil {
+			return models.PartnerEntry{}, models.PartnerBalance{}, err
+		}
+		from := pb.Estimate()
+		return models.PartnerEntry{}, models.PartnerBalance{}, &NeedsConfirmationError{Days: in.Days, From: from, To: from + in.Days,
+			BelowZero: in.Days < 0 && from+in.Days < 0, Large: true}
 	}
-	return s.store.PartnerBalance(ctx)
+	e, err := s.store.RecordPartnerEntry(ctx, actor, models.NewPartnerEntry{Kind: in.Kind, Days: in.Days, Note: note, AllowBelowZero: in.Confirmed})
+	if err != nil {
+		return models.PartnerEntry{}, models.PartnerBalance{}, needsConfirmation(err)
+	}
+	pb, err := s.store.PartnerBalance(ctx)
+	return e, pb, err
+}
+
+// ReversePartnerEntry undoes an earlier purchase or correction with an
+// entry of the opposite days (kind reversal) and its audit row. An entry
+// is reversed once; a reversal, or an entry whapidesk recorded for an
+// extend or a delete, is not reversed (*models.ReverseError says why). A
+// reversal that takes the estimate below zero asks for confirmation like
+// any entry (*NeedsConfirmationError) unless confirmed; its size alone
+// does not, since it only takes back what was recorded. It returns the
+// reversal, the entry it reverses and the new balance.
+func (s *Service) ReversePartnerEntry(ctx context.Context, actor models.Actor, entryID int64, note string, confirmed bool) (rev, of models.PartnerEntry, pb models.PartnerBalance, err error) {
+	c, msg := cleanNote(note)
+	if msg != "" {
+		return rev, of, pb, FieldErrors{"note": msg}
+	}
+	rev, of, err = s.store.ReversePartnerEntry(ctx, actor, entryID, c, confirmed)
+	if err != nil {
+		return rev, of, pb, needsConfirmation(err)
+	}
+	pb, err = s.store.PartnerBalance(ctx)
+	return rev, of, pb, err
+}
+
+// needsConfirmation turns the store's below-zero refusal into the
+// question to the admin.
+func needsConfirmation(err error) error {
+	var bz *models.BelowZeroError
+	if errors.As(err, &bz) {
+		return &NeedsConfirmationError{Days: bz.Days, From: bz.From, To: bz.To, BelowZero: true,
+			Large: bz.Days > PartnerConfirmAbove || bz.Days < -PartnerConfirmAbove}
+	}
+	return err
 }

@@ -58,10 +58,10 @@ type AdminHome struct {
 	PartnerLow                                                          bool
 	PartnerShortAt                                                      string // when WHAPI last refused an extend for lack of days
 
-	// The "days bought" form after a refused submission.
-	PurchaseDaysInput    string
-	PurchaseCommentInput string
-	PurchaseErrors       map[string]string
+	// The form of a partner entry (after a refused submission, or its
+	// confirmation step), and the latest recorded entries.
+	PartnerForm    PartnerEntryForm
+	PartnerEntries PartnerEntryList
 
 	Expiring      []ExpiringChannel
 	ExpiringTotal int64

@@ -1,0 +1,321 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"whapidesk/models"
+	"whapidesk/provision"
+	"whapidesk/views"
+)
+
+// The entries of the partner's estimated WHAPI balance: the dashboard's
+// form (purchase or correction, with its confirmation step), the list of
+// recorded entries, and the page that reverses one.
+
+// dashboardPartnerEntries is how many recorded entries the dashboard lists.
+const dashboardPartnerEntries = 5
+
+// partnerEntriesPerPage is how many entries a page of the full list shows.
+const partnerEntriesPerPage = 25
+
+// partnerEntriesPath is the list of every recorded entry.
+const partnerEntriesPath = "/admin/partner/entries"
+
+// latestPartnerEntries is the dashboard's list: the latest entries and a
+// link to all of them when there are more.
+func (h *Handler) latestPartnerEntries(ctx context.Context) (views.PartnerEntryList, error) {
+	rows, total, err := h.store.ListPartnerEntries(ctx, dashboardPartnerEntries, 0)
+	if err != nil {
+		return views.PartnerEntryList{}, err
+	}
+	l := views.PartnerEntryList{Rows: partnerEntryRows(rows, "/admin")}
+	if total > int64(len(rows)) {
+		l.All, l.AllText = partnerEntriesPath, "All "+groupThousands(total)+" entries"
+	}
+	return l, nil
+}
+
+// partnerEntryRows puts entries in words; back is the page a Reverse
+// button comes back to.
+func partnerEntryRows(rows []models.RecordedPartnerEntry, back string) []views.PartnerEntryRow {
+	out := make([]views.PartnerEntryRow, 0, len(rows))
+	for _, e := range rows {
+		out = append(out, partnerEntryRow(e, back))
+	}
+	return out
+}
+
+func partnerEntryRow(e models.RecordedPartnerEntry, back string) views.PartnerEntryRow {
+	r := views.PartnerEntryRow{ID: e.ID, When: formatTime(&e.CreatedAt), Kind: partnerKindWord(e.Kind), Days: signedDays(e.Delta),
+		Note: e.Comment, Actor: e.Actor, Reversed: e.ReversedBy != nil}
+	switch {
+	case e.ReversedBy != nil:
+		r.Relation = "reversed by #" + strconv.FormatInt(*e.ReversedBy, 10)
+	case e.ReversesID != nil:
+		r.Relation = "reverses #" + strconv.FormatInt(*e.ReversesID, 10)
+	}
+	if e.Reversible() {
+		r.ReverseHref = partnerReversePath(e.ID) + "?" + url.Values{"back": {back}}.Encode()
+	}
+	return r
+}
+
+func partnerReversePath(id int64) string {
+	return partnerEntriesPath + "/" + strconv.FormatInt(id, 10) + "/reverse"
+}
+
+// partnerKindWord is a kind of entry in words.
+func partnerKindWord(k models.PartnerKind) string {
+	switch k {
+	case models.PartnerPurchase:
+		return "Purchase"
+	case models.PartnerCorrection:
+		return "Correction"
+	case models.PartnerReversal:
+		return "Reversal"
+	case models.PartnerExtend:
+		return "Extend"
+	case models.PartnerReturn:
+		return "Return"
+	}
+	return string(k)
+}
+
+// signedDays writes a number of days with its sign and thousands
+// separators: "+5,000", "−5,000" (a true minus sign).
+func signedDays(n int64) string {
+	if n < 0 {
+		return "−" + groupThousands(-n)
+	}
+	return "+" + groupThousands(n)
+}
+
+// balanceDays writes a balance in days: "930 days", "−4,070 days", "1 day".
+func balanceDays(n int64) string {
+	s := groupThousands(n)
+	if n < 0 {
+		s = "−" + groupThousands(-n)
+	}
+	return s + " " + plural(n, "day", "days")
+}
+
+// balanceFromTo is "from 930 to −4,070 days".
+func balanceFromTo(from, to int64) string {
+	f := groupThousands(from)
+	if from < 0 {
+		f = "−" + groupThousands(-from)
+	}
+	return "from " + f + " to " + balanceDays(to)
+}
+
+// partnerQuestion puts an entry's request for confirmation in words; verb
+// is what its button does ("Record", "Reverse").
+func partnerQuestion(nc *provision.NeedsConfirmationError, verb string) *views.PartnerConfirm {
+	c := &views.PartnerConfirm{Numbers: "This takes the partner balance " + balanceFromTo(nc.From, nc.To) + ".",
+		Ask: verb + " it anyway?", Button: verb + " it anyway"}
+	var why []string
+	if nc.BelowZero {
+		why = append(why, "below zero: WHAPI refuses extends when the partner balance is short")
+	}
+	if nc.Large {
+		why = append(why, "more than "+groupThousands(provision.PartnerConfirmAbove)+" days in one entry")
+	}
+	if len(why) > 0 {
+		c.Why = upperFirst(strings.Join(why, "; and ")) + "."
+	}
+	return c
+}
+
+// recordPartnerDays records a purchase or a correction from the
+// dashboard's form. A refused form comes back with its errors next to the
+// fields; an entry that asks for confirmation comes back as the question
+// (200, nothing recorded); "Change the entry" shows the form again with
+// the values typed.
+func (h *Handler) recordPartnerDays(c echo.Context) error {
+	ctx := c.Request().Context()
+	form := parsePartnerEntryForm(c)
+	again := func(status int, fv views.PartnerEntryForm, flash *views.Flash) error {
+		d, err := h.adminHomeView(ctx)
+		if err != nil {
+			return err
+		}
+		d.PartnerForm = fv
+		p := h.dashboardPage(c)
+		p.Flash = flash
+		return h.render(c, status, views.AdminHomePage(p, d))
+	}
+	typed := views.PartnerEntryForm{Kind: form.Kind, Days: form.Days, Note: form.Note, Errors: form.Errors}
+	if form.Edit {
+		typed.Errors = nil
+		return again(http.StatusOK, typed, nil)
+	}
+	if len(form.Errors) > 0 {
+		return again(http.StatusUnprocessableEntity, typed, &views.Flash{Kind: "error", Text: "Nothing was recorded: correct the fields marked below."})
+	}
+	e, pb, err := h.svc.RecordPartnerDays(ctx, actor(c), form.In)
+	var nc *provision.NeedsConfirmationError
+	if errors.As(err, &nc) {
+		typed.Confirm = partnerQuestion(nc, "Record")
+		return again(http.StatusOK, typed, nil)
+	}
+	if err != nil {
+		return err
+	}
+	now := "The estimated partner balance is now " + balanceDays(pb.Estimate()) + "."
+	if e.Kind == models.PartnerPurchase {
+		h.setFlash(c, "success", "Recorded "+balanceDays(e.Delta)+" bought from WHAPI. "+now)
+	} else {
+		h.setFlash(c, "success", "Recorded a correction of "+signedDays(e.Delta)+" "+plural(e.Delta, "day", "days")+". "+now)
+	}
+	if err := h.saveSession(c); err != nil {
+		return err
+	}
+	return redirect(c, "/admin")
+}
+
+// showPartnerEntriesPage lists every recorded entry, a page at a time.
+func (h *Handler) showPartnerEntriesPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	page := listPageNumber(c)
+	rows, total, err := h.store.ListPartnerEntries(ctx, partnerEntriesPerPage, (page-1)*partnerEntriesPerPage)
+	if err != nil {
+		return err
+	}
+	pb, err := h.store.PartnerBalance(ctx)
+	if err != nil {
+		return err
+	}
+	href := func(n int) string { return partnerEntriesPath + "?page=" + strconv.Itoa(n) }
+	v := views.PartnerEntriesView{Estimate: balanceDays(pb.Estimate()), List: views.PartnerEntryList{
+		Rows:  partnerEntryRows(rows, href(page)),
+		Pager: buildPager(models.ListTotal{N: total}, partnerEntriesPerPage, page, href)}}
+	p := h.page(c, "Partner balance entries")
+	p.Active = "admin"
+	return h.render(c, http.StatusOK, views.PartnerEntriesPage(p, v))
+}
+
+// partnerBack is where a reverse page goes back to: the dashboard, or a
+// page of the list of entries; anything else is the dashboard.
+func partnerBack(raw string) string {
+	if rest, ok := strings.CutPrefix(raw, partnerEntriesPath); ok {
+		if rest == "" {
+			return partnerEntriesPath
+		}
+		if n, ok := strings.CutPrefix(rest, "?page="); ok {
+			if p, err := strconv.Atoi(n); err == nil && p >= 1 && p <= 1_000_000 && strconv.Itoa(p) == n {
+				return partnerEntriesPath + "?page=" + n
+			}
+		}
+	}
+	return "/admin"
+}
+
+// reverseView is the reverse page of entry e, with the numbers it would
+// make of the current estimate.
+func (h *Handler) reverseView(ctx context.Context, e models.RecordedPartnerEntry, back string) (views.PartnerReverseView, error) {
+	v := views.PartnerReverseView{Entry: partnerEntryRow(e, back), Action: partnerReversePath(e.ID), Back: back}
+	if why := e.ReverseRefusal(); why != nil {
+		v.Refusal = upperFirst(why.Error()) + "."
+		return v, nil
+	}
+	pb, err := h.store.PartnerBalance(ctx)
+	if err != nil {
+		return v, err
+	}
+	v.Numbers = "The entry stays in the ledger and a reversal of " + signedDays(-e.Delta) + " days is recorded after it: this takes the partner balance " +
+		balanceFromTo(pb.Estimate(), pb.Estimate()-e.Delta) + "."
+	return v, nil
+}
+
+func (h *Handler) reversePage(c echo.Context, title string) views.Page {
+	p := h.page(c, title)
+	p.Active = "admin"
+	return p
+}
+
+// partnerEntryParam loads the entry of the path's :id (404 for none).
+func (h *Handler) partnerEntryParam(c echo.Context) (models.RecordedPartnerEntry, error) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return models.RecordedPartnerEntry{}, err
+	}
+	e, err := h.store.PartnerEntryByID(c.Request().Context(), id)
+	if errors.Is(err, models.ErrNotFound) {
+		return e, echo.NewHTTPError(http.StatusNotFound)
+	}
+	return e, err
+}
+
+// showReversePartnerEntryPage asks before an entry is reversed.
+func (h *Handler) showReversePartnerEntryPage(c echo.Context) error {
+	e, err := h.partnerEntryParam(c)
+	if err != nil {
+		return err
+	}
+	v, err := h.reverseView(c.Request().Context(), e, partnerBack(c.QueryParam("back")))
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, views.PartnerReversePage(h.reversePage(c, "Reverse entry #"+strconv.FormatInt(e.ID, 10)), v))
+}
+
+// reversePartnerEntry reverses an entry. A missing note comes back next
+// to its field (422), a reversal that takes the estimate below zero as the
+// question (200), a refusal with its reason (409); nothing is recorded in
+// any of them.
+func (h *Handler) reversePartnerEntry(c echo.Context) error {
+	ctx := c.Request().Context()
+	e, err := h.partnerEntryParam(c)
+	if err != nil {
+		return err
+	}
+	back := partnerBack(c.FormValue("back"))
+	form := parsePartnerReverseForm(c)
+	title := "Reverse entry #" + strconv.FormatInt(e.ID, 10)
+	again := func(status int, change func(*views.PartnerReverseView)) error {
+		cur, err := h.store.PartnerEntryByID(ctx, e.ID)
+		if err != nil {
+			return err
+		}
+		v, err := h.reverseView(ctx, cur, back)
+		if err != nil {
+			return err
+		}
+		v.Note = form.Note
+		change(&v)
+		return h.render(c, status, views.PartnerReversePage(h.reversePage(c, title), v))
+	}
+	rev, of, pb, err := h.svc.ReversePartnerEntry(ctx, actor(c), e.ID, form.Note, form.Confirmed)
+	var fe provision.FieldErrors
+	var nc *provision.NeedsConfirmationError
+	var re *models.ReverseError
+	switch {
+	case errors.As(err, &fe):
+		return again(http.StatusUnprocessableEntity, func(v *views.PartnerReverseView) { v.Error = fe["note"] })
+	case errors.As(err, &nc):
+		return again(http.StatusOK, func(v *views.PartnerReverseView) { v.Confirm = partnerQuestion(nc, "Reverse") })
+	case errors.As(err, &re):
+		return again(http.StatusConflict, func(v *views.PartnerReverseView) {
+			if v.Refusal == "" { // reversed by another request since it was loaded
+				v.Refusal = upperFirst(re.Error()) + "."
+			}
+		})
+	case errors.Is(err, models.ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound)
+	case err != nil:
+		return err
+	}
+	h.setFlash(c, "success", "Entry #"+strconv.FormatInt(of.ID, 10)+" reversed by entry #"+strconv.FormatInt(rev.ID, 10)+" ("+signedDays(rev.Delta)+
+		" days). The estimated partner balance is now "+balanceDays(pb.Estimate())+".")
+	if err := h.saveSession(c); err != nil {
+		return err
+	}
+	return redirect(c, back)
+}

@@ -37,7 +37,7 @@ func (h *Handler) changePassword(c echo.Context) error {
 	ctx := c.Request().Context()
 	u := currentUser(c)
 	form := parsePasswordForm(c)
-	f := views.PasswordForm{Errors: form.changeErrors()}
+	f := views.PasswordForm{Errors: form.changeErrors(u.Email)}
 	if len(f.Errors) > 0 {
 		return h.render(c, http.StatusUnprocessableEntity, views.PasswordPage(h.page(c, "Change password"), f))
 	}

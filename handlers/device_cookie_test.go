@@ -88,12 +88,16 @@ func TestLockoutBurstDoesNotLockOutTheOwnersBrowser(t *testing.T) {
 	cust.login("cust@example.com")
 	custCookie := cust.deviceCookieOf()
 
-	// The burst: 20 addresses, 3 wrong passwords each, all at once.
+	// The burst: 20 addresses, 3 wrong passwords each, all at once; the
+	// owner's browser signs in in the middle of it.
 	var (
 		mu     sync.Mutex
 		counts = map[int]int{}
 		wg     sync.WaitGroup
+		during result
 	)
+	ownerDuring := a.withCookie("198.51.100.10", ownerCookie)
+	ownerDuring.csrf("/login")
 	for i := 1; i <= 20; i++ {
 		c := a.client().from(fmt.Sprintf("203.0.113.%d", i))
 		c.csrf("/login")
@@ -106,7 +110,11 @@ func TestLockoutBurstDoesNotLockOutTheOwnersBrowser(t *testing.T) {
 			}
 		})
 	}
+	wg.Go(func() { during = ownerDuring.signIn(admin.Email, testPassword) })
 	wg.Wait()
+	if during.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the owner's browser during the burst: %d, want signed in", during.StatusCode)
+	}
 	if counts[http.StatusUnauthorized] != maxFailuresAccount || counts[http.StatusTooManyRequests] != 60-maxFailuresAccount {
 		t.Fatalf("the burst's answers: %v; want %d wrong-password answers, the rest held back", counts, maxFailuresAccount)
 	}

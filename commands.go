@@ -42,7 +42,7 @@ func createAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, st
 			return err
 		}
 	}
-	if err := models.CheckPassword(pw); err != nil {
+	if err := models.CheckPassword(pw, *email); err != nil {
 		return fmt.Errorf("create-admin: %w", err)
 	}
 	log := newLogger(stderr)

@@ -258,6 +258,9 @@ func TestCreateAdmin(t *testing.T) {
 		{"same email again", "", []string{"--email", "ADMIN@example.COM", "--password", "another-password-1"}, "already exists"},
 		{"short password", "", []string{"--email", "short@example.com", "--password", "short-pw1"}, "at least 10 characters"},
 		{"short password on stdin", "short\n", []string{"--email", "short@example.com"}, "at least 10 characters"},
+		{"common password", "", []string{"--email", "common@example.com", "--password", "Password12"}, "most common"},
+		{"ten spaces on stdin", "          \n", []string{"--email", "blank@example.com"}, "only spaces"},
+		{"password with the email's name", "", []string{"--email", "ada.lovelace@example.com", "--password", "ada.lovelace-1815"}, "e-mail"},
 		{"bad email", "", []string{"--email", "not-an-email", "--password", adminPassword}, "valid email"},
 		{"empty stdin", "", []string{"--email", "empty@example.com"}, "no password given"},
 		{"blank line on stdin", "\n", []string{"--email", "empty@example.com"}, "no password given"},
@@ -272,7 +275,7 @@ func TestCreateAdmin(t *testing.T) {
 			if strings.Contains(out, "Created") {
 				t.Errorf("stdout says created: %q", out)
 			}
-			for _, pw := range []string{"short-pw1", "another-password-1"} {
+			for _, pw := range []string{"short-pw1", "another-password-1", "Password12", "ada.lovelace-1815"} {
 				if strings.Contains(err.Error()+out+errOut, pw) {
 					t.Errorf("output echoes the password %q", pw)
 				}
@@ -303,7 +306,7 @@ func TestCreateAdmin(t *testing.T) {
 		if n != 2 {
 			t.Errorf("CountAdmins = %d, want 2", n)
 		}
-		for _, email := range []string{"short@example.com", "empty@example.com"} {
+		for _, email := range []string{"short@example.com", "empty@example.com", "common@example.com", "blank@example.com", "ada.lovelace@example.com"} {
 			if _, err := store.UserByEmail(t.Context(), email); !errors.Is(err, models.ErrNotFound) {
 				t.Errorf("UserByEmail(%s) = %v, want ErrNotFound", email, err)
 			}

@@ -37,14 +37,15 @@ func (h *Handler) changePassword(c echo.Context) error {
 	ctx := c.Request().Context()
 	u := currentUser(c)
 	form := parsePasswordForm(c)
-	f := views.PasswordForm{Errors: form.changeErrors()}
+	f := views.PasswordForm{Errors: form.changeErrors(u.Email)}
 	if len(f.Errors) > 0 {
 		return h.render(c, http.StatusUnprocessableEntity, views.PasswordPage(h.page(c, "Change password"), f))
 	}
 
-	attempt, wait := h.throttle.begin(throttleKey{"password:" + strconv.FormatInt(u.ID, 10), maxPasswordFailures})
-	if attempt == nil {
-		f.Errors["form"] = "Too many wrong passwords. Try again in " + retryAfter(c, wait) + "."
+	attempt, refused := h.throttle.begin(throttleKey{scope: scopePassword, key: "password:" + strconv.FormatInt(u.ID, 10),
+		max: maxPasswordFailures, window: throttleWindow, clear: true})
+	if refused != nil {
+		f.Errors["form"] = "Too many wrong passwords. Try again in " + retryAfter(c, refused.wait) + "."
 		return h.render(c, http.StatusTooManyRequests, views.PasswordPage(h.page(c, "Change password"), f))
 	}
 	err := h.store.ChangePassword(ctx, actor(c), u.ID, form.Current, form.New)
@@ -60,10 +61,16 @@ func (h *Handler) changePassword(c echo.Context) error {
 	attempt.succeeded()
 
 	// Every session of the user is gone, this one too; this browser goes
-	// on in a new one.
+	// on in a new one. The new password voids every device cookie of the
+	// user (device_cookie.go): this browser, the one that knew the
+	// current password, gets a new one.
+	if u, err = h.store.UserByID(ctx, u.ID); err != nil {
+		return err
+	}
 	if err := h.startSession(c, u); err != nil {
 		return err
 	}
+	h.setDeviceCookie(c, u)
 	h.setFlash(c, "success", "Your password is changed. Everywhere else you were signed in, you are signed out.")
 	if err := h.saveSession(c); err != nil {
 		return err

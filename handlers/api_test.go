@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -570,12 +571,20 @@ func TestAPIUsers(t *testing.T) {
 		{`{"email":"not an email","password":"0123456789ab"}`, "email"},
 		{`{"email":"dave@example.com","password":"short"}`, "password"},
 		{`{"email":"dave@example.com","password":"` + strings.Repeat("x", 73) + `"}`, "password"},
+		{`{"email":"dave@example.com","password":"Password12"}`, "password"},           // one of the most common
+		{`{"email":"dave@example.com","password":"          "}`, "password"},           // ten spaces
+		{`{"email":"dave.jones@example.com","password":"Dave.Jones1970"}`, "password"}, // the e-mail's name
 		{`{"email":"dave@example.com","password":"0123456789ab","role":"root"}`, "role"},
 		{`{"email":"dave@example.com","password":"0123456789ab","name":"a\u0000b"}`, "name"},
 	} {
 		e := apiWant(t, f.call(f.admin, "POST", "/api/users", tt.body), http.StatusUnprocessableEntity, "invalid_input")
 		if e.Error.Fields[tt.field] == "" {
 			t.Errorf("%s: fields %+v", tt.body, e.Error.Fields)
+		}
+		for _, email := range []string{"dave@example.com", "dave.jones@example.com"} {
+			if _, err := f.a.store.UserByEmail(ctx, email); !errors.Is(err, models.ErrNotFound) {
+				t.Fatalf("%s: a refused user was stored (%v)", tt.body, err)
+			}
 		}
 	}
 	r = f.call(f.admin, "POST", "/api/users", `{"email":"ops@example.com","name":"Ops","password":"0123456789ab","role":"admin"}`)

@@ -57,12 +57,24 @@ func (h *Handler) login(c echo.Context) error {
 	in := parseLoginForm(c)
 	email := in.Email
 	form := views.LoginForm{Email: email, Next: in.Next}
+	// A browser with a valid device cookie for this account is throttled
+	// on its own; any other counts against the account (for unknown
+	// browsers) and its address (throttle.go).
+	device := h.trustedDevice(c, email)
+	keys := []throttleKey{accountKey(email), addressKey(c.RealIP())}
+	if device != "" {
+		keys = []throttleKey{deviceKey(device)}
+	}
 	// The attempt is counted before the password is checked, so a burst of
 	// parallel guesses cannot slip past the limit while bcrypt runs.
-	attempt, wait := h.throttle.begin(throttleKey{"account:" + email, maxFailuresAccount}, throttleKey{ipKey(c.RealIP()), maxFailuresIP})
-	if attempt == nil {
-		form.Error = "Too many failed sign-ins. Try again in " + retryAfter(c, wait) + "."
-		h.log.WarnContext(ctx, "login throttled", "ip", c.RealIP())
+	attempt, refused := h.throttle.begin(keys...)
+	if refused != nil {
+		form.Error = loginThrottledMessage(c, refused)
+		log := []any{"ip", c.RealIP(), "limit", string(refused.key.scope), "wait", refused.wait.Round(time.Second).String(), "trusted_device", device != ""}
+		if refused.key.scope == scopeAccount {
+			log = append(log, "account", limitText(email, 254))
+		}
+		h.log.WarnContext(ctx, "login throttled", log...)
 		return h.render(c, http.StatusTooManyRequests, views.LoginPage(h.page(c, "Sign in"), form))
 	}
 	u, err := h.store.Authenticate(ctx, email, in.Password)
@@ -71,11 +83,12 @@ func (h *Handler) login(c echo.Context) error {
 			attempt.undo()
 			return err
 		}
-		h.log.InfoContext(ctx, "login failed", "ip", c.RealIP())
+		h.log.InfoContext(ctx, "login failed", "ip", c.RealIP(), "trusted_device", device != "")
 		form.Error = "Wrong email or password."
 		return h.render(c, http.StatusUnauthorized, views.LoginPage(h.page(c, "Sign in"), form))
 	}
 	attempt.succeeded()
+	h.setDeviceCookie(c, u)
 
 	if err := h.startSession(c, u); err != nil {
 		return err
@@ -107,6 +120,27 @@ func (h *Handler) startSession(c echo.Context, u *models.User) error {
 	withValue(c, ctxUser, u)
 	markDirty(c)
 	return nil
+}
+
+// loginThrottledMessage says why a sign-in is refused and when to try again.
+func loginThrottledMessage(c echo.Context, t *throttled) string {
+	wait := retryAfter(c, t.wait)
+	switch t.key.scope {
+	case scopeAccount:
+		return "Too many failed sign-ins to this account from browsers it has not been used in. Try again in " + wait +
+			", or sign in from a browser you have signed in with before."
+	case scopeDevice:
+		return "Too many failed sign-ins from this browser. Try again in " + wait + "."
+	}
+	return "Too many failed sign-ins from your network. Try again in " + wait + "."
+}
+
+// limitText cuts s to at most n bytes, for a log line.
+func limitText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 // retryAfter sets the Retry-After header of a throttled answer and says the

@@ -104,8 +104,9 @@ func parsePasswordForm(c echo.Context) passwordForm {
 	return passwordForm{Current: c.FormValue("current_password"), New: c.FormValue("new_password"), Confirm: c.FormValue("confirm_password")}
 }
 
-// changeErrors are the errors of a user changing their own password.
-func (f passwordForm) changeErrors() map[string]string {
+// changeErrors are the errors of a user with email changing their own
+// password.
+func (f passwordForm) changeErrors(email string) map[string]string {
 	errs := map[string]string{}
 	switch {
 	case f.Current == "":
@@ -113,17 +114,17 @@ func (f passwordForm) changeErrors() map[string]string {
 	case f.New != "" && f.New == f.Current:
 		errs["new_password"] = "the new password must differ from the current one"
 	default:
-		f.newErrors(errs)
+		f.newErrors(errs, email)
 	}
 	return errs
 }
 
-// newErrors puts into errs what is wrong with the new password and its
-// confirmation, if anything.
-func (f passwordForm) newErrors(errs map[string]string) map[string]string {
+// newErrors puts into errs what is wrong with the new password of the
+// account with email, and with its confirmation, if anything.
+func (f passwordForm) newErrors(errs map[string]string, email string) map[string]string {
 	if f.New == "" {
 		errs["new_password"] = "enter a new password"
-	} else if err := models.CheckPassword(f.New); err != nil {
+	} else if err := models.CheckPassword(f.New, email); err != nil {
 		errs["new_password"] = err.Error()
 	} else if f.Confirm != f.New {
 		errs["confirm_password"] = "the two new passwords differ"

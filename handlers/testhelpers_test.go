@@ -40,6 +40,7 @@ type testApp struct {
 	logs         *testenv.LogBuffer
 	partnerToken string // the raw token the simulator accepts (no "Bearer ")
 	e            *echo.Echo
+	h            *Handler
 	svc          *provision.Service
 	clock        *whapisim.Clock // nil: real time
 	cutoff       *cutoffTransport
@@ -113,7 +114,8 @@ func newTestApp(t testing.TB, opts ...func(*appOptions)) *testApp {
 		a.svc.SetClock(a.clock.Now)
 	}
 	a.e = echo.New()
-	New(a.store, a.svc, log, o.handler).Routes(a.e)
+	a.h = New(a.store, a.svc, log, o.handler)
+	a.h.Routes(a.e)
 	a.srv = httptest.NewServer(a.e)
 	t.Cleanup(a.srv.Close)
 	if o.hooks {

@@ -181,7 +181,7 @@ func (h *Handler) setUserPassword(c echo.Context) error {
 		return redirect(c, "/account/password")
 	}
 	form := parsePasswordForm(c)
-	if errs := form.newErrors(map[string]string{}); len(errs) > 0 {
+	if errs := form.newErrors(map[string]string{}, u.Email); len(errs) > 0 {
 		return h.renderUserPage(c, http.StatusUnprocessableEntity, u, fixFields, func(v *views.UserPageView) { v.Password = views.PasswordForm{Errors: errs} })
 	}
 	if err := h.store.SetPassword(c.Request().Context(), actor(c), u.ID, form.New); err != nil {

@@ -73,7 +73,7 @@ func (s *Service) CreateUser(ctx context.Context, actor models.Actor, in models.
 	if _, err := models.NormalizeEmail(in.Email); err != nil {
 		fe["email"] = err.Error()
 	}
-	if err := models.CheckPassword(in.Password); err != nil {
+	if err := models.CheckPassword(in.Password, in.Email); err != nil {
 		fe["password"] = err.Error()
 	}
 	if in.Role != models.RoleAdmin && in.Role != models.RoleCustomer {

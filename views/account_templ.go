@@ -105,7 +105,7 @@ func PasswordPage(p Page, f PasswordForm) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = field(f.field("new_password", "New password", "new-password", "At least 10 characters.")).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = field(f.field("new_password", "New password", "new-password", "At least 10 characters; not a common password, and not the e-mail address.")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

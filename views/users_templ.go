@@ -441,7 +441,7 @@ func UsersPage(p Page, v UsersView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			templ_7745c5c3_Err = field(Field{ID: "new-password", Name: "password", Label: "Password", Type: "password",
-				Attrs: attrs("autocomplete", "new-password"), Hint: "At least 10 characters. Give it to the customer yourself.",
+				Attrs: attrs("autocomplete", "new-password"), Hint: "At least 10 characters; not a common password, and not the e-mail address. Give it to the customer yourself.",
 				Error: v.Form.Errors["password"], Period: true}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
@@ -2062,7 +2062,7 @@ func userAccountCard(p Page, v UserPageView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = field(v.Password.field("new_password", "New password", "new-password", "At least 10 characters.")).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = field(v.Password.field("new_password", "New password", "new-password", "At least 10 characters; not a common password, and not the e-mail address.")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -1,0 +1,115 @@
+package handlers
+
+import (
+	"testing"
+	"time"
+)
+
+// throttleAt is a throttle on a manual clock.
+func throttleAt(start time.Time) (*loginThrottle, *time.Time) {
+	now := start
+	t := newLoginThrottle()
+	t.now = func() time.Time { return now }
+	return t, &now
+}
+
+// Past 5 failures, unknown browsers wait before each try on the account: 1
+// minute after the latest, then 2, 4, 8, then 15 at most — a slow-down, not
+// a 15-minute lock. The owner's trusted browser is never held back by it.
+func TestUnknownBrowsersAreSlowedWithAGrowingDelay(t *testing.T) {
+	th, now := throttleAt(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
+	acct := accountKey("admin@example.com")
+	for i := range maxFailuresAccount {
+		if a, r := th.begin(acct); a == nil {
+			t.Fatalf("try %d refused (%v)", i+1, r.wait)
+		}
+	}
+	for _, want := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 15 * time.Minute, 15 * time.Minute} {
+		a, r := th.begin(acct)
+		if a != nil || r.wait != want || r.key.scope != scopeAccount {
+			t.Fatalf("want a wait of %v, got attempt %v refusal %+v", want, a != nil, r)
+		}
+		*now = now.Add(want - time.Second)
+		if a, _ := th.begin(acct); a != nil {
+			t.Fatalf("allowed a second before the %v wait is over", want)
+		}
+		if a, _ := th.begin(deviceKey("owner's browser")); a == nil {
+			t.Fatal("the owner's trusted browser was held back by the account's slow-down")
+		}
+		*now = now.Add(time.Second)
+		if a, _ := th.begin(acct); a == nil {
+			t.Fatalf("refused after the %v wait", want)
+		}
+	}
+}
+
+// A sustained attack on one account from ever new addresses, trying
+// whenever allowed for a day, gets fewer guesses than the old rule allowed
+// (5 per 15 minutes: 480 a day); neither the owner's good sign-in in
+// between nor a good one from an unknown browser resets what it tried.
+func TestSustainedGuessingIsSlowedForADay(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	th, now := throttleAt(start)
+	acct := accountKey("admin@example.com")
+	guesses := 0
+	for now.Before(start.Add(24 * time.Hour)) {
+		a, r := th.begin(acct, addressKey("203.0.113."+string(rune('0'+guesses%10))))
+		if a == nil {
+			*now = now.Add(r.wait)
+			continue
+		}
+		guesses++
+		if guesses%10 == 0 { // the owner signs in from their own browser meanwhile
+			if d, _ := th.begin(deviceKey("owner")); d == nil {
+				t.Fatal("the owner was held back")
+			} else {
+				d.succeeded()
+			}
+		}
+	}
+	t.Logf("%d guesses in 24 hours (the old rule: 480)", guesses)
+	if guesses > 120 {
+		t.Fatalf("%d guesses in a day: the slow-down does not hold", guesses)
+	}
+	// An unknown browser's good sign-in takes back only its own attempt.
+	a, r := th.begin(acct)
+	for a == nil {
+		*now = now.Add(r.wait)
+		a, r = th.begin(acct)
+	}
+	a.succeeded()
+	if a, _ := th.begin(acct); a == nil {
+		t.Fatal("refused right after a good sign-in whose wait was served")
+	}
+	if _, r := th.begin(acct); r == nil || r.wait != slowMax {
+		t.Fatalf("after a good sign-in from an unknown browser the next failure waits %+v, want %v: the failures before it were wiped out", r, slowMax)
+	}
+}
+
+// A trusted browser's own limit is a lock of its own: 5 failures in 15
+// minutes; a good sign-in forgets them.
+func TestTrustedBrowserLimit(t *testing.T) {
+	th, now := throttleAt(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
+	dev := deviceKey("n1")
+	for range maxFailuresDevice - 1 {
+		th.begin(dev)
+	}
+	a, _ := th.begin(dev)
+	a.succeeded()
+	for range maxFailuresDevice {
+		if a, _ := th.begin(dev); a == nil {
+			t.Fatal("a good sign-in did not forget the browser's failures")
+		}
+	}
+	_, r := th.begin(dev)
+	if r == nil || r.wait != throttleWindow || r.key.scope != scopeDevice {
+		t.Fatalf("refusal %+v, want the browser locked for %v", r, throttleWindow)
+	}
+	if a, _ := th.begin(deviceKey("n2")); a == nil {
+		t.Fatal("another trusted browser was locked with it")
+	}
+	*now = now.Add(throttleWindow)
+	if a, _ := th.begin(dev); a == nil {
+		t.Fatal("still locked after the window")
+	}
+}

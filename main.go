@@ -211,7 +211,7 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*models.Store
 	if err != nil {
 		return nil, err
 	}
-	return models.Open(ctx, cfg.DBPath, cipher, provision.States())
+	return models.Open(ctx, cfg.DBPath, cipher, provision.States(), models.WithLogger(log))
 }
 
 // serve runs the web app until ctx ends, then shuts down gracefully.

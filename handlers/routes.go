@@ -30,11 +30,10 @@ func (h *Handler) Routes(e *echo.Echo) {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
 	}
 	e.HTTPErrorHandler = h.errorHandler
-	e.Pre(headAsGet)
+	e.Pre(h.securityHeaders, headAsGet)
 
 	e.Use(middleware.Recover())
 	e.Use(h.requestLogger())
-	e.Use(h.securityHeaders)
 	e.Use(middleware.BodyLimit(bodyLimit))
 
 	e.GET("/healthz", h.healthz)

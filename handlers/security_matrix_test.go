@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -867,5 +868,97 @@ func TestStoredXSSRendersInert(t *testing.T) {
 		if p.shows && !strings.Contains(r.body, "&lt;script&gt;alert(1)&lt;/script&gt;") && !strings.Contains(r.body, "&lt;img src=x onerror=alert(1)&gt;") {
 			t.Errorf("%s shows no escaped payload: was it rendered at all?", p.path)
 		}
+	}
+}
+
+// smCheckAllHeaders fails unless r carries every security header, as a
+// site served over HTTPS: smCheckHeaders' and HSTS, the opener and
+// permissions policies. A static file may be cached; nothing else may.
+func smCheckAllHeaders(t *testing.T, what string, r result, static bool) {
+	t.Helper()
+	if static {
+		r.Header.Set("Cache-Control", "no-store") // checked below
+	}
+	smCheckHeaders(t, what, r)
+	h := r.Header
+	if !strings.HasPrefix(h.Get("Strict-Transport-Security"), "max-age=") {
+		t.Errorf("%s: Strict-Transport-Security %q", what, h.Get("Strict-Transport-Security"))
+	}
+	if h.Get("Cross-Origin-Opener-Policy") != "same-origin" {
+		t.Errorf("%s: Cross-Origin-Opener-Policy %q", what, h.Get("Cross-Origin-Opener-Policy"))
+	}
+	if !strings.Contains(h.Get("Permissions-Policy"), "camera=()") {
+		t.Errorf("%s: Permissions-Policy %q", what, h.Get("Permissions-Policy"))
+	}
+}
+
+// TestSecurityMatrixHeadersOnRouterAnswers: the server as serve builds it
+// (Echo behind a ServeMux, wrapped by Handler.Wrap) puts every security
+// header on the answers no handler of ours writes — the mux's redirects
+// of unclean paths (/static/../main.go), Echo's 404 and 405, its
+// redirects, a static file, an API error, /healthz, HEAD — and on the
+// pages and JSON answers as well.
+func TestSecurityMatrixHeadersOnRouterAnswers(t *testing.T) {
+	a := newTestApp(t)
+	h := New(a.store, a.svc, slog.New(slog.NewTextHandler(a.logs, nil)), Config{SecureCookies: true})
+	e := echo.New()
+	h.Routes(e)
+	mux := http.NewServeMux() // as main.go's serve: Echo at "/", the simulator beside it in a demo
+	mux.Handle("/", e)
+	srv := httptest.NewServer(h.Wrap(mux))
+	t.Cleanup(srv.Close)
+	client := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct {
+		method, path, contentType, body string
+		status                          int
+		static                          bool
+	}{
+		{"GET", "/static/../main.go", "", "", http.StatusTemporaryRedirect, false}, // the mux cleans the path
+		{"GET", "//login", "", "", http.StatusTemporaryRedirect, false},
+		{"GET", "/app/./channels", "", "", http.StatusTemporaryRedirect, false},
+		{"GET", "/no-such-page", "", "", http.StatusNotFound, false},
+		{"GET", "/static/no-such.css", "", "", http.StatusNotFound, true},
+		{"POST", "/static/css/app.css", "", "", http.StatusMethodNotAllowed, true},
+		{"OPTIONS", "/static/css/app.css", "", "", http.StatusNoContent, true},
+		{"DELETE", "/login", "", "", http.StatusForbidden, false}, // an unknown method of a page: the CSRF check refuses it first
+		{"OPTIONS", "/login", "", "", http.StatusNotFound, false},
+		{"GET", "/admin", "", "", http.StatusSeeOther, false},
+		{"GET", "/", "", "", http.StatusSeeOther, false},
+		{"GET", "/static/css/app.css", "", "", http.StatusOK, true},
+		{"HEAD", "/static/css/app.css", "", "", http.StatusOK, true},
+		{"GET", "/healthz", "", "", http.StatusOK, false},
+		{"HEAD", "/login", "", "", http.StatusOK, false},
+		{"GET", "/login", "", "", http.StatusOK, false},
+		{"POST", "/login", "application/x-www-form-urlencoded", "email=x", http.StatusForbidden, false},
+		{"GET", "/api/users", "", "", http.StatusUnauthorized, false},
+		{"GET", "/api/no-such-route", "", "", http.StatusUnauthorized, false},
+		{"POST", "/api/plans", "text/plain", "{}", http.StatusUnauthorized, false},
+		{"POST", "/hooks/whapi/x", "application/json", "{}", http.StatusBadRequest, false},
+	} {
+		var body io.Reader
+		if tc.body != "" {
+			body = strings.NewReader(tc.body)
+		}
+		req, err := http.NewRequest(tc.method, srv.URL+tc.path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.contentType != "" {
+			req.Header.Set("Content-Type", tc.contentType)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		what := tc.method + " " + tc.path
+		if res.StatusCode != tc.status {
+			t.Errorf("%s → %d, want %d:\n%.300s", what, res.StatusCode, tc.status, b)
+		}
+		if tc.static && res.StatusCode == http.StatusOK && res.Header.Get("Cache-Control") == "no-store" {
+			t.Errorf("%s: a static file is Cache-Control: no-store", what)
+		}
+		smCheckAllHeaders(t, what, result{Response: res, body: string(b)}, tc.static)
 	}
 }

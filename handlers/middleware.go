@@ -299,8 +299,8 @@ func (h *Handler) preLoginToken(c echo.Context) string {
 var errCSRF = echo.NewHTTPError(http.StatusForbidden, "This form has expired or was sent from another site. Reload the page and try again.")
 
 // csrf refuses state-changing requests made with cookies unless they carry
-// the right token (form field _csrf or header X-CSRF-Token) and come from
-// our own origin. API-key requests carry no cookie and need no token.
+// the right token (form field _csrf of the body, or header X-CSRF-Token;
+// never the query string) and come from our own origin. API-key requests carry no cookie and need no token.
 func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -323,9 +323,13 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 		} else {
 			want = h.preLoginToken(c)
 		}
+		// The token comes from the header or the form body, never from
+		// the query string (it would end up in logs, the history and
+		// Referer headers) nor from a cookie (a cookie is sent by any
+		// site's form).
 		got := r.Header.Get("X-CSRF-Token")
 		if got == "" {
-			got = c.FormValue("_csrf")
+			got = r.PostFormValue("_csrf")
 		}
 		if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
 			return csrfRefused(c)

@@ -962,3 +962,78 @@ func TestSecurityMatrixHeadersOnRouterAnswers(t *testing.T) {
 		smCheckAllHeaders(t, what, result{Response: res, body: string(b)}, tc.static)
 	}
 }
+
+// TestSecurityMatrixCSRFTokenOnlyFromBodyOrHeader: on every
+// state-changing route, as every signed-in caller the route does not
+// refuse anyway (and anonymously on the sign-in form), the right token in
+// the query string (as _csrf or X-CSRF-Token), or in a cookie of either
+// name, is refused like no token at all (403, nothing changed); the same
+// token in the form body or the header is accepted.
+func TestSecurityMatrixCSRFTokenOnlyFromBodyOrHeader(t *testing.T) {
+	f := newSMFix(t)
+	callers := map[string]smCaller{}
+	for _, role := range smSignedIn() {
+		callers[role.name] = f.caller(role)
+	}
+	anon := f.caller(smRoles[0])
+	before := f.fingerprint()
+	misplacements := map[string]func(*http.Request, string){
+		"?_csrf=": func(req *http.Request, tok string) {
+			req.URL.RawQuery = url.Values{"_csrf": {tok}}.Encode()
+		},
+		"?X-CSRF-Token=": func(req *http.Request, tok string) {
+			req.URL.RawQuery = url.Values{"X-CSRF-Token": {tok}}.Encode()
+		},
+		"cookie _csrf": func(req *http.Request, tok string) {
+			req.AddCookie(&http.Cookie{Name: "_csrf", Value: tok})
+		},
+		"cookie X-CSRF-Token": func(req *http.Request, tok string) {
+			req.AddCookie(&http.Cookie{Name: "X-CSRF-Token", Value: tok})
+		},
+	}
+	checked := 0
+	try := func(who smCaller, role, method, path, body string) {
+		t.Helper()
+		for name, misplace := range misplacements {
+			req := smReq(t, f.srv.URL, method, path, "", body)
+			misplace(req, who.csrf)
+			r := who.c.do(req)
+			smCheckHeaders(t, method+" "+path, r)
+			if !isCSRFRefusal(path, r) {
+				t.Errorf("%s: %s %s with the token in the %s → %d, want the CSRF refusal (403):\n%.300s", role, method, path, name, r.StatusCode, r.body)
+			}
+			checked++
+		}
+	}
+	try(anon, "anonymous", http.MethodPost, "/login", url.Values{"email": {"alice@example.com"}, "password": {testPassword}}.Encode())
+	for _, row := range smRows {
+		if !row.changes() || row.noSession {
+			continue
+		}
+		for _, role := range smSignedIn() {
+			if w := role.want(row); w == http.StatusUnauthorized || w == http.StatusForbidden {
+				continue // refused anyway: the matrix covers it
+			}
+			try(callers[role.name], role.name, row.method, f.fill(row.path, f.aliceCh.ID), "")
+		}
+	}
+	if checked < 100 {
+		t.Fatalf("only %d refused requests checked", checked)
+	}
+	if after := f.fingerprint(); after != before {
+		t.Fatalf("refused requests changed something:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// The same token in the body (a form) or the header (the API) works.
+	a := callers["customer A"]
+	if r := a.c.do(smReq(t, f.srv.URL, http.MethodPost, "/app/channels", a.csrf, "name=From+the+body")); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the token in the form body: %d\n%.300s", r.StatusCode, r.body)
+	}
+	if r := a.c.do(smReq(t, f.srv.URL, http.MethodPost, "/api/channels", a.csrf, `{"name":"From the header"}`)); r.StatusCode != http.StatusCreated {
+		t.Fatalf("the token in the header: %d\n%.300s", r.StatusCode, r.body)
+	}
+	r := anon.c.do(smReq(t, f.srv.URL, http.MethodPost, "/login", anon.csrf, url.Values{"email": {"alice@example.com"}, "password": {testPassword}}.Encode()))
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("signing in with the token in the form body: %d\n%.300s", r.StatusCode, r.body)
+	}
+}

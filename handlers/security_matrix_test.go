@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -1035,5 +1036,168 @@ func TestSecurityMatrixCSRFTokenOnlyFromBodyOrHeader(t *testing.T) {
 	r := anon.c.do(smReq(t, f.srv.URL, http.MethodPost, "/login", anon.csrf, url.Values{"email": {"alice@example.com"}, "password": {testPassword}}.Encode()))
 	if r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("signing in with the token in the form body: %d\n%.300s", r.StatusCode, r.body)
+	}
+}
+
+// smJSONBodies are the API routes that read a JSON body, each with a body
+// an admin may send and a field of it; the other API writes take no body.
+// A new API write must be listed here or in smNoBody.
+var (
+	smJSONBodies = map[string]struct{ body, field string }{
+		"POST /api/channels":               {`{"name":"Strict","user_id":{alice}}`, "name"},
+		"POST /api/channels/:id/extend":    {`{"days":1,"comment":"strict"}`, "days"},
+		"POST /api/plans":                  {`{"name":"Strict","max_channels":1,"days_per_period":1,"period_days":1}`, "max_channels"},
+		"POST /api/users":                  {`{"email":"strict@example.com","password":"a long passphrase for strict","role":"customer"}`, "email"},
+		"PATCH /api/users/:id":             {`{"name":"Strict","allocation_mode":"manual"}`, "allocation_mode"},
+		"POST /api/users/:id/subscription": {`{"plan_id":{plan}}`, "plan_id"},
+		"POST /api/users/:id/days":         {`{"days":1,"comment":"strict"}`, "comment"},
+		"PUT /api/settings/whapi":          {`{"low_balance_threshold":7,"topup_window_days":2}`, "low_balance_threshold"},
+	}
+	smNoBody = []string{"DELETE /api/channels/:id", "POST /api/channels/:id/restart", "POST /api/channels/:id/stop", "POST /api/channels/:id/start"}
+)
+
+// TestSecurityMatrixJSONStrictness: every API write refuses a body not
+// declared as JSON (text/plain, a form, multipart, none, another charset:
+// 415 unsupported_media_type), and every route that reads a body refuses a
+// key sent twice (at the top or nested), a key spelt in another case (or
+// with a Unicode letter that folds to an ASCII one), trailing data and a
+// body that is not an object (400 bad_json, naming the key) — as an admin
+// with an API key and with the session cookie, nothing changed. The same
+// bodies with Content-Type: application/json; charset=utf-8 are taken.
+func TestSecurityMatrixJSONStrictness(t *testing.T) {
+	f := newSMFix(t)
+	ctx := context.Background()
+	key, _, err := f.store.CreateAPIKey(ctx, models.SystemActor, f.admin.ID, "strict")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := f.caller(smRoles[3])
+	fillBody := func(b string) string {
+		return strings.NewReplacer("{alice}", strconv.FormatInt(f.alice.ID, 10), "{plan}", strconv.FormatInt(f.plan.ID, 10)).Replace(b)
+	}
+	send := func(viaKey bool, method, path, contentType, body string) result {
+		t.Helper()
+		req := smReq(t, f.srv.URL, method, path, admin.csrf, body)
+		if body == "" {
+			req = smReq(t, f.srv.URL, method, path, admin.csrf, "{}")
+			req.Body, req.ContentLength = http.NoBody, 0
+		}
+		req.Header.Del("Content-Type")
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if viaKey {
+			req.Header.Del("X-CSRF-Token")
+			req.Header.Set("Authorization", "Bearer "+key)
+			return f.client().do(req)
+		}
+		return admin.c.do(req)
+	}
+	wantError := func(what string, r result, status int, code string, names ...string) {
+		t.Helper()
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if r.StatusCode != status || json.Unmarshal([]byte(r.body), &e) != nil || e.Error.Code != code {
+			t.Errorf("%s → %d, want %d %s:\n%.300s", what, r.StatusCode, status, code, r.body)
+			return
+		}
+		for _, n := range names {
+			if !strings.Contains(e.Error.Message, `\"`+n+`\"`) && !strings.Contains(e.Error.Message, `"`+n+`"`) {
+				t.Errorf("%s: the message does not name %q: %s", what, n, e.Error.Message)
+			}
+		}
+		smCheckHeaders(t, what, r)
+	}
+
+	listed := map[string]bool{}
+	for _, k := range smNoBody {
+		listed[k] = true
+	}
+	before := f.fingerprint()
+	checked := 0
+	for _, row := range smRows {
+		if !row.changes() || !strings.HasPrefix(row.path, "/api/") {
+			continue
+		}
+		jb, hasBody := smJSONBodies[row.key()]
+		if !hasBody && !listed[row.key()] {
+			t.Errorf("%s is an API write in neither smJSONBodies nor smNoBody: list it", row.key())
+			continue
+		}
+		path := f.fill(row.path, f.aliceCh.ID)
+		body := fillBody(jb.body)
+		if !hasBody {
+			body = "{}"
+		}
+		for _, viaKey := range []bool{true, false} {
+			who := "session"
+			if viaKey {
+				who = "API key"
+			}
+			for _, ct := range []string{"text/plain", "", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+				"application/json; charset=iso-8859-1", "application/jsonx", "text/json", "application/json-patch+json", "application/json, text/plain", "json"} {
+				what := fmt.Sprintf("%s: %s %s as %q", who, row.method, path, ct)
+				wantError(what, send(viaKey, row.method, path, ct, body), http.StatusUnsupportedMediaType, "unsupported_media_type")
+				checked++
+			}
+			if !hasBody {
+				continue
+			}
+			field := jb.field
+			dup := strings.Replace(body, "{", `{"`+field+`":null,`, 1)
+			upper := strings.Replace(body, `"`+field+`"`, `"`+strings.ToUpper(field[:1])+field[1:]+`"`, 1)
+			folded := strings.Replace(body, `"`+field+`"`, `"`+strings.NewReplacer("s", "ſ", "k", "\u212a").Replace(field)+`"`, 1)
+			for _, tc := range []struct {
+				name, body string
+				names      []string
+			}{
+				{"a key twice", dup, []string{field}},
+				{"a key twice, escaped", strings.Replace(body, "{", `{"\u00`+strconv.FormatInt(int64(field[0]), 16)+field[1:]+`":null,`, 1), []string{field}},
+				{"a nested key twice", strings.Replace(body, "{", `{"`+field+`":{"a":1,"a":2},`, 1), []string{field + ".a"}},
+				{"a key in another case", upper, []string{strings.ToUpper(field[:1]) + field[1:], field}},
+				{"a key in all capitals", strings.Replace(body, `"`+field+`"`, `"`+strings.ToUpper(field)+`"`, 1), []string{strings.ToUpper(field)}},
+				{"trailing data", body + ` {}`, nil},
+				{"trailing garbage", body + `x`, nil},
+				{"two objects", body + body, nil},
+				{"null", `null`, nil},
+				{"an array", `[` + body + `]`, nil},
+				{"empty", ` `, nil},
+			} {
+				if strings.ContainsAny(field, "sk") && tc.name == "a key in all capitals" {
+					tc2 := tc
+					tc2.name, tc2.body, tc2.names = "a key with a letter that folds to ASCII", folded, nil
+					wantError(fmt.Sprintf("%s: %s %s with %s", who, row.method, path, tc2.name), send(viaKey, row.method, path, "application/json", tc2.body), http.StatusBadRequest, "bad_json")
+				}
+				what := fmt.Sprintf("%s: %s %s with %s", who, row.method, path, tc.name)
+				wantError(what, send(viaKey, row.method, path, "application/json", tc.body), http.StatusBadRequest, "bad_json", tc.names...)
+				checked++
+			}
+		}
+	}
+	if checked < 200 {
+		t.Fatalf("only %d refused requests checked", checked)
+	}
+	if after := f.fingerprint(); after != before {
+		t.Fatalf("refused bodies changed something:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// Declared as JSON (with a UTF-8 charset, in any case), the same
+	// bodies are taken; and a route without a body takes a request with
+	// none, whatever its Content-Type.
+	for _, tc := range []struct {
+		method, path, contentType, body string
+		want                            int
+	}{
+		{"POST", "/api/plans", "application/json; charset=utf-8", fillBody(smJSONBodies["POST /api/plans"].body), http.StatusCreated},
+		{"PATCH", "/api/users/{alice}", "Application/JSON; Charset=UTF-8", fillBody(smJSONBodies["PATCH /api/users/:id"].body), http.StatusOK},
+		{"POST", "/api/users/{alice}/days", "application/json", fillBody(smJSONBodies["POST /api/users/:id/days"].body), http.StatusOK},
+		{"POST", "/api/channels/{channel}/restart", "", "", http.StatusOK},
+		{"POST", "/api/channels/{channel}/restart", "text/plain", "", http.StatusOK},
+	} {
+		path := strings.NewReplacer("{alice}", strconv.FormatInt(f.alice.ID, 10), "{channel}", strconv.FormatInt(f.aliceCh.ID, 10)).Replace(tc.path)
+		if r := send(true, tc.method, path, tc.contentType, tc.body); r.StatusCode != tc.want {
+			t.Errorf("%s %s as %q → %d, want %d:\n%.300s", tc.method, path, tc.contentType, r.StatusCode, tc.want, r.body)
+		}
 	}
 }

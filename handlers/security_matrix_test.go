@@ -1201,3 +1201,78 @@ func TestSecurityMatrixJSONStrictness(t *testing.T) {
 		}
 	}
 }
+
+// TestSecurityMatrixAnonymousAPIChangesAre401: every API write, sent by
+// someone who is not signed in, is 401 unauthorized (docs/api.md), never
+// 403 csrf nor 415: without any cookie, with the pre-login CSRF cookie and
+// its token in the header, with the cookie of a session that was signed
+// out, with a forged or malformed key, with a body that is not JSON —
+// nothing changed. (403 csrf is for a signed-in session's change without
+// its token.)
+func TestSecurityMatrixAnonymousAPIChangesAre401(t *testing.T) {
+	f := newSMFix(t)
+	anon := f.caller(smRoles[0])
+	gone := f.caller(smRoles[2])
+	sid := gone.c.cookie(sessionCookie)
+	if sid == nil {
+		t.Fatal("no session cookie")
+	}
+	gone.c.submit("/logout", "/logout", nil)
+	before := f.fingerprint()
+	variants := []struct {
+		name string
+		send func(method, path string) result
+	}{
+		{"no cookie", func(method, path string) result {
+			return f.client().do(smReq(t, f.srv.URL, method, path, "", ""))
+		}},
+		{"the pre-login cookie and token", func(method, path string) result {
+			return anon.c.do(smReq(t, f.srv.URL, method, path, anon.csrf, ""))
+		}},
+		{"a signed-out session's cookie and token", func(method, path string) result {
+			req := smReq(t, f.srv.URL, method, path, gone.csrf, "")
+			req.AddCookie(&http.Cookie{Name: sid.Name, Value: sid.Value})
+			return f.client().do(req)
+		}},
+		{"a forged key", func(method, path string) result {
+			req := smReq(t, f.srv.URL, method, path, "", "")
+			req.Header.Set("Authorization", "Bearer "+models.APIKeyPrefix+strings.Repeat("A", 43))
+			return f.client().do(req)
+		}},
+		{"a key that is not Bearer", func(method, path string) result {
+			req := smReq(t, f.srv.URL, method, path, "", "")
+			req.Header.Set("Authorization", "Basic YWRtaW46eA==")
+			return f.client().do(req)
+		}},
+		{"a text/plain body", func(method, path string) result {
+			req := smReq(t, f.srv.URL, method, path, anon.csrf, "")
+			req.Header.Set("Content-Type", "text/plain")
+			return anon.c.do(req)
+		}},
+	}
+	checked := 0
+	for _, row := range smRows {
+		if !row.changes() || !strings.HasPrefix(row.path, "/api/") {
+			continue
+		}
+		path := f.fill(row.path, f.aliceCh.ID)
+		for _, v := range variants {
+			r := v.send(row.method, path)
+			what := fmt.Sprintf("%s %s with %s", row.method, path, v.name)
+			var e struct {
+				Error struct{ Code, Message string } `json:"error"`
+			}
+			if r.StatusCode != http.StatusUnauthorized || json.Unmarshal([]byte(r.body), &e) != nil || e.Error.Code != "unauthorized" || e.Error.Message == "" {
+				t.Errorf("%s → %d, want 401 unauthorized:\n%.300s", what, r.StatusCode, r.body)
+			}
+			smCheckHeaders(t, what, r)
+			checked++
+		}
+	}
+	if checked < 60 {
+		t.Fatalf("only %d requests checked", checked)
+	}
+	if after := f.fingerprint(); after != before {
+		t.Fatalf("anonymous changes changed something:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}

@@ -241,7 +241,7 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*models.Store
 	if err != nil {
 		return nil, err
 	}
-	return models.Open(ctx, cfg.DBPath, cipher, provision.States())
+	return models.Open(ctx, cfg.DBPath, cipher, provision.States(), models.WithLogger(log))
 }
 
 // serve runs the web app until ctx ends, then shuts down gracefully.
@@ -295,7 +295,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	root.Handle("/", whenReady(&ready, e))
 
 	srv := &http.Server{
-		Handler:           root,
+		Handler:           h.Wrap(root), // the security headers on every answer, the mux's own redirects included
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      90 * time.Second, // a page may wait on WHAPI (15 s per call)

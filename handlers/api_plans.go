@@ -25,16 +25,27 @@ func toAPIPlan(p *models.Plan, subscribers *int64) apiPlan {
 		PeriodDays: p.PeriodDays, Active: p.Active, Subscribers: subscribers}
 }
 
-// apiListPlans lists every plan, active ones first, with its subscribers.
+// apiListPlans lists the plans, active ones first, by name, with their
+// subscribers: a page of them (?limit=, default 50, and ?offset=, as every
+// list of the API).
 func (h *Handler) apiListPlans(c echo.Context) error {
+	fields := map[string]string{}
+	limit, offset := apiPagination(c, fields)
+	if len(fields) > 0 {
+		return apiInvalidInput(fields)
+	}
+	// Plans are few (an admin makes each by hand): they are read whole and
+	// paged here, so the page and the total come from one read.
 	ps, err := h.store.ListPlans(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	out := apiList[apiPlan]{Items: make([]apiPlan, 0, len(ps)), Total: int64(len(ps)), Limit: len(ps)}
-	for i := range ps {
-		n := ps[i].Subscribers
-		out.Items = append(out.Items, toAPIPlan(&ps[i].Plan, &n))
+	start := min(offset, len(ps))
+	page := ps[start : start+min(limit, len(ps)-start)]
+	out := apiList[apiPlan]{Items: make([]apiPlan, 0, len(page)), Total: int64(len(ps)), Limit: limit, Offset: offset}
+	for i := range page {
+		n := page[i].Subscribers
+		out.Items = append(out.Items, toAPIPlan(&page[i].Plan, &n))
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -1,11 +1,8 @@
 package handlers
 
 import (
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -92,36 +89,4 @@ func (h *Handler) putWHAPISettingsAPI(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, toSettingsJSON(res.Settings))
-}
-
-// decodeJSON reads a JSON body strictly: unknown fields and trailing data
-// are refused with a 400 that says why.
-func decodeJSON(c echo.Context, v any) error {
-	dec := json.NewDecoder(c.Request().Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return apiError(http.StatusRequestEntityTooLarge, "too_large", "the request body is too large")
-		}
-		return apiError(http.StatusBadRequest, "bad_json", "the body must be a JSON object with known fields: "+jsonProblem(err))
-	}
-	if dec.More() {
-		return apiError(http.StatusBadRequest, "bad_json", "the body must hold one JSON object")
-	}
-	return nil
-}
-
-// jsonProblem names what is wrong with a JSON body without echoing values.
-func jsonProblem(err error) string {
-	var ute *json.UnmarshalTypeError
-	switch msg := err.Error(); {
-	case errors.As(err, &ute):
-		return "field " + ute.Field + " has the wrong type"
-	case strings.HasPrefix(msg, "json: unknown field ") && len(msg) < 80:
-		return strings.TrimPrefix(msg, "json: ")
-	case errors.Is(err, io.EOF):
-		return "the body is empty"
-	}
-	return "malformed JSON"
 }

@@ -698,7 +698,8 @@ func TestAPIUsers(t *testing.T) {
 	}
 	apiWant(t, f.call(f.admin, "PATCH", "/api/users/999999", `{"name":"x"}`), http.StatusNotFound, "not_found")
 
-	// Disabling a customer stops their key at once; enabling restores it.
+	// Disabling a customer revokes their key at once; enabling does not
+	// bring it back (TestDisabledUsersAPIKeysStayRevoked).
 	alicePath := fmt.Sprintf("/api/users/%d", f.alice.id)
 	if u := apiDecode[apiUser](t, f.call(f.admin, "PATCH", alicePath, `{"disabled":true}`)); !u.Disabled {
 		t.Fatal("not disabled")
@@ -707,7 +708,7 @@ func TestAPIUsers(t *testing.T) {
 	if u := apiDecode[apiUser](t, f.call(f.admin, "PATCH", alicePath, `{"disabled":false}`)); u.Disabled {
 		t.Fatal("still disabled")
 	}
-	apiWant(t, f.call(f.alice, "GET", "/api/channels", ""), http.StatusOK, "")
+	apiWant(t, f.call(f.alice, "GET", "/api/channels", ""), http.StatusUnauthorized, "unauthorized")
 	if u := apiDecode[apiUser](t, f.call(f.admin, "PATCH", alicePath, `{}`)); u.ID != f.alice.id {
 		t.Fatal("empty PATCH")
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -431,11 +432,42 @@ func (af *adminFuzz) api(t *testing.T, method, path, body string) result {
 }
 
 // fuzzDecode decodes a body as the API does (decodeJSON): one object,
-// known fields only, nothing after it.
+// each key once and spelt exactly as a field of v, nothing after it. The
+// bodies of the API are flat, so keys are checked at the top (a nested
+// object is a wrong type anyway).
 func fuzzDecode(body string, v any) bool {
+	known := map[string]bool{}
+	rt := reflect.TypeOf(v).Elem()
+	for i := range rt.NumField() {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		known[name] = true
+	}
 	dec := json.NewDecoder(strings.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		k, _ := tok.(string)
+		if err != nil || seen[k] || !known[k] {
+			return false
+		}
+		seen[k] = true
+		var raw json.RawMessage
+		if dec.Decode(&raw) != nil {
+			return false
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return false
+	}
+	dec = json.NewDecoder(strings.NewReader(body))
 	dec.DisallowUnknownFields()
-	return dec.Decode(v) == nil && !dec.More()
+	return dec.Decode(v) == nil
 }
 
 // fuzzInt parses a form number as readFormInt does.

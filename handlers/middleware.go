@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 
 	"github.com/gorilla/sessions"
@@ -124,24 +125,46 @@ func (h *Handler) requestLogger() echo.MiddlewareFunc {
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 
-// securityHeaders sets the security headers every response carries.
+// setSecurityHeaders sets on hd the security headers every response
+// carries. Cache-Control: no-store on everything but the static files (a
+// page may show a balance or a token's hint; a redirect or a 404 is not
+// worth keeping either). The path is cleaned first, so /static/../x is not
+// a static file.
+func (h *Handler) setSecurityHeaders(hd http.Header, r *http.Request) {
+	hd.Set("Content-Security-Policy", contentSecurityPolicy)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	if r.TLS != nil || h.cfg.SecureCookies { // served over HTTPS (maybe behind a proxy)
+		hd.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	if !strings.HasPrefix(path.Clean("/"+r.URL.Path), "/static/") {
+		hd.Set("Cache-Control", "no-store")
+	}
+}
+
+// securityHeaders sets the security headers before Echo routes the
+// request, so its own answers (404, 405, errors) carry them too.
 func (h *Handler) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		hd := c.Response().Header()
-		hd.Set("Content-Security-Policy", contentSecurityPolicy)
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("Referrer-Policy", "same-origin")
-		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
-		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-		if c.IsTLS() || h.cfg.SecureCookies { // served over HTTPS (maybe behind a proxy)
-			hd.Set("Strict-Transport-Security", "max-age=31536000")
-		}
-		if !strings.HasPrefix(c.Request().URL.Path, "/static/") {
-			hd.Set("Cache-Control", "no-store")
-		}
+		h.setSecurityHeaders(c.Response().Header(), c.Request())
 		return next(c)
 	}
+}
+
+// Wrap is the outermost handler of the server: next (the mux that holds
+// the routes of Routes) with the security headers on every answer, the
+// mux's own included — its redirects of unclean paths (GET
+// /static/../main.go → 307), its 404s, and what is mounted beside Echo.
+// Only what net/http answers before any handler runs (a malformed request
+// line, headers too large) goes without them.
+func (h *Handler) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.setSecurityHeaders(w.Header(), r)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // loadSession loads the session and, if it names an enabled user, that user.
@@ -276,8 +299,8 @@ func (h *Handler) preLoginToken(c echo.Context) string {
 var errCSRF = echo.NewHTTPError(http.StatusForbidden, "This form has expired or was sent from another site. Reload the page and try again.")
 
 // csrf refuses state-changing requests made with cookies unless they carry
-// the right token (form field _csrf or header X-CSRF-Token) and come from
-// our own origin. API-key requests carry no cookie and need no token.
+// the right token (form field _csrf of the body, or header X-CSRF-Token;
+// never the query string) and come from our own origin. API-key requests carry no cookie and need no token.
 func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -300,9 +323,13 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 		} else {
 			want = h.preLoginToken(c)
 		}
+		// The token comes from the header or the form body, never from
+		// the query string (it would end up in logs, the history and
+		// Referer headers) nor from a cookie (a cookie is sent by any
+		// site's form).
 		got := r.Header.Get("X-CSRF-Token")
 		if got == "" {
-			got = c.FormValue("_csrf")
+			got = r.PostFormValue("_csrf")
 		}
 		if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
 			return csrfRefused(c)

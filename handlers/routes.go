@@ -30,11 +30,10 @@ func (h *Handler) Routes(e *echo.Echo) {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
 	}
 	e.HTTPErrorHandler = h.errorHandler
-	e.Pre(headAsGet)
+	e.Pre(h.securityHeaders, headAsGet)
 
 	e.Use(middleware.Recover())
 	e.Use(h.requestLogger())
-	e.Use(h.securityHeaders)
 	e.Use(middleware.BodyLimit(bodyLimit))
 
 	e.GET("/healthz", h.healthz)
@@ -154,7 +153,8 @@ func (h *Handler) Routes(e *echo.Echo) {
 	// JSON API (design §5): an API key, or the session cookie plus the CSRF
 	// header. api is open to any signed-in user (handlers check
 	// ownership), apiAdmin to admins only.
-	api := e.Group("/api", h.apiAuth, h.apiRequireUser, h.csrf)
+	// Every write with a body says it is JSON (415 otherwise): api_json.go.
+	api := e.Group("/api", h.apiAuth, h.apiRequireUser, h.csrf, apiJSONBody)
 	apiAdmin := api.Group("", h.requireRole(models.RoleAdmin))
 
 	// API: WHAPI settings.

@@ -2,8 +2,10 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -884,5 +886,410 @@ func TestStoredXSSRendersInert(t *testing.T) {
 		if p.shows && !strings.Contains(r.body, "&lt;script&gt;alert(1)&lt;/script&gt;") && !strings.Contains(r.body, "&lt;img src=x onerror=alert(1)&gt;") {
 			t.Errorf("%s shows no escaped payload: was it rendered at all?", p.path)
 		}
+	}
+}
+
+// smCheckAllHeaders fails unless r carries every security header, as a
+// site served over HTTPS: smCheckHeaders' and HSTS, the opener and
+// permissions policies. A static file may be cached; nothing else may.
+func smCheckAllHeaders(t *testing.T, what string, r result, static bool) {
+	t.Helper()
+	if static {
+		r.Header.Set("Cache-Control", "no-store") // checked below
+	}
+	smCheckHeaders(t, what, r)
+	h := r.Header
+	if !strings.HasPrefix(h.Get("Strict-Transport-Security"), "max-age=") {
+		t.Errorf("%s: Strict-Transport-Security %q", what, h.Get("Strict-Transport-Security"))
+	}
+	if h.Get("Cross-Origin-Opener-Policy") != "same-origin" {
+		t.Errorf("%s: Cross-Origin-Opener-Policy %q", what, h.Get("Cross-Origin-Opener-Policy"))
+	}
+	if !strings.Contains(h.Get("Permissions-Policy"), "camera=()") {
+		t.Errorf("%s: Permissions-Policy %q", what, h.Get("Permissions-Policy"))
+	}
+}
+
+// TestSecurityMatrixHeadersOnRouterAnswers: the server as serve builds it
+// (Echo behind a ServeMux, wrapped by Handler.Wrap) puts every security
+// header on the answers no handler of ours writes — the mux's redirects
+// of unclean paths (/static/../main.go), Echo's 404 and 405, its
+// redirects, a static file, an API error, /healthz, HEAD — and on the
+// pages and JSON answers as well.
+func TestSecurityMatrixHeadersOnRouterAnswers(t *testing.T) {
+	a := newTestApp(t)
+	h := New(a.store, a.svc, slog.New(slog.NewTextHandler(a.logs, nil)), Config{SecureCookies: true})
+	e := echo.New()
+	h.Routes(e)
+	mux := http.NewServeMux() // as main.go's serve: Echo at "/", the simulator beside it in a demo
+	mux.Handle("/", e)
+	srv := httptest.NewServer(h.Wrap(mux))
+	t.Cleanup(srv.Close)
+	client := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct {
+		method, path, contentType, body string
+		status                          int
+		static                          bool
+	}{
+		{"GET", "/static/../main.go", "", "", http.StatusTemporaryRedirect, false}, // the mux cleans the path
+		{"GET", "//login", "", "", http.StatusTemporaryRedirect, false},
+		{"GET", "/app/./channels", "", "", http.StatusTemporaryRedirect, false},
+		{"GET", "/no-such-page", "", "", http.StatusNotFound, false},
+		{"GET", "/static/no-such.css", "", "", http.StatusNotFound, true},
+		{"POST", "/static/css/app.css", "", "", http.StatusMethodNotAllowed, true},
+		{"OPTIONS", "/static/css/app.css", "", "", http.StatusNoContent, true},
+		{"DELETE", "/login", "", "", http.StatusForbidden, false}, // an unknown method of a page: the CSRF check refuses it first
+		{"OPTIONS", "/login", "", "", http.StatusNotFound, false},
+		{"GET", "/admin", "", "", http.StatusSeeOther, false},
+		{"GET", "/", "", "", http.StatusSeeOther, false},
+		{"GET", "/static/css/app.css", "", "", http.StatusOK, true},
+		{"HEAD", "/static/css/app.css", "", "", http.StatusOK, true},
+		{"GET", "/healthz", "", "", http.StatusOK, false},
+		{"HEAD", "/login", "", "", http.StatusOK, false},
+		{"GET", "/login", "", "", http.StatusOK, false},
+		{"POST", "/login", "application/x-www-form-urlencoded", "email=x", http.StatusForbidden, false},
+		{"GET", "/api/users", "", "", http.StatusUnauthorized, false},
+		{"GET", "/api/no-such-route", "", "", http.StatusUnauthorized, false},
+		{"POST", "/api/plans", "text/plain", "{}", http.StatusUnauthorized, false},
+		{"POST", "/hooks/whapi/x", "application/json", "{}", http.StatusBadRequest, false},
+	} {
+		var body io.Reader
+		if tc.body != "" {
+			body = strings.NewReader(tc.body)
+		}
+		req, err := http.NewRequest(tc.method, srv.URL+tc.path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.contentType != "" {
+			req.Header.Set("Content-Type", tc.contentType)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		what := tc.method + " " + tc.path
+		if res.StatusCode != tc.status {
+			t.Errorf("%s → %d, want %d:\n%.300s", what, res.StatusCode, tc.status, b)
+		}
+		if tc.static && res.StatusCode == http.StatusOK && res.Header.Get("Cache-Control") == "no-store" {
+			t.Errorf("%s: a static file is Cache-Control: no-store", what)
+		}
+		smCheckAllHeaders(t, what, result{Response: res, body: string(b)}, tc.static)
+	}
+}
+
+// TestSecurityMatrixCSRFTokenOnlyFromBodyOrHeader: on every
+// state-changing route, as every signed-in caller the route does not
+// refuse anyway (and anonymously on the sign-in form), the right token in
+// the query string (as _csrf or X-CSRF-Token), or in a cookie of either
+// name, is refused like no token at all (403, nothing changed); the same
+// token in the form body or the header is accepted.
+func TestSecurityMatrixCSRFTokenOnlyFromBodyOrHeader(t *testing.T) {
+	f := newSMFix(t)
+	callers := map[string]smCaller{}
+	for _, role := range smSignedIn() {
+		callers[role.name] = f.caller(role)
+	}
+	anon := f.caller(smRoles[0])
+	before := f.fingerprint()
+	misplacements := map[string]func(*http.Request, string){
+		"?_csrf=": func(req *http.Request, tok string) {
+			req.URL.RawQuery = url.Values{"_csrf": {tok}}.Encode()
+		},
+		"?X-CSRF-Token=": func(req *http.Request, tok string) {
+			req.URL.RawQuery = url.Values{"X-CSRF-Token": {tok}}.Encode()
+		},
+		"cookie _csrf": func(req *http.Request, tok string) {
+			req.AddCookie(&http.Cookie{Name: "_csrf", Value: tok})
+		},
+		"cookie X-CSRF-Token": func(req *http.Request, tok string) {
+			req.AddCookie(&http.Cookie{Name: "X-CSRF-Token", Value: tok})
+		},
+	}
+	checked := 0
+	try := func(who smCaller, role, method, path, body string) {
+		t.Helper()
+		for name, misplace := range misplacements {
+			req := smReq(t, f.srv.URL, method, path, "", body)
+			misplace(req, who.csrf)
+			r := who.c.do(req)
+			smCheckHeaders(t, method+" "+path, r)
+			if !isCSRFRefusal(path, r) {
+				t.Errorf("%s: %s %s with the token in the %s → %d, want the CSRF refusal (403):\n%.300s", role, method, path, name, r.StatusCode, r.body)
+			}
+			checked++
+		}
+	}
+	try(anon, "anonymous", http.MethodPost, "/login", url.Values{"email": {"alice@example.com"}, "password": {testPassword}}.Encode())
+	for _, row := range smRows {
+		if !row.changes() || row.noSession {
+			continue
+		}
+		for _, role := range smSignedIn() {
+			if w := role.want(row); w == http.StatusUnauthorized || w == http.StatusForbidden {
+				continue // refused anyway: the matrix covers it
+			}
+			try(callers[role.name], role.name, row.method, f.fill(row.path, f.aliceCh.ID), "")
+		}
+	}
+	if checked < 100 {
+		t.Fatalf("only %d refused requests checked", checked)
+	}
+	if after := f.fingerprint(); after != before {
+		t.Fatalf("refused requests changed something:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// The same token in the body (a form) or the header (the API) works.
+	a := callers["customer A"]
+	if r := a.c.do(smReq(t, f.srv.URL, http.MethodPost, "/app/channels", a.csrf, "name=From+the+body")); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the token in the form body: %d\n%.300s", r.StatusCode, r.body)
+	}
+	if r := a.c.do(smReq(t, f.srv.URL, http.MethodPost, "/api/channels", a.csrf, `{"name":"From the header"}`)); r.StatusCode != http.StatusCreated {
+		t.Fatalf("the token in the header: %d\n%.300s", r.StatusCode, r.body)
+	}
+	r := anon.c.do(smReq(t, f.srv.URL, http.MethodPost, "/login", anon.csrf, url.Values{"email": {"alice@example.com"}, "password": {testPassword}}.Encode()))
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("signing in with the token in the form body: %d\n%.300s", r.StatusCode, r.body)
+	}
+}
+
+// smJSONBodies are the API routes that read a JSON body, each with a body
+// an admin may send and a field of it; the other API writes take no body.
+// A new API write must be listed here or in smNoBody.
+var (
+	smJSONBodies = map[string]struct{ body, field string }{
+		"POST /api/channels":               {`{"name":"Strict","user_id":{alice}}`, "name"},
+		"POST /api/channels/:id/extend":    {`{"days":1,"comment":"strict"}`, "days"},
+		"POST /api/plans":                  {`{"name":"Strict","max_channels":1,"days_per_period":1,"period_days":1}`, "max_channels"},
+		"POST /api/users":                  {`{"email":"strict@example.com","password":"a long passphrase for strict","role":"customer"}`, "email"},
+		"PATCH /api/users/:id":             {`{"name":"Strict","allocation_mode":"manual"}`, "allocation_mode"},
+		"POST /api/users/:id/subscription": {`{"plan_id":{plan}}`, "plan_id"},
+		"POST /api/users/:id/days":         {`{"days":1,"comment":"strict"}`, "comment"},
+		"PUT /api/settings/whapi":          {`{"low_balance_threshold":7,"topup_window_days":2}`, "low_balance_threshold"},
+	}
+	smNoBody = []string{"DELETE /api/channels/:id", "POST /api/channels/:id/restart", "POST /api/channels/:id/stop", "POST /api/channels/:id/start"}
+)
+
+// TestSecurityMatrixJSONStrictness: every API write refuses a body not
+// declared as JSON (text/plain, a form, multipart, none, another charset:
+// 415 unsupported_media_type), and every route that reads a body refuses a
+// key sent twice (at the top or nested), a key spelt in another case (or
+// with a Unicode letter that folds to an ASCII one), trailing data and a
+// body that is not an object (400 bad_json, naming the key) — as an admin
+// with an API key and with the session cookie, nothing changed. The same
+// bodies with Content-Type: application/json; charset=utf-8 are taken.
+func TestSecurityMatrixJSONStrictness(t *testing.T) {
+	f := newSMFix(t)
+	ctx := context.Background()
+	key, _, err := f.store.CreateAPIKey(ctx, models.SystemActor, f.admin.ID, "strict")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := f.caller(smRoles[3])
+	fillBody := func(b string) string {
+		return strings.NewReplacer("{alice}", strconv.FormatInt(f.alice.ID, 10), "{plan}", strconv.FormatInt(f.plan.ID, 10)).Replace(b)
+	}
+	send := func(viaKey bool, method, path, contentType, body string) result {
+		t.Helper()
+		req := smReq(t, f.srv.URL, method, path, admin.csrf, body)
+		if body == "" {
+			req = smReq(t, f.srv.URL, method, path, admin.csrf, "{}")
+			req.Body, req.ContentLength = http.NoBody, 0
+		}
+		req.Header.Del("Content-Type")
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if viaKey {
+			req.Header.Del("X-CSRF-Token")
+			req.Header.Set("Authorization", "Bearer "+key)
+			return f.client().do(req)
+		}
+		return admin.c.do(req)
+	}
+	wantError := func(what string, r result, status int, code string, names ...string) {
+		t.Helper()
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if r.StatusCode != status || json.Unmarshal([]byte(r.body), &e) != nil || e.Error.Code != code {
+			t.Errorf("%s → %d, want %d %s:\n%.300s", what, r.StatusCode, status, code, r.body)
+			return
+		}
+		for _, n := range names {
+			if !strings.Contains(e.Error.Message, `\"`+n+`\"`) && !strings.Contains(e.Error.Message, `"`+n+`"`) {
+				t.Errorf("%s: the message does not name %q: %s", what, n, e.Error.Message)
+			}
+		}
+		smCheckHeaders(t, what, r)
+	}
+
+	listed := map[string]bool{}
+	for _, k := range smNoBody {
+		listed[k] = true
+	}
+	before := f.fingerprint()
+	checked := 0
+	for _, row := range smRows {
+		if !row.changes() || !strings.HasPrefix(row.path, "/api/") {
+			continue
+		}
+		jb, hasBody := smJSONBodies[row.key()]
+		if !hasBody && !listed[row.key()] {
+			t.Errorf("%s is an API write in neither smJSONBodies nor smNoBody: list it", row.key())
+			continue
+		}
+		path := f.fill(row.path, f.aliceCh.ID)
+		body := fillBody(jb.body)
+		if !hasBody {
+			body = "{}"
+		}
+		for _, viaKey := range []bool{true, false} {
+			who := "session"
+			if viaKey {
+				who = "API key"
+			}
+			for _, ct := range []string{"text/plain", "", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+				"application/json; charset=iso-8859-1", "application/jsonx", "text/json", "application/json-patch+json", "application/json, text/plain", "json"} {
+				what := fmt.Sprintf("%s: %s %s as %q", who, row.method, path, ct)
+				wantError(what, send(viaKey, row.method, path, ct, body), http.StatusUnsupportedMediaType, "unsupported_media_type")
+				checked++
+			}
+			if !hasBody {
+				continue
+			}
+			field := jb.field
+			dup := strings.Replace(body, "{", `{"`+field+`":null,`, 1)
+			upper := strings.Replace(body, `"`+field+`"`, `"`+strings.ToUpper(field[:1])+field[1:]+`"`, 1)
+			folded := strings.Replace(body, `"`+field+`"`, `"`+strings.NewReplacer("s", "ſ", "k", "\u212a").Replace(field)+`"`, 1)
+			for _, tc := range []struct {
+				name, body string
+				names      []string
+			}{
+				{"a key twice", dup, []string{field}},
+				{"a key twice, escaped", strings.Replace(body, "{", `{"\u00`+strconv.FormatInt(int64(field[0]), 16)+field[1:]+`":null,`, 1), []string{field}},
+				{"a nested key twice", strings.Replace(body, "{", `{"`+field+`":{"a":1,"a":2},`, 1), []string{field + ".a"}},
+				{"a key in another case", upper, []string{strings.ToUpper(field[:1]) + field[1:], field}},
+				{"a key in all capitals", strings.Replace(body, `"`+field+`"`, `"`+strings.ToUpper(field)+`"`, 1), []string{strings.ToUpper(field)}},
+				{"trailing data", body + ` {}`, nil},
+				{"trailing garbage", body + `x`, nil},
+				{"two objects", body + body, nil},
+				{"null", `null`, nil},
+				{"an array", `[` + body + `]`, nil},
+				{"empty", ` `, nil},
+			} {
+				if strings.ContainsAny(field, "sk") && tc.name == "a key in all capitals" {
+					tc2 := tc
+					tc2.name, tc2.body, tc2.names = "a key with a letter that folds to ASCII", folded, nil
+					wantError(fmt.Sprintf("%s: %s %s with %s", who, row.method, path, tc2.name), send(viaKey, row.method, path, "application/json", tc2.body), http.StatusBadRequest, "bad_json")
+				}
+				what := fmt.Sprintf("%s: %s %s with %s", who, row.method, path, tc.name)
+				wantError(what, send(viaKey, row.method, path, "application/json", tc.body), http.StatusBadRequest, "bad_json", tc.names...)
+				checked++
+			}
+		}
+	}
+	if checked < 200 {
+		t.Fatalf("only %d refused requests checked", checked)
+	}
+	if after := f.fingerprint(); after != before {
+		t.Fatalf("refused bodies changed something:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// Declared as JSON (with a UTF-8 charset, in any case), the same
+	// bodies are taken; and a route without a body takes a request with
+	// none, whatever its Content-Type.
+	for _, tc := range []struct {
+		method, path, contentType, body string
+		want                            int
+	}{
+		{"POST", "/api/plans", "application/json; charset=utf-8", fillBody(smJSONBodies["POST /api/plans"].body), http.StatusCreated},
+		{"PATCH", "/api/users/{alice}", "Application/JSON; Charset=UTF-8", fillBody(smJSONBodies["PATCH /api/users/:id"].body), http.StatusOK},
+		{"POST", "/api/users/{alice}/days", "application/json", fillBody(smJSONBodies["POST /api/users/:id/days"].body), http.StatusOK},
+		{"POST", "/api/channels/{channel}/restart", "", "", http.StatusOK},
+		{"POST", "/api/channels/{channel}/restart", "text/plain", "", http.StatusOK},
+	} {
+		path := strings.NewReplacer("{alice}", strconv.FormatInt(f.alice.ID, 10), "{channel}", strconv.FormatInt(f.aliceCh.ID, 10)).Replace(tc.path)
+		if r := send(true, tc.method, path, tc.contentType, tc.body); r.StatusCode != tc.want {
+			t.Errorf("%s %s as %q → %d, want %d:\n%.300s", tc.method, path, tc.contentType, r.StatusCode, tc.want, r.body)
+		}
+	}
+}
+
+// TestSecurityMatrixAnonymousAPIChangesAre401: every API write, sent by
+// someone who is not signed in, is 401 unauthorized (docs/api.md), never
+// 403 csrf nor 415: without any cookie, with the pre-login CSRF cookie and
+// its token in the header, with the cookie of a session that was signed
+// out, with a forged or malformed key, with a body that is not JSON —
+// nothing changed. (403 csrf is for a signed-in session's change without
+// its token.)
+func TestSecurityMatrixAnonymousAPIChangesAre401(t *testing.T) {
+	f := newSMFix(t)
+	anon := f.caller(smRoles[0])
+	gone := f.caller(smRoles[2])
+	sid := gone.c.cookie(sessionCookie)
+	if sid == nil {
+		t.Fatal("no session cookie")
+	}
+	gone.c.submit("/logout", "/logout", nil)
+	before := f.fingerprint()
+	variants := []struct {
+		name string
+		send func(method, path string) result
+	}{
+		{"no cookie", func(method, path string) result {
+			return f.client().do(smReq(t, f.srv.URL, method, path, "", ""))
+		}},
+		{"the pre-login cookie and token", func(method, path string) result {
+			return anon.c.do(smReq(t, f.srv.URL, method, path, anon.csrf, ""))
+		}},
+		{"a signed-out session's cookie and token", func(method, path string) result {
+			req := smReq(t, f.srv.URL, method, path, gone.csrf, "")
+			req.AddCookie(&http.Cookie{Name: sid.Name, Value: sid.Value})
+			return f.client().do(req)
+		}},
+		{"a forged key", func(method, path string) result {
+			req := smReq(t, f.srv.URL, method, path, "", "")
+			req.Header.Set("Authorization", "Bearer "+models.APIKeyPrefix+strings.Repeat("A", 43))
+			return f.client().do(req)
+		}},
+		{"a key that is not Bearer", func(method, path string) result {
+			req := smReq(t, f.srv.URL, method, path, "", "")
+			req.Header.Set("Authorization", "Basic YWRtaW46eA==")
+			return f.client().do(req)
+		}},
+		{"a text/plain body", func(method, path string) result {
+			req := smReq(t, f.srv.URL, method, path, anon.csrf, "")
+			req.Header.Set("Content-Type", "text/plain")
+			return anon.c.do(req)
+		}},
+	}
+	checked := 0
+	for _, row := range smRows {
+		if !row.changes() || !strings.HasPrefix(row.path, "/api/") {
+			continue
+		}
+		path := f.fill(row.path, f.aliceCh.ID)
+		for _, v := range variants {
+			r := v.send(row.method, path)
+			what := fmt.Sprintf("%s %s with %s", row.method, path, v.name)
+			var e struct {
+				Error struct{ Code, Message string } `json:"error"`
+			}
+			if r.StatusCode != http.StatusUnauthorized || json.Unmarshal([]byte(r.body), &e) != nil || e.Error.Code != "unauthorized" || e.Error.Message == "" {
+				t.Errorf("%s → %d, want 401 unauthorized:\n%.300s", what, r.StatusCode, r.body)
+			}
+			smCheckHeaders(t, what, r)
+			checked++
+		}
+	}
+	if checked < 60 {
+		t.Fatalf("only %d requests checked", checked)
+	}
+	if after := f.fingerprint(); after != before {
+		t.Fatalf("anonymous changes changed something:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }

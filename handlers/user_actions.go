@@ -162,9 +162,9 @@ func (h *Handler) setUserDisabled(c echo.Context, disabled bool) error {
 		return err
 	}
 	if disabled {
-		h.setFlash(c, "success", u.Email+" is disabled and signed out everywhere.")
+		h.setFlash(c, "success", u.Email+" is disabled and signed out everywhere; their API keys are revoked.")
 	} else {
-		h.setFlash(c, "success", u.Email+" is enabled: they can sign in again.")
+		h.setFlash(c, "success", u.Email+" is enabled: they can sign in again. Their old API keys stay revoked: give them new ones if they use the API.")
 	}
 	return h.backToUser(c, u.ID)
 }

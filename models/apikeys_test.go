@@ -77,3 +77,137 @@ func TestUserByAPIKey(t *testing.T) {
 		t.Fatalf("revoked key: %v, want ErrInvalidAPIKey", err)
 	}
 }
+
+// TestDisablingAUserRevokesTheirAPIKeysForGood: disabling a user revokes
+// every key of theirs at once (one audit event says how many); enabling
+// them again brings no key back, and a key made after works. A key
+// revoked before keeps its time, and other users' keys are untouched.
+func TestDisablingAUserRevokesTheirAPIKeysForGood(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	s.SetClock(func() time.Time { return now })
+	newUser := func(email string) *User {
+		u, err := s.CreateUser(ctx, NewUser{Email: email, Password: "long enough pw", Role: RoleCustomer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	newKey := func(u *User) (string, *APIKey) {
+		key, k, err := s.CreateAPIKey(ctx, SystemActor, u.ID, "ci")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return key, k
+	}
+	ann, bob := newUser("ann@example.com"), newUser("bob@example.com")
+	key1, k1 := newKey(ann)
+	key2, k2 := newKey(ann)
+	_, old := newKey(ann)
+	bobKey, _ := newKey(bob)
+	if err := s.RevokeAPIKey(ctx, SystemActor, old.ID); err != nil {
+		t.Fatal(err)
+	}
+	revokedAt := func(id int64) *time.Time {
+		var k APIKey
+		if err := s.db.First(&k, id).Error; err != nil {
+			t.Fatal(err)
+		}
+		return k.RevokedAt
+	}
+	oldAt := revokedAt(old.ID)
+
+	now = now.Add(time.Hour)
+	if err := s.SetDisabled(ctx, SystemActor, ann.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int64{k1.ID, k2.ID} {
+		if at := revokedAt(id); at == nil || !at.Equal(now) {
+			t.Errorf("key %d after disabling: revoked at %v, want %v", id, at, now)
+		}
+	}
+	if at := revokedAt(old.ID); at == nil || !at.Equal(*oldAt) {
+		t.Errorf("a key revoked before: revoked at %v, want %v still", at, oldAt)
+	}
+	ev, err := s.ListAudit(ctx, 1, 0)
+	if err != nil || len(ev) != 1 || ev[0].Action != "user.disable" || ev[0].Detail != "API keys revoked: 2" {
+		t.Fatalf("audit %+v %v", ev, err)
+	}
+
+	now = now.Add(time.Hour)
+	if err := s.SetDisabled(ctx, SystemActor, ann.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{key1, key2} {
+		if _, err := s.UserByAPIKey(ctx, key); !errors.Is(err, ErrInvalidAPIKey) {
+			t.Fatalf("an old key after enabling again: %v, want ErrInvalidAPIKey", err)
+		}
+	}
+	if u, err := s.UserByAPIKey(ctx, bobKey); err != nil || u.ID != bob.ID {
+		t.Fatalf("another user's key: %v %v", u, err)
+	}
+	fresh, _ := newKey(ann)
+	if u, err := s.UserByAPIKey(ctx, fresh); err != nil || u.ID != ann.ID {
+		t.Fatalf("a key made after enabling: %v %v", u, err)
+	}
+}
+
+// TestMigrationRevokesTheKeysOfUsersDisabledBefore: a user disabled
+// before disabling revoked keys kept theirs unrevoked (refused only while
+// disabled); migration 0014 revokes them, with an audit event each, so
+// enabling that user does not bring them back. Enabled users' keys stay.
+func TestMigrationRevokesTheKeysOfUsersDisabledBefore(t *testing.T) {
+	s, path := newTestStore(t)
+	ctx := context.Background()
+	var keys []string
+	for _, email := range []string{"gone@example.com", "here@example.com"} {
+		u, err := s.CreateUser(ctx, NewUser{Email: email, Password: "long enough pw", Role: RoleCustomer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _, err := s.CreateAPIKey(ctx, SystemActor, u.ID, "ci")
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, key)
+	}
+	// As the app did before: the flag only, the key left as it was.
+	for _, q := range []string{
+		"UPDATE users SET disabled = 1 WHERE email = 'gone@example.com'",
+		"DELETE FROM schema_migrations WHERE version = '0014_revoke_disabled_users_keys'",
+	} {
+		if res := s.db.Exec(q); res.Error != nil || res.RowsAffected != 1 {
+			t.Fatalf("%s: %v, %d rows", q, res.Error, res.RowsAffected)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, path, s.Cipher(), testStates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	gone, err := s.UserByEmail(ctx, "gone@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetDisabled(ctx, SystemActor, gone.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UserByAPIKey(ctx, keys[0]); !errors.Is(err, ErrInvalidAPIKey) {
+		t.Fatalf("the key of a user disabled before, enabled again: %v, want ErrInvalidAPIKey", err)
+	}
+	if _, err := s.UserByAPIKey(ctx, keys[1]); err != nil {
+		t.Fatalf("an enabled user's key: %v", err)
+	}
+	var n int64
+	if err := s.db.Raw("SELECT count(*) FROM audit_events WHERE action = 'apikey.revoke' AND detail = 'the user is disabled'").Scan(&n).Error; err != nil || n != 1 {
+		t.Fatalf("%d audit events of the migration's revocation (%v), want 1", n, err)
+	}
+	evs, err := s.ListAudit(ctx, 10, 0) // its time reads back as a time
+	if err != nil || len(evs) == 0 {
+		t.Fatalf("audit: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -51,9 +52,11 @@ type Store struct {
 
 // Open opens (creating if needed) the SQLite database at path with WAL,
 // a busy timeout, foreign keys and IMMEDIATE transactions, and runs the
-// schema migrations. The directory is created with mode 0700. states are
+// schema migrations. The directory is created with mode 0700, the database
+// file (and so its -wal and -shm) with 0600; an existing file readable by
+// others is tightened to 0600, with a log line (secureDBFiles). states are
 // the channel lifecycle's state sets (provision.States()).
-func Open(ctx context.Context, path string, cipher *Cipher, states StateSets) (*Store, error) {
+func Open(ctx context.Context, path string, cipher *Cipher, states StateSets, opts ...OpenOption) (*Store, error) {
 	if cipher == nil {
 		return nil, errors.New("store: a cipher is required")
 	}
@@ -63,6 +66,13 @@ func Open(ctx context.Context, path string, cipher *Cipher, states StateSets) (*
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
+	}
+	oc := openConfig{log: slog.Default()}
+	for _, o := range opts {
+		o(&oc)
+	}
+	if err := secureDBFiles(path, oc.log); err != nil {
+		return nil, err
 	}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")

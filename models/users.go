@@ -260,7 +260,10 @@ func (s *Store) ListUsersPage(ctx context.Context, f UserFilter) ([]UserRow, Lis
 }
 
 // SetDisabled disables or re-enables a user. Disabling ends all the user's
-// sessions at once.
+// sessions and revokes their API keys, at once and for good: re-enabling
+// brings neither back (a key that worked again after an account was
+// re-enabled would be a key nobody remembered giving out); an admin gives
+// the user new keys. The audit event says how many keys were revoked.
 func (s *Store) SetDisabled(ctx context.Context, actor Actor, id int64, disabled bool) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&User{}).Where("id = ?", id).Updates(map[string]any{"disabled": disabled, "updated_at": s.now()})
@@ -270,14 +273,21 @@ func (s *Store) SetDisabled(ctx context.Context, actor Actor, id int64, disabled
 		if res.RowsAffected == 0 {
 			return ErrNotFound
 		}
-		action := "user.enable"
+		action, detail := "user.enable", ""
 		if disabled {
 			action = "user.disable"
 			if err := tx.Where("user_id = ?", id).Delete(&Session{}).Error; err != nil {
 				return err
 			}
+			keys := tx.Model(&APIKey{}).Where("user_id = ? AND revoked_at IS NULL", id).Update("revoked_at", s.now())
+			if keys.Error != nil {
+				return keys.Error
+			}
+			if keys.RowsAffected > 0 {
+				detail = fmt.Sprintf("API keys revoked: %d", keys.RowsAffected)
+			}
 		}
-		return s.audit(tx, actor, action, fmt.Sprintf("user %d", id), "")
+		return s.audit(tx, actor, action, fmt.Sprintf("user %d", id), detail)
 	})
 }
 

@@ -1061,14 +1061,15 @@ func TestSecurityMatrixCSRFTokenOnlyFromBodyOrHeader(t *testing.T) {
 // A new API write must be listed here or in smNoBody.
 var (
 	smJSONBodies = map[string]struct{ body, field string }{
-		"POST /api/channels":               {`{"name":"Strict","user_id":{alice}}`, "name"},
-		"POST /api/channels/:id/extend":    {`{"days":1,"comment":"strict"}`, "days"},
-		"POST /api/plans":                  {`{"name":"Strict","max_channels":1,"days_per_period":1,"period_days":1}`, "max_channels"},
-		"POST /api/users":                  {`{"email":"strict@example.com","password":"a long passphrase for strict","role":"customer"}`, "email"},
-		"PATCH /api/users/:id":             {`{"name":"Strict","allocation_mode":"manual"}`, "allocation_mode"},
-		"POST /api/users/:id/subscription": {`{"plan_id":{plan}}`, "plan_id"},
-		"POST /api/users/:id/days":         {`{"days":1,"comment":"strict"}`, "comment"},
-		"PUT /api/settings/whapi":          {`{"low_balance_threshold":7,"topup_window_days":2}`, "low_balance_threshold"},
+		"POST /api/channels":                  {`{"name":"Strict","user_id":{alice}}`, "name"},
+		"POST /api/channels/:id/extend":       {`{"days":1,"comment":"strict"}`, "days"},
+		"POST /api/plans":                     {`{"name":"Strict","max_channels":1,"days_per_period":1,"period_days":1}`, "max_channels"},
+		"POST /api/users":                     {`{"email":"strict@example.com","password":"a long passphrase for strict","role":"customer"}`, "email"},
+		"PATCH /api/users/:id":                {`{"name":"Strict","allocation_mode":"manual"}`, "allocation_mode"},
+		"POST /api/users/:id/subscription":    {`{"plan_id":{plan}}`, "plan_id"},
+		"POST /api/users/:id/days":            {`{"days":1,"comment":"strict"}`, "comment"},
+		"PUT /api/settings/whapi":             {`{"low_balance_threshold":7,"topup_window_days":2}`, "low_balance_threshold"},
+		"POST /api/channels/:id/test-message": {`{"to":"15551234567"}`, "to"},
 	}
 	smNoBody = []string{"DELETE /api/channels/:id", "POST /api/channels/:id/restart", "POST /api/channels/:id/stop", "POST /api/channels/:id/start"}
 )

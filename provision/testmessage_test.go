@@ -20,7 +20,7 @@ func TestNormalizeTestNumber(t *testing.T) {
 		{"447700900123", "447700900123"},
 		{" +1 (555) 123-4567 ", "15551234567"},
 		{"+49.30.1234.5678", "493012345678"},
-		{"67712345", "67712345"},               // 8 digits: the shortest
+		{"3545512345", "3545512345"},           // 10 digits: the shortest WHAPI's spec takes
 		{"123456789012345", "123456789012345"}, // 15: the longest
 	} {
 		if got, err := NormalizeTestNumber(tc.in); err != nil || got != tc.want {
@@ -30,8 +30,9 @@ func TestNormalizeTestNumber(t *testing.T) {
 	for _, tc := range []struct{ in, says string }{
 		{"", "enter the WhatsApp number"},
 		{"   ", "enter the WhatsApp number"},
-		{"1234567", "8 to 15 digits"},
-		{"1234567890123456", "8 to 15 digits"},
+		{"1234567", "10 to 15 digits"},
+		{"677123456", "10 to 15 digits"}, // 9 digits: WHAPI's spec refuses it
+		{"1234567890123456", "10 to 15 digits"},
 		{"07700 900123", "not 0"},
 		{"+0044 7700 900123", "not 0"},
 		{"++447700900123", "only digits"},

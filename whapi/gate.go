@@ -210,8 +210,8 @@ const maxTextRunes = 4096
 
 // SendText sends the text body to the WhatsApp number to from the
 // channel's linked phone (POST /messages/text, schema SenderText). to is
-// a phone number with its country code, 7 to 15 digits (no "+", spaces or
-// chat id); body is not empty and at most 4,096 characters. Either wrong
+// a phone number with its country code, 10 to 15 digits (no "+", spaces or
+// chat id: the spec's pattern for `to` wants 10 or more); body is not empty and at most 4,096 characters. Either wrong
 // is ErrInvalidInput before anything is sent.
 //
 // A channel without a linked phone is refused with 401 ("Need channel
@@ -225,8 +225,8 @@ const maxTextRunes = 4096
 func (g *Gate) SendText(ctx context.Context, channelToken, to, body string) (*SentMessage, error) {
 	const op = "send text"
 	switch {
-	case !validPhone(to):
-		return nil, invalidInput(op, "to must be a phone number of 7 to 15 digits")
+	case !validPhone(to) || len(to) < 10:
+		return nil, invalidInput(op, "to must be a phone number of 10 to 15 digits")
 	case strings.TrimSpace(body) == "":
 		return nil, invalidInput(op, "the text is empty")
 	case utf8.RuneCountInString(body) > maxTextRunes || !utf8.ValidString(body):

@@ -85,7 +85,7 @@ func TestSendTextInvalidInput(t *testing.T) {
 	srv, rc := newServer(t, answerWith(http.StatusCreated, fixture(t, "sent_message.json")))
 	c, _ := newClient(t, srv)
 	for _, tc := range []struct{ to, body string }{
-		{"+447700900123", "hi"}, {"44 7700 900123", "hi"}, {"123456", "hi"}, {"1234567890123456", "hi"},
+		{"+447700900123", "hi"}, {"44 7700 900123", "hi"}, {"123456", "hi"}, {"677123456", "hi"}, {"1234567890123456", "hi"},
 		{"447700900123@s.whatsapp.net", "hi"}, {"447700900123", ""}, {"447700900123", "  \n"},
 		{"447700900123", strings.Repeat("x", 4097)}, {"447700900123", "bad \xff utf-8"},
 	} {

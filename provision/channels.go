@@ -26,13 +26,10 @@ const (
 
 var phoneDigits = regexp.MustCompile(`^\d{7,15}$`)
 
-// NormalizePhone keeps the digits of a phone number written with +, spaces,
-// dots, dashes or brackets; WHAPI wants 7–15 digits.
-func NormalizePhone(in string) (string, error) {
-	in = strings.TrimSpace(in)
-	if in == "" {
-		return "", nil
-	}
+// phoneNumberDigits returns the digits of a phone number as people write
+// it: one leading "+", spaces, dots, dashes and brackets are dropped; any
+// other character makes it no number (ok false). in is trimmed already.
+func phoneNumberDigits(in string) (digits string, ok bool) {
 	var b strings.Builder
 	for i, r := range in {
 		switch {
@@ -40,13 +37,27 @@ func NormalizePhone(in string) (string, error) {
 			b.WriteRune(r)
 		case r == '+' && i == 0, r == ' ', r == '-', r == '.', r == '(', r == ')':
 		default:
-			return "", errors.New("a phone number has only digits (7 to 15), optionally with + and spaces")
+			return "", false
 		}
 	}
-	if !phoneDigits.MatchString(b.String()) {
+	return b.String(), true
+}
+
+// NormalizePhone keeps the digits of a phone number written with +, spaces,
+// dots, dashes or brackets; WHAPI wants 7–15 digits.
+func NormalizePhone(in string) (string, error) {
+	in = strings.TrimSpace(in)
+	if in == "" {
+		return "", nil
+	}
+	d, ok := phoneNumberDigits(in)
+	if !ok {
+		return "", errors.New("a phone number has only digits (7 to 15), optionally with + and spaces")
+	}
+	if !phoneDigits.MatchString(d) {
 		return "", errors.New("a phone number has 7 to 15 digits, with the country code")
 	}
-	return b.String(), nil
+	return d, nil
 }
 
 // cleanText trims a one-line text and refuses control characters.

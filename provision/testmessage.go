@@ -72,17 +72,10 @@ func NormalizeTestNumber(in string) (string, error) {
 	if in == "" {
 		return "", errors.New("enter the WhatsApp number to send to, with the country code")
 	}
-	var b strings.Builder
-	for i, r := range in {
-		switch {
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == '+' && i == 0, r == ' ', r == '-', r == '.', r == '(', r == ')':
-		default:
-			return "", errors.New("a phone number has only digits, the country code first, e.g. +44 7700 900123")
-		}
+	d, ok := phoneNumberDigits(in)
+	if !ok {
+		return "", errors.New("a phone number has only digits, the country code first, e.g. +44 7700 900123")
 	}
-	d := b.String()
 	switch {
 	case strings.HasPrefix(d, "0"):
 		return "", errors.New("start with the country code, not 0, e.g. +44 7700 900123")

@@ -83,12 +83,7 @@ func (s *Sim) InjectHookFault(f HookFault) {
 // latest Options.MaxRequests of them (a demo's QR codes rotate for
 // hours). s.mu must be held.
 func (s *Sim) logHook(d *HookDelivery) {
-	if len(s.hookLog) >= s.maxRequests {
-		n := copy(s.hookLog, s.hookLog[len(s.hookLog)-s.maxRequests+1:])
-		clear(s.hookLog[n:])
-		s.hookLog = s.hookLog[:n]
-	}
-	s.hookLog = append(s.hookLog, d)
+	s.hookLog = appendBounded(s.hookLog, d, s.maxRequests)
 }
 
 // Hooks returns a copy of the webhook deliveries (the latest

@@ -29,16 +29,23 @@ type reqKey struct{ method, path string }
 // bound, and counts it (for at most maxCountKeys distinct methods and
 // paths). s.mu must be held.
 func (s *Sim) record(rec *Request) {
-	if len(s.requests) >= s.maxRequests {
-		n := copy(s.requests, s.requests[len(s.requests)-s.maxRequests+1:])
-		clear(s.requests[n:])
-		s.requests = s.requests[:n]
-	}
-	s.requests = append(s.requests, rec)
+	s.requests = appendBounded(s.requests, rec, s.maxRequests)
 	k := reqKey{rec.Method, rec.Path}
 	if _, ok := s.counts[k]; ok || len(s.counts) < maxCountKeys {
 		s.counts[k]++
 	}
+}
+
+// appendBounded appends v to log, first dropping the oldest entries so that
+// at most max remain (max ≥ 1); the dropped ones are cleared for the
+// collector.
+func appendBounded[T any](log []T, v T, max int) []T {
+	if len(log) >= max {
+		n := copy(log, log[len(log)-max+1:])
+		clear(log[n:])
+		log = log[:n]
+	}
+	return append(log, v)
 }
 
 // recordedBody is the part of body the log keeps.

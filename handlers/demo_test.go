@@ -71,12 +71,21 @@ func TestDemoScanLinksThroughTheWebhook(t *testing.T) {
 	if got := f.reload(ch).LinkedPhone; got != whapisim.DemoPhone {
 		t.Errorf("linked phone %q, want the demo's %q", got, whapisim.DemoPhone)
 	}
-	delivered := false
-	for _, d := range f.sim.Hooks() {
-		delivered = delivered || (d.Type == "users" && d.Method == "post" && d.Delivered)
+	// The channel's status event may link it before the users event is
+	// delivered: wait for that one too.
+	usersPostDelivered := func() bool {
+		for _, d := range f.sim.Hooks() {
+			if d.Type == "users" && d.Method == "post" && d.Delivered {
+				return true
+			}
+		}
+		return false
 	}
-	if !delivered {
-		t.Error("the simulated WHAPI's users/post webhook was not delivered to the app")
+	for !usersPostDelivered() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the simulated WHAPI's users/post webhook was not delivered to the app; logs:\n%s", f.logs)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	page = c.get(connectPath(ch.ID, ""))
 	if s := custShown(t, page.body); s.step != "connected" {

@@ -66,6 +66,9 @@ type settingsPut struct {
 	ProjectID           *string `json:"project_id"`
 	LowBalanceThreshold *int64  `json:"low_balance_threshold"`
 	TopupWindowDays     *int64  `json:"topup_window_days"`
+	// ReplaceRefused saves a partner_token that WHAPI refuses all the
+	// same (marked refused) instead of answering 409 token_refused.
+	ReplaceRefused bool `json:"replace_refused"`
 }
 
 func (h *Handler) putWHAPISettingsAPI(c echo.Context) error {
@@ -73,7 +76,8 @@ func (h *Handler) putWHAPISettingsAPI(c echo.Context) error {
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
-	in := provision.SettingsInput{LowBalanceThreshold: body.LowBalanceThreshold, TopupWindowDays: body.TopupWindowDays}
+	in := provision.SettingsInput{LowBalanceThreshold: body.LowBalanceThreshold, TopupWindowDays: body.TopupWindowDays,
+		ReplaceRefused: body.ReplaceRefused}
 	if body.PartnerToken != nil {
 		in.PartnerToken = *body.PartnerToken
 	}
@@ -82,8 +86,17 @@ func (h *Handler) putWHAPISettingsAPI(c echo.Context) error {
 	}
 	res, err := h.svc.SaveWHAPISettings(c.Request().Context(), actor(c), in)
 	var fe provision.FieldErrors
-	if errors.As(err, &fe) {
+	var refused *provision.TokenRefusedError
+	switch {
+	case errors.As(err, &fe):
 		return &APIError{Status: http.StatusUnprocessableEntity, Code: "invalid_input", Message: "nothing was saved: see fields", Fields: fe}
+	case errors.As(err, &refused):
+		msg := refused.Error() + ": nothing of this request was saved"
+		if refused.Kept {
+			msg = refused.Error() + ": the current token stays in use and nothing of this request was saved"
+		}
+		return &APIError{Status: http.StatusConflict, Code: "token_refused", WHAPIStatus: refused.Status,
+			Message: msg + `. To save it all the same, send it again with "replace_refused": true`}
 	}
 	if err != nil {
 		return err

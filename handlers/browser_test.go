@@ -115,6 +115,46 @@ func TestBrowserWHAPISettings(t *testing.T) {
 			}
 			admin.do(t, chromedp.WaitVisible(chromedp.CSS(`[data-testid=project-unknown]`)))
 		}},
+		{"a token WHAPI refuses keeps the current one until it is saved anyway", func(t *testing.T) {
+			current, oldSummary := a.storedToken(), admin.summary(t)
+			wrong := fakeJWT(1300) // not the token WHAPI knows
+			admin.paste(t, "Bearer "+wrong)
+			if flash := admin.save(t); !strings.Contains(flash, "Nothing was saved: WHAPI refused the new token.") {
+				t.Fatalf("flash after a refused token: %q", flash)
+			}
+			msg := inTab(t, admin, chromedp.Text(chromedp.CSS(`[data-testid=error-partner_token]`)))
+			if !strings.HasPrefix(msg, "WHAPI refused this token (401): the current token stays in use.") {
+				t.Fatalf("next to the token field: %q", msg)
+			}
+			if a.storedToken() != current {
+				t.Fatal("a refused token replaced the current one")
+			}
+			if s := admin.summary(t); s != oldSummary {
+				t.Fatalf("the current token's summary changed: %q → %q", oldSummary, s)
+			}
+			if badge := inTab(t, admin, chromedp.Text(chromedp.CSS(`[data-testid=verify-status]`))); badge != "Verified" {
+				t.Fatalf("verify-status badge says %q", badge)
+			}
+			admin.requireNoToken(t, current)
+			admin.screenshot(t, "settings-token-refused.png")
+
+			// Pasted again, "Save it anyway" replaces it.
+			admin.settled(t)
+			admin.paste(t, "Bearer "+wrong)
+			if flash := admin.saveBy(t, `#settings [data-testid=save-anyway]`); !strings.Contains(flash, "Saved anyway, as you asked") {
+				t.Fatalf("flash after saving anyway: %q", flash)
+			}
+			if a.storedToken() != "Bearer "+wrong {
+				t.Fatal("save it anyway did not replace the token")
+			}
+			if badge := inTab(t, admin, chromedp.Text(chromedp.CSS(`[data-testid=verify-status]`))); badge != "Refused by WHAPI" {
+				t.Fatalf("verify-status badge says %q", badge)
+			}
+			admin.requireNoToken(t, wrong)
+			if inTab(t, admin, chromedp.Evaluate[bool](`document.querySelector('[data-testid=save-anyway]') !== null`)) {
+				t.Fatal("the page still offers to save anyway")
+			}
+		}},
 	}
 	// Each check needs only the admin signed in on the settings page.
 	checks := []step{
@@ -366,11 +406,17 @@ func (b *browserTab) settled(t *testing.T) {
 // HTMX got an answer it did not show.
 func (b *browserTab) save(t *testing.T) string {
 	t.Helper()
+	return b.saveBy(t, `#settings form[action="/admin/settings/whapi"] button[type=submit]`)
+}
+
+// saveBy is save with another button of the form (e.g. "Save it anyway").
+func (b *browserTab) saveBy(t *testing.T, button string) string {
+	t.Helper()
 	b.do(t,
 		chromedp.Evaluate[chromedp.Void](`window.__marker = 1; window.__htmxError = 0;
 			document.getElementById('flash').replaceChildren();
 			document.addEventListener('htmx:responseError', e => { window.__htmxError = e.detail.xhr.status }, {once: true})`),
-		chromedp.Click(chromedp.CSS(`#settings form[action="/admin/settings/whapi"] button[type=submit]`)),
+		chromedp.Click(chromedp.CSS(button)),
 	)
 	b.waitJS(t, "the answer to Save to be swapped in (a flash message, no request in flight)",
 		`window.__htmxError || (document.querySelector('#flash .alert') !== null && `+htmxIdle+`)`)

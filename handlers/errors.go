@@ -18,6 +18,9 @@ type APIError struct {
 	Message    string            `json:"message"`
 	Fields     map[string]string `json:"fields,omitempty"`
 	RetryAfter int               `json:"retry_after,omitempty"`
+	// WHAPIStatus is WHAPI's HTTP status where the error is WHAPI's answer
+	// to an admin's request (token_refused).
+	WHAPIStatus int `json:"whapi_status,omitempty"`
 }
 
 func (e *APIError) Error() string { return e.Code + ": " + e.Message }

@@ -309,7 +309,8 @@ type settingsForm struct {
 }
 
 func parseSettingsForm(c echo.Context) settingsForm {
-	f := settingsForm{In: provision.SettingsInput{PartnerToken: c.FormValue("partner_token"), ProjectID: c.FormValue("project_id")},
+	f := settingsForm{In: provision.SettingsInput{PartnerToken: c.FormValue("partner_token"), ProjectID: c.FormValue("project_id"),
+		ReplaceRefused: c.FormValue("replace_refused") == "1"},
 		ProjectID: c.FormValue("project_id"), Threshold: c.FormValue("low_balance_threshold"), WindowDays: c.FormValue("topup_window_days"),
 		Errors: provision.FieldErrors{}}
 	var fe fieldError

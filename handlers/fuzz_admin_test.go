@@ -911,10 +911,13 @@ func FuzzAdminModeToggle(f *testing.F) {
 }
 
 // FuzzAdminWHAPISettingsForm posts the WHAPI Settings form with any token,
-// project id, threshold and top-up window: saved (303) exactly when every
-// field is valid, each field then holds what was sent (the token
-// normalised, its hint its last four characters), else 422 with nothing
-// changed. The token is never shown, not even when refused.
+// project id, threshold and top-up window, with or without "Save it
+// anyway": saved (303) exactly when every field is valid and WHAPI accepts
+// the new token or the admin saves it anyway, each field then holds what
+// was sent (the token normalised, its hint its last four characters, its
+// status WHAPI's answer), else 422 with nothing changed — a token WHAPI
+// refuses with the reason next to its field and the offer to save it
+// anyway. The token is never shown, not even when refused.
 func FuzzAdminWHAPISettingsForm(f *testing.F) {
 	tok := fakeJWT(1300)
 	for _, s := range [][4]string{
@@ -925,13 +928,18 @@ func FuzzAdminWHAPISettingsForm(f *testing.F) {
 		{"\xff" + tok[:40], "", "", ""}, {tok[:50] + "\n" + tok[50:100], "", "", ""}, {"", "<script>alert(1)</script>", "", ""}, {"", "proj 123", "", ""},
 		{"", strings.Repeat("p", 64), "", ""}, {"", strings.Repeat("p", 65), "", ""}, {"", "ünïcödé123", "", ""}, {tok[:30] + "==", "abcdefgh", "1", "1"},
 	} {
-		f.Add(s[0], s[1], s[2], s[3])
+		f.Add(s[0], s[1], s[2], s[3], false)
+		f.Add(s[0], s[1], s[2], s[3], true)
 	}
 	af := newAdminFuzz(f)
+	// The token WHAPI accepts, as pasted in a few ways.
+	for _, paste := range []string{af.partnerToken, "Bearer " + af.partnerToken, " bearer Bearer " + af.partnerToken + "\n"} {
+		f.Add(paste, "", "12", "", false)
+	}
 	ctx := context.Background()
-	f.Fuzz(func(t *testing.T, token, project, threshold, window string) {
-		what := fmt.Sprintf("POST /admin/settings/whapi token %.80q (%d bytes) project %q threshold %q window %q", token, len(token), project, threshold, window)
-		in := provision.SettingsInput{PartnerToken: token, ProjectID: project}
+	f.Fuzz(func(t *testing.T, token, project, threshold, window string, anyway bool) {
+		what := fmt.Sprintf("POST /admin/settings/whapi token %.80q (%d bytes) project %q threshold %q window %q anyway %v", token, len(token), project, threshold, window, anyway)
+		in := provision.SettingsInput{PartnerToken: token, ProjectID: project, ReplaceRefused: anyway}
 		valid := true
 		for _, p := range []struct {
 			raw string
@@ -945,13 +953,20 @@ func FuzzAdminWHAPISettingsForm(f *testing.F) {
 			*p.dst = &v
 		}
 		valid = valid && len(provision.ValidateSettings(in)) == 0
+		// A new token WHAPI does not know is refused unless saved anyway.
+		newTok := strings.TrimSpace(token) != ""
+		accepted := !newTok || mustNorm(token) == "Bearer "+af.partnerToken
+		refused := valid && !accepted && !anyway
 		st0, err := af.store.Settings(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		before := af.fingerprint(t)
-		r := af.form(t, "/admin/settings/whapi", url.Values{"partner_token": {token}, "project_id": {project},
-			"low_balance_threshold": {threshold}, "topup_window_days": {window}}, false)
+		form := url.Values{"partner_token": {token}, "project_id": {project}, "low_balance_threshold": {threshold}, "topup_window_days": {window}}
+		if anyway {
+			form.Set("replace_refused", "1")
+		}
+		r := af.form(t, "/admin/settings/whapi", form, false)
 		secret := func(body string) {
 			t.Helper()
 			// The token (as sent, and as stored) is never on a page.
@@ -966,12 +981,16 @@ func FuzzAdminWHAPISettingsForm(f *testing.F) {
 			af.unchanged(t, before, what+" → 422")
 			af.checkHTML(t, r, what, token, project, threshold, window)
 			secret(r.body)
-			if valid {
+			if refused != strings.Contains(r.body, `data-testid="save-anyway"`) ||
+				refused != strings.Contains(r.body, "WHAPI refused this token (401): the current token stays in use.") {
+				t.Fatalf("%s: WHAPI refuses the token: %v, but the page says otherwise:\n%.600s", what, refused, r.body)
+			}
+			if valid && !refused {
 				t.Fatalf("%s: valid but refused:\n%.600s", what, r.body)
 			}
 		case http.StatusSeeOther:
-			if !valid {
-				t.Fatalf("%s: invalid but saved", what)
+			if !valid || refused {
+				t.Fatalf("%s: invalid (%v) or refused by WHAPI (%v) but saved", what, !valid, refused)
 			}
 			if loc := r.Header.Get("Location"); loc != "/admin/settings/whapi" {
 				t.Fatalf("%s: 303 to %q", what, loc)
@@ -1012,6 +1031,9 @@ func FuzzAdminWHAPISettingsForm(f *testing.F) {
 			}
 			if strings.Count(stored, "Bearer ") != 1 || !strings.HasPrefix(stored, "Bearer ") {
 				t.Fatalf("%s: stored token %.20q… does not carry \"Bearer \" exactly once", what, stored)
+			}
+			if newTok && accepted != (st.VerifyStatus == models.VerifyVerified) {
+				t.Fatalf("%s: stored token's status %s, WHAPI accepts it: %v", what, st.VerifyStatus, accepted)
 			}
 			af.invariants(t, what)
 		default:
@@ -1309,9 +1331,11 @@ func FuzzAPICreditDays(f *testing.F) {
 }
 
 // FuzzAPIPutSettings sends PUT /api/settings/whapi with any subset of the
-// token, the project id and the two numbers (as any JSON): 400 exactly
-// when the body does not decode, 422 when a field is invalid (nothing
-// saved), else 200 and each field saved; the answer never holds the token.
+// token, the project id, the two numbers (as any JSON) and
+// "replace_refused": true: 400 exactly when the body does not decode, 422
+// when a field is invalid, 409 token_refused when WHAPI refuses the new
+// token and it is not to be saved anyway (nothing saved either way), else
+// 200 and each field saved; the answer never holds the token.
 func FuzzAPIPutSettings(f *testing.F) {
 	tok := fakeJWT(1300)
 	for _, s := range []struct {
@@ -1323,10 +1347,13 @@ func FuzzAPIPutSettings(f *testing.F) {
 		{"", "", "null", "null", 12}, {"", "", "9223372036854775808", "0", 12}, {"", "short", "", "", 2}, {"", "<script>x</script>", "", "", 2},
 		{"tok en " + tok, "", "", "", 1}, {"<script>alert(1)</script>" + tok, "", "", "", 1}, {tok[:20] + "\u0000" + tok[20:60], "", "", "", 1},
 		{strings.Repeat("A", 16*1024+1), "", "", "", 1}, {"", "", "5,\"role\":\"admin\"", "", 4}, {tok[:30], "abcdefgh12", "0", "0", 15},
+		{tok, "", "", "", 17}, {"Bearer " + tok, "default", "3", "", 23}, {"", "", "4", "", 20}, {"", "", "", "", 16},
 	} {
 		f.Add(s.token, s.project, s.threshold, s.window, s.fields)
 	}
 	af := newAdminFuzz(f)
+	f.Add(af.partnerToken, "", "", "", uint8(1))
+	f.Add("Bearer "+af.partnerToken, "", "", "", uint8(17))
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, token, project, threshold, window string, fields uint8) {
 		var parts []string
@@ -1342,11 +1369,14 @@ func FuzzAPIPutSettings(f *testing.F) {
 		if fields&8 != 0 {
 			parts = append(parts, `"topup_window_days":`+window)
 		}
+		if fields&16 != 0 {
+			parts = append(parts, `"replace_refused":true`)
+		}
 		body := "{" + strings.Join(parts, ",") + "}"
 		what := fmt.Sprintf("PUT /api/settings/whapi %.300s (%d bytes)", body, len(body))
 		var in settingsPut
 		decoded := fuzzDecode(body, &in)
-		sin := provision.SettingsInput{LowBalanceThreshold: in.LowBalanceThreshold, TopupWindowDays: in.TopupWindowDays}
+		sin := provision.SettingsInput{LowBalanceThreshold: in.LowBalanceThreshold, TopupWindowDays: in.TopupWindowDays, ReplaceRefused: in.ReplaceRefused}
 		if in.PartnerToken != nil {
 			sin.PartnerToken = *in.PartnerToken
 		}
@@ -1354,11 +1384,17 @@ func FuzzAPIPutSettings(f *testing.F) {
 			sin.ProjectID = *in.ProjectID
 		}
 		valid := decoded && len(provision.ValidateSettings(sin)) == 0
+		newTok := strings.TrimSpace(sin.PartnerToken) != ""
+		accepted := !newTok || mustNorm(sin.PartnerToken) == "Bearer "+af.partnerToken
+		refused := valid && !accepted && !sin.ReplaceRefused
 		st0, _ := af.store.Settings(ctx)
 		tok0, _ := af.store.PartnerToken(ctx)
 		before := af.fingerprint(t)
 		r := af.api(t, http.MethodPut, "/api/settings/whapi", body)
-		fuzzAPIStatus(t, what, r, http.StatusOK, http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge)
+		fuzzAPIStatus(t, what, r, http.StatusOK, http.StatusBadRequest, http.StatusConflict, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge)
+		if refused != (r.StatusCode == http.StatusConflict) || refused && !strings.Contains(r.body, `"code":"token_refused"`) {
+			t.Fatalf("%s: WHAPI refuses the token: %v, but %d:\n%s", what, refused, r.StatusCode, r.body)
+		}
 		checkJSON(t, r, what, token, project, threshold, window)
 		for _, s := range []string{strings.TrimSpace(sin.PartnerToken), strings.TrimPrefix(mustNorm(sin.PartnerToken), "Bearer "), strings.TrimPrefix(tok0, "Bearer ")} {
 			if len(s) >= 16 && strings.Contains(r.body, s) {
@@ -1374,8 +1410,8 @@ func FuzzAPIPutSettings(f *testing.F) {
 			if r.StatusCode == http.StatusBadRequest && decoded || r.StatusCode == http.StatusUnprocessableEntity && (!decoded || valid) {
 				t.Fatalf("%s: decodes %v, valid %v, but %d:\n%s", what, decoded, valid, r.StatusCode, r.body)
 			}
-		case !valid:
-			t.Fatalf("%s: invalid (decodes %v) but 200:\n%s", what, decoded, r.body)
+		case !valid || refused:
+			t.Fatalf("%s: invalid (decodes %v) or refused by WHAPI (%v) but 200:\n%s", what, decoded, refused, r.body)
 		default:
 			st, _ := af.store.Settings(ctx)
 			stored, _ := af.store.PartnerToken(ctx)
@@ -1394,6 +1430,9 @@ func FuzzAPIPutSettings(f *testing.F) {
 			var got settingsJSON
 			if err := json.Unmarshal([]byte(r.body), &got); err != nil || got.TokenHint != st.TokenHint || got.ProjectID != st.ProjectID || !got.Configured {
 				t.Fatalf("%s: answered %+v (%v), stored %+v", what, got, err, st)
+			}
+			if newTok && (accepted != (st.VerifyStatus == models.VerifyVerified) || got.VerifyStatus != string(st.VerifyStatus)) {
+				t.Fatalf("%s: stored token's status %s (answered %s), WHAPI accepts it: %v", what, st.VerifyStatus, got.VerifyStatus, accepted)
 			}
 			af.invariants(t, what)
 		}

@@ -1068,7 +1068,7 @@ var (
 		"PATCH /api/users/:id":                {`{"name":"Strict","allocation_mode":"manual"}`, "allocation_mode"},
 		"POST /api/users/:id/subscription":    {`{"plan_id":{plan}}`, "plan_id"},
 		"POST /api/users/:id/days":            {`{"days":1,"comment":"strict"}`, "comment"},
-		"PUT /api/settings/whapi":             {`{"low_balance_threshold":7,"topup_window_days":2}`, "low_balance_threshold"},
+		"PUT /api/settings/whapi":             {`{"low_balance_threshold":7,"topup_window_days":2,"replace_refused":false}`, "replace_refused"},
 		"POST /api/channels/:id/test-message": {`{"to":"15551234567"}`, "to"},
 	}
 	smNoBody = []string{"DELETE /api/channels/:id", "POST /api/channels/:id/restart", "POST /api/channels/:id/stop", "POST /api/channels/:id/start"}

@@ -61,10 +61,24 @@ func checkMessage(chk *provision.Check, projectID string, saved bool) (kind, tex
 		}
 		return "success", verified + ": WHAPI accepted the token and knows project " + projectID + "."
 	case models.VerifyRefused:
+		if saved {
+			// Only an admin's "save it anyway" saves a token WHAPI refuses.
+			return "error", "Saved anyway, as you asked: WHAPI refused this token (401/403), so channels cannot be created, " +
+				"extended or deleted until a token WHAPI accepts is saved."
+		}
 		return "error", but + "WHAPI refused this token (401/403). Check that you copied the whole partner token, then save it again."
 	default:
 		return "warning", but + "WHAPI could not be reached, so the token is not verified. Use “Test connection” later."
 	}
+}
+
+// tokenRefusedWords says that WHAPI refused a new token (with WHAPI's
+// status) and that the current token, if one is saved, stays in use.
+func tokenRefusedWords(e *provision.TokenRefusedError) string {
+	if e.Kept {
+		return e.Error() + ": the current token stays in use"
+	}
+	return e.Error() + ": it was not saved"
 }
 
 func (h *Handler) settingsPage(c echo.Context) views.Page {
@@ -87,11 +101,16 @@ func (h *Handler) saveWHAPISettings(c echo.Context) error {
 	var res *provision.SettingsResult
 	var err error
 	fe := form.Errors
+	var refused *provision.TokenRefusedError
 	if len(fe) == 0 {
 		res, err = h.svc.SaveWHAPISettings(ctx, actor(c), form.In)
-		errors.As(err, &fe)
+		if !errors.As(err, &fe) {
+			errors.As(err, &refused)
+		}
 	}
-	if len(fe) > 0 {
+	if len(fe) > 0 || refused != nil {
+		// The form again, as typed but for the token, which a page never
+		// shows: the admin pastes it again (also to save it anyway).
 		st, err := h.store.Settings(ctx)
 		if err != nil {
 			return err
@@ -101,6 +120,10 @@ func (h *Handler) saveWHAPISettings(c echo.Context) error {
 		v.ProjectIDInput, v.ThresholdInput, v.WindowInput = form.ProjectID, form.Threshold, form.WindowDays
 		p := h.settingsPage(c)
 		p.Flash = &views.Flash{Kind: "error", Text: "Nothing was saved: correct the fields marked below."}
+		if refused != nil {
+			v.TokenRefused = tokenRefusedWords(refused)
+			p.Flash.Text = "Nothing was saved: WHAPI refused the new token."
+		}
 		return h.render(c, http.StatusUnprocessableEntity, views.WHAPISettingsPage(p, v))
 	}
 	if err != nil {

@@ -102,20 +102,15 @@ func TestSaveLongBearerTokenIsVerifiedAndSentOnce(t *testing.T) {
 }
 
 func TestSaveTokenOutcomesArePlain(t *testing.T) {
-	t.Run("refused by WHAPI", func(t *testing.T) {
+	t.Run("refused by WHAPI, no token saved yet", func(t *testing.T) {
 		a, c := adminClient(t)
 		other := fakeJWT(1300) // not the token WHAPI knows
-		c.saveToken("Bearer " + other)
-		page := c.get("/admin/settings/whapi").body
-		if !strings.Contains(page, "Saved, but WHAPI refused this token (401/403)") {
-			t.Fatalf("page: %s", page)
+		r := c.saveToken("Bearer " + other)
+		if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, "WHAPI refused this token (401): it was not saved.") {
+			t.Fatalf("save: %d %s", r.StatusCode, r.body)
 		}
-		if a.storedToken() != "Bearer "+other {
-			t.Fatal("a refused token must still be saved (marked refused)")
-		}
-		st, _ := a.store.Settings(context.Background())
-		if st.VerifyStatus != models.VerifyRefused {
-			t.Fatalf("status %s", st.VerifyStatus)
+		if st, _ := a.store.Settings(context.Background()); st.Configured() {
+			t.Fatal("a refused first token was saved without the admin's choice")
 		}
 	})
 	t.Run("WHAPI unreachable", func(t *testing.T) {
@@ -157,6 +152,149 @@ func TestSaveTokenOutcomesArePlain(t *testing.T) {
 			t.Fatalf("page: %s", page)
 		}
 	})
+}
+
+// refusedNextToField is what the settings form says next to the token field
+// after WHAPI refused a new one.
+const refusedNextToField = `data-testid="error-partner_token">WHAPI refused this token (401): the current token stays in use.`
+
+// A pasted token that WHAPI refuses does not replace the verified one: the
+// form comes back (422) with the reason next to the token field, the
+// fields as typed but the token, the current token's masked form and
+// status unchanged, nothing saved. "Save it anyway", with the token pasted
+// again, replaces it (marked refused); without the token it is refused.
+func TestRefusedTokenOnTheSettingsPage(t *testing.T) {
+	a, c := adminClient(t)
+	c.saveToken(a.partnerToken)
+	ctx := context.Background()
+	before, _ := a.store.Settings(ctx)
+	audits, _ := a.store.ListAudit(ctx, 100, 0)
+	hint := "…" + a.partnerToken[len(a.partnerToken)-4:]
+
+	wrong := fakeJWT(1300)
+	r := c.saveToken("Bearer "+wrong, "low_balance_threshold", "55", "project_id", "AnotherProject00001")
+	if r.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("refused token: %d", r.StatusCode)
+	}
+	for _, want := range []string{refusedNextToField, "Nothing was saved: WHAPI refused the new token.", `data-testid="save-anyway"`,
+		`name="replace_refused" value="1"`, `value="55"`, `value="AnotherProject00001"`, `<span class="mono">` + hint + `</span>`,
+		`data-testid="verify-status">Verified<`} {
+		if !strings.Contains(r.body, want) {
+			t.Fatalf("the page lacks %s:\n%s", want, r.body)
+		}
+	}
+	if strings.Contains(r.body, wrong[len(wrong)-40:]) || strings.Contains(r.body, a.partnerToken[len(a.partnerToken)-40:]) {
+		t.Fatal("the page shows a token")
+	}
+	after, _ := a.store.Settings(ctx)
+	if after.PartnerTokenEnc != before.PartnerTokenEnc || after.VerifyStatus != models.VerifyVerified || after.LowBalanceThreshold != before.LowBalanceThreshold ||
+		after.ProjectID != before.ProjectID || !after.UpdatedAt.Equal(before.UpdatedAt) {
+		t.Fatal("a refused token changed the settings")
+	}
+	if audits2, _ := a.store.ListAudit(ctx, 100, 0); len(audits2) != len(audits) {
+		t.Fatal("a refused token wrote an audit event")
+	}
+	if !strings.Contains(a.logs.String(), "whapi refused the new partner token: nothing saved") || !strings.Contains(a.logs.String(), "status=401") {
+		t.Fatal("the log does not say that WHAPI refused the new token")
+	}
+	if page := c.get("/admin/settings/whapi").body; !strings.Contains(page, hint) || strings.Contains(page, "save-anyway") {
+		t.Fatal("the page afterwards does not show the current token, or still offers to save anyway")
+	}
+
+	// "Save it anyway" without pasting the token again saves nothing.
+	r = c.saveToken("", "replace_refused", "1", "low_balance_threshold", "55")
+	if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, `data-testid="error-partner_token">Paste the token to save it anyway.`) {
+		t.Fatalf("save anyway without the token: %d %s", r.StatusCode, r.body)
+	}
+	if st, _ := a.store.Settings(ctx); st.LowBalanceThreshold != before.LowBalanceThreshold {
+		t.Fatal("save anyway without the token saved the other fields")
+	}
+
+	// Pasted again, with "Save it anyway": replaced, marked refused.
+	r = c.saveToken("Bearer "+wrong, "replace_refused", "1", "low_balance_threshold", "55")
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save anyway: %d %s", r.StatusCode, r.body)
+	}
+	if a.storedToken() != "Bearer "+wrong {
+		t.Fatal("save anyway did not replace the token")
+	}
+	page := c.get("/admin/settings/whapi").body
+	for _, want := range []string{"Saved anyway, as you asked: WHAPI refused this token", `data-testid="verify-status">Refused by WHAPI<`, "…" + wrong[len(wrong)-4:]} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("the page after saving anyway lacks %s:\n%s", want, page)
+		}
+	}
+	if st, _ := a.store.Settings(ctx); st.LowBalanceThreshold != 55 {
+		t.Fatal("save anyway did not save the other fields")
+	}
+}
+
+// PUT /api/settings/whapi with a token WHAPI refuses: 409 token_refused
+// with WHAPI's status, nothing saved; the same body with "replace_refused":
+// true saves it (verify_status refused); an unreachable WHAPI saves it not
+// verified. The new field is read as strictly as the others.
+func TestSettingsAPIRefusedToken(t *testing.T) {
+	a, c := adminClient(t)
+	h := []string{"X-CSRF-Token", c.csrf("/admin/settings/whapi")}
+	put := func(body string) (result, map[string]any) {
+		t.Helper()
+		r := c.jsonReq("PUT", "/api/settings/whapi", body, h...)
+		got := map[string]any{}
+		_ = json.Unmarshal([]byte(r.body), &got)
+		return r, got
+	}
+	if r, _ := put(`{"partner_token":"Bearer ` + a.partnerToken + `"}`); r.StatusCode != 200 {
+		t.Fatalf("PUT: %d %s", r.StatusCode, r.body)
+	}
+	ctx := context.Background()
+	before, _ := a.store.Settings(ctx)
+	wrong := fakeJWT(1300)
+
+	r, got := put(`{"partner_token":"` + wrong + `","low_balance_threshold":9}`)
+	e, _ := got["error"].(map[string]any)
+	if r.StatusCode != http.StatusConflict || e["code"] != "token_refused" || e["whapi_status"] != 401.0 ||
+		e["message"] != `WHAPI refused this token (401): the current token stays in use and nothing of this request was saved. To save it all the same, send it again with "replace_refused": true` {
+		t.Fatalf("refused token: %d %s", r.StatusCode, r.body)
+	}
+	if strings.Contains(r.body, wrong[len(wrong)-40:]) {
+		t.Fatal("the answer holds the token")
+	}
+	if st, _ := a.store.Settings(ctx); st.PartnerTokenEnc != before.PartnerTokenEnc || st.VerifyStatus != models.VerifyVerified || st.LowBalanceThreshold != before.LowBalanceThreshold {
+		t.Fatal("a refused token changed the settings")
+	}
+
+	// The new field, strictly: other spellings, another type, twice, and
+	// without a token to save.
+	for _, bad := range []string{`{"partner_token":"` + wrong + `","Replace_refused":true}`, `{"partner_token":"` + wrong + `","REPLACE_REFUSED":true}`,
+		`{"partner_token":"` + wrong + `","replace_refused":"true"}`, `{"partner_token":"` + wrong + `","replace_refused":1}`,
+		`{"partner_token":"` + wrong + `","replace_refused":false,"replace_refused":true}`, `{"partner_token":"` + wrong + `","replaceRefused":true}`} {
+		if r, _ := put(bad); r.StatusCode != 400 || !strings.Contains(r.body, `"code":"bad_json"`) {
+			t.Errorf("PUT %.80s…: %d %s", bad[len(bad)-40:], r.StatusCode, r.body)
+		}
+	}
+	if r, got := put(`{"replace_refused":true,"low_balance_threshold":9}`); r.StatusCode != 422 ||
+		got["error"].(map[string]any)["fields"].(map[string]any)["partner_token"] != "paste the token to save it anyway" {
+		t.Fatalf("replace_refused without a token: %d %s", r.StatusCode, r.body)
+	}
+	if st, _ := a.store.Settings(ctx); st.PartnerTokenEnc != before.PartnerTokenEnc || st.LowBalanceThreshold != before.LowBalanceThreshold {
+		t.Fatal("a refused PUT changed the settings")
+	}
+
+	r, got = put(`{"partner_token":"` + wrong + `","low_balance_threshold":9,"replace_refused":true}`)
+	if r.StatusCode != 200 || got["verify_status"] != "refused" || got["verified"] != false || got["low_balance_threshold"] != 9.0 ||
+		got["token_hint"] != "…"+wrong[len(wrong)-4:] {
+		t.Fatalf("replace_refused: %d %s", r.StatusCode, r.body)
+	}
+	if a.storedToken() != "Bearer "+wrong {
+		t.Fatal("replace_refused did not save the token")
+	}
+
+	// WHAPI unreachable: saved, not verified, as before.
+	a.sim.InjectFault(whapisim.Fault{Path: "/projects", Kind: whapisim.FaultStatus, Status: 503, Times: 5})
+	r, got = put(`{"partner_token":"` + a.partnerToken + `"}`)
+	if r.StatusCode != 200 || got["verify_status"] != "unreachable" || a.storedToken() != "Bearer "+a.partnerToken {
+		t.Fatalf("unreachable: %d %s", r.StatusCode, r.body)
+	}
 }
 
 func TestBadTokenInputChangesNothing(t *testing.T) {

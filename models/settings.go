@@ -34,6 +34,17 @@ type Project struct {
 	Default bool   `json:"default"`
 }
 
+// ProjectListed reports whether id is one of projects: listed by its id,
+// or "default" (WHAPI's alias) when one of them is WHAPI's default.
+func ProjectListed(projects []Project, id string) bool {
+	for _, p := range projects {
+		if p.ID == id || (id == "default" && p.Default) {
+			return true
+		}
+	}
+	return false
+}
+
 // ProjectStatus is what the last check said of the configured project id.
 type ProjectStatus string
 
@@ -123,8 +134,13 @@ type SettingsChange struct {
 	// normalised ("Bearer <token>") and Hint its masked form.
 	PartnerToken *string
 	Hint         string
-	ClearToken   bool
-	ProjectID    *string
+	// Check, with PartnerToken, is what WHAPI said of that token when it
+	// was checked before this save: stored in the same update as the token,
+	// so the status on the row always belongs to the token stored with it
+	// (nil: the new token is stored "unverified").
+	Check      *TokenCheck
+	ClearToken bool
+	ProjectID  *string
 	// ProjectNote, when set, is added to the audit event's words for a
 	// new project id (e.g. that it was picked from WHAPI's list).
 	ProjectNote         string
@@ -132,8 +148,17 @@ type SettingsChange struct {
 	TopupWindowDays     *int64
 }
 
-// UpdateSettings applies a change and its audit event in one transaction.
-// Replacing or clearing the token resets the verification to "unverified".
+// TokenCheck is what WHAPI said of a partner token (GET /projects).
+type TokenCheck struct {
+	Status VerifyStatus
+	// Projects is WHAPI's list when it answered (Status verified); nil
+	// when it did not list them (refused, unreachable).
+	Projects []Project
+}
+
+// UpdateSettings applies a change and its audit events in one transaction.
+// Replacing the token resets the verification to "unverified", or sets
+// the change's Check; clearing it resets it.
 // It returns the settings as they are now and whether anything changed.
 func (s *Store) UpdateSettings(ctx context.Context, actor Actor, ch SettingsChange) (*Settings, bool, error) {
 	now := s.now()
@@ -189,6 +214,30 @@ func (s *Store) UpdateSettings(ctx context.Context, actor Actor, ch SettingsChan
 			updates["topup_window_days"] = *ch.TopupWindowDays
 			what = append(what, fmt.Sprintf("top-up window %d → %d days", st.TopupWindowDays, *ch.TopupWindowDays))
 		}
+		var checked string
+		if ch.PartnerToken != nil && !ch.ClearToken && ch.Check != nil {
+			// The project known or not is decided here, against the project
+			// id this update leaves, whatever was saved while WHAPI was asked.
+			projectID := st.ProjectID
+			if ch.ProjectID != nil {
+				projectID = *ch.ProjectID
+			}
+			var known *bool
+			updates["verify_status"] = ch.Check.Status
+			updates["verified_at"] = now
+			if ch.Check.Projects != nil {
+				list, err := json.Marshal(ch.Check.Projects)
+				if err != nil {
+					return err
+				}
+				k := ProjectListed(ch.Check.Projects, projectID)
+				known = &k
+				updates["whapi_projects"] = string(list)
+				updates["projects_listed_at"] = now
+			}
+			updates["project_known"] = known
+			checked = verifyDetail(ch.Check.Status, known)
+		}
 		if len(what) == 0 {
 			return nil
 		}
@@ -197,6 +246,11 @@ func (s *Store) UpdateSettings(ctx context.Context, actor Actor, ch SettingsChan
 		}
 		if err := s.audit(tx, actor, "settings.whapi.update", "whapi settings", joinWhat(what)); err != nil {
 			return err
+		}
+		if checked != "" {
+			if err := s.audit(tx, actor, "settings.whapi.verify", "whapi settings", checked); err != nil {
+				return err
+			}
 		}
 		st = Settings{} // read afresh: scanning a NULL leaves a set pointer as it was
 		return tx.First(&st, 1).Error
@@ -247,20 +301,25 @@ func (s *Store) RecordVerification(ctx context.Context, actor Actor, sealedToken
 		if !applied {
 			return nil
 		}
-		detail := "WHAPI check: " + string(status)
-		if projectKnown != nil {
-			if *projectKnown {
-				detail += "; project id known to WHAPI"
-			} else {
-				detail += "; project id NOT known to WHAPI"
-			}
-		}
-		return s.audit(tx, actor, "settings.whapi.verify", "whapi settings", detail)
+		return s.audit(tx, actor, "settings.whapi.verify", "whapi settings", verifyDetail(status, projectKnown))
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: record verification: %w", err)
 	}
 	return applied, nil
+}
+
+// verifyDetail is the audit event's words for what WHAPI said of the token.
+func verifyDetail(status VerifyStatus, projectKnown *bool) string {
+	detail := "WHAPI check: " + string(status)
+	if projectKnown != nil {
+		if *projectKnown {
+			detail += "; project id known to WHAPI"
+		} else {
+			detail += "; project id NOT known to WHAPI"
+		}
+	}
+	return detail
 }
 
 // SetPartnerShort records (at != nil) or clears (nil) that WHAPI refused an

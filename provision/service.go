@@ -14,6 +14,9 @@ import (
 // satisfies it.
 type Partner interface {
 	Projects(ctx context.Context) (*whapi.ProjectList, error)
+	// ProjectsWithToken is Projects asked with a new partner token before
+	// it is saved.
+	ProjectsWithToken(ctx context.Context, token string) (*whapi.ProjectList, error)
 	CreateChannel(ctx context.Context, req whapi.CreateChannelRequest) (*whapi.Channel, error)
 	GetChannel(ctx context.Context, id string) (*whapi.Channel, error)
 	ListAllChannels(ctx context.Context) ([]whapi.Channel, error)

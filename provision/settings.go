@@ -31,6 +31,31 @@ type SettingsInput struct {
 	ProjectID           string
 	LowBalanceThreshold *int64
 	TopupWindowDays     *int64
+	// ReplaceRefused is the admin's explicit "save it anyway": a new
+	// PartnerToken that WHAPI refuses is saved all the same (marked
+	// refused) instead of *TokenRefusedError. It needs a PartnerToken.
+	ReplaceRefused bool
+}
+
+// ErrReplaceNeedsToken is the refusal of "save it anyway" without a token:
+// there is nothing to save anyway (a page never keeps the token it was
+// sent, so the admin pastes it again).
+var ErrReplaceNeedsToken = errors.New("paste the token to save it anyway")
+
+// TokenRefusedError is SaveWHAPISettings' answer when WHAPI refused (401 or
+// 403) the new partner token it was asked with before the save, and the
+// admin did not ask to save it anyway: nothing was saved — neither the
+// token nor the other settings of the same submit — and the current token,
+// if one is saved, stays in use with its status.
+type TokenRefusedError struct {
+	// Status is WHAPI's HTTP status: 401 or 403.
+	Status int
+	// Kept is true when a token is saved, and stays in use.
+	Kept bool
+}
+
+func (e *TokenRefusedError) Error() string {
+	return fmt.Sprintf("WHAPI refused this token (%d)", e.Status)
 }
 
 // Check is what WHAPI said when whapidesk checked the saved token.
@@ -50,10 +75,25 @@ type SettingsResult struct {
 	Check    *Check // nil when no token is configured
 }
 
-// SaveWHAPISettings validates and saves the WHAPI settings, then checks the
-// token against WHAPI (GET /projects) and records what WHAPI said, its list
-// of projects included. The token is saved even when WHAPI cannot be
-// reached (then marked not verified).
+// SaveWHAPISettings validates and saves the WHAPI settings and records what
+// WHAPI said of the token, its list of projects included.
+//
+// A new token is checked before it replaces the current one: WHAPI is
+// asked with it (GET /projects, read-only, no transaction open), and
+//   - accepted: it is saved with the other settings, verified;
+//   - refused (401/403): nothing of this submit is saved and the answer is
+//     *TokenRefusedError — one Save is one change, so a refusal does not
+//     leave half of it applied — unless in.ReplaceRefused, when it is
+//     saved marked refused. This holds when no token is saved yet too:
+//     a token WHAPI refuses is saved only when the admin says so;
+//   - not answered (unreachable, timeout, 5xx, 429): saved, not verified,
+//     as before this check existed.
+//
+// The token and what WHAPI said of it are stored in one update
+// (models.SettingsChange.Check), so of two admins saving at once the last
+// save wins as a whole and the status on the row is always that of the
+// token stored with it. Without a new token, the saved token is checked
+// after the save when anything changed or it was never checked.
 func (s *Service) SaveWHAPISettings(ctx context.Context, actor models.Actor, in SettingsInput) (*SettingsResult, error) {
 	return s.saveSettings(ctx, actor, in, "")
 }
@@ -70,11 +110,31 @@ func (s *Service) saveSettings(ctx context.Context, actor models.Actor, in Setti
 		return nil, fe
 	}
 	ch.ProjectNote = note
+	var asked *Check
+	if ch.PartnerToken != nil {
+		var status int
+		ch.Check, asked, status = s.checkToken(ctx, *ch.PartnerToken)
+		if ch.Check.Status == models.VerifyRefused && !in.ReplaceRefused {
+			s.log.WarnContext(ctx, "whapi refused the new partner token: nothing saved", "status", status,
+				"actor", actor.Email, "current_token_kept", cur.Configured())
+			return nil, &TokenRefusedError{Status: status, Kept: cur.Configured()}
+		}
+		if ch.Check.Status == models.VerifyRefused {
+			s.log.WarnContext(ctx, "whapi refused the new partner token: saved anyway, as the admin asked", "status", status, "actor", actor.Email)
+		}
+	}
 	st, changed, err := s.store.UpdateSettings(ctx, actor, ch)
 	if err != nil {
 		return nil, err
 	}
 	res := &SettingsResult{Settings: st, Changed: changed}
+	if asked != nil {
+		// Stored with the token in the same update: whether the project is
+		// known was decided there, against the project id saved.
+		asked.ProjectKnown, asked.Recorded = st.ProjectKnown, true
+		res.Check = asked
+		return res, nil
+	}
 	if !st.Configured() {
 		return res, nil
 	}
@@ -102,7 +162,10 @@ func settingsChange(in SettingsInput, configured bool) (models.SettingsChange, F
 	var ch models.SettingsChange
 	fe := FieldErrors{}
 	if strings.TrimSpace(in.PartnerToken) == "" {
-		if !configured {
+		switch {
+		case in.ReplaceRefused:
+			fe["partner_token"] = ErrReplaceNeedsToken.Error()
+		case !configured:
 			fe["partner_token"] = ErrTokenEmpty.Error()
 		}
 	} else if tok, err := NormalizePartnerToken(in.PartnerToken); err != nil {
@@ -241,34 +304,60 @@ func (s *Service) TestConnection(ctx context.Context, actor models.Actor) (*Chec
 	return chk, st, err
 }
 
+// checkToken asks WHAPI for the partner's projects with token, a new
+// token not saved yet (no transaction is open). It returns what to store
+// with the token, the check as SaveWHAPISettings reports it (ProjectKnown
+// is decided when it is stored), and WHAPI's status when it refused the
+// token.
+func (s *Service) checkToken(ctx context.Context, token string) (*models.TokenCheck, *Check, int) {
+	list, err := s.whapi.ProjectsWithToken(ctx, token)
+	tc := tokenCheck(list, err)
+	if tc.Status == models.VerifyUnreachable {
+		s.log.WarnContext(ctx, "whapi check of the new partner token failed: saving it not verified", "err", err)
+	}
+	status := 0
+	var ae *whapi.APIError
+	if tc.Status == models.VerifyRefused && errors.As(err, &ae) {
+		status = ae.Status
+	}
+	return tc, &Check{Status: tc.Status, Projects: len(tc.Projects)}, status
+}
+
+// tokenCheck is what WHAPI's answer to GET /projects says of the token it
+// was asked with.
+func tokenCheck(list *whapi.ProjectList, err error) *models.TokenCheck {
+	switch {
+	case err == nil:
+		projects := make([]models.Project, 0, len(list.Projects))
+		for _, p := range list.Projects {
+			projects = append(projects, models.Project{ID: p.ID, Name: projectName(p.Name), Default: p.IsDefault})
+		}
+		return &models.TokenCheck{Status: models.VerifyVerified, Projects: projects}
+	case errors.Is(err, whapi.ErrUnauthorized):
+		// 401 or 403: WHAPI's docs do not tell them apart for the partner
+		// token, so both are a refusal of the token.
+		return &models.TokenCheck{Status: models.VerifyRefused}
+	}
+	// Timeouts, network errors, 5xx, 429, other 4xx and anything else:
+	// WHAPI did not say yes or no to the token, so it is not verified.
+	return &models.TokenCheck{Status: models.VerifyUnreachable}
+}
+
 // verify asks WHAPI for the partner's projects with the stored token. No
 // transaction is open while WHAPI is called.
 func (s *Service) verify(ctx context.Context, actor models.Actor, st *models.Settings) (*Check, error) {
-	chk := &Check{}
-	var projects []models.Project
 	list, err := s.whapi.Projects(ctx)
-	switch {
-	case err == nil:
-		chk.Status = models.VerifyVerified
-		known := false
-		projects = make([]models.Project, 0, len(list.Projects))
-		for _, p := range list.Projects {
-			if p.ID == st.ProjectID || (st.ProjectID == "default" && p.IsDefault) {
-				known = true
-			}
-			projects = append(projects, models.Project{ID: p.ID, Name: projectName(p.Name), Default: p.IsDefault})
-		}
+	tc := tokenCheck(list, err)
+	chk := &Check{Status: tc.Status, Projects: len(tc.Projects)}
+	if tc.Projects != nil {
+		known := models.ProjectListed(tc.Projects, st.ProjectID)
 		chk.ProjectKnown = &known
-		chk.Projects = len(list.Projects)
-	case errors.Is(err, whapi.ErrUnauthorized):
-		chk.Status = models.VerifyRefused
-	default:
-		// Timeouts, network errors, 5xx, 429 and anything else: WHAPI did
-		// not say yes or no, so the token stays saved but not verified.
-		s.log.WarnContext(ctx, "whapi token check failed", "err", err)
-		chk.Status = models.VerifyUnreachable
 	}
-	recorded, err := s.store.RecordVerification(ctx, actor, st.PartnerTokenEnc, st.ProjectID, chk.Status, chk.ProjectKnown, projects)
+	if tc.Status == models.VerifyUnreachable {
+		// The token stays saved but not verified.
+		s.log.WarnContext(ctx, "whapi token check failed", "err", err)
+	}
+	recorded, err := s.store.RecordVerification(ctx, actor, st.PartnerTokenEnc, st.ProjectID, chk.Status, chk.ProjectKnown, tc.Projects)
 	if err != nil {
 		return nil, fmt.Errorf("provision: %w", err)
 	}

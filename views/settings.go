@@ -27,6 +27,11 @@ type WHAPISettings struct {
 	// Doctor is what the last "Test connection" found (nil: none ran).
 	Doctor *DoctorView
 
+	// TokenRefused, after WHAPI refused a new token, says so next to the
+	// token field (with WHAPI's status), and the form offers to save it
+	// anyway: nothing of that submit was saved.
+	TokenRefused string
+
 	// Form state after a refused submission.
 	ProjectIDInput string
 	ThresholdInput string
@@ -60,6 +65,15 @@ func verifyBadge(status string) Badge {
 		return Badge{Text: "Not verified: WHAPI unreachable", Tone: "warn"}
 	}
 	return Badge{Text: "Not verified", Tone: "muted"}
+}
+
+// tokenError is what the page says next to the token field: what WHAPI
+// said of a new token, or what is wrong with the text; and what to do.
+func (s WHAPISettings) tokenError() (msg, more string) {
+	if s.TokenRefused != "" {
+		return s.TokenRefused, " For safety the text you pasted was not kept: to use this token all the same, paste it again and choose “Save it anyway”."
+	}
+	return s.Errors["partner_token"], " For safety the text you pasted was not kept: paste it again."
 }
 
 func tokenPlaceholder(configured bool) string {

@@ -184,6 +184,10 @@ type call struct {
 	body    any        // JSON body; nil for none
 	token   string     // gate: the raw channel token
 	hide    []string   // more secrets to keep out of any text (besides the token)
+	// partner, when set, is the partner token to send instead of the
+	// TokenSource's: a candidate being checked before it is saved
+	// (ProjectsWithToken). Like the stored one, it is the full header value.
+	partner string
 	// date, when set, receives the Date header of the answer that
 	// succeeded (zero when it had none, or none that parses).
 	date *time.Time
@@ -295,12 +299,15 @@ func (c *Client) authorization(ctx context.Context, cl call) (string, []string, 
 		}
 		return "Bearer " + tok, []string{tok}, nil
 	}
-	if c.tokens == nil {
-		return "", nil, &callError{op: cl.op, text: "no partner token source", kind: ErrNoToken}
-	}
-	val, err := c.tokens.PartnerToken(ctx)
-	if err != nil {
-		return "", nil, &callError{op: cl.op, text: "partner token unavailable", kind: ErrNoToken, cause: err}
+	val := cl.partner
+	if val == "" {
+		if c.tokens == nil {
+			return "", nil, &callError{op: cl.op, text: "no partner token source", kind: ErrNoToken}
+		}
+		var err error
+		if val, err = c.tokens.PartnerToken(ctx); err != nil {
+			return "", nil, &callError{op: cl.op, text: "partner token unavailable", kind: ErrNoToken, cause: err}
+		}
 	}
 	if val == "" {
 		return "", nil, &callError{op: cl.op, text: "no partner token configured", kind: ErrNoToken}

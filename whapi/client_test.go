@@ -67,6 +67,46 @@ func TestReplacedPartnerTokenUsedOnNextCall(t *testing.T) {
 	}
 }
 
+// A candidate token is checked with itself, sent byte for byte, and kept
+// out of WHAPI's refusal as a stored token is; the stored one is not sent.
+func TestProjectsWithTokenSendsTheCandidate(t *testing.T) {
+	candidate := "Bearer " + jwtToken(t)
+	srv, rec := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != candidate {
+			answerWith(200, fixture(t, "projects.json"))(w, r)
+			return
+		}
+		answerWith(401, fmt.Appendf(nil, `{"error":{"code":401,"message":"bad token %s"}}`, r.Header.Get("Authorization")))(w, r)
+	})
+	c, tokens := newClient(t, srv)
+	stored := tokens.val
+	_, err := c.ProjectsWithToken(t.Context(), candidate)
+	var ae *whapi.APIError
+	if !errors.Is(err, whapi.ErrUnauthorized) || !errors.As(err, &ae) || ae.Status != 401 {
+		t.Fatalf("the candidate's refusal: %v", err)
+	}
+	if strings.Contains(err.Error(), candidate[len(candidate)-40:]) {
+		t.Fatal("the refusal's text holds the candidate token")
+	}
+	if got := rec.last(t).Auth; len(got) != 1 || got[0] != candidate {
+		t.Fatalf("Authorization = %.40q…, want the candidate byte for byte", got)
+	}
+	// The stored token is still the one of every other call.
+	if _, err := c.Projects(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.last(t).Auth; len(got) != 1 || got[0] != stored {
+		t.Fatal("after a candidate's check, Projects did not send the stored token")
+	}
+	n := len(rec.all())
+	if _, err := c.ProjectsWithToken(t.Context(), ""); !errors.Is(err, whapi.ErrNoToken) {
+		t.Fatalf("an empty candidate: %v", err)
+	}
+	if len(rec.all()) != n {
+		t.Fatal("an empty candidate was sent")
+	}
+}
+
 func TestChannelTokenSentWithBearer(t *testing.T) {
 	srv, rec := newServer(t, answerWith(200, fixture(t, "health_qr.json")))
 	c, _ := newClient(t, srv)

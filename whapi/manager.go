@@ -26,6 +26,25 @@ func (c *Client) Projects(ctx context.Context) (*ProjectList, error) {
 	return &out, nil
 }
 
+// ProjectsWithToken is Projects asked with token instead of the stored
+// partner token: how a new token is checked before it replaces the
+// current one. token is the full Authorization header value, e.g. "Bearer
+// eyJ…", sent byte for byte as a stored one is (and kept out of every error
+// and log line the same way). A refusal of token is ErrUnauthorized; an
+// empty token is ErrNoToken and nothing is sent.
+func (c *Client) ProjectsWithToken(ctx context.Context, token string) (*ProjectList, error) {
+	const op = "projects"
+	if token == "" {
+		return nil, &callError{op: op, text: "no partner token given", kind: ErrNoToken}
+	}
+	var out ProjectList
+	err := c.do(ctx, call{op: op, method: http.MethodGet, segs: []string{"projects"}, date: &out.Date, partner: token}, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // CreateChannel creates a channel (PUT /channels with {name, projectId,
 // phone?}). The new channel is in trial mode and carries its token.
 //

@@ -67,6 +67,11 @@ func TestNoTokenInErrorsOrLogs(t *testing.T) {
 
 	calls := []func(context.Context, *whapi.Client) error{
 		func(ctx context.Context, c *whapi.Client) error { _, err := c.Projects(ctx); return err },
+		// A candidate token being checked (the same text: it is hidden as the stored one is).
+		func(ctx context.Context, c *whapi.Client) error {
+			_, err := c.ProjectsWithToken(ctx, partner)
+			return err
+		},
 		func(ctx context.Context, c *whapi.Client) error {
 			_, err := c.CreateChannel(ctx, whapi.CreateChannelRequest{Name: "n", ProjectID: "p"})
 			return err

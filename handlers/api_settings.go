@@ -29,6 +29,9 @@ type settingsJSON struct {
 	ChangedAt           *string       `json:"changed_at,omitempty"`
 	LowBalanceThreshold int64         `json:"low_balance_threshold"`
 	TopupWindowDays     int64         `json:"topup_window_days"`
+	// CreateShareExtra: each customer's share of new channels in 30
+	// minutes is their plan's channel limit plus this.
+	CreateShareExtra int64 `json:"create_share_extra"`
 }
 
 // projectJSON is one of WHAPI's projects as the API shows it.
@@ -44,7 +47,7 @@ func toSettingsJSON(st *models.Settings) settingsJSON {
 		Verified: st.VerifyStatus == models.VerifyVerified, VerifyStatus: string(st.VerifyStatus),
 		ProjectKnown: st.ProjectKnown, ProjectStatus: string(st.ProjectStatus()), Projects: []projectJSON{},
 		ProjectsListedAt: apiTimePtr(st.ProjectsListedAt), ChangedBy: st.TokenChangedBy, LowBalanceThreshold: st.LowBalanceThreshold,
-		TopupWindowDays: st.TopupWindowDays, ChangedAt: apiTimePtr(st.TokenChangedAt),
+		TopupWindowDays: st.TopupWindowDays, ChangedAt: apiTimePtr(st.TokenChangedAt), CreateShareExtra: st.CreateShareExtra,
 	}
 	for _, p := range st.Projects {
 		out.Projects = append(out.Projects, projectJSON{ID: p.ID, Name: p.Name, Default: p.Default})
@@ -66,6 +69,7 @@ type settingsPut struct {
 	ProjectID           *string `json:"project_id"`
 	LowBalanceThreshold *int64  `json:"low_balance_threshold"`
 	TopupWindowDays     *int64  `json:"topup_window_days"`
+	CreateShareExtra    *int64  `json:"create_share_extra"`
 	// ReplaceRefused saves a partner_token that WHAPI refuses all the
 	// same (marked refused) instead of answering 409 token_refused.
 	ReplaceRefused bool `json:"replace_refused"`
@@ -77,7 +81,7 @@ func (h *Handler) putWHAPISettingsAPI(c echo.Context) error {
 		return err
 	}
 	in := provision.SettingsInput{LowBalanceThreshold: body.LowBalanceThreshold, TopupWindowDays: body.TopupWindowDays,
-		ReplaceRefused: body.ReplaceRefused}
+		ReplaceRefused: body.ReplaceRefused, CreateShareExtra: body.CreateShareExtra}
 	if body.PartnerToken != nil {
 		in.PartnerToken = *body.PartnerToken
 	}

@@ -744,12 +744,12 @@ func TestAPIUpstreamProblems(t *testing.T) {
 		f.subscribe(f.alice.id, f.createPlan("Basic", 3, 30, 30))
 		f.createChannel(f.alice, "One")
 		r := f.call(f.alice, "POST", "/api/channels", `{"name":"Two"}`)
-		e := apiWant(t, r, http.StatusTooManyRequests, "rate_limited")
+		e := apiWant(t, r, http.StatusTooManyRequests, "create_budget")
 		secs, err := strconv.Atoi(r.Header.Get("Retry-After"))
 		if err != nil || secs < 1700 || secs > 1800 {
 			t.Fatalf("Retry-After %q", r.Header.Get("Retry-After"))
 		}
-		if !strings.Contains(e.Error.Message, "try again in 30 minutes") {
+		if !strings.Contains(e.Error.Message, "you can add a channel again in 30 minutes") {
 			t.Fatalf("message %q", e.Error.Message)
 		}
 		// The refused create took no slot.

@@ -163,7 +163,7 @@ func (h *Handler) custCreateError(err error) (string, bool) {
 		return "All channels of your plan are in use: delete a channel to add another.", true
 	case "no_active_plan":
 		return fmt.Sprintf("You have no active plan, so no channel can be added. Ask %s to activate one.", h.cfg.Brand), true
-	case "rate_limited":
+	case "rate_limited", provision.CodeCreateBudget:
 		return upperFirst(msg) + ".", true
 	case "unavailable":
 		return "Adding channels is temporarily unavailable. Nothing was charged; please try again later.", true

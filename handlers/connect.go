@@ -254,12 +254,13 @@ func (h *Handler) requestPairingCode(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	phone := c.FormValue("phone")
-	code, err := h.svc.PairingCode(ctx, ch.ID, phone)
+	code, err := h.svc.PairingCode(ctx, actor(c), ch.ID, phone)
 	v := h.connectView(c, ch)
 	v.Pairing.Phone = phone
 	v.ShowPairing = true // the answer shows in the card that asked
 	status := http.StatusOK
 	var fe provision.FieldErrors
+	var rl *provision.RetryLaterError
 	switch {
 	case err == nil:
 		v.Pairing.Code = code
@@ -269,6 +270,10 @@ func (h *Handler) requestPairingCode(c echo.Context) error {
 	case errors.As(err, &fe):
 		v.Pairing.Errors = fe
 		status = http.StatusUnprocessableEntity
+	case errors.As(err, &rl):
+		// Beside the number, as the test message's limit is shown: the
+		// page answers 200 (htmx swaps it in), and WHAPI was not asked.
+		v.Pairing.Errors = map[string]string{"phone": upperFirst(rl.Error()) + "."}
 	case errors.Is(err, provision.ErrAlreadyLinked):
 		v.Pairing.Message = "A phone is already linked to this channel."
 	case errors.Is(err, provision.ErrNoQR):

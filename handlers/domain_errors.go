@@ -28,7 +28,11 @@ func domainError(err error) (status int, code, message string, ok bool) {
 	case errors.As(err, &fe):
 		return http.StatusUnprocessableEntity, "invalid_input", "nothing was changed: see the fields", true
 	case errors.As(err, &rl):
-		return http.StatusTooManyRequests, "rate_limited", rl.Error(), true
+		code := rl.Code
+		if code == "" {
+			code = "rate_limited"
+		}
+		return http.StatusTooManyRequests, code, rl.Error(), true
 	case errors.As(err, &soon):
 		return http.StatusTooManyRequests, "extend_too_soon", soon.Error(), true
 	case errors.Is(err, models.ErrNotFound):
@@ -87,6 +91,11 @@ func domainError(err error) (status int, code, message string, ok bool) {
 // customers must not name WHAPI or its settings (domainError's); ok is
 // false for any other error.
 func adminWords(err error) (status int, code, message string, ok bool) {
+	var rl *provision.RetryLaterError
+	if errors.As(err, &rl) && rl.Detail != "" {
+		status, code, message, _ = domainError(err)
+		return status, code, rl.Detail + ": " + message, true
+	}
 	var project *provision.ProjectError
 	if !errors.As(err, &project) {
 		return 0, "", "", false

@@ -305,6 +305,7 @@ func parseProjectPickForm(c echo.Context) projectPickForm {
 type settingsForm struct {
 	In                               provision.SettingsInput
 	ProjectID, Threshold, WindowDays string // as typed
+	ShareExtra                       string // as typed
 	Errors                           provision.FieldErrors
 }
 
@@ -312,12 +313,14 @@ func parseSettingsForm(c echo.Context) settingsForm {
 	f := settingsForm{In: provision.SettingsInput{PartnerToken: c.FormValue("partner_token"), ProjectID: c.FormValue("project_id"),
 		ReplaceRefused: c.FormValue("replace_refused") == "1"},
 		ProjectID: c.FormValue("project_id"), Threshold: c.FormValue("low_balance_threshold"), WindowDays: c.FormValue("topup_window_days"),
-		Errors: provision.FieldErrors{}}
+		ShareExtra: c.FormValue("create_share_extra"), Errors: provision.FieldErrors{}}
 	var fe fieldError
 	f.In.LowBalanceThreshold, fe = formOptionalInt(c, "low_balance_threshold")
 	addError(f.Errors, "low_balance_threshold", fe)
 	f.In.TopupWindowDays, fe = formOptionalInt(c, "topup_window_days")
 	addError(f.Errors, "topup_window_days", fe)
+	f.In.CreateShareExtra, fe = formOptionalInt(c, "create_share_extra")
+	addError(f.Errors, "create_share_extra", fe)
 	if len(f.Errors) > 0 {
 		f.Errors = withRules(f.Errors, provision.ValidateSettings(f.In))
 	}

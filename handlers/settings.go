@@ -33,6 +33,7 @@ func settingsView(st *models.Settings) views.WHAPISettings {
 		ProjectIDInput:      st.ProjectID,
 		ThresholdInput:      strconv.FormatInt(st.LowBalanceThreshold, 10),
 		WindowInput:         strconv.FormatInt(st.TopupWindowDays, 10),
+		ShareExtraInput:     strconv.FormatInt(st.CreateShareExtra, 10),
 	}
 }
 
@@ -118,6 +119,7 @@ func (h *Handler) saveWHAPISettings(c echo.Context) error {
 		v := settingsView(st)
 		v.Errors = fe
 		v.ProjectIDInput, v.ThresholdInput, v.WindowInput = form.ProjectID, form.Threshold, form.WindowDays
+		v.ShareExtraInput = form.ShareExtra
 		p := h.settingsPage(c)
 		p.Flash = &views.Flash{Kind: "error", Text: "Nothing was saved: correct the fields marked below."}
 		if refused != nil {

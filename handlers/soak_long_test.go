@@ -341,6 +341,7 @@ func newSoak(t *testing.T) *soak {
 	appHTTP := &http.Client{Transport: s.appTr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	client := env.Client(whapi.WithHTTPClient(appHTTP), whapi.WithLogger(log), whapi.WithTimeout(soakWHAPITimeout))
 	svc := provision.New(s.store, client, log)
+	liftCreateBudget(t, s.store, svc, o.sim.CreateLimit)
 	e := echo.New()
 	New(s.store, svc, log, Config{}).Routes(e)
 	s.srv = httptest.NewServer(e)

@@ -113,6 +113,9 @@ func newTestApp(t testing.TB, opts ...func(*appOptions)) *testApp {
 	if a.clock != nil {
 		a.svc.SetClock(a.clock.Now)
 	}
+	if o.sim.CreateLimit > whapisim.DefaultCreateLimit {
+		liftCreateBudget(t, a.store, a.svc, o.sim.CreateLimit)
+	}
 	a.e = echo.New()
 	a.h = New(a.store, a.svc, log, o.handler)
 	a.h.Routes(a.e)
@@ -122,6 +125,20 @@ func newTestApp(t testing.TB, opts ...func(*appOptions)) *testApp {
 		a.svc.SetPublicURL(a.srv.URL)
 	}
 	return a
+}
+
+// liftCreateBudget lifts the app's own create budget with WHAPI's, for a
+// test that raised the simulator's create limit to make many channels:
+// the partner-wide budget to limit, and each customer's share to their
+// plan's limit plus the most the setting allows. The budget has tests of
+// its own (provision/budget_test.go, api_budget_test.go).
+func liftCreateBudget(t testing.TB, store *models.Store, svc *provision.Service, limit int) {
+	t.Helper()
+	svc.CreateBudget.Limit = limit
+	extra := int64(provision.MaxCreateShareExtra)
+	if _, _, err := store.UpdateSettings(context.Background(), models.SystemActor, models.SettingsChange{CreateShareExtra: &extra}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // giveUpAfter makes the app give up on each WHAPI request d after sending

@@ -19,6 +19,9 @@ type AuditEvent struct {
 	Target     string    `gorm:"column:target"`
 	Detail     string    `gorm:"column:detail"`
 	IP         string    `gorm:"column:ip"`
+	// Repeats counts identical refusals recorded on this one event
+	// (CountRefusal); 1 for every other event.
+	Repeats int64 `gorm:"column:repeats;default:1"`
 }
 
 // TableName implements gorm's Tabler.

@@ -294,8 +294,16 @@ func (s *Store) ChannelCounts(ctx context.Context) (map[ChannelStatus]int64, err
 // use too). The check and the insert are in one IMMEDIATE transaction,
 // which holds SQLite's write lock from its start, so concurrent requests
 // cannot both take the last slot (invariant 1). The create operation is
-// journalled in the same transaction.
+// journalled in the same transaction. It claims none of WHAPI's create
+// budget: the create workflow reserves with ReserveChannelWithin.
 func (s *Store) ReserveChannel(ctx context.Context, actor Actor, userID int64, name, phone string) (*Channel, *Operation, error) {
+	return s.reserveChannel(ctx, actor, userID, name, phone, nil)
+}
+
+// reserveChannel is ReserveChannel; claim, when set, runs in the same
+// transaction once the plan has room (ReserveChannelWithin claims the
+// create budget there), and its error undoes everything.
+func (s *Store) reserveChannel(ctx context.Context, actor Actor, userID int64, name, phone string, claim func(tx *gorm.DB) error) (*Channel, *Operation, error) {
 	var ch Channel
 	var op Operation
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -311,6 +319,11 @@ func (s *Store) ReserveChannel(ctx context.Context, actor Actor, userID int64, n
 		}
 		if err := s.checkFreeSlot(tx, userID, 0); err != nil {
 			return err
+		}
+		if claim != nil {
+			if err := claim(tx); err != nil {
+				return err
+			}
 		}
 		now := s.now()
 		ch = Channel{UserID: userID, Name: name, Phone: phone, Status: ChannelPending, TillConfirmed: true, CreatedAt: now, UpdatedAt: now}

@@ -83,9 +83,12 @@ type Settings struct {
 	ProjectsListedAt    *time.Time `gorm:"column:projects_listed_at"`
 	LowBalanceThreshold int64      `gorm:"column:low_balance_threshold"`
 	TopupWindowDays     int64      `gorm:"column:topup_window_days"`
-	PartnerShortAt      *time.Time `gorm:"column:partner_short_at"`
-	InstallID           string     `gorm:"column:install_id"`
-	UpdatedAt           time.Time  `gorm:"column:updated_at"`
+	// CreateShareExtra is added to a customer's plan channel limit to make
+	// their share of WHAPI's create budget in its window (models/budget.go).
+	CreateShareExtra int64      `gorm:"column:create_share_extra"`
+	PartnerShortAt   *time.Time `gorm:"column:partner_short_at"`
+	InstallID        string     `gorm:"column:install_id"`
+	UpdatedAt        time.Time  `gorm:"column:updated_at"`
 }
 
 // TableName implements gorm's Tabler.
@@ -146,6 +149,7 @@ type SettingsChange struct {
 	ProjectNote         string
 	LowBalanceThreshold *int64
 	TopupWindowDays     *int64
+	CreateShareExtra    *int64
 }
 
 // TokenCheck is what WHAPI said of a partner token (GET /projects).
@@ -213,6 +217,10 @@ func (s *Store) UpdateSettings(ctx context.Context, actor Actor, ch SettingsChan
 		if ch.TopupWindowDays != nil && *ch.TopupWindowDays != st.TopupWindowDays {
 			updates["topup_window_days"] = *ch.TopupWindowDays
 			what = append(what, fmt.Sprintf("top-up window %d → %d days", st.TopupWindowDays, *ch.TopupWindowDays))
+		}
+		if ch.CreateShareExtra != nil && *ch.CreateShareExtra != st.CreateShareExtra {
+			updates["create_share_extra"] = *ch.CreateShareExtra
+			what = append(what, fmt.Sprintf("new channels per customer in 30 minutes: plan limit + %d → + %d", st.CreateShareExtra, *ch.CreateShareExtra))
 		}
 		var checked string
 		if ch.PartnerToken != nil && !ch.ClearToken && ch.Check != nil {

@@ -516,7 +516,7 @@ func (c *campaign) act(ctx context.Context, rng *rand.Rand, kind string) {
 		case "qr":
 			_, _, err = svc.QRImage(ctx, ch.ID)
 		case "pairing":
-			_, err = svc.PairingCode(ctx, ch.ID, fmt.Sprintf("+973 %08d", rng.IntN(100_000_000)))
+			_, err = svc.PairingCode(ctx, models.SystemActor, ch.ID, fmt.Sprintf("+973 %08d", rng.IntN(100_000_000)))
 		case "phone scans": // the customer's phone scans the QR (not the app)
 			if ch.RemoteID() == "" {
 				skipped = true

@@ -158,7 +158,13 @@ func (s *Service) CreateChannel(ctx context.Context, actor models.Actor, in Crea
 	if st, err = s.projectReady(ctx, st); err != nil {
 		return nil, err
 	}
-	ch, op, err := s.store.ReserveChannel(ctx, actor, in.UserID, name, phone)
+	ch, op, claim, err := s.store.ReserveChannelWithin(ctx, actor, in.UserID, name, phone, s.CreateBudget, s.now())
+	var le *models.LimitError
+	if errors.As(err, &le) {
+		s.log.WarnContext(ctx, "channel create refused: create budget", "user", in.UserID, "scope", le.Scope,
+			"used", le.Used, "allowed", le.Allowed, "next", le.Next.Format(time.RFC3339))
+		return nil, s.createRefused(le)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -171,23 +177,66 @@ func (s *Service) CreateChannel(ctx context.Context, actor models.Actor, in Crea
 	for attempt := 1; ; attempt++ {
 		remote, err := s.whapi.CreateChannel(ctx, req)
 		if err == nil {
+			s.settleAttempt(ctx, claim, models.AttemptCreated)
 			return s.confirmCreateAndHook(ctx, actor, op.ID, remote)
 		}
 		if !whapi.OutcomeUnknown(err) {
-			return nil, s.failCreate(ctx, op.ID, err)
+			return nil, s.failCreate(ctx, actor, op.ID, ch.UserID, claim, err)
 		}
 		// The answer is lost: WHAPI may have made the channel. Look before
-		// trying again.
+		// trying again. (The retry is the same claimed attempt: the budget
+		// counts the attempt, and WHAPI's only if the first was not made.)
 		s.log.WarnContext(ctx, "channel create: no answer, looking it up", "channel", ch.ID, "err", err)
 		found, lerr := s.findRemote(ctx, st.InstallID, ch.ID)
 		switch {
 		case lerr != nil:
+			s.settleAttempt(ctx, claim, models.AttemptUnknown)
 			return ch, ErrOutcomeUnknown // Reconcile settles it
 		case found != nil:
+			s.settleAttempt(ctx, claim, models.AttemptCreated)
 			return s.confirmCreateAndHook(ctx, actor, op.ID, found)
 		case attempt >= 2:
+			s.settleAttempt(ctx, claim, models.AttemptUnknown)
 			return ch, ErrOutcomeUnknown
 		}
+	}
+}
+
+// WHAPI's create budget (reference.md §2.1, the docs' own words): "If you
+// create more than 20 channels within a 30-minute period, you'll receive
+// a '429: Too Many Requests' error until the 30-minute window resets",
+// for the whole partner account. Whether the window rolls or is fixed is
+// not documented: rolling is the safe reading (a fixed window never
+// allows more in any 30 minutes than a rolling one does), and so is
+// counting every PUT /channels sent, whatever WHAPI answered (the docs
+// say "create", which may or may not count a refused attempt).
+const (
+	WHAPICreateLimit = 20
+	CreateWindow     = 30 * time.Minute
+)
+
+// createWords are anyone's words for a create refused by the budget: no
+// WHAPI name (customers never see one), when to try again.
+const createWords = "you can add a channel again"
+
+// createRefused is the error of a create the budget refused (le), saying
+// when to try again; Detail says which limit, for admins.
+func (s *Service) createRefused(le *models.LimitError) error {
+	detail := fmt.Sprintf("this customer's share of new channels is used (%d in %s)", le.Allowed, HumanDuration(s.CreateBudget.Window))
+	switch le.Scope {
+	case models.ScopePartner:
+		detail = fmt.Sprintf("WHAPI's budget of %d new channels in %s is used by all customers together", le.Allowed, HumanDuration(s.CreateBudget.Window))
+	case models.ScopeUpstream:
+		detail = "WHAPI refused a new channel a moment ago (429: its budget of new channels is spent)"
+	}
+	return &RetryLaterError{After: max(time.Second, le.Next.Sub(s.now())), Code: CodeCreateBudget, Again: createWords, Detail: detail}
+}
+
+// settleAttempt records WHAPI's answer on the claimed create attempt; a
+// failure is only logged (the attempt counts either way).
+func (s *Service) settleAttempt(ctx context.Context, id int64, outcome string) {
+	if err := s.store.SettleCreateAttempt(ctx, id, outcome); err != nil {
+		s.log.WarnContext(ctx, "recording a create attempt's outcome failed", "attempt", id, "err", err)
 	}
 }
 
@@ -214,8 +263,15 @@ func (s *Service) confirmCreateAndHook(ctx context.Context, actor models.Actor, 
 	return ch, err
 }
 
-// failCreate settles a create WHAPI refused and says why.
-func (s *Service) failCreate(ctx context.Context, opID int64, cause error) error {
+// failCreate settles a create WHAPI refused (claim being its attempt)
+// and says why. WHAPI's own 429 means its budget is spent even though our
+// count said it was not (another tool, or another installation, used the
+// partner account): the budget is then held spent until WHAPI's
+// Retry-After, or for a whole CreateWindow when it sent none (the safe
+// reading: the docs promise 429 "until the 30-minute window resets"), so
+// no further create is sent meanwhile, and the refusal is counted on one
+// audit event as the budget's own refusals are.
+func (s *Service) failCreate(ctx context.Context, actor models.Actor, opID, userID, claim int64, cause error) error {
 	reason := "refused upstream"
 	var ae *whapi.APIError
 	if errors.As(cause, &ae) {
@@ -225,12 +281,26 @@ func (s *Service) failCreate(ctx context.Context, opID int64, cause error) error
 		return err
 	}
 	if errors.Is(cause, whapi.ErrRateLimited) {
-		after := whapi.DefaultRetryAfter
-		if ae != nil && ae.RetryAfter > 0 {
-			after = ae.RetryAfter
+		s.settleAttempt(ctx, claim, models.AttemptRefused)
+		// The client puts DefaultRetryAfter on a 429 without a usable
+		// Retry-After header: then the whole window is waited.
+		wait := CreateWindow
+		if ae != nil && ae.RetryAfter > 0 && ae.RetryAfter != whapi.DefaultRetryAfter {
+			wait = ae.RetryAfter
 		}
-		return &RetryLaterError{After: after}
+		now := s.now()
+		until := now.Add(wait)
+		if err := s.store.BlockCreates(ctx, until); err != nil {
+			return err
+		}
+		s.log.WarnContext(ctx, "channel create refused by WHAPI (429): no create is sent until then", "until", until.UTC().Format(time.RFC3339), "err", cause)
+		if err := s.store.CountRefusal(ctx, actor, "channel.create_refused_whapi", fmt.Sprintf("user %d", userID),
+			"WHAPI answered a create with 429 (its budget is spent)", until, s.CreateBudget.Window, now); err != nil {
+			return err
+		}
+		return s.createRefused(&models.LimitError{Scope: models.ScopeUpstream, Next: until})
 	}
+	s.settleAttempt(ctx, claim, models.AttemptFailed)
 	if errors.Is(cause, whapi.ErrNoToken) || errors.Is(cause, whapi.ErrUnauthorized) {
 		return fmt.Errorf("%w: the partner token was refused", ErrRefused)
 	}

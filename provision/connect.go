@@ -287,9 +287,22 @@ func (s *Service) QRImage(ctx context.Context, channelID int64) ([]byte, time.Ti
 // ErrNoQR: there is no code to scan right now (preparing, or linked).
 var ErrNoQR = errors.New("there is no code to scan right now")
 
+// The limits of pairing codes: each code WHAPI gives may notify the
+// phone, so at most PairingPerChannel per channel and PairingPerCustomer
+// per customer (across their channels) in any rolling PairingWindow,
+// whatever WHAPI answered (each one reached WHAPI).
+const (
+	PairingPerChannel  = 5
+	PairingPerCustomer = 15
+	PairingWindow      = 10 * time.Minute
+)
+
 // PairingCode asks for the code to type in WhatsApp ("Link with phone
-// number") for the customer's phone number.
-func (s *Service) PairingCode(ctx context.Context, channelID int64, phone string) (string, error) {
+// number") for the customer's phone number. Each request is claimed in
+// the database before WHAPI is asked (models.ClaimPairingCode): past
+// PairingLimits it is refused with *RetryLaterError (CodePairingLimit)
+// saying when another code can be asked for, and WHAPI is not called.
+func (s *Service) PairingCode(ctx context.Context, actor models.Actor, channelID int64, phone string) (string, error) {
 	p, err := NormalizePhone(phone)
 	if err != nil || p == "" {
 		msg := "enter your WhatsApp number with the country code"
@@ -306,6 +319,17 @@ func (s *Service) PairingCode(ctx context.Context, channelID int64, phone string
 		return "", ErrNoQR
 	}
 	token, err := s.store.ChannelToken(ch)
+	if err != nil {
+		return "", err
+	}
+	err = s.store.ClaimPairingCode(ctx, actor, ch, s.PairingLimits, s.now())
+	var le *models.LimitError
+	if errors.As(err, &le) {
+		s.log.WarnContext(ctx, "pairing code refused: limit", "channel", ch.ID, "scope", le.Scope,
+			"used", le.Used, "allowed", le.Allowed, "next", le.Next.Format(time.RFC3339))
+		return "", &RetryLaterError{After: max(time.Second, le.Next.Sub(s.now())), Code: CodePairingLimit,
+			Again: "you can ask for another code", Detail: fmt.Sprintf("%d codes in %s per %s", le.Allowed, HumanDuration(s.PairingLimits.Window), le.Scope)}
+	}
 	if err != nil {
 		return "", err
 	}

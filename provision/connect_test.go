@@ -42,7 +42,7 @@ func TestConnectStatesFromPreparingToConnected(t *testing.T) {
 	if got := e.channel(ch.ID); !got.Linked || got.LinkedPhone != "97313300383" {
 		t.Fatalf("linked not stored: %+v", got)
 	}
-	if _, err := e.svc.PairingCode(e.ctx, ch.ID, "+973 1330 0383"); !errors.Is(err, ErrAlreadyLinked) {
+	if _, err := e.svc.PairingCode(e.ctx, admin, ch.ID, "+973 1330 0383"); !errors.Is(err, ErrAlreadyLinked) {
 		t.Fatalf("pairing code once linked: %v", err)
 	}
 }
@@ -80,10 +80,10 @@ func TestPairingCode(t *testing.T) {
 	u := e.customer("amal", 1, 30, 30)
 	ch := e.create(u.ID, "shop")
 	var fe FieldErrors
-	if _, err := e.svc.PairingCode(e.ctx, ch.ID, "abc"); !errors.As(err, &fe) {
+	if _, err := e.svc.PairingCode(e.ctx, admin, ch.ID, "abc"); !errors.As(err, &fe) {
 		t.Fatalf("bad phone: %v", err)
 	}
-	code, err := e.svc.PairingCode(e.ctx, ch.ID, "+973 1330-0383")
+	code, err := e.svc.PairingCode(e.ctx, admin, ch.ID, "+973 1330-0383")
 	if err != nil || len(code) < 8 {
 		t.Fatalf("code %q: %v", code, err)
 	}

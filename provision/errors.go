@@ -76,21 +76,49 @@ func tooSoon(until, now time.Time) *ExtendTooSoonError {
 	return &ExtendTooSoonError{Until: until, After: until.Sub(now)}
 }
 
-// RetryLaterError says something was asked too often: WHAPI is rate
-// limiting channel creation, or (What) whapidesk limits an action.
+// RetryLaterError says something was asked too often: whapidesk limits
+// an action (What), or WHAPI's create budget is spent (Code
+// "create_budget").
 type RetryLaterError struct {
 	After time.Duration
 	// What was asked too often, in words ("" for new channels).
 	What string
+	// Code names the limit for programs (the API's error code); "" is
+	// "rate_limited".
+	Code string
+	// Again, when set, says what may be done again, in anyone's words
+	// (never WHAPI's name): "you can add a channel again" makes the error
+	// "you can add a channel again in 12 minutes".
+	Again string
+	// Detail says which limit was reached, for admins only (it may name
+	// WHAPI and counts).
+	Detail string
 }
 
 func (e *RetryLaterError) Error() string {
+	if e.Again != "" {
+		if e.What != "" {
+			return fmt.Sprintf("%s: %s in %s", e.What, e.Again, HumanDuration(e.After))
+		}
+		return fmt.Sprintf("%s in %s", e.Again, HumanDuration(e.After))
+	}
 	what := e.What
 	if what == "" {
 		what = "too many new channels at once"
 	}
 	return fmt.Sprintf("%s: try again in %s", what, HumanDuration(e.After))
 }
+
+// Codes of RetryLaterError.
+const (
+	// CodeCreateBudget: no channel is created now, so that WHAPI's create
+	// budget is not overspent (the customer's share of it or the whole of
+	// it is used, or WHAPI said it is spent).
+	CodeCreateBudget = "create_budget"
+	// CodePairingLimit: the channel's (or the customer's) pairing codes in
+	// the window are used.
+	CodePairingLimit = "pairing_limit"
+)
 
 // HumanDuration says a wait in whole minutes (at least one).
 func HumanDuration(d time.Duration) string {

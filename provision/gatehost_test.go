@@ -50,7 +50,7 @@ func TestChannelOnItsOwnGateHost(t *testing.T) {
 			t.Fatalf("connect state of %q: %+v %v", ch.Name, st, err)
 		}
 	}
-	if _, err := e.svc.PairingCode(e.ctx, born.ID, "+49 151 2345678"); err != nil {
+	if _, err := e.svc.PairingCode(e.ctx, admin, born.ID, "+49 151 2345678"); err != nil {
 		t.Fatal(err)
 	}
 	host2 := strings.TrimSuffix(strings.TrimPrefix(e.gate2, "https://"), "/")

@@ -55,6 +55,12 @@ type Service struct {
 	// WorkTimeout bounds a workflow once it has reserved something: it goes
 	// on to settle even if the caller (a browser) goes away.
 	WorkTimeout time.Duration
+	// CreateBudget is the partner-wide budget of PUT /channels the app
+	// keeps (WHAPICreateLimit in CreateWindow); tests may change it.
+	CreateBudget models.CreateBudget
+	// PairingLimits bound pairing codes (PairingPerChannel and
+	// PairingPerCustomer in PairingWindow); tests may change them.
+	PairingLimits models.PairingLimits
 	// HookTimeout bounds the webhook registration that follows a create, so
 	// a slow gate delays the answer by at most this much (the next sync
 	// registers what it did not).
@@ -67,7 +73,9 @@ func New(store *models.Store, partner Partner, log *slog.Logger) *Service {
 		log = slog.Default()
 	}
 	return &Service{store: store, whapi: partner, log: log, now: time.Now,
-		SettleAfter: 2 * time.Minute, Concurrency: 4, WorkTimeout: 60 * time.Second, HookTimeout: 10 * time.Second}
+		SettleAfter: 2 * time.Minute, Concurrency: 4, WorkTimeout: 60 * time.Second, HookTimeout: 10 * time.Second,
+		CreateBudget:  models.CreateBudget{Limit: WHAPICreateLimit, Window: CreateWindow},
+		PairingLimits: models.PairingLimits{PerChannel: PairingPerChannel, PerCustomer: PairingPerCustomer, Window: PairingWindow}}
 }
 
 // SetClock replaces the service's clock (tests).

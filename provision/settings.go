@@ -31,6 +31,9 @@ type SettingsInput struct {
 	ProjectID           string
 	LowBalanceThreshold *int64
 	TopupWindowDays     *int64
+	// CreateShareExtra: a customer's share of new channels in each
+	// CreateWindow is their plan's channel limit plus this.
+	CreateShareExtra *int64
 	// ReplaceRefused is the admin's explicit "save it anyway": a new
 	// PartnerToken that WHAPI refuses is saved all the same (marked
 	// refused) instead of *TokenRefusedError. It needs a PartnerToken.
@@ -195,8 +198,19 @@ func settingsChange(in SettingsInput, configured bool) (models.SettingsChange, F
 			ch.TopupWindowDays = in.TopupWindowDays
 		}
 	}
+	if in.CreateShareExtra != nil {
+		if v := *in.CreateShareExtra; v < 0 || v > MaxCreateShareExtra {
+			fe["create_share_extra"] = fmt.Sprintf("enter a number of channels from 0 to %d", MaxCreateShareExtra)
+		} else {
+			ch.CreateShareExtra = in.CreateShareExtra
+		}
+	}
 	return ch, fe
 }
+
+// MaxCreateShareExtra bounds the create_share_extra setting (the schema
+// holds the same bound).
+const MaxCreateShareExtra = 1000
 
 // ErrNotListed is the picker's refusal of a project id that is not among
 // the projects WHAPI listed at the last answered check.

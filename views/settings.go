@@ -36,7 +36,9 @@ type WHAPISettings struct {
 	ProjectIDInput string
 	ThresholdInput string
 	WindowInput    string
-	Errors         map[string]string
+	// ShareExtraInput is create_share_extra as typed.
+	ShareExtraInput string
+	Errors          map[string]string
 }
 
 // WHAPIProject is one of the partner's WHAPI projects in the picker.

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// makeInstall makes the database at db (and, without WHAPIDESK_SECRET_KEY,
+// its key file) as serve makes them: the other commands never do.
+func makeInstall(t *testing.T, db string) {
+	t.Helper()
+	cfg := Config{DBPath: db, SecretKey: envOr("WHAPIDESK_SECRET_KEY", "")}
+	store, err := openStore(t.Context(), cfg, newLogger(io.Discard))
+	if err != nil {
+		t.Fatalf("make the install: %v", err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The real binary, built once per test binary (as the crash test builds
+// it) into a directory removed when the first test that asked ends: each
+// test that needs it builds it into its own t.TempDir() the first time it
+// is asked in that test.
+var (
+	binMu    sync.Mutex
+	binBuilt = map[string]string{} // test name → binary
+)
+
+// whapideskBinary builds the command into t's temporary directory.
+func whapideskBinary(t *testing.T) string {
+	t.Helper()
+	binMu.Lock()
+	defer binMu.Unlock()
+	if bin, ok := binBuilt[t.Name()]; ok {
+		return bin
+	}
+	goTool := "go"
+	if g := os.Getenv("GO"); g != "" {
+		goTool = g
+	}
+	bin := filepath.Join(t.TempDir(), "whapidesk")
+	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	binBuilt[t.Name()] = bin
+	return bin
+}
+
+// cleanEnv is this process's environment without any variable the app
+// reads, plus extra.
+func cleanEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "WHAPIDESK_") && !strings.HasPrefix(kv, "WHAPI_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+// runBinary runs the binary in dir with args and returns its exit code
+// and what it printed.
+func runBinary(t *testing.T, bin, dir string, env []string, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir, cmd.Env = dir, env
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	default:
+		t.Fatalf("run %s %q: %v", bin, args, err)
+	}
+	return code, out.String(), errOut.String()
+}
+
+// treeListing lists every file and directory under dir with its size and
+// mode: what a command must leave as it found it.
+func treeListing(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		out = append(out, rel+" "+fi.Mode().String()+" "+strings.Repeat("#", int(min(fi.Size(), 64))))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Every command that reads a database, run as the real binary from a
+// directory that holds no install and without --db, refuses: it exits
+// non-zero, names the absolute path it looked at and how to name the
+// right one, and leaves the directory exactly as it was — no data
+// directory, database, key file or backup. With the database there but
+// not its key file, it refuses too, naming the key file, and makes no key.
+func TestCommandsRefuseAMissingDatabase(t *testing.T) {
+	t.Parallel()
+	bin := whapideskBinary(t)
+	commands := [][]string{
+		{"backup", "nightly.db"},
+		{"rotate-key"},
+		{"apikey", "list"},
+		{"apikey", "create", "--email", "admin@example.com"},
+		{"apikey", "revoke", "--id", "1"},
+		{"create-admin", "--email", "admin@example.com", "--password", adminPassword},
+		{"create-admin", "--email", "admin@example.com"}, // the password would come from stdin
+		{"doctor"},
+	}
+
+	elsewhere := t.TempDir()
+	if err := os.WriteFile(filepath.Join(elsewhere, "notes.txt"), []byte("not an install\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lookedAt := filepath.Join(elsewhere, "data", "whapidesk.db")
+	for _, args := range commands {
+		t.Run("no database/"+strings.Join(args[:min(2, len(args))], " "), func(t *testing.T) {
+			before := treeListing(t, elsewhere)
+			code, out, errOut := runBinary(t, bin, elsewhere, cleanEnv(), "a-password-typed-for-nothing\n", args...)
+			if code == 0 {
+				t.Fatalf("exit 0, want a refusal\nstdout:\n%s\nstderr:\n%s", out, errOut)
+			}
+			if !strings.Contains(errOut, "no database at "+lookedAt) || !strings.Contains(errOut, "--db") || !strings.Contains(errOut, "WHAPIDESK_DB") {
+				t.Errorf("stderr does not name %s and how to name the right one:\n%s", lookedAt, errOut)
+			}
+			if after := treeListing(t, elsewhere); !slices.Equal(after, before) {
+				t.Errorf("the directory changed:\nbefore %q\nafter  %q", before, after)
+			}
+		})
+	}
+
+	// The database is there, its key file is not (and no
+	// WHAPIDESK_SECRET_KEY): a fresh key would read none of its tokens.
+	install := t.TempDir()
+	db := filepath.Join(install, "w.db")
+	makeInstall(t, db)
+	keyFile := filepath.Join(install, "secret.key")
+	if err := os.Rename(keyFile, filepath.Join(install, "kept.key")); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range commands {
+		t.Run("no key file/"+strings.Join(args[:min(2, len(args))], " "), func(t *testing.T) {
+			before := treeListing(t, install)
+			code, _, errOut := runBinary(t, bin, elsewhere, cleanEnv("WHAPIDESK_DB="+db), "a-password-typed-for-nothing\n", args...)
+			if code == 0 {
+				t.Fatalf("exit 0, want a refusal\nstderr:\n%s", errOut)
+			}
+			if !strings.Contains(errOut, "no key file at "+keyFile) {
+				t.Errorf("stderr does not name the key file %s:\n%s", keyFile, errOut)
+			}
+			if after := treeListing(t, install); !slices.Equal(after, before) {
+				t.Errorf("the install changed:\nbefore %q\nafter  %q", before, after)
+			}
+			if _, err := os.Stat(filepath.Join(elsewhere, "nightly.db")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a backup file was written: %v", err)
+			}
+		})
+	}
+}
+
+var servingLine = regexp.MustCompile(`whapidesk is serving on this database \(pid (\d+), addr ([^)]+)\): stop it first`)
+
+// rotate-key, run as the real binary while the app serves on the same
+// database, is refused with who serves it (pid and address), and changes
+// nothing: not the database's secrets, not the key file. A second server
+// on the same database is refused too. Once the server stops — its lock
+// file stays, but no process holds it — the rotation goes through.
+func TestRotateKeyIsRefusedWhileServing(t *testing.T) {
+	t.Parallel()
+	bin := whapideskBinary(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "w.db")
+	want := seedSecrets(t, db)
+	keyPath := filepath.Join(dir, "secret.key")
+	keyBefore, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idsBefore, err := openTestStore(t, db).SecretKeyIDs(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s := startServer(t, "serve", "--db", db)
+	code, out, errOut := runBinary(t, bin, t.TempDir(), cleanEnv(), "", "rotate-key", "--db", db)
+	if code == 0 {
+		t.Fatalf("rotate-key while serving: exit 0\n%s", out)
+	}
+	m := servingLine.FindStringSubmatch(errOut)
+	if m == nil {
+		t.Fatalf("stderr does not say who serves:\n%s", errOut)
+	}
+	if m[1] != strconv.Itoa(os.Getpid()) || "http://"+m[2] != s.base {
+		t.Errorf("names pid %s addr %s, want pid %d addr %s", m[1], m[2], os.Getpid(), s.base)
+	}
+	if keyAfter, _ := os.ReadFile(keyPath); !bytes.Equal(keyAfter, keyBefore) {
+		t.Error("the key file changed")
+	}
+	for _, name := range fileNames(t, dir) {
+		if strings.Contains(name, "secret.key.") {
+			t.Errorf("rotate-key left %s", name)
+		}
+	}
+	if ids, err := openTestStore(t, db).SecretKeyIDs(t.Context()); err != nil || !maps.Equal(ids, idsBefore) {
+		t.Errorf("secrets by key id %v (%v), want %v as before", ids, err, idsBefore)
+	}
+
+	// A second server on the same database is refused at once.
+	_, _, err = runCmd(t, "", "serve", "--db", db, "--addr", freeAddr(t))
+	if err == nil || !strings.Contains(err.Error(), "whapidesk is serving on this database") || !strings.Contains(err.Error(), "stop that one first") {
+		t.Errorf("second serve: %v, want a refusal naming the first", err)
+	}
+
+	s.stop(t)
+	if _, err := os.Stat(lockPath(db)); err != nil {
+		t.Fatalf("the lock file is gone: %v", err)
+	}
+	code, out, errOut = runBinary(t, bin, t.TempDir(), cleanEnv(), "", "rotate-key", "--db", db)
+	if code != 0 || !strings.Contains(out, "Re-encrypted 3 secrets") {
+		t.Fatalf("rotate-key after the server stopped: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	checkSecrets(t, db, want)
+}

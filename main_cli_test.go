@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"os"
@@ -14,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"whapidesk/models"
 )
 
 // makeInstall makes the database at db (and, without WHAPIDESK_SECRET_KEY,
@@ -247,4 +252,122 @@ func TestRotateKeyIsRefusedWhileServing(t *testing.T) {
 		t.Fatalf("rotate-key after the server stopped: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	checkSecrets(t, db, want)
+}
+
+// sqliteCount runs a count query on the SQLite file at path, opened
+// read-only.
+func sqliteCount(t *testing.T, path, query string) int64 {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int64
+	if err := db.QueryRow(query).Scan(&n); err != nil {
+		t.Fatalf("%s on %s: %v", query, path, err)
+	}
+	return n
+}
+
+// backup checks the copy it wrote before the copy is there: a copy that
+// lost rows, or that SQLite finds damaged, fails the command (run returns
+// an error, so the binary exits 1) and leaves no file at the target and no
+// temporary file. A good copy is one self-contained file, mode 0600, with
+// the database's rows — also while the app writes to the database all
+// along, since the rows are counted in the snapshot that is copied.
+// (Not parallel: it sets the seam backupCopied.)
+func TestBackupChecksItsCopy(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "w.db")
+	seedSecrets(t, db)
+	out := filepath.Join(t.TempDir(), "backups")
+	if err := os.Mkdir(out, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	damage := map[string]func(path string) error{
+		"rows lost": func(path string) error {
+			c, err := sql.Open("sqlite3", "file:"+path)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.Exec("DELETE FROM channels")
+			return err
+		},
+		"pages damaged": func(path string) error {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			// Every page but the first (the header and the schema):
+			// the tables' pages are garbage.
+			for i := 4096; i < len(b); i++ {
+				b[i] = byte(i * 7)
+			}
+			return os.WriteFile(path, b, 0o600)
+		},
+	}
+	for name, hurt := range damage {
+		t.Run(name, func(t *testing.T) {
+			backupCopied = hurt
+			defer func() { backupCopied = func(string) error { return nil } }()
+			dest := filepath.Join(out, "nightly.db")
+			stdout, _, err := runCmd(t, "", "backup", "--db", db, dest)
+			if err == nil {
+				t.Fatalf("backup of a damaged copy succeeded:\n%s", stdout)
+			}
+			if !strings.Contains(err.Error(), "no backup was written") {
+				t.Errorf("err = %v, want it to say no backup was written", err)
+			}
+			if name == "rows lost" && !strings.Contains(err.Error(), "channels has 0 rows in the copy, 2 in the database") {
+				t.Errorf("err = %v, want the table that differs", err)
+			}
+			if names := fileNames(t, out); len(names) != 0 {
+				t.Errorf("files left in the backup directory: %v", names)
+			}
+		})
+	}
+
+	t.Run("a good copy while the app writes", func(t *testing.T) {
+		store := openTestStore(t, db)
+		ctx, stop := context.WithCancel(t.Context())
+		writes := make(chan int)
+		go func() {
+			n := 0
+			for ctx.Err() == nil {
+				if err := store.RecordAudit(ctx, models.SystemActor, "test.write", fmt.Sprint(n), "a write during the backup"); err == nil {
+					n++
+				}
+			}
+			writes <- n
+		}()
+		for i := range 5 {
+			dest := filepath.Join(out, fmt.Sprintf("copy-%d.db", i))
+			mustRun(t, "", "backup", "--db", db, dest)
+			if m := fileMode(t, dest); m != 0o600 {
+				t.Errorf("%s mode %o, want 600", dest, m)
+			}
+			if got := sqliteCount(t, dest, "SELECT count(*) FROM channels"); got != 2 {
+				t.Errorf("%s has %d channels, want 2", dest, got)
+			}
+		}
+		stop()
+		if n := <-writes; n == 0 {
+			t.Error("no write went through during the backups")
+		}
+		names := fileNames(t, out)
+		if !slices.Equal(names, []string{"copy-0.db", "copy-1.db", "copy-2.db", "copy-3.db", "copy-4.db"}) {
+			t.Errorf("files in the backup directory: %v, want the five copies alone (no journal, no temporary file)", names)
+		}
+		c, err := sql.Open("sqlite3", "file:"+filepath.Join(out, "copy-4.db")+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var mode string
+		if err := c.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "delete" {
+			t.Errorf("the copy's journal mode is %q (%v), want delete: one file", mode, err)
+		}
+	})
 }

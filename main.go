@@ -332,6 +332,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if publicURL != "" {
 		log.Info("WHAPI's webhooks are registered for every channel", "public_url", publicURL)
 	}
+	checkKeyMatches(ctx, cfg, svc, log)
 
 	e := echo.New()
 	hcfg := handlers.Config{SecureCookies: cfg.SecureCookies, Version: version, TrustedProxies: cfg.TrustedProxies, Brand: cfg.Brand}
@@ -413,6 +414,26 @@ func lockToServe(cfg Config) (*dbLock, error) {
 			"or give this one another database (--db, WHAPIDESK_DB)", err)
 	}
 	return lock, err
+}
+
+// checkKeyMatches logs an error when the saved partner token does not
+// open with this server's secret key (provision.ErrKeyMismatch), naming
+// where the key came from — never the key. The app serves on all the same:
+// refusing to start would take every page down for a problem an admin
+// fixes on one of them (paste the partner token again on WHAPI Settings,
+// which says so too), and no WHAPI call is made without the token meanwhile.
+func checkKeyMatches(ctx context.Context, cfg Config, svc *provision.Service, log *slog.Logger) {
+	if err := svc.Configured(ctx); !errors.Is(err, provision.ErrKeyMismatch) {
+		return
+	}
+	key := keyFilePath(cfg)
+	if cfg.SecretKey != "" {
+		key = "WHAPIDESK_SECRET_KEY"
+	}
+	log.Error("the secret key does not match this database: the saved WHAPI partner token cannot be read with it "+
+		"(was the key changed or rotated while the app was running?). whapidesk serves on, but reaches WHAPI only once "+
+		"an admin pastes the partner token again on WHAPI Settings, or once it is restarted with the key the token was saved with",
+		"key", key, "db", cfg.DBPath)
 }
 
 // whenReady answers 503 "starting" until ready is set, then serves h.

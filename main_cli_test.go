@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +24,8 @@ import (
 	"testing"
 
 	"whapidesk/models"
+	"whapidesk/provision"
+	"whapidesk/whapi/whapisim"
 )
 
 // makeInstall makes the database at db (and, without WHAPIDESK_SECRET_KEY,
@@ -370,4 +377,124 @@ func TestBackupChecksItsCopy(t *testing.T) {
 			t.Errorf("the copy's journal mode is %q (%v), want delete: one file", mode, err)
 		}
 	})
+}
+
+// A secret key that does not match the database — the key file replaced
+// under a stopped app's feet — is told as such, never as "WHAPI could not
+// be reached": the app starts and logs an error naming the key file (not
+// the key), the settings page says it next to the token, "Test
+// connection" says it, the JSON API answers 503 key_mismatch with the same
+// words, and no request reaches WHAPI. Pasting the token again (here
+// through the API) puts it right.
+func TestKeyMismatchIsToldAsSuch(t *testing.T) {
+	t.Parallel()
+	partner := "mismatch-" + randomKeyBase64(t, 24)
+	sim := whapisim.New(whapisim.Options{PartnerToken: partner, StartupDelay: -1, ProjectIDs: []string{models.DefaultProjectID}})
+	ws := httptest.NewServer(sim)
+	t.Cleanup(ws.Close)
+
+	dir := t.TempDir()
+	db := filepath.Join(dir, "w.db")
+	makeInstall(t, db)
+	mustRun(t, "", "create-admin", "--db", db, "--email", "admin@example.com", "--password", adminPassword)
+	apiKey := lastLine(mustRun(t, "", "apikey", "create", "--db", db, "--email", "admin@example.com"))
+	store := openTestStore(t, db)
+	bearer := "Bearer " + partner
+	if _, _, err := store.UpdateSettings(t.Context(), models.SystemActor, models.SettingsChange{PartnerToken: &bearer, Hint: "Bearer …"}); err != nil {
+		t.Fatal(err)
+	}
+	cust, err := store.CreateUser(t.Context(), models.NewUser{Email: "amal@example.com", Password: adminPassword, Role: models.RoleCustomer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	keyPath := filepath.Join(dir, "secret.key")
+	otherKey := randomKeyBase64(t, models.KeySize)
+	if err := os.WriteFile(keyPath, []byte(otherKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	s := startServer(t, "serve", "--db", db, "--manager-url", ws.URL, "--gate-url", ws.URL)
+	var seen []string // every text the admin and the operator are shown
+	logs := s.stderr.String()
+	seen = append(seen, logs)
+	if !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "the secret key does not match this database") ||
+		!strings.Contains(logs, "key="+keyPath) {
+		t.Errorf("no start-up error naming the key file:\n%s", logs)
+	}
+	if strings.Contains(logs, otherKey) {
+		t.Error("the log holds the key")
+	}
+
+	c := newBrowser(t)
+	if status, _ := login(t, c, s.base, "admin@example.com", adminPassword); status != http.StatusSeeOther {
+		t.Fatalf("login = %d", status)
+	}
+	resp, page := get(t, c, s.base+"/admin/settings/whapi")
+	page = html.UnescapeString(page)
+	seen = append(seen, page)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `data-testid="key-mismatch">`+provision.ErrKeyMismatch.Error()) {
+		t.Errorf("the settings page (%d) does not say the key does not match next to the token:\n%s", resp.StatusCode, page)
+	}
+	m := csrfInput.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no _csrf input on the settings page")
+	}
+	tr, err := c.PostForm(s.base+"/admin/settings/whapi/test", url.Values{"_csrf": {m[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(tr.Body)
+	_ = tr.Body.Close()
+	tested := html.UnescapeString(string(body))
+	seen = append(seen, tested)
+	if tr.StatusCode != http.StatusOK || strings.Count(tested, provision.ErrKeyMismatch.Error()) < 2 {
+		t.Errorf("Test connection (%d) does not say it in its flash and next to the token:\n%s", tr.StatusCode, tested)
+	}
+
+	api := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	status, answer := api(http.MethodPost, "/api/channels", fmt.Sprintf(`{"user_id": %d, "name": "Shop"}`, cust.ID))
+	seen = append(seen, answer)
+	var apiErr struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(answer), &apiErr); err != nil || status != http.StatusServiceUnavailable ||
+		apiErr.Error.Code != "key_mismatch" || apiErr.Error.Message != provision.ErrKeyMismatch.Error() {
+		t.Errorf("POST /api/channels = %d %s, want 503 key_mismatch with the words", status, answer)
+	}
+	if n := sim.CountRequests("", ""); n != 0 {
+		t.Errorf("WHAPI received %d requests, want none: there is no token to send", n)
+	}
+	seen = append(seen, s.stderr.String())
+	for _, text := range seen {
+		if strings.Contains(strings.ToLower(text), "could not be reached") || strings.Contains(text, "unreachable") {
+			t.Errorf("told as WHAPI unreachable:\n%s", text)
+		}
+	}
+
+	// The admin pastes the token again: it is sealed with this key.
+	if status, answer := api(http.MethodPut, "/api/settings/whapi", fmt.Sprintf(`{"partner_token": %q}`, partner)); status != http.StatusOK {
+		t.Fatalf("PUT /api/settings/whapi = %d %s", status, answer)
+	}
+	if _, page := get(t, c, s.base+"/admin/settings/whapi"); strings.Contains(page, "key-mismatch") {
+		t.Error("the settings page still says the key does not match after the token was pasted again")
+	}
+	s.stop(t)
 }

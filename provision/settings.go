@@ -247,6 +247,13 @@ func (s *Service) verify(ctx context.Context, actor models.Actor, st *models.Set
 	chk := &Check{}
 	var projects []models.Project
 	list, err := s.whapi.Projects(ctx)
+	if errors.Is(err, models.ErrDecrypt) {
+		// Not WHAPI's answer: the token could not be read to ask it.
+		// Nothing is recorded.
+		s.log.ErrorContext(ctx, "the saved partner token cannot be read with this server's secret key: "+
+			"paste the partner token again on WHAPI Settings", "err", err)
+		return nil, ErrKeyMismatch
+	}
 	switch {
 	case err == nil:
 		chk.Status = models.VerifyVerified

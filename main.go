@@ -152,7 +152,7 @@ func newFlagSetFor(name string, sc scope, cfg *Config, stderr io.Writer) *flag.F
 	}
 	for _, s := range settings {
 		if s.scope.takenBy(sc) {
-			s.bind(fs, cfg)
+			s.bind(fs, cfg, name)
 		}
 	}
 	return fs

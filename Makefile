@@ -4,8 +4,9 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/whapidesk
 
 # make demo listens on WHAPIDESK_ADDR and keeps its data in WHAPIDESK_DB (from the
-# environment or the make command line); unset or empty, :8080 and data/whapidesk.db.
-DEMO_ADDR = $(or $(WHAPIDESK_ADDR),:8080)
+# environment or the make command line); unset or empty, 127.0.0.1:8080 (this machine
+# only: WHAPIDESK_ADDR=:8080 opens it to the network) and data/whapidesk.db.
+DEMO_ADDR = $(or $(WHAPIDESK_ADDR),127.0.0.1:8080)
 DEMO_DB   = $(or $(WHAPIDESK_DB),data/whapidesk.db)
 
 .PHONY: all build demo run test test-long generate lint check bench vulncheck clean
@@ -18,7 +19,7 @@ build:
 	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) .
 
 ## demo: the app on SQLite with the built-in WHAPI simulator, a seeded admin and sample customers,
-## on $WHAPIDESK_ADDR (default :8080) with the database $WHAPIDESK_DB (default data/whapidesk.db)
+## on $WHAPIDESK_ADDR (default 127.0.0.1:8080) with the database $WHAPIDESK_DB (default data/whapidesk.db)
 demo: build
 	@echo "starting the demo on $(DEMO_ADDR) with the database $(DEMO_DB) (WHAPIDESK_ADDR and WHAPIDESK_DB change them) ..."
 	./$(BIN) demo --db '$(DEMO_DB)' --addr '$(DEMO_ADDR)'

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,56 @@ import (
 	"whapidesk/provision"
 	"whapidesk/whapi"
 )
+
+// checkInstall is the one check of every command but serve and demo
+// (create-admin, apikey, backup, rotate-key, doctor): it refuses a
+// database that is not there — those commands never create one, nor its
+// directory, nor a key — naming the absolute path it looked at and how to
+// name the right one. Without WHAPIDESK_SECRET_KEY, the key file beside
+// the database must be there too: a fresh key would read none of the
+// saved tokens. A malformed WHAPIDESK_SECRET_KEY is refused first.
+func checkInstall(cmd string, cfg Config) error {
+	if _, err := envKey(cfg); err != nil {
+		return err
+	}
+	db, err := filepath.Abs(cfg.DBPath)
+	if err != nil {
+		db = cfg.DBPath
+	}
+	fi, err := os.Stat(db)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%s: no database at %s (nothing was created there): name the database the app serves "+
+			"with --db or WHAPIDESK_DB; only serve and demo create one", cmd, db)
+	case err != nil:
+		return fmt.Errorf("%s: the database at %s cannot be read: %w", cmd, db, err)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s: %s is not a database file: name the database the app serves with --db or WHAPIDESK_DB", cmd, db)
+	}
+	if cfg.SecretKey != "" {
+		return nil
+	}
+	keyPath := filepath.Join(filepath.Dir(db), "secret.key")
+	if _, err := os.Stat(keyPath); err != nil {
+		return fmt.Errorf("%s: WHAPIDESK_SECRET_KEY is not set and there is no key file at %s, so the saved tokens "+
+			"cannot be read (no key was created): give the key the app serves with, in that file or in WHAPIDESK_SECRET_KEY (%w)",
+			cmd, keyPath, err)
+	}
+	return nil
+}
+
+// openExistingStore opens, for cmd, the database the app serves, after
+// checkInstall: it never creates the database, its directory or a key.
+func openExistingStore(ctx context.Context, cmd string, cfg Config, log *slog.Logger) (*models.Store, error) {
+	if err := checkInstall(cmd, cfg); err != nil {
+		return nil, err
+	}
+	key, err := loadKey(cfg, false, log)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cmd, err)
+	}
+	return openWithKey(ctx, cfg, key, log)
+}
 
 // createAdmin creates an admin account; the password comes from --password
 // or, when omitted, from stdin (without echo on a terminal).
@@ -35,6 +86,10 @@ func createAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if _, err := models.NormalizeEmail(*email); err != nil {
 		return fmt.Errorf("create-admin: %w", err)
 	}
+	// Before the password is asked for: no one types it for nothing.
+	if err := checkInstall("create-admin", cfg); err != nil {
+		return err
+	}
 	pw := *password
 	if pw == "" {
 		var err error
@@ -45,8 +100,7 @@ func createAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err := models.CheckPassword(pw, *email); err != nil {
 		return fmt.Errorf("create-admin: %w", err)
 	}
-	log := newLogger(stderr)
-	store, err := openStore(ctx, cfg, log)
+	store, err := openExistingStore(ctx, "create-admin", cfg, newLogger(stderr))
 	if err != nil {
 		return err
 	}
@@ -105,17 +159,19 @@ func apikey(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	log := newLogger(stderr)
-	store, err := openStore(ctx, cfg, log)
+	switch {
+	case sub == "create" && *email == "":
+		return errors.New("apikey create: --email is required")
+	case sub == "revoke" && *id == 0:
+		return errors.New("apikey revoke: --id is required")
+	}
+	store, err := openExistingStore(ctx, "apikey "+sub, cfg, newLogger(stderr))
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	switch sub {
 	case "create":
-		if *email == "" {
-			return errors.New("apikey create: --email is required")
-		}
 		u, err := store.UserByEmail(ctx, *email)
 		if err != nil {
 			return fmt.Errorf("apikey create: no user %s", *email)
@@ -148,9 +204,6 @@ func apikey(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		return nil
 	case "revoke":
-		if *id == 0 {
-			return errors.New("apikey revoke: --id is required")
-		}
 		if err := store.RevokeAPIKey(ctx, models.SystemActor, *id); err != nil {
 			return fmt.Errorf("apikey revoke: %w", err)
 		}
@@ -160,37 +213,12 @@ func apikey(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return fmt.Errorf("apikey: unknown subcommand %q", sub)
 }
 
-// backup writes a consistent copy of the database to the file named.
-func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg Config
-	fs := newFlagSet("backup", &cfg, stderr)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return errors.New("backup: name the file to write, e.g. whapidesk backup backups/whapidesk-2026-11-25.db")
-	}
-	store, err := openStore(ctx, cfg, newLogger(stderr))
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	if err := store.Backup(ctx, fs.Arg(0)); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "Wrote %s. Keep it with the secret key: without the key its tokens cannot be read.\n", fs.Arg(0))
-	return nil
-}
-
 // doctor checks, read-only, what the app needs of WHAPI and of its public
 // address (provision.Service.Doctor), with the settings serve uses, and
 // prints one line per check. It fails, so the exit status is 1, when a
 // check fails; a warning or a skipped check does not.
 //
-// It opens the database serve uses and never makes one: without the file,
-// or without the key its tokens were sealed with, it says so and stops
-// (openStore would create an empty database, or a fresh key that reads
-// none of the saved tokens).
+// It opens the database serve uses and never makes one (openExistingStore).
 func doctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg Config
 	fs := newFlagSetFor("doctor", doctorCommand, &cfg, stderr)
@@ -208,18 +236,8 @@ func doctor(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if _, err := os.Stat(cfg.DBPath); err != nil {
-		return fmt.Errorf("doctor: no database at %s: name the one the app serves with --db or WHAPIDESK_DB (%w)", cfg.DBPath, err)
-	}
-	if cfg.SecretKey == "" {
-		keyPath := filepath.Join(filepath.Dir(cfg.DBPath), "secret.key")
-		if _, err := os.Stat(keyPath); err != nil {
-			return fmt.Errorf("doctor: WHAPIDESK_SECRET_KEY is not set and there is no key file at %s, "+
-				"so the saved tokens cannot be read: give the key the app serves with (%w)", keyPath, err)
-		}
-	}
 	log := newLogger(stderr)
-	store, err := openStore(ctx, cfg, log)
+	store, err := openExistingStore(ctx, "doctor", cfg, log)
 	if err != nil {
 		return err
 	}

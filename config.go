@@ -43,6 +43,8 @@ type setting struct {
 	shown string // the default as the help and the README state it; "" means def
 	usage string // one sentence, plain text (no markdown): help and README print it as is
 	scope scope
+	// demoDef, when not "", replaces def for the demo command.
+	demoDef string
 	// into is the Config field the setting fills: a *string or a *bool.
 	// nil for a string the command reads back with fs.Lookup after parsing
 	// (the trusted proxies, parsed into CIDRs).
@@ -53,9 +55,11 @@ type setting struct {
 // whapidesk, in the order the help and the README list them.
 var settings = []setting{
 	{
-		flag: "addr", env: "WHAPIDESK_ADDR", def: ":8080", scope: serveCommands,
-		usage: "listen address (host:port)",
-		into:  func(c *Config) any { return &c.Addr },
+		flag: "addr", env: "WHAPIDESK_ADDR", def: ":8080", demoDef: "127.0.0.1:8080", shown: ":8080 (demo: 127.0.0.1:8080)",
+		scope: serveCommands,
+		usage: "listen address (host:port). The demo listens on this machine only unless told otherwise " +
+			"(its simulator answers anyone who reaches it): give it :8080 to open it to the network on purpose",
+		into: func(c *Config) any { return &c.Addr },
 	},
 	{
 		flag: "db", env: "WHAPIDESK_DB", def: "data/whapidesk.db", scope: everyCommand,
@@ -133,21 +137,26 @@ func (s setting) shownDefault() string {
 	return s.def
 }
 
-// bind registers the setting on fs (or, without a flag, reads its
-// variable into cfg). The variable, when set and not empty, replaces the
-// default; a flag given on the command line wins over both.
-func (s setting) bind(fs *flag.FlagSet, cfg *Config) {
+// bind registers the setting on fs for the command cmd (or, without a
+// flag, reads its variable into cfg). The variable, when set and not
+// empty, replaces the default; a flag given on the command line wins over
+// both.
+func (s setting) bind(fs *flag.FlagSet, cfg *Config, cmd string) {
+	def := s.def
+	if cmd == "demo" && s.demoDef != "" {
+		def = s.demoDef
+	}
 	if s.flag == "" {
-		*s.into(cfg).(*string) = envOr(s.env, s.def)
+		*s.into(cfg).(*string) = envOr(s.env, def)
 		return
 	}
 	if s.into == nil {
-		fs.String(s.flag, envOr(s.env, s.def), s.usage)
+		fs.String(s.flag, envOr(s.env, def), s.usage)
 		return
 	}
 	switch p := s.into(cfg).(type) {
 	case *string:
-		fs.StringVar(p, s.flag, envOr(s.env, s.def), s.usage)
+		fs.StringVar(p, s.flag, envOr(s.env, def), s.usage)
 	case *bool:
 		fs.BoolVar(p, s.flag, envBool(s.env), s.usage)
 	default:
@@ -191,18 +200,22 @@ Usage:
   whapidesk [serve] [flags]                   run the web app (the default command)
   whapidesk demo [flags]                      run the web app on the built-in WHAPI simulator,
                                               with a seeded admin and sample customers
+                                              (on 127.0.0.1:8080, this machine only, unless --addr says otherwise)
   whapidesk create-admin --email E [--password P] [--name N]
                                               create an admin (password read from stdin when omitted)
   whapidesk apikey create --email E [--name N]
                                               create an API key for a user; prints it once, alone on the last line
   whapidesk apikey list [--email E]           list API keys (never the keys themselves)
   whapidesk apikey revoke --id N              revoke an API key
-  whapidesk backup [--db D] FILE              write a consistent copy of the database to FILE
+  whapidesk backup [--db D] FILE              write a consistent copy of the database to FILE, checked
                                               (safe while serving; restore needs the same secret key)
-  whapidesk rotate-key [--db D] [--new-key-file F]  re-encrypt every secret under a new key (app stopped)
+  whapidesk rotate-key [--db D] [--new-key-file F]  re-encrypt every secret under a new key
+                                              (refused while the app serves on the database)
   whapidesk doctor [--db D] [--public-url U]  check, read-only, the connection to WHAPI and the public URL:
                                               one line per check; exit status 1 when one fails
   whapidesk -h                                this help; COMMAND -h adds the command's own flags
+
+Only serve and demo create a database; the other commands refuse one that is not there.
 `
 
 // writeUsage writes the usage text: the commands, then every setting. It

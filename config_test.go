@@ -321,6 +321,9 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 				continue
 			}
 			want := s.def
+			if cmd == "demo" && s.demoDef != "" {
+				want = s.demoDef
+			}
 			if s.isBool() {
 				want = "false"
 			}

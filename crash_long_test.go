@@ -419,7 +419,15 @@ func TestLongCrashRecovery(t *testing.T) {
 		return out.String()
 	}
 
-	// Setup through the binary's commands and JSON API.
+	// Setup through the binary's commands and JSON API, on a database
+	// made as serve makes it (the commands never make one).
+	made, err := openStore(ctx, Config{DBPath: db, SecretKey: key}, newLogger(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := made.Close(); err != nil {
+		t.Fatal(err)
+	}
 	command("create-admin", "--db", db, "--email", crashAdmin, "--password", adminPassword)
 	apiKey := lastLine(command("apikey", "create", "--db", db, "--email", crashAdmin, "--name", "crash test"))
 	if !strings.HasPrefix(apiKey, models.APIKeyPrefix) {

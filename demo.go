@@ -265,6 +265,7 @@ const demoRoad = `  No phone is needed: on a channel's connect page, the box mar
 // WHAPI keeps its channels.
 func printDemo(stdout io.Writer, cfg Config, seed *demoSeed, addr net.Addr, projectPicked bool, info demoInfo) {
 	port := addr.(*net.TCPAddr).Port
+	defer fmt.Fprint(stdout, demoReach(addr))
 	if seed == nil {
 		fmt.Fprintf(stdout, "\nDemo data already seeded in %s. Sign in at http://localhost:%d/login with the credentials printed at the first run\n(or create another admin: whapidesk create-admin --db %s --email you@example.com).\n\n", cfg.DBPath, port, cfg.DBPath)
 		if !projectPicked {
@@ -304,6 +305,17 @@ func printDemoRoad(stdout io.Writer, info demoInfo) {
 		fmt.Fprintf(stdout, "  Webhooks go to %s (WHAPIDESK_PUBLIC_URL).\n", info.publicURL)
 	}
 	fmt.Fprintf(stdout, "  A restart keeps the channels: the simulated WHAPI keeps them in\n  %s. Delete it together with the database to start over.\n\n", info.stateFile)
+}
+
+// demoReach says, last of the demo's instructions, where it listens and
+// who can reach it: its simulator answers anyone who does.
+func demoReach(addr net.Addr) string {
+	tcp := addr.(*net.TCPAddr)
+	if tcp.IP.IsLoopback() {
+		return fmt.Sprintf("  Listening on %s: this machine only. To open the demo to the network on purpose,\n"+
+			"  give it --addr :%d (or WHAPIDESK_ADDR=:%d).\n\n", tcp, tcp.Port, tcp.Port)
+	}
+	return fmt.Sprintf("  Listening on %s: reachable from the network, the simulator included (it answers anyone).\n\n", tcp)
 }
 
 func randomPassword() string {

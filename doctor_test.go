@@ -140,6 +140,7 @@ func TestDoctorCommandNeedsTheInstall(t *testing.T) {
 	}
 
 	db = filepath.Join(dir, "w.db")
+	makeInstall(t, db)
 	mustRun(t, "", "create-admin", "--db", db, "--email", "admin@example.com", "--password", adminPassword)
 	if err := os.Remove(filepath.Join(dir, "secret.key")); err != nil {
 		t.Fatal(err)

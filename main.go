@@ -152,7 +152,7 @@ func newFlagSetFor(name string, sc scope, cfg *Config, stderr io.Writer) *flag.F
 	}
 	for _, s := range settings {
 		if s.scope.takenBy(sc) {
-			s.bind(fs, cfg)
+			s.bind(fs, cfg, name)
 		}
 	}
 	return fs
@@ -215,28 +215,72 @@ func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-// openStore loads the secret key and opens the database.
+// openStore loads the secret key and opens the database, creating either
+// when missing: what serve and demo do (and the tests, to make an
+// install). Every other command opens an existing one (openExistingStore).
 func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*models.Store, error) {
-	var key []byte
-	var err error
-	if cfg.SecretKey != "" {
-		if key, err = models.ParseKey(cfg.SecretKey); err != nil {
-			return nil, fmt.Errorf("WHAPIDESK_SECRET_KEY: %w", err)
-		}
-	} else {
-		if err := os.MkdirAll(filepath.Dir(cfg.DBPath), 0o700); err != nil {
-			return nil, err
-		}
-		keyPath := filepath.Join(filepath.Dir(cfg.DBPath), "secret.key")
-		var created bool
-		if key, created, err = models.LoadOrCreateKeyFile(keyPath); err != nil {
-			return nil, err
-		}
-		if created {
-			log.Warn("created a new secret key file: back it up together with the database, "+
-				"or the saved WHAPI tokens cannot be read (or set WHAPIDESK_SECRET_KEY)", "path", keyPath)
-		}
+	key, err := loadKey(cfg, true, log)
+	if err != nil {
+		return nil, err
 	}
+	return openWithKey(ctx, cfg, key, log)
+}
+
+// envKey is the key WHAPIDESK_SECRET_KEY gives (cfg.SecretKey), nil when
+// it is unset. A malformed key stops the command before it touches a
+// file, and is never printed.
+func envKey(cfg Config) ([]byte, error) {
+	if cfg.SecretKey == "" {
+		return nil, nil
+	}
+	key, err := models.ParseKey(cfg.SecretKey)
+	if err != nil {
+		return nil, fmt.Errorf("WHAPIDESK_SECRET_KEY: %w", err)
+	}
+	return key, nil
+}
+
+// keyFilePath is the key file beside the database, read when
+// WHAPIDESK_SECRET_KEY is unset.
+func keyFilePath(cfg Config) string {
+	return filepath.Join(filepath.Dir(cfg.DBPath), "secret.key")
+}
+
+// loadKey returns the secret key: WHAPIDESK_SECRET_KEY's, else the key
+// file's. With create, a missing key file (and its directory) is made;
+// without, it is an error.
+func loadKey(cfg Config, create bool, log *slog.Logger) ([]byte, error) {
+	if key, err := envKey(cfg); key != nil || err != nil {
+		return key, err
+	}
+	keyPath := keyFilePath(cfg)
+	if !create {
+		b, err := os.ReadFile(keyPath)
+		if err != nil {
+			return nil, fmt.Errorf("secret: read key file: %w", err)
+		}
+		key, err := models.ParseKey(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("secret: key file %s: %w", keyPath, err)
+		}
+		return key, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.DBPath), 0o700); err != nil {
+		return nil, err
+	}
+	key, created, err := models.LoadOrCreateKeyFile(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Warn("created a new secret key file: back it up together with the database, "+
+			"or the saved WHAPI tokens cannot be read (or set WHAPIDESK_SECRET_KEY)", "path", keyPath)
+	}
+	return key, nil
+}
+
+// openWithKey opens the database with key.
+func openWithKey(ctx context.Context, cfg Config, key []byte, log *slog.Logger) (*models.Store, error) {
 	cipher, err := models.NewCipher(key)
 	if err != nil {
 		return nil, err
@@ -247,6 +291,11 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*models.Store
 // serve runs the web app until ctx ends, then shuts down gracefully.
 func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	log := newLogger(stderr)
+	lock, err := lockToServe(cfg)
+	if err != nil {
+		return err
+	}
+	defer lock.release() // last: after the store is closed
 	store, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -258,6 +307,9 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer ln.Close() // for early returns; closing again after Shutdown is harmless
+	if err := lock.describe(servingDoing, ln.Addr().String()); err != nil {
+		return err
+	}
 	root := http.NewServeMux()
 	managerURL, gateURL, publicURL := cfg.ManagerURL, cfg.GateURL, cfg.PublicURL
 	jobs, cancelJobs := context.WithCancel(ctx)
@@ -280,6 +332,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if publicURL != "" {
 		log.Info("WHAPI's webhooks are registered for every channel", "public_url", publicURL)
 	}
+	checkKeyMatches(ctx, cfg, svc, log)
 
 	e := echo.New()
 	hcfg := handlers.Config{SecureCookies: cfg.SecureCookies, Version: version, TrustedProxies: cfg.TrustedProxies, Brand: cfg.Brand}
@@ -338,6 +391,49 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// servingDoing is what a serving process's lock file says it does.
+const servingDoing = "serving on this database"
+
+// lockToServe takes the database's lock for serve or demo (see dbLock),
+// making the data directory first (serve may create it). A malformed
+// WHAPIDESK_SECRET_KEY is refused before any file is made. Another
+// process serving the database, or rotating its key, is a clear refusal.
+func lockToServe(cfg Config) (*dbLock, error) {
+	if _, err := envKey(cfg); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.DBPath), 0o700); err != nil {
+		return nil, err
+	}
+	lock, err := tryLock(cfg.DBPath, "starting to serve on this database")
+	var held *errLocked
+	if errors.As(err, &held) {
+		return nil, fmt.Errorf("%w: one whapidesk at a time serves a database: stop that one first, "+
+			"or give this one another database (--db, WHAPIDESK_DB)", err)
+	}
+	return lock, err
+}
+
+// checkKeyMatches logs an error when the saved partner token does not
+// open with this server's secret key (provision.ErrKeyMismatch), naming
+// where the key came from — never the key. The app serves on all the same:
+// refusing to start would take every page down for a problem an admin
+// fixes on one of them (paste the partner token again on WHAPI Settings,
+// which says so too), and no WHAPI call is made without the token meanwhile.
+func checkKeyMatches(ctx context.Context, cfg Config, svc *provision.Service, log *slog.Logger) {
+	if err := svc.Configured(ctx); !errors.Is(err, provision.ErrKeyMismatch) {
+		return
+	}
+	key := keyFilePath(cfg)
+	if cfg.SecretKey != "" {
+		key = "WHAPIDESK_SECRET_KEY"
+	}
+	log.Error("the secret key does not match this database: the saved WHAPI partner token cannot be read with it "+
+		"(was the key changed or rotated while the app was running?). whapidesk serves on, but reaches WHAPI only once "+
+		"an admin pastes the partner token again on WHAPI Settings, or once it is restarted with the key the token was saved with",
+		"key", key, "db", cfg.DBPath)
 }
 
 // whenReady answers 503 "starting" until ready is set, then serves h.

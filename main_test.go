@@ -195,6 +195,7 @@ func TestCreateAdmin(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "w.db")
+	makeInstall(t, db)
 
 	out := mustRun(t, "", "create-admin", "--db", db, "--email", "  Admin@Example.com ", "--password", adminPassword, "--name", "Ada")
 	if !strings.Contains(out, "Created admin admin@example.com") {
@@ -327,6 +328,7 @@ func TestAPIKey(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "w.db")
+	makeInstall(t, db)
 	mustRun(t, "", "create-admin", "--db", db, "--email", "admin@example.com", "--password", adminPassword)
 
 	out := mustRun(t, "", "apikey", "create", "--db", db, "--email", "Admin@Example.com", "--name", "ci")
@@ -435,6 +437,7 @@ func TestSecretKeyFromEnvironment(t *testing.T) {
 		t.Setenv("WHAPIDESK_SECRET_KEY", randomKeyBase64(t, models.KeySize))
 		dir := t.TempDir()
 		db := filepath.Join(dir, "w.db")
+		makeInstall(t, db)
 		mustRun(t, "", "create-admin", "--db", db, "--email", "admin@example.com", "--password", adminPassword)
 		if _, err := os.Stat(filepath.Join(dir, "secret.key")); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("stat secret.key = %v, want not exist", err)
@@ -770,6 +773,7 @@ func TestServeLifecycle(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "w.db")
+	makeInstall(t, db)
 	mustRun(t, "", "create-admin", "--db", db, "--email", "admin@example.com", "--password", adminPassword)
 
 	s := startServer(t, "serve", "--db", db)
@@ -995,6 +999,7 @@ func TestBackupCommand(t *testing.T) {
 	db := filepath.Join(dir, "w.db")
 	var out, errb bytes.Buffer
 	ctx := context.Background()
+	makeInstall(t, db)
 	if err := run(ctx, []string{"create-admin", "--db", db, "--email", "a@example.com", "--password", "long enough password"}, strings.NewReader(""), &out, &errb); err != nil {
 		t.Fatal(err)
 	}

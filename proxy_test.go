@@ -46,6 +46,7 @@ func TestTrustedProxiesNameTheClient(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			db := filepath.Join(t.TempDir(), "w.db")
+			makeInstall(t, db)
 			mustRun(t, "", "create-admin", "--db", db, "--email", "admin@example.com", "--password", adminPassword)
 			s := startServer(t, append([]string{"serve", "--db", db}, tt.flags...)...)
 			from := func(ip string) *http.Client {

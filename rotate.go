@@ -26,7 +26,8 @@ import (
 //     key is printed alone on the last line, for the admin to put in place.
 //
 // The app must be stopped while it runs: a running server keeps sealing with
-// the old key. Sessions end, since their signing key derives from the key.
+// the old key. It refuses while a server holds the database's lock
+// (dbLock). Sessions end, since their signing key derives from the key.
 func rotateKey(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	var cfg Config
 	cfg.SecretKey = os.Getenv("WHAPIDESK_SECRET_KEY")
@@ -38,9 +39,22 @@ func rotateKey(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if fs.NArg() != 0 {
 		return fmt.Errorf("rotate-key: unexpected argument %q", fs.Arg(0))
 	}
-	if _, err := os.Stat(cfg.DBPath); err != nil {
-		return fmt.Errorf("rotate-key: no database at %s: %w", cfg.DBPath, err)
+	if err := checkInstall("rotate-key", cfg); err != nil {
+		return err
 	}
+	// A server must not run meanwhile: it keeps sealing with the old key,
+	// and once the key file changes it can no longer read the tokens. It
+	// holds the database's lock while it serves (lockToServe); holding it
+	// here also keeps a server from starting during the rotation.
+	lock, err := tryLock(cfg.DBPath, "rotating the secret key of this database")
+	var held *errLocked
+	if errors.As(err, &held) {
+		return fmt.Errorf("rotate-key: %w: stop it first; nothing was changed", err)
+	}
+	if err != nil {
+		return fmt.Errorf("rotate-key: %w", err)
+	}
+	defer lock.release()
 	fromEnv := cfg.SecretKey != ""
 	keyPath := filepath.Join(filepath.Dir(cfg.DBPath), "secret.key")
 	stagedPath := keyPath + ".new"
@@ -93,7 +107,7 @@ func rotateKey(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	}
 	newKeyText := base64.StdEncoding.EncodeToString(newKey)
 
-	store, err := openStore(ctx, cfg, newLogger(stderr))
+	store, err := openExistingStore(ctx, "rotate-key", cfg, newLogger(stderr))
 	if err != nil {
 		return err
 	}

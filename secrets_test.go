@@ -331,6 +331,7 @@ func TestSecretsNeverInPlainText(t *testing.T) {
 // at db (opened the way the commands open it) and returns them.
 func seedSecrets(t *testing.T, db string) []string {
 	t.Helper()
+	makeInstall(t, db)
 	mustRun(t, "", "create-admin", "--db", db, "--email", "admin@example.com", "--password", adminPassword)
 	store := openTestStore(t, db)
 	ctx := t.Context()

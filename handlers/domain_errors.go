@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/labstack/echo/v4"
+
 	"whapidesk/models"
 	"whapidesk/provision"
 )
@@ -25,6 +27,11 @@ func domainError(err error) (status int, code, message string, ok bool) {
 	var small *models.PlanTooSmallError
 	var project *provision.ProjectError
 	switch {
+	case errors.Is(err, models.ErrDecrypt):
+		// provision.ErrKeyMismatch, or a channel token that does not open:
+		// this server's secret key is not the one the secrets were saved
+		// with. Anyone's words; admins get adminWords'.
+		return http.StatusServiceUnavailable, "key_mismatch", "the service cannot act now: an admin must check its settings; nothing was changed", true
 	case errors.As(err, &fe):
 		return http.StatusUnprocessableEntity, "invalid_input", "nothing was changed: see the fields", true
 	case errors.As(err, &rl):
@@ -87,10 +94,27 @@ func domainError(err error) (status int, code, message string, ok bool) {
 	return http.StatusInternalServerError, "internal", "something went wrong on our side", false
 }
 
+// keyMismatchWords is the answer to a key mismatch (an error wrapping
+// models.ErrDecrypt) that reached the error handler: an admin is told
+// what happened and what to do (adminWords), anyone else domainError's
+// words. Never "WHAPI could not be reached".
+func keyMismatchWords(c echo.Context, err error) (status int, code, message string) {
+	if u := currentUser(c); u != nil && u.IsAdmin() {
+		status, code, message, _ = adminWords(err)
+	} else {
+		status, code, message, _ = domainError(err)
+		message = upperFirst(message) + "."
+	}
+	return status, code, message
+}
+
 // adminWords is what an admin is told of an error whose words for
 // customers must not name WHAPI or its settings (domainError's); ok is
 // false for any other error.
 func adminWords(err error) (status int, code, message string, ok bool) {
+	if errors.Is(err, models.ErrDecrypt) {
+		return http.StatusServiceUnavailable, "key_mismatch", provision.ErrKeyMismatch.Error(), true
+	}
 	var rl *provision.RetryLaterError
 	if errors.As(err, &rl) && rl.Detail != "" {
 		status, code, message, _ = domainError(err)

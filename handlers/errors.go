@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/models"
 	"whapidesk/views"
 )
 
@@ -41,6 +42,8 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 	message := "Something went wrong on our side. Please try again."
 	code := "internal"
 	switch {
+	case errors.Is(err, models.ErrDecrypt): // the secret key does not open the saved secrets
+		status, code, message = keyMismatchWords(c, err)
 	case errors.As(err, &ae):
 		status, code, message = ae.Status, ae.Code, ae.Message
 	case errors.As(err, &he):

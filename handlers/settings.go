@@ -93,7 +93,18 @@ func (h *Handler) showWHAPISettingsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, http.StatusOK, views.WHAPISettingsPage(h.settingsPage(c), settingsView(st)))
+	v := settingsView(st)
+	v.KeyMismatch = h.keyMismatch(c)
+	return h.render(c, http.StatusOK, views.WHAPISettingsPage(h.settingsPage(c), v))
+}
+
+// keyMismatch is provision.ErrKeyMismatch's words when the saved token
+// does not open with this server's secret key, else "".
+func (h *Handler) keyMismatch(c echo.Context) string {
+	if err := h.svc.Configured(c.Request().Context()); errors.Is(err, provision.ErrKeyMismatch) {
+		return err.Error()
+	}
+	return ""
 }
 
 func (h *Handler) saveWHAPISettings(c echo.Context) error {
@@ -160,6 +171,8 @@ func (h *Handler) testWHAPIConnection(c echo.Context) error {
 	switch {
 	case errors.Is(err, provision.ErrNotConfigured):
 		p.Flash = &views.Flash{Kind: "warning", Text: "No partner token is saved yet. " + saveTokenFirst}
+	case errors.Is(err, provision.ErrKeyMismatch):
+		p.Flash = &views.Flash{Kind: "error", Text: err.Error()}
 	case err != nil:
 		return err
 	default:
@@ -171,6 +184,7 @@ func (h *Handler) testWHAPIConnection(c echo.Context) error {
 		return err
 	}
 	v := settingsView(st)
+	v.KeyMismatch = h.keyMismatch(c)
 	v.Doctor = doctorView(rep)
 	return h.render(c, http.StatusOK, views.WHAPISettingsPage(p, v))
 }

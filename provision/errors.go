@@ -40,6 +40,35 @@ var (
 	ErrChannelRunning = errors.New("the channel is running already")
 )
 
+// ErrKeyMismatch: the saved partner token does not open with this
+// server's secret key — the key was changed (or rotated while the app
+// ran) since the token was saved. It wraps models.ErrDecrypt. Nothing is
+// sent to WHAPI: without the token there is nothing to send, and WHAPI is
+// not the one at fault, so this is never told as "WHAPI could not be
+// reached". Saving the partner token again seals it with this key.
+var ErrKeyMismatch error = keyMismatchError{}
+
+type keyMismatchError struct{}
+
+func (keyMismatchError) Error() string {
+	return "The saved WHAPI token cannot be read with this server's secret key (was the key changed or rotated " +
+		"while the app was running?). Paste the partner token again on WHAPI Settings."
+}
+
+func (keyMismatchError) Unwrap() error { return models.ErrDecrypt }
+
+// openPartnerToken is ErrKeyMismatch when the saved partner token of st
+// does not open with the store's key, nil when it does (or none is saved).
+func (s *Service) openPartnerToken(st *models.Settings) error {
+	if !st.Configured() {
+		return nil
+	}
+	if _, err := s.store.Cipher().Open(st.PartnerTokenEnc); err != nil {
+		return ErrKeyMismatch
+	}
+	return nil
+}
+
 // ProjectError: no channel is created because the configured project id
 // is not one WHAPI listed (see Service.projectReady). Nothing was changed
 // and nothing was sent to WHAPI's PUT /channels.

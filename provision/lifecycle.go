@@ -308,16 +308,18 @@ func (s *Service) Permit(ctx context.Context, ch *models.Channel, a Action) erro
 	return err
 }
 
-// Configured is nil when a partner token is saved, else ErrNotConfigured:
-// the one check of it, for pages that say so before anything is tried.
+// Configured is nil when a partner token is saved and opens with this
+// server's key, else ErrNotConfigured or ErrKeyMismatch: the one check of
+// it, for pages (and the start-up) that say so before anything is tried.
 func (s *Service) Configured(ctx context.Context) error {
 	_, err := s.settings(ctx)
 	return err
 }
 
 // settings reads the settings, and fails with ErrNotConfigured when no
-// partner token is saved: every workflow and job that reaches WHAPI's
-// partner API starts here.
+// partner token is saved, and with ErrKeyMismatch when the saved one does
+// not open with this server's key: every workflow and job that reaches
+// WHAPI's partner API starts here.
 func (s *Service) settings(ctx context.Context) (*models.Settings, error) {
 	st, err := s.store.Settings(ctx)
 	if err != nil {
@@ -325,6 +327,9 @@ func (s *Service) settings(ctx context.Context) (*models.Settings, error) {
 	}
 	if !st.Configured() {
 		return st, ErrNotConfigured
+	}
+	if err := s.openPartnerToken(st); err != nil {
+		return st, err
 	}
 	return st, nil
 }

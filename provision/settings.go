@@ -361,6 +361,13 @@ func tokenCheck(list *whapi.ProjectList, err error) *models.TokenCheck {
 // transaction is open while WHAPI is called.
 func (s *Service) verify(ctx context.Context, actor models.Actor, st *models.Settings) (*Check, error) {
 	list, err := s.whapi.Projects(ctx)
+	if errors.Is(err, models.ErrDecrypt) {
+		// Not WHAPI's answer: the token could not be read to ask it.
+		// Nothing is recorded.
+		s.log.ErrorContext(ctx, "the saved partner token cannot be read with this server's secret key: "+
+			"paste the partner token again on WHAPI Settings", "err", err)
+		return nil, ErrKeyMismatch
+	}
 	tc := tokenCheck(list, err)
 	chk := &Check{Status: tc.Status, Projects: len(tc.Projects)}
 	if tc.Projects != nil {

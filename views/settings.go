@@ -24,6 +24,10 @@ type WHAPISettings struct {
 	ProjectsListedAt string
 	// PickError says why a pick was refused (shown beside the picker).
 	PickError string
+	// KeyMismatch, when not "", says that the saved token cannot be read
+	// with this server's secret key (provision.ErrKeyMismatch's words),
+	// next to the token's status.
+	KeyMismatch string
 	// Doctor is what the last "Test connection" found (nil: none ran).
 	Doctor *DoctorView
 

@@ -372,15 +372,7 @@ func TestLongCrashRecovery(t *testing.T) {
 	rng := mrand.New(mrand.NewPCG(seed, 1))
 
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "whapidesk")
-	goTool := "go"
-	if g := os.Getenv("GO"); g != "" {
-		goTool = g
-	}
-	build := exec.Command(goTool, "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := whapideskBinary(t)
 	built := time.Since(began)
 
 	// WHAPI: the simulator, in this process, so it survives every kill.

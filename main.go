@@ -26,6 +26,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"whapidesk/handlers"
+	"whapidesk/jobs"
 	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/whapi"
@@ -312,12 +313,12 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	}
 	root := http.NewServeMux()
 	managerURL, gateURL, publicURL := cfg.ManagerURL, cfg.GateURL, cfg.PublicURL
-	jobs, cancelJobs := context.WithCancel(ctx)
-	defer cancelJobs()
+	background, cancelBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBackground()
 	var sim *whapisim.Sim
 	var demo demoInfo
 	if cfg.Demo {
-		if sim, demo, err = startDemoSimulator(jobs, cfg, ln.Addr(), log); err != nil {
+		if sim, demo, err = startDemoSimulator(background, cfg, ln.Addr(), log); err != nil {
 			return err
 		}
 		defer demo.stop() // after the server's shutdown: the state file gets the last word
@@ -333,9 +334,16 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		log.Info("WHAPI's webhooks are registered for every channel", "public_url", publicURL)
 	}
 	checkKeyMatches(ctx, cfg, svc, log)
+	// Background work: River's queue in the database (the jobs package),
+	// started once the store is open and stopped before it closes.
+	queue, err := jobs.Open(ctx, cfg.DBPath, jobs.Config{Work: svc, Sessions: store, Log: log})
+	if err != nil {
+		return err
+	}
+	defer stopQueue(queue, log) // before store.Close: defers run last in, first out
 
 	e := echo.New()
-	hcfg := handlers.Config{SecureCookies: cfg.SecureCookies, Version: version, TrustedProxies: cfg.TrustedProxies, Brand: cfg.Brand}
+	hcfg := handlers.Config{SecureCookies: cfg.SecureCookies, Version: version, TrustedProxies: cfg.TrustedProxies, Brand: cfg.Brand, Jobs: queue}
 	if sim != nil {
 		hcfg.DemoLink = func(_ context.Context, id string) error { return demoLink(sim, id) }
 	}
@@ -356,8 +364,9 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	go sessionJanitor(jobs, store, log)
-	go backgroundJobs(jobs, svc, log)
+	if err := queue.Start(background); err != nil {
+		return err
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -384,13 +393,23 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	cancelJobs()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	err = srv.Shutdown(shutdownCtx)
+	stopQueue(queue, log) // no job starts after the last request; running ones finish or are cut short
+	cancelBackground()
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// stopQueue stops the job queue, logging what went wrong (a second call
+// does nothing).
+func stopQueue(q *jobs.Queue, log *slog.Logger) {
+	if err := q.Stop(context.Background()); err != nil {
+		log.Warn("stopping the background jobs", "err", err)
+	}
 }
 
 // servingDoing is what a serving process's lock file says it does.
@@ -448,57 +467,9 @@ func whenReady(ready *atomic.Bool, h http.Handler) http.Handler {
 	})
 }
 
-// Background job intervals. The top-up window is days, so a quarter-hour
-// is more than often enough; Reconcile settles lost answers a few minutes
-// after they happen.
-//
-// The first Reconcile runs shortly after start: it settles what a crashed
-// or killed predecessor left open (see models.Store.OpenOperations), once
-// those operations are older than models.AbandonedAfter, so that a request
-// the predecessor had in flight has ended at WHAPI before its outcome is
-// read back.
-const (
-	reconcileEvery     = 10 * time.Minute
-	topUpEvery         = 15 * time.Minute
-	reconcileAfterBoot = models.AbandonedAfter + 10*time.Second
-)
-
-// backgroundJobs runs Reconcile and the automatic top-up, one after the
-// other (never two runs at once), until ctx ends.
-func backgroundJobs(ctx context.Context, svc *provision.Service, log *slog.Logger) {
-	reconcile := time.NewTicker(reconcileEvery)
-	defer reconcile.Stop()
-	topUp := time.NewTicker(topUpEvery)
-	defer topUp.Stop()
-	boot := time.NewTimer(reconcileAfterBoot)
-	defer boot.Stop()
-	reconcileNow := func() {
-		rep, err := svc.Reconcile(ctx)
-		if err != nil && ctx.Err() == nil {
-			log.Warn("reconcile failed", "err", err)
-		} else {
-			log.Info("reconcile", "settled", rep.Settled, "synced", rep.Synced, "gone", rep.Gone, "orphans", rep.Orphans,
-				"errors", rep.Errors, "webhooks", rep.Hooked)
-		}
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-boot.C:
-			reconcileNow()
-		case <-reconcile.C:
-			reconcileNow()
-		case <-topUp.C:
-			rep, err := svc.AutoTopUp(ctx)
-			if err != nil && ctx.Err() == nil {
-				log.Warn("auto top-up failed", "err", err)
-			} else if rep.Candidates > 0 {
-				log.Info("auto top-up", "channels", rep.Extended, "days", rep.Days, "failed", rep.Failed)
-			}
-		}
-	}
-}
+// reconcileAfterBoot is when a start's own Reconcile runs
+// (jobs.ReconcileAfterBoot).
+const reconcileAfterBoot = jobs.ReconcileAfterBoot
 
 // tickSimulator lets the built-in simulator see, every second, what time
 // changed (a line up, a QR code rotated), so its webhooks tell it as
@@ -512,24 +483,6 @@ func tickSimulator(ctx context.Context, sim *whapisim.Sim) {
 			return
 		case <-t.C:
 			sim.Tick()
-		}
-	}
-}
-
-// sessionJanitor deletes expired sessions every hour.
-func sessionJanitor(ctx context.Context, store *models.Store, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		if n, err := store.DeleteExpiredSessions(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("deleting expired sessions", "err", err)
-		} else if n > 0 {
-			log.Info("deleted expired sessions", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
 		}
 	}
 }

@@ -121,6 +121,12 @@ func (h *Handler) Routes(e *echo.Echo) {
 	// Audit.
 	admin.GET("/audit", h.showAuditPage)
 
+	// Background jobs.
+	admin.GET("/jobs", h.showJobsPage)
+	admin.POST("/jobs/:id/retry", h.retryJob)
+	admin.GET("/jobs/:id/cancel", h.showCancelJobPage)
+	admin.POST("/jobs/:id/cancel", h.cancelJob)
+
 	// WHAPI settings.
 	admin.GET("/settings/whapi", h.showWHAPISettingsPage)
 	admin.POST("/settings/whapi", h.saveWHAPISettings)

@@ -93,6 +93,12 @@ var smRows = []smRow{
 	// Admin pages.
 	{method: "GET", path: "/admin", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "GET", path: "/admin/audit", anon: 303, custA: 403, custB: 403, admin: 200},
+	// The Jobs page, on a job scheduled for later: retrying it is refused
+	// with a message (303), cancelling it works (303).
+	{method: "GET", path: "/admin/jobs", anon: 303, custA: 403, custB: 403, admin: 200},
+	{method: "POST", path: "/admin/jobs/:id/retry", anon: 303, custA: 403, custB: 403, admin: 303},
+	{method: "GET", path: "/admin/jobs/:id/cancel", anon: 303, custA: 403, custB: 403, admin: 200},
+	{method: "POST", path: "/admin/jobs/:id/cancel", anon: 303, custA: 403, custB: 403, admin: 303},
 	{method: "GET", path: "/admin/channels", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "GET", path: "/admin/channels.csv", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/channels/:id/extend", anon: 303, custA: 403, custB: 403, admin: 422},
@@ -214,6 +220,7 @@ type smFix struct {
 	aliceCh           *models.Channel
 	spares            int
 	partnerEntry      int64 // a purchase of partner days
+	job               int64 // a job of the queue, scheduled for later
 }
 
 func newSMFix(t *testing.T) *smFix {
@@ -233,6 +240,11 @@ func newSMFix(t *testing.T) *smFix {
 		t.Fatal(err)
 	}
 	f.partnerEntry = e.ID
+	res, err := withJobs(t, f.testApp, &flakyWork{}).InsertBootReconcile(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.job = res.Job.ID
 	return f
 }
 
@@ -259,6 +271,8 @@ func (f *smFix) fill(path string, channel int64) string {
 			seg[i] = strconv.FormatInt(f.plan.ID, 10)
 		case seg[i-1] == "entries":
 			seg[i] = strconv.FormatInt(f.partnerEntry, 10)
+		case seg[i-1] == "jobs":
+			seg[i] = strconv.FormatInt(f.job, 10)
 		case s == ":secret":
 			forged, _, err := models.NewHookSecret()
 			if err != nil {

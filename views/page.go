@@ -48,6 +48,7 @@ func (p Page) Nav() []NavItem {
 			{"channels", "Channels", "/admin/channels"},
 			{"plans", "Plans", "/admin/plans"},
 			{"audit", "Audit", "/admin/audit"},
+			{"jobs", "Jobs", "/admin/jobs"},
 			{"settings", "WHAPI Settings", "/admin/settings/whapi"},
 		}
 	}

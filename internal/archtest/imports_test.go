@@ -36,10 +36,14 @@ var allowed = map[string]packageRule{
 	// main: wiring only — the store, the WHAPI client (or, in the demo,
 	// the simulator), the provision service, the handlers, the
 	// background jobs.
-	".": {imports: []string{"handlers", "models", "provision", "whapi", "whapi/whapisim"}},
+	".": {imports: []string{"handlers", "jobs", "models", "provision", "whapi", "whapi/whapisim"}},
 	// handlers: parse, call provision (models for reads), render a view; they
-	// serve static's embedded files. Never WHAPI.
-	"handlers": {imports: []string{"models", "provision", "static", "views"}},
+	// serve static's embedded files; the Jobs page reads and acts on the job
+	// queue. Never WHAPI.
+	"handlers": {imports: []string{"jobs", "models", "provision", "static", "views"}},
+	// jobs: the background job queue (River); its jobs call provision and
+	// models, never WHAPI, handlers or views.
+	"jobs": {imports: []string{"models", "provision"}},
 	// provision: the workflows, over the store and the WHAPI client.
 	"provision": {imports: []string{"models", "whapi"}},
 	// views: plain data in, HTML out; at most models' types.
@@ -366,6 +370,7 @@ func todayTree() map[string][]goFile {
 			{"whapi/whapisim/sim.go", []string{"github.com/skip2/go-qrcode"}},
 			{"whapi/whapisim/gate_test.go", []string{"testing"}},
 		},
+		"jobs":              {{"jobs/work.go", []string{"github.com/riverqueue/river", "whapidesk/models", "whapidesk/provision"}}},
 		"views":             {{"views/page.go", []string{"github.com/a-h/templ", "whapidesk/models"}}},
 		"static":            {{"static/static.go", []string{"embed"}}},
 		"bench":             {{"bench/doc.go", nil}, {"bench/app_test.go", []string{"whapidesk/handlers", "whapidesk/whapi/whapisim"}}},
@@ -416,6 +421,8 @@ func TestCheckCatchesBadArrows(t *testing.T) {
 		{name: "main renders a view", pkg: ".", file: goFile{"demo.go", []string{"whapidesk/views"}}, imp: "whapidesk/views", rules: []rule{ruleTable}},
 		{name: "provision uses the simulator", pkg: "provision", file: goFile{"provision/demo.go", []string{"whapidesk/whapi/whapisim"}}, imp: "whapidesk/whapi/whapisim", rules: []rule{ruleTable}},
 		{name: "the simulator shares the client's code", pkg: "whapi/whapisim", file: goFile{"whapi/whapisim/types.go", []string{"whapidesk/whapi"}}, imp: "whapidesk/whapi", rules: []rule{ruleTable}},
+		{name: "jobs call WHAPI", pkg: "jobs", file: goFile{"jobs/remote.go", []string{"whapidesk/whapi"}}, imp: "whapidesk/whapi", rules: []rule{ruleTable}},
+		{name: "jobs render a view", pkg: "jobs", file: goFile{"jobs/page.go", []string{"whapidesk/views"}}, imp: "whapidesk/views", rules: []rule{ruleTable}},
 		{name: "static imports models", pkg: "static", file: goFile{"static/version.go", []string{"whapidesk/models"}}, imp: "whapidesk/models", rules: []rule{ruleTable}},
 		{name: "bench code imports handlers", pkg: "bench", file: goFile{"bench/harness.go", []string{"whapidesk/handlers"}}, imp: "whapidesk/handlers", rules: []rule{ruleHandlers}},
 		{name: "non-test code imports the test harness", pkg: "handlers", file: goFile{"handlers/seed.go", []string{"whapidesk/internal/testenv"}}, imp: "whapidesk/internal/testenv", rules: []rule{ruleTestsOnly}},

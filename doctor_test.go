@@ -164,7 +164,7 @@ func TestDoctorCommandNeedsTheInstall(t *testing.T) {
 func TestDoctorTakesServesWHAPISettings(t *testing.T) {
 	var names []string
 	newFlagSetFor("doctor", doctorCommand, &Config{}, &testenv.LogBuffer{}).VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-	if got := strings.Join(names, " "); got != "db gate-hosts gate-url manager-url public-url" {
+	if got := strings.Join(names, " "); got != "database-url db gate-hosts gate-url manager-url public-url" {
 		t.Errorf("doctor's flags: %s", got)
 	}
 	if newFlagSet("backup", &Config{}, &testenv.LogBuffer{}).Lookup("manager-url") != nil {

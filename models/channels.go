@@ -503,7 +503,7 @@ func (s *Store) TopUpCandidates(ctx context.Context, userID int64, now, until ti
 		Joins("JOIN subscriptions sub ON sub.user_id = c.user_id AND sub.status = 'active'").
 		Joins("JOIN plans p ON p.id = sub.plan_id").
 		Where("c.status IN ? AND c.whapi_id IS NOT NULL", s.states.Extendable).
-		Where("u.allocation_mode = ? AND u.disabled = 0 AND u.day_balance > 0", AllocationAuto).
+		Where("u.allocation_mode = ? AND NOT u.disabled AND u.day_balance > 0", AllocationAuto).
 		Where("c.days_allocated = 0 OR c.active_till IS NULL OR c.active_till < ?", until.UTC()).
 		Where("c.extend_after IS NULL OR c.extend_after <= ?", now.UTC())
 	if userID != 0 {

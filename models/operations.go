@@ -86,7 +86,7 @@ func (s *Store) settle(tx *gorm.DB, opID int64, to OpState, result string) (*Ope
 // channel is not settled yet: ErrChannelBusy.
 func createOp(tx *gorm.DB, op *Operation) error {
 	err := tx.Create(op).Error
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
+	if isDuplicate(err) {
 		return ErrChannelBusy
 	}
 	return err
@@ -213,7 +213,7 @@ func (s *Store) ConfirmExtend(ctx context.Context, opID int64) error {
 			"status": gorm.Expr("CASE WHEN status IN ? THEN ? ELSE status END", s.states.SlotReviving, ChannelActive),
 			// Revived, it is meant to run: WHAPI keeps it stopped until it is
 			// started, which the extend's read-back does.
-			"stopped": gorm.Expr("CASE WHEN status IN ? THEN 0 ELSE stopped END", s.states.SlotReviving)}).Error; err != nil {
+			"stopped": gorm.Expr("CASE WHEN status IN ? THEN FALSE ELSE stopped END", s.states.SlotReviving)}).Error; err != nil {
 			return err
 		}
 		cid, oid := op.ChannelID, op.ID

@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -223,7 +222,7 @@ func (s *Store) ReversePartnerEntry(ctx context.Context, actor Actor, entryID in
 			  AND NOT EXISTS (SELECT 1 FROM partner_ledger r WHERE r.reverses_id = e.id)
 			  AND (? OR e.delta < 0 OR `+partnerEstimateSQL+` - e.delta >= 0)
 			RETURNING id`, note, actor.Email, now, entryID, allowBelowZero).Scan(&ids).Error
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
+		if isDuplicate(err) {
 			return &ReverseError{Why: ReversedAlready, Entry: PartnerEntry{ID: entryID}}
 		}
 		if err != nil {

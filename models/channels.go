@@ -195,10 +195,12 @@ func (s *Store) ListAdminChannels(ctx context.Context, f AdminChannelFilter) ([]
 	expiring := f.ExpiringFrom != nil && f.ExpiringUntil != nil
 	owner := strings.TrimSpace(f.OwnerSearch)
 	from := "channels"
-	if expiring && f.UserID == 0 && owner == "" {
+	if expiring && f.UserID == 0 && owner == "" && !s.pg {
 		// Walk the running channels' index in active-till order and stop
-		// after a page. Without table statistics the planner would rather
-		// take every running channel by (status, active_till) and sort them.
+		// after a page. Without table statistics SQLite's planner would
+		// rather take every running channel by (status, active_till) and
+		// sort them. (PostgreSQL has no such hint; its planner keeps
+		// statistics of its own.)
 		from = "channels INDEXED BY channels_running_till"
 	}
 	q := s.db.WithContext(ctx).Table(from)

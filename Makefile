@@ -1,4 +1,4 @@
-# whapidesk — see README.md. Targets: demo, test, test-long, check, build, generate, lint, bench, vulncheck.
+# whapidesk — see README.md. Targets: demo, test, test-pg, test-long, check, build, generate, lint, bench, vulncheck.
 GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/whapidesk
@@ -9,7 +9,7 @@ BIN     := bin/whapidesk
 DEMO_ADDR = $(or $(WHAPIDESK_ADDR),127.0.0.1:8080)
 DEMO_DB   = $(or $(WHAPIDESK_DB),data/whapidesk.db)
 
-.PHONY: all build demo run test test-long generate lint check bench vulncheck clean
+.PHONY: all build demo run test test-pg test-long generate lint check bench vulncheck clean
 
 all: build
 
@@ -31,6 +31,12 @@ run: build
 ## test: every test, with the race detector, browser tests included
 test:
 	$(GO) test -race -count=1 ./...
+
+## test-pg: every test again on a throwaway PostgreSQL (scripts/test-pg.sh: initdb into a temporary
+## directory, a server on a Unix socket there, removed afterwards; each test gets a schema of its own).
+## Without PostgreSQL's server binaries it is skipped, unless CI=true
+test-pg:
+	scripts/test-pg.sh $(GO) test -race -count=1 ./...
 
 ## test-long: the long tests (build tag "long"): the seeded 1,000-fault campaign, the crash test of
 ## the real binary (SIGKILL under load, restart, reconcile) and the 60 s soak test; a few minutes

@@ -29,6 +29,10 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return errors.New("backup: name the file to write, e.g. whapidesk backup backups/whapidesk-2026-11-25.db")
 	}
 	dest := fs.Arg(0)
+	if cfg.DatabaseURL != "" {
+		return errors.New("backup: the database is PostgreSQL (WHAPIDESK_DATABASE_URL): whapidesk backs up only its SQLite file; " +
+			"use pg_dump, e.g. pg_dump -Fc -f whapidesk.dump \"$WHAPIDESK_DATABASE_URL\", and keep the secret key with it")
+	}
 	if _, err := os.Lstat(dest); err == nil {
 		return fmt.Errorf("backup: %s already exists: name a new file", dest)
 	}

@@ -36,6 +36,8 @@ func checkInstall(cmd string, cfg Config) error {
 	}
 	fi, err := os.Stat(db)
 	switch {
+	case cfg.DatabaseURL != "":
+		// PostgreSQL: opening it says whether it is there.
 	case errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("%s: no database at %s (nothing was created there): name the database the app serves "+
 			"with --db or WHAPIDESK_DB; only serve and demo create one", cmd, db)

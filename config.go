@@ -63,8 +63,14 @@ var settings = []setting{
 	},
 	{
 		flag: "db", env: "WHAPIDESK_DB", def: "data/whapidesk.db", scope: everyCommand,
-		usage: "SQLite database file",
+		usage: "SQLite database file (not used when WHAPIDESK_DATABASE_URL is set; its directory still holds secret.key when WHAPIDESK_SECRET_KEY is unset)",
 		into:  func(c *Config) any { return &c.DBPath },
+	},
+	{
+		flag: "database-url", env: "WHAPIDESK_DATABASE_URL", shown: "none (SQLite)", scope: everyCommand,
+		usage: "a PostgreSQL URL, like postgres://user:pass@host:5432/whapidesk?sslmode=verify-full: the app keeps its data there " +
+			"instead of the SQLite file, and several instances may serve one database. Unset: the SQLite file of WHAPIDESK_DB",
+		into: func(c *Config) any { return &c.DatabaseURL },
 	},
 	{
 		env: "WHAPIDESK_SECRET_KEY", shown: "a secret.key file beside the database", scope: everyCommand,

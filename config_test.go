@@ -267,7 +267,8 @@ func TestREADMEConfigTableMatchesHelp(t *testing.T) {
 // TestUsageSettingsAreTheFlags: each flag the help names is a flag of
 // serve and demo with the default the help states, and the flag and its
 // variable both reach the configuration; the maintenance commands take
-// --db and WHAPIDESK_SECRET_KEY, and nothing else of the settings.
+// --db, --database-url and WHAPIDESK_SECRET_KEY, and nothing else of the
+// settings.
 func TestUsageSettingsAreTheFlags(t *testing.T) {
 	// Not parallel: it sets environment variables.
 	value := func(s setting) string {
@@ -278,6 +279,8 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 			return "192.0.2.0/24"
 		case s.env == "WHAPIDESK_GATE_HOSTS":
 			return "gate2.example.com"
+		case s.env == "WHAPIDESK_DATABASE_URL":
+			return "postgres://whapidesk@db.example/whapidesk"
 		case strings.HasSuffix(s.env, "_URL"):
 			return "https://" + strings.ToLower(s.env) + ".example"
 		}
@@ -368,8 +371,8 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 		fs := newFlagSet("backup", &cfg, &testenv.LogBuffer{})
 		var names []string
 		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-		if !slices.Equal(names, []string{"db"}) || cfg.SecretKey != "k" {
-			t.Errorf("flags %v, secret key %q; want [db] and the variable's key", names, cfg.SecretKey)
+		if !slices.Equal(names, []string{"database-url", "db"}) || cfg.SecretKey != "k" {
+			t.Errorf("flags %v, secret key %q; want [database-url db] and the variable's key", names, cfg.SecretKey)
 		}
 	})
 }

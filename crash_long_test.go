@@ -357,7 +357,7 @@ func openCrashStore(t *testing.T, db, key string) *models.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := models.Open(context.Background(), db, cipher, provision.States())
+	store, err := models.Open(context.Background(), models.Database{Path: db}, cipher, provision.States())
 	if err != nil {
 		t.Fatalf("models.Open: %v", err)
 	}

@@ -49,8 +49,12 @@ func newDoctorInstall(t *testing.T) *doctorInstall {
 	if _, err := svc.CreateChannel(ctx, models.SystemActor, provision.CreateInput{UserID: u.ID, Name: "shop"}); err != nil {
 		t.Fatal(err)
 	}
-	return &doctorInstall{env: env, args: []string{"doctor", "--db", env.DBPath,
-		"--manager-url", env.SimURL, "--gate-url", env.SimURL, "--public-url", app.URL}}
+	db := []string{"--db", env.DBPath}
+	if env.DB.URL != "" {
+		db = []string{"--database-url", env.DB.URL}
+	}
+	return &doctorInstall{env: env, args: append(append([]string{"doctor"}, db...),
+		"--manager-url", env.SimURL, "--gate-url", env.SimURL, "--public-url", app.URL)}
 }
 
 // doctorLines are the check lines of the doctor's output, by check name:
@@ -164,7 +168,7 @@ func TestDoctorCommandNeedsTheInstall(t *testing.T) {
 func TestDoctorTakesServesWHAPISettings(t *testing.T) {
 	var names []string
 	newFlagSetFor("doctor", doctorCommand, &Config{}, &testenv.LogBuffer{}).VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-	if got := strings.Join(names, " "); got != "db gate-hosts gate-url manager-url public-url" {
+	if got := strings.Join(names, " "); got != "database-url db gate-hosts gate-url manager-url public-url" {
 		t.Errorf("doctor's flags: %s", got)
 	}
 	if newFlagSet("backup", &Config{}, &testenv.LogBuffer{}).Lookup("manager-url") != nil {

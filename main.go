@@ -39,8 +39,11 @@ var version = "dev"
 // Config is whapidesk's configuration. The partner token is not here: it
 // lives, encrypted, in the settings table.
 type Config struct {
-	Addr          string
-	DBPath        string
+	Addr   string
+	DBPath string
+	// DatabaseURL, when set, is the PostgreSQL database the app keeps its
+	// data in (DBPath's file is then not used).
+	DatabaseURL   string
 	SecretKey     string
 	ManagerURL    string
 	GateURL       string
@@ -64,6 +67,9 @@ type Config struct {
 func (c *Config) Validate() error {
 	if c.DBPath == "" {
 		return errors.New("config: the database path is empty")
+	}
+	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
+		return err
 	}
 	if !c.Demo {
 		for _, u := range []string{c.ManagerURL, c.GateURL} {
@@ -286,7 +292,30 @@ func openWithKey(ctx context.Context, cfg Config, key []byte, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	return models.Open(ctx, cfg.DBPath, cipher, provision.States(), models.WithLogger(log))
+	return models.Open(ctx, cfg.database(), cipher, provision.States(), models.WithLogger(log))
+}
+
+// database is where the app keeps its data: PostgreSQL at DatabaseURL, or
+// else the SQLite file DBPath.
+func (c Config) database() models.Database {
+	if c.DatabaseURL != "" {
+		return models.Database{URL: c.DatabaseURL}
+	}
+	return models.Database{Path: c.DBPath}
+}
+
+// checkDatabaseURL refuses a WHAPIDESK_DATABASE_URL that is not a
+// postgres:// URL, without showing its password ("" is fine: SQLite).
+func checkDatabaseURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Opaque != "" {
+		return fmt.Errorf("config: WHAPIDESK_DATABASE_URL %s is not a PostgreSQL URL: "+
+			"give one like postgres://user:password@host:5432/whapidesk?sslmode=verify-full, or unset it to use the SQLite file", models.RedactURL(raw))
+	}
+	return nil
 }
 
 // serve runs the web app until ctx ends, then shuts down gracefully.
@@ -336,7 +365,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	checkKeyMatches(ctx, cfg, svc, log)
 	// Background work: River's queue in the database (the jobs package),
 	// started once the store is open and stopped before it closes.
-	queue, err := jobs.Open(ctx, cfg.DBPath, jobs.Config{Work: svc, Sessions: store, Log: log})
+	queue, err := jobs.Open(ctx, cfg.database(), jobs.Config{Work: svc, Sessions: store, Log: log})
 	if err != nil {
 		return err
 	}
@@ -422,6 +451,11 @@ const servingDoing = "serving on this database"
 func lockToServe(cfg Config) (*dbLock, error) {
 	if _, err := envKey(cfg); err != nil {
 		return nil, err
+	}
+	if cfg.DatabaseURL != "" {
+		// PostgreSQL: several instances may serve one database. Migrations
+		// take their own lock in the database (models.Open).
+		return &dbLock{}, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.DBPath), 0o700); err != nil {
 		return nil, err

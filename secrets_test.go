@@ -467,7 +467,7 @@ func TestRotateKeyCommandWithKeyFile(t *testing.T) {
 	checkSecrets(t, db, want)
 
 	// The old key no longer reads the secrets.
-	store, err := models.Open(t.Context(), db, oldCipher, provision.States())
+	store, err := models.Open(t.Context(), models.Database{Path: db}, oldCipher, provision.States())
 	if err != nil {
 		t.Fatal(err)
 	}

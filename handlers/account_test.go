@@ -4,11 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 
+	"whapidesk/internal/testdb"
 	"whapidesk/models"
 )
 
@@ -110,11 +110,8 @@ func TestPasswordChangeEndsEverySession(t *testing.T) {
 	if !found {
 		t.Fatal("no user.password audit event")
 	}
-	for _, f := range []string{a.dbPath, a.dbPath + "-wal"} {
-		b, _ := os.ReadFile(f)
-		if strings.Contains(string(b), next) {
-			t.Fatalf("the new password is in %s in plain text", f)
-		}
+	if strings.Contains(testdb.Text(t, testdb.Database(a.env.DB)), next) {
+		t.Fatal("the new password is in the database in plain text")
 	}
 }
 

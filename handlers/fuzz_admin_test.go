@@ -84,7 +84,7 @@ func newAdminFuzz(f *testing.F) *adminFuzz {
 	if af.autoCh, err = af.svc.CreateChannel(ctx, models.SystemActor, provision.CreateInput{UserID: af.autoCust.ID, Name: "Auto line"}); err != nil {
 		f.Fatal(err)
 	}
-	af.raw = fuzzOpenRaw(f, af.dbPath)
+	af.raw = fuzzOpenRaw(f, af.testApp)
 	af.adminHTTP, af.adminCSRF = fuzzLogin(f, af.srv.URL, "admin@example.com", "/admin")
 
 	// The baseline: every page the targets can answer or lead to, as
@@ -140,8 +140,15 @@ func (af *adminFuzz) idOf(id int64) string { return strconv.FormatInt(id, 10) }
 // fuzzOpenRaw opens a second handle on the app's SQLite file, only to
 // read: the store exports no raw handle, and a fingerprint of every table
 // is the surest "nothing changed".
-func fuzzOpenRaw(f *testing.F, path string) *gorm.DB {
+//
+// On PostgreSQL, where a read-only second handle would see the same
+// committed rows, it is the store's own.
+func fuzzOpenRaw(f *testing.F, a *testApp) *gorm.DB {
 	f.Helper()
+	if a.store.Postgres() {
+		return a.store.DB()
+	}
+	path := a.dbPath
 	q := url.Values{}
 	q.Set("_busy_timeout", "10000")
 	q.Set("_query_only", "true")
@@ -170,8 +177,8 @@ var fuzzFPQueries = []string{
 	"SELECT 'channels', * FROM channels ORDER BY id",
 	"SELECT 'operations', * FROM operations ORDER BY id",
 	"SELECT 'audit_events', count(*), max(id) FROM audit_events",
-	"SELECT 'day_ledger', count(*), max(id), total(delta) FROM day_ledger",
-	"SELECT 'partner_ledger', count(*), max(id), total(delta) FROM partner_ledger",
+	"SELECT 'day_ledger', count(*), max(id), COALESCE(SUM(delta), 0) FROM day_ledger",
+	"SELECT 'partner_ledger', count(*), max(id), COALESCE(SUM(delta), 0) FROM partner_ledger",
 }
 
 // fingerprint is the database's state, one line per row.
@@ -261,10 +268,10 @@ func (af *adminFuzz) invariants(t *testing.T, what string) {
 		{"customers above their plan's channel limit", `SELECT count(*) FROM (
 			SELECT s.user_id FROM subscriptions s JOIN plans p ON p.id = s.plan_id
 			LEFT JOIN channels c ON c.user_id = s.user_id AND c.status IN ('pending', 'trial', 'active')
-			WHERE s.status = 'active' GROUP BY s.user_id, p.max_channels HAVING count(c.id) > p.max_channels)`},
+			WHERE s.status = 'active' GROUP BY s.user_id, p.max_channels HAVING count(c.id) > p.max_channels) AS over_limit`},
 		{"operations left open", `SELECT count(*) FROM operations WHERE state IN ('reserved', 'sent')`},
 		{"channels with negative days", `SELECT count(*) FROM channels WHERE days_allocated < 0`},
-		{"customers with two active plans", `SELECT count(*) FROM (SELECT user_id FROM subscriptions WHERE status = 'active' GROUP BY user_id HAVING count(*) > 1)`},
+		{"customers with two active plans", `SELECT count(*) FROM (SELECT user_id FROM subscriptions WHERE status = 'active' GROUP BY user_id HAVING count(*) > 1) AS twice`},
 	} {
 		var n int64
 		if err := af.raw.Raw(c.q).Scan(&n).Error; err != nil {
@@ -557,7 +564,7 @@ func FuzzAdminPlanForm(f *testing.F) {
 			af.checkHTML(t, r, what, inputs...)
 			if valid {
 				var taken int64
-				q := `SELECT count(*) FROM plans WHERE name = ? COLLATE NOCASE`
+				q := `SELECT count(*) FROM plans WHERE lower(name) = lower(?)`
 				if edit {
 					q += " AND id <> " + af.idOf(af.editPlan.ID)
 				}
@@ -1096,7 +1103,7 @@ func FuzzAPICreatePlan(f *testing.F) {
 		case r.StatusCode == http.StatusUnprocessableEntity:
 			af.unchanged(t, before, what+" → 422")
 			var taken int64
-			if err := af.raw.Raw(`SELECT count(*) FROM plans WHERE name = ? COLLATE NOCASE`, clean.Name).Scan(&taken).Error; err != nil {
+			if err := af.raw.Raw(`SELECT count(*) FROM plans WHERE lower(name) = lower(?)`, clean.Name).Scan(&taken).Error; err != nil {
 				t.Fatal(err)
 			}
 			if verr == nil && taken == 0 {

@@ -39,7 +39,7 @@ func (w *flakyWork) AutoTopUp(context.Context) (provision.TopUpReport, error) {
 // (no periodic jobs: the test inserts its own), one attempt per job.
 func withJobs(t *testing.T, a *testApp, w *flakyWork) *jobs.Queue {
 	t.Helper()
-	q, err := jobs.Open(t.Context(), a.dbPath, jobs.Config{Work: w, Sessions: a.store, Log: a.env.Log,
+	q, err := jobs.Open(t.Context(), a.env.DB, jobs.Config{Work: w, Sessions: a.store, Log: a.env.Log,
 		NoPeriodic: true, ReconcileAfterBoot: -1, MaxAttempts: 1, FetchPoll: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

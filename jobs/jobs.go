@@ -28,9 +28,11 @@ import (
 	"sync"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // the SQLite driver the store uses too
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL's database/sql driver, as the store's
+	"github.com/mattn/go-sqlite3"      // the SQLite driver the store uses too
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
@@ -159,17 +161,37 @@ func OpenSQLite(path string) (*sql.DB, error) {
 	return db, nil
 }
 
-// newDriver is River's driver for db. SQLite only today; PostgreSQL adds
-// riverdatabasesql.New(db) here (the client stays a Client[*sql.Tx]).
-func newDriver(db *sql.DB) riverdriver.Driver[*sql.Tx] {
-	return riversqlite.New(db)
+// openPostgres opens River's pool on the PostgreSQL database at rawURL
+// (pgx's database/sql driver, as the store's): River's tables live beside
+// ours, in the same schema (the URL's search_path, if any).
+func openPostgres(rawURL string) (*sql.DB, error) {
+	db, err := sql.Open("pgx", rawURL)
+	if err != nil { // only an unregistered driver; the URL itself is never in it
+		return nil, fmt.Errorf("jobs: open database: %w", err)
+	}
+	db.SetMaxOpenConns(4)
+	return db, nil
 }
 
-// Open opens River's pool on the SQLite database at path, runs River's
-// migrations and builds the queue (not started: Start). Stop closes the
-// pool.
-func Open(ctx context.Context, path string, cfg Config) (*Queue, error) {
-	db, err := OpenSQLite(path)
+// newDriver is River's driver for db: its SQLite driver on the SQLite
+// file, its database/sql driver on PostgreSQL (the client is a
+// Client[*sql.Tx] on both).
+func newDriver(db *sql.DB) riverdriver.Driver[*sql.Tx] {
+	if _, ok := db.Driver().(*sqlite3.SQLiteDriver); ok {
+		return riversqlite.New(db)
+	}
+	return riverdatabasesql.New(db)
+}
+
+// Open opens River's pool on the app's database d (the SQLite file, or
+// PostgreSQL), runs River's migrations and builds the queue (not started:
+// Start). Stop closes the pool.
+func Open(ctx context.Context, d models.Database, cfg Config) (*Queue, error) {
+	open := func() (*sql.DB, error) { return OpenSQLite(d.Path) }
+	if d.Postgres() {
+		open = func() (*sql.DB, error) { return openPostgres(d.URL) }
+	}
+	db, err := open()
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +264,8 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Queue, error) {
 		FetchPollInterval:    cfg.FetchPoll,
 		FetchCooldown:        min(cfg.FetchPoll, 100*time.Millisecond),
 		SoftStopTimeout:      stopPatience,
-		// SQLite has no LISTEN/NOTIFY: River's stand-in polls a table every
+		// SQLite has no LISTEN/NOTIFY, and River's database/sql driver does
+		// not listen on PostgreSQL either: River's stand-in polls a table every
 		// 50 ms. Polling for jobs (FetchPoll) and for cancellations (every
 		// 2 s) is enough for work that is due every few minutes.
 		PollOnly: true,

@@ -14,6 +14,7 @@ import (
 
 	"whapidesk/internal/testdb"
 	"whapidesk/jobs"
+	"whapidesk/models"
 	"whapidesk/provision"
 )
 
@@ -72,7 +73,7 @@ func (b *syncBuffer) String() string {
 
 // open starts a queue on path with w, fast polling and no periodic jobs
 // unless cfg says otherwise, and stops it when the test ends.
-func open(t *testing.T, path string, w *countingWork, logs *syncBuffer, cfg jobs.Config) *jobs.Queue {
+func open(t *testing.T, path models.Database, w *countingWork, logs *syncBuffer, cfg jobs.Config) *jobs.Queue {
 	t.Helper()
 	cfg.Work, cfg.Sessions = w, w
 	cfg.Log = slog.New(slog.NewTextHandler(logs, nil))
@@ -121,7 +122,7 @@ func settled(t *testing.T, q *jobs.Queue) bool {
 // period five times at once (as two leaders, or a restart, would): one
 // job, one run.
 func TestPeriodicJobRunsOncePerPeriodAcrossInstances(t *testing.T) {
-	path := testdb.Path(t)
+	path := models.Database(testdb.New(t))
 	w := &countingWork{}
 	logs := &syncBuffer{}
 	// A period long enough that the test never straddles two.
@@ -181,7 +182,7 @@ func TestPeriodicJobRunsOncePerPeriodAcrossInstances(t *testing.T) {
 // The periodic schedule itself, on two instances at once: every period's
 // top-up runs once, whichever instance leads.
 func TestScheduleOnTwoInstancesRunsEachPeriodOnce(t *testing.T) {
-	path := testdb.Path(t)
+	path := models.Database(testdb.New(t))
 	w := &countingWork{}
 	logs := &syncBuffer{}
 	const every = time.Second // River's least unique period
@@ -222,7 +223,7 @@ func TestScheduleOnTwoInstancesRunsEachPeriodOnce(t *testing.T) {
 // A failing job is retried after the backoff, and its failure is logged
 // with its kind and attempt.
 func TestFailedJobIsRetriedWithBackoff(t *testing.T) {
-	path := testdb.Path(t)
+	path := models.Database(testdb.New(t))
 	w := &countingWork{fail: func(run int64) error {
 		if run == 1 {
 			return errors.New("WHAPI answered 503")
@@ -281,7 +282,7 @@ func TestFailedJobIsRetriedWithBackoff(t *testing.T) {
 // it again. Cancel keeps a waiting job from running; finished jobs take
 // neither action.
 func TestRetryAndCancel(t *testing.T) {
-	path := testdb.Path(t)
+	path := models.Database(testdb.New(t))
 	w := &countingWork{fail: func(run int64) error {
 		if run == 1 {
 			return errors.New("no luck")
@@ -340,7 +341,7 @@ func TestRetryAndCancel(t *testing.T) {
 // it leaves no goroutine of the queue behind.
 func TestStopCancelsRunningJobsAndLeavesNothing(t *testing.T) {
 	before := runtime.NumGoroutine()
-	path := testdb.Path(t)
+	path := models.Database(testdb.New(t))
 	w := &countingWork{block: make(chan struct{})}
 	logs := &syncBuffer{}
 	cfg := jobs.Config{NoPeriodic: true, Work: w, Sessions: w, Log: slog.New(slog.NewTextHandler(logs, nil)), FetchPoll: 20 * time.Millisecond, ReconcileAfterBoot: -1}

@@ -65,11 +65,11 @@ func TestUserByAPIKey(t *testing.T) {
 			t.Errorf("%s key: %v, want ErrInvalidAPIKey", name, err)
 		}
 	}
-	s.db.Exec("UPDATE users SET disabled = 1 WHERE id = ?", u.ID)
+	s.db.Exec("UPDATE users SET disabled = TRUE WHERE id = ?", u.ID)
 	if _, err := s.UserByAPIKey(ctx, key); !errors.Is(err, ErrInvalidAPIKey) {
 		t.Fatalf("disabled user: %v, want ErrInvalidAPIKey", err)
 	}
-	s.db.Exec("UPDATE users SET disabled = 0 WHERE id = ?", u.ID)
+	s.db.Exec("UPDATE users SET disabled = FALSE WHERE id = ?", u.ID)
 	if err := s.RevokeAPIKey(ctx, SystemActor, k.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestMigrationRevokesTheKeysOfUsersDisabledBefore(t *testing.T) {
 	}
 	// As the app did before: the flag only, the key left as it was.
 	for _, q := range []string{
-		"UPDATE users SET disabled = 1 WHERE email = 'gone@example.com'",
+		"UPDATE users SET disabled = TRUE WHERE email = 'gone@example.com'",
 		"DELETE FROM schema_migrations WHERE version = '0014_revoke_disabled_users_keys'",
 	} {
 		if res := s.db.Exec(q); res.Error != nil || res.RowsAffected != 1 {

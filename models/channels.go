@@ -195,10 +195,12 @@ func (s *Store) ListAdminChannels(ctx context.Context, f AdminChannelFilter) ([]
 	expiring := f.ExpiringFrom != nil && f.ExpiringUntil != nil
 	owner := strings.TrimSpace(f.OwnerSearch)
 	from := "channels"
-	if expiring && f.UserID == 0 && owner == "" {
+	if expiring && f.UserID == 0 && owner == "" && !s.pg {
 		// Walk the running channels' index in active-till order and stop
-		// after a page. Without table statistics the planner would rather
-		// take every running channel by (status, active_till) and sort them.
+		// after a page. Without table statistics SQLite's planner would
+		// rather take every running channel by (status, active_till) and
+		// sort them. (PostgreSQL has no such hint; its planner keeps
+		// statistics of its own.)
 		from = "channels INDEXED BY channels_running_till"
 	}
 	q := s.db.WithContext(ctx).Table(from)
@@ -503,7 +505,7 @@ func (s *Store) TopUpCandidates(ctx context.Context, userID int64, now, until ti
 		Joins("JOIN subscriptions sub ON sub.user_id = c.user_id AND sub.status = 'active'").
 		Joins("JOIN plans p ON p.id = sub.plan_id").
 		Where("c.status IN ? AND c.whapi_id IS NOT NULL", s.states.Extendable).
-		Where("u.allocation_mode = ? AND u.disabled = 0 AND u.day_balance > 0", AllocationAuto).
+		Where("u.allocation_mode = ? AND NOT u.disabled AND u.day_balance > 0", AllocationAuto).
 		Where("c.days_allocated = 0 OR c.active_till IS NULL OR c.active_till < ?", until.UTC()).
 		Where("c.extend_after IS NULL OR c.extend_after <= ?", now.UTC())
 	if userID != 0 {

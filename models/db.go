@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -25,12 +27,18 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
+// ErrBackupPostgres is Backup's answer on PostgreSQL, whose own tools make
+// its backups.
+var ErrBackupPostgres = errors.New("store: backup: the database is PostgreSQL: back it up with pg_dump (pg_dump -Fc), not whapidesk")
+
 // ErrNotFound is returned when a record does not exist.
 var ErrNotFound = errors.New("not found")
 
 // Store is whapidesk's access to its database. It is safe for concurrent use.
 type Store struct {
 	db     *gorm.DB
+	pg     bool // PostgreSQL; else SQLite
+	log    *slog.Logger
 	cipher *Cipher
 	now    func() time.Time
 
@@ -50,13 +58,29 @@ type Store struct {
 	sql    stateSQL
 }
 
-// Open opens (creating if needed) the SQLite database at path with WAL,
-// a busy timeout, foreign keys and IMMEDIATE transactions, and runs the
-// schema migrations. The directory is created with mode 0700, the database
-// file (and so its -wal and -shm) with 0600; an existing file readable by
-// others is tightened to 0600, with a log line (secureDBFiles). states are
-// the channel lifecycle's state sets (provision.States()).
-func Open(ctx context.Context, path string, cipher *Cipher, states StateSets, opts ...OpenOption) (*Store, error) {
+// Database says where the store lives. URL, when set, is a PostgreSQL
+// connection URL (postgres://user:pass@host:5432/db?sslmode=…) and Path is
+// not used; otherwise Path is the SQLite database file.
+type Database struct {
+	Path string
+	URL  string
+}
+
+// Postgres reports whether d is a PostgreSQL database.
+func (d Database) Postgres() bool { return d.URL != "" }
+
+// Open opens the database d and runs the schema migrations. states are the
+// channel lifecycle's state sets (provision.States()).
+//
+// SQLite (d.Path): the file is opened (created if needed) with WAL, a busy
+// timeout, foreign keys and IMMEDIATE transactions. The directory is
+// created with mode 0700, the database file (and so its -wal and -shm)
+// with 0600; an existing file readable by others is tightened to 0600,
+// with a log line (secureDBFiles).
+//
+// PostgreSQL (d.URL): see openPostgres. A malformed or unreachable URL is
+// an error that never shows its password.
+func Open(ctx context.Context, d Database, cipher *Cipher, states StateSets, opts ...OpenOption) (*Store, error) {
 	if cipher == nil {
 		return nil, errors.New("store: a cipher is required")
 	}
@@ -64,24 +88,23 @@ func Open(ctx context.Context, path string, cipher *Cipher, states StateSets, op
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("store: create data directory: %w", err)
-	}
 	oc := openConfig{log: slog.Default()}
 	for _, o := range opts {
 		o(&oc)
 	}
-	if err := secureDBFiles(path, oc.log); err != nil {
-		return nil, err
+	var dialector gorm.Dialector
+	var pgDB *sql.DB
+	if d.Postgres() {
+		if pgDB, err = openPostgres(ctx, d.URL); err != nil {
+			return nil, err
+		}
+		dialector = postgres.New(postgres.Config{Conn: pgDB})
+	} else {
+		if dialector, err = sqliteDialector(d.Path, oc.log); err != nil {
+			return nil, err
+		}
 	}
-	q := url.Values{}
-	q.Set("_journal_mode", "WAL")
-	q.Set("_busy_timeout", "10000")
-	q.Set("_foreign_keys", "on")
-	q.Set("_txlock", "immediate")
-	q.Set("_synchronous", "NORMAL")
-	dsn := "file:" + path + "?" + q.Encode()
-	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
+	db, err := gorm.Open(dialector, &gorm.Config{
 		// Silent: GORM's logger would print SQL with its values, and values
 		// may be secrets (encrypted, but still not for logs).
 		Logger:                 logger.Discard,
@@ -90,16 +113,23 @@ func Open(ctx context.Context, path string, cipher *Cipher, states StateSets, op
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	})
 	if err != nil {
+		if pgDB != nil {
+			_ = pgDB.Close()
+		}
 		return nil, fmt.Errorf("store: open database: %w", err)
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, fmt.Errorf("store: open database: %w", err)
 	}
-	sqlDB.SetMaxOpenConns(8)
+	if d.Postgres() {
+		sqlDB.SetMaxOpenConns(16)
+	} else {
+		sqlDB.SetMaxOpenConns(8)
+	}
 	sqlDB.SetMaxIdleConns(8)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, cipher: cipher, now: func() time.Time { return time.Now().UTC() }, boot: rand.Text(), states: states, sql: built}
+	s := &Store{db: db, pg: d.Postgres(), cipher: cipher, now: func() time.Time { return time.Now().UTC() }, boot: rand.Text(), states: states, sql: built, log: oc.log}
 	if err := s.countQueries(); err != nil {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("store: open database: %w", err)
@@ -110,6 +140,35 @@ func Open(ctx context.Context, path string, cipher *Cipher, states StateSets, op
 	}
 	return s, nil
 }
+
+// sqliteDialector prepares the SQLite file at path (its directory and
+// modes) and returns the dialector that opens it.
+func sqliteDialector(path string, log *slog.Logger) (gorm.Dialector, error) {
+	if path == "" {
+		return nil, errors.New("store: the database path is empty")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store: create data directory: %w", err)
+	}
+	if err := secureDBFiles(path, log); err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_busy_timeout", "10000")
+	q.Set("_foreign_keys", "on")
+	q.Set("_txlock", "immediate")
+	q.Set("_synchronous", "NORMAL")
+	return sqlite.Open("file:" + path + "?" + q.Encode()), nil
+}
+
+// Postgres reports whether the store is on PostgreSQL (else SQLite).
+func (s *Store) Postgres() bool { return s.pg }
+
+// DB returns the store's database handle, for code that needs the
+// connection pool itself (a job queue sharing the database). Everything
+// whapidesk writes goes through the Store's methods.
+func (s *Store) DB() *gorm.DB { return s.db }
 
 // Close closes the database.
 func (s *Store) Close() error {
@@ -155,39 +214,140 @@ func (s *Store) SetClock(now func() time.Time) { s.now = func() time.Time { retu
 // Cipher returns the cipher the store encrypts secrets with.
 func (s *Store) Cipher() *Cipher { return s.cipher }
 
+// A migration is one version of the schema: models/migrations/<version>.sql,
+// or, where a statement cannot be written for both databases (triggers,
+// identity columns, types SQLite does not have), a variant for PostgreSQL
+// beside it, <version>.postgres.sql, which PostgreSQL runs instead. Both
+// files of a version make the same tables, constraints and triggers.
+type migration struct {
+	version string
+	file    string
+}
+
+// migrations returns the versions, in order, with the file this dialect
+// runs for each.
+func migrations(pg bool) ([]migration, error) {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	files := map[string]string{}
+	for _, name := range names {
+		base := strings.TrimSuffix(filepath.Base(name), ".sql")
+		if v, ok := strings.CutSuffix(base, ".postgres"); ok {
+			if pg {
+				files[v] = name
+			}
+			continue
+		}
+		if _, ok := files[base]; !ok || !pg {
+			files[base] = name
+		}
+	}
+	out := make([]migration, 0, len(files))
+	for v, f := range files {
+		out = append(out, migration{version: v, file: f})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
 // migrate applies, in order and each in its own transaction, every embedded
-// migration not yet recorded in schema_migrations.
+// migration not yet recorded in schema_migrations. It runs under a lock,
+// so that instances starting together apply each migration once: on
+// PostgreSQL a session advisory lock held for the whole run (keyed by the
+// schema, so separate schemas migrate independently); on SQLite each
+// migration's check and apply share one IMMEDIATE (write) transaction.
+// A database that records a version this binary does not know was
+// migrated by a newer whapidesk: Open refuses it and names the version.
 func (s *Store) migrate(ctx context.Context) error {
 	db := s.db.WithContext(ctx)
-	if err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-		version TEXT PRIMARY KEY, applied_at DATETIME NOT NULL)`).Error; err != nil {
+	if s.pg {
+		conn, err := s.lockMigrations(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext('whapidesk.migrate.' || current_schema()))`)
+			_ = conn.Close()
+		}()
+	}
+	created := `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version TEXT PRIMARY KEY, applied_at DATETIME NOT NULL)`
+	if s.pg {
+		created = strings.Replace(created, "DATETIME", "TIMESTAMPTZ", 1)
+	}
+	if err := db.Exec(created).Error; err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	list, err := migrations(s.pg)
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		version := strings.TrimSuffix(filepath.Base(name), ".sql")
-		body, err := migrationFS.ReadFile(name)
+	if err := checkKnown(db, list); err != nil {
+		return err
+	}
+	for _, m := range list {
+		body, err := migrationFS.ReadFile(m.file)
 		if err != nil {
-			return fmt.Errorf("store: migrate %s: %w", version, err)
+			return fmt.Errorf("store: migrate %s: %w", m.version, err)
 		}
-		// Check and apply in one IMMEDIATE transaction: two processes
-		// starting together cannot both apply a migration.
+		applied := false
 		err = db.Transaction(func(tx *gorm.DB) error {
 			var n int64
-			if err := tx.Table("schema_migrations").Where("version = ?", version).Count(&n).Error; err != nil || n > 0 {
+			if err := tx.Table("schema_migrations").Where("version = ?", m.version).Count(&n).Error; err != nil || n > 0 {
 				return err
 			}
 			if err := tx.Exec(string(body)).Error; err != nil {
 				return err
 			}
-			return tx.Exec(`INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)`, version, s.now()).Error
+			applied = true
+			return tx.Exec(`INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)`, m.version, s.now()).Error
 		})
 		if err != nil {
-			return fmt.Errorf("store: migrate %s: %w", version, err)
+			return fmt.Errorf("store: migrate %s: %w", m.version, err)
+		}
+		if applied {
+			s.log.Debug("database migrated", "version", m.version)
+		}
+	}
+	return nil
+}
+
+// lockMigrations takes PostgreSQL's advisory lock for migrating this
+// schema on a connection of its own, waiting for another instance's run to
+// end, and returns that connection (the lock goes with it).
+func (s *Store) lockMigrations(ctx context.Context) (*sql.Conn, error) {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("store: migrate: %w", err)
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: migrate: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(hashtext('whapidesk.migrate.' || current_schema()))`); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("store: migrate: take the migration lock: %w", err)
+	}
+	return conn, nil
+}
+
+// checkKnown refuses a database that records a migration this binary does
+// not have.
+func checkKnown(db *gorm.DB, list []migration) error {
+	var applied []string
+	if err := db.Table("schema_migrations").Order("version").Pluck("version", &applied).Error; err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	known := map[string]bool{}
+	for _, m := range list {
+		known[m.version] = true
+	}
+	for _, v := range applied {
+		if !known[v] {
+			return fmt.Errorf("store: the database has migration %s, which this whapidesk (newest migration %s) does not know: "+
+				"it was upgraded by a newer whapidesk; run that version (or newer) on it", v, list[len(list)-1].version)
 		}
 	}
 	return nil
@@ -205,6 +365,9 @@ func notFound(err error) error {
 // exist) with VACUUM INTO, while the app keeps serving. Secrets stay
 // encrypted in the copy: restoring it needs the same secret key.
 func (s *Store) Backup(ctx context.Context, dest string) error {
+	if s.pg {
+		return ErrBackupPostgres
+	}
 	if _, err := os.Stat(dest); err == nil {
 		return fmt.Errorf("store: backup: %s already exists", dest)
 	}

@@ -24,7 +24,8 @@ func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := testdb.Path(t)
+	testdb.SQLiteOnly(t, "the modes of the database's files")
+	path := testdb.New(t).Path
 	files := []string{path, path + "-wal", path + "-shm"}
 	checkModes := func(when string) {
 		t.Helper()
@@ -41,7 +42,7 @@ func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
 
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	s, err := Open(ctx, path, c, testStates, WithLogger(log))
+	s, err := Open(ctx, Database{Path: path}, c, testStates, WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s, err = Open(ctx, path, c, testStates, WithLogger(log))
+	s, err = Open(ctx, Database{Path: path}, c, testStates, WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ func (s *Store) settle(tx *gorm.DB, opID int64, to OpState, result string) (*Ope
 // channel is not settled yet: ErrChannelBusy.
 func createOp(tx *gorm.DB, op *Operation) error {
 	err := tx.Create(op).Error
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
+	if isDuplicate(err) {
 		return ErrChannelBusy
 	}
 	return err
@@ -94,8 +94,14 @@ func createOp(tx *gorm.DB, op *Operation) error {
 
 // checkFreeSlot fails with ErrNoActivePlan or ErrPlanLimit unless the
 // customer's active plan has room for channel channelID (not yet counted)
-// beside the slots their other channels hold (stateSQL.slotsUsed).
+// beside the slots their other channels hold (stateSQL.slotsUsed). It
+// first locks the customer's row (lockCustomer), so that two transactions
+// taking a slot of one customer count one after the other on PostgreSQL
+// too.
 func (s *Store) checkFreeSlot(tx *gorm.DB, userID, channelID int64) error {
+	if err := lockCustomer(tx, userID); err != nil {
+		return err
+	}
 	var row struct {
 		Live int64
 		Max  *int64
@@ -113,6 +119,26 @@ func (s *Store) checkFreeSlot(tx *gorm.DB, userID, channelID int64) error {
 		return ErrPlanLimit
 	}
 	return nil
+}
+
+// lockCustomer locks the user's row until tx ends (a write that changes
+// nothing), before a check-then-write of theirs that SQL cannot say in one
+// conditional statement: a count of their channels, then an insert.
+// SQLite's IMMEDIATE transactions already run one at a time; PostgreSQL's
+// READ COMMITTED would let two of them count the same rows and both
+// write, and this row lock queues them instead. The same statement runs
+// on both (SQLite has no SELECT … FOR UPDATE); it changes no column a
+// trigger watches.
+func lockCustomer(tx *gorm.DB, userID int64) error {
+	return tx.Exec(`UPDATE users SET id = id WHERE id = ?`, userID).Error
+}
+
+// lockPartnerEstimate locks the settings row until tx ends, before an
+// entry whose insert is conditional on the partner's estimate (the sum of
+// the totals), so that two entries at the same moment are judged one after
+// the other on PostgreSQL as on SQLite (see lockCustomer).
+func lockPartnerEstimate(tx *gorm.DB) error {
+	return tx.Exec(`UPDATE settings SET id = id WHERE id = 1`).Error
 }
 
 // MarkSent records that an operation is about to reach WHAPI. From here on
@@ -213,7 +239,7 @@ func (s *Store) ConfirmExtend(ctx context.Context, opID int64) error {
 			"status": gorm.Expr("CASE WHEN status IN ? THEN ? ELSE status END", s.states.SlotReviving, ChannelActive),
 			// Revived, it is meant to run: WHAPI keeps it stopped until it is
 			// started, which the extend's read-back does.
-			"stopped": gorm.Expr("CASE WHEN status IN ? THEN 0 ELSE stopped END", s.states.SlotReviving)}).Error; err != nil {
+			"stopped": gorm.Expr("CASE WHEN status IN ? THEN FALSE ELSE stopped END", s.states.SlotReviving)}).Error; err != nil {
 			return err
 		}
 		cid, oid := op.ChannelID, op.ID

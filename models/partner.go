@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -107,6 +106,9 @@ func (s *Store) RecordPartnerEntry(ctx context.Context, actor Actor, e NewPartne
 	}
 	out := PartnerEntry{Delta: e.Days, Kind: e.Kind, Comment: e.Note, Actor: actor.Email, CreatedAt: s.now()}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := lockPartnerEstimate(tx); err != nil {
+			return err
+		}
 		var ids []int64
 		err := tx.Raw(`INSERT INTO partner_ledger (delta, kind, comment, actor, created_at)
 			SELECT ?, ?, ?, ?, ? WHERE ? OR ? > 0 OR `+partnerEstimateSQL+` + ? >= 0
@@ -215,6 +217,9 @@ func (e *ReverseError) Error() string {
 func (s *Store) ReversePartnerEntry(ctx context.Context, actor Actor, entryID int64, note string, allowBelowZero bool) (rev, of PartnerEntry, err error) {
 	now := s.now()
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := lockPartnerEstimate(tx); err != nil {
+			return err
+		}
 		var ids []int64
 		err := tx.Raw(`INSERT INTO partner_ledger (delta, kind, reverses_id, comment, actor, created_at)
 			SELECT -e.delta, 'reversal', e.id, ?, ?, ?
@@ -223,7 +228,7 @@ func (s *Store) ReversePartnerEntry(ctx context.Context, actor Actor, entryID in
 			  AND NOT EXISTS (SELECT 1 FROM partner_ledger r WHERE r.reverses_id = e.id)
 			  AND (? OR e.delta < 0 OR `+partnerEstimateSQL+` - e.delta >= 0)
 			RETURNING id`, note, actor.Email, now, entryID, allowBelowZero).Scan(&ids).Error
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
+		if isDuplicate(err) {
 			return &ReverseError{Why: ReversedAlready, Entry: PartnerEntry{ID: entryID}}
 		}
 		if err != nil {

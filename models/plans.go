@@ -59,7 +59,7 @@ func (s *Store) CreatePlan(ctx context.Context, actor Actor, in PlanInput) (*Pla
 		}
 		return s.audit(tx, actor, "plan.create", planTarget(p), planDetail(p))
 	})
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
+	if isDuplicate(err) {
 		return nil, ErrPlanNameTaken
 	}
 	if err != nil {
@@ -83,7 +83,7 @@ func (s *Store) UpdatePlan(ctx context.Context, actor Actor, id int64, in PlanIn
 			if err := tx.Raw(`SELECT COALESCE(MAX(n), 0) FROM (
 					SELECT COUNT(*) AS n FROM channels c
 					JOIN subscriptions s ON s.user_id = c.user_id AND s.status = 'active' AND s.plan_id = ?
-					WHERE `+s.sql.slotHeld+` GROUP BY c.user_id)`, p.ID).Scan(&most).Error; err != nil {
+					WHERE `+s.sql.slotHeld+` GROUP BY c.user_id) AS per_customer`, p.ID).Scan(&most).Error; err != nil {
 				return err
 			}
 			if most > in.MaxChannels {
@@ -96,7 +96,7 @@ func (s *Store) UpdatePlan(ctx context.Context, actor Actor, id int64, in PlanIn
 		}
 		return s.audit(tx, actor, "plan.update", planTarget(&p), before+" → "+planDetail(&p))
 	})
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
+	if isDuplicate(err) {
 		return nil, ErrPlanNameTaken
 	}
 	if err != nil {

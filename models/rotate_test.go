@@ -13,7 +13,7 @@ import (
 // under its key, and the plaintexts to check them against.
 type rotationFixture struct {
 	store   *Store
-	path    string
+	path    Database
 	partner string
 	tokens  map[int64]string // channel id → token
 }

@@ -104,6 +104,9 @@ func (s *Store) ActivatePlan(ctx context.Context, actor Actor, userID, planID in
 		if !p.Active {
 			return ErrPlanRetired
 		}
+		if err := lockCustomer(tx, userID); err != nil {
+			return err
+		}
 		var live int64
 		if err := tx.Raw(s.sql.slotsUsed, userID, 0).Scan(&live).Error; err != nil {
 			return err

@@ -122,8 +122,8 @@ func (s *Store) CheckTotals(ctx context.Context) ([]TotalMismatch, error) {
 	err := s.db.WithContext(ctx).Raw(`
 		SELECT name, SUM(kept) AS kept, SUM(recount) AS recount FROM (
 			SELECT name, n AS kept, 0 AS recount FROM totals
-			UNION ALL SELECT name, 0, n FROM (` + totalsRecount + `)
-		) GROUP BY name HAVING SUM(kept) <> SUM(recount) ORDER BY name`).Scan(&out).Error
+			UNION ALL SELECT name, 0, n FROM (` + totalsRecount + `) AS recounted
+		) AS both_counts GROUP BY name HAVING SUM(kept) <> SUM(recount) ORDER BY name`).Scan(&out).Error
 	return out, err
 }
 

@@ -270,13 +270,20 @@ func TestTotalsMigrationCountsExistingRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Undo 0004, as if the rows had been written before it.
-	var objs []struct{ Type, Name string }
-	s.db.Raw("SELECT type, name FROM sqlite_master WHERE sql LIKE '%totals%' AND type = 'trigger'").Scan(&objs)
-	if len(objs) == 0 {
-		t.Fatal("no totals triggers")
-	}
-	for _, o := range objs {
-		s.db.Exec("DROP TRIGGER " + o.Name)
+	if s.Postgres() {
+		// Its triggers go with their functions.
+		if err := s.db.Exec("DROP FUNCTION totals_users, totals_channels, totals_ledger, totals_audit_events, totals_add CASCADE").Error; err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		var objs []struct{ Type, Name string }
+		s.db.Raw("SELECT type, name FROM sqlite_master WHERE sql LIKE '%totals%' AND type = 'trigger'").Scan(&objs)
+		if len(objs) == 0 {
+			t.Fatal("no totals triggers")
+		}
+		for _, o := range objs {
+			s.db.Exec("DROP TRIGGER " + o.Name)
+		}
 	}
 	for _, sql := range []string{"DROP TABLE totals", "DROP INDEX users_role_email", "DROP INDEX channels_status",
 		"DROP INDEX channels_running_till", "DELETE FROM schema_migrations WHERE version LIKE '0004%'"} {

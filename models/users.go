@@ -117,7 +117,7 @@ func (s *Store) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 		AllocationMode: AllocationManual, CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now,
 	}
 	if err := s.db.WithContext(ctx).Create(u).Error; err != nil {
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
+		if isDuplicate(err) {
 			return nil, ErrEmailTaken
 		}
 		return nil, fmt.Errorf("store: create user: %w", err)
@@ -228,9 +228,9 @@ func (s *Store) ListUsersPage(ctx context.Context, f UserFilter) ([]UserRow, Lis
 	}
 	switch f.Status {
 	case "active":
-		q = q.Where("users.disabled = 0")
+		q = q.Where("NOT users.disabled")
 	case "disabled":
-		q = q.Where("users.disabled = 1")
+		q = q.Where("users.disabled")
 	}
 	var total ListTotal
 	if search == "" && f.PlanID == 0 && f.Mode == "" && f.Status == "" {

@@ -211,7 +211,7 @@ func TestDoctorTokenAndManager(t *testing.T) {
 		u := e.customer("amal", 1, 30, 30)
 		e.create(u.ID, "shop")
 		_, other := testenv.NewKey(t)
-		store := testenv.OpenStore(t, e.te.DBPath, other, States())
+		store := testenv.OpenStore(t, e.te.DB, other, States())
 		svc := New(store, whapi.New(e.srv.URL, e.srv.URL, store, whapi.WithLogger(slog.New(slog.DiscardHandler))), slog.New(slog.DiscardHandler))
 		svc.SetClock(e.clock.Now)
 		checks := map[string]DoctorCheck{}

@@ -81,6 +81,10 @@ type Env struct {
 	Store  *models.Store
 	Cipher *models.Cipher
 	Key    []byte // the cipher's raw key (for a binary: WHAPIDESK_SECRET_KEY)
+	// DB is where the store lives (testdb.New): a PostgreSQL schema's URL
+	// when the suite runs on PostgreSQL, else a SQLite file, also in DBPath
+	// ("" on PostgreSQL).
+	DB     models.Database
 	DBPath string
 
 	Sim       *whapisim.Sim
@@ -121,8 +125,9 @@ func New(t testing.TB, o Options) *Env {
 		o.Sim.Now = e.Clock.Now
 	}
 	e.Key, e.Cipher = NewKey(t)
-	e.DBPath = testdb.Path(t)
-	e.Store = OpenStore(t, e.DBPath, e.Cipher, o.States)
+	e.DB = models.Database(testdb.New(t))
+	e.DBPath = e.DB.Path
+	e.Store = OpenStore(t, e.DB, e.Cipher, o.States)
 	if o.StoreOnClock && e.Clock != nil {
 		e.Store.SetClock(e.Clock.Now)
 	}
@@ -174,11 +179,11 @@ func NewKey(t testing.TB) ([]byte, *models.Cipher) {
 	return key, c
 }
 
-// OpenStore opens the store at path (a testdb.Path, or a file a test made
-// on purpose) with bcrypt's least cost, and closes it when t ends.
-func OpenStore(t testing.TB, path string, c *models.Cipher, states models.StateSets) *models.Store {
+// OpenStore opens the store at db (Env.DB, a testdb.New, or a file a test
+// made on purpose) with bcrypt's least cost, and closes it when t ends.
+func OpenStore(t testing.TB, db models.Database, c *models.Cipher, states models.StateSets) *models.Store {
 	t.Helper()
-	s, err := models.Open(context.Background(), path, c, states)
+	s, err := models.Open(context.Background(), db, c, states)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"whapidesk/models"
 	"whapidesk/provision"
+	"whapidesk/whapi"
 	"whapidesk/whapi/whapisim"
 )
 
@@ -180,7 +182,13 @@ func benchOverhead(b *testing.B) {
 		}
 		one("POST /api/channels", 1, createQ, create, barePost)
 		one("POST /api/channels/:id/extend (first paid: + read-back + mode)", 3, extendQ, extend, barePost)
-		one("GET /api/channels (10 channels)", 0, listQ, list, bareGet)
+		// The read path on its own goal (issue 15): ≤ 5× the bare handler,
+		// which answers the same shape (a list of 10) from memory.
+		lr := float64(list.p50) / float64(bareGet.p50)
+		add(row{"1", fmt.Sprintf("GET /api/channels (10 channels) p50 (p99); 0 WHAPI calls, %d SQL statements (API key, page; the count only for a full page)", listQ),
+			ms(list.p50) + " (" + ms(list.p99) + ")", ms(bareGet.p50) + " (" + ms(bareGet.p99) + ")",
+			fmt.Sprintf("%.1f× (p99 %.1f×)", lr, float64(list.p99)/float64(bareGet.p99)), "≤ 5× bare", yes(lr <= 5)})
+		b.ReportMetric(lr, "GET_/api/channels_x_bare")
 	}
 }
 
@@ -193,7 +201,7 @@ func breakdown(reqs []whapisim.Request) string {
 	for _, r := range reqs {
 		segs := strings.Split(strings.Trim(r.Path, "/"), "/")
 		for i, s := range segs {
-			if i > 0 && segs[0] == "channels" && s != "mode" {
+			if i > 0 && segs[0] == "channels" && !slices.Contains([]string{"list", "extend", "mode", "start", "stop", "restart"}, s) {
 				segs[i] = "{}"
 			}
 		}
@@ -223,7 +231,7 @@ func breakdown(reqs []whapisim.Request) string {
 // benchCalls counts the WHAPI requests each action makes.
 func benchCalls(b *testing.B) {
 	for range b.N {
-		a := newApp(b, false)
+		a := newApp(b, true) // the second extend waits out WHAPI's extend cool-down on this clock
 		admin := a.user(models.RoleAdmin, "admin@example.com")
 		cust := a.user(models.RoleCustomer, "cust@example.com")
 		a.plan("Plan", 10, cust)
@@ -247,6 +255,7 @@ func benchCalls(b *testing.B) {
 		count("extend, first paid (trial → live)", 3, func() {
 			ac.expect(200, "POST", "/api/channels/"+id+"/extend", `{"days":5,"comment":"bench"}`)
 		})
+		a.clock.Advance(whapi.ExtendCoolDown + time.Minute)
 		count("extend, again", 3, func() {
 			ac.expect(200, "POST", "/api/channels/"+id+"/extend", `{"days":5,"comment":"bench"}`)
 		})
@@ -415,51 +424,89 @@ var listRowRE = regexp.MustCompile(`<tr (?:id="channel-|data-testid="user-)`)
 
 // ---------------------------------------------------------------- 4
 
-// benchBulk: AutoTopUp over n trial channels of auto-mode customers with
-// every WHAPI call delayed 200 ms.
+// benchBulk: one AutoTopUp over 2,000 channels of auto-mode customers —
+// half of them already live and due again, half trial channels waiting for
+// their first paid days — with every WHAPI call delayed 200 ms.
 func benchBulk(b *testing.B) {
-	const customers, perCustomer = 20, 10
+	const customers, perCustomer = 20, 100
 	const n = customers * perCustomer
 	const latency = 200 * time.Millisecond
 	for range b.N {
-		a := newApp(b, false)
+		a := newApp(b, true)
 		var users []*models.User
 		for i := range customers {
-			users = append(users, a.user(models.RoleCustomer, fmt.Sprintf("bulk%d@example.com", i)))
+			u := a.user(models.RoleCustomer, fmt.Sprintf("bulk%d@example.com", i))
+			must(b, a.store.CreditDays(bg, models.SystemActor, u.ID, 10_000, models.LedgerAdminCredit, "bench"))
+			users = append(users, u)
 		}
 		a.plan("Bulk", perCustomer, users...)
-		for _, u := range users {
-			for j := range perCustomer {
-				_, err := a.svc.CreateChannel(bg, actorOf(u), provision.CreateInput{UserID: u.ID, Name: fmt.Sprintf("Line %d", j)})
-				must(b, err)
+		live, first := users[:customers/2], users[customers/2:]
+		group := map[string]string{} // WHAPI id → "live" or "first"
+		create := func(us []*models.User, g string) {
+			for _, u := range us {
+				for j := range perCustomer {
+					ch, err := a.svc.CreateChannel(bg, actorOf(u), provision.CreateInput{UserID: u.ID, Name: fmt.Sprintf("Line %d", j)})
+					must(b, err)
+					group[ch.RemoteID()] = g
+				}
+				must(b, a.store.SetAllocationMode(bg, models.SystemActor, u.ID, models.AllocationAuto))
 			}
-			must(b, a.store.SetAllocationMode(bg, models.SystemActor, u.ID, models.AllocationAuto))
 		}
+		// The live half: first paid days (30) at zero latency, then the
+		// clock moves on until they are due again (trial + 30 days, less
+		// than the 3-day window left).
+		create(live, "live")
+		rep, err := a.svc.AutoTopUp(bg)
+		must(b, err)
+		if rep.Extended != n/2 {
+			b.Fatalf("setting up the live channels: %+v", rep)
+		}
+		a.clock.Advance(time.Duration(whapisim.DefaultTrialDays+29) * 24 * time.Hour)
+		// The first-paid half: trial channels, new now.
+		create(first, "first")
+
 		a.sim.ResetRequests()
 		a.sim.InjectFault(whapisim.Fault{Kind: whapisim.FaultLatency, Delay: latency, Times: 1 << 30})
 		start := time.Now()
-		rep, err := a.svc.AutoTopUp(bg)
+		rep, err = a.svc.AutoTopUp(bg)
 		elapsed := time.Since(start)
 		a.sim.ClearFaults()
 		must(b, err)
 		reqs := a.sim.Requests()
-		too := 0
+		too, lists := 0, 0
+		per := map[string]int{} // calls naming a channel, by group
 		for _, r := range reqs {
 			if r.Status == http.StatusTooManyRequests {
 				too++
 			}
+			segs := strings.Split(strings.Trim(r.Path, "/"), "/")
+			switch {
+			case len(segs) >= 2 && segs[1] == "list":
+				lists++
+			case len(segs) >= 2:
+				per[group[segs[1]]]++
+			}
 		}
 		conc := a.svc.Concurrency
-		ideal := time.Duration(n) * latency / time.Duration(conc)
 		idealCalls := time.Duration(len(reqs)) * latency / time.Duration(conc)
-		r := float64(elapsed) / float64(ideal)
+		ideal1 := time.Duration(n) * latency / time.Duration(conc)
 		rc := float64(elapsed) / float64(idealCalls)
-		add(row{"4", fmt.Sprintf("AutoTopUp, N = %d channels, 200 ms per WHAPI call, concurrency %d", n, conc),
-			elapsed.Round(time.Millisecond).String() + fmt.Sprintf(" (%d extended, %d failed)", rep.Extended, rep.Failed),
-			"ideal N×latency/conc = " + ideal.String(), fmt.Sprintf("%.2f×", r), "≤ 1.2× ideal", yes(r <= 1.2 && rep.Extended == n)})
-		add(row{"4", "… same run, against the WHAPI calls it made", fmt.Sprintf("%d calls (%.1f per channel): %s", len(reqs), float64(len(reqs))/n, breakdown(reqs)),
-			"calls×latency/conc = " + idealCalls.String(), fmt.Sprintf("%.2f×", rc), "≤ 1.2×", yes(rc <= 1.2)})
+		add(row{"4", fmt.Sprintf("AutoTopUp, N = %d channels (%d already live, %d first paid), 200 ms per WHAPI call, concurrency %d", n, n/2, n/2, conc),
+			elapsed.Round(time.Millisecond).String() + fmt.Sprintf(" (%d extended, %d failed); %d calls: %s", rep.Extended, rep.Failed, len(reqs), breakdown(reqs)),
+			"calls×latency/conc = " + idealCalls.String(), fmt.Sprintf("%.3f×", rc), "≤ 1.1×", yes(rc <= 1.1 && rep.Extended == n)})
+		// The list reads serve both halves: each channel's share is
+		// lists / N.
+		perCh := func(g string) float64 {
+			return (float64(per[g]) + float64(lists)*float64(n/2)/float64(n)) / float64(n/2)
+		}
+		lv, fp := perCh("live"), perCh("first")
+		add(row{"4", fmt.Sprintf("… calls per channel already live (extend + a share of the %d list reads)", lists), fmt.Sprintf("%.3f", lv), "1 (the extend)",
+			fmt.Sprintf("%.3f×", lv), "≤ 1.05", yes(lv <= 1.05)})
+		add(row{"4", "… calls per channel on a first paid extend (+ the switch to live mode)", fmt.Sprintf("%.3f", fp), "2 (extend + mode)",
+			fmt.Sprintf("%.3f×", fp/2), "≤ 2.05", yes(fp <= 2.05)})
+		add(row{"4", "… same run against one call per channel", elapsed.Round(time.Millisecond).String(), "N×latency/conc = " + ideal1.String(),
+			fmt.Sprintf("%.2f×", float64(elapsed)/float64(ideal1)), "– (the mode switches are required by the docs)", "–"})
 		add(row{"4", "… 429s from the simulator", fmt.Sprint(too), "0", "–", "0", yes(too == 0)})
-		b.ReportMetric(r, "topup_x_ideal")
+		b.ReportMetric(rc, "topup_x_calls")
 	}
 }

@@ -297,6 +297,13 @@ func TestAPIChannelLifecycle(t *testing.T) {
 	if page.Total != 2 || len(page.Items) != 1 || page.Items[0].ID != sales.ID { // newest first
 		t.Fatalf("page %+v", page)
 	}
+	// The total is the same whether the page shows it (not full) or it is
+	// counted (a full page, or one past the end).
+	for q, items := range map[string]int{"limit=1": 1, "limit=2": 2, "limit=3": 2, "offset=1": 1, "offset=2": 0, "offset=5&limit=1": 0} {
+		if page := apiDecode[apiList[apiChannel]](t, f.call(f.alice, "GET", "/api/channels?"+q, "")); page.Total != 2 || len(page.Items) != items {
+			t.Fatalf("?%s: %+v, want total 2 and %d items", q, page, items)
+		}
+	}
 	for _, q := range []string{"limit=0", "limit=201", "limit=x", "offset=-1", "status=alive", "user_id=abc"} {
 		apiWant(t, f.call(f.alice, "GET", "/api/channels?"+q, ""), http.StatusUnprocessableEntity, "invalid_input")
 	}

@@ -357,31 +357,65 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 	}
 	unlock := s.locks.lock(in.ChannelID)
 	defer unlock()
-	ch, err := s.permitted(ctx, in.ChannelID, ActExtend)
+	x, work, done, err := s.sendExtend(ctx, actor, in)
+	defer done()
 	if err != nil {
 		return nil, err
+	}
+	return s.readBack(work, x, nil)
+}
+
+// extendSent is an extend WHAPI took (confirmed) or may have taken
+// (outcome unknown), whose read-back is still to come: readBack.
+type extendSent struct {
+	// ch is the channel as the extend was reserved from (its activeTill
+	// WHAPI's), op the extend's operation.
+	ch *models.Channel
+	op *models.Operation
+	// confirmed: WHAPI answered success and the extend is booked
+	// (ConfirmExtend); booked is the channel as that left it. Otherwise
+	// the outcome is unknown and the days stay reserved until a reading
+	// of WHAPI shows the extension.
+	confirmed bool
+	booked    *models.Channel
+}
+
+// sendExtend is Extend up to WHAPI's answer, for a caller that holds the
+// channel's lock: it checks, reserves the days, calls WHAPI and books a
+// success, or settles a refusal (an error, nothing sent back). work is
+// the context the rest of the workflow runs in once something is
+// reserved (detached from the caller's, with WorkTimeout); done releases
+// it and is never nil.
+func (s *Service) sendExtend(ctx context.Context, actor models.Actor, in ExtendInput) (x *extendSent, work context.Context, done context.CancelFunc, err error) {
+	done = func() {}
+	ch, err := s.permitted(ctx, in.ChannelID, ActExtend)
+	if err != nil {
+		return nil, ctx, done, err
 	}
 	// An unanswered extend is judged from the activeTill it started from,
 	// so that must be WHAPI's.
 	if ch, err = s.confirmedChannel(ctx, ch); err != nil {
-		return nil, err
+		return nil, ctx, done, err
 	}
 	op, err := s.store.ReserveExtend(ctx, actor, in.ChannelID, in.Days, in.Comment)
 	if err != nil {
-		return nil, err
+		return nil, ctx, done, err
 	}
-	ctx, cancel := s.detach(ctx)
-	defer cancel()
+	ctx, done = s.detach(ctx)
 	if err := s.store.MarkSent(ctx, op.ID); err != nil {
-		return nil, err
+		return nil, ctx, done, err
 	}
 	err = s.whapi.ExtendChannel(ctx, ch.RemoteID(), int(in.Days), in.Comment)
 	switch {
 	case err == nil:
 		if err := s.store.ConfirmExtend(ctx, op.ID); err != nil {
-			return nil, err
+			return nil, ctx, done, err
 		}
-		return s.afterExtend(ctx, ch.ID)
+		booked, err := s.store.ChannelByID(ctx, ch.ID)
+		if err != nil {
+			return nil, ctx, done, err
+		}
+		return &extendSent{ch: ch, op: op, confirmed: true, booked: booked}, ctx, done, nil
 	case extendNotApplied(err):
 		var soon *whapi.ExtendTooSoonError
 		if errors.As(err, &soon) {
@@ -392,35 +426,91 @@ func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput
 			now := s.now()
 			until := now.Add(soon.RetryAfter)
 			if derr := s.store.DeferExtend(ctx, op.ID, until); derr != nil {
-				return nil, derr
+				return nil, ctx, done, derr
 			}
-			return nil, tooSoon(until, now)
+			return nil, ctx, done, tooSoon(until, now)
 		}
 		if ferr := s.store.FailExtend(ctx, op.ID, "refused upstream"); ferr != nil {
-			return nil, ferr
+			return nil, ctx, done, ferr
 		}
 		if errors.Is(err, whapi.ErrBalanceShort) {
 			// Only a refusal that says so (whapi: a 402, or a text about
 			// the balance) raises the partner-balance warning.
 			now := s.now().UTC()
 			if serr := s.store.SetPartnerShort(ctx, &now); serr != nil {
-				return nil, serr
+				return nil, ctx, done, serr
 			}
-			return nil, ErrPartnerShort
+			return nil, ctx, done, ErrPartnerShort
 		}
-		return nil, fmt.Errorf("%w: the channel was not extended", ErrRefused)
+		return nil, ctx, done, fmt.Errorf("%w: the channel was not extended", ErrRefused)
 	}
 	// No answer, a 5xx, or a failure reported under a 2xx status
 	// (whapi.ErrFailedIn2xx): the extend may or may not have been applied,
 	// so the days stay reserved until WHAPI shows the extension.
 	s.log.WarnContext(ctx, "channel extend: outcome unknown", "channel", ch.ID, "op", op.ID, "err", err)
-	if applied, gerr := s.extendApplied(ctx, op, ch); gerr == nil && applied {
-		if err := s.store.ConfirmExtend(ctx, op.ID); err != nil {
+	return &extendSent{ch: ch, op: op}, ctx, done, nil
+}
+
+// readBack finishes an extend sendExtend sent, for a caller that holds the
+// channel's lock, from listed (WHAPI's reading of the channel in a page of
+// GET /channels/list taken after the extend answered) or, when that is
+// nil or may be stale, from GET /channels/{id}.
+//
+// A confirmed extend records what WHAPI shows (activeTill; a first paid
+// extend switches the channel to live: record). An extend whose outcome
+// is unknown is booked only when the reading shows the extension
+// (extendShows); otherwise, or when WHAPI cannot be read, it stays open
+// (ErrOutcomeUnknown) for Reconcile, the days reserved.
+func (s *Service) readBack(ctx context.Context, x *extendSent, listed *whapi.Channel) (*models.Channel, error) {
+	if x.confirmed {
+		if listed == nil {
+			return s.afterExtend(ctx, x.ch.ID)
+		}
+		cur, err := s.store.ChannelByID(ctx, x.ch.ID)
+		if err != nil {
 			return nil, err
 		}
-		return s.afterExtend(ctx, ch.ID)
+		if !sameBooking(cur, x.booked) {
+			// Changed since it was booked (synced, extended, started,
+			// stopped): the list's reading may be older than that
+			// change, so WHAPI is asked afresh.
+			return s.afterExtend(ctx, x.ch.ID)
+		}
+		if err := s.record(ctx, cur, listed); err != nil {
+			return nil, err
+		}
+		return s.store.ChannelByID(ctx, x.ch.ID)
 	}
-	return nil, ErrOutcomeUnknown
+	remote := listed
+	if remote == nil {
+		var err error
+		if remote, err = s.whapi.GetChannel(ctx, x.ch.RemoteID()); err != nil {
+			return nil, ErrOutcomeUnknown
+		}
+	}
+	if !extendShows(x.op, x.ch, remote) {
+		return nil, ErrOutcomeUnknown
+	}
+	if err := s.store.ConfirmExtend(ctx, x.op.ID); err != nil {
+		return nil, err
+	}
+	cur, err := s.store.ChannelByID(ctx, x.ch.ID)
+	if err != nil {
+		return nil, err
+	}
+	// The reading that showed the extension is WHAPI's state after it:
+	// it is recorded as the read-back.
+	if err := s.record(ctx, cur, remote); err != nil {
+		return nil, err
+	}
+	return s.store.ChannelByID(ctx, x.ch.ID)
+}
+
+// sameBooking reports whether cur is still the channel as its extend left
+// it (booked): nothing has read, changed or extended it since.
+func sameBooking(cur, booked *models.Channel) bool {
+	return !cur.TillConfirmed && cur.Status == booked.Status && cur.Stopped == booked.Stopped &&
+		cur.DaysAllocated == booked.DaysAllocated && cur.UpdatedAt.Equal(booked.UpdatedAt)
 }
 
 // extendNotApplied reports a definite "no": WHAPI answered and refused.
@@ -450,12 +540,19 @@ func (s *Service) extendApplied(ctx context.Context, op *models.Operation, ch *m
 	if err != nil {
 		return false, err
 	}
+	return extendShows(op, ch, remote), nil
+}
+
+// extendShows judges from remote, a reading of channel ch at WHAPI taken
+// after its extend op was sent, whether that extend happened: activeTill
+// moved by more than half the days from where it stood before.
+func extendShows(op *models.Operation, ch *models.Channel, remote *whapi.Channel) bool {
 	before := ch.CreatedAt
 	if op.TillBefore != nil {
 		before = *op.TillBefore
 	}
 	threshold := before.Add(time.Duration(op.Days) * day / 2)
-	return remote.ActiveTillTime().After(threshold), nil
+	return remote.ActiveTillTime().After(threshold)
 }
 
 // afterExtend reads back activeTill and records it (record: a channel

@@ -55,7 +55,15 @@ func (s *Service) topUp(ctx context.Context, actor models.Actor, userID, channel
 	if err != nil {
 		return rep, err
 	}
-	var mu sync.Mutex
+	// First the extends, at most Concurrency at once; then the read-back of
+	// all of them together, from pages of GET /channels/list
+	// (settleTopUps). A run stopped between the two leaves nothing wrong:
+	// a booked extend's channel is read back by the next sync (or before
+	// its next change), an unanswered one is settled by Reconcile.
+	var (
+		mu   sync.Mutex
+		sent []*extendSent
+	)
 	s.each(ctx, len(cands), func(i int) {
 		c := cands[i]
 		if channelID != 0 && c.ChannelID != channelID {
@@ -64,7 +72,7 @@ func (s *Service) topUp(ctx context.Context, actor models.Actor, userID, channel
 		mu.Lock()
 		rep.Candidates++
 		mu.Unlock()
-		days, err := s.topUpOne(ctx, actor, c)
+		x, err := s.topUpOne(ctx, actor, c, until)
 		mu.Lock()
 		defer mu.Unlock()
 		var soon *ExtendTooSoonError
@@ -72,35 +80,60 @@ func (s *Service) topUp(ctx context.Context, actor models.Actor, userID, channel
 		case errors.As(err, &soon):
 			rep.Deferred++
 			s.log.InfoContext(ctx, "auto top-up deferred: WHAPI takes no extend of the channel yet", "channel", c.ChannelID, "until", soon.Until)
-		case err == nil && days > 0:
-			rep.Extended++
-			rep.Days += days
 		case err != nil:
 			rep.Failed++
 			s.log.WarnContext(ctx, "auto top-up failed", "channel", c.ChannelID, "err", err)
+		case x != nil:
+			sent = append(sent, x) // counted once read back
 		}
 	})
+	s.settleTopUps(ctx, sent, &rep)
 	return rep, ctx.Err()
 }
 
-// topUpOne extends one channel by min(one period's days, balance).
-func (s *Service) topUpOne(ctx context.Context, actor models.Actor, c models.TopUpCandidate) (int64, error) {
+// topUpOne extends one channel by min(one period's days, balance), if it
+// is still due (until: the top-up window's end) once its activeTill is
+// WHAPI's, and returns the extend for its read-back (nil: nothing sent).
+func (s *Service) topUpOne(ctx context.Context, actor models.Actor, c models.TopUpCandidate, until time.Time) (*extendSent, error) {
 	u, err := s.store.UserByID(ctx, c.UserID)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	days := min(c.DaysPerPeriod, u.DayBalance)
 	if days <= 0 {
-		return 0, nil
+		return nil, nil
 	}
-	_, err = s.Extend(ctx, actor, ExtendInput{ChannelID: c.ChannelID, Days: days, Comment: fmt.Sprintf("Auto top-up for channel %d", c.ChannelID)})
+	in, err := ValidateExtend(ExtendInput{ChannelID: c.ChannelID, Days: days, Comment: fmt.Sprintf("Auto top-up for channel %d", c.ChannelID)})
+	if err != nil {
+		return nil, err
+	}
+	unlock := s.locks.lock(c.ChannelID)
+	defer unlock()
+	// The candidates were listed before any of them was extended: one
+	// extended since (by another run) but not yet read back has an
+	// unconfirmed activeTill, which is read first, and a channel no
+	// longer due is left alone.
+	ch, err := s.store.ChannelByID(ctx, c.ChannelID)
+	if err != nil {
+		return nil, err
+	}
+	if !ch.TillConfirmed && ch.RemoteID() != "" && CheckState(ch, ActExtend) == nil {
+		if ch, err = s.confirmedChannel(ctx, ch); err != nil {
+			return nil, err
+		}
+	}
+	if ch.DaysAllocated > 0 && ch.ActiveTill != nil && !ch.ActiveTill.Before(until) {
+		return nil, nil
+	}
+	x, _, done, err := s.sendExtend(ctx, actor, in)
+	done()
 	if errors.Is(err, models.ErrInsufficientBalance) {
-		return 0, nil // another top-up of the same customer took the days first
+		return nil, nil // another top-up of the same customer took the days first
 	}
 	if errors.Is(err, models.ErrPlanLimit) {
-		return 0, nil // an expired channel of a full plan stays expired
+		return nil, nil // an expired channel of a full plan stays expired
 	}
-	return days, err
+	return x, err
 }
 
 // each runs f(0..n-1) with at most s.Concurrency at once.

@@ -20,6 +20,9 @@ type Partner interface {
 	CreateChannel(ctx context.Context, req whapi.CreateChannelRequest) (*whapi.Channel, error)
 	GetChannel(ctx context.Context, id string) (*whapi.Channel, error)
 	ListAllChannels(ctx context.Context) ([]whapi.Channel, error)
+	// ListChannels is one page of GET /channels/list (count at most
+	// whapi.MaxListCount).
+	ListChannels(ctx context.Context, count, offset int) (*whapi.ChannelList, error)
 	ExtendChannel(ctx context.Context, id string, days int, comment string) error
 	SetMode(ctx context.Context, id, mode string) error
 	DeleteChannel(ctx context.Context, id string) error
@@ -61,6 +64,10 @@ type Service struct {
 	// PairingLimits bound pairing codes (PairingPerChannel and
 	// PairingPerCustomer in PairingWindow); tests may change them.
 	PairingLimits models.PairingLimits
+	// listPage is the page size of the top-up's read-back
+	// (GET /channels/list): as many channels per call as WHAPI allows;
+	// tests make it smaller.
+	listPage int
 	// HookTimeout bounds the webhook registration that follows a create, so
 	// a slow gate delays the answer by at most this much (the next sync
 	// registers what it did not).
@@ -73,7 +80,7 @@ func New(store *models.Store, partner Partner, log *slog.Logger) *Service {
 		log = slog.Default()
 	}
 	return &Service{store: store, whapi: partner, log: log, now: time.Now,
-		SettleAfter: 2 * time.Minute, Concurrency: 4, WorkTimeout: 60 * time.Second, HookTimeout: 10 * time.Second,
+		SettleAfter: 2 * time.Minute, Concurrency: 4, listPage: whapi.MaxListCount, WorkTimeout: 60 * time.Second, HookTimeout: 10 * time.Second,
 		CreateBudget:  models.CreateBudget{Limit: WHAPICreateLimit, Window: CreateWindow},
 		PairingLimits: models.PairingLimits{PerChannel: PairingPerChannel, PerCustomer: PairingPerCustomer, Window: PairingWindow}}
 }

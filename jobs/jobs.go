@@ -24,7 +24,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"sync"
 	"time"
 
@@ -146,13 +145,7 @@ type Queue struct {
 // transactions, see models.Open) on one connection, as River's SQLite
 // driver asks (its operations otherwise meet "database is locked").
 func OpenSQLite(path string) (*sql.DB, error) {
-	q := url.Values{}
-	q.Set("_journal_mode", "WAL")
-	q.Set("_busy_timeout", "10000")
-	q.Set("_foreign_keys", "on")
-	q.Set("_txlock", "immediate")
-	q.Set("_synchronous", "NORMAL")
-	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite3", models.SQLiteDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("jobs: open database: %w", err)
 	}

@@ -153,13 +153,21 @@ func sqliteDialector(path string, log *slog.Logger) (gorm.Dialector, error) {
 	if err := secureDBFiles(path, log); err != nil {
 		return nil, err
 	}
+	return sqlite.Open(SQLiteDSN(path)), nil
+}
+
+// SQLiteDSN is how every pool on the SQLite file at path opens it (the
+// store's, the job queue's): WAL, a busy timeout, foreign keys, IMMEDIATE
+// transactions (a write transaction takes the write lock at BEGIN, so two
+// never deadlock upgrading), synchronous NORMAL.
+func SQLiteDSN(path string) string {
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "on")
 	q.Set("_txlock", "immediate")
 	q.Set("_synchronous", "NORMAL")
-	return sqlite.Open("file:" + path + "?" + q.Encode()), nil
+	return "file:" + path + "?" + q.Encode()
 }
 
 // Postgres reports whether the store is on PostgreSQL (else SQLite).

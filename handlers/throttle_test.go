@@ -1,23 +1,57 @@
 package handlers
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"whapidesk/internal/testdb"
+	"whapidesk/internal/testenv"
+	"whapidesk/models"
+	"whapidesk/provision"
 )
 
+// testThrottle is a throttle on a manual clock, on a fresh database of its
+// own (testdb: SQLite, or PostgreSQL under make test-pg).
+type testThrottle struct {
+	t  testing.TB
+	th *loginThrottle
+}
+
 // throttleAt is a throttle on a manual clock.
-func throttleAt(start time.Time) (*loginThrottle, *time.Time) {
+func throttleAt(t testing.TB, start time.Time) (*testThrottle, *time.Time) {
+	t.Helper()
+	_, c := testenv.NewKey(t)
+	store := testenv.OpenStore(t, models.Database(testdb.New(t)), c, provision.States())
 	now := start
-	t := newLoginThrottle()
-	t.now = func() time.Time { return now }
-	return t, &now
+	th := newLoginThrottle(store)
+	th.now = func() time.Time { return now }
+	return &testThrottle{t: t, th: th}, &now
+}
+
+// begin is loginThrottle.begin, failing the test on a database error.
+func (tt *testThrottle) begin(keys ...throttleKey) (*loginAttempt, *throttled) {
+	tt.t.Helper()
+	a, r, err := tt.th.begin(context.Background(), keys...)
+	if err != nil {
+		tt.t.Fatal(err)
+	}
+	return a, r
+}
+
+// succeed is a.succeeded, failing the test on a database error.
+func (tt *testThrottle) succeed(a *loginAttempt) {
+	tt.t.Helper()
+	if err := a.succeeded(); err != nil {
+		tt.t.Fatal(err)
+	}
 }
 
 // Past 5 failures, unknown browsers wait before each try on the account: 1
 // minute after the latest, then 2, 4, 8, then 15 at most — a slow-down, not
 // a 15-minute lock. The owner's trusted browser is never held back by it.
 func TestUnknownBrowsersAreSlowedWithAGrowingDelay(t *testing.T) {
-	th, now := throttleAt(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
+	th, now := throttleAt(t, time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
 	acct := accountKey("admin@example.com")
 	for i := range maxFailuresAccount {
 		if a, r := th.begin(acct); a == nil {
@@ -49,7 +83,7 @@ func TestUnknownBrowsersAreSlowedWithAGrowingDelay(t *testing.T) {
 // between nor a good one from an unknown browser resets what it tried.
 func TestSustainedGuessingIsSlowedForADay(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	th, now := throttleAt(start)
+	th, now := throttleAt(t, start)
 	acct := accountKey("admin@example.com")
 	guesses := 0
 	for now.Before(start.Add(24 * time.Hour)) {
@@ -63,7 +97,7 @@ func TestSustainedGuessingIsSlowedForADay(t *testing.T) {
 			if d, _ := th.begin(deviceKey("owner")); d == nil {
 				t.Fatal("the owner was held back")
 			} else {
-				d.succeeded()
+				th.succeed(d)
 			}
 		}
 	}
@@ -77,7 +111,7 @@ func TestSustainedGuessingIsSlowedForADay(t *testing.T) {
 		*now = now.Add(r.wait)
 		a, r = th.begin(acct)
 	}
-	a.succeeded()
+	th.succeed(a)
 	if a, _ := th.begin(acct); a == nil {
 		t.Fatal("refused right after a good sign-in whose wait was served")
 	}
@@ -89,13 +123,13 @@ func TestSustainedGuessingIsSlowedForADay(t *testing.T) {
 // A trusted browser's own limit is a lock of its own: 5 failures in 15
 // minutes; a good sign-in forgets them.
 func TestTrustedBrowserLimit(t *testing.T) {
-	th, now := throttleAt(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
+	th, now := throttleAt(t, time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
 	dev := deviceKey("n1")
 	for range maxFailuresDevice - 1 {
 		th.begin(dev)
 	}
 	a, _ := th.begin(dev)
-	a.succeeded()
+	th.succeed(a)
 	for range maxFailuresDevice {
 		if a, _ := th.begin(dev); a == nil {
 			t.Fatal("a good sign-in did not forget the browser's failures")

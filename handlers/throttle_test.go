@@ -2,8 +2,15 @@ package handlers
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"whapidesk/internal/testdb"
 	"whapidesk/internal/testenv"
@@ -145,5 +152,100 @@ func TestTrustedBrowserLimit(t *testing.T) {
 	*now = now.Add(throttleWindow)
 	if a, _ := th.begin(dev); a == nil {
 		t.Fatal("still locked after the window")
+	}
+}
+
+// secondInstance is another instance of the app on a's database, as a
+// second process behind a load balancer: its own store (and pool),
+// provision service, handlers (so its own throttle) and HTTP server; only
+// the database, the simulator and the log are shared.
+func (a *testApp) secondInstance() *testApp {
+	a.t.Helper()
+	b := *a
+	b.store = testenv.OpenStore(a.t, a.env.DB, a.env.Cipher, provision.States())
+	b.svc = provision.New(b.store, a.env.Client(), a.env.Log)
+	b.e = echo.New()
+	b.h = New(b.store, b.svc, a.env.Log, a.h.cfg)
+	b.h.Routes(b.e)
+	b.srv = httptest.NewServer(b.e)
+	a.t.Cleanup(b.srv.Close)
+	return &b
+}
+
+// Failures through one instance count on the other: after 5 wrong
+// passwords through A, the 6th try through B — even with the right
+// password — is slowed, and B's log says which limit held.
+func TestThrottleCountsAcrossInstances(t *testing.T) {
+	a := newTestApp(t)
+	admin := a.newUser(models.RoleAdmin, "admin@example.com")
+	b := a.secondInstance()
+	a.stopThrottleClock()
+	b.stopThrottleClock()
+	for i := range maxFailuresAccount {
+		if r := a.client().signIn(admin.Email, "wrong password"); r.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d through A: %d", i+1, r.StatusCode)
+		}
+	}
+	before := len(a.logs.String())
+	r := b.client().signIn(admin.Email, testPassword)
+	if r.StatusCode != http.StatusTooManyRequests || !strings.Contains(r.body, "Try again in 1 minute") || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("the 6th try through B: %d, want it slowed by A's 5 failures", r.StatusCode)
+	}
+	if logs := a.logs.String()[before:]; !strings.Contains(logs, "login throttled") || !strings.Contains(logs, "limit=account") {
+		t.Fatalf("B's log does not say which limit held:\n%s", logs)
+	}
+	var keys []string
+	if err := a.store.DB().Raw(`SELECT key FROM login_attempts`).Scan(&keys).Error; err != nil || len(keys) == 0 {
+		t.Fatalf("no attempts recorded (%v)", err)
+	}
+	for _, k := range keys {
+		if strings.Contains(k, "admin") {
+			t.Fatalf("an attempt's key %q names the account in the clear", k)
+		}
+	}
+}
+
+// Concurrent wrong passwords for one account from many browsers, half
+// through each of two instances, never get more than the limit checked:
+// every other one is refused before its password is looked at.
+func TestConcurrentFailuresAcrossInstancesNeverPassTheLimit(t *testing.T) {
+	a := newTestApp(t)
+	admin := a.newUser(models.RoleAdmin, "admin@example.com")
+	b := a.secondInstance()
+	a.stopThrottleClock()
+	b.stopThrottleClock()
+	const tries = 24
+	type browser struct {
+		c    *testClient
+		csrf string
+	}
+	browsers := make([]browser, tries)
+	for i := range browsers {
+		app := a
+		if i%2 == 1 {
+			app = b
+		}
+		c := app.client()
+		browsers[i] = browser{c: c, csrf: c.csrf("/login")}
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		codes = map[int]int{}
+		start = make(chan struct{})
+	)
+	for _, br := range browsers {
+		wg.Go(func() {
+			<-start
+			r := br.c.postForm("/login", url.Values{"_csrf": {br.csrf}, "email": {admin.Email}, "password": {"wrong password"}})
+			mu.Lock()
+			codes[r.StatusCode]++
+			mu.Unlock()
+		})
+	}
+	close(start)
+	wg.Wait()
+	if codes[http.StatusUnauthorized] != maxFailuresAccount || codes[http.StatusTooManyRequests] != tries-maxFailuresAccount {
+		t.Fatalf("answers %v: want %d checked (401) and the other %d refused (429)", codes, maxFailuresAccount, tries-maxFailuresAccount)
 	}
 }

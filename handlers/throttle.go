@@ -132,11 +132,17 @@ type loginAttempt struct {
 	ids  []int64
 }
 
-// ipKey is the throttle key of a client address.
+// ipKey is the throttle key of a client address. Anything that is not an
+// address and longer than one (what a misconfigured proxy may forward) is
+// hashed, so a key always fits the table's column.
 func ipKey(ip string) string {
 	parsed := net.ParseIP(ip)
 	if parsed != nil && parsed.To4() == nil {
 		return "ip:" + parsed.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	if len(ip) > 64 {
+		sum := sha256.Sum256([]byte(ip))
+		return "ip:#" + hex.EncodeToString(sum[:])
 	}
 	return "ip:" + ip
 }

@@ -249,3 +249,18 @@ func TestConcurrentFailuresAcrossInstancesNeverPassTheLimit(t *testing.T) {
 		t.Fatalf("answers %v: want %d checked (401) and the other %d refused (429)", codes, maxFailuresAccount, tries-maxFailuresAccount)
 	}
 }
+
+// Whatever text stands for the client's address, its key fits the table:
+// the attempt is counted, and the limit holds for it.
+func TestAddressKeyOfAnyTextIsCounted(t *testing.T) {
+	th, _ := throttleAt(t, time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
+	odd := addressKey(strings.Repeat("not an address ", 40))
+	for range maxFailuresIP {
+		if a, r := th.begin(odd); a == nil {
+			t.Fatalf("refused early: %+v", r)
+		}
+	}
+	if _, r := th.begin(odd); r == nil || r.key.scope != scopeAddress {
+		t.Fatalf("the %dth failure was not refused: %+v", maxFailuresIP+1, r)
+	}
+}

@@ -42,23 +42,30 @@ func (h *Handler) changePassword(c echo.Context) error {
 		return h.render(c, http.StatusUnprocessableEntity, views.PasswordPage(h.page(c, "Change password"), f))
 	}
 
-	attempt, refused := h.throttle.begin(throttleKey{scope: scopePassword, key: "password:" + strconv.FormatInt(u.ID, 10),
+	attempt, refused, err := h.throttle.begin(ctx, throttleKey{scope: scopePassword, key: "password:" + strconv.FormatInt(u.ID, 10),
 		max: maxPasswordFailures, window: throttleWindow, clear: true})
+	if err != nil {
+		return err
+	}
 	if refused != nil {
 		f.Errors["form"] = "Too many wrong passwords. Try again in " + retryAfter(c, refused.wait) + "."
 		return h.render(c, http.StatusTooManyRequests, views.PasswordPage(h.page(c, "Change password"), f))
 	}
-	err := h.store.ChangePassword(ctx, actor(c), u.ID, form.Current, form.New)
+	err = h.store.ChangePassword(ctx, actor(c), u.ID, form.Current, form.New)
 	switch {
 	case errors.Is(err, models.ErrInvalidPassword):
 		h.log.InfoContext(ctx, "password change refused: wrong current password", "user", u.ID, "ip", c.RealIP())
 		f.Errors["current_password"] = "the current password is wrong"
 		return h.render(c, http.StatusUnprocessableEntity, views.PasswordPage(h.page(c, "Change password"), f))
 	case err != nil:
-		attempt.undo()
+		if uerr := attempt.undo(); uerr != nil {
+			h.log.ErrorContext(ctx, "password throttle: taking back an attempt failed", "err", uerr)
+		}
 		return err
 	}
-	attempt.succeeded()
+	if err := attempt.succeeded(); err != nil {
+		h.log.ErrorContext(ctx, "password throttle: taking back a good attempt failed", "err", err)
+	}
 
 	// Every session of the user is gone, this one too; this browser goes
 	// on in a new one. The new password voids every device cookie of the

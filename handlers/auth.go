@@ -67,7 +67,10 @@ func (h *Handler) login(c echo.Context) error {
 	}
 	// The attempt is counted before the password is checked, so a burst of
 	// parallel guesses cannot slip past the limit while bcrypt runs.
-	attempt, refused := h.throttle.begin(keys...)
+	attempt, refused, err := h.throttle.begin(ctx, keys...)
+	if err != nil {
+		return err
+	}
 	if refused != nil {
 		form.Error = loginThrottledMessage(c, refused)
 		log := []any{"ip", c.RealIP(), "limit", string(refused.key.scope), "wait", refused.wait.Round(time.Second).String(), "trusted_device", device != ""}
@@ -80,14 +83,19 @@ func (h *Handler) login(c echo.Context) error {
 	u, err := h.store.Authenticate(ctx, email, in.Password)
 	if err != nil {
 		if !errors.Is(err, models.ErrInvalidPassword) {
-			attempt.undo()
+			if uerr := attempt.undo(); uerr != nil {
+				h.log.ErrorContext(ctx, "login throttle: taking back an attempt failed", "err", uerr)
+			}
 			return err
 		}
 		h.log.InfoContext(ctx, "login failed", "ip", c.RealIP(), "trusted_device", device != "")
 		form.Error = "Wrong email or password."
 		return h.render(c, http.StatusUnauthorized, views.LoginPage(h.page(c, "Sign in"), form))
 	}
-	attempt.succeeded()
+	if err := attempt.succeeded(); err != nil {
+		// The sign-in was good; at worst it still counts as a failure.
+		h.log.ErrorContext(ctx, "login throttle: taking back a good sign-in failed", "err", err)
+	}
 	h.setDeviceCookie(c, u)
 
 	if err := h.startSession(c, u); err != nil {

@@ -68,7 +68,7 @@ func New(store *models.Store, svc *provision.Service, log *slog.Logger, cfg Conf
 		store:    store,
 		svc:      svc,
 		sessions: newDBStore(store, store.Cipher().Derive("session-cookie"), cfg.SecureCookies, cfg.IdleTimeout, cfg.AbsoluteTimeout),
-		throttle: newLoginThrottle(),
+		throttle: newLoginThrottle(store),
 		log:      log,
 		cfg:      cfg,
 	}

@@ -1,11 +1,14 @@
 package handlers
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"net"
 	"sync"
 	"time"
+
+	"whapidesk/models"
 )
 
 // Login throttling, after OWASP's "Slow Down Online Guessing Attacks with
@@ -29,9 +32,12 @@ import (
 //
 // The client address is the connection's peer (or, behind a configured
 // trusted proxy, what that proxy says); an IPv6 client counts as its /64,
-// which one subscriber usually has whole. The counters live in this
-// process's memory; moving them to the database (several instances) means
-// another store behind begin, succeeded and undo, the seam the handlers use.
+// which one subscriber usually has whole. The counts live in the database
+// (models/login_attempts.go, one row per attempt), so that every instance
+// on one database counts together: begin claims the attempt against every
+// key in one transaction, under a lock per key, and succeeded and undo
+// take it back there. An account is counted under the SHA-256 of its
+// normalised e-mail, never the address itself.
 const (
 	throttleWindow     = 15 * time.Minute
 	maxFailuresAccount = 5
@@ -40,7 +46,13 @@ const (
 	slowMax            = 15 * time.Minute
 	maxFailuresIP      = 20
 	maxFailuresDevice  = 5
-	throttleMaxKeys    = 100_000
+	// slowSteps is how many failures past max the slow-down's delay keeps
+	// doubling for before it holds at slowMax: the most a slow rule needs
+	// to see of a key's attempts is max + slowSteps.
+	slowSteps = 8
+	// releaseTimeout bounds taking an attempt back, which must not be
+	// cancelled with the request that made it.
+	releaseTimeout = 10 * time.Second
 )
 
 // throttleScope says what a counter counts, for the message and the log.
@@ -69,15 +81,12 @@ type throttleKey struct {
 	clear bool
 }
 
-// accountKey counts an account's sign-ins from unknown browsers. A long
-// "email" (any text can be posted) is hashed, so a key stays small.
+// accountKey counts an account's sign-ins from unknown browsers, under the
+// SHA-256 of the normalised e-mail (parseLoginForm): the database keeps no
+// address someone tried, and any text that can be posted makes a small key.
 func accountKey(email string) throttleKey {
-	k := email
-	if len(k) > 320 {
-		sum := sha256.Sum256([]byte(k))
-		k = "#" + hex.EncodeToString(sum[:])
-	}
-	return throttleKey{scope: scopeAccount, key: "account:" + k, max: maxFailuresAccount, window: accountWindow, slow: true}
+	sum := sha256.Sum256([]byte(email))
+	return throttleKey{scope: scopeAccount, key: hex.EncodeToString(sum[:]), max: maxFailuresAccount, window: accountWindow, slow: true}
 }
 
 // addressKey counts a client address's sign-ins.
@@ -87,7 +96,7 @@ func addressKey(ip string) throttleKey {
 
 // deviceKey counts the sign-ins of one trusted browser (its cookie's nonce).
 func deviceKey(nonce string) throttleKey {
-	return throttleKey{scope: scopeDevice, key: "device:" + nonce, max: maxFailuresDevice, window: throttleWindow, clear: true}
+	return throttleKey{scope: scopeDevice, key: nonce, max: maxFailuresDevice, window: throttleWindow, clear: true}
 }
 
 // throttled is a refused attempt: the counter that refused it and how long
@@ -97,69 +106,86 @@ type throttled struct {
 	wait time.Duration
 }
 
-// counter is one key's recent attempts, oldest first.
-type counter struct {
-	window time.Duration
-	at     []time.Time
-}
-
-// loginThrottle counts recent attempts per key in a sliding window.
+// loginThrottle counts recent attempts per key in a sliding window, in
+// the database.
 type loginThrottle struct {
-	mu       sync.Mutex
-	counters map[string]*counter
-	now      func() time.Time
+	store *models.Store
+	mu    sync.Mutex // guards now (tests stop the clock)
+	now   func() time.Time
 }
 
-func newLoginThrottle() *loginThrottle {
-	return &loginThrottle{counters: map[string]*counter{}, now: time.Now}
+func newLoginThrottle(store *models.Store) *loginThrottle {
+	return &loginThrottle{store: store, now: time.Now}
 }
 
-// loginAttempt is an attempt counted by begin.
+func (t *loginThrottle) clock() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.now()
+}
+
+// loginAttempt is an attempt counted by begin: its rows, one per key.
 type loginAttempt struct {
 	t    *loginThrottle
+	ctx  context.Context
 	keys []throttleKey
-	at   time.Time
+	ids  []int64
 }
 
-// ipKey is the throttle key of a client address.
+// ipKey is the throttle key of a client address. Anything that is not an
+// address and longer than one (what a misconfigured proxy may forward) is
+// hashed, so a key always fits the table's column.
 func ipKey(ip string) string {
 	parsed := net.ParseIP(ip)
 	if parsed != nil && parsed.To4() == nil {
 		return "ip:" + parsed.Mask(net.CIDRMask(64, 128)).String() + "/64"
 	}
+	if len(ip) > 64 {
+		sum := sha256.Sum256([]byte(ip))
+		return "ip:#" + hex.EncodeToString(sum[:])
+	}
 	return "ip:" + ip
 }
 
 // begin checks every key's rule and, if none refuses, counts the attempt
-// against all of them in the same step. A nil attempt means "refused": the
-// counter that asks for the longest wait, and the wait.
-func (t *loginThrottle) begin(keys ...throttleKey) (*loginAttempt, *throttled) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
+// against all of them in the same transaction (models.ClaimLoginAttempt),
+// so a burst of parallel guesses, on any instance, cannot slip past a
+// limit. A nil attempt and a nil error mean "refused": the counter that
+// asks for the longest wait, and the wait. An error (the database) counts
+// nothing and lets nothing through.
+func (t *loginThrottle) begin(ctx context.Context, keys ...throttleKey) (*loginAttempt, *throttled, error) {
+	now := t.clock()
+	claim := make([]models.AttemptKey, len(keys))
+	for i, k := range keys {
+		claim[i] = k.attemptKey()
+	}
 	var refused *throttled
-	for _, k := range keys {
-		if w := k.wait(t.recent(k.key, now), now); w > 0 && (refused == nil || w > refused.wait) {
-			refused = &throttled{key: k, wait: w}
+	ids, err := t.store.ClaimLoginAttempt(ctx, claim, now, func(recent [][]time.Time) bool {
+		refused = nil // each call decides afresh
+		for i, k := range keys {
+			if w := k.wait(recent[i], now); w > 0 && (refused == nil || w > refused.wait) {
+				refused = &throttled{key: k, wait: w}
+			}
 		}
+		return refused != nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	if refused != nil {
-		return nil, refused
+		return nil, refused, nil
 	}
-	if len(t.counters) > throttleMaxKeys {
-		for k := range t.counters {
-			t.recent(k, now)
-		}
+	return &loginAttempt{t: t, ctx: context.WithoutCancel(ctx), keys: keys, ids: ids}, nil, nil
+}
+
+// attemptKey is k as the store counts it: the most recent attempts its
+// rule looks at.
+func (k throttleKey) attemptKey() models.AttemptKey {
+	keep := k.max
+	if k.slow {
+		keep += slowSteps
 	}
-	for _, k := range keys {
-		c := t.counters[k.key]
-		if c == nil {
-			c = &counter{window: k.window}
-			t.counters[k.key] = c
-		}
-		c.at = append(c.at, now)
-	}
-	return &loginAttempt{t: t, keys: keys, at: now}, nil
+	return models.AttemptKey{Kind: string(k.scope), Key: k.key, Window: k.window, Keep: keep}
 }
 
 // wait is how long an attempt must wait under k's rule, given the key's
@@ -173,7 +199,7 @@ func (k throttleKey) wait(at []time.Time, now time.Time) time.Duration {
 		return at[n-k.max].Add(k.window).Sub(now)
 	}
 	delay := slowMax
-	if extra := n - k.max; extra < 8 {
+	if extra := n - k.max; extra < slowSteps {
 		delay = min(slowMax, slowFirst<<extra)
 	}
 	return at[n-1].Add(delay).Sub(now)
@@ -182,59 +208,23 @@ func (k throttleKey) wait(at []time.Time, now time.Time) time.Duration {
 // succeeded forgets the attempts of the keys that clear on success and
 // takes this attempt back from the others (a colleague's good sign-in does
 // not count against an office that shares one address, and the owner's
-// good sign-in does not wipe out what unknown browsers tried).
-func (a *loginAttempt) succeeded() {
-	a.t.mu.Lock()
-	defer a.t.mu.Unlock()
+// good sign-in does not wipe out what unknown browsers tried). An error is
+// the caller's to log: the sign-in itself was good.
+func (a *loginAttempt) succeeded() error {
+	var clear []models.AttemptKey
 	for _, k := range a.keys {
 		if k.clear {
-			delete(a.t.counters, k.key)
-		} else {
-			a.t.remove(k.key, a.at)
+			clear = append(clear, k.attemptKey())
 		}
 	}
+	return a.release(clear)
 }
 
 // undo takes the attempt back (the check itself failed, e.g. a DB error).
-func (a *loginAttempt) undo() {
-	a.t.mu.Lock()
-	defer a.t.mu.Unlock()
-	for _, k := range a.keys {
-		a.t.remove(k.key, a.at)
-	}
-}
+func (a *loginAttempt) undo() error { return a.release(nil) }
 
-func (t *loginThrottle) remove(key string, at time.Time) {
-	c := t.counters[key]
-	if c == nil {
-		return
-	}
-	for i := len(c.at) - 1; i >= 0; i-- {
-		if c.at[i].Equal(at) {
-			c.at = append(c.at[:i:i], c.at[i+1:]...)
-			break
-		}
-	}
-	if len(c.at) == 0 {
-		delete(t.counters, key)
-	}
-}
-
-// recent drops a key's attempts older than its window and returns the rest.
-func (t *loginThrottle) recent(key string, now time.Time) []time.Time {
-	c := t.counters[key]
-	if c == nil {
-		return nil
-	}
-	cut := now.Add(-c.window)
-	i := 0
-	for i < len(c.at) && c.at[i].Before(cut) {
-		i++
-	}
-	c.at = c.at[i:]
-	if len(c.at) == 0 {
-		delete(t.counters, key)
-		return nil
-	}
-	return c.at
+func (a *loginAttempt) release(clear []models.AttemptKey) error {
+	ctx, cancel := context.WithTimeout(a.ctx, releaseTimeout)
+	defer cancel()
+	return a.t.store.ReleaseLoginAttempts(ctx, a.ids, clear)
 }

@@ -61,10 +61,18 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	return s.db.WithContext(ctx).Where("id = ?", id).Delete(&Session{}).Error
 }
 
-// DeleteExpiredSessions removes sessions past their expiry.
+// DeleteExpiredSessions removes sessions past their expiry, and the
+// sign-in throttle's attempts that no rule counts any more
+// (login_attempts.go). It returns the number of sessions removed.
 func (s *Store) DeleteExpiredSessions(ctx context.Context) (int64, error) {
 	res := s.db.WithContext(ctx).Where("expires_at <= ?", s.now()).Delete(&Session{})
-	return res.RowsAffected, res.Error
+	if res.Error != nil {
+		return 0, res.Error
+	}
+	if _, err := s.deleteOldLoginAttempts(ctx); err != nil {
+		return res.RowsAffected, err
+	}
+	return res.RowsAffected, nil
 }
 
 // CountUserSessions counts a user's live sessions.

@@ -22,6 +22,8 @@ type ChannelQR struct {
 	// FetchingUntil: an instance is asking the gate for a code until then
 	// (nil or past: nobody is).
 	FetchingUntil *time.Time `gorm:"column:qr_fetching_until"`
+	// Generation changes with every code stored or dropped.
+	Generation int64 `gorm:"column:qr_generation"`
 }
 
 // TableName implements gorm's Tabler.
@@ -52,36 +54,59 @@ func (s *Store) ChannelQR(ctx context.Context, channelID int64) (*ChannelQR, err
 }
 
 // TakeQRLease takes the channel's fetch lease until until, for a fetch
-// that starts at at: it passes (true) only when no code is fresh at at and
+// that starts at at: it passes (won) only when no code is fresh at at and
 // no other lease runs at at — one conditional UPDATE, so of all the
 // instances that try at once exactly one wins. The winner calls the gate
-// (outside any transaction) and then PutQR or ReleaseQRLease; a lease
-// left by a fetch that died ends at until on its own.
-func (s *Store) TakeQRLease(ctx context.Context, channelID int64, at, until time.Time) (bool, error) {
+// (outside any transaction) and then StoreFetchedQR with gen, or
+// ReleaseQRLease; a lease left by a fetch that died ends at until on its
+// own.
+func (s *Store) TakeQRLease(ctx context.Context, channelID int64, at, until time.Time) (gen int64, won bool, err error) {
 	at, until = at.UTC(), until.UTC()
 	db := s.db.WithContext(ctx)
 	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&ChannelQR{ChannelID: channelID}).Error; err != nil {
-		return false, err
+		return 0, false, err
 	}
 	res := db.Model(&ChannelQR{}).
 		Where("channel_id = ? AND (qr_expires_at IS NULL OR qr_expires_at <= ?) AND (qr_fetching_until IS NULL OR qr_fetching_until <= ?)",
 			channelID, at, at).
 		Update("qr_fetching_until", until)
+	if res.Error != nil || res.RowsAffected != 1 {
+		return 0, false, res.Error
+	}
+	// Read after the lease: an event after this read changes the
+	// generation, and the fetch's code is then not stored.
+	err = db.Model(&ChannelQR{}).Where("channel_id = ?", channelID).Pluck("qr_generation", &gen).Error
+	return gen, err == nil, err
+}
+
+// StoreFetchedQR makes png the channel's code until expires, for every
+// instance, and frees the fetch lease — unless a code was stored or
+// dropped since the lease was taken (gen): then nothing is stored
+// (stored false; the lease is still to be released).
+func (s *Store) StoreFetchedQR(ctx context.Context, channelID, gen int64, png []byte, expires time.Time) (stored bool, err error) {
+	if png == nil {
+		png = []byte{}
+	}
+	res := s.db.WithContext(ctx).Model(&ChannelQR{}).Where("channel_id = ? AND qr_generation = ?", channelID, gen).
+		Updates(map[string]any{"png": png, "qr_expires_at": expires.UTC(), "qr_fetching_until": nil,
+			"qr_generation": gorm.Expr("qr_generation + 1")})
 	return res.RowsAffected == 1, res.Error
 }
 
-// PutQR makes png the channel's code until expires, for every instance,
-// and frees the fetch lease: what a fetch stores, and what a webhook's new
-// code replaces the old one with.
+// PutQR makes png the channel's code until expires, for every instance:
+// a webhook's new code replaces the old one (and a fetch under way then
+// stores nothing over it).
 func (s *Store) PutQR(ctx context.Context, channelID int64, png []byte, expires time.Time) error {
 	if png == nil {
 		png = []byte{}
 	}
-	exp := expires.UTC()
-	return s.db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "channel_id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"png", "qr_expires_at", "qr_fetching_until"}),
-	}).Create(&ChannelQR{ChannelID: channelID, PNG: png, ExpiresAt: &exp}).Error
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&ChannelQR{ChannelID: channelID}).Error; err != nil {
+			return err
+		}
+		return tx.Model(&ChannelQR{}).Where("channel_id = ?", channelID).
+			Updates(map[string]any{"png": png, "qr_expires_at": expires.UTC(), "qr_generation": gorm.Expr("qr_generation + 1")}).Error
+	})
 }
 
 // ReleaseQRLease frees the channel's fetch lease without a code (the gate
@@ -93,8 +118,8 @@ func (s *Store) ReleaseQRLease(ctx context.Context, channelID int64) error {
 
 // DropQR forgets the channel's shared code (its line changed: linked,
 // restarted, logged out, a new status), so that no instance shows it
-// again; a fetch under way keeps its lease.
+// again, nor one a fetch under way brings back.
 func (s *Store) DropQR(ctx context.Context, channelID int64) error {
 	return s.db.WithContext(ctx).Model(&ChannelQR{}).Where("channel_id = ?", channelID).
-		Updates(map[string]any{"png": nil, "qr_expires_at": nil}).Error
+		Updates(map[string]any{"png": nil, "qr_expires_at": nil, "qr_generation": gorm.Expr("qr_generation + 1")}).Error
 }

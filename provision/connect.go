@@ -309,12 +309,12 @@ func (s *Service) sharedQR(ctx context.Context, ch *models.Channel, token string
 			return &cachedQR{png: row.PNG, expires: *row.ExpiresAt}, nil
 		}
 		if !row.Fetching(now) {
-			won, err := s.store.TakeQRLease(ctx, ch.ID, now, now.Add(qrLease))
+			gen, won, err := s.store.TakeQRLease(ctx, ch.ID, now, now.Add(qrLease))
 			if err != nil {
 				return nil, err
 			}
 			if won {
-				return s.fetchQR(ctx, ch, token)
+				return s.fetchQR(ctx, ch, token, gen)
 			}
 			// Another instance took it first (or stored a code): look again.
 		}
@@ -335,8 +335,11 @@ func (s *Service) sharedQR(ctx context.Context, ch *models.Channel, token string
 
 // fetchQR asks the gate for the QR under the lease sharedQR took (no
 // transaction is open), stores it for every instance and frees the lease.
-// A gate that has no code, or fails, frees the lease without one.
-func (s *Service) fetchQR(ctx context.Context, ch *models.Channel, token string) (*cachedQR, error) {
+// A gate that has no code, or fails, frees the lease without one. A code
+// stored or dropped meanwhile (a webhook's event, generation gen no
+// more) wins over the fetched one: the viewers are shown what the row
+// holds then.
+func (s *Service) fetchQR(ctx context.Context, ch *models.Channel, token string, gen int64) (*cachedQR, error) {
 	release := func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
@@ -364,10 +367,22 @@ func (s *Service) fetchQR(ctx context.Context, ch *models.Channel, token string)
 	c := cachedQR{png: png, expires: s.now().Add(qrLifetime(q))}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := s.store.PutQR(sctx, ch.ID, png, c.expires); err != nil {
+	stored, err := s.store.StoreFetchedQR(sctx, ch.ID, gen, png, c.expires)
+	switch {
+	case err != nil:
 		// This viewer still gets the code; the others' instances fetch
 		// again once the lease ends.
 		s.log.WarnContext(ctx, "connect page: storing the shared QR failed", "channel", ch.ID, "err", err)
+	case !stored:
+		release()
+		row, err := s.store.ChannelQR(sctx, ch.ID)
+		if err != nil {
+			return nil, err
+		}
+		if now := s.now(); row.Fresh(now) {
+			return &cachedQR{png: row.PNG, expires: *row.ExpiresAt}, nil
+		}
+		return nil, nil // dropped: the next look fetches anew
 	}
 	return &c, nil
 }

@@ -202,7 +202,7 @@ func TestQRLeaseOfDeadFetchExpires(t *testing.T) {
 		s.connect.wait, s.connect.poll = 300*time.Millisecond, 20*time.Millisecond
 	}
 	now := e.clock.Now()
-	if won, err := e.store.TakeQRLease(e.ctx, ch.ID, now, now.Add(qrLease)); err != nil || !won {
+	if _, won, err := e.store.TakeQRLease(e.ctx, ch.ID, now, now.Add(qrLease)); err != nil || !won {
 		t.Fatalf("the dead instance's lease: %v %v", won, err)
 	}
 	e.sim.ResetRequests()

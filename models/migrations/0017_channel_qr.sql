@@ -10,11 +10,15 @@
 -- conditional UPDATE (no fresh QR, lease free or past), calls the gate
 -- outside any transaction, then stores the QR and frees it; the others
 -- wait for what it stores. A lease left by an instance that died ends on
--- its own at that time.
+-- its own at that time. qr_generation counts the codes stored and
+-- dropped: a fetch stores its code only if it is unchanged since the
+-- lease was taken, so a code fetched before an event (a drop, a newer
+-- code by webhook) never replaces what the event left.
 CREATE TABLE channel_qr (
     channel_id        INTEGER PRIMARY KEY REFERENCES channels(id) ON DELETE CASCADE,
     png               BLOB,
     qr_expires_at     DATETIME,
     qr_fetching_until DATETIME,
+    qr_generation     INTEGER NOT NULL DEFAULT 0,
     CHECK ((png IS NULL) = (qr_expires_at IS NULL))
 );

@@ -121,6 +121,11 @@ func (c *connectCache) forget(id int64) {
 // expiry, as WHAPI's own code does.
 func (s *Service) forget(ctx context.Context, id int64) {
 	s.connect.forget(id)
+	s.dropQR(ctx, id)
+}
+
+// dropQR drops the channel's shared QR on every instance.
+func (s *Service) dropQR(ctx context.Context, id int64) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := s.store.DropQR(ctx, id); err != nil {

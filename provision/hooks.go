@@ -244,10 +244,13 @@ func (s *Service) ReceiveHook(ctx context.Context, secret string, ev *HookEvent)
 	if err != nil {
 		return err
 	}
-	s.forget(ctx, ch.ID)
+	// This instance's health first, so that its viewers see the event
+	// at once; then the shared QR (a database write).
+	s.connect.forget(ch.ID)
 	if res.Applied && seen != nil {
 		s.connect.learn(ch.ID, seen, s.now())
 	}
+	s.dropQR(ctx, ch.ID)
 	return nil
 }
 

@@ -30,13 +30,16 @@ import (
 // on the test harness (internal/testenv), assembled as
 // handlers/testhelpers_test.go does.
 type app struct {
-	b            testing.TB
-	dbPath       string
-	key          []byte
-	store        *models.Store
-	sim          *whapisim.Sim
-	simSrv, srv  *httptest.Server
-	svc          *provision.Service
+	b           testing.TB
+	dbPath      string
+	key         []byte
+	store       *models.Store
+	sim         *whapisim.Sim
+	simSrv, srv *httptest.Server
+	svc         *provision.Service
+	// newInstance is another service on the same database and simulator:
+	// a second instance of whapidesk.
+	newInstance  func() *provision.Service
 	clock        *whapisim.Clock
 	partnerToken string
 }
@@ -63,6 +66,13 @@ func newApp(b testing.TB, manualClock bool) *app {
 	a.svc.CreateBudget = models.CreateBudget{Limit: 1 << 30, Window: provision.CreateWindow}
 	if a.clock != nil {
 		a.svc.SetClock(a.clock.Now)
+	}
+	a.newInstance = func() *provision.Service {
+		svc := provision.New(a.store, env.Client(whapi.WithLogger(log)), log)
+		if a.clock != nil {
+			svc.SetClock(a.clock.Now)
+		}
+		return svc
 	}
 	e := echo.New()
 	handlers.New(a.store, a.svc, log, handlers.Config{}).Routes(e)

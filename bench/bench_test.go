@@ -280,8 +280,12 @@ func benchCalls(b *testing.B) {
 		q := newApp(b, true)
 		qc := q.user(models.RoleCustomer, "qr@example.com")
 		q.plan("QR", 10, qc)
-		for _, viewers := range []int{1, 20} {
-			ch, err := q.svc.CreateChannel(bg, actorOf(qc), provision.CreateInput{UserID: qc.ID, Name: fmt.Sprintf("QR %d", viewers)})
+		// With two instances the viewers are spread over both: the QR is
+		// shared through the database, the health is per instance.
+		q2 := q.newInstance()
+		for _, run := range []struct{ viewers, instances int }{{1, 1}, {20, 1}, {20, 2}} {
+			viewers, instances := run.viewers, []*provision.Service{q.svc, q2}[:run.instances]
+			ch, err := q.svc.CreateChannel(bg, actorOf(qc), provision.CreateInput{UserID: qc.ID, Name: fmt.Sprintf("QR %d/%d", viewers, len(instances))})
 			must(b, err)
 			q.clock.Advance(whapisim.DefaultStartupDelay) // to the first QR: the window spans exactly two QR lifetimes
 			q.sim.ResetRequests()
@@ -289,9 +293,9 @@ func benchCalls(b *testing.B) {
 			var mu sync.Mutex
 			for range int(2 * whapisim.DefaultQRLifetime / time.Second) {
 				var wg sync.WaitGroup
-				for range viewers {
+				for i := range viewers {
 					wg.Go(func() {
-						st, err := q.svc.ConnectState(bg, ch.ID)
+						st, err := instances[i%len(instances)].ConnectState(bg, ch.ID)
 						if err != nil {
 							b.Error(err)
 							return
@@ -307,9 +311,13 @@ func benchCalls(b *testing.B) {
 			reqs := q.sim.Requests()
 			qr := q.sim.CountRequests("GET", "/users/login")
 			health := q.sim.CountRequests("GET", "/health")
-			add(row{"2", fmt.Sprintf("WHAPI calls: QR page, 2 QR lifetimes (40 s, polled 1/s), %d viewer(s)", viewers),
+			where := ""
+			if len(instances) > 1 {
+				where = fmt.Sprintf(" on %d instances", len(instances))
+			}
+			add(row{"2", fmt.Sprintf("WHAPI calls: QR page, 2 QR lifetimes (40 s, polled 1/s), %d viewer(s)%s", viewers, where),
 				fmt.Sprintf("%d QR + %d health (%d total)", qr, health, len(reqs)), "2 QR (1 per lifetime)",
-				fmt.Sprintf("QR %s; health 1 per %s; steps %v", ratio(float64(qr), 2), "2 s", steps),
+				fmt.Sprintf("QR %s; health 1 per %s per instance; steps %v", ratio(float64(qr), 2), "2 s", steps),
 				"QR ≤ 1 per lifetime", yes(qr <= 2 && steps[provision.PhaseWaiting] > 0)})
 		}
 	}

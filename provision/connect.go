@@ -52,19 +52,28 @@ func qrLifetime(q *whapi.QR) time.Duration {
 	return d
 }
 
-// connectCache coalesces the gate calls of every viewer of a channel: one
-// health call per healthTTL and one QR call per QR lifetime, whatever the
-// number of open tabs (issue: QR fetches coalesce). A webhook's event
-// replaces what it holds of the channel (ReceiveHook), so viewers see the
-// event at once and without a gate call.
+// connectCache coalesces the gate calls of every viewer of a channel. The
+// QR is shared by every instance on the database (models.ChannelQR): one
+// QR call per channel per QR lifetime in total, whatever the number of
+// instances and open tabs (issue: QR fetches coalesce; issue 15: across
+// instances). The health stays in each instance's memory: at most one
+// health call per channel per healthTTL per instance. A webhook's event
+// replaces what is held of the channel (ReceiveHook): the shared QR on
+// every instance, the health on the instance that received it (others see
+// the event within healthTTL).
 type connectCache struct {
+	// flight lets one request per instance at a time read the shared QR
+	// (and fetch it), and ask the gate for the health.
 	flight singleflight.Group
 	mu     sync.Mutex
 	health map[int64]cachedHealth
-	qr     map[int64]cachedQR
 	// reconnected is when each channel's broken session was last logged
 	// out (Reconnect).
 	reconnected map[int64]time.Time
+	// wait is how long a viewer waits for another instance's QR fetch
+	// before showing "preparing" (0: qrWait); poll how often it looks
+	// (0: qrPoll). Tests shorten them.
+	wait, poll time.Duration
 }
 
 type cachedHealth struct {
@@ -77,22 +86,51 @@ type cachedQR struct {
 	expires time.Time
 }
 
+// The shared QR's fetch: the lease an instance takes before it asks the
+// gate outlives the call's own timeout (qrFetchTimeout), so a live fetch
+// never loses it; a lease left by an instance that died ends after
+// qrLease, and the next viewer's instance fetches. The viewers of other
+// instances meanwhile look at the row every qrPoll for up to qrWait (real
+// time, and never past their request), then show "preparing" rather than
+// call the gate themselves.
+const (
+	qrFetchTimeout = 15 * time.Second
+	qrLease        = 20 * time.Second
+	qrWait         = 3 * time.Second
+	qrPoll         = 100 * time.Millisecond
+)
+
 func (c *connectCache) init() {
 	if c.health == nil {
 		c.health = map[int64]cachedHealth{}
-		c.qr = map[int64]cachedQR{}
 		c.reconnected = map[int64]time.Time{}
 	}
 }
 
-// forget drops what is cached of a channel (linked, deleted, or WHAPI
-// told something new of it).
+// forget drops this instance's health of a channel.
 func (c *connectCache) forget(id int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.init()
 	delete(c.health, id)
-	delete(c.qr, id)
+}
+
+// forget drops what is cached of a channel (linked, deleted, or WHAPI
+// told something new of it): this instance's health, and the shared QR
+// on every instance. A failed drop is logged; the QR then ends at its
+// expiry, as WHAPI's own code does.
+func (s *Service) forget(ctx context.Context, id int64) {
+	s.connect.forget(id)
+	s.dropQR(ctx, id)
+}
+
+// dropQR drops the channel's shared QR on every instance.
+func (s *Service) dropQR(ctx context.Context, id int64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.store.DropQR(ctx, id); err != nil {
+		s.log.WarnContext(ctx, "connect page: dropping a channel's shared QR failed", "channel", id, "err", err)
+	}
 }
 
 // learn caches a channel's health that a webhook told at at, as if the
@@ -153,7 +191,7 @@ func (s *Service) ConnectState(ctx context.Context, channelID int64) (*ConnectSt
 	}
 	qr, err := s.qr(ctx, ch, token)
 	if errors.Is(err, whapi.ErrConflict) { // linked meanwhile
-		s.connect.forget(ch.ID)
+		s.forget(ctx, ch.ID)
 		return &ConnectState{Phase: PhaseConnected, Phone: ch.LinkedPhone}, nil
 	}
 	if err != nil {
@@ -232,47 +270,130 @@ func (s *Service) health(ctx context.Context, ch *models.Channel, token string) 
 }
 
 // qr returns the channel's current QR, fetched from its gate at most once
-// per QR lifetime for all viewers; nil while the gate has none yet.
+// per QR lifetime for all viewers on all instances; nil while the gate has
+// none yet, or while another instance's fetch has not stored one within
+// qrWait.
 func (s *Service) qr(ctx context.Context, ch *models.Channel, token string) (*cachedQR, error) {
-	id, gate := ch.ID, s.whapi.Gate(ch.APIURL)
-	now := s.now()
-	s.connect.mu.Lock()
-	s.connect.init()
-	if c, ok := s.connect.qr[id]; ok && now.Before(c.expires) {
-		s.connect.mu.Unlock()
-		return &c, nil
-	}
-	s.connect.mu.Unlock()
-	v, err, _ := s.connect.flight.Do("qr:"+strconv.FormatInt(id, 10), func() (any, error) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	res := s.connect.flight.DoChan("qr:"+strconv.FormatInt(ch.ID, 10), func() (any, error) {
+		// Shared by every waiting viewer of this instance: one closed tab
+		// must not fail the rest, nor a fetch under way.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), qrFetchTimeout)
 		defer cancel()
-		q, err := gate.LoginQR(ctx, token)
-		if err != nil {
-			return nil, err
-		}
-		if q.Status != whapi.QRStatusOK {
-			return (*cachedQR)(nil), nil
-		}
-		png, err := q.PNG()
-		if err != nil {
-			return nil, err
-		}
-		// Cached until WHAPI's own expiry (within qrLifetime's bounds):
-		// asking earlier would only fetch the same code again.
-		c := cachedQR{png: png, expires: s.now().Add(qrLifetime(q))}
-		s.connect.mu.Lock()
-		s.connect.qr[id] = c
-		s.connect.mu.Unlock()
-		return &c, nil
+		return s.sharedQR(ctx, ch, token)
 	})
-	if err != nil {
-		return nil, err
+	select {
+	case r := <-res:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*cachedQR), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	return v.(*cachedQR), nil
 }
 
-// QRImage returns the PNG of the channel's current QR (from the cache the
-// connect page filled), or ErrNoQR.
+// sharedQR serves the channel's shared QR while it is fresh; else it takes
+// the fetch lease and asks the gate (fetchQR), or, when another instance
+// holds the lease, waits up to qrWait for the code it stores.
+func (s *Service) sharedQR(ctx context.Context, ch *models.Channel, token string) (*cachedQR, error) {
+	wait, poll := s.connect.wait, s.connect.poll
+	if wait <= 0 {
+		wait = qrWait
+	}
+	if poll <= 0 {
+		poll = qrPoll
+	}
+	giveUp := time.Now().Add(wait)
+	for {
+		row, err := s.store.ChannelQR(ctx, ch.ID)
+		if err != nil {
+			return nil, err
+		}
+		now := s.now()
+		if row.Fresh(now) {
+			return &cachedQR{png: row.PNG, expires: *row.ExpiresAt}, nil
+		}
+		if !row.Fetching(now) {
+			gen, won, err := s.store.TakeQRLease(ctx, ch.ID, now, now.Add(qrLease))
+			if err != nil {
+				return nil, err
+			}
+			if won {
+				return s.fetchQR(ctx, ch, token, gen)
+			}
+			// Another instance took it first (or stored a code): look again.
+		}
+		if !time.Now().Add(poll).Before(giveUp) {
+			s.log.InfoContext(ctx, "connect page: another instance's QR fetch stored no code in time; showing preparing",
+				"channel", ch.ID, "waited", wait)
+			return nil, nil
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// fetchQR asks the gate for the QR under the lease sharedQR took (no
+// transaction is open), stores it for every instance and frees the lease.
+// A gate that has no code, or fails, frees the lease without one. A code
+// stored or dropped meanwhile (a webhook's event, generation gen no
+// more) wins over the fetched one: the viewers are shown what the row
+// holds then.
+func (s *Service) fetchQR(ctx context.Context, ch *models.Channel, token string, gen int64) (*cachedQR, error) {
+	release := func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := s.store.ReleaseQRLease(ctx, ch.ID); err != nil {
+			// It ends after qrLease on its own.
+			s.log.WarnContext(ctx, "connect page: freeing the QR fetch lease failed", "channel", ch.ID, "err", err)
+		}
+	}
+	q, err := s.whapi.Gate(ch.APIURL).LoginQR(ctx, token)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	if q.Status != whapi.QRStatusOK {
+		release()
+		return nil, nil
+	}
+	png, err := q.PNG()
+	if err != nil {
+		release()
+		return nil, err
+	}
+	// Kept until WHAPI's own expiry (within qrLifetime's bounds): asking
+	// earlier would only fetch the same code again.
+	c := cachedQR{png: png, expires: s.now().Add(qrLifetime(q))}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	stored, err := s.store.StoreFetchedQR(sctx, ch.ID, gen, png, c.expires)
+	switch {
+	case err != nil:
+		// This viewer still gets the code; the others' instances fetch
+		// again once the lease ends.
+		s.log.WarnContext(ctx, "connect page: storing the shared QR failed", "channel", ch.ID, "err", err)
+	case !stored:
+		release()
+		row, err := s.store.ChannelQR(sctx, ch.ID)
+		if err != nil {
+			return nil, err
+		}
+		if now := s.now(); row.Fresh(now) {
+			return &cachedQR{png: row.PNG, expires: *row.ExpiresAt}, nil
+		}
+		return nil, nil // dropped: the next look fetches anew
+	}
+	return &c, nil
+}
+
+// QRImage returns the PNG of the channel's current QR (from the shared
+// cache the connect page filled), or ErrNoQR.
 func (s *Service) QRImage(ctx context.Context, channelID int64) ([]byte, time.Time, error) {
 	st, err := s.ConnectState(ctx, channelID)
 	if err != nil {
@@ -377,7 +498,7 @@ func (s *Service) Reconnect(ctx context.Context, actor models.Actor, channelID i
 	}
 	ctx, cancel := s.detach(ctx)
 	defer cancel()
-	defer s.connect.forget(ch.ID)
+	defer s.forget(ctx, ch.ID)
 	h, err := s.whapi.Gate(ch.APIURL).Health(ctx, token)
 	if err != nil {
 		s.log.WarnContext(ctx, "reconnect: line state unknown", "channel", ch.ID, "err", err)

@@ -143,3 +143,130 @@ func TestQRLifetimeBounds(t *testing.T) {
 		})
 	}
 }
+
+// Two instances on one database and one simulator: twenty viewers spread
+// over both, polling one channel for two QR lifetimes, cost exactly one
+// QR call per lifetime in total. Each fetch is slow (300 ms at the
+// gate), so the other instance's viewers arrive while it runs: they wait
+// for the code the winner stores instead of asking the gate themselves.
+func TestQRFetchesCoalesceAcrossInstances(t *testing.T) {
+	e := newEnv(t)
+	u := e.customer("amal", 1, 30, 30)
+	ch := e.create(u.ID, "shop")
+	instances := []*Service{e.svc, e.newService()}
+	e.sim.InjectFault(whapisim.Fault{Method: "GET", Path: "/users/login", Kind: whapisim.FaultLatency,
+		Delay: 300 * time.Millisecond, Times: 2})
+	e.sim.ResetRequests()
+	for step := 0; step < 8; step++ { // 8 × 5 s = two 20 s lifetimes
+		var wg sync.WaitGroup
+		pngs := make([][]byte, 20)
+		for i := range 20 {
+			wg.Go(func() {
+				st, err := instances[i%2].ConnectState(e.ctx, ch.ID)
+				if err != nil || st.Phase != PhaseWaiting {
+					t.Errorf("step %d, viewer %d: %+v %v", step, i, st, err)
+					return
+				}
+				pngs[i] = st.PNG
+			})
+		}
+		wg.Wait()
+		for i := range pngs {
+			if !bytes.Equal(pngs[i], pngs[0]) {
+				t.Fatalf("step %d: viewers %d and 0 were shown different codes", step, i)
+			}
+		}
+		e.clock.Advance(5 * time.Second)
+	}
+	if n := e.sim.CountRequests("GET", "/users/login"); n != 2 {
+		t.Fatalf("%d QR calls for two QR lifetimes on two instances, want exactly 2", n)
+	}
+	// The health stays per instance: one call per channel per 2 s per
+	// instance at most (8 rounds, 2 instances).
+	if n := e.sim.CountRequests("GET", "/health"); n > 16 {
+		t.Fatalf("%d health calls for 8 polling rounds on 2 instances", n)
+	}
+}
+
+// A fetch lease left by an instance that died (it took the lease, never
+// stored a code nor freed it) holds the others back only until it ends:
+// meanwhile their viewers see "preparing" and the gate is not asked; once
+// it has ended, the next viewer's instance fetches, and the other instance
+// shows that code without asking again.
+func TestQRLeaseOfDeadFetchExpires(t *testing.T) {
+	e := newEnv(t)
+	u := e.customer("amal", 1, 30, 30)
+	ch := e.create(u.ID, "shop")
+	a, b := e.svc, e.newService()
+	for _, s := range []*Service{a, b} {
+		s.connect.wait, s.connect.poll = 300*time.Millisecond, 20*time.Millisecond
+	}
+	now := e.clock.Now()
+	if _, won, err := e.store.TakeQRLease(e.ctx, ch.ID, now, now.Add(qrLease)); err != nil || !won {
+		t.Fatalf("the dead instance's lease: %v %v", won, err)
+	}
+	e.sim.ResetRequests()
+	for _, s := range []*Service{a, b} {
+		st, err := s.ConnectState(e.ctx, ch.ID)
+		if err != nil || st.Phase != PhasePreparing {
+			t.Fatalf("under the dead lease: %+v %v, want preparing", st, err)
+		}
+	}
+	e.clock.Advance(qrLease - time.Millisecond)
+	if st, err := a.ConnectState(e.ctx, ch.ID); err != nil || st.Phase != PhasePreparing {
+		t.Fatalf("just before the lease ends: %+v %v, want preparing", st, err)
+	}
+	if n := e.sim.CountRequests("GET", "/users/login"); n != 0 {
+		t.Fatalf("%d QR calls under another instance's lease", n)
+	}
+	e.clock.Advance(time.Millisecond)
+	st, err := b.ConnectState(e.ctx, ch.ID)
+	if err != nil || st.Phase != PhaseWaiting || len(st.PNG) == 0 {
+		t.Fatalf("once the lease ended: %+v %v, want a QR", st, err)
+	}
+	again, err := a.ConnectState(e.ctx, ch.ID)
+	if err != nil || again.Phase != PhaseWaiting || !bytes.Equal(again.PNG, st.PNG) {
+		t.Fatalf("the other instance: %+v %v, want the same QR", again, err)
+	}
+	if n := e.sim.CountRequests("GET", "/users/login"); n != 1 {
+		t.Fatalf("%d QR calls, want 1", n)
+	}
+	if row, err := e.store.ChannelQR(e.ctx, ch.ID); err != nil || row.Fetching(e.clock.Now()) {
+		t.Fatalf("the lease is still held after the fetch: %+v %v", row, err)
+	}
+}
+
+// A new code told by webhook to one instance replaces the shared one: the
+// other instance shows it at once, without asking the gate.
+func TestQRFromWebhookReplacesSharedOne(t *testing.T) {
+	e := hookEnv(t)
+	a, b := e.svc, e.newService()
+	e.receiverFor(b) // a registers the webhooks; b receives the events
+	u := e.customer("amal", 1, 30, 30)
+	ch := e.create(u.ID, "shop")
+	first, err := a.ConnectState(e.ctx, ch.ID)
+	if err != nil || first.Phase != PhaseWaiting {
+		t.Fatalf("%+v %v", first, err)
+	}
+	qrCalls := e.sim.CountRequests("GET", "/users/login")
+	e.clock.Advance(whapisim.DefaultQRLifetime) // the code rotates
+	e.sim.Tick()
+	waitFor(t, "the new code's event", func() bool {
+		for _, d := range e.sim.Hooks() {
+			if d.Type == "channel" && d.Method == "patch" && d.Delivered {
+				return true
+			}
+		}
+		return false
+	})
+	st, err := a.ConnectState(e.ctx, ch.ID)
+	if err != nil || st.Phase != PhaseWaiting || len(st.PNG) == 0 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	if bytes.Equal(st.PNG, first.PNG) || !st.ExpiresAt.After(e.clock.Now()) {
+		t.Fatalf("the other instance shows the old code (expires %v)", st.ExpiresAt)
+	}
+	if n := e.sim.CountRequests("GET", "/users/login"); n != qrCalls {
+		t.Fatalf("%d QR calls: the webhook's code should be shown on every instance", n-qrCalls)
+	}
+}

@@ -234,7 +234,7 @@ func (s *Service) ReceiveHook(ctx context.Context, secret string, ev *HookEvent)
 		linked := false
 		obs = models.GateObservation{Linked: &linked}
 	case p.Type == whapi.HookChannel && p.Method == whapi.HookPatch:
-		s.learnQR(ch, p.QR)
+		s.learnQR(ctx, ch, p.QR)
 		return nil
 	default:
 		return nil
@@ -244,10 +244,13 @@ func (s *Service) ReceiveHook(ctx context.Context, secret string, ev *HookEvent)
 	if err != nil {
 		return err
 	}
+	// This instance's health first, so that its viewers see the event
+	// at once; then the shared QR (a database write).
 	s.connect.forget(ch.ID)
 	if res.Applied && seen != nil {
 		s.connect.learn(ch.ID, seen, s.now())
 	}
+	s.dropQR(ctx, ch.ID)
 	return nil
 }
 
@@ -275,7 +278,7 @@ func healthObservation(h *whapi.Health) models.GateObservation {
 
 // learnQR makes a QR code from a webhook the one the connect page shows,
 // unless the channel is linked (the code is then of no use).
-func (s *Service) learnQR(ch *models.Channel, q *whapi.QR) {
+func (s *Service) learnQR(ctx context.Context, ch *models.Channel, q *whapi.QR) {
 	if ch.Linked || q.Status != whapi.QRStatusOK {
 		return
 	}
@@ -283,8 +286,8 @@ func (s *Service) learnQR(ch *models.Channel, q *whapi.QR) {
 	if err != nil {
 		return
 	}
-	s.connect.mu.Lock()
-	defer s.connect.mu.Unlock()
-	s.connect.init()
-	s.connect.qr[ch.ID] = cachedQR{png: png, expires: s.now().Add(qrLifetime(q))}
+	// Written through to the shared row: every instance shows it at once.
+	if err := s.store.PutQR(ctx, ch.ID, png, s.now().Add(qrLifetime(q))); err != nil {
+		s.log.WarnContext(ctx, "webhook: storing the new QR failed", "channel", ch.ID, "err", err)
+	}
 }

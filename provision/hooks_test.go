@@ -25,6 +25,13 @@ func hookEnv(t *testing.T, opts ...func(*envOpts)) *env {
 // to ReceiveHook), by real HTTP, and makes its address the public one.
 func (e *env) receiver() string {
 	e.t.Helper()
+	return e.receiverFor(e.svc)
+}
+
+// receiverFor is receiver with svc receiving the events (another
+// instance than e.svc, which registers the webhooks).
+func (e *env) receiverFor(svc *Service) string {
+	e.t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret, ok := strings.CutPrefix(r.URL.Path, HookPath)
 		body, _ := io.ReadAll(r.Body)
@@ -35,7 +42,7 @@ func (e *env) receiver() string {
 		case err != nil:
 			w.WriteHeader(http.StatusBadRequest)
 		default:
-			switch err := e.svc.ReceiveHook(r.Context(), secret, ev); {
+			switch err := svc.ReceiveHook(r.Context(), secret, ev); {
 			case errors.Is(err, ErrUnknownHook):
 				w.WriteHeader(http.StatusNotFound)
 			case errors.Is(err, ErrBadHookEvent):

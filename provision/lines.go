@@ -57,7 +57,7 @@ func (s *Service) setLine(ctx context.Context, actor models.Actor, channelID int
 	}
 	ctx, cancel := s.detach(ctx)
 	defer cancel()
-	defer s.connect.forget(ch.ID)
+	defer s.forget(ctx, ch.ID)
 	answer := call(ctx, ch.RemoteID())
 	remote, gerr := s.whapi.GetChannel(ctx, ch.RemoteID())
 	if errors.Is(gerr, whapi.ErrNotFound) {
@@ -124,7 +124,7 @@ func (s *Service) startMeant(ctx context.Context, ch *models.Channel, rc models.
 	if err == nil || whapi.OutcomeUnknown(err) {
 		rc.Stopped = false
 	}
-	s.connect.forget(ch.ID)
+	s.forget(ctx, ch.ID)
 	detail := "started: WHAPI held it stopped"
 	switch {
 	case rc.Stopped:
@@ -163,7 +163,7 @@ func (s *Service) Restart(ctx context.Context, actor models.Actor, channelID int
 	// effort: without it, only a line still starting counts).
 	before, _ := s.whapi.Gate(ch.APIURL).Health(ctx, token)
 	err = s.whapi.RestartChannel(ctx, ch.RemoteID())
-	s.connect.forget(ch.ID)
+	s.forget(ctx, ch.ID)
 	switch {
 	case err == nil:
 	case errors.Is(err, whapi.ErrNotFound):

@@ -251,6 +251,14 @@ func (s *Service) health(ctx context.Context, ch *models.Channel, token string) 
 	}
 	s.connect.mu.Unlock()
 	v, err, _ := s.connect.flight.Do("health:"+strconv.FormatInt(id, 10), func() (any, error) {
+		// A viewer that missed the cache just as the last flight stored its
+		// answer starts this one: look again before asking the gate.
+		s.connect.mu.Lock()
+		if c, ok := s.connect.health[id]; ok && s.now().Sub(c.at) < healthTTL {
+			s.connect.mu.Unlock()
+			return c.h, nil
+		}
+		s.connect.mu.Unlock()
 		// Shared by every waiting viewer: one closed tab must not fail the rest.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()

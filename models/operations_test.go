@@ -3,6 +3,8 @@ package models
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 )
@@ -120,5 +122,72 @@ func TestSetStopped(t *testing.T) {
 	}
 	if got, _ := s.ChannelByID(ctx, ch.ID); got.Stopped || got.Status != ChannelActive {
 		t.Fatalf("revived: %+v", got)
+	}
+}
+
+// A plan shrunk while its customers add channels never leaves one of them
+// over the new limit: either the shrink sees the channels and is refused,
+// or the creates that come after it count against the new limit. (On
+// PostgreSQL the shrink locks the customers' rows as a create does.)
+func TestPlanShrinkAndCreatesAtOnceKeepTheLimit(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	for round := range 5 {
+		p, err := s.CreatePlan(ctx, SystemActor, PlanInput{Name: fmt.Sprintf("P%d", round), MaxChannels: 4, DaysPerPeriod: 30, PeriodDays: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var users []*User
+		for i := range 6 {
+			u, err := s.CreateUser(ctx, NewUser{Email: fmt.Sprintf("c%d-%d@example.com", round, i), Password: "long enough pw", Role: RoleCustomer})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.ActivatePlan(ctx, SystemActor, u.ID, p.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := s.ReserveChannel(ctx, SystemActor, u.ID, "first", ""); err != nil {
+				t.Fatal(err)
+			}
+			users = append(users, u)
+		}
+		var wg sync.WaitGroup
+		for _, u := range users {
+			for range 2 {
+				wg.Go(func() {
+					if _, _, err := s.ReserveChannel(ctx, SystemActor, u.ID, "more", ""); err != nil && !errors.Is(err, ErrPlanLimit) {
+						t.Errorf("create: %v", err)
+					}
+				})
+			}
+		}
+		var shrunk bool
+		wg.Go(func() {
+			_, err := s.UpdatePlan(ctx, SystemActor, p.ID, PlanInput{Name: p.Name, MaxChannels: 2, DaysPerPeriod: 30, PeriodDays: 30})
+			var tooSmall *PlanTooSmallError
+			switch {
+			case err == nil:
+				shrunk = true
+			case !errors.As(err, &tooSmall):
+				t.Errorf("shrink: %v", err)
+			}
+		})
+		wg.Wait()
+		plan, err := s.PlanByID(ctx, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if shrunk != (plan.MaxChannels == 2) {
+			t.Fatalf("round %d: the shrink said %v, the plan allows %d", round, shrunk, plan.MaxChannels)
+		}
+		for _, u := range users {
+			var live int64
+			if err := s.db.Raw(`SELECT COUNT(*) FROM channels c WHERE c.user_id = ? AND `+s.sql.slotHeld, u.ID).Scan(&live).Error; err != nil {
+				t.Fatal(err)
+			}
+			if live > plan.MaxChannels {
+				t.Fatalf("round %d: %s has %d channels on a plan of %d", round, u.Email, live, plan.MaxChannels)
+			}
+		}
 	}
 }

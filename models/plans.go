@@ -79,6 +79,14 @@ func (s *Store) UpdatePlan(ctx context.Context, actor Actor, id int64, in PlanIn
 		before := planDetail(&p)
 		if in.MaxChannels < p.MaxChannels {
 			// Invariant 1 holds for customers already on the plan too.
+			// Their rows are locked first, as a create locks its customer's
+			// before counting (checkFreeSlot): a create in flight finishes
+			// before the count below, and one that starts after it waits and
+			// counts against the new limit. SQLite's single writer
+			// serialises this already; PostgreSQL needs it.
+			if err := lockPlanCustomers(tx, s.pg, p.ID); err != nil {
+				return err
+			}
 			var most int64
 			if err := tx.Raw(`SELECT COALESCE(MAX(n), 0) FROM (
 					SELECT COUNT(*) AS n FROM channels c
@@ -168,4 +176,17 @@ func planTarget(p *Plan) string { return fmt.Sprintf("plan %d (%s)", p.ID, p.Nam
 
 func planDetail(p *Plan) string {
 	return fmt.Sprintf("%s: %d channels, %d days per %d-day period", p.Name, p.MaxChannels, p.DaysPerPeriod, p.PeriodDays)
+}
+
+// lockPlanCustomers locks the rows of the plan's active customers until tx
+// ends, in id order on PostgreSQL (FOR UPDATE), so that two admins at once
+// cannot deadlock on them; on SQLite the write transaction holds the
+// database already, and the write that changes nothing is enough.
+func lockPlanCustomers(tx *gorm.DB, postgres bool, planID int64) error {
+	const customers = `SELECT user_id FROM subscriptions WHERE status = 'active' AND plan_id = ?`
+	if postgres {
+		var ids []int64
+		return tx.Raw(`SELECT id FROM users WHERE id IN (`+customers+`) ORDER BY id FOR UPDATE`, planID).Scan(&ids).Error
+	}
+	return tx.Exec(`UPDATE users SET id = id WHERE id IN (`+customers+`)`, planID).Error
 }

@@ -417,3 +417,41 @@ func TestPartnerEntryAddingDaysBelowZeroIsNoQuestion(t *testing.T) {
 	}
 	wantEstimate(t, s, 20)
 }
+
+// Corrections at the same moment are judged one after the other against
+// the estimate (the settings row is locked first on PostgreSQL, as
+// SQLite's single writer does by itself): of twelve −150 corrections on
+// 1,000 days, exactly six are recorded and the estimate never goes below
+// zero.
+func TestConcurrentCorrectionsNeverTakeTheEstimateBelowZero(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	admin := Actor{Email: "admin@example.com"}
+	if _, err := s.RecordPartnerEntry(ctx, admin, NewPartnerEntry{Kind: PartnerPurchase, Days: 1000, Note: "invoice"}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	recorded, refused := 0, 0
+	for range 12 {
+		wg.Go(func() {
+			_, err := s.RecordPartnerEntry(ctx, admin, NewPartnerEntry{Kind: PartnerCorrection, Days: -150, Note: "at once"})
+			var bz *BelowZeroError
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				recorded++
+			case errors.As(err, &bz):
+				refused++
+			default:
+				t.Errorf("correction: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if recorded != 6 || refused != 6 {
+		t.Fatalf("%d corrections recorded and %d refused, want 6 and 6", recorded, refused)
+	}
+	wantEstimate(t, s, 100)
+}

@@ -3,7 +3,9 @@ package jobs
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -200,4 +202,18 @@ func kindWords(kind string) string {
 		return "session cleanup"
 	}
 	return kind
+}
+
+// InsertTx queues a job in the caller's transaction tx (from
+// models.Store.InSQLTx, on the database the queue runs on): the job
+// exists if and only if tx commits, so a job caused by a change — the
+// outbox's mail, a webhook delivery — is never lost when the change
+// commits and never sent when it rolls back. The job's kind must be one
+// this queue works.
+func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	res, err := q.client.InsertTx(ctx, tx, args, opts)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: insert %s: %w", args.Kind(), err)
+	}
+	return res, nil
 }

@@ -161,13 +161,14 @@ func (h *Handler) saveWHAPISettings(c echo.Context) error {
 
 // testWHAPIConnection is "Test connection": the saved token is checked
 // with WHAPI again and recorded (the page's status and WHAPI's list of
-// projects are refreshed), then the doctor's read-only checks run and the
-// page shows their lines (handlers/doctor.go). The answer is the page
+// projects are refreshed), then the doctor's read-only checks run — on the
+// same answer of WHAPI's, one GET /projects in all — and the page shows
+// their lines (handlers/doctor.go). The answer is the page
 // itself, not a redirect: the lines are this test's and are not kept.
 func (h *Handler) testWHAPIConnection(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := h.settingsPage(c)
-	chk, st, err := h.svc.TestConnection(ctx, actor(c))
+	chk, st, rep, err := h.svc.TestConnectionReport(ctx, actor(c))
 	switch {
 	case errors.Is(err, provision.ErrNotConfigured):
 		p.Flash = &views.Flash{Kind: "warning", Text: "No partner token is saved yet. " + saveTokenFirst}
@@ -179,7 +180,6 @@ func (h *Handler) testWHAPIConnection(c echo.Context) error {
 		kind, text := checkMessage(chk, st.ProjectID, false)
 		p.Flash = &views.Flash{Kind: kind, Text: text}
 	}
-	rep := h.svc.Doctor(ctx)
 	if st, err = h.store.Settings(ctx); err != nil {
 		return err
 	}

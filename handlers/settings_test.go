@@ -563,3 +563,33 @@ func TestAPIKeys(t *testing.T) {
 		t.Fatalf("revoked key: %d", r.StatusCode)
 	}
 }
+
+// "Test connection" checks the token and runs the doctor on one answer of
+// WHAPI's: one GET /projects, and the page shows both the check and the
+// doctor's lines read from it.
+func TestTestConnectionAsksWHAPIOnce(t *testing.T) {
+	a, c := adminClient(t)
+	c.saveToken(a.partnerToken)
+	projects := func() int {
+		n := 0
+		for _, r := range a.sim.Requests() {
+			if r.Method == http.MethodGet && r.Path == "/projects" {
+				n++
+			}
+		}
+		return n
+	}
+	before := projects()
+	r := c.submit("/admin/settings/whapi", "/admin/settings/whapi/test", nil)
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("test: %d", r.StatusCode)
+	}
+	if got := projects() - before; got != 1 {
+		t.Errorf("Test connection asked GET /projects %d times, want once", got)
+	}
+	for _, want := range []string{"accepted by WHAPI", "answered in"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("the page lacks the doctor's %q", want)
+		}
+	}
+}

@@ -107,6 +107,12 @@ func (r DoctorReport) Count(o Outcome) int {
 // report takes as long as the slowest of them. Unlike TestConnection, it
 // records nothing: not even WHAPI's list of projects.
 func (s *Service) Doctor(ctx context.Context) DoctorReport {
+	return s.doctor(ctx, nil)
+}
+
+// doctor is Doctor; with mgr set, the manager was asked already (by
+// TestConnectionReport) and its answer is used instead of asking again.
+func (s *Service) doctor(ctx context.Context, mgr *managerProbe) DoctorReport {
 	rep := DoctorReport{At: s.now()}
 	st, err := s.store.Settings(ctx)
 	if err != nil {
@@ -117,10 +123,12 @@ func (s *Service) Doctor(ctx context.Context) DoctorReport {
 	running, dbErr := s.runningChannels(ctx)
 
 	var wg sync.WaitGroup
-	var mgr managerProbe
 	var gate, public DoctorCheck
-	if st.Configured() {
-		wg.Go(func() { mgr = s.probeManager(ctx) })
+	if mgr == nil {
+		mgr = &managerProbe{}
+		if st.Configured() {
+			wg.Go(func() { *mgr = s.probeManager(ctx) })
+		}
 	}
 	wg.Go(func() { gate = s.probeGate(ctx, running, dbErr) })
 	wg.Go(func() { public = s.probePublicURL(ctx) })

@@ -306,16 +306,40 @@ func (s *Service) ClearPartnerToken(ctx context.Context, actor models.Actor) (*m
 
 // TestConnection checks the configured token against WHAPI again.
 func (s *Service) TestConnection(ctx context.Context, actor models.Actor) (*Check, *models.Settings, error) {
+	chk, st, _, err := s.testConnection(ctx, actor, false)
+	return chk, st, err
+}
+
+// TestConnectionReport is the WHAPI Settings page's "Test connection":
+// TestConnection, then the Doctor's read-only checks, with one
+// GET /projects between them — the answer that checks the token is the
+// one the doctor's token, manager, project and clock lines are read from.
+// The report is there whatever the error (not configured, the key does
+// not open the token).
+func (s *Service) TestConnectionReport(ctx context.Context, actor models.Actor) (*Check, *models.Settings, DoctorReport, error) {
+	return s.testConnection(ctx, actor, true)
+}
+
+func (s *Service) testConnection(ctx context.Context, actor models.Actor, report bool) (*Check, *models.Settings, DoctorReport, error) {
+	var probe *managerProbe
+	doctor := func() DoctorReport {
+		if !report {
+			return DoctorReport{}
+		}
+		return s.doctor(ctx, probe)
+	}
 	st, err := s.settings(ctx)
 	if err != nil {
-		return nil, st, err
+		return nil, st, doctor(), err
 	}
-	chk, err := s.verify(ctx, actor, st)
+	p := s.probeManager(ctx)
+	probe = &p
+	chk, err := s.verifyWith(ctx, actor, st, p.list, p.err)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, doctor(), err
 	}
 	st, err = s.store.Settings(ctx)
-	return chk, st, err
+	return chk, st, doctor(), err
 }
 
 // checkToken asks WHAPI for the partner's projects with token, a new
@@ -361,6 +385,12 @@ func tokenCheck(list *whapi.ProjectList, err error) *models.TokenCheck {
 // transaction is open while WHAPI is called.
 func (s *Service) verify(ctx context.Context, actor models.Actor, st *models.Settings) (*Check, error) {
 	list, err := s.whapi.Projects(ctx)
+	return s.verifyWith(ctx, actor, st, list, err)
+}
+
+// verifyWith records what WHAPI's answer to GET /projects (list, err)
+// says of the saved token; see verify.
+func (s *Service) verifyWith(ctx context.Context, actor models.Actor, st *models.Settings, list *whapi.ProjectList, err error) (*Check, error) {
 	if errors.Is(err, models.ErrDecrypt) {
 		// Not WHAPI's answer: the token could not be read to ask it.
 		// Nothing is recorded.

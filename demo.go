@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -55,10 +56,32 @@ func demoToken(cfg Config) (string, error) {
 // demoSimStateFile is where the demo's simulator keeps the simulated
 // WHAPI's state (its channels, their tokens, the partner balance…),
 // beside the database, so that a restarted demo finds its channels at
-// "WHAPI" as the database remembers them. Deleting it together with the
-// database starts the demo over.
+// "WHAPI" as the database remembers them. Deleting the database starts
+// the demo over: a new database sets an old state file aside
+// (setAsideStaleSimState).
 func demoSimStateFile(cfg Config) string {
 	return filepath.Join(filepath.Dir(cfg.DBPath), "demo-whapisim.json")
+}
+
+// setAsideStaleSimState moves the simulator's state file out of the way
+// when the demo's database is new (not seeded yet) but a state file is
+// there: left by a demo whose database was deleted alone, it holds
+// channels and days the new database knows nothing of. It is renamed
+// (".old", replacing an older one), not deleted, and the log says so.
+func setAsideStaleSimState(ctx context.Context, store *models.Store, cfg Config, log *slog.Logger) error {
+	n, err := store.CountAdmins(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	path := demoSimStateFile(cfg)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err := os.Rename(path, path+".old"); err != nil {
+		return fmt.Errorf("demo: the database is new but the simulator's state from an earlier demo is there, and it cannot be set aside: %w", err)
+	}
+	log.Warn("the database is new: the simulator's state from an earlier demo was set aside, so the new demo starts with an empty WHAPI", "old", path+".old")
+	return nil
 }
 
 // Bounds of the demo simulator's request log: a demo runs for hours and
@@ -304,7 +327,7 @@ func printDemoRoad(stdout io.Writer, info demoInfo) {
 	} else {
 		fmt.Fprintf(stdout, "  Webhooks go to %s (WHAPIDESK_PUBLIC_URL).\n", info.publicURL)
 	}
-	fmt.Fprintf(stdout, "  A restart keeps the channels: the simulated WHAPI keeps them in\n  %s. Delete it together with the database to start over.\n\n", info.stateFile)
+	fmt.Fprintf(stdout, "  A restart keeps the channels: the simulated WHAPI keeps them in\n  %s. Delete the database to start over.\n\n", info.stateFile)
 }
 
 // demoReach says, last of the demo's instructions, where it listens and

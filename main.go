@@ -347,6 +347,9 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	var sim *whapisim.Sim
 	var demo demoInfo
 	if cfg.Demo {
+		if err := setAsideStaleSimState(ctx, store, cfg, log); err != nil {
+			return err
+		}
 		if sim, demo, err = startDemoSimulator(background, cfg, ln.Addr(), log); err != nil {
 			return err
 		}

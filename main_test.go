@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
@@ -990,6 +991,49 @@ func TestDemo(t *testing.T) {
 		tok, err := store.PartnerToken(t.Context())
 		if err != nil || tok != "Bearer "+token {
 			t.Errorf("PartnerToken = %d chars, %v; want the token file's token", len(tok), err)
+		}
+	})
+
+	// The database deleted alone: the new demo sets the simulator's old
+	// state aside, so its WHAPI holds none of the old demo's channels.
+	t.Run("a new database starts the simulator over", func(t *testing.T) {
+		state := filepath.Join(dir, "demo-whapisim.json")
+		channels := func(raw []byte) int {
+			t.Helper()
+			var st struct {
+				Channels []json.RawMessage `json:"channels"`
+			}
+			if err := json.Unmarshal(raw, &st); err != nil {
+				t.Fatalf("the simulator's state: %v", err)
+			}
+			return len(st.Channels)
+		}
+		old, err := os.ReadFile(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if channels(old) == 0 {
+			t.Fatal("the first run's state holds no channel")
+		}
+		for _, f := range []string{db, db + "-wal", db + "-shm"} {
+			if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+		}
+		s3 := startServer(t, "demo", "--db", db)
+		s3.stop(t)
+		if !strings.Contains(s3.stderr.String(), "set aside") {
+			t.Errorf("the log does not say the old state was set aside:\n%s", s3.stderr.String())
+		}
+		if kept, err := os.ReadFile(state + ".old"); err != nil || string(kept) != string(old) {
+			t.Errorf("the old state is not kept as .old (%v)", err)
+		}
+		fresh, err := os.ReadFile(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := channels(fresh); n != 0 {
+			t.Errorf("the new demo's simulator holds %d channels of the old demo's", n)
 		}
 	})
 }

@@ -350,16 +350,18 @@ func (s *Sim) loginQR(c *call) reply {
 		return *rep
 	}
 	rowdata, expire := s.currentQR(c.ch, c.now)
-	img, err := renderQR(rowdata, p)
-	if err != nil {
-		return renderFailed()
-	}
-	return jsonReply(http.StatusOK, qrOut{
-		Status:  "OK",
-		Base64:  "data:image/png;base64," + base64.StdEncoding.EncodeToString(img),
-		Rowdata: rowdata,
-		Expire:  expire,
-	})
+	return reply{late: func() reply {
+		img, err := renderQR(rowdata, p)
+		if err != nil {
+			return renderFailed()
+		}
+		return jsonReply(http.StatusOK, qrOut{
+			Status:  "OK",
+			Base64:  "data:image/png;base64," + base64.StdEncoding.EncodeToString(img),
+			Rowdata: rowdata,
+			Expire:  expire,
+		})
+	}}
 }
 
 // loginRowdata serves GET /users/login/rowdata: the QR payload without image.
@@ -383,11 +385,13 @@ func (s *Sim) loginImage(c *call) reply {
 		return *rep
 	}
 	rowdata, _ := s.currentQR(c.ch, c.now)
-	img, err := renderQR(rowdata, p)
-	if err != nil {
-		return renderFailed()
-	}
-	return reply{status: http.StatusOK, ctype: "image/png", body: img}
+	return reply{late: func() reply {
+		img, err := renderQR(rowdata, p)
+		if err != nil {
+			return renderFailed()
+		}
+		return reply{status: http.StatusOK, ctype: "image/png", body: img}
+	}}
 }
 
 // pairingAlphabet is the alphabet of WhatsApp link codes.

@@ -39,6 +39,10 @@ type reply struct {
 	ctype  string
 	body   []byte
 	header http.Header
+	// late, when set, makes the reply once s.mu is released: work that
+	// reads nothing of the simulator's state (drawing a QR code) is not
+	// done under its lock, where it would hold up every other request.
+	late func() reply
 }
 
 type handlerFunc func(s *Sim, c *call) reply
@@ -250,7 +254,8 @@ func (s *Sim) abort(rec *Request, status int) {
 	panic(http.ErrAbortHandler)
 }
 
-// handle routes, authorizes and runs the handler with s.mu held. On a
+// handle routes, authorizes and runs the handler with s.mu held (and then
+// a reply's late part without it). On a
 // second gate host (second) only the gate API is served, and only for the
 // channels placed on the host the request was addressed to; the main root
 // serves the channels placed nowhere else.
@@ -278,24 +283,30 @@ func (s *Sim) handle(r *http.Request, body []byte, second bool) reply {
 		return errReply(http.StatusBadRequest, "Wrong request parameters", "malformed query string")
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := &call{r: r, body: body, query: q, now: s.now(), params: params}
-	tok, ok := bearer(r, q)
-	switch rt.api {
-	case apiManager:
-		if !ok || s.partnerToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.partnerToken)) != 1 {
-			return errReply(http.StatusUnauthorized, "Unauthorized", "invalid or missing partner token")
+	rep := func() reply {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		c := &call{r: r, body: body, query: q, now: s.now(), params: params}
+		tok, ok := bearer(r, q)
+		switch rt.api {
+		case apiManager:
+			if !ok || s.partnerToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.partnerToken)) != 1 {
+				return errReply(http.StatusUnauthorized, "Unauthorized", "invalid or missing partner token")
+			}
+		case apiGate:
+			ch := s.byToken[tok]
+			if !ok || ch == nil || ch.Deleted || !servedHere(ch, r.Host, second) {
+				return errReply(http.StatusUnauthorized, "Unauthorized", "invalid or missing channel token")
+			}
+			c.ch = ch
 		}
-	case apiGate:
-		ch := s.byToken[tok]
-		if !ok || ch == nil || ch.Deleted || !servedHere(ch, r.Host, second) {
-			return errReply(http.StatusUnauthorized, "Unauthorized", "invalid or missing channel token")
-		}
-		c.ch = ch
+		rep := h(s, c)
+		s.observeAll(c.now)
+		return rep
+	}()
+	if rep.late != nil {
+		rep = rep.late()
 	}
-	rep := h(s, c)
-	s.observeAll(c.now)
 	return rep
 }
 

@@ -266,6 +266,9 @@ func (c Config) validate() error {
 	if c.Host == "" {
 		return errors.New("mailer: the SMTP server has no host")
 	}
+	if strings.ContainsAny(c.Host, " \t\r\n/\\") || strings.HasPrefix(c.Host, "unix:") {
+		return errors.New("mailer: the SMTP server's host is not a host name or an IP address")
+	}
 	if c.Port < 1 || c.Port > 65535 {
 		return fmt.Errorf("mailer: the SMTP server's port %d is not from 1 to 65535", c.Port)
 	}

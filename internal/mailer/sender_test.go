@@ -217,6 +217,17 @@ func TestCredentialsForARelayWithoutSTARTTLSAreNeverSent(t *testing.T) {
 	}
 }
 
+func TestStartTLSRequiredWithoutCredentialsRefusesAPlainRelay(t *testing.T) {
+	ts := startServer(t, serverOpts{tls: noTLS})
+	_, err := newSender(t, ts.config(mailer.StartTLSRequired, "", "")).Send(t.Context(), aMail("outbox-17@desk.example.com"))
+	if e := asMailerError(t, err); !errors.Is(err, mailer.ErrNoTLS) || e.Temporary {
+		t.Errorf("error %v (temporary %v); want ErrNoTLS, permanent", err, e.Temporary)
+	}
+	if n := len(ts.received()); n != 0 {
+		t.Errorf("the relay received %d mails in clear", n)
+	}
+}
+
 func TestWrongPasswordIsPermanentAndNotShown(t *testing.T) {
 	ts := startServer(t, serverOpts{tls: startTLS, users: map[string]string{"desk": "the-right-one"}})
 	s := newSender(t, ts.config(mailer.StartTLSRequired, "desk", "Wrong-Pass-9981"))
@@ -559,6 +570,9 @@ func TestNewRefusesABadFromOrConfig(t *testing.T) {
 	}
 	if _, err := mailer.New(mailer.Config{Host: "127.0.0.1", Port: 25, Username: "u"}, support); err == nil {
 		t.Error("New accepted a user name without a password")
+	}
+	if _, err := mailer.New(mailer.Config{Host: "unix:///run/smtp.sock", Port: 25}, support); err == nil {
+		t.Error("New accepted a socket path for a host")
 	}
 }
 

@@ -136,13 +136,13 @@ func (h *Handler) apiListChannels(c echo.Context) error {
 		}
 		f.UserID = u.ID // never anyone else's
 	}
-	rows, total, err := h.store.ListChannels(c.Request().Context(), f)
+	rows, total, err := h.store.ListChannelSummaries(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
 	out := apiList[apiChannel]{Items: make([]apiChannel, 0, len(rows)), Total: total, Limit: limit, Offset: offset}
 	for i := range rows {
-		out.Items = append(out.Items, toAPIChannel(&rows[i].Channel))
+		out.Items = append(out.Items, toAPIChannel(&rows[i]))
 	}
 	return c.JSON(http.StatusOK, out)
 }

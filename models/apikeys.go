@@ -66,35 +66,72 @@ func (s *Store) CreateAPIKey(ctx context.Context, actor Actor, userID int64, nam
 // one whose user is disabled.
 var ErrInvalidAPIKey = errors.New("invalid API key")
 
+// apiKeyUserSQL finds an unrevoked key by its hash (the unique index on
+// api_keys.hash) together with its enabled user: one statement, with the
+// columns named (never users.*), so that a column a later migration adds
+// cannot change the shape of a statement another instance has prepared.
+// The columns are read in this order by UserByAPIKey.
+const apiKeyUserSQL = `SELECT api_keys.id, api_keys.last_used_at,
+	users.id, users.email, users.name, users.password_hash, users.role, users.allocation_mode,
+	users.day_balance, users.disabled, users.created_at, users.updated_at, users.password_changed_at
+FROM api_keys JOIN users ON users.id = api_keys.user_id
+WHERE api_keys.hash = ? AND api_keys.revoked_at IS NULL AND NOT users.disabled`
+
+// prepared is the store's handle for the statements every API request
+// runs (the key lookup, the channel list): the same SQL text each time,
+// kept prepared on each connection rather than parsed again per request.
+// Only statements whose text is one of a few fixed ones may go through
+// it: its cache (gorm.Config's PrepareStmtMaxSize in db.go) holds 64, and
+// a statement pushed out is closed even if a request has just taken it.
+// It is not the store's default because a script of several statements
+// (a migration) cannot be prepared.
+func (s *Store) prepared(ctx context.Context) *gorm.DB {
+	return s.db.Session(&gorm.Session{PrepareStmt: true, Context: ctx})
+}
+
 // UserByAPIKey returns the enabled user an unrevoked key belongs to. It is
-// one query (key and user joined) on every API request, plus an update of
-// the key's last use at most once a minute.
+// one query (key and user joined, read afresh on every request: a key
+// revoked or a user disabled on any instance is refused at once) plus an
+// update of the key's last use at most once a minute.
 func (s *Store) UserByAPIKey(ctx context.Context, key string) (*User, error) {
 	if !strings.HasPrefix(key, APIKeyPrefix) || len(key) > 128 {
 		return nil, ErrInvalidAPIKey
 	}
-	var rows []struct {
-		User
-		KeyID       int64      `gorm:"column:key_id"`
-		KeyLastUsed *time.Time `gorm:"column:key_last_used_at"`
-	}
-	err := s.db.WithContext(ctx).Table("api_keys").Joins("JOIN users ON users.id = api_keys.user_id").
-		Where("api_keys.hash = ? AND api_keys.revoked_at IS NULL", hashAPIKey(key)).
-		Select("users.*, api_keys.id AS key_id, api_keys.last_used_at AS key_last_used_at").Limit(1).Scan(&rows).Error
+	rows, err := s.prepared(ctx).Raw(apiKeyUserSQL, hashAPIKey(key)).Rows()
 	if err != nil {
 		return nil, err
 	}
-	if len(rows) == 0 || rows[0].Disabled {
+	defer func() { _ = rows.Close() }()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
 		return nil, ErrInvalidAPIKey
 	}
-	r := rows[0]
-	now := s.now()
-	if r.KeyLastUsed == nil || now.Sub(*r.KeyLastUsed) > time.Minute {
-		if err := s.db.WithContext(ctx).Model(&APIKey{}).Where("id = ?", r.KeyID).Update("last_used_at", now).Error; err != nil {
+	var (
+		u        User
+		keyID    int64
+		lastUsed *time.Time
+	)
+	if err := rows.Scan(&keyID, &lastUsed, &u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Role, &u.AllocationMode,
+		&u.DayBalance, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &u.PasswordChangedAt); err != nil {
+		return nil, err
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if now := s.now(); lastUsed == nil || now.Sub(*lastUsed) > time.Minute {
+		// Once a minute per key, and in the request: the write is small,
+		// and done here its error is seen and it never outlives the store.
+		// The condition keeps it to one write when requests (or instances)
+		// race past the minute together.
+		err := s.db.WithContext(ctx).Model(&APIKey{}).
+			Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", keyID, now.Add(-time.Minute)).
+			Update("last_used_at", now).Error
+		if err != nil {
 			return nil, err
 		}
 	}
-	u := r.User
 	return &u, nil
 }
 

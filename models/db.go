@@ -111,6 +111,16 @@ func Open(ctx context.Context, d Database, cipher *Cipher, states StateSets, opt
 		SkipDefaultTransaction: true,
 		TranslateError:         true,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
+		// Not PrepareStmt: a script of several statements (a migration)
+		// cannot be prepared — SQLite would run its first statement only,
+		// silently, and PostgreSQL refuses it — so only the fixed statements of the API's hot read
+		// path are prepared, through Store.prepared: fewer than 64, so
+		// this bound is never reached. No expiry by age (a century):
+		// GORM closes an expired statement on its own goroutine, even one
+		// a request has just taken, and replaces one it finds expired
+		// without closing it.
+		PrepareStmtMaxSize: 64,
+		PrepareStmtTTL:     100 * 365 * 24 * time.Hour,
 	})
 	if err != nil {
 		if pgDB != nil {

@@ -36,11 +36,16 @@ func (w *flakyWork) AutoTopUp(context.Context) (provision.TopUpReport, error) {
 }
 
 // withJobs gives the app a job queue on its database, running w's work
-// (no periodic jobs: the test inserts its own), one attempt per job.
-func withJobs(t *testing.T, a *testApp, w *flakyWork) *jobs.Queue {
+// (no periodic jobs: the test inserts its own), one attempt per job. The
+// start's own Reconcile is due at once, or bootAfter[0] from now.
+func withJobs(t *testing.T, a *testApp, w *flakyWork, bootAfter ...time.Duration) *jobs.Queue {
 	t.Helper()
+	after := time.Duration(-1)
+	if len(bootAfter) > 0 {
+		after = bootAfter[0]
+	}
 	q, err := jobs.Open(t.Context(), a.env.DB, jobs.Config{Work: w, Sessions: a.store, Log: a.env.Log,
-		NoPeriodic: true, ReconcileAfterBoot: -1, MaxAttempts: 1, FetchPoll: 20 * time.Millisecond})
+		NoPeriodic: true, ReconcileAfterBoot: after, MaxAttempts: 1, FetchPoll: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

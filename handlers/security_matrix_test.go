@@ -240,7 +240,9 @@ func newSMFix(t *testing.T) *smFix {
 		t.Fatal(err)
 	}
 	f.partnerEntry = e.ID
-	res, err := withJobs(t, f.testApp, &flakyWork{}).InsertBootReconcile(context.Background())
+	// A job that stays waiting for the whole test (the start's Reconcile,
+	// due in a day), so that its cancel page is there for every caller.
+	res, err := withJobs(t, f.testApp, &flakyWork{}, 24*time.Hour).InsertBootReconcile(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

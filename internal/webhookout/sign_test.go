@@ -2,6 +2,8 @@ package webhookout_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -35,6 +37,16 @@ func TestSignMatchesOpenSSL(t *testing.T) {
 	}
 	if string(enc) != string(body) {
 		t.Errorf("Encode = %s\nwant the docs' body %s", enc, body)
+	}
+	// The page shows this very example; it must stay true.
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "webhooks.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range []string{string(secret), string(body), want, "openssl dgst -sha256 -hmac", "Webhook-Signature", "Webhook-Id"} {
+		if !strings.Contains(string(doc), part) {
+			t.Errorf("docs/webhooks.md does not show %q", part)
+		}
 	}
 }
 

@@ -437,3 +437,19 @@ func TestDeliverCancelled(t *testing.T) {
 		t.Fatal("Deliver ignored its cancelled context")
 	}
 }
+
+// TestDeliverUntrustedCertificateIsRetried: an https endpoint whose
+// certificate is not trusted gets nothing, and the attempt says why.
+func TestDeliverUntrustedCertificateIsRetried(t *testing.T) {
+	rcv := newReceiver(t, true, status(200))
+	d := webhookout.New(webhookout.Options{AllowPrivate: true}) // the system's roots only
+	t.Cleanup(d.Close)
+	a := deliverWithin(t, 30*time.Second, d, rcv.url(t, "/in"), rcv.secret, linked(t))
+	if a.Delivered() || !a.Retry || a.Status != 0 {
+		t.Fatalf("Attempt = %+v, want a failed attempt to retry", a)
+	}
+	if !strings.Contains(a.Err.Error(), "TLS certificate") {
+		t.Errorf("Err = %v, want it to name the certificate", a.Err)
+	}
+	rcv.none(t)
+}

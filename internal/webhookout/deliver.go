@@ -187,23 +187,31 @@ func (d *Deliverer) Deliver(ctx context.Context, endpoint *url.URL, secret []byt
 		return a
 	case code == http.StatusGone:
 		a.Gone = true
-		a.Err = fmt.Errorf("the endpoint answered %d Gone: it asks for no more events", code)
+		a.Err = errors.New("the endpoint answered 410 Gone: it asks for no more events")
 	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests:
 		a.Retry = true
-		a.Err = fmt.Errorf("the endpoint answered %d %s; it will be tried again", code, http.StatusText(code))
+		a.Err = fmt.Errorf("the endpoint answered %s; a retry may help", statusLine(code))
 	case code >= 400 && code < 500:
-		a.Err = fmt.Errorf("the endpoint answered %d %s: it refuses this event, which is not sent again", code, http.StatusText(code))
+		a.Err = fmt.Errorf("the endpoint answered %s: it refuses this event, so a retry will not help", statusLine(code))
 	case code >= 300 && code < 400:
 		a.Retry = true
 		a.Err = fmt.Errorf("the endpoint answered %d, a redirect, which is not followed: give the final address as the endpoint", code)
 	default:
 		a.Retry = true
-		a.Err = fmt.Errorf("the endpoint answered %d %s; it will be tried again", code, http.StatusText(code))
+		a.Err = fmt.Errorf("the endpoint answered %s; a retry may help", statusLine(code))
 	}
 	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
 		a.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), d.now())
 	}
 	return a
+}
+
+// statusLine is "404 Not Found", or the bare code when it has no name.
+func statusLine(code int) string {
+	if text := http.StatusText(code); text != "" {
+		return strconv.Itoa(code) + " " + text
+	}
+	return strconv.Itoa(code)
 }
 
 // transportError words a failed exchange without the URL (url.Error's text
@@ -218,22 +226,22 @@ func (d *Deliverer) transportError(ctx context.Context, err error) error {
 	var certErr *tls.CertificateVerificationError
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
-		return fmt.Errorf("the endpoint did not answer within %v; it will be tried again", d.timeout)
+		return fmt.Errorf("the endpoint did not answer within %v; a retry may help", d.timeout)
 	case errors.Is(err, context.Canceled):
-		return errors.New("the delivery was cancelled before the endpoint answered; it will be tried again")
+		return errors.New("the delivery was cancelled before the endpoint answered; a retry may help")
 	case errors.As(err, &dns):
 		if dns.IsNotFound {
-			return errors.New("the endpoint's host name does not exist (DNS); it will be tried again")
+			return errors.New("the endpoint's host name does not exist (DNS); a retry may help")
 		}
-		return errors.New("the endpoint's host name could not be looked up (DNS); it will be tried again")
+		return errors.New("the endpoint's host name could not be looked up (DNS); a retry may help")
 	case errors.As(err, &certErr):
-		return errors.New("the endpoint's TLS certificate is not valid for its host name or not trusted; it will be tried again")
+		return errors.New("the endpoint's TLS certificate is not valid for its host name or not trusted; a retry may help")
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return fmt.Errorf("the connection to the endpoint failed: %v; it will be tried again", err)
+	return fmt.Errorf("the connection to the endpoint failed: %v; a retry may help", err)
 }
 
 // snippet keeps the start of an answer on one line, valid UTF-8, at most

@@ -186,6 +186,7 @@ func TestDeliverOutcomes(t *testing.T) {
 		{"204", status(204), 204, false, false, "", 0},
 		{"500 is retried", status(500), 500, true, false, "500 Internal Server Error", 0},
 		{"502 is retried", status(502), 502, true, false, "502", 0},
+		{"an unnamed 5xx is retried", status(599), 599, true, false, "answered 599; a retry may help", 0},
 		{"503 with Retry-After", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Retry-After", "120")
 			w.WriteHeader(503)
@@ -196,7 +197,7 @@ func TestDeliverOutcomes(t *testing.T) {
 			w.WriteHeader(429)
 		}, 429, true, false, "429 Too Many Requests", 90 * time.Second},
 		{"408 is retried", status(408), 408, true, false, "408", 0},
-		{"400 is permanent", status(400), 400, false, false, "400 Bad Request", 0},
+		{"400 is permanent", status(400), 400, false, false, "400 Bad Request: it refuses this event, so a retry will not help", 0},
 		{"401 is permanent", status(401), 401, false, false, "401", 0},
 		{"404 is permanent", status(404), 404, false, false, "404", 0},
 		{"redirect not followed", func(w http.ResponseWriter, r *http.Request) {

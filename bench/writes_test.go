@@ -137,6 +137,7 @@ type writeRun struct {
 	throughput   float64
 	firstErr     string
 	measuredOver time.Duration
+	samples      []time.Duration
 }
 
 // writeWork is one write of a workload by client c, the i-th of its run,
@@ -227,6 +228,7 @@ func runWrites(ws *writeStack, work writeWork, clients, warm, perClient int, eve
 	close(start)
 	wg.Wait()
 	r.measuredOver = time.Since(began)
+	r.samples = all
 	r.st = percentiles(all)
 	r.ops = len(all)
 	r.errs, r.locked = int(errs.Load()), int(locked.Load())
@@ -240,10 +242,12 @@ func runWrites(ws *writeStack, work writeWork, clients, warm, perClient int, eve
 // channel at WHAPI (the simulator, zero latency): SQLite with one
 // instance, PostgreSQL with one and with three.
 //
-// Each level runs twice: saturated (each client sends its next write when
-// the last is answered: the throughput), and paced (the same offered load
-// at every level, half the one-client saturated throughput, spread over
-// the clients: what concurrency itself costs a write, the latency goal).
+// Each level runs saturated (each client sends its next write when the
+// last is answered: the throughput) and paced (the same offered load at
+// every level, a quarter of the one-client saturated rate, spread over the
+// clients: what concurrency itself costs a write, the latency goal). The
+// stacks and levels take turns in short rounds, the first of each round
+// rotating, so that all see the same load on a shared machine.
 func benchWrites(b *testing.B) {
 	type workload struct {
 		name string
@@ -262,44 +266,99 @@ func benchWrites(b *testing.B) {
 		instances int
 	}
 	setups := []setup{{"SQLite, 1 instance", false, 1}, {"PostgreSQL, 1 instance", true, 1}, {"PostgreSQL, 3 instances", true, 3}}
-	const pacedFor = 2500 * time.Millisecond
+	const satRounds, pacedRounds, round = 2, 4, time.Second
 	most := writeLevels[len(writeLevels)-1]
+	// pool merges what a round measured into the level's total.
+	pool := func(into *writeRun, got writeRun) {
+		into.clients = got.clients
+		into.samples = append(into.samples, got.samples...)
+		into.errs += got.errs
+		into.locked += got.locked
+		into.measuredOver += got.measuredOver
+		if into.firstErr == "" {
+			into.firstErr = got.firstErr
+		}
+	}
+	finish := func(r *writeRun) {
+		r.st, r.ops = percentiles(r.samples), len(r.samples)
+		r.throughput = float64(r.ops) / r.measuredOver.Seconds()
+	}
 	for range b.N {
 		for _, w := range works {
-			// PostgreSQL with one instance: saturated throughput per level,
-			// the baseline of three.
-			pgOne := map[int]float64{}
+			type measured struct {
+				setup
+				ws         *writeStack
+				sat, paced map[int]*writeRun
+				every1     time.Duration
+			}
+			var stacks []*measured
 			for _, s := range setups {
 				if s.pg && benchPG == "" {
-					add(row{"6", fmt.Sprintf("write: %s, %s", w.name, s.name), "not measured: no PostgreSQL", "–", "–", "–", "–"})
 					continue
 				}
 				pg := ""
 				if s.pg {
 					pg = benchPG
 				}
-				ws := newWriteStack(b, pg, s.instances, most)
-				var one, pacedOne writeRun
-				var every1 time.Duration // the one client's pace
+				m := &measured{setup: s, ws: newWriteStack(b, pg, s.instances, most), sat: map[int]*writeRun{}, paced: map[int]*writeRun{}}
+				for _, c := range writeLevels {
+					m.sat[c], m.paced[c] = &writeRun{}, &writeRun{}
+				}
+				stacks = append(stacks, m)
+			}
+			for r := range satRounds {
+				for _, c := range writeLevels {
+					for j := range stacks {
+						m := stacks[(r+j)%len(stacks)]
+						pool(m.sat[c], runWrites(m.ws, w.work, c, 2, max(2, w.ops/c/satRounds), 0))
+					}
+				}
+			}
+			for _, m := range stacks {
+				for _, c := range writeLevels {
+					finish(m.sat[c])
+				}
+				// A quarter of the one client's saturated rate, in writes.
+				m.every1 = time.Duration(4 * float64(time.Second) * float64(w.reqs) / m.sat[1].throughput)
+			}
+			for r := range pacedRounds {
+				for j := range len(stacks) * len(writeLevels) {
+					k := (r + j) % (len(stacks) * len(writeLevels))
+					m, c := stacks[k%len(stacks)], writeLevels[k/len(stacks)]
+					every := m.every1 * time.Duration(c)
+					pool(m.paced[c], runWrites(m.ws, w.work, c, 0, max(1, int(round/every)), every))
+				}
+			}
+			// PostgreSQL with one instance: the baseline of three.
+			var pgOne *measured
+			for _, m := range stacks {
+				for _, c := range writeLevels {
+					finish(m.paced[c])
+				}
+				if m.pg && m.instances == 1 {
+					pgOne = m
+				}
+			}
+			rowsOf := map[string]*measured{}
+			for _, m := range stacks {
+				rowsOf[m.name] = m
+			}
+			for _, s := range setups {
+				m := rowsOf[s.name]
+				if m == nil {
+					add(row{"6", fmt.Sprintf("write: %s, %s", w.name, s.name), "not measured: no PostgreSQL", "–", "–", "–", "–"})
+					continue
+				}
+				pacedOne := m.paced[1]
 				for _, clients := range writeLevels {
-					sat := runWrites(ws, w.work, clients, 2, max(4, w.ops/clients), 0)
-					if clients == 1 {
-						one = sat
-						// Half the saturated rate, in writes (not requests).
-						every1 = time.Duration(2 * float64(time.Second) * float64(w.reqs) / one.throughput)
-					}
-					every := every1 * time.Duration(clients)
-					paced := runWrites(ws, w.work, clients, 0, max(2, int(pacedFor/every)), every)
-					if clients == 1 {
-						pacedOne = paced
-					}
+					sat, paced := m.sat[clients], m.paced[clients]
 					errs, locked := sat.errs+paced.errs, sat.locked+paced.locked
 					value := fmt.Sprintf("paced %.0f req/s: %s (%s); saturated: %s (%s), %.0f req/s; %d errors",
 						paced.throughput, ms(paced.st.p50), ms(paced.st.p99), ms(sat.st.p50), ms(sat.st.p99), sat.throughput, errs)
 					if locked > 0 {
 						value += fmt.Sprintf(", %d \"database is locked\"", locked)
 					}
-					for _, r := range []writeRun{sat, paced} {
+					for _, r := range []*writeRun{sat, paced} {
 						if r.firstErr != "" {
 							b.Logf("section 6, %s, %s, %d clients: first error: %s", w.name, s.name, clients, r.firstErr)
 						}
@@ -313,12 +372,11 @@ func benchWrites(b *testing.B) {
 					case !s.pg && clients == most:
 						ok := errs == 0 && float64(paced.st.p99) <= 10*float64(pacedOne.st.p50)
 						target, met = "paced p99 ≤ 10× 1-client p50; no errors, none \"locked\"", yes(ok)
-					case s.pg && s.instances == 1:
-						pgOne[clients] = sat.throughput
-					case s.pg && clients > 1:
-						base = fmt.Sprintf("1 instance, saturated: %.0f req/s", pgOne[clients])
-						rat = fmt.Sprintf("%.2f× the throughput of 1 instance", sat.throughput/pgOne[clients])
-						target, met = "≥ 1× one instance's throughput; no errors", yes(errs == 0 && sat.throughput >= pgOne[clients])
+					case s.pg && s.instances > 1 && clients > 1 && pgOne != nil:
+						one := pgOne.sat[clients].throughput
+						base = fmt.Sprintf("1 instance, saturated: %.0f req/s", one)
+						rat = fmt.Sprintf("%.2f× the throughput of 1 instance", sat.throughput/one)
+						target, met = "≥ 1× one instance's throughput; no errors", yes(errs == 0 && sat.throughput >= one)
 					}
 					if errs > 0 && met == "–" {
 						target, met = "no errors", yes(false)

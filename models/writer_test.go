@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
 	"whapidesk/internal/testdb"
 )
@@ -166,7 +168,11 @@ func TestWritersQueueAndReadsGoOnDuringALongWrite(t *testing.T) {
 			return nil
 		})
 	}()
-	<-held
+	select {
+	case <-held:
+	case err := <-longDone:
+		t.Fatalf("the long write ended early: %v", err)
+	}
 
 	const n = 50
 	start := make(chan struct{})
@@ -367,5 +373,73 @@ func TestNoStoreHandleInsideTransactions(t *testing.T) {
 	}
 	if checked < 30 || !tainted["CreditDays"] {
 		t.Fatalf("the check found %d functions given a transaction, and tainted %v: it no longer reads this package", checked, tainted)
+	}
+}
+
+// With GORM's prepared-statement cache on (gorm.Config.PrepareStmt), each
+// pool keeps a cache of its own: a statement prepared for a read outside a
+// transaction (on the read pool) and then run inside one (on the write
+// connection) works, and reads still go on while a transaction holds the
+// writer.
+func TestRoutingWithPreparedStatements(t *testing.T) {
+	testdb.SQLiteOnly(t, "the pools are SQLite's")
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "prep.db")
+	writeDB, readDB, err := openSQLitePools(ctx, path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := gorm.Open(sqlite.New(sqlite.Config{Conn: writeDB}), &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, PrepareStmt: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := routeSQLite(db, writeDB, readDB)
+	t.Cleanup(func() { _ = p.close() })
+	if err := db.Exec(`CREATE TABLE n (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)`).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec(`INSERT INTO n (id, v) VALUES (1, 1)`).Error; err != nil {
+		t.Fatal(err)
+	}
+	read := func(q *gorm.DB) (int64, error) {
+		var v int64
+		err := q.Raw(`SELECT v FROM n WHERE id = ?`, 1).Scan(&v).Error
+		return v, err
+	}
+	if v, err := read(db.WithContext(ctx)); err != nil || v != 1 {
+		t.Fatalf("read outside a transaction: %d, %v", v, err)
+	}
+	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := tx.Exec(`UPDATE n SET v = v + 1 WHERE id = 1`).Error; err != nil {
+				return err
+			}
+			// The same SELECT, cached from the read pool, now on the writer:
+			// it sees the transaction's own write.
+			if v, err := read(tx); err != nil || v != 2 {
+				return fmt.Errorf("read inside the transaction: %d, %v", v, err)
+			}
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	select {
+	case <-held:
+	case err := <-done:
+		t.Fatalf("the transaction ended early: %v", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if v, err := read(db.WithContext(rctx)); err != nil || v != 1 {
+		t.Fatalf("read while a transaction holds the writer: %d, %v (want the last commit, 1)", v, err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if v, err := read(db.WithContext(ctx)); err != nil || v != 2 {
+		t.Fatalf("read after the commit: %d, %v", v, err)
 	}
 }

@@ -62,6 +62,7 @@ func BenchmarkWhapidesk(b *testing.B) {
 	b.Run("3-scale", benchScale)
 	b.Run("4-bulk-topup", benchBulk)
 	b.Run("5-footprint", benchFootprint)
+	b.Run("6-writes", benchWrites)
 	table := renderTable()
 	fmt.Println()
 	fmt.Println(table)

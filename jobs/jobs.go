@@ -13,7 +13,11 @@
 //
 // On SQLite River gets a pool of its own on the app's database file (one
 // connection, as River's SQLite driver asks, with the store's WAL, busy
-// timeout and IMMEDIATE transactions). The client is a
+// timeout and IMMEDIATE transactions), beside the store's one write
+// connection rather than sharing it: River's writes are few and short (a
+// fetch a second, the leader's heartbeat), so the store's writers meet one
+// in SQLite's busy handler for a statement at most, and River's polling
+// stays out of their queue (see models/writer.go). The client is a
 // river.Client[*sql.Tx], so PostgreSQL is one more driver in newDriver:
 // riverdatabasesql on the app's pgx-backed *sql.DB.
 package jobs

@@ -69,11 +69,11 @@ const shareSQL = `COALESCE((SELECT p.max_channels FROM subscriptions s JOIN plan
 // plan's check, one conditional INSERT … SELECT adds a create attempt only
 // while the partner-wide count in b.Window is below b.Limit, the
 // customer's count below their share (shareSQL) and WHAPI has not said
-// its budget is spent (BlockCreates). The transaction first locks the one
-// create_budget row (UPDATE … SET id = id): SQLite serialises IMMEDIATE
-// transactions anyway, and on PostgreSQL the row lock queues concurrent
-// claims, so they never pass the limits together; the same statements
-// work on both. Attempts older than the window are pruned in the same
+// its budget is spent (BlockCreates). On PostgreSQL the transaction first
+// locks the one create_budget row (UPDATE … SET id = id), which queues
+// concurrent claims, so they never pass the limits together; SQLite's
+// IMMEDIATE transactions run one at a time on the one write connection
+// and need no lock. Attempts older than the window are pruned in the same
 // transaction.
 //
 // A refused claim is *LimitError and leaves no channel, operation or
@@ -110,29 +110,33 @@ func (s *Store) ReserveChannelWithin(ctx context.Context, actor Actor, userID in
 // ReserveChannelWithin).
 func (s *Store) claimCreate(tx *gorm.DB, userID int64, b CreateBudget, at time.Time) (int64, error) {
 	since := at.Add(-b.Window)
-	if err := tx.Exec(`UPDATE create_budget SET id = id WHERE id = 1`).Error; err != nil {
-		return 0, err
+	// The lock is PostgreSQL's: on SQLite the IMMEDIATE transaction holds
+	// the one write lock already.
+	if s.pg {
+		if err := tx.Exec(`UPDATE create_budget SET id = id WHERE id = 1`).Error; err != nil {
+			return 0, err
+		}
 	}
 	if err := tx.Exec(`DELETE FROM create_attempts WHERE created_at <= ?`, since).Error; err != nil {
 		return 0, err
 	}
-	res := tx.Exec(`INSERT INTO create_attempts (user_id, created_at, outcome)
+	var ids []int64
+	err := tx.Raw(`INSERT INTO create_attempts (user_id, created_at, outcome)
 		SELECT ?, ?, ?
 		WHERE (SELECT COUNT(*) FROM create_attempts WHERE created_at > ?) < ?
 		  AND (SELECT COUNT(*) FROM create_attempts WHERE user_id = ? AND created_at > ?) < (`+shareSQL+`)
-		  AND NOT EXISTS (SELECT 1 FROM create_budget WHERE id = 1 AND blocked_until > ?)`,
-		userID, at, AttemptPending, since, b.Limit, userID, since, userID, at)
-	if res.Error != nil {
-		return 0, res.Error
+		  AND NOT EXISTS (SELECT 1 FROM create_budget WHERE id = 1 AND blocked_until > ?)
+		RETURNING id`,
+		userID, at, AttemptPending, since, b.Limit, userID, since, userID, at).Scan(&ids).Error
+	if err != nil {
+		return 0, err
 	}
-	if res.RowsAffected == 1 {
-		var id int64
-		err := tx.Raw(`SELECT id FROM create_attempts WHERE user_id = ? ORDER BY id DESC LIMIT 1`, userID).Scan(&id).Error
-		return id, err
+	if len(ids) == 1 {
+		return ids[0], nil
 	}
 	// Refused: say which limit and when it frees.
 	var n struct{ Partner, Mine, Share int64 }
-	err := tx.Raw(`SELECT (SELECT COUNT(*) FROM create_attempts WHERE created_at > ?) AS partner,
+	err = tx.Raw(`SELECT (SELECT COUNT(*) FROM create_attempts WHERE created_at > ?) AS partner,
 			(SELECT COUNT(*) FROM create_attempts WHERE user_id = ? AND created_at > ?) AS mine,
 			(`+shareSQL+`) AS share`, since, userID, since, userID).Scan(&n).Error
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // ChannelStatus is a channel's state in whapidesk.
@@ -488,7 +489,8 @@ func (s *Store) ConfirmCreate(ctx context.Context, opID int64, r RemoteChannel) 
 			return err
 		}
 		now := s.now()
-		res := tx.Model(&Channel{}).Where("id = ? AND status = 'pending'", op.ChannelID).Updates(map[string]any{
+		// The channel as confirmed comes back with the update (RETURNING).
+		res := tx.Model(&ch).Clauses(clause.Returning{}).Where("id = ? AND status = 'pending'", op.ChannelID).Updates(map[string]any{
 			"whapi_id": r.WhapiID, "token_enc": sealed, "status": statusFor(r, now), "stopped": stoppedFor(r, now), "mode": r.Mode,
 			"trial_ends_at": r.TrialEnds, "active_till": r.ActiveTill, "last_synced_at": now, "last_error": "", "updated_at": now,
 			"api_url": r.APIURL,
@@ -496,10 +498,10 @@ func (s *Store) ConfirmCreate(ctx context.Context, opID int64, r RemoteChannel) 
 		if res.Error != nil {
 			return res.Error
 		}
-		if res.RowsAffected != 1 {
+		if res.RowsAffected != 1 || ch.ID != op.ChannelID {
 			return fmt.Errorf("store: channel %d is no longer pending", op.ChannelID)
 		}
-		return tx.First(&ch, op.ChannelID).Error
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,8 +37,11 @@ var ErrNotFound = errors.New("not found")
 
 // Store is whapidesk's access to its database. It is safe for concurrent use.
 type Store struct {
-	db     *gorm.DB
-	pg     bool // PostgreSQL; else SQLite
+	db *gorm.DB
+	pg bool // PostgreSQL; else SQLite
+	// pools are SQLite's write connection and read pool behind db (see
+	// writer.go); nil on PostgreSQL, which has one pool.
+	pools  *sqlitePools
 	log    *slog.Logger
 	cipher *Cipher
 	now    func() time.Time
@@ -73,7 +77,8 @@ func (d Database) Postgres() bool { return d.URL != "" }
 // channel lifecycle's state sets (provision.States()).
 //
 // SQLite (d.Path): the file is opened (created if needed) with WAL, a busy
-// timeout, foreign keys and IMMEDIATE transactions. The directory is
+// timeout, foreign keys and IMMEDIATE transactions, through one write
+// connection and a pool of read-only connections (writer.go). The directory is
 // created with mode 0700, the database file (and so its -wal and -shm)
 // with 0600; an existing file readable by others is tightened to 0600,
 // with a log line (secureDBFiles).
@@ -88,21 +93,22 @@ func Open(ctx context.Context, d Database, cipher *Cipher, states StateSets, opt
 	if err != nil {
 		return nil, err
 	}
-	oc := openConfig{log: slog.Default()}
+	oc := openConfig{log: slog.Default(), busyTimeout: sqliteBusyTimeout}
 	for _, o := range opts {
 		o(&oc)
 	}
 	var dialector gorm.Dialector
-	var pgDB *sql.DB
+	var pgDB, writeDB, readDB *sql.DB
 	if d.Postgres() {
 		if pgDB, err = openPostgres(ctx, d.URL); err != nil {
 			return nil, err
 		}
 		dialector = postgres.New(postgres.Config{Conn: pgDB})
 	} else {
-		if dialector, err = sqliteDialector(d.Path, oc.log); err != nil {
+		if writeDB, readDB, err = sqliteDialector(ctx, d.Path, oc); err != nil {
 			return nil, err
 		}
+		dialector = sqlite.New(sqlite.Config{Conn: writeDB})
 	}
 	db, err := gorm.Open(dialector, &gorm.Config{
 		// Silent: GORM's logger would print SQL with its values, and values
@@ -123,57 +129,62 @@ func Open(ctx context.Context, d Database, cipher *Cipher, states StateSets, opt
 		PrepareStmtTTL:     100 * 365 * 24 * time.Hour,
 	})
 	if err != nil {
-		if pgDB != nil {
-			_ = pgDB.Close()
+		for _, c := range []*sql.DB{pgDB, writeDB, readDB} {
+			if c != nil {
+				_ = c.Close()
+			}
 		}
 		return nil, fmt.Errorf("store: open database: %w", err)
 	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, fmt.Errorf("store: open database: %w", err)
-	}
-	if d.Postgres() {
-		sqlDB.SetMaxOpenConns(16)
-	} else {
-		sqlDB.SetMaxOpenConns(8)
-	}
-	sqlDB.SetMaxIdleConns(8)
-	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: db, pg: d.Postgres(), cipher: cipher, now: func() time.Time { return time.Now().UTC() }, boot: rand.Text(), states: states, sql: built, log: oc.log}
+	if d.Postgres() {
+		pgDB.SetMaxOpenConns(16)
+		pgDB.SetMaxIdleConns(8)
+		pgDB.SetConnMaxIdleTime(5 * time.Minute)
+	} else {
+		s.pools = routeSQLite(db, writeDB, readDB)
+	}
 	if err := s.countQueries(); err != nil {
-		_ = sqlDB.Close()
+		_ = s.Close()
 		return nil, fmt.Errorf("store: open database: %w", err)
 	}
 	if err := s.migrate(ctx); err != nil {
-		_ = sqlDB.Close()
+		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
 // sqliteDialector prepares the SQLite file at path (its directory and
-// modes) and returns the dialector that opens it.
-func sqliteDialector(path string, log *slog.Logger) (gorm.Dialector, error) {
+// modes) and opens the store's two pools on it: the one write connection
+// and the read pool (see writer.go).
+func sqliteDialector(ctx context.Context, path string, oc openConfig) (writeDB, readDB *sql.DB, err error) {
 	if path == "" {
-		return nil, errors.New("store: the database path is empty")
+		return nil, nil, errors.New("store: the database path is empty")
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("store: create data directory: %w", err)
+		return nil, nil, fmt.Errorf("store: create data directory: %w", err)
 	}
-	if err := secureDBFiles(path, log); err != nil {
-		return nil, err
+	if err := secureDBFiles(path, oc.log); err != nil {
+		return nil, nil, err
 	}
-	return sqlite.Open(SQLiteDSN(path)), nil
+	if writeDB, readDB, err = openSQLitePools(ctx, path, oc.busyTimeout); err != nil {
+		return nil, nil, fmt.Errorf("store: open database: %w", err)
+	}
+	return writeDB, readDB, nil
 }
 
-// SQLiteDSN is how every pool on the SQLite file at path opens it (the
-// store's, the job queue's): WAL, a busy timeout, foreign keys, IMMEDIATE
-// transactions (a write transaction takes the write lock at BEGIN, so two
-// never deadlock upgrading), synchronous NORMAL.
-func SQLiteDSN(path string) string {
+// SQLiteDSN is how every pool that writes to the SQLite file at path opens
+// it (the store's write connection, the job queue's): WAL, a busy timeout,
+// foreign keys, IMMEDIATE transactions (a write transaction takes the write
+// lock at BEGIN, so two never deadlock upgrading), synchronous NORMAL. The
+// store's read pool opens it with sqliteReadDSN.
+func SQLiteDSN(path string) string { return sqliteDSN(path, sqliteBusyTimeout) }
+
+func sqliteDSN(path string, busy time.Duration) string {
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
-	q.Set("_busy_timeout", "10000")
+	q.Set("_busy_timeout", strconv.FormatInt(busy.Milliseconds(), 10))
 	q.Set("_foreign_keys", "on")
 	q.Set("_txlock", "immediate")
 	q.Set("_synchronous", "NORMAL")
@@ -188,8 +199,11 @@ func (s *Store) Postgres() bool { return s.pg }
 // whapidesk writes goes through the Store's methods.
 func (s *Store) DB() *gorm.DB { return s.db }
 
-// Close closes the database.
+// Close closes the database (on SQLite both pools).
 func (s *Store) Close() error {
+	if s.pools != nil {
+		return s.pools.close()
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err

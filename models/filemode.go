@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"time"
 )
 
 // dbFileMode is the mode of the database file and of its -wal and -shm
@@ -18,6 +19,9 @@ type OpenOption func(*openConfig)
 
 type openConfig struct {
 	log *slog.Logger
+	// busyTimeout is SQLite's busy timeout on the store's connections
+	// (default sqliteBusyTimeout); tests shorten it.
+	busyTimeout time.Duration
 }
 
 // WithLogger gives Open the logger it reports to (slog.Default() without

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // OpKind is the kind of WHAPI operation journalled.
@@ -64,19 +65,17 @@ var ErrAlreadyDeleted = errors.New("the channel is deleted already")
 var ErrChannelBusy = errors.New("the channel cannot be changed in its current state")
 
 // settle moves an open operation to done or failed inside tx — a
-// conditional update, so only one settler wins.
+// conditional update, so only one settler wins — and returns it as
+// settled (the update's RETURNING: one statement).
 func (s *Store) settle(tx *gorm.DB, opID int64, to OpState, result string) (*Operation, error) {
-	res := tx.Model(&Operation{}).Where("id = ? AND state IN ?", opID, []OpState{OpReserved, OpSent}).
+	var op Operation
+	res := tx.Model(&op).Clauses(clause.Returning{}).Where("id = ? AND state IN ?", opID, []OpState{OpReserved, OpSent}).
 		Updates(map[string]any{"state": to, "result": result, "updated_at": s.now()})
 	if res.Error != nil {
 		return nil, res.Error
 	}
-	if res.RowsAffected != 1 {
+	if res.RowsAffected != 1 || op.ID != opID {
 		return nil, ErrSettled
-	}
-	var op Operation
-	if err := tx.First(&op, opID).Error; err != nil {
-		return nil, err
 	}
 	return &op, nil
 }
@@ -94,13 +93,15 @@ func createOp(tx *gorm.DB, op *Operation) error {
 
 // checkFreeSlot fails with ErrNoActivePlan or ErrPlanLimit unless the
 // customer's active plan has room for channel channelID (not yet counted)
-// beside the slots their other channels hold (stateSQL.slotsUsed). It
-// first locks the customer's row (lockCustomer), so that two transactions
-// taking a slot of one customer count one after the other on PostgreSQL
-// too.
+// beside the slots their other channels hold (stateSQL.slotsUsed). On
+// PostgreSQL it first locks the customer's row (lockCustomer), so that two
+// transactions taking a slot of one customer count one after the other;
+// on SQLite the IMMEDIATE transaction holds the one write lock already.
 func (s *Store) checkFreeSlot(tx *gorm.DB, userID, channelID int64) error {
-	if err := lockCustomer(tx, userID); err != nil {
-		return err
+	if s.pg {
+		if err := lockCustomer(tx, userID); err != nil {
+			return err
+		}
 	}
 	var row struct {
 		Live int64

@@ -1,0 +1,270 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// One writer on SQLite.
+//
+// SQLite lets one transaction write at a time. With a pool of several
+// connections that each may write, concurrent writers queue inside SQLite,
+// in its busy handler (sleeps of 1, 2, 5, 10, … ms until the busy
+// timeout), which at 50 concurrent clients made writes wait about a second
+// and could end in "database is locked". So on SQLite the store has two
+// pools on the same WAL file, behind one GORM handle (sqlitePools):
+//
+//   - the writer: one connection (SetMaxOpenConns(1)), every transaction
+//     BEGIN IMMEDIATE. Writers queue in Go for it, first come first served
+//     (turn: database/sql hands a freed connection to a random waiter,
+//     which at 50 writers made the unlucky ones wait many turns), and
+//     never meet each other in SQLite's busy handler.
+//   - the readers: a pool of connections that cannot write (PRAGMA
+//     query_only), plain deferred transactions. In WAL mode a reader sees
+//     the last commit when its statement starts and is never blocked by
+//     the writer, so pages are not held up by a long write.
+//
+// A statement goes to the readers only when it is a plain SELECT outside a
+// transaction; everything else — INSERT … RETURNING, UPDATE, DELETE, any
+// Exec, every transaction and so every statement inside one — goes to the
+// writer. A read after a commit sees the commit (WAL: a statement that
+// starts after a commit reads it), so a request reads its own writes.
+//
+// The one rule this puts on the code: inside a transaction's callback,
+// every statement goes through the transaction's tx, never through s.db —
+// a write there would wait for the one write connection its own
+// transaction holds, for ever. TestNoStoreHandleInsideTransactions checks
+// it on the source of this package.
+//
+// PostgreSQL keeps one pool: its writers wait on row locks, not on one
+// lock for the whole database.
+
+// sqliteReaders is the size of the read pool.
+const sqliteReaders = 8
+
+// sqliteBusyTimeout is how long a connection of the store waits for
+// SQLite's lock held by another connection (the job queue's, another
+// process's such as a backup) before "database is locked". The store's own
+// writers never wait there: they queue for the one write connection.
+const sqliteBusyTimeout = 10 * time.Second
+
+// sqlitePools routes GORM's statements between the write connection and
+// the read pool (see above). write and read are each a *sql.DB, or GORM's
+// prepared-statement cache over it when gorm.Config.PrepareStmt is on (one
+// cache per pool, so that a statement prepared on one is never run on the
+// other).
+type sqlitePools struct {
+	write, read     gorm.ConnPool
+	writeDB, readDB *sql.DB
+
+	// turn is the writers' queue: a writer holds the one slot from before
+	// it asks for the write connection until it is done with it (a
+	// transaction: its commit or rollback). Goroutines blocked sending on a
+	// channel are served in the order they came. waiting counts them.
+	turn    chan struct{}
+	waiting atomic.Int64
+}
+
+var (
+	_ gorm.ConnPool         = (*sqlitePools)(nil)
+	_ gorm.ConnPoolBeginner = (*sqlitePools)(nil)
+	_ gorm.GetDBConnector   = (*sqlitePools)(nil)
+)
+
+// openSQLitePools opens the write connection and the read pool on the
+// SQLite file at path (which sqliteDialector has prepared). The writer is
+// connected first, so the file exists and is in WAL mode before a reader
+// opens it.
+func openSQLitePools(ctx context.Context, path string, busy time.Duration) (writeDB, readDB *sql.DB, err error) {
+	writeDB, err = sql.Open("sqlite3", sqliteDSN(path, busy))
+	if err != nil {
+		return nil, nil, err
+	}
+	writeDB.SetMaxOpenConns(1)
+	writeDB.SetMaxIdleConns(1)
+	writeDB.SetConnMaxIdleTime(0)
+	if err := writeDB.PingContext(ctx); err != nil {
+		_ = writeDB.Close()
+		return nil, nil, err
+	}
+	readDB, err = sql.Open("sqlite3", sqliteReadDSN(path, busy))
+	if err != nil {
+		_ = writeDB.Close()
+		return nil, nil, err
+	}
+	readDB.SetMaxOpenConns(sqliteReaders)
+	readDB.SetMaxIdleConns(sqliteReaders)
+	readDB.SetConnMaxIdleTime(5 * time.Minute)
+	return writeDB, readDB, nil
+}
+
+// sqliteReadDSN is how the store's read pool opens the SQLite file at
+// path: query_only (a write on it is an error, never a second writer),
+// deferred transactions, the same busy timeout (a reader waits only while
+// SQLite recovers the WAL index, rarely). WAL is a property of the file,
+// set by the writer.
+func sqliteReadDSN(path string, busy time.Duration) string {
+	q := url.Values{}
+	q.Set("_busy_timeout", strconv.FormatInt(busy.Milliseconds(), 10))
+	q.Set("_query_only", "on")
+	q.Set("_txlock", "deferred")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// routeSQLite puts the pools behind db: after gorm.Open, whose dialector
+// was given writeDB, so that GORM's own prepared-statement cache (if on)
+// wraps the writer alone, and the readers get one of their own.
+func routeSQLite(db *gorm.DB, writeDB, readDB *sql.DB) *sqlitePools {
+	p := &sqlitePools{write: db.ConnPool, read: readDB, writeDB: writeDB, readDB: readDB, turn: make(chan struct{}, 1)}
+	if _, ok := db.ConnPool.(*gorm.PreparedStmtDB); ok {
+		p.read = gorm.NewPreparedStmtDB(readDB, db.PrepareStmtMaxSize, db.PrepareStmtTTL)
+	}
+	db.ConnPool = p
+	db.Statement.ConnPool = p
+	return p
+}
+
+// readOnly reports whether query may run on the read pool: a SELECT (GORM
+// writes its reads so) that locks nothing. Anything else — an INSERT …
+// RETURNING read through Query, a WITH that might write — goes to the
+// writer, which can run every statement; the reader's query_only turns a
+// misrouted write into an error, never into a second writer.
+func readOnly(query string) bool {
+	q := strings.TrimLeft(query, " \t\r\n(")
+	if len(q) < 6 || !strings.EqualFold(q[:6], "SELECT") {
+		return false
+	}
+	return !strings.Contains(strings.ToUpper(q), " FOR UPDATE")
+}
+
+// take waits for the writers' turn (or ctx's end); give ends it.
+func (p *sqlitePools) take(ctx context.Context) error {
+	select {
+	case p.turn <- struct{}{}:
+		return nil
+	default:
+	}
+	p.waiting.Add(1)
+	defer p.waiting.Add(-1)
+	select {
+	case p.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *sqlitePools) give() { <-p.turn }
+
+func (p *sqlitePools) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	if readOnly(query) {
+		return p.read.PrepareContext(ctx, query)
+	}
+	if err := p.take(ctx); err != nil {
+		return nil, err
+	}
+	defer p.give()
+	return p.write.PrepareContext(ctx, query)
+}
+
+func (p *sqlitePools) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := p.take(ctx); err != nil {
+		return nil, err
+	}
+	defer p.give()
+	return p.write.ExecContext(ctx, query, args...)
+}
+
+// QueryContext: a write read through Query (INSERT … RETURNING) gives the
+// turn back once the statement has its connection; its rows keep the
+// connection until they are closed, and the next writer waits for it in
+// database/sql, alone.
+func (p *sqlitePools) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if readOnly(query) {
+		return p.read.QueryContext(ctx, query, args...)
+	}
+	if err := p.take(ctx); err != nil {
+		return nil, err
+	}
+	defer p.give()
+	return p.write.QueryContext(ctx, query, args...)
+}
+
+func (p *sqlitePools) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if readOnly(query) {
+		return p.read.QueryRowContext(ctx, query, args...)
+	}
+	if p.take(ctx) == nil { // else ctx has ended, and so will the statement
+		defer p.give()
+	}
+	return p.write.QueryRowContext(ctx, query, args...)
+}
+
+// BeginTx begins a transaction on the write connection (BEGIN IMMEDIATE)
+// once it is this writer's turn; the turn passes on at its commit or
+// rollback.
+func (p *sqlitePools) BeginTx(ctx context.Context, opts *sql.TxOptions) (gorm.ConnPool, error) {
+	if err := p.take(ctx); err != nil {
+		return nil, err
+	}
+	var tx gorm.Tx
+	var err error
+	switch b := p.write.(type) {
+	case gorm.TxBeginner:
+		tx, err = b.BeginTx(ctx, opts)
+	case gorm.ConnPoolBeginner:
+		var c gorm.ConnPool
+		if c, err = b.BeginTx(ctx, opts); err == nil {
+			var ok bool
+			if tx, ok = c.(gorm.Tx); !ok {
+				err = gorm.ErrInvalidTransaction
+			}
+		}
+	default:
+		err = gorm.ErrInvalidTransaction
+	}
+	if err != nil {
+		p.give()
+		return nil, err
+	}
+	return &writeTx{Tx: tx, done: sync.OnceFunc(p.give)}, nil
+}
+
+// writeTx is a transaction on the write connection that gives the
+// writers' turn back when it ends.
+type writeTx struct {
+	gorm.Tx
+	done func()
+}
+
+func (t *writeTx) Commit() error {
+	defer t.done()
+	return t.Tx.Commit()
+}
+
+func (t *writeTx) Rollback() error {
+	defer t.done()
+	return t.Tx.Rollback()
+}
+
+// GetDBConn returns the write pool (GORM's db.DB()).
+func (p *sqlitePools) GetDBConn() (*sql.DB, error) { return p.writeDB, nil }
+
+// Ping pings both pools.
+func (p *sqlitePools) Ping() error {
+	return errors.Join(p.writeDB.Ping(), p.readDB.Ping())
+}
+
+// close closes both pools.
+func (p *sqlitePools) close() error {
+	return errors.Join(p.readDB.Close(), p.writeDB.Close())
+}

@@ -30,16 +30,21 @@ func (s *Store) InSQLTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 // sqlTxOf is the *sql.Tx under a GORM transaction: GORM's connection
-// pool in a transaction is the *sql.Tx itself, or, with prepared
-// statements on, a wrapper that holds it.
+// pool in a transaction is the *sql.Tx itself, or a wrapper that holds it
+// (GORM's prepared statements; on SQLite the writer's turn, writeTx).
 func sqlTxOf(tx *gorm.DB) (*sql.Tx, error) {
-	switch p := tx.Statement.ConnPool.(type) {
-	case *sql.Tx:
-		return p, nil
-	case *gorm.PreparedStmtTX:
-		if t, ok := p.Tx.(*sql.Tx); ok {
-			return t, nil
+	var pool any = tx.Statement.ConnPool
+	for range 4 {
+		switch p := pool.(type) {
+		case *sql.Tx:
+			return p, nil
+		case *writeTx:
+			pool = p.Tx
+		case *gorm.PreparedStmtTX:
+			pool = p.Tx
+		default:
+			return nil, fmt.Errorf("store: no *sql.Tx under the transaction (its pool is a %T)", pool)
 		}
 	}
-	return nil, fmt.Errorf("store: no *sql.Tx under the transaction (its pool is a %T)", tx.Statement.ConnPool)
+	return nil, fmt.Errorf("store: no *sql.Tx under the transaction (wrapped too deep: %T)", tx.Statement.ConnPool)
 }

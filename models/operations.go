@@ -133,6 +133,13 @@ func lockCustomer(tx *gorm.DB, userID int64) error {
 	return tx.Exec(`UPDATE users SET id = id WHERE id = ?`, userID).Error
 }
 
+// lockChannel locks a channel's row until tx ends, so that what tx reads
+// of it is not changed by another transaction before tx commits — on
+// PostgreSQL as on SQLite (see lockCustomer).
+func lockChannel(tx *gorm.DB, channelID int64) error {
+	return tx.Exec(`UPDATE channels SET id = id WHERE id = ?`, channelID).Error
+}
+
 // lockPartnerEstimate locks the settings row until tx ends, before an
 // entry whose insert is conditional on the partner's estimate (the sum of
 // the totals), so that two entries at the same moment are judged one after
@@ -286,10 +293,14 @@ func (s *Store) failExtend(tx *gorm.DB, opID int64, reason string) (*Operation, 
 // deleted and journals the delete. A channel WHAPI never had
 // (StateSets.LocalDeletion) is deleted here at once, and then the operation
 // returned is nil. Any other state is refused: ErrAlreadyDeleted, or
-// ErrChannelBusy while a change of it is in flight.
+// ErrChannelBusy while a change of it is in flight — an extend settled but
+// its activeTill not read back among them.
 func (s *Store) ReserveDelete(ctx context.Context, actor Actor, channelID int64) (*Operation, error) {
 	var op *Operation
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := lockChannel(tx, channelID); err != nil {
+			return err
+		}
 		var ch Channel
 		if err := tx.First(&ch, channelID).Error; err != nil {
 			return notFound(err)
@@ -305,6 +316,13 @@ func (s *Store) ReserveDelete(ctx context.Context, actor Actor, channelID int64)
 		case ch.Status == ChannelDeleted:
 			return ErrAlreadyDeleted
 		default:
+			return ErrChannelBusy
+		}
+		// The days given back are counted from this row's activeTill, so it
+		// must be WHAPI's: an extend settled (by another instance, say)
+		// but not read back yet leaves it short. An extend still open
+		// makes the operation's insert below clash.
+		if !ch.TillConfirmed && ch.DaysAllocated > 0 {
 			return ErrChannelBusy
 		}
 		res := tx.Model(&Channel{}).Where("id = ? AND status = ?", ch.ID, ch.Status).Updates(map[string]any{"status": ChannelDeleting, "updated_at": now})

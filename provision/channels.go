@@ -627,6 +627,12 @@ func (s *Service) Delete(ctx context.Context, actor models.Actor, channelID int6
 	if err != nil || op == nil {
 		return 0, err
 	}
+	// The row as the reservation found it: no extend open, none possible
+	// from now on, its activeTill WHAPI's — another instance may have
+	// extended the channel since ch was read.
+	if ch, err = s.store.ChannelByID(ctx, channelID); err != nil {
+		return 0, err
+	}
 	ctx, cancel := s.detach(ctx)
 	defer cancel()
 	if err := s.store.MarkSent(ctx, op.ID); err != nil {

@@ -1,0 +1,61 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// A delete is reserved only on a channel whose activeTill is WHAPI's, since
+// the days it gives back are counted from it: after an extend is settled and
+// before its activeTill is read back — another instance's extend, landing
+// between this instance's read of the channel and its reservation — the
+// delete is refused as busy; once read back, it is reserved. (The
+// multi-instance test saw a delete give back 47 days where WHAPI returned
+// 54: it counted from the activeTill before another instance's extend.)
+func TestReserveDeleteWaitsForAnExtendsReadBack(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	u, err := s.CreateUser(ctx, NewUser{Email: "c@example.com", Password: "long enough pw", Role: RoleCustomer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.CreatePlan(ctx, SystemActor, PlanInput{Name: "P", MaxChannels: 2, DaysPerPeriod: 30, PeriodDays: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ActivatePlan(ctx, SystemActor, u.ID, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	ch, op, err := s.ReserveChannel(ctx, SystemActor, u.ID, "shop", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	till := time.Now().Add(6 * 24 * time.Hour).UTC().Truncate(time.Millisecond)
+	remote := RemoteChannel{WhapiID: "ABCDEF-12345", Token: "t", Mode: "trial", ActiveTill: till}
+	if _, err := s.ConfirmCreate(ctx, op.ID, remote); err != nil {
+		t.Fatal(err)
+	}
+	ext, err := s.ReserveExtend(ctx, SystemActor, ch.ID, 7, "another instance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ConfirmExtend(ctx, ext.ID); err != nil {
+		t.Fatal(err)
+	}
+	if op, err := s.ReserveDelete(ctx, SystemActor, ch.ID); !errors.Is(err, ErrChannelBusy) {
+		t.Fatalf("delete of a channel whose activeTill is not WHAPI's: %+v, %v; want ErrChannelBusy", op, err)
+	}
+	if got, _ := s.ChannelByID(ctx, ch.ID); got.Status != ChannelTrial {
+		t.Fatalf("the refused delete changed the channel: %+v", got)
+	}
+	remote.Mode, remote.ActiveTill = "live", till.Add(7*24*time.Hour)
+	if err := s.SyncChannel(ctx, ch.ID, remote); err != nil {
+		t.Fatal(err)
+	}
+	del, err := s.ReserveDelete(ctx, SystemActor, ch.ID)
+	if err != nil || del == nil || del.TillBefore == nil || !del.TillBefore.Equal(remote.ActiveTill) {
+		t.Fatalf("delete once read back: %+v, %v; want it reserved from activeTill %s", del, err, remote.ActiveTill)
+	}
+}

@@ -326,6 +326,10 @@ type ExtendInput struct {
 	ChannelID int64
 	Days      int64
 	Comment   string
+	// dueBefore, for the auto top-up, reserves the days only while the
+	// channel is still due: no paid days, or activeTill before it
+	// (models.Store.ReserveTopUp).
+	dueBefore *time.Time
 }
 
 // ValidateExtend checks the days and the comment.
@@ -397,7 +401,12 @@ func (s *Service) sendExtend(ctx context.Context, actor models.Actor, in ExtendI
 	if ch, err = s.confirmedChannel(ctx, ch); err != nil {
 		return nil, ctx, done, err
 	}
-	op, err := s.store.ReserveExtend(ctx, actor, in.ChannelID, in.Days, in.Comment)
+	var op *models.Operation
+	if in.dueBefore != nil {
+		op, err = s.store.ReserveTopUp(ctx, actor, in.ChannelID, in.Days, in.Comment, *in.dueBefore)
+	} else {
+		op, err = s.store.ReserveExtend(ctx, actor, in.ChannelID, in.Days, in.Comment)
+	}
 	if err != nil {
 		return nil, ctx, done, err
 	}

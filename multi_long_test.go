@@ -477,8 +477,11 @@ func TestLongMultiInstance(t *testing.T) {
 		kill.openOps = len(open)
 	}
 	restartBegan := time.Now()
-	victim.child = startCrashChild(t, bin, unusedDB, victim.env)
-	logs = append(logs, victim.child.log)
+	restarted := startCrashChild(t, bin, unusedDB, victim.env)
+	victim.mu.Lock()
+	victim.child = restarted
+	victim.mu.Unlock()
+	logs = append(logs, restarted.log)
 	victim.alive.Store(true)
 	kill.downFor, kill.startTook = time.Since(loadStart)-kill.at, time.Since(restartBegan)
 	if rest := multiLoad - time.Since(loadStart); rest > 0 {

@@ -73,7 +73,10 @@ import (
 //     channel with paid days; the reads (projects, list, get) change
 //     nothing, and every gate call (health, QR) carries the token of a
 //     channel of ours. No call to any other endpoint, none refused for its
-//     token, none refused by WHAPI's create limit, no 5xx.
+//     token (but a gate call for a channel WHAPI had deleted by then: a QR
+//     code fetched while another instance deleted the channel, whose owner
+//     is told to try again), none refused by WHAPI's create limit, no 5xx;
+//     no process logged an error but for that QR code.
 //   - No channel extended twice for one due period: the top-up gives a due
 //     channel one period's days (the plans' 30, more than any widening of
 //     the window), so a second automatic extend for the same due period
@@ -86,6 +89,9 @@ import (
 //   - The create budget never exceeded: no rolling 30 minutes holds more
 //     than 20 creates WHAPI served, and WHAPI never had to refuse one (429):
 //     the app refused first (429 create_budget), which the load saw.
+//   - QR codes shared: a channel's QR code is fetched from WHAPI at most
+//     once per QR lifetime between the instances (one more for a fetch
+//     lease the killed instance held).
 //
 // Every answer a client was given is checked against the outcome as in the
 // crash test (checkRecovered). -v prints the figures: requests by kind and

@@ -628,8 +628,9 @@ func (s *Service) Delete(ctx context.Context, actor models.Actor, channelID int6
 	if err != nil {
 		return 0, err
 	}
-	// The days given back are counted from activeTill: it must be WHAPI's.
-	if ch, err = s.confirmedChannel(ctx, ch); err != nil {
+	// The days given back are counted from activeTill: it must be WHAPI's
+	// (ReserveDelete refuses it otherwise).
+	if _, err = s.confirmedChannel(ctx, ch); err != nil {
 		return 0, err
 	}
 	op, err := s.store.ReserveDelete(ctx, actor, channelID)

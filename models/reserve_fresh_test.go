@@ -125,3 +125,70 @@ func TestReserveTopUpOnlyWhileDue(t *testing.T) {
 		t.Fatalf("a top-up due under a wider window: %+v, %v; want it reserved from activeTill %s", again, err, remote.ActiveTill)
 	}
 }
+
+// A reading of WHAPI taken before another instance's extend was settled
+// does not overwrite what that extend's read-back stored: SyncChannel with
+// the days allocated when WHAPI was read (ReadAt) stores nothing once an
+// extend was settled since. (The multi-instance test saw a delete give
+// back 21 days where WHAPI returned 26: a read-back from before the last
+// extend had marked its older activeTill as WHAPI's.)
+func TestSyncChannelKeepsAReadingOlderThanAnExtend(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	u, err := s.CreateUser(ctx, NewUser{Email: "c@example.com", Password: "long enough pw", Role: RoleCustomer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.CreatePlan(ctx, SystemActor, PlanInput{Name: "P", MaxChannels: 2, DaysPerPeriod: 30, PeriodDays: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ActivatePlan(ctx, SystemActor, u.ID, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	ch, op, err := s.ReserveChannel(ctx, SystemActor, u.ID, "shop", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	till := time.Now().Add(6 * 24 * time.Hour).UTC().Truncate(time.Millisecond)
+	remote := RemoteChannel{WhapiID: "ABCDEF-12345", Token: "t", Mode: "trial", ActiveTill: till}
+	if _, err := s.ConfirmCreate(ctx, op.ID, remote); err != nil {
+		t.Fatal(err)
+	}
+	// This instance reads the channel (no paid days yet), then WHAPI.
+	before, err := s.ChannelByID(ctx, ch.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := remote
+	old.ReadAt = &before.DaysAllocated
+	// Meanwhile another instance extends it by 5 days and reads it back.
+	ext, err := s.ReserveExtend(ctx, SystemActor, ch.ID, 5, "another instance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ConfirmExtend(ctx, ext.ID); err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.ChannelByID(ctx, ch.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := remote
+	fresh.Mode, fresh.ActiveTill, fresh.ReadAt = "live", till.Add(5*24*time.Hour), &after.DaysAllocated
+	if err := s.SyncChannel(ctx, ch.ID, fresh); err != nil {
+		t.Fatal(err)
+	}
+	// This instance's older reading arrives last.
+	if err := s.SyncChannel(ctx, ch.ID, old); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ChannelByID(ctx, ch.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.TillConfirmed || got.ActiveTill == nil || !got.ActiveTill.Equal(fresh.ActiveTill) || got.Mode != "live" {
+		t.Fatalf("after an older reading: activeTill %v (confirmed %v), mode %s; want %s from the newer one, live",
+			got.ActiveTill, got.TillConfirmed, got.Mode, fresh.ActiveTill)
+	}
+}

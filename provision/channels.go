@@ -785,6 +785,11 @@ func (s *Service) syncLocked(ctx context.Context, ch *models.Channel) (*models.C
 // stopped (whether it would start it is undocumented).
 func (s *Service) record(ctx context.Context, ch *models.Channel, remote *whapi.Channel) error {
 	rc := remoteOf(remote)
+	// ch is the channel as it was when WHAPI was read: an extend settled
+	// since (by another instance: this process's lock is its own) makes
+	// the reading too old to store.
+	readAt := ch.DaysAllocated
+	rc.ReadAt = &readAt
 	if meantToRun(ch) && rc.Stopped && rc.ActiveTill.After(s.now()) {
 		rc = s.startMeant(ctx, ch, rc)
 	}

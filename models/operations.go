@@ -220,6 +220,26 @@ func (s *Store) ReserveTopUp(ctx context.Context, actor Actor, channelID, days i
 	return s.reserveExtend(ctx, actor, channelID, days, comment, &until)
 }
 
+// extendable says whether ch, as read, takes an extend: a channel WHAPI
+// holds in a state that takes days, whose activeTill is WHAPI's (not
+// extended since it was read back), and — with dueBefore, for the
+// top-up — still due: no paid days, or activeTill before dueBefore.
+func (s *Store) extendable(ch *Channel, dueBefore *time.Time) error {
+	if ch.WhapiID == nil || !inSet(s.states.Extendable, ch.Status) {
+		return ErrChannelBusy
+	}
+	if !ch.TillConfirmed && ch.DaysAllocated > 0 {
+		if dueBefore != nil {
+			return ErrNotDue // judged again, once read back, by a later run
+		}
+		return ErrChannelBusy
+	}
+	if dueBefore != nil && ch.DaysAllocated > 0 && ch.ActiveTill != nil && !ch.ActiveTill.Before(*dueBefore) {
+		return ErrNotDue
+	}
+	return nil
+}
+
 func (s *Store) reserveExtend(ctx context.Context, actor Actor, channelID, days int64, comment string, dueBefore *time.Time) (*Operation, error) {
 	var op Operation
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -227,8 +247,10 @@ func (s *Store) reserveExtend(ctx context.Context, actor Actor, channelID, days 
 		if err := tx.First(&ch, channelID).Error; err != nil {
 			return notFound(err)
 		}
-		if ch.WhapiID == nil || !inSet(s.states.Extendable, ch.Status) {
-			return ErrChannelBusy
+		// Judged on this reading first, so that a refusal writes nothing;
+		// and again once the operation is journalled (below).
+		if err := s.extendable(&ch, dueBefore); err != nil {
+			return err
 		}
 		if s.states.revives(ch.Status) {
 			// Days bring an expired channel back: it takes a plan slot again,
@@ -246,18 +268,8 @@ func (s *Store) reserveExtend(ctx context.Context, actor Actor, channelID, days 
 		if err := s.reread(tx, &ch); err != nil {
 			return err
 		}
-		if ch.WhapiID == nil || !inSet(s.states.Extendable, ch.Status) {
-			return ErrChannelBusy
-		}
-		if !ch.TillConfirmed && ch.DaysAllocated > 0 {
-			// Extended (settled) since ch was first read, not read back yet.
-			if dueBefore != nil {
-				return ErrNotDue // judged again, once read back, by a later run
-			}
-			return ErrChannelBusy
-		}
-		if dueBefore != nil && ch.DaysAllocated > 0 && ch.ActiveTill != nil && !ch.ActiveTill.Before(*dueBefore) {
-			return ErrNotDue
+		if err := s.extendable(&ch, dueBefore); err != nil {
+			return err
 		}
 		if err := tx.Model(&Operation{}).Where("id = ?", op.ID).UpdateColumn("till_before", ch.ActiveTill).Error; err != nil {
 			return err
@@ -362,6 +374,9 @@ func (s *Store) ReserveDelete(ctx context.Context, actor Actor, channelID int64)
 			return ErrAlreadyDeleted
 		default:
 			return ErrChannelBusy
+		}
+		if !ch.TillConfirmed && ch.DaysAllocated > 0 {
+			return ErrChannelBusy // judged again below, once the operation is journalled
 		}
 		op = &Operation{Kind: OpDelete, ChannelID: ch.ID, UserID: ch.UserID, Actor: actor.Email, State: OpReserved,
 			TillBefore: ch.ActiveTill, Result: string(ch.Status), Boot: s.boot, CreatedAt: now, UpdatedAt: now}

@@ -39,9 +39,12 @@ test-pg:
 	scripts/test-pg.sh $(GO) test -race -count=1 ./...
 
 ## test-long: the long tests (build tag "long"): the seeded 1,000-fault campaign, the crash test of
-## the real binary (SIGKILL under load, restart, reconcile) and the 60 s soak test; a few minutes
+## the real binary (SIGKILL under load, restart, reconcile), the 60 s soak test, and then, on a
+## throwaway PostgreSQL (scripts/test-pg.sh), three instances of the binary on one database under
+## a 60 s round-robin load with one of them SIGKILLed and restarted; several minutes
 test-long:
-	$(GO) test -race -count=1 -v -tags long -run '^TestLong' -timeout 20m ./...
+	$(GO) test -race -count=1 -v -tags long -run '^TestLong' -skip '^TestLongMultiInstance' -timeout 20m ./...
+	scripts/test-pg.sh $(GO) test -race -count=1 -v -tags long -run '^TestLongMultiInstance' -timeout 20m .
 
 ## generate: regenerate templ components (the generated code is committed)
 generate:

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"whapidesk/handlers"
 )
@@ -116,11 +117,43 @@ var settings = []setting{
 		into:  func(c *Config) any { return &c.Brand },
 	},
 	{
+		flag: "reconcile-every", env: "WHAPIDESK_RECONCILE_EVERY", def: "10m", scope: serveCommands,
+		usage: "how often the background reconcile compares the channels with WHAPI and settles what a lost answer or a crash left open, " +
+			"as a duration like 10m or 30s, from 5s to 24h. With several instances it still runs once per interval in all",
+	},
+	{
+		flag: "topup-every", env: "WHAPIDESK_TOPUP_EVERY", def: "15m", scope: serveCommands,
+		usage: "how often the automatic top-up looks for channels of auto-mode customers that are due for days, " +
+			"as a duration like 15m or 30s, from 5s to 24h. With several instances it still runs once per interval in all",
+	},
+	{
 		flag: "trusted-proxies", env: "WHAPIDESK_TRUSTED_PROXIES", shown: "none", scope: serveCommands,
 		usage: "comma-separated CIDRs (like 10.0.0.0/8) of reverse proxies. A request whose peer is in one of them " +
 			"gets its client address from X-Forwarded-For: the nearest address there that is not in these CIDRs. " +
 			"Unset: the client is the connection's peer and proxy headers are ignored",
 	},
+}
+
+// The bounds of a background job's interval (--reconcile-every,
+// --topup-every): a run every few seconds is already far more than the
+// work needs (and what the long tests use); more than a day apart, a
+// channel due for days could expire before its top-up.
+const (
+	minJobEvery = 5 * time.Second
+	maxJobEvery = 24 * time.Hour
+)
+
+// parseJobEvery reads the interval setting env (its flag's value raw): a
+// Go duration from minJobEvery to maxJobEvery.
+func parseJobEvery(env, raw string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(raw))
+	if err != nil {
+		return 0, fmt.Errorf("config: %s %q is not a duration: give one like 15m, 90s or 1h", env, raw)
+	}
+	if d < minJobEvery || d > maxJobEvery {
+		return 0, fmt.Errorf("config: %s %s is out of range: give a duration from %s to %s", env, d, minJobEvery, maxJobEvery)
+	}
+	return d, nil
 }
 
 // isBool says whether the setting is a switch.

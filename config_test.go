@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"whapidesk/internal/testenv"
 )
@@ -281,6 +282,8 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 			return "gate2.example.com"
 		case s.env == "WHAPIDESK_DATABASE_URL":
 			return "postgres://whapidesk@db.example/whapidesk"
+		case strings.HasSuffix(s.env, "_EVERY"):
+			return "90s"
 		case strings.HasSuffix(s.env, "_URL"):
 			return "https://" + strings.ToLower(s.env) + ".example"
 		}
@@ -290,6 +293,10 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 		t.Helper()
 		for _, s := range settings {
 			switch {
+			case s.env == "WHAPIDESK_RECONCILE_EVERY" || s.env == "WHAPIDESK_TOPUP_EVERY":
+				if cfg.ReconcileEvery != 90*time.Second || cfg.TopUpEvery != 90*time.Second {
+					t.Errorf("%s: ReconcileEvery = %s, TopUpEvery = %s", s.env, cfg.ReconcileEvery, cfg.TopUpEvery)
+				}
 			case s.into == nil && s.env == "WHAPIDESK_GATE_HOSTS":
 				if len(cfg.GateHosts) != 1 || cfg.GateHosts[0] != value(s) {
 					t.Errorf("%s: GateHosts = %v", s.env, cfg.GateHosts)

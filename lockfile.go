@@ -77,6 +77,9 @@ func tryLock(db, doing string) (*dbLock, error) {
 // describe replaces what the lock file says this process does: doing,
 // then the pid and, when not "", the address it serves on.
 func (l *dbLock) describe(doing, addr string) error {
+	if l == nil || l.f == nil {
+		return nil // no lock file: PostgreSQL (see lockToServe)
+	}
 	who := fmt.Sprintf("pid %d", os.Getpid())
 	if addr != "" {
 		who += ", addr " + addr

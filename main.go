@@ -61,6 +61,9 @@ type Config struct {
 	// GateHosts are the hosts besides the gate URL's domain that may serve
 	// a channel's gate calls (whapi.WithGateHosts).
 	GateHosts []string
+	// ReconcileEvery and TopUpEvery are the background jobs' intervals
+	// (0: jobs' defaults).
+	ReconcileEvery, TopUpEvery time.Duration
 }
 
 // Validate fails fast on a configuration that cannot work.
@@ -215,6 +218,12 @@ func parseServeFlags(cmd string, args []string, stderr io.Writer) (Config, error
 		return cfg, fmt.Errorf("config: %w", err)
 	}
 	cfg.GateHosts = hosts
+	if cfg.ReconcileEvery, err = parseJobEvery("WHAPIDESK_RECONCILE_EVERY (--reconcile-every)", fs.Lookup("reconcile-every").Value.String()); err != nil {
+		return cfg, err
+	}
+	if cfg.TopUpEvery, err = parseJobEvery("WHAPIDESK_TOPUP_EVERY (--topup-every)", fs.Lookup("topup-every").Value.String()); err != nil {
+		return cfg, err
+	}
 	return cfg, cfg.Validate()
 }
 
@@ -368,7 +377,8 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	checkKeyMatches(ctx, cfg, svc, log)
 	// Background work: River's queue in the database (the jobs package),
 	// started once the store is open and stopped before it closes.
-	queue, err := jobs.Open(ctx, cfg.database(), jobs.Config{Work: svc, Sessions: store, Log: log})
+	queue, err := jobs.Open(ctx, cfg.database(), jobs.Config{Work: svc, Sessions: store, Log: log,
+		ReconcileEvery: cfg.ReconcileEvery, TopUpEvery: cfg.TopUpEvery})
 	if err != nil {
 		return err
 	}

@@ -455,6 +455,11 @@ type RemoteChannel struct {
 	// Stopped is WHAPI's "stopped": the line does not run (its days ran
 	// out, or it was stopped and not started since).
 	Stopped bool
+	// ReadAt, when set, is the channel's days_allocated as it was before
+	// WHAPI was read: SyncChannel stores the reading only if no extend was
+	// settled since, for a reading taken before another instance's extend
+	// must not overwrite the activeTill that extend's read-back stored.
+	ReadAt *int64
 }
 
 // statusFor derives whapidesk's status from WHAPI's view.
@@ -522,13 +527,17 @@ func (s *Store) FailCreate(ctx context.Context, opID int64, reason string) error
 	})
 }
 
-// SyncChannel stores what WHAPI says of a live or expired channel now.
+// SyncChannel stores what WHAPI says of a live or expired channel now
+// (with r.ReadAt: unless an extend was settled since WHAPI was read; the
+// channel then waits for a later reading).
 func (s *Store) SyncChannel(ctx context.Context, id int64, r RemoteChannel) error {
 	now := s.now()
-	return s.db.WithContext(ctx).Model(&Channel{}).
-		Where("id = ? AND status IN ?", id, s.states.AtWhapi).
-		Updates(map[string]any{"status": statusFor(r, now), "stopped": stoppedFor(r, now), "mode": r.Mode, "trial_ends_at": r.TrialEnds,
-			"active_till": r.ActiveTill, "api_url": r.APIURL, "last_synced_at": now, "till_confirmed": true, "updated_at": now}).Error
+	q := s.db.WithContext(ctx).Model(&Channel{}).Where("id = ? AND status IN ?", id, s.states.AtWhapi)
+	if r.ReadAt != nil {
+		q = q.Where("days_allocated = ?", *r.ReadAt)
+	}
+	return q.Updates(map[string]any{"status": statusFor(r, now), "stopped": stoppedFor(r, now), "mode": r.Mode, "trial_ends_at": r.TrialEnds,
+		"active_till": r.ActiveTill, "api_url": r.APIURL, "last_synced_at": now, "till_confirmed": true, "updated_at": now}).Error
 }
 
 // SetStopped records that a running channel is stopped (or runs again):

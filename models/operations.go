@@ -80,6 +80,21 @@ func (s *Store) settle(tx *gorm.DB, opID int64, to OpState, result string) (*Ope
 	return &op, nil
 }
 
+// reread reads ch again inside tx, after tx journalled an operation of it.
+// The database allows one open operation per channel, so that insert waited
+// for any other change of the channel still open to settle (and its
+// settling updates the operation before the channel, as tx does: the two
+// never wait on each other). What it settled shows now, even when it was
+// settled after ch was first read: by another instance, say.
+func (s *Store) reread(tx *gorm.DB, ch *Channel) error {
+	var fresh Channel
+	if err := tx.First(&fresh, ch.ID).Error; err != nil {
+		return notFound(err)
+	}
+	*ch = fresh
+	return nil
+}
+
 // createOp journals an operation. The database allows one open operation
 // per channel (migration 0005), so a clash means another change of the
 // channel is not settled yet: ErrChannelBusy.
@@ -185,17 +200,58 @@ func (s *Store) OpenOperations(ctx context.Context, olderThan time.Time) ([]Oper
 	return ops, err
 }
 
+// ErrNotDue is ReserveTopUp's refusal: the channel is not due for days
+// (another extend, another instance's maybe, got there first).
+var ErrNotDue = errors.New("the channel is not due for days")
+
 // ReserveExtend debits days from the channel owner's balance (conditional
-// update + ledger row) and journals the extend, in one transaction.
+// update + ledger row) and journals the extend, in one transaction. The
+// channel's activeTill must be WHAPI's (read back after its last extend),
+// or it is ErrChannelBusy: an extend left unanswered is judged from it.
 func (s *Store) ReserveExtend(ctx context.Context, actor Actor, channelID, days int64, comment string) (*Operation, error) {
+	return s.reserveExtend(ctx, actor, channelID, days, comment, nil)
+}
+
+// ReserveTopUp is ReserveExtend for the automatic top-up: it reserves only
+// while the channel is due — no paid days yet, or its activeTill before
+// until — as the channel is once the reservation holds it; otherwise
+// ErrNotDue. Several instances may find one channel due at once: the first
+// to reserve extends it, the others find it no longer due.
+func (s *Store) ReserveTopUp(ctx context.Context, actor Actor, channelID, days int64, comment string, until time.Time) (*Operation, error) {
+	return s.reserveExtend(ctx, actor, channelID, days, comment, &until)
+}
+
+// extendable says whether ch, as read, takes an extend: a channel WHAPI
+// holds in a state that takes days, whose activeTill is WHAPI's (not
+// extended since it was read back), and — with dueBefore, for the
+// top-up — still due: no paid days, or activeTill before dueBefore.
+func (s *Store) extendable(ch *Channel, dueBefore *time.Time) error {
+	if ch.WhapiID == nil || !inSet(s.states.Extendable, ch.Status) {
+		return ErrChannelBusy
+	}
+	if !ch.TillConfirmed && ch.DaysAllocated > 0 {
+		if dueBefore != nil {
+			return ErrNotDue // judged again, once read back, by a later run
+		}
+		return ErrChannelBusy
+	}
+	if dueBefore != nil && ch.DaysAllocated > 0 && ch.ActiveTill != nil && !ch.ActiveTill.Before(*dueBefore) {
+		return ErrNotDue
+	}
+	return nil
+}
+
+func (s *Store) reserveExtend(ctx context.Context, actor Actor, channelID, days int64, comment string, dueBefore *time.Time) (*Operation, error) {
 	var op Operation
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var ch Channel
 		if err := tx.First(&ch, channelID).Error; err != nil {
 			return notFound(err)
 		}
-		if ch.WhapiID == nil || !inSet(s.states.Extendable, ch.Status) {
-			return ErrChannelBusy
+		// Judged on this reading first, so that a refusal writes nothing;
+		// and again once the operation is journalled (below).
+		if err := s.extendable(&ch, dueBefore); err != nil {
+			return err
 		}
 		if s.states.revives(ch.Status) {
 			// Days bring an expired channel back: it takes a plan slot again,
@@ -210,6 +266,16 @@ func (s *Store) ReserveExtend(ctx context.Context, actor Actor, channelID, days 
 		if err := createOp(tx, &op); err != nil {
 			return err
 		}
+		if err := s.reread(tx, &ch); err != nil {
+			return err
+		}
+		if err := s.extendable(&ch, dueBefore); err != nil {
+			return err
+		}
+		if err := tx.Model(&Operation{}).Where("id = ?", op.ID).UpdateColumn("till_before", ch.ActiveTill).Error; err != nil {
+			return err
+		}
+		op.TillBefore = ch.ActiveTill
 		cid, oid := ch.ID, op.ID
 		if err := s.addDays(tx, LedgerEntry{UserID: ch.UserID, ChannelID: &cid, OpID: &oid, Delta: -days, Kind: LedgerAllocation,
 			Comment: comment, Actor: actor.Email}); err != nil {
@@ -287,7 +353,9 @@ func (s *Store) failExtend(tx *gorm.DB, opID int64, reason string) (*Operation, 
 // deleted and journals the delete. A channel WHAPI never had
 // (StateSets.LocalDeletion) is deleted here at once, and then the operation
 // returned is nil. Any other state is refused: ErrAlreadyDeleted, or
-// ErrChannelBusy while a change of it is in flight.
+// ErrChannelBusy while a change of it is in flight — an extend settled but
+// its activeTill not read back among them. The operation's TillBefore is
+// the activeTill the channel has once the reservation holds it.
 func (s *Store) ReserveDelete(ctx context.Context, actor Actor, channelID int64) (*Operation, error) {
 	var op *Operation
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -308,6 +376,14 @@ func (s *Store) ReserveDelete(ctx context.Context, actor Actor, channelID int64)
 		default:
 			return ErrChannelBusy
 		}
+		if !ch.TillConfirmed && ch.DaysAllocated > 0 {
+			return ErrChannelBusy // judged again below, once the operation is journalled
+		}
+		op = &Operation{Kind: OpDelete, ChannelID: ch.ID, UserID: ch.UserID, Actor: actor.Email, State: OpReserved,
+			TillBefore: ch.ActiveTill, Result: string(ch.Status), Boot: s.boot, CreatedAt: now, UpdatedAt: now}
+		if err := createOp(tx, op); err != nil {
+			return err
+		}
 		res := tx.Model(&Channel{}).Where("id = ? AND status = ?", ch.ID, ch.Status).Updates(map[string]any{"status": ChannelDeleting, "updated_at": now})
 		if res.Error != nil {
 			return res.Error
@@ -315,11 +391,19 @@ func (s *Store) ReserveDelete(ctx context.Context, actor Actor, channelID int64)
 		if res.RowsAffected != 1 {
 			return ErrChannelBusy
 		}
-		op = &Operation{Kind: OpDelete, ChannelID: ch.ID, UserID: ch.UserID, Actor: actor.Email, State: OpReserved,
-			TillBefore: ch.ActiveTill, Result: string(ch.Status), Boot: s.boot, CreatedAt: now, UpdatedAt: now}
-		if err := createOp(tx, op); err != nil {
+		// The days given back are counted from the activeTill the channel
+		// has now, so it must be WHAPI's: an extend settled since ch was
+		// read (another instance's, say) and not read back leaves it short.
+		if err := s.reread(tx, &ch); err != nil {
 			return err
 		}
+		if !ch.TillConfirmed && ch.DaysAllocated > 0 {
+			return ErrChannelBusy
+		}
+		if err := tx.Model(&Operation{}).Where("id = ?", op.ID).UpdateColumn("till_before", ch.ActiveTill).Error; err != nil {
+			return err
+		}
+		op.TillBefore = ch.ActiveTill
 		return s.audit(tx, actor, "channel.delete", channelTarget(&ch), "delete requested")
 	})
 	return op, err

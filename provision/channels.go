@@ -326,6 +326,10 @@ type ExtendInput struct {
 	ChannelID int64
 	Days      int64
 	Comment   string
+	// dueBefore, for the auto top-up, reserves the days only while the
+	// channel is still due: no paid days, or activeTill before it
+	// (models.Store.ReserveTopUp).
+	dueBefore *time.Time
 }
 
 // ValidateExtend checks the days and the comment.
@@ -397,7 +401,12 @@ func (s *Service) sendExtend(ctx context.Context, actor models.Actor, in ExtendI
 	if ch, err = s.confirmedChannel(ctx, ch); err != nil {
 		return nil, ctx, done, err
 	}
-	op, err := s.store.ReserveExtend(ctx, actor, in.ChannelID, in.Days, in.Comment)
+	var op *models.Operation
+	if in.dueBefore != nil {
+		op, err = s.store.ReserveTopUp(ctx, actor, in.ChannelID, in.Days, in.Comment, *in.dueBefore)
+	} else {
+		op, err = s.store.ReserveExtend(ctx, actor, in.ChannelID, in.Days, in.Comment)
+	}
 	if err != nil {
 		return nil, ctx, done, err
 	}
@@ -619,12 +628,19 @@ func (s *Service) Delete(ctx context.Context, actor models.Actor, channelID int6
 	if err != nil {
 		return 0, err
 	}
-	// The days given back are counted from activeTill: it must be WHAPI's.
-	if ch, err = s.confirmedChannel(ctx, ch); err != nil {
+	// The days given back are counted from activeTill: it must be WHAPI's
+	// (ReserveDelete refuses it otherwise).
+	if _, err = s.confirmedChannel(ctx, ch); err != nil {
 		return 0, err
 	}
 	op, err := s.store.ReserveDelete(ctx, actor, channelID)
 	if err != nil || op == nil {
+		return 0, err
+	}
+	// The row as the reservation found it: no extend open, none possible
+	// from now on, its activeTill WHAPI's — another instance may have
+	// extended the channel since ch was read.
+	if ch, err = s.store.ChannelByID(ctx, channelID); err != nil {
 		return 0, err
 	}
 	ctx, cancel := s.detach(ctx)
@@ -769,6 +785,11 @@ func (s *Service) syncLocked(ctx context.Context, ch *models.Channel) (*models.C
 // stopped (whether it would start it is undocumented).
 func (s *Service) record(ctx context.Context, ch *models.Channel, remote *whapi.Channel) error {
 	rc := remoteOf(remote)
+	// ch is the channel as it was when WHAPI was read: an extend settled
+	// since (by another instance: this process's lock is its own) makes
+	// the reading too old to store.
+	readAt := ch.DaysAllocated
+	rc.ReadAt = &readAt
 	if meantToRun(ch) && rc.Stopped && rc.ActiveTill.After(s.now()) {
 		rc = s.startMeant(ctx, ch, rc)
 	}

@@ -125,10 +125,17 @@ func (s *Service) topUpOne(ctx context.Context, actor models.Actor, c models.Top
 	if ch.DaysAllocated > 0 && ch.ActiveTill != nil && !ch.ActiveTill.Before(until) {
 		return nil, nil
 	}
+	// Due as judged here, and still due once the days are reserved: another
+	// instance may extend the channel between the two (its lock is this
+	// process's only).
+	in.dueBefore = &until
 	x, _, done, err := s.sendExtend(ctx, actor, in)
 	done()
 	if errors.Is(err, models.ErrInsufficientBalance) {
 		return nil, nil // another top-up of the same customer took the days first
+	}
+	if errors.Is(err, models.ErrNotDue) {
+		return nil, nil // another run (another instance's) extended it first
 	}
 	if errors.Is(err, models.ErrPlanLimit) {
 		return nil, nil // an expired channel of a full plan stays expired

@@ -677,6 +677,10 @@ func errClass(err error) (string, bool) {
 		return "already deleted", true
 	case errors.Is(err, models.ErrAlreadyOnPlan):
 		return "already on plan", true
+	case errors.As(err, new(*models.PlanTooSmallError)):
+		// A plan change that would leave the customer more live channels
+		// than the new plan allows is refused, as designed.
+		return "plan too small for the live channels", true
 	case errors.Is(err, ErrNoQR):
 		return "no QR now", true
 	case errors.Is(err, ErrAlreadyLinked):

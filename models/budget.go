@@ -70,7 +70,7 @@ const shareSQL = `COALESCE((SELECT p.max_channels FROM subscriptions s JOIN plan
 // while the partner-wide count in b.Window is below b.Limit, the
 // customer's count below their share (shareSQL) and WHAPI has not said
 // its budget is spent (BlockCreates). On PostgreSQL the transaction first
-// locks the one create_budget row (UPDATE … SET id = id), which queues
+// locks the one create_budget row (lockRows), which queues
 // concurrent claims, so they never pass the limits together; SQLite's
 // IMMEDIATE transactions run one at a time on the one write connection
 // and need no lock. Attempts older than the window are pruned in the same
@@ -113,7 +113,7 @@ func (s *Store) claimCreate(tx *gorm.DB, userID int64, b CreateBudget, at time.T
 	// The lock is PostgreSQL's: on SQLite the IMMEDIATE transaction holds
 	// the one write lock already.
 	if s.pg {
-		if err := tx.Exec(`UPDATE create_budget SET id = id WHERE id = 1`).Error; err != nil {
+		if _, err := lockRows(tx, "create_budget", "id = 1"); err != nil {
 			return 0, err
 		}
 	}
@@ -229,17 +229,17 @@ func (s *Store) ClaimPairingCode(ctx context.Context, actor Actor, ch *Channel, 
 	since := at.Add(-l.Window)
 	var le *LimitError
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Exec(`UPDATE users SET id = id WHERE id = ?`, ch.UserID)
-		if res.Error != nil {
-			return res.Error
+		locked, err := lockRows(tx, "users", "id = ?", ch.UserID)
+		if err != nil {
+			return err
 		}
-		if res.RowsAffected == 0 {
+		if locked == 0 {
 			return ErrNotFound
 		}
 		if err := tx.Exec(`DELETE FROM pairing_codes WHERE created_at <= ?`, since).Error; err != nil {
 			return err
 		}
-		res = tx.Exec(`INSERT INTO pairing_codes (channel_id, user_id, created_at)
+		res := tx.Exec(`INSERT INTO pairing_codes (channel_id, user_id, created_at)
 			SELECT ?, ?, ?
 			WHERE (SELECT COUNT(*) FROM pairing_codes WHERE channel_id = ? AND created_at > ?) < ?
 			  AND (SELECT COUNT(*) FROM pairing_codes WHERE user_id = ? AND created_at > ?) < ?`,

@@ -137,16 +137,15 @@ func (s *Store) checkFreeSlot(tx *gorm.DB, userID, channelID int64) error {
 	return nil
 }
 
-// lockCustomer locks the user's row until tx ends (a write that changes
-// nothing), before a check-then-write of theirs that SQL cannot say in one
-// conditional statement: a count of their channels, then an insert.
-// SQLite's IMMEDIATE transactions already run one at a time; PostgreSQL's
-// READ COMMITTED would let two of them count the same rows and both
-// write, and this row lock queues them instead. The same statement runs
-// on both (SQLite has no SELECT … FOR UPDATE); it changes no column a
-// trigger watches.
+// lockCustomer locks the user's row until tx ends (lockRows), before a
+// check-then-write of theirs that SQL cannot say in one conditional
+// statement: a count of their channels, then an insert. SQLite's
+// IMMEDIATE transactions already run one at a time; PostgreSQL's READ
+// COMMITTED would let two of them count the same rows and both write, and
+// this row lock queues them instead.
 func lockCustomer(tx *gorm.DB, userID int64) error {
-	return tx.Exec(`UPDATE users SET id = id WHERE id = ?`, userID).Error
+	_, err := lockRows(tx, "users", "id = ?", userID)
+	return err
 }
 
 // lockPartnerEstimate locks the settings row until tx ends, before an
@@ -154,7 +153,8 @@ func lockCustomer(tx *gorm.DB, userID int64) error {
 // the totals), so that two entries at the same moment are judged one after
 // the other on PostgreSQL as on SQLite (see lockCustomer).
 func lockPartnerEstimate(tx *gorm.DB) error {
-	return tx.Exec(`UPDATE settings SET id = id WHERE id = 1`).Error
+	_, err := lockRows(tx, "settings", "id = 1")
+	return err
 }
 
 // MarkSent records that an operation is about to reach WHAPI. From here on

@@ -84,7 +84,7 @@ func (s *Store) UpdatePlan(ctx context.Context, actor Actor, id int64, in PlanIn
 			// before the count below, and one that starts after it waits and
 			// counts against the new limit. SQLite's single writer
 			// serialises this already; PostgreSQL needs it.
-			if err := lockPlanCustomers(tx, s.pg, p.ID); err != nil {
+			if err := lockPlanCustomers(tx, p.ID); err != nil {
 				return err
 			}
 			var most int64
@@ -179,14 +179,9 @@ func planDetail(p *Plan) string {
 }
 
 // lockPlanCustomers locks the rows of the plan's active customers until tx
-// ends, in id order on PostgreSQL (FOR UPDATE), so that two admins at once
-// cannot deadlock on them; on SQLite the write transaction holds the
-// database already, and the write that changes nothing is enough.
-func lockPlanCustomers(tx *gorm.DB, postgres bool, planID int64) error {
-	const customers = `SELECT user_id FROM subscriptions WHERE status = 'active' AND plan_id = ?`
-	if postgres {
-		var ids []int64
-		return tx.Raw(`SELECT id FROM users WHERE id IN (`+customers+`) ORDER BY id FOR UPDATE`, planID).Scan(&ids).Error
-	}
-	return tx.Exec(`UPDATE users SET id = id WHERE id IN (`+customers+`)`, planID).Error
+// ends (lockRows: in id order, so that two admins at once cannot deadlock
+// on them).
+func lockPlanCustomers(tx *gorm.DB, planID int64) error {
+	_, err := lockRows(tx, "users", `id IN (SELECT user_id FROM subscriptions WHERE status = 'active' AND plan_id = ?)`, planID)
+	return err
 }

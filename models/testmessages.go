@@ -62,14 +62,14 @@ func (s *Store) ClaimTestMessage(ctx context.Context, actor Actor, channelID int
 	since := at.Add(-window)
 	var out TestMessageClaim
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Exec(`UPDATE channels SET id = id WHERE id = ?`, channelID)
-		if res.Error != nil {
-			return res.Error
+		n, err := lockRows(tx, "channels", "id = ?", channelID)
+		if err != nil {
+			return err
 		}
-		if res.RowsAffected == 0 {
+		if n == 0 {
 			return ErrNotFound
 		}
-		res = tx.Exec(`INSERT INTO test_messages (channel_id, actor, to_masked, created_at, outcome)
+		res := tx.Exec(`INSERT INTO test_messages (channel_id, actor, to_masked, created_at, outcome)
 			SELECT ?, ?, ?, ?, ?
 			WHERE (SELECT COUNT(*) FROM test_messages WHERE channel_id = ? AND created_at > ?) < ?`,
 			channelID, actor.Email, toMasked, at, TestMessagePending, channelID, since, limit)

@@ -43,6 +43,16 @@ func (h *Handler) Routes(e *echo.Echo) {
 	// channel's secret in the address is the credential (handlers/hooks.go).
 	e.POST(hookPrefix+":secret", h.receiveWHAPIHook, middleware.BodyLimit(hookBodyLimit))
 
+	// Connect links: one channel's connect page for whoever holds the link,
+	// no session and no session CSRF token; the token in the address is
+	// the credential, and forms carry one derived from it
+	// (handlers/connect_links.go).
+	e.GET(provision.ConnectLinkPath+":token", h.showConnectLinkPage)
+	e.GET(provision.ConnectLinkPath+":token/status", h.connectLinkStatus)
+	e.GET(provision.ConnectLinkPath+":token/qr.png", h.connectLinkQRImage)
+	e.POST(provision.ConnectLinkPath+":token/pairing", h.connectLinkPairing)
+	e.POST(provision.ConnectLinkPath+":token/reconnect", h.connectLinkReconnect)
+
 	// Pages and forms: session cookie + CSRF token.
 	web := e.Group("", h.loadSession, h.csrf)
 
@@ -176,6 +186,9 @@ func (h *Handler) Routes(e *echo.Echo) {
 	api.DELETE("/channels/:id", h.apiDeleteChannel, h.apiRequireUser)
 	api.GET("/channels/:id/qr", h.apiChannelQR) // its owner only
 	api.POST("/channels/:id/test-message", h.apiSendTestMessage, h.apiRequireUser)
+	// API: connect links (owners and admins; someone else's is "not found").
+	api.POST("/channels/:id/connect-links", h.apiCreateConnectLink)
+	api.DELETE("/connect-links/:id", h.apiRevokeConnectLink)
 	apiAdmin.POST("/channels/:id/extend", h.apiExtendChannel)
 	apiAdmin.POST("/channels/:id/restart", h.apiChannelLine(provision.ActRestart))
 	apiAdmin.POST("/channels/:id/stop", h.apiChannelLine(provision.ActStop))

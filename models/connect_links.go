@@ -112,3 +112,13 @@ func (s *Store) useConnectLinks(tx *gorm.DB, channelID int64, now time.Time) err
 }
 
 func linkTarget(id int64) string { return "channel " + strconv.FormatInt(id, 10) }
+
+// CountLoginAttempts counts the throttle's attempts of one key since since,
+// without claiming one: a read, for a check that must not write (a connect
+// link's page polls every second).
+func (s *Store) CountLoginAttempts(ctx context.Context, kind, key string, since time.Time) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Raw(`SELECT count(*) FROM login_attempts WHERE kind = ? AND key = ? AND created_at >= ?`,
+		kind, key, since.UTC().Truncate(time.Microsecond)).Scan(&n).Error
+	return n, err
+}

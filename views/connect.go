@@ -38,6 +38,9 @@ type ConnectStatus struct {
 	CSRF         string
 	// Demo is the demo's "simulate scanning" box (demo mode only).
 	Demo *DemoScan
+	// LinkMode: the page is opened by a connect link, without an account
+	// (connect_link.templ): no way back into the app is offered.
+	LinkMode bool
 
 	// Title heads the card and Announce is the status line, in the page's
 	// ARIA live region; the partial updates both out of band when the step

@@ -194,7 +194,8 @@ func (h *Handler) connectView(c echo.Context, ch *models.Channel) views.ConnectV
 	s, _ := h.connectStatusView(c, ch, h.svc.Now(), "")
 	s.AnnounceOOB, s.DropPairing = false, false
 	v := views.ConnectView{ChannelID: ch.ID, ChannelName: ch.Name, Status: s, ShowPairing: connectCanPair(s.Step),
-		Pairing: views.Pairing{Action: connectPath(ch.ID, "/pairing")}, TestMessage: h.custTestMessageSlot(c, ch, s.Step)}
+		Pairing: views.Pairing{Action: connectPath(ch.ID, "/pairing")}, TestMessage: h.custTestMessageSlot(c, ch, s.Step),
+		Share: h.shareLinks(c, ch, custChannelBase(ch.ID), nil, "")}
 	if ch.Phone != "" {
 		v.Pairing.Phone = "+" + ch.Phone
 	}

@@ -152,13 +152,22 @@ func (h *Handler) linkEnded(c echo.Context, err error) error {
 // under the link's path and nothing that leads into the app.
 func (h *Handler) linkStatusView(c echo.Context, ch *models.Channel, token string, since time.Time, shown string) (views.ConnectStatus, bool) {
 	s, unchanged := h.connectStatusView(c, ch, since, shown)
-	rebase := strings.NewReplacer(
-		"/app/channels/"+strconv.FormatInt(ch.ID, 10)+"/qr.png", linkPath(token, "/qr.png"),
-		connectPath(ch.ID, ""), linkPath(token, ""))
-	s.ImageURL, s.PollURL = rebase.Replace(s.ImageURL), rebase.Replace(s.PollURL)
-	s.RetryURL, s.ConnectURL, s.ReconnectURL = rebase.Replace(s.RetryURL), rebase.Replace(s.ConnectURL), rebase.Replace(s.ReconnectURL)
-	s.CSRF, s.Demo, s.LinkMode = linkFormToken(token), nil, true
+	rebaseStatus(&s, ch.ID, linkPath(token, ""), linkFormToken(token))
 	return s, unchanged
+}
+
+// rebaseStatus moves the addresses of a status partial of the customer's
+// connect page to another page at base (its poll at base+"/status", its
+// code at base+"/qr.png", Reconnect at base+"/reconnect"), whose forms
+// carry csrf; the demo's scan box and every way into the customer's app
+// go.
+func rebaseStatus(s *views.ConnectStatus, channelID int64, base, csrf string) {
+	r := strings.NewReplacer(
+		"/app/channels/"+strconv.FormatInt(channelID, 10)+"/qr.png", base+"/qr.png",
+		connectPath(channelID, ""), base)
+	s.ImageURL, s.PollURL = r.Replace(s.ImageURL), r.Replace(s.PollURL)
+	s.RetryURL, s.ConnectURL, s.ReconnectURL = r.Replace(s.RetryURL), r.Replace(s.ConnectURL), r.Replace(s.ReconnectURL)
+	s.CSRF, s.Demo, s.LinkMode = csrf, nil, true
 }
 
 // linkUsedStatus is the status partial of a link that was used: the phone
@@ -370,4 +379,251 @@ func linkValidFor(d time.Duration) string {
 		return countOf(int64((d+30*time.Minute)/time.Hour), "hour", "hours")
 	}
 	return provision.HumanDuration(d)
+}
+
+// The "Share connect link" card, on the customer's connect page
+// (/app/channels/{id}/connect) and on the admin's view of it
+// (/admin/channels/{id}/connect): its form posts to
+// <channel>/connect-links, a link's Revoke to
+// <channel>/connect-links/{lid}/revoke, where <channel> is
+// /app/channels/{id} or /admin/channels/{id}.
+
+func custChannelBase(id int64) string  { return "/app/channels/" + strconv.FormatInt(id, 10) }
+func adminChannelBase(id int64) string { return "/admin/channels/" + strconv.FormatInt(id, 10) }
+
+// linkTime is how the card shows a link's end.
+func linkTime(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") }
+
+// shareLinks builds the card of ch under base: the live links, and the link
+// just made (shown once) or why none was.
+func (h *Handler) shareLinks(c echo.Context, ch *models.Channel, base string, made *provision.NewConnectLink, problem string) *views.ShareLinks {
+	v := &views.ShareLinks{Action: base + "/connect-links", RevokeBase: base + "/connect-links/", CSRF: h.csrfToken(c), Error: problem}
+	if made != nil {
+		v.Made, v.MadeExpires = linkURL(c, made), linkTime(made.Link.ExpiresAt)
+	}
+	live, err := h.svc.ConnectLinks(c.Request().Context(), ch.ID)
+	if err != nil {
+		h.log.WarnContext(c.Request().Context(), "connect links: listing failed", "channel", ch.ID, "err", err)
+	}
+	for _, l := range live {
+		v.Live = append(v.Live, views.LiveLink{ID: l.ID, Expires: linkTime(l.ExpiresAt)})
+	}
+	return v
+}
+
+// makeShareLink makes a link from the card's form: the lifetime is one of
+// the card's choices. It returns the link, or what to say instead.
+func (h *Handler) makeShareLink(c echo.Context, ch *models.Channel) (*provision.NewConnectLink, string, error) {
+	minutes, err := strconv.Atoi(c.FormValue("valid_minutes"))
+	ok := err == nil
+	if ok {
+		ok = false
+		for _, o := range views.ConnectLinkValidities {
+			ok = ok || o.Minutes == minutes
+		}
+	}
+	if !ok {
+		return nil, "Choose how long the link stays valid.", nil
+	}
+	l, err := h.svc.CreateConnectLink(c.Request().Context(), actor(c), ch.ID, time.Duration(minutes)*time.Minute)
+	switch {
+	case errors.Is(err, provision.ErrNotConnectable):
+		return nil, "No phone can be linked to this channel now, so a link would open on nothing.", nil
+	case errors.Is(err, models.ErrNotFound):
+		return nil, "", echo.NewHTTPError(http.StatusNotFound)
+	case err != nil:
+		return nil, "", err
+	}
+	return l, "", nil
+}
+
+// revokeShareLink revokes the link of the path if it is a link to ch.
+func (h *Handler) revokeShareLink(c echo.Context, ch *models.Channel) error {
+	lid, err := idParam(c, "lid")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	live, err := h.svc.ConnectLinks(ctx, ch.ID)
+	if err != nil {
+		return err
+	}
+	mine := false
+	for _, l := range live {
+		mine = mine || l.ID == lid
+	}
+	if mine {
+		if _, err := h.svc.RevokeConnectLink(ctx, actor(c), lid); err != nil && !errors.Is(err, models.ErrNotFound) {
+			return err
+		}
+	}
+	// A link that ended meanwhile (or is not this channel's) is no more
+	// a way in either way.
+	h.setFlash(c, "success", "The link was revoked: it no longer opens this page.")
+	return h.saveSession(c)
+}
+
+// custMakeConnectLink is the customer's "Make a link".
+func (h *Handler) custMakeConnectLink(c echo.Context) error {
+	ch, err := h.custOwnedChannel(c, false)
+	if err != nil {
+		return err
+	}
+	l, problem, err := h.makeShareLink(c, ch)
+	if err != nil {
+		return err
+	}
+	v := h.connectView(c, ch)
+	v.Share = h.shareLinks(c, ch, custChannelBase(ch.ID), l, problem)
+	status := http.StatusOK
+	if problem != "" {
+		status = http.StatusUnprocessableEntity
+	}
+	return h.render(c, status, views.ConnectPage(h.custPage(c, "Link your phone"), v))
+}
+
+// custRevokeConnectLink is a live link's Revoke on the customer's page.
+func (h *Handler) custRevokeConnectLink(c echo.Context) error {
+	ch, err := h.custOwnedChannel(c, false)
+	if err != nil {
+		return err
+	}
+	if err := h.revokeShareLink(c, ch); err != nil {
+		return err
+	}
+	return redirect(c, connectPath(ch.ID, ""))
+}
+
+// The admin's view of a customer's connect page, to help them over the
+// phone: the same page (QR, pairing code, share card) under
+// /admin/channels/{id}/connect, with a note that it is the admin's view.
+
+func adminConnectPath(id int64, suffix string) string {
+	return adminChannelBase(id) + "/connect" + suffix
+}
+
+func (h *Handler) adminConnectView(c echo.Context, ch *models.Channel) views.ConnectView {
+	s, _ := h.connectStatusView(c, ch, h.svc.Now(), "")
+	s.AnnounceOOB, s.DropPairing = false, false
+	rebaseStatus(&s, ch.ID, adminConnectPath(ch.ID, ""), h.csrfToken(c))
+	return views.ConnectView{ChannelID: ch.ID, ChannelName: ch.Name, Status: s, ShowPairing: connectCanPair(s.Step),
+		Pairing: views.Pairing{Action: adminConnectPath(ch.ID, "/pairing")}, AsAdmin: true,
+		Share: h.shareLinks(c, ch, adminChannelBase(ch.ID), nil, "")}
+}
+
+// adminConnectChannel is the channel of the path for the admin's connect
+// page; a deleted one is "not found".
+func (h *Handler) adminConnectChannel(c echo.Context) (*models.Channel, error) {
+	ch, err := h.channelParam(c)
+	if err != nil {
+		return nil, err
+	}
+	if provision.IsGone(ch) {
+		return nil, echo.NewHTTPError(http.StatusNotFound)
+	}
+	return ch, nil
+}
+
+func (h *Handler) adminConnectPage(c echo.Context) views.Page {
+	p := h.channelsPage(c)
+	p.Title = "Connect page"
+	return p
+}
+
+func (h *Handler) showAdminConnectPage(c echo.Context) error {
+	ch, err := h.adminConnectChannel(c)
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, views.ConnectPage(h.adminConnectPage(c), h.adminConnectView(c, ch)))
+}
+
+func (h *Handler) adminConnectStatus(c echo.Context) error {
+	ch, err := h.channelParam(c)
+	if err != nil {
+		return err
+	}
+	s, unchanged := h.connectStatusView(c, ch, h.connectSince(c), c.QueryParam("shown"))
+	if unchanged {
+		return c.NoContent(http.StatusNoContent)
+	}
+	rebaseStatus(&s, ch.ID, adminConnectPath(ch.ID, ""), h.csrfToken(c))
+	return h.render(c, http.StatusOK, views.ConnectStatusSwap(s))
+}
+
+func (h *Handler) adminConnectQRImage(c echo.Context) error {
+	ch, err := h.adminConnectChannel(c)
+	if err != nil {
+		return err
+	}
+	png, _, err := h.svc.QRImage(c.Request().Context(), ch.ID)
+	switch {
+	case errors.Is(err, provision.ErrNoQR), errors.Is(err, models.ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound, "There is no code to scan right now. Reload the page.")
+	case err != nil:
+		return echo.NewHTTPError(http.StatusServiceUnavailable).SetInternal(err)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Blob(http.StatusOK, "image/png", png)
+}
+
+func (h *Handler) adminConnectPairing(c echo.Context) error {
+	ch, err := h.adminConnectChannel(c)
+	if err != nil {
+		return err
+	}
+	phone := c.FormValue("phone")
+	code, err := h.svc.PairingCode(c.Request().Context(), actor(c), ch.ID, phone)
+	v := h.adminConnectView(c, ch)
+	v.ShowPairing = true
+	status, err := h.pairingOutcome(c, ch, phone, code, err, &v.Pairing)
+	if err != nil {
+		return err
+	}
+	return h.render(c, status, views.ConnectPage(h.adminConnectPage(c), v))
+}
+
+func (h *Handler) adminConnectReconnect(c echo.Context) error {
+	ch, err := h.adminConnectChannel(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if _, err := h.svc.Reconnect(ctx, actor(c), ch.ID); err != nil {
+		h.log.InfoContext(ctx, "admin connect page: reconnect not done", "channel", ch.ID, "err", err)
+		h.setFlash(c, "warning", "The line was not reconnected: "+upperFirst(err.Error())+".")
+		if err := h.saveSession(c); err != nil {
+			return err
+		}
+	}
+	return redirect(c, adminConnectPath(ch.ID, ""))
+}
+
+func (h *Handler) adminMakeConnectLink(c echo.Context) error {
+	ch, err := h.adminConnectChannel(c)
+	if err != nil {
+		return err
+	}
+	l, problem, err := h.makeShareLink(c, ch)
+	if err != nil {
+		return err
+	}
+	v := h.adminConnectView(c, ch)
+	v.Share = h.shareLinks(c, ch, adminChannelBase(ch.ID), l, problem)
+	status := http.StatusOK
+	if problem != "" {
+		status = http.StatusUnprocessableEntity
+	}
+	return h.render(c, status, views.ConnectPage(h.adminConnectPage(c), v))
+}
+
+func (h *Handler) adminRevokeConnectLink(c echo.Context) error {
+	ch, err := h.adminConnectChannel(c)
+	if err != nil {
+		return err
+	}
+	if err := h.revokeShareLink(c, ch); err != nil {
+		return err
+	}
+	return redirect(c, adminConnectPath(ch.ID, ""))
 }

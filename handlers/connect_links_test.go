@@ -88,6 +88,11 @@ func TestConnectLinkWorksWithoutAnAccount(t *testing.T) {
 	custWant(t, page, http.StatusOK)
 	custHas(t, page.body, "Link your phone to “Sales”", "This link is valid until", "(30 minutes from now)", "Link with phone number instead")
 	custHasNot(t, page.body, "alice@example.com", "Support desk", "My channels", "Back to my channels", "/app", "/admin", "Log out", "WHAPI", "whapi")
+	for _, raw := range []string{"alice@example.com", "Support desk", `href="/app`, `href="/admin`, "/logout", "whapi", "WHAPI"} {
+		if strings.Contains(page.body, raw) {
+			t.Fatalf("the link's page holds %q", raw)
+		}
+	}
 	if ck := c.http.Jar.Cookies(f.srvURL()); len(ck) != 0 {
 		t.Fatalf("the link's page set cookies: %v", ck)
 	}
@@ -284,4 +289,61 @@ func TestConnectLinkAPI(t *testing.T) {
 	r, _ = f.makeLink(f.key, f.support, "")
 	custWant(t, r, http.StatusNotFound)
 	_ = provision.ConnectLinkDefault
+}
+
+// The customer makes a link from their connect page, sees it once with its
+// expiry, and revokes it; the admin opens the customer's connect page (with
+// a note that it is the admin's view) and makes one there too.
+func TestConnectLinkShareForms(t *testing.T) {
+	f := newLinkFix(t)
+	c := f.signedIn("alice@example.com")
+	page := connectPath(f.sales.ID, "")
+	custHas(t, c.get(page).body, "Share connect link", "2 hours", "7 days")
+	r := c.submit(page, fmt.Sprintf("/app/channels/%d/connect-links", f.sales.ID), url.Values{"valid_minutes": {"120"}})
+	custWant(t, r, http.StatusOK)
+	m := regexp.MustCompile(`id="share-link-url"[^>]* value="([^"]+)"`).FindStringSubmatch(r.body)
+	if m == nil || !strings.HasPrefix(m[1], f.srv.URL+"/l/") {
+		t.Fatalf("no link shown:\n%s", r.body)
+	}
+	custHas(t, r.body, "valid until "+f.clock.Now().Add(2*time.Hour).UTC().Format("2 Jan 2006, 15:04 UTC"))
+	anon := f.client()
+	custWant(t, anon.get(linkPathOf(t, m[1])), http.StatusOK)
+	// Shown once: the page lists it, without its address.
+	again := c.get(page)
+	if strings.Contains(again.body, linkPathOf(t, m[1])) {
+		t.Fatal("the link is shown again")
+	}
+	live, _ := f.svc.ConnectLinks(context.Background(), f.sales.ID)
+	if len(live) != 1 || !strings.Contains(again.body, fmt.Sprintf("/app/channels/%d/connect-links/%d/revoke", f.sales.ID, live[0].ID)) {
+		t.Fatalf("live links %v; page:\n%s", live, again.body)
+	}
+	// A lifetime the form does not offer: refused, nothing made.
+	r = c.submit(page, fmt.Sprintf("/app/channels/%d/connect-links", f.sales.ID), url.Values{"valid_minutes": {"99999"}})
+	custWant(t, r, http.StatusUnprocessableEntity)
+	r = c.submit(page, fmt.Sprintf("/app/channels/%d/connect-links/%d/revoke", f.sales.ID, live[0].ID), nil)
+	custWant(t, r, http.StatusSeeOther)
+	custWant(t, anon.get(linkPathOf(t, m[1])), http.StatusGone)
+
+	// The admin's view of the customer's page.
+	f.newUser(models.RoleAdmin, "help@example.com")
+	a := f.signedIn("help@example.com")
+	if list := a.get("/admin/channels").body; !strings.Contains(list, fmt.Sprintf(`href="/admin/channels/%d/connect"`, f.sales.ID)) {
+		t.Fatal("the admin's channel list has no way to the connect page")
+	}
+	adminPage := fmt.Sprintf("/admin/channels/%d/connect", f.sales.ID)
+	ap := a.get(adminPage)
+	custWant(t, ap, http.StatusOK)
+	custHas(t, ap.body, "You are viewing this customer's connect page as admin", "Link your phone to “Sales”", "Share connect link")
+	if s := custShown(t, ap.body); s.step != "qr" || !strings.HasPrefix(s.poll, adminPage+"/status?") || !strings.HasPrefix(s.img, adminPage+"/qr.png") {
+		t.Fatalf("admin connect page: %+v", s)
+	} else if img := a.get(s.img); img.StatusCode != http.StatusOK {
+		t.Fatalf("admin qr.png: %d", img.StatusCode)
+	}
+	r = a.submit(adminPage, fmt.Sprintf("/admin/channels/%d/connect-links", f.sales.ID), url.Values{"valid_minutes": {"30"}})
+	custWant(t, r, http.StatusOK)
+	if m := regexp.MustCompile(`id="share-link-url"[^>]* value="([^"]+)"`).FindStringSubmatch(r.body); m == nil {
+		t.Fatal("the admin's link is not shown")
+	} else {
+		custWant(t, anon.get(linkPathOf(t, m[1])), http.StatusOK)
+	}
 }

@@ -125,6 +125,15 @@ func (h *Handler) Routes(e *echo.Echo) {
 	admin.POST("/channels/:id/stop", h.channelLine(provision.ActStop))
 	admin.GET("/channels/:id/start", h.showChannelLinePage(provision.ActStart))
 	admin.POST("/channels/:id/start", h.channelLine(provision.ActStart))
+	// The customer's connect page as the admin sees it, and connect links
+	// (handlers/connect_links.go).
+	admin.GET("/channels/:id/connect", h.showAdminConnectPage)
+	admin.GET("/channels/:id/connect/status", h.adminConnectStatus)
+	admin.GET("/channels/:id/connect/qr.png", h.adminConnectQRImage)
+	admin.POST("/channels/:id/connect/pairing", h.adminConnectPairing)
+	admin.POST("/channels/:id/connect/reconnect", h.adminConnectReconnect)
+	admin.POST("/channels/:id/connect-links", h.adminMakeConnectLink)
+	admin.POST("/channels/:id/connect-links/:lid/revoke", h.adminRevokeConnectLink)
 	admin.GET("/channels/:id/test-message", h.showAdminTestMessage)
 	admin.POST("/channels/:id/test-message", h.sendAdminTestMessage)
 
@@ -160,6 +169,8 @@ func (h *Handler) Routes(e *echo.Echo) {
 	app.POST("/channels/:id/connect/pairing", h.requestPairingCode)
 	app.POST("/channels/:id/connect/reconnect", h.reconnectChannel)
 	app.GET("/channels/:id/qr.png", h.connectQRImage)
+	app.POST("/channels/:id/connect-links", h.custMakeConnectLink)
+	app.POST("/channels/:id/connect-links/:lid/revoke", h.custRevokeConnectLink)
 	app.GET("/channels/:id/test-message", h.showCustomerTestMessage)
 	app.POST("/channels/:id/test-message", h.sendCustomerTestMessage)
 	if h.cfg.DemoLink != nil { // the demo only: a button plays the phone

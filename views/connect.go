@@ -38,8 +38,9 @@ type ConnectStatus struct {
 	CSRF         string
 	// Demo is the demo's "simulate scanning" box (demo mode only).
 	Demo *DemoScan
-	// LinkMode: the page is opened by a connect link, without an account
-	// (connect_link.templ): no way back into the app is offered.
+	// LinkMode: the page is not the customer's own (a connect link's page,
+	// without an account, or an admin's view): no way back into the
+	// customer's app is offered.
 	LinkMode bool
 
 	// Title heads the card and Announce is the status line, in the page's
@@ -72,4 +73,10 @@ type ConnectView struct {
 	ShowPairing bool
 	// TestMessage is the "Send a test message" card (testmessage.templ).
 	TestMessage TestMessageCard
+	// Share is the "Share connect link" card (connect_link.templ); nil:
+	// none.
+	Share *ShareLinks
+	// AsAdmin: an admin views the customer's page (to help them over the
+	// phone): a note says so, and the way back is the admin's channel list.
+	AsAdmin bool
 }

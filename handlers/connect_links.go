@@ -61,7 +61,7 @@ func isConnectLink(r *http.Request) bool {
 	return strings.HasPrefix(r.URL.Path, provision.ConnectLinkPath)
 }
 
-// linkPath is the path of a link's page (suffix "" ) or of its parts.
+// linkPath is the path of a link's page (suffix "") or of one of its parts.
 func linkPath(token, suffix string) string { return provision.ConnectLinkPath + token + suffix }
 
 // linkFormToken is the form token of the link's page: derived from the

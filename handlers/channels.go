@@ -88,6 +88,7 @@ func channelListRow(r models.AdminChannelRow, now time.Time) views.ChannelListRo
 	row.CanExtend, row.CanSync, row.CanDelete = v.Can.Extend, v.Can.Sync, v.Can.Delete
 	row.CanRestart, row.CanStop, row.CanStart = v.Can.Restart, v.Can.Stop, v.Can.Start
 	row.CanTestMessage = v.Can.TestMessage
+	row.CanConnect = v.Can.Connect
 	if v.AtWhapi && r.ActiveTill != nil {
 		row.TillNote = timeLeft(r.ActiveTill, now)
 		row.TillSoon = r.ActiveTill.Before(now.Add(expiringWindow))

@@ -194,7 +194,8 @@ func (h *Handler) connectView(c echo.Context, ch *models.Channel) views.ConnectV
 	s, _ := h.connectStatusView(c, ch, h.svc.Now(), "")
 	s.AnnounceOOB, s.DropPairing = false, false
 	v := views.ConnectView{ChannelID: ch.ID, ChannelName: ch.Name, Status: s, ShowPairing: connectCanPair(s.Step),
-		Pairing: views.Pairing{Action: connectPath(ch.ID, "/pairing")}, TestMessage: h.custTestMessageSlot(c, ch, s.Step)}
+		Pairing: views.Pairing{Action: connectPath(ch.ID, "/pairing")}, TestMessage: h.custTestMessageSlot(c, ch, s.Step),
+		Share: h.shareLinks(c, ch, custChannelBase(ch.ID), nil, "")}
 	if ch.Phone != "" {
 		v.Pairing.Phone = "+" + ch.Phone
 	}
@@ -256,35 +257,48 @@ func (h *Handler) requestPairingCode(c echo.Context) error {
 	phone := c.FormValue("phone")
 	code, err := h.svc.PairingCode(ctx, actor(c), ch.ID, phone)
 	v := h.connectView(c, ch)
-	v.Pairing.Phone = phone
 	v.ShowPairing = true // the answer shows in the card that asked
+	status, err := h.pairingOutcome(c, ch, phone, code, err, &v.Pairing)
+	if err != nil {
+		return err
+	}
+	return h.render(c, status, views.ConnectPage(h.custPage(c, "Link your phone"), v))
+}
+
+// pairingOutcome fills the pairing card v with the answer to a pairing
+// code request for phone (code, err from provision.PairingCode) and says
+// the page's status; an error is the request's (404, or logged and said
+// in plain words). The signed-in page and a connect link's share it.
+func (h *Handler) pairingOutcome(c echo.Context, ch *models.Channel, phone, code string, err error, v *views.Pairing) (int, error) {
+	ctx := c.Request().Context()
+	v.Phone = phone
 	status := http.StatusOK
 	var fe provision.FieldErrors
 	var rl *provision.RetryLaterError
 	switch {
 	case err == nil:
-		v.Pairing.Code = code
+		v.Code = code
 		if p, perr := provision.NormalizePhone(phone); perr == nil {
-			v.Pairing.ForPhone = "+" + p
+			v.ForPhone = "+" + p
 		}
 	case errors.As(err, &fe):
-		v.Pairing.Errors = fe
+		v.Errors = fe
 		status = http.StatusUnprocessableEntity
 	case errors.As(err, &rl):
 		// Beside the number, as the test message's limit is shown: the
 		// page answers 200 (htmx swaps it in), and WHAPI was not asked.
-		v.Pairing.Errors = map[string]string{"phone": upperFirst(rl.Error()) + "."}
+		v.Errors = map[string]string{"phone": upperFirst(rl.Error()) + "."}
 	case errors.Is(err, provision.ErrAlreadyLinked):
-		v.Pairing.Message = "A phone is already linked to this channel."
+		v.Message = "A phone is already linked to this channel."
 	case errors.Is(err, provision.ErrNoQR):
-		v.Pairing.Message = "Your line is not ready for a code yet. Wait until the QR code shows, then try again."
+		v.Message = "Your line is not ready for a code yet. Wait until the QR code shows, then try again."
 	case errors.Is(err, models.ErrNotFound):
-		return echo.NewHTTPError(http.StatusNotFound)
+		return 0, echo.NewHTTPError(http.StatusNotFound)
 	default:
 		h.log.WarnContext(ctx, "pairing code failed", "channel", ch.ID, "err", err)
-		v.Pairing.Message = "No code could be fetched just now. Try again in a moment."
+		v.Message = "No code could be fetched just now. Try again in a moment."
 	}
-	return h.render(c, status, views.ConnectPage(h.custPage(c, "Link your phone"), v))
+	return status, nil
 }
 
 // reconnectChannel is the connect page's Reconnect button, shown when the

@@ -62,5 +62,8 @@ func logPath(r *http.Request) string {
 	if isHook(r) {
 		return hookPrefix + "…"
 	}
+	if isConnectLink(r) { // a connect link's token (connect_links.go)
+		return provision.ConnectLinkPath + "…"
+	}
 	return r.URL.Path
 }

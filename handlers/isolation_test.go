@@ -18,6 +18,7 @@ import (
 var custAPIRoutes = []string{
 	"GET /api/channels", "POST /api/channels", "GET /api/channels/:id", "DELETE /api/channels/:id", "GET /api/channels/:id/qr",
 	"POST /api/channels/:id/test-message",
+	"POST /api/channels/:id/connect-links", "DELETE /api/connect-links/:id",
 }
 
 // custRouteKind sorts a route by who may use it: "customer" (/app and the

@@ -43,6 +43,16 @@ func (h *Handler) Routes(e *echo.Echo) {
 	// channel's secret in the address is the credential (handlers/hooks.go).
 	e.POST(hookPrefix+":secret", h.receiveWHAPIHook, middleware.BodyLimit(hookBodyLimit))
 
+	// Connect links: one channel's connect page for whoever holds the link,
+	// no session and no session CSRF token; the token in the address is
+	// the credential, and forms carry one derived from it
+	// (handlers/connect_links.go).
+	e.GET(provision.ConnectLinkPath+":token", h.showConnectLinkPage)
+	e.GET(provision.ConnectLinkPath+":token/status", h.connectLinkStatus)
+	e.GET(provision.ConnectLinkPath+":token/qr.png", h.connectLinkQRImage)
+	e.POST(provision.ConnectLinkPath+":token/pairing", h.connectLinkPairing)
+	e.POST(provision.ConnectLinkPath+":token/reconnect", h.connectLinkReconnect)
+
 	// Pages and forms: session cookie + CSRF token.
 	web := e.Group("", h.loadSession, h.csrf)
 
@@ -115,6 +125,15 @@ func (h *Handler) Routes(e *echo.Echo) {
 	admin.POST("/channels/:id/stop", h.channelLine(provision.ActStop))
 	admin.GET("/channels/:id/start", h.showChannelLinePage(provision.ActStart))
 	admin.POST("/channels/:id/start", h.channelLine(provision.ActStart))
+	// The customer's connect page as the admin sees it, and connect links
+	// (handlers/connect_links.go).
+	admin.GET("/channels/:id/connect", h.showAdminConnectPage)
+	admin.GET("/channels/:id/connect/status", h.adminConnectStatus)
+	admin.GET("/channels/:id/connect/qr.png", h.adminConnectQRImage)
+	admin.POST("/channels/:id/connect/pairing", h.adminConnectPairing)
+	admin.POST("/channels/:id/connect/reconnect", h.adminConnectReconnect)
+	admin.POST("/channels/:id/connect-links", h.adminMakeConnectLink)
+	admin.POST("/channels/:id/connect-links/:lid/revoke", h.adminRevokeConnectLink)
 	admin.GET("/channels/:id/test-message", h.showAdminTestMessage)
 	admin.POST("/channels/:id/test-message", h.sendAdminTestMessage)
 
@@ -150,6 +169,8 @@ func (h *Handler) Routes(e *echo.Echo) {
 	app.POST("/channels/:id/connect/pairing", h.requestPairingCode)
 	app.POST("/channels/:id/connect/reconnect", h.reconnectChannel)
 	app.GET("/channels/:id/qr.png", h.connectQRImage)
+	app.POST("/channels/:id/connect-links", h.custMakeConnectLink)
+	app.POST("/channels/:id/connect-links/:lid/revoke", h.custRevokeConnectLink)
 	app.GET("/channels/:id/test-message", h.showCustomerTestMessage)
 	app.POST("/channels/:id/test-message", h.sendCustomerTestMessage)
 	if h.cfg.DemoLink != nil { // the demo only: a button plays the phone
@@ -176,6 +197,9 @@ func (h *Handler) Routes(e *echo.Echo) {
 	api.DELETE("/channels/:id", h.apiDeleteChannel, h.apiRequireUser)
 	api.GET("/channels/:id/qr", h.apiChannelQR) // its owner only
 	api.POST("/channels/:id/test-message", h.apiSendTestMessage, h.apiRequireUser)
+	// API: connect links (owners and admins; someone else's is "not found").
+	api.POST("/channels/:id/connect-links", h.apiCreateConnectLink)
+	api.DELETE("/connect-links/:id", h.apiRevokeConnectLink)
 	apiAdmin.POST("/channels/:id/extend", h.apiExtendChannel)
 	apiAdmin.POST("/channels/:id/restart", h.apiChannelLine(provision.ActRestart))
 	apiAdmin.POST("/channels/:id/stop", h.apiChannelLine(provision.ActStop))

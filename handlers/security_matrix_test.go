@@ -68,6 +68,14 @@ var smRows = []smRow{
 	{method: "GET", path: "/healthz", anon: 200, custA: 200, custB: 200, admin: 200},
 	// WHAPI's webhooks: a forged secret and a form body are nobody's event.
 	{method: "POST", path: "/hooks/whapi/:secret", anon: 400, custA: 400, custB: 400, admin: 400, noSession: true},
+	// Connect links: the link's token is the credential, whoever sends it
+	// (a link to A's channel); forms without the page's own token
+	// are refused (403).
+	{method: "GET", path: "/l/:token", anon: 200, custA: 200, custB: 200, admin: 200, noSession: true},
+	{method: "GET", path: "/l/:token/status", anon: 200, custA: 200, custB: 200, admin: 200, noSession: true},
+	{method: "GET", path: "/l/:token/qr.png", anon: 200, custA: 200, custB: 200, admin: 200, noSession: true},
+	{method: "POST", path: "/l/:token/pairing", anon: 403, custA: 403, custB: 403, admin: 403, noSession: true},
+	{method: "POST", path: "/l/:token/reconnect", anon: 403, custA: 403, custB: 403, admin: 403, noSession: true},
 	{method: "GET", path: "/login", anon: 200, custA: 303, custB: 303, admin: 303},
 	{method: "POST", path: "/login", anon: 401, custA: 401, custB: 401, admin: 401},
 	{method: "GET", path: "/logout", anon: 303, custA: 200, custB: 200, admin: 200},
@@ -85,6 +93,8 @@ var smRows = []smRow{
 	{method: "POST", path: "/app/channels/:id/connect/pairing", anon: 303, custA: 422, custB: 404, admin: 403},
 	{method: "POST", path: "/app/channels/:id/connect/reconnect", anon: 303, custA: 303, custB: 404, admin: 403},
 	{method: "GET", path: "/app/channels/:id/qr.png", anon: 303, custA: 200, custB: 404, admin: 403},
+	{method: "POST", path: "/app/channels/:id/connect-links", anon: 303, custA: 422, custB: 404, admin: 403},
+	{method: "POST", path: "/app/channels/:id/connect-links/:lid/revoke", anon: 303, custA: 303, custB: 404, admin: 403},
 	{method: "GET", path: "/app/channels/:id/test-message", anon: 303, custA: 303, custB: 404, admin: 403},
 	{method: "POST", path: "/app/channels/:id/test-message", anon: 303, custA: 422, custB: 404, admin: 403},
 	{method: "GET", path: "/app/channels/:id/delete", anon: 303, custA: 200, custB: 404, admin: 403},
@@ -105,6 +115,13 @@ var smRows = []smRow{
 	{method: "POST", path: "/admin/channels/:id/sync", anon: 303, custA: 403, custB: 403, admin: 303},
 	{method: "GET", path: "/admin/channels/:id/delete", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/channels/:id/delete", anon: 303, custA: 403, custB: 403, admin: 303, order: smSpare},
+	{method: "GET", path: "/admin/channels/:id/connect", anon: 303, custA: 403, custB: 403, admin: 200},
+	{method: "GET", path: "/admin/channels/:id/connect/status", anon: 303, custA: 403, custB: 403, admin: 200},
+	{method: "GET", path: "/admin/channels/:id/connect/qr.png", anon: 303, custA: 403, custB: 403, admin: 200},
+	{method: "POST", path: "/admin/channels/:id/connect/pairing", anon: 303, custA: 403, custB: 403, admin: 422},
+	{method: "POST", path: "/admin/channels/:id/connect/reconnect", anon: 303, custA: 403, custB: 403, admin: 303},
+	{method: "POST", path: "/admin/channels/:id/connect-links", anon: 303, custA: 403, custB: 403, admin: 422},
+	{method: "POST", path: "/admin/channels/:id/connect-links/:lid/revoke", anon: 303, custA: 403, custB: 403, admin: 303},
 	{method: "GET", path: "/admin/channels/:id/test-message", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/channels/:id/test-message", anon: 303, custA: 403, custB: 403, admin: 422},
 	{method: "GET", path: "/admin/channels/:id/restart", anon: 303, custA: 403, custB: 403, admin: 200},
@@ -161,6 +178,8 @@ var smRows = []smRow{
 	{method: "DELETE", path: "/api/channels/:id", anon: 401, custA: 200, custB: 404, admin: 200, order: smSpare},
 	{method: "GET", path: "/api/channels/:id/qr", anon: 401, custA: 200, custB: 404, admin: 403},
 	{method: "POST", path: "/api/channels/:id/test-message", anon: 401, custA: 422, custB: 404, admin: 422},
+	{method: "POST", path: "/api/channels/:id/connect-links", anon: 401, custA: 201, custB: 404, admin: 201},
+	{method: "DELETE", path: "/api/connect-links/:id", anon: 401, custA: 204, custB: 404, admin: 204},
 
 	// JSON API: admins only.
 	{method: "POST", path: "/api/channels/:id/extend", anon: 401, custA: 403, custB: 403, admin: 422},
@@ -221,6 +240,10 @@ type smFix struct {
 	spares            int
 	partnerEntry      int64 // a purchase of partner days
 	job               int64 // a job of the queue, scheduled for later
+	// linkToken opens A's channel's connect page; linkID is another link
+	// to it, for the revoke.
+	linkToken string
+	linkID    int64
 }
 
 func newSMFix(t *testing.T) *smFix {
@@ -233,6 +256,15 @@ func newSMFix(t *testing.T) *smFix {
 	f.bob = f.customer("bob@example.com", true)
 	f.admin = f.newUser(models.RoleAdmin, "admin@example.com")
 	f.aliceCh = f.channel(f.alice, "Alice main")
+	open, err := f.svc.FreshConnectLink(context.Background(), f.aliceCh.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoke, err := f.svc.FreshConnectLink(context.Background(), f.aliceCh.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.linkToken, f.linkID = open.Token, revoke.Link.ID
 	f.channel(f.bob, "Bob main")
 	e, err := f.store.RecordPartnerEntry(context.Background(), models.SystemActor,
 		models.NewPartnerEntry{Kind: models.PartnerPurchase, Days: 10, Note: "invoice 1"})
@@ -275,6 +307,10 @@ func (f *smFix) fill(path string, channel int64) string {
 			seg[i] = strconv.FormatInt(f.partnerEntry, 10)
 		case seg[i-1] == "jobs":
 			seg[i] = strconv.FormatInt(f.job, 10)
+		case s == ":token": // a link to A's channel
+			seg[i] = f.linkToken
+		case seg[i-1] == "connect-links":
+			seg[i] = strconv.FormatInt(f.linkID, 10)
 		case s == ":secret":
 			forged, _, err := models.NewHookSecret()
 			if err != nil {
@@ -1077,17 +1113,18 @@ func TestSecurityMatrixCSRFTokenOnlyFromBodyOrHeader(t *testing.T) {
 // A new API write must be listed here or in smNoBody.
 var (
 	smJSONBodies = map[string]struct{ body, field string }{
-		"POST /api/channels":                  {`{"name":"Strict","user_id":{alice}}`, "name"},
-		"POST /api/channels/:id/extend":       {`{"days":1,"comment":"strict"}`, "days"},
-		"POST /api/plans":                     {`{"name":"Strict","max_channels":1,"days_per_period":1,"period_days":1}`, "max_channels"},
-		"POST /api/users":                     {`{"email":"strict@example.com","password":"a long passphrase for strict","role":"customer"}`, "email"},
-		"PATCH /api/users/:id":                {`{"name":"Strict","allocation_mode":"manual"}`, "allocation_mode"},
-		"POST /api/users/:id/subscription":    {`{"plan_id":{plan}}`, "plan_id"},
-		"POST /api/users/:id/days":            {`{"days":1,"comment":"strict"}`, "comment"},
-		"PUT /api/settings/whapi":             {`{"low_balance_threshold":7,"topup_window_days":2,"replace_refused":false}`, "replace_refused"},
-		"POST /api/channels/:id/test-message": {`{"to":"15551234567"}`, "to"},
+		"POST /api/channels":                   {`{"name":"Strict","user_id":{alice}}`, "name"},
+		"POST /api/channels/:id/extend":        {`{"days":1,"comment":"strict"}`, "days"},
+		"POST /api/plans":                      {`{"name":"Strict","max_channels":1,"days_per_period":1,"period_days":1}`, "max_channels"},
+		"POST /api/users":                      {`{"email":"strict@example.com","password":"a long passphrase for strict","role":"customer"}`, "email"},
+		"PATCH /api/users/:id":                 {`{"name":"Strict","allocation_mode":"manual"}`, "allocation_mode"},
+		"POST /api/users/:id/subscription":     {`{"plan_id":{plan}}`, "plan_id"},
+		"POST /api/users/:id/days":             {`{"days":1,"comment":"strict"}`, "comment"},
+		"PUT /api/settings/whapi":              {`{"low_balance_threshold":7,"topup_window_days":2,"replace_refused":false}`, "replace_refused"},
+		"POST /api/channels/:id/test-message":  {`{"to":"15551234567"}`, "to"},
+		"POST /api/channels/:id/connect-links": {`{"valid_minutes":30}`, "valid_minutes"},
 	}
-	smNoBody = []string{"DELETE /api/channels/:id", "POST /api/channels/:id/restart", "POST /api/channels/:id/stop", "POST /api/channels/:id/start"}
+	smNoBody = []string{"DELETE /api/channels/:id", "DELETE /api/connect-links/:id", "POST /api/channels/:id/restart", "POST /api/channels/:id/stop", "POST /api/channels/:id/start"}
 )
 
 // TestSecurityMatrixJSONStrictness: every API write refuses a body not

@@ -245,6 +245,10 @@ func (s *Store) ApplyGate(ctx context.Context, channelID int64, o GateObservatio
 					if err := s.audit(tx, SystemActor, "channel.linked", fmt.Sprintf("channel %d", channelID), ""); err != nil {
 						return err
 					}
+					// The channel's connect links have done their work (connect_links.go).
+					if err := s.useConnectLinks(tx, channelID, now); err != nil {
+						return err
+					}
 				}
 			}
 		}

@@ -37,6 +37,9 @@ type ChannelListRow struct {
 	CanRestart, CanStop, CanStart bool
 	// CanTestMessage opens its test message page.
 	CanTestMessage bool
+	// CanConnect opens the customer's connect page as the admin sees it
+	// (and its connect links).
+	CanConnect bool
 	// ExtendHref is the list with this channel's extend form open.
 	ExtendHref string
 }

@@ -38,6 +38,10 @@ type ConnectStatus struct {
 	CSRF         string
 	// Demo is the demo's "simulate scanning" box (demo mode only).
 	Demo *DemoScan
+	// LinkMode: the page is not the customer's own (a connect link's page,
+	// without an account, or an admin's view): no way back into the
+	// customer's app is offered.
+	LinkMode bool
 
 	// Title heads the card and Announce is the status line, in the page's
 	// ARIA live region; the partial updates both out of band when the step
@@ -69,4 +73,10 @@ type ConnectView struct {
 	ShowPairing bool
 	// TestMessage is the "Send a test message" card (testmessage.templ).
 	TestMessage TestMessageCard
+	// Share is the "Share connect link" card (connect_link.templ); nil:
+	// none.
+	Share *ShareLinks
+	// AsAdmin: an admin views the customer's page (to help them over the
+	// phone): a note says so, and the way back is the admin's channel list.
+	AsAdmin bool
 }

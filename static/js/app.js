@@ -8,6 +8,7 @@
  *    unless htmx asks already (hx-confirm on the element or an ancestor).
  *  - every same-origin htmx request carries the X-CSRF-Token header, read
  *    from <meta name="csrf-token" content="...">.
+ *  - button[data-copy="<input id>"] copies that input's value.
  *  - [data-countdown="<unix seconds>"] shows the time left as m:ss; at 0 it
  *    gets class "expired" and dispatches a bubbling "countdown-expired" event.
  */
@@ -107,4 +108,15 @@
   }
   doc.addEventListener("htmx:load", soon); // content swapped in
   doc.addEventListener("visibilitychange", soon); // timers slow down in background tabs
+
+  /* Copy buttons: button[data-copy="<input id>"] copies that input's value
+   * (the share form's connect link); without this file the input is there
+   * to select by hand. */
+  doc.addEventListener("click", function (e) {
+    var btn = e.target instanceof Element ? e.target.closest("button[data-copy]") : null;
+    var input = btn && doc.getElementById(btn.dataset.copy);
+    if (!input) return;
+    input.select();
+    if (navigator.clipboard) navigator.clipboard.writeText(input.value);
+  });
 })();

@@ -31,14 +31,20 @@ func (s *Store) InSQLTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // sqlTxOf is the *sql.Tx under a GORM transaction: GORM's connection
 // pool in a transaction is the *sql.Tx itself, or, with prepared
-// statements on, a wrapper that holds it.
+// statements on, a wrapper that holds it; on SQLite, the one writer's
+// wrapper around either.
 func sqlTxOf(tx *gorm.DB) (*sql.Tx, error) {
-	switch p := tx.Statement.ConnPool.(type) {
-	case *sql.Tx:
-		return p, nil
-	case *gorm.PreparedStmtTX:
-		if t, ok := p.Tx.(*sql.Tx); ok {
-			return t, nil
+	pool := tx.Statement.ConnPool
+	for range 3 {
+		switch p := pool.(type) {
+		case *sql.Tx:
+			return p, nil
+		case *gorm.PreparedStmtTX:
+			pool = p.Tx
+		case *writeTx: // SQLite's one writer (writer.go)
+			pool = p.Tx
+		default:
+			return nil, fmt.Errorf("store: no *sql.Tx under the transaction (its pool is a %T)", tx.Statement.ConnPool)
 		}
 	}
 	return nil, fmt.Errorf("store: no *sql.Tx under the transaction (its pool is a %T)", tx.Statement.ConnPool)

@@ -281,6 +281,10 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 			return "gate2.example.com"
 		case s.env == "WHAPIDESK_DATABASE_URL":
 			return "postgres://whapidesk@db.example/whapidesk"
+		case s.env == "WHAPIDESK_SMTP_URL":
+			return "smtp://relay.example:25"
+		case s.env == "WHAPIDESK_MAIL_FROM":
+			return "desk@example.com"
 		case strings.HasSuffix(s.env, "_URL"):
 			return "https://" + strings.ToLower(s.env) + ".example"
 		}

@@ -127,6 +127,11 @@ func (h *Handler) Routes(e *echo.Echo) {
 	admin.GET("/jobs/:id/cancel", h.showCancelJobPage)
 	admin.POST("/jobs/:id/cancel", h.cancelJob)
 
+	// Mail outbox.
+	admin.GET("/outbox", h.showOutboxPage)
+	admin.GET("/outbox/:id", h.showMailPage)
+	admin.POST("/outbox/:id/retry", h.retryMail)
+
 	// WHAPI settings.
 	admin.GET("/settings/whapi", h.showWHAPISettingsPage)
 	admin.POST("/settings/whapi", h.saveWHAPISettings)

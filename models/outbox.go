@@ -74,7 +74,7 @@ type NewMail struct {
 	// not queued.
 	UniqueKey string
 	// Domain is the right-hand side of the mail's Message-ID (the app's
-	// public host); "" = "whapidesk.invalid".
+	// public host); "" = "mail.invalid".
 	Domain string
 }
 
@@ -98,7 +98,7 @@ func (s *Store) EnqueueMail(ctx context.Context, tx *sql.Tx, m NewMail) (int64, 
 	}
 	domain := m.Domain
 	if domain == "" {
-		domain = "whapidesk.invalid"
+		domain = "mail.invalid"
 	}
 	msgID := strings.ToLower(rand.Text()) + "." + m.Kind + "@" + domain
 	now := s.now()

@@ -25,6 +25,29 @@ import (
 // that wrote it; *jobs.Queue is one (InsertMailTx).
 type MailQueue interface {
 	InsertMailTx(ctx context.Context, tx *sql.Tx, outboxID int64) error
+	// MailConfigured: an SMTP server is configured (else mails stay
+	// queued and no job is inserted).
+	MailConfigured() bool
+}
+
+// MailConfigured reports whether mails are sent (an SMTP server is
+// configured); false: they wait in the outbox.
+func (s *Service) MailConfigured() bool { return s.mail != nil && s.mail.MailConfigured() }
+
+// RetryMail queues the failed outbox mail id again, with its job (when mail
+// is configured) in the same transaction, and audits it.
+// models.ErrMailNotFailed when it is not failed.
+func (s *Service) RetryMail(ctx context.Context, actor models.Actor, id int64) error {
+	err := s.store.RetryMail(ctx, id, func(tx *sql.Tx) error {
+		if s.mail == nil {
+			return nil
+		}
+		return s.mail.InsertMailTx(ctx, tx, id)
+	})
+	if err != nil {
+		return err
+	}
+	return s.store.RecordAudit(ctx, actor, "mail.retry", fmt.Sprintf("mail #%d", id), "queued again by an admin")
 }
 
 // SetMailQueue sets the queue the outbox's mails are sent through. Without
@@ -120,10 +143,15 @@ func (s *Service) queueInvitation(ctx context.Context, tx *sql.Tx, base *url.URL
 	return s.mail.InsertMailTx(ctx, tx, id)
 }
 
-// brandName is the product name mails carry.
+// defaultBrand is the product name when none is set: handlers.DefaultBrand,
+// which provision cannot import (main sets the brand either way).
+const defaultBrand = "LinkDesk"
+
+// brandName is the product name mails carry: the reseller's, never
+// WHAPI's (nor this program's name, which contains it).
 func (s *Service) brandName() string {
 	if s.brand == "" {
-		return "whapidesk"
+		return defaultBrand
 	}
 	return s.brand
 }

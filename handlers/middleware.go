@@ -109,8 +109,8 @@ func (h *Handler) requestLogger() echo.MiddlewareFunc {
 				level = slog.LevelError
 			}
 			path := v.URIPath
-			if isHook(c.Request()) {
-				path = logPath(c.Request()) // never a webhook's secret
+			if isHook(c.Request()) || isSetPassword(c.Request()) {
+				path = logPath(c.Request()) // never a webhook's secret, nor a set-password link's token
 			}
 			h.log.LogAttrs(c.Request().Context(), level, "request",
 				slog.String("method", v.Method), slog.String("path", path),

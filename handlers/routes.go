@@ -53,6 +53,10 @@ func (h *Handler) Routes(e *echo.Echo) {
 	web.GET("/logout", h.showLogoutPage)
 	web.POST("/logout", h.logout)
 
+	// Set-password links (the invitation's): public, the token is the credential.
+	web.GET(setPasswordPrefix+":token", h.showSetPasswordPage)
+	web.POST(setPasswordPrefix+":token", h.setPasswordFromLink)
+
 	// Account: a signed-in user's own settings, for either role.
 	account := web.Group("/account", h.requireSignedIn)
 	account.GET("/password", h.showPasswordPage)
@@ -131,6 +135,7 @@ func (h *Handler) Routes(e *echo.Echo) {
 	admin.GET("/outbox", h.showOutboxPage)
 	admin.GET("/outbox/:id", h.showMailPage)
 	admin.POST("/outbox/:id/retry", h.retryMail)
+	admin.POST("/users/:id/invitation", h.resendInvitation)
 
 	// WHAPI settings.
 	admin.GET("/settings/whapi", h.showWHAPISettingsPage)

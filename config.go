@@ -127,6 +127,18 @@ var settings = []setting{
 			"as a duration like 15m or 30s, from 5s to 24h. With several instances it still runs once per interval in all",
 	},
 	{
+		flag: "smtp-url", env: "WHAPIDESK_SMTP_URL", shown: "none", scope: serveCommands,
+		usage: "the SMTP server mails are sent through: smtp://user:pass@host:587 (STARTTLS required), " +
+			"smtps://user:pass@host:465 (TLS from the first byte) or smtp://host:25 (a local relay without a password; STARTTLS if it offers it). " +
+			"A password with @, : or / is percent-encoded. Unset: mails wait in the outbox (the admin's Outbox page) until it is set",
+		into: func(c *Config) any { return &c.SMTPURL },
+	},
+	{
+		flag: "mail-from", env: "WHAPIDESK_MAIL_FROM", shown: "none", scope: serveCommands,
+		usage: "the From address of every mail, like Acme Desk <desk@example.com>: required with WHAPIDESK_SMTP_URL",
+		into:  func(c *Config) any { return &c.MailFrom },
+	},
+	{
 		flag: "trusted-proxies", env: "WHAPIDESK_TRUSTED_PROXIES", shown: "none", scope: serveCommands,
 		usage: "comma-separated CIDRs (like 10.0.0.0/8) of reverse proxies. A request whose peer is in one of them " +
 			"gets its client address from X-Forwarded-For: the nearest address there that is not in these CIDRs. " +

@@ -284,6 +284,10 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 			return "postgres://whapidesk@db.example/whapidesk"
 		case strings.HasSuffix(s.env, "_EVERY"):
 			return "90s"
+		case s.env == "WHAPIDESK_SMTP_URL":
+			return "smtp://relay.example:25"
+		case s.env == "WHAPIDESK_MAIL_FROM":
+			return "desk@example.com"
 		case strings.HasSuffix(s.env, "_URL"):
 			return "https://" + strings.ToLower(s.env) + ".example"
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"whapidesk/handlers"
+	"whapidesk/internal/mailer"
 	"whapidesk/jobs"
 	"whapidesk/models"
 	"whapidesk/provision"
@@ -64,6 +65,10 @@ type Config struct {
 	// ReconcileEvery and TopUpEvery are the background jobs' intervals
 	// (0: jobs' defaults).
 	ReconcileEvery, TopUpEvery time.Duration
+	// SMTPURL and MailFrom: the SMTP server mails go through and their
+	// From address ("": mails wait in the outbox). See mailSender.
+	SMTPURL  string
+	MailFrom string
 }
 
 // Validate fails fast on a configuration that cannot work.
@@ -81,7 +86,41 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	return checkPublicURL(c.PublicURL)
+	if err := checkPublicURL(c.PublicURL); err != nil {
+		return err
+	}
+	_, err := c.mailSender()
+	return err
+}
+
+// mailSender is the SMTP sender the configuration names, or nil when no
+// SMTP URL is set. Its errors name the setting and never carry the
+// password (mailer's errors do not).
+func (c *Config) mailSender() (*mailer.Sender, error) {
+	if c.SMTPURL == "" {
+		if c.MailFrom != "" {
+			if _, err := mailer.ParseFrom(c.MailFrom); err != nil {
+				return nil, fmt.Errorf("config: the mail from-address (--mail-from, WHAPIDESK_MAIL_FROM): %w", err)
+			}
+		}
+		return nil, nil
+	}
+	sc, err := mailer.ParseURL(c.SMTPURL)
+	if err != nil {
+		return nil, fmt.Errorf("config: the SMTP URL (--smtp-url, WHAPIDESK_SMTP_URL): %w", err)
+	}
+	if c.MailFrom == "" {
+		return nil, errors.New("config: WHAPIDESK_MAIL_FROM (--mail-from) is required with WHAPIDESK_SMTP_URL: the From address of every mail, like Acme Desk <desk@example.com>")
+	}
+	from, err := mailer.ParseFrom(c.MailFrom)
+	if err != nil {
+		return nil, fmt.Errorf("config: the mail from-address (--mail-from, WHAPIDESK_MAIL_FROM): %w", err)
+	}
+	sender, err := mailer.New(sc, from)
+	if err != nil {
+		return nil, fmt.Errorf("config: the SMTP URL (--smtp-url, WHAPIDESK_SMTP_URL): %w", err)
+	}
+	return sender, nil
 }
 
 // checkPublicURL refuses a public address WHAPI could not post to as is:
@@ -377,12 +416,26 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	checkKeyMatches(ctx, cfg, svc, log)
 	// Background work: River's queue in the database (the jobs package),
 	// started once the store is open and stopped before it closes.
-	queue, err := jobs.Open(ctx, cfg.database(), jobs.Config{Work: svc, Sessions: store, Log: log,
-		ReconcileEvery: cfg.ReconcileEvery, TopUpEvery: cfg.TopUpEvery})
+	jcfg := jobs.Config{Work: svc, Sessions: store, Log: log, Outbox: store,
+		ReconcileEvery: cfg.ReconcileEvery, TopUpEvery: cfg.TopUpEvery}
+	// Mail: the outbox's send_mail jobs go through this SMTP server; without
+	// one, mails wait queued on the Outbox page.
+	sender, err := cfg.mailSender()
+	if err != nil {
+		return err
+	}
+	if sender != nil {
+		jcfg.Mailer = sender // never a nil *mailer.Sender in the interface
+		log.Info("mail is sent through the configured SMTP server", "from", cfg.MailFrom)
+	} else {
+		log.Info("mail is not configured (WHAPIDESK_SMTP_URL): mails wait in the outbox")
+	}
+	queue, err := jobs.Open(ctx, cfg.database(), jcfg)
 	if err != nil {
 		return err
 	}
 	defer stopQueue(queue, log) // before store.Close: defers run last in, first out
+	svc.SetMailQueue(queue)
 
 	e := echo.New()
 	hcfg := handlers.Config{SecureCookies: cfg.SecureCookies, Version: version, TrustedProxies: cfg.TrustedProxies, Brand: cfg.Brand, Jobs: queue}

@@ -512,6 +512,13 @@ func TestConfigValidate(t *testing.T) {
 		{"public url with an empty fragment", func(c *Config) { c.PublicURL = "https://desk.example.com#" }, "without a user, query or fragment"},
 		{"public url with a user", func(c *Config) { c.PublicURL = "https://admin:pw@desk.example.com" }, "without a user, query or fragment"},
 		{"public url not a url", func(c *Config) { c.PublicURL = "https://desk example.com" }, "must be an absolute http(s) address"},
+		{"smtp relay", func(c *Config) { c.SMTPURL, c.MailFrom = "smtp://127.0.0.1:25", "Desk <desk@example.com>" }, ""},
+		{"smtps with a password", func(c *Config) { c.SMTPURL, c.MailFrom = "smtps://u:s3cr%40t@mail.example.com", "desk@example.com" }, ""},
+		{"smtp without from", func(c *Config) { c.SMTPURL = "smtp://127.0.0.1:25" }, "WHAPIDESK_MAIL_FROM (--mail-from) is required"},
+		{"smtp bad scheme", func(c *Config) { c.SMTPURL, c.MailFrom = "http://u:hunter2pw@mail.example.com", "desk@example.com" }, "WHAPIDESK_SMTP_URL"},
+		{"smtp no host", func(c *Config) { c.SMTPURL, c.MailFrom = "smtp://u:hunter2pw@", "desk@example.com" }, "WHAPIDESK_SMTP_URL"},
+		{"bad from", func(c *Config) { c.SMTPURL, c.MailFrom = "smtp://127.0.0.1:25", "not an address" }, "WHAPIDESK_MAIL_FROM"},
+		{"bad from without smtp", func(c *Config) { c.MailFrom = "desk@" }, "WHAPIDESK_MAIL_FROM"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -526,6 +533,9 @@ func TestConfigValidate(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Validate = %v, want an error containing %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), "hunter2pw") {
+				t.Errorf("the error shows the SMTP password: %v", err)
 			}
 		})
 	}

@@ -100,8 +100,14 @@ func (h *Handler) apiCreateUser(c echo.Context) error {
 	if body.Role == "" {
 		body.Role = string(models.RoleCustomer)
 	}
-	u, err := h.svc.CreateUser(c.Request().Context(), actor(c), models.NewUser{
-		Email: body.Email, Name: body.Name, Password: body.Password, Role: models.Role(body.Role)})
+	in := models.NewUser{Email: body.Email, Name: body.Name, Password: body.Password, Role: models.Role(body.Role)}
+	var u *models.User
+	var err error
+	if body.Password == "" { // no password: the account gets an invitation mail
+		u, err = h.svc.InviteUser(c.Request().Context(), actor(c), in, requestOrigin(c))
+	} else {
+		u, err = h.svc.CreateUser(c.Request().Context(), actor(c), in)
+	}
 	if err != nil {
 		return apiFail(c, err)
 	}

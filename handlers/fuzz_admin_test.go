@@ -611,6 +611,7 @@ func FuzzAdminPlanForm(f *testing.F) {
 func FuzzAdminUserForm(f *testing.F) {
 	seeds := [][4]string{
 		{"new@example.com", "New", "a long password", "customer"}, {"adm@example.com", "", "another password", "admin"},
+		{"invited@example.com", "Invited", "", "customer"},
 		{"", "", "", ""}, {"not-an-email", "x", "a long password", "customer"}, {"NEW2@Example.COM ", " Spaced ", "a long password", "customer"},
 		{"customer@example.com", "taken", "a long password", "customer"}, {"x@example.com", "x", "short", "customer"},
 		{"y@example.com", "y", strings.Repeat("p", 72), "customer"}, {"z@example.com", "z", strings.Repeat("p", 73), "customer"},
@@ -632,8 +633,10 @@ func FuzzAdminUserForm(f *testing.F) {
 	f.Fuzz(func(t *testing.T, email, name, password, role string, hx bool) {
 		what := fmt.Sprintf("POST /admin/users email %q name %q password %q role %q hx %v", email, name, password, role, hx)
 		norm, emailErr := models.NormalizeEmail(email)
-		valid := emailErr == nil && fuzzText(name, 100, false) && utf8.RuneCountInString(password) >= models.MinPasswordLength &&
-			len(password) <= 72 && (role == "admin" || role == "customer")
+		// No password at all is an invitation (a set-password link by mail).
+		invited := password == ""
+		valid := emailErr == nil && fuzzText(name, 100, false) && (invited || utf8.RuneCountInString(password) >= models.MinPasswordLength &&
+			len(password) <= 72) && (role == "admin" || role == "customer")
 		before := af.fingerprint(t)
 		r := af.form(t, "/admin/users", url.Values{"email": {email}, "name": {name}, "password": {password}, "role": {role}}, hx)
 		inputs := []string{email, name, password, role}
@@ -680,8 +683,8 @@ func FuzzAdminUserForm(f *testing.F) {
 		if string(created.Role) != role || created.Name != strings.TrimSpace(name) || created.DayBalance != 0 || created.Disabled {
 			t.Fatalf("%s: created as %+v", what, created)
 		}
-		if _, err := af.store.Authenticate(ctx, email, password); err != nil {
-			t.Fatalf("%s: the new account does not sign in with its password: %v", what, err)
+		if _, err := af.store.Authenticate(ctx, email, password); (err != nil) != invited {
+			t.Fatalf("%s: the new account (invited %v) signs in with its password: %v", what, invited, err)
 		}
 		af.invariants(t, what)
 	})
@@ -1143,6 +1146,7 @@ func FuzzAPICreateUser(f *testing.F) {
 		{"api6@example.com", "x", "a long password", "superuser"}, {"api7@example.com", "x\x00", "a long password", "customer"},
 		{"api8@example.com", "<script>alert(1)</script>", "a long password", "customer"}, {"<b>@example.com", "x", "a long password", "customer"},
 		{"api9@example.com", "x", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8\xf7\xf6\xf5", "customer"}, {"api10@example.com", strings.Repeat("n", 101), "a long password", "customer"},
+		{"api11@example.com", "Invited", "", "customer"},
 	}
 	for _, s := range seeds {
 		f.Add(s[0], s[1], s[2], s[3])
@@ -1160,8 +1164,10 @@ func FuzzAPICreateUser(f *testing.F) {
 			in.Role = "customer"
 		}
 		norm, emailErr := models.NormalizeEmail(in.Email)
-		valid := emailErr == nil && fuzzText(in.Name, 100, false) && utf8.RuneCountInString(in.Password) >= models.MinPasswordLength &&
-			len(in.Password) <= 72 && (in.Role == "admin" || in.Role == "customer")
+		// No password at all is an invitation (a set-password link by mail).
+		invited := in.Password == ""
+		valid := emailErr == nil && fuzzText(in.Name, 100, false) && (invited || utf8.RuneCountInString(in.Password) >= models.MinPasswordLength &&
+			len(in.Password) <= 72) && (in.Role == "admin" || in.Role == "customer")
 		before := af.fingerprint(t)
 		r := af.api(t, http.MethodPost, "/api/users", body)
 		fuzzAPIStatus(t, what, r, http.StatusCreated, http.StatusUnprocessableEntity, http.StatusConflict)
@@ -1193,8 +1199,8 @@ func FuzzAPICreateUser(f *testing.F) {
 			u.Name != strings.TrimSpace(in.Name) || got.Name != u.Name || u.DayBalance != 0 || got.Plan != nil {
 			t.Fatalf("%s: stored %+v (%v), answered %+v", what, u, err, got)
 		}
-		if _, err := af.store.Authenticate(ctx, in.Email, in.Password); err != nil {
-			t.Fatalf("%s: the new account does not sign in with its password: %v", what, err)
+		if _, err := af.store.Authenticate(ctx, in.Email, in.Password); (err != nil) != invited {
+			t.Fatalf("%s: the new account (invited %v) signs in with its password: %v", what, invited, err)
 		}
 		af.invariants(t, what)
 	})

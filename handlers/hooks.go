@@ -57,13 +57,17 @@ func (h *Handler) receiveWHAPIHook(c echo.Context) error {
 func isHook(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, hookPrefix) }
 
 // logPath is the request's path as logs may show it: a webhook address
-// without its secret.
+// without its secret, a connect link or a set-password link without its
+// token.
 func logPath(r *http.Request) string {
 	if isHook(r) {
 		return hookPrefix + "…"
 	}
 	if isConnectLink(r) { // a connect link's token (connect_links.go)
 		return provision.ConnectLinkPath + "…"
+	}
+	if isSetPassword(r) {
+		return setPasswordPrefix + "…"
 	}
 	return r.URL.Path
 }

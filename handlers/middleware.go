@@ -109,8 +109,8 @@ func (h *Handler) requestLogger() echo.MiddlewareFunc {
 				level = slog.LevelError
 			}
 			path := v.URIPath
-			if isHook(c.Request()) || isConnectLink(c.Request()) {
-				path = logPath(c.Request()) // never a webhook's secret, nor a connect link's token
+			if isHook(c.Request()) || isConnectLink(c.Request()) || isSetPassword(c.Request()) {
+				path = logPath(c.Request()) // never a webhook's secret, nor a connect link's or a set-password link's token
 			}
 			h.log.LogAttrs(c.Request().Context(), level, "request",
 				slog.String("method", v.Method), slog.String("path", path),

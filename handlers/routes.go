@@ -63,6 +63,10 @@ func (h *Handler) Routes(e *echo.Echo) {
 	web.GET("/logout", h.showLogoutPage)
 	web.POST("/logout", h.logout)
 
+	// Set-password links (the invitation's): public, the token is the credential.
+	web.GET(setPasswordPrefix+":token", h.showSetPasswordPage)
+	web.POST(setPasswordPrefix+":token", h.setPasswordFromLink)
+
 	// Account: a signed-in user's own settings, for either role.
 	account := web.Group("/account", h.requireSignedIn)
 	account.GET("/password", h.showPasswordPage)
@@ -145,6 +149,12 @@ func (h *Handler) Routes(e *echo.Echo) {
 	admin.POST("/jobs/:id/retry", h.retryJob)
 	admin.GET("/jobs/:id/cancel", h.showCancelJobPage)
 	admin.POST("/jobs/:id/cancel", h.cancelJob)
+
+	// Mail outbox.
+	admin.GET("/outbox", h.showOutboxPage)
+	admin.GET("/outbox/:id", h.showMailPage)
+	admin.POST("/outbox/:id/retry", h.retryMail)
+	admin.POST("/users/:id/invitation", h.resendInvitation)
 
 	// WHAPI settings.
 	admin.GET("/settings/whapi", h.showWHAPISettingsPage)

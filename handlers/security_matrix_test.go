@@ -80,6 +80,9 @@ var smRows = []smRow{
 	{method: "POST", path: "/login", anon: 401, custA: 401, custB: 401, admin: 401},
 	{method: "GET", path: "/logout", anon: 303, custA: 200, custB: 200, admin: 200},
 	{method: "POST", path: "/logout", anon: 303, custA: 303, custB: 303, admin: 303, order: smSession},
+	// Set-password links: public; a forged token is no link.
+	{method: "GET", path: "/set-password/:token", anon: 404, custA: 404, custB: 404, admin: 404},
+	{method: "POST", path: "/set-password/:token", anon: 404, custA: 404, custB: 404, admin: 404},
 
 	// Every signed-in user's own account.
 	{method: "GET", path: "/account/password", anon: 303, custA: 200, custB: 200, admin: 200},
@@ -109,6 +112,11 @@ var smRows = []smRow{
 	{method: "POST", path: "/admin/jobs/:id/retry", anon: 303, custA: 403, custB: 403, admin: 303},
 	{method: "GET", path: "/admin/jobs/:id/cancel", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/jobs/:id/cancel", anon: 303, custA: 403, custB: 403, admin: 303},
+	{method: "GET", path: "/admin/outbox", anon: 303, custA: 403, custB: 403, admin: 200},
+	{method: "GET", path: "/admin/outbox/:id", anon: 303, custA: 403, custB: 403, admin: 404},
+	{method: "POST", path: "/admin/outbox/:id/retry", anon: 303, custA: 403, custB: 403, admin: 404},
+	// A has a password: there is no invitation to resend (a flash says so).
+	{method: "POST", path: "/admin/users/:id/invitation", anon: 303, custA: 403, custB: 403, admin: 303},
 	{method: "GET", path: "/admin/channels", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "GET", path: "/admin/channels.csv", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/channels/:id/extend", anon: 303, custA: 403, custB: 403, admin: 422},
@@ -307,10 +315,14 @@ func (f *smFix) fill(path string, channel int64) string {
 			seg[i] = strconv.FormatInt(f.partnerEntry, 10)
 		case seg[i-1] == "jobs":
 			seg[i] = strconv.FormatInt(f.job, 10)
-		case s == ":token": // a link to A's channel
+		case s == ":token" && seg[i-1] == "l": // a link to A's channel
 			seg[i] = f.linkToken
+		case s == ":token": // the shape of a set-password token, not one
+			seg[i] = strings.Repeat("A", 43)
 		case seg[i-1] == "connect-links":
 			seg[i] = strconv.FormatInt(f.linkID, 10)
+		case seg[i-1] == "outbox":
+			seg[i] = "999999" // no such mail
 		case s == ":secret":
 			forged, _, err := models.NewHookSecret()
 			if err != nil {

@@ -101,7 +101,13 @@ func (h *Handler) renderUsers(c echo.Context, status int, p views.Page, form vie
 
 func (h *Handler) addUser(c echo.Context) error {
 	form := parseNewUserForm(c)
-	u, err := h.svc.CreateUser(c.Request().Context(), actor(c), form.input())
+	var u *models.User
+	var err error
+	if form.Password == "" { // no password: an invitation (provision/invite.go)
+		u, err = h.svc.InviteUser(c.Request().Context(), actor(c), form.input(), requestOrigin(c))
+	} else {
+		u, err = h.svc.CreateUser(c.Request().Context(), actor(c), form.input())
+	}
 	var fe provision.FieldErrors
 	if errors.As(err, &fe) {
 		form.Errors = fe
@@ -116,7 +122,11 @@ func (h *Handler) addUser(c echo.Context) error {
 	if u.IsAdmin() {
 		what = "Admin"
 	}
-	h.setFlash(c, "success", what+" "+u.Email+" created.")
+	if form.Password == "" {
+		h.setFlash(c, "success", what+" "+u.Email+" created: an invitation to choose a password is on its way (see the Outbox).")
+	} else {
+		h.setFlash(c, "success", what+" "+u.Email+" created.")
+	}
 	if err := h.saveSession(c); err != nil {
 		return err
 	}
@@ -314,6 +324,7 @@ func (h *Handler) renderUserPage(c echo.Context, status int, u *models.User, fla
 	if err != nil {
 		return err
 	}
+	v.Invited = u.PasswordHash == "" && !u.Disabled // set-password link not used yet
 	if edit != nil {
 		edit(&v)
 	}

@@ -103,6 +103,12 @@ type Config struct {
 	// ID names this instance among the queue's clients (default: River's,
 	// host name and time).
 	ID string
+
+	// Outbox is where the mail job reads and records mails (the store);
+	// Mailer sends them (nil: mail is not configured, and mails stay
+	// queued; see InsertMailTx).
+	Outbox Outbox
+	Mailer Mailer
 }
 
 // Defaults.
@@ -245,6 +251,7 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Queue, error) {
 	river.AddWorker(workers, &reconcileWorker{q: q})
 	river.AddWorker(workers, &topUpWorker{q: q})
 	river.AddWorker(workers, &sessionsWorker{q: q})
+	river.AddWorker(workers, &sendMailWorker{q: q})
 
 	rc := &river.Config{
 		ID:      cfg.ID,
@@ -252,7 +259,9 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Queue, error) {
 		Workers: workers,
 		// One worker: runs never overlap in one instance, as the ticker
 		// loop they replace ran them one after the other.
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 1}},
+		// Mails have a queue of their own, so one never waits behind a
+		// long run of the others.
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 1}, QueueMail: {MaxWorkers: 1}},
 		MaxAttempts:          cfg.MaxAttempts,
 		RetryPolicy:          retryPolicy{cfg.Backoff},
 		ErrorHandler:         errorHandler{q},
@@ -300,7 +309,7 @@ func (q *Queue) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return q.queueUnsentMail(ctx)
 }
 
 // Stop stops the queue: no job starts any more, and running ones are given

@@ -200,6 +200,8 @@ func kindWords(kind string) string {
 		return "auto top-up"
 	case KindSessions:
 		return "session cleanup"
+	case KindSendMail: // jobs/mail.go
+		return "send mail"
 	}
 	return kind
 }

@@ -48,6 +48,8 @@ type Service struct {
 	publicURL string
 	// brand signs the test message: see SetBrand.
 	brand string
+	// mail queues an outbox mail's job: see SetMailQueue (invite.go).
+	mail MailQueue
 
 	// SettleAfter is how long an unanswered WHAPI change is left alone
 	// before Reconcile settles it from what WHAPI shows (so a request still

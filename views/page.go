@@ -49,6 +49,7 @@ func (p Page) Nav() []NavItem {
 			{"plans", "Plans", "/admin/plans"},
 			{"audit", "Audit", "/admin/audit"},
 			{"jobs", "Jobs", "/admin/jobs"},
+			{"outbox", "Outbox", "/admin/outbox"},
 			{"settings", "WHAPI Settings", "/admin/settings/whapi"},
 		}
 	}

@@ -95,6 +95,9 @@ type LedgerRow struct {
 
 // UserPageView is what /admin/users/{id} shows.
 type UserPageView struct {
+	// Invited: the account has no password yet (an invitation was sent);
+	// the page offers to resend it.
+	Invited      bool
 	ID           int64
 	Email        string
 	Name         string

@@ -98,14 +98,14 @@ func Open(ctx context.Context, d Database, cipher *Cipher, states StateSets, opt
 		o(&oc)
 	}
 	var dialector gorm.Dialector
-	var pgDB, writeDB, readDB *sql.DB
+	var pgDB, writeDB, readDB, ckptDB *sql.DB
 	if d.Postgres() {
 		if pgDB, err = openPostgres(ctx, d.URL); err != nil {
 			return nil, err
 		}
 		dialector = postgres.New(postgres.Config{Conn: pgDB})
 	} else {
-		if writeDB, readDB, err = sqliteDialector(ctx, d.Path, oc); err != nil {
+		if writeDB, readDB, ckptDB, err = sqliteDialector(ctx, d.Path, oc); err != nil {
 			return nil, err
 		}
 		dialector = sqlite.New(sqlite.Config{Conn: writeDB})
@@ -129,7 +129,7 @@ func Open(ctx context.Context, d Database, cipher *Cipher, states StateSets, opt
 		PrepareStmtTTL:     100 * 365 * 24 * time.Hour,
 	})
 	if err != nil {
-		for _, c := range []*sql.DB{pgDB, writeDB, readDB} {
+		for _, c := range []*sql.DB{pgDB, writeDB, readDB, ckptDB} {
 			if c != nil {
 				_ = c.Close()
 			}
@@ -142,7 +142,7 @@ func Open(ctx context.Context, d Database, cipher *Cipher, states StateSets, opt
 		pgDB.SetMaxIdleConns(8)
 		pgDB.SetConnMaxIdleTime(5 * time.Minute)
 	} else {
-		s.pools = routeSQLite(db, writeDB, readDB)
+		s.pools = routeSQLite(db, writeDB, readDB, ckptDB, s.log)
 	}
 	if err := s.countQueries(); err != nil {
 		_ = s.Close()
@@ -156,22 +156,22 @@ func Open(ctx context.Context, d Database, cipher *Cipher, states StateSets, opt
 }
 
 // sqliteDialector prepares the SQLite file at path (its directory and
-// modes) and opens the store's two pools on it: the one write connection
-// and the read pool (see writer.go).
-func sqliteDialector(ctx context.Context, path string, oc openConfig) (writeDB, readDB *sql.DB, err error) {
+// modes) and opens the store's pools on it: the one write connection, the
+// read pool and the checkpointer's connection (see writer.go).
+func sqliteDialector(ctx context.Context, path string, oc openConfig) (writeDB, readDB, ckptDB *sql.DB, err error) {
 	if path == "" {
-		return nil, nil, errors.New("store: the database path is empty")
+		return nil, nil, nil, errors.New("store: the database path is empty")
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, nil, fmt.Errorf("store: create data directory: %w", err)
+		return nil, nil, nil, fmt.Errorf("store: create data directory: %w", err)
 	}
 	if err := secureDBFiles(path, oc.log); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if writeDB, readDB, err = openSQLitePools(ctx, path, oc.busyTimeout); err != nil {
-		return nil, nil, fmt.Errorf("store: open database: %w", err)
+	if writeDB, readDB, ckptDB, err = openSQLitePools(ctx, path, oc.busyTimeout); err != nil {
+		return nil, nil, nil, fmt.Errorf("store: open database: %w", err)
 	}
-	return writeDB, readDB, nil
+	return writeDB, readDB, ckptDB, nil
 }
 
 // SQLiteDSN is how every pool that writes to the SQLite file at path opens

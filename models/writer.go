@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
 	"gorm.io/gorm"
 )
 
@@ -72,6 +74,16 @@ type sqlitePools struct {
 	// channel are served in the order they came. waiting counts them.
 	turn    chan struct{}
 	waiting atomic.Int64
+
+	// The checkpointer (see checkpointWAL): ckptDB is its own
+	// connection, dirty says the writer has written since its last
+	// checkpoint, checkpoints counts those that copied the whole WAL, stop
+	// and stopped end it.
+	ckptDB        *sql.DB
+	dirty         atomic.Bool
+	checkpoints   atomic.Int64
+	stop, stopped chan struct{}
+	stopOnce      sync.Once
 }
 
 var (
@@ -80,31 +92,120 @@ var (
 	_ gorm.GetDBConnector   = (*sqlitePools)(nil)
 )
 
-// openSQLitePools opens the write connection and the read pool on the
-// SQLite file at path (which sqliteDialector has prepared). The writer is
-// connected first, so the file exists and is in WAL mode before a reader
-// opens it.
-func openSQLitePools(ctx context.Context, path string, busy time.Duration) (writeDB, readDB *sql.DB, err error) {
-	writeDB, err = sql.Open("sqlite3", sqliteDSN(path, busy))
+// openSQLitePools opens the write connection, the read pool and the
+// checkpointer's connection on the SQLite file at path (which
+// sqliteDialector has prepared). The writer is connected first, so the
+// file exists and is in WAL mode before a reader opens it.
+func openSQLitePools(ctx context.Context, path string, busy time.Duration) (writeDB, readDB, ckptDB *sql.DB, err error) {
+	writeDB, err = sql.Open(sqliteWriterDriver(), sqliteDSN(path, busy))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	writeDB.SetMaxOpenConns(1)
 	writeDB.SetMaxIdleConns(1)
 	writeDB.SetConnMaxIdleTime(0)
 	if err := writeDB.PingContext(ctx); err != nil {
 		_ = writeDB.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	readDB, err = sql.Open("sqlite3", sqliteReadDSN(path, busy))
 	if err != nil {
 		_ = writeDB.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	readDB.SetMaxOpenConns(sqliteReaders)
 	readDB.SetMaxIdleConns(sqliteReaders)
 	readDB.SetConnMaxIdleTime(5 * time.Minute)
-	return writeDB, readDB, nil
+	// The checkpointer's connection writes only the database file, from
+	// the WAL, never a transaction: the writer's DSN (WAL, busy timeout).
+	ckptDB, err = sql.Open("sqlite3", sqliteDSN(path, busy))
+	if err != nil {
+		_ = readDB.Close()
+		_ = writeDB.Close()
+		return nil, nil, nil, err
+	}
+	ckptDB.SetMaxOpenConns(1)
+	ckptDB.SetMaxIdleConns(1)
+	ckptDB.SetConnMaxIdleTime(0)
+	return writeDB, readDB, ckptDB, nil
+}
+
+// WAL checkpoints off the write path.
+//
+// SQLite's automatic checkpoint runs inside the commit that takes the WAL
+// past 1000 pages: that commit copies the WAL into the database file and
+// fsyncs it, many times a plain commit's time, while every writer queued
+// behind it waits (with synchronous NORMAL it is the only fsync a writer
+// ever makes). So the store's write connection has it off
+// (wal_autocheckpoint=0, set on every connection the writer's driver
+// opens), and a goroutine of the store checkpoints instead, on a
+// connection of its own: PASSIVE (it takes no lock a writer or a reader
+// waits for, and copies what no reader still needs), every
+// sqliteCheckpointEvery while the writer has written since the last one.
+// The writer starts the WAL over from its beginning once a checkpoint has
+// copied all of it, so the file stays about one interval's writes long. A
+// crash between checkpoints loses nothing: the next opening recovers the
+// WAL. The job queue's own connections keep SQLite's automatic checkpoint.
+
+// sqliteCheckpointEvery is how often the checkpointer runs while there
+// are writes.
+const sqliteCheckpointEvery = time.Second
+
+// sqliteWriterDriverName is the driver of the store's write connection:
+// mattn's, with the automatic checkpoint off on each connection it opens
+// (so also on one database/sql reopens after a bad connection).
+const sqliteWriterDriverName = "sqlite3_whapidesk_writer"
+
+var registerWriterDriver = sync.OnceFunc(func() {
+	sql.Register(sqliteWriterDriverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec("PRAGMA wal_autocheckpoint = 0", nil)
+		return err
+	}})
+})
+
+func sqliteWriterDriver() string {
+	registerWriterDriver()
+	return sqliteWriterDriverName
+}
+
+// checkpointWAL is the checkpointer: until stop is closed, every
+// sqliteCheckpointEvery, a PASSIVE checkpoint if the writer has written
+// since the last. An error (the file gone, a busy lock past the timeout)
+// is logged and tried again at the next tick.
+func (p *sqlitePools) checkpointWAL(log *slog.Logger) {
+	defer close(p.stopped)
+	t := time.NewTicker(sqliteCheckpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+		if !p.dirty.Swap(false) {
+			continue
+		}
+		left, err := p.checkpoint(context.Background())
+		switch {
+		case err != nil:
+			p.dirty.Store(true)
+			log.Warn("store: WAL checkpoint failed; trying again", "err", err)
+		case left > 0: // a reader still needs those frames: next time
+			p.dirty.Store(true)
+		default:
+			p.checkpoints.Add(1)
+		}
+	}
+}
+
+// checkpoint runs one PASSIVE checkpoint on the checkpointer's connection
+// and returns the WAL's frames that were left uncopied (busy readers).
+func (p *sqlitePools) checkpoint(ctx context.Context) (left int, err error) {
+	var busy, log, done int
+	if err := p.ckptDB.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done); err != nil {
+		return 0, err
+	}
+	return log - done, nil
 }
 
 // sqliteReadDSN is how the store's read pool opens the SQLite file at
@@ -123,13 +224,17 @@ func sqliteReadDSN(path string, busy time.Duration) string {
 // routeSQLite puts the pools behind db: after gorm.Open, whose dialector
 // was given writeDB, so that GORM's own prepared-statement cache (if on)
 // wraps the writer alone, and the readers get one of their own.
-func routeSQLite(db *gorm.DB, writeDB, readDB *sql.DB) *sqlitePools {
-	p := &sqlitePools{write: db.ConnPool, read: readDB, writeDB: writeDB, readDB: readDB, turn: make(chan struct{}, 1)}
+func routeSQLite(db *gorm.DB, writeDB, readDB, ckptDB *sql.DB, log *slog.Logger) *sqlitePools {
+	p := &sqlitePools{write: db.ConnPool, read: readDB, writeDB: writeDB, readDB: readDB, turn: make(chan struct{}, 1), ckptDB: ckptDB}
 	if _, ok := db.ConnPool.(*gorm.PreparedStmtDB); ok {
 		p.read = gorm.NewPreparedStmtDB(readDB, db.PrepareStmtMaxSize, db.PrepareStmtTTL)
 	}
 	db.ConnPool = p
 	db.Statement.ConnPool = p
+	if ckptDB != nil {
+		p.stop, p.stopped = make(chan struct{}), make(chan struct{})
+		go p.checkpointWAL(log)
+	}
 	return p
 }
 
@@ -163,7 +268,10 @@ func (p *sqlitePools) take(ctx context.Context) error {
 	}
 }
 
-func (p *sqlitePools) give() { <-p.turn }
+func (p *sqlitePools) give() {
+	p.dirty.Store(true)
+	<-p.turn
+}
 
 func (p *sqlitePools) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
 	if readOnly(query) {
@@ -264,7 +372,15 @@ func (p *sqlitePools) Ping() error {
 	return errors.Join(p.writeDB.Ping(), p.readDB.Ping())
 }
 
-// close closes both pools.
+// close stops the checkpointer and closes the pools; again, it does
+// nothing more. (The last
+// connection to close checkpoints the whole WAL, as SQLite does.)
 func (p *sqlitePools) close() error {
-	return errors.Join(p.readDB.Close(), p.writeDB.Close())
+	var errs []error
+	if p.ckptDB != nil {
+		p.stopOnce.Do(func() { close(p.stop) })
+		<-p.stopped
+		errs = append(errs, p.ckptDB.Close())
+	}
+	return errors.Join(append(errs, p.readDB.Close(), p.writeDB.Close())...)
 }

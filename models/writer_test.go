@@ -6,6 +6,8 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -385,7 +387,7 @@ func TestRoutingWithPreparedStatements(t *testing.T) {
 	testdb.SQLiteOnly(t, "the pools are SQLite's")
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "prep.db")
-	writeDB, readDB, err := openSQLitePools(ctx, path, time.Second)
+	writeDB, readDB, ckptDB, err := openSQLitePools(ctx, path, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +395,7 @@ func TestRoutingWithPreparedStatements(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := routeSQLite(db, writeDB, readDB)
+	p := routeSQLite(db, writeDB, readDB, ckptDB, slog.New(slog.DiscardHandler))
 	t.Cleanup(func() { _ = p.close() })
 	if err := db.Exec(`CREATE TABLE n (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)`).Error; err != nil {
 		t.Fatal(err)
@@ -441,5 +443,57 @@ func TestRoutingWithPreparedStatements(t *testing.T) {
 	}
 	if v, err := read(db.WithContext(ctx)); err != nil || v != 2 {
 		t.Fatalf("read after the commit: %d, %v", v, err)
+	}
+}
+
+// The write connection never checkpoints the WAL in a commit (its
+// automatic checkpoint is off); the store's checkpointer does, in the
+// background, so the WAL file stays about one round of writes long however
+// much is written, and Close stops it.
+func TestBackgroundCheckpointKeepsTheWALShort(t *testing.T) {
+	testdb.SQLiteOnly(t, "the WAL and its checkpoints are SQLite's")
+	s, db := newTestStore(t)
+	ctx := context.Background()
+	var auto int
+	if err := s.db.WithContext(ctx).Raw(`PRAGMA wal_autocheckpoint`).Row().Scan(&auto); err != nil || auto != 0 {
+		t.Fatalf("the write connection's wal_autocheckpoint is %d (%v), want 0", auto, err)
+	}
+	if err := s.db.Exec(`CREATE TABLE scratch (id INTEGER PRIMARY KEY, v BLOB NOT NULL)`).Error; err != nil {
+		t.Fatal(err)
+	}
+	const rounds, perRound, blob = 8, 32, 64 << 10 // 2 MiB a round, 16 MiB in all
+	for r := range rounds {
+		before := s.pools.checkpoints.Load()
+		for range perRound {
+			if err := s.db.Exec(`INSERT INTO scratch (v) VALUES (zeroblob(?))`, blob).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		deadline := time.Now().Add(time.Minute)
+		for s.pools.checkpoints.Load() == before {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: no checkpoint of the WAL within a minute of the writes", r)
+			}
+			time.Sleep(10 * time.Millisecond) // polling for the condition
+		}
+	}
+	// One more write starts the WAL over once the last round is copied.
+	if err := s.db.Exec(`DELETE FROM scratch`).Error; err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(db.Path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if written := int64(rounds * perRound * blob); fi.Size() > written/2 {
+		t.Fatalf("the WAL is %d bytes after %d written in %d checkpointed rounds: it is not being reused", fi.Size(), written, rounds)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.pools.stopped:
+	default:
+		t.Fatal("Close returned with the checkpointer still running")
 	}
 }

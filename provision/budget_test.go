@@ -329,12 +329,23 @@ func tableCounts(t *testing.T, db *gorm.DB) map[string]int64 {
 }
 
 // checkpointedSize moves the WAL into the database file and returns the
-// file's size.
+// file's size. The store's own background checkpoint may hold SQLite's
+// checkpoint lock at that moment (busy, without a wait): then it tries
+// again.
 func checkpointedSize(t *testing.T, db *gorm.DB, path string) int64 {
 	t.Helper()
 	var res struct{ Busy, Log, Checkpointed int }
-	if err := db.Raw(`PRAGMA wal_checkpoint(TRUNCATE)`).Row().Scan(&res.Busy, &res.Log, &res.Checkpointed); err != nil || res.Busy != 0 {
-		t.Fatalf("checkpoint: %+v %v", res, err)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if err := db.Raw(`PRAGMA wal_checkpoint(TRUNCATE)`).Row().Scan(&res.Busy, &res.Log, &res.Checkpointed); err != nil {
+			t.Fatalf("checkpoint: %v", err)
+		}
+		if res.Busy == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkpoint: still busy after 30 s: %+v", res)
+		}
+		time.Sleep(5 * time.Millisecond) // polling for the condition
 	}
 	fi, err := os.Stat(path)
 	if err != nil {

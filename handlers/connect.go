@@ -235,15 +235,7 @@ func (h *Handler) connectQRImage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	png, _, err := h.svc.QRImage(c.Request().Context(), ch.ID)
-	switch {
-	case errors.Is(err, provision.ErrNoQR), errors.Is(err, models.ErrNotFound):
-		return echo.NewHTTPError(http.StatusNotFound, "There is no code to scan right now. Reload the page.")
-	case err != nil:
-		return echo.NewHTTPError(http.StatusServiceUnavailable).SetInternal(err)
-	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.Blob(http.StatusOK, "image/png", png)
+	return h.qrImage(c, ch.ID)
 }
 
 // requestPairingCode gets the code to type into WhatsApp ("Link with phone
@@ -332,4 +324,19 @@ func (h *Handler) reconnectChannel(c echo.Context) error {
 		return err
 	}
 	return redirect(c, connectPath(ch.ID, ""))
+}
+
+// qrImage answers with the channel's current QR code as a PNG (never
+// cached), or says there is none to scan right now: the signed-in connect
+// page's, the admin's and a connect link's image.
+func (h *Handler) qrImage(c echo.Context, channelID int64) error {
+	png, _, err := h.svc.QRImage(c.Request().Context(), channelID)
+	switch {
+	case errors.Is(err, provision.ErrNoQR), errors.Is(err, models.ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound, "There is no code to scan right now. Reload the page.")
+	case err != nil:
+		return echo.NewHTTPError(http.StatusServiceUnavailable).SetInternal(err)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.Blob(http.StatusOK, "image/png", png)
 }

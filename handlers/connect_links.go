@@ -232,15 +232,7 @@ func (h *Handler) connectLinkQRImage(c echo.Context) error {
 	if err != nil {
 		return h.linkEnded(c, err)
 	}
-	png, _, err := h.svc.QRImage(c.Request().Context(), ch.ID)
-	switch {
-	case errors.Is(err, provision.ErrNoQR), errors.Is(err, models.ErrNotFound):
-		return echo.NewHTTPError(http.StatusNotFound, "There is no code to scan right now. Reload the page.")
-	case err != nil:
-		return echo.NewHTTPError(http.StatusServiceUnavailable).SetInternal(err)
-	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.Blob(http.StatusOK, "image/png", png)
+	return h.qrImage(c, ch.ID)
 }
 
 // connectLinkPairing is the link page's "Link with phone number instead".
@@ -556,15 +548,7 @@ func (h *Handler) adminConnectQRImage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	png, _, err := h.svc.QRImage(c.Request().Context(), ch.ID)
-	switch {
-	case errors.Is(err, provision.ErrNoQR), errors.Is(err, models.ErrNotFound):
-		return echo.NewHTTPError(http.StatusNotFound, "There is no code to scan right now. Reload the page.")
-	case err != nil:
-		return echo.NewHTTPError(http.StatusServiceUnavailable).SetInternal(err)
-	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.Blob(http.StatusOK, "image/png", png)
+	return h.qrImage(c, ch.ID)
 }
 
 func (h *Handler) adminConnectPairing(c echo.Context) error {

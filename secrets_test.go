@@ -299,7 +299,7 @@ func TestSecretsNeverInPlainText(t *testing.T) {
 		t.Error("the positive control failed")
 	}
 	for _, sec := range hookSecrets { // what is kept of a webhook secret: its hash
-		if !strings.Contains(where["backup"], models.HookHash(sec)) {
+		if !strings.Contains(where["backup"], models.SecretHash(sec)) {
 			t.Error("a webhook secret's hash is not in the backup: the search reads the wrong bytes")
 		}
 	}

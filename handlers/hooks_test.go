@@ -109,7 +109,7 @@ func (f *hookFix) authEvent(channelID string, startAt int64) []byte {
 // good event is 200 and applied without a call to WHAPI.
 func TestWebhookReceiver(t *testing.T) {
 	f := newHookFix(t)
-	forged, _, _ := models.NewHookSecret()
+	forged, _, _ := models.NewSecret()
 	good := f.authEvent(f.ch.RemoteID(), time.Now().Unix())
 	pad := func(n int) []byte { // good, padded with spaces to n bytes: still JSON
 		return append(bytes.Repeat([]byte(" "), n-len(good)), good...)

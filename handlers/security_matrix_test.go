@@ -324,7 +324,7 @@ func (f *smFix) fill(path string, channel int64) string {
 		case seg[i-1] == "outbox":
 			seg[i] = "999999" // no such mail
 		case s == ":secret":
-			forged, _, err := models.NewHookSecret()
+			forged, _, err := models.NewSecret()
 			if err != nil {
 				f.t.Fatal(err)
 			}

@@ -3,9 +3,7 @@ package models
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -35,13 +33,6 @@ type APIKey struct {
 // TableName implements gorm's Tabler.
 func (APIKey) TableName() string { return "api_keys" }
 
-// hashAPIKey hashes a key for storage and lookup. Keys carry 256 random bits,
-// so a fast hash is enough (no password stretching needed).
-func hashAPIKey(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:])
-}
-
 // CreateAPIKey makes a new key for a user and returns it in clear, once.
 func (s *Store) CreateAPIKey(ctx context.Context, actor Actor, userID int64, name string) (string, *APIKey, error) {
 	raw := make([]byte, 32)
@@ -49,7 +40,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, actor Actor, userID int64, nam
 		return "", nil, fmt.Errorf("store: api key: %w", err)
 	}
 	key := APIKeyPrefix + base64.RawURLEncoding.EncodeToString(raw)
-	k := &APIKey{UserID: userID, Name: strings.TrimSpace(name), Prefix: key[:len(APIKeyPrefix)+6], Hash: hashAPIKey(key), CreatedAt: s.now()}
+	k := &APIKey{UserID: userID, Name: strings.TrimSpace(name), Prefix: key[:len(APIKeyPrefix)+6], Hash: SecretHash(key), CreatedAt: s.now()}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(k).Error; err != nil {
 			return err
@@ -97,7 +88,7 @@ func (s *Store) UserByAPIKey(ctx context.Context, key string) (*User, error) {
 	if !strings.HasPrefix(key, APIKeyPrefix) || len(key) > 128 {
 		return nil, ErrInvalidAPIKey
 	}
-	rows, err := s.prepared(ctx).Raw(apiKeyUserSQL, hashAPIKey(key)).Rows()
+	rows, err := s.prepared(ctx).Raw(apiKeyUserSQL, SecretHash(key)).Rows()
 	if err != nil {
 		return nil, err
 	}

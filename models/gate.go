@@ -2,10 +2,6 @@ package models
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -45,43 +41,6 @@ func (ChannelGate) TableName() string { return "channel_gate" }
 // Registered reports whether a webhook is registered under base.
 func (g *ChannelGate) Registered(base string) bool {
 	return g.HookRegisteredAt != nil && g.HookHash != nil && g.HookBase == base
-}
-
-// hookSecretLen is the length of a webhook secret: 32 random bytes in
-// unpadded base64url.
-const hookSecretLen = 43
-
-// NewHookSecret returns a new webhook secret (256 random bits, URL-safe)
-// and the hash to store instead of it.
-func NewHookSecret() (secret, hash string, err error) {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return "", "", fmt.Errorf("store: webhook secret: %w", err)
-	}
-	secret = base64.RawURLEncoding.EncodeToString(raw)
-	return secret, HookHash(secret), nil
-}
-
-// HookHash is the stored form of a webhook secret. The secret carries 256
-// random bits, so a fast hash is enough (as for API keys).
-func HookHash(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
-}
-
-// WellFormedHookSecret reports whether s could be a webhook secret, so
-// that a request with anything else costs no query.
-func WellFormedHookSecret(s string) bool {
-	if len(s) != hookSecretLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // ChannelGate returns what is known of a channel's gate: a zero
@@ -135,10 +94,10 @@ func (s *Store) HookChecked(ctx context.Context, channelID int64) error {
 // ChannelByHookSecret returns the channel whose registered or pending
 // webhook has this secret, or ErrNotFound.
 func (s *Store) ChannelByHookSecret(ctx context.Context, secret string) (*Channel, error) {
-	if !WellFormedHookSecret(secret) {
+	if !WellFormedSecret(secret) {
 		return nil, ErrNotFound
 	}
-	h := HookHash(secret)
+	h := SecretHash(secret)
 	var c Channel
 	err := s.db.WithContext(ctx).Where("id = (SELECT channel_id FROM channel_gate WHERE hook_hash = ? OR pending_hash = ?)", h, h).
 		Take(&c).Error

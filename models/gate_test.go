@@ -37,11 +37,11 @@ func TestHookSecretsAreStoredHashed(t *testing.T) {
 	s, path := newTestStore(t)
 	ctx := context.Background()
 	ch := gateChannel(t, s)
-	first, h1, err := NewHookSecret()
+	first, h1, err := NewSecret()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(first) != hookSecretLen || !WellFormedHookSecret(first) || h1 != HookHash(first) || strings.Contains(h1, first) {
+	if len(first) != secretLen || !WellFormedSecret(first) || h1 != SecretHash(first) || strings.Contains(h1, first) {
 		t.Fatalf("secret %q hash %q", first, h1)
 	}
 	if _, err := s.ChannelByHookSecret(ctx, first); !errors.Is(err, ErrNotFound) {
@@ -60,7 +60,7 @@ func TestHookSecretsAreStoredHashed(t *testing.T) {
 	if err != nil || !g.Registered("https://desk.example.com") || g.Registered("https://other.example.com") || g.PendingHash != nil {
 		t.Fatalf("gate %+v %v", g, err)
 	}
-	second, h2, _ := NewHookSecret()
+	second, h2, _ := NewSecret()
 	if second == first {
 		t.Fatal("two secrets are equal")
 	}
@@ -78,7 +78,7 @@ func TestHookSecretsAreStoredHashed(t *testing.T) {
 	if _, err := s.ChannelByHookSecret(ctx, first); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("the replaced secret still works: %v", err)
 	}
-	for _, bad := range []string{"", "short", second + "x", strings.Repeat("!", hookSecretLen)} {
+	for _, bad := range []string{"", "short", second + "x", strings.Repeat("!", secretLen)} {
 		if _, err := s.ChannelByHookSecret(ctx, bad); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("%q: %v", bad, err)
 		}
@@ -181,7 +181,7 @@ func TestApplyGateUsersEventsAndRecheck(t *testing.T) {
 		t.Fatalf("audit %+v %v", evs, err)
 	}
 
-	_, h, _ := NewHookSecret()
+	_, h, _ := NewSecret()
 	if err := s.ConfirmHook(ctx, ch.ID, h, "https://desk.example.com"); err != nil {
 		t.Fatal(err)
 	}

@@ -2,11 +2,7 @@ package models
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -56,19 +52,6 @@ type IssuedToken struct {
 	ExpiresAt time.Time
 }
 
-// newToken is 256 random bits, base64url, and its SHA-256 in hex.
-func newToken() (token, hash string) {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	token = base64.RawURLEncoding.EncodeToString(b)
-	return token, tokenHash(token)
-}
-
-func tokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
 // issueToken revokes the user's unspent set-password tokens and stores a
 // new one, in tx.
 func (s *Store) issueToken(tx *gorm.DB, userID int64, valid time.Duration) (IssuedToken, error) {
@@ -77,7 +60,10 @@ func (s *Store) issueToken(tx *gorm.DB, userID int64, valid time.Duration) (Issu
 		Update("revoked_at", now).Error; err != nil {
 		return IssuedToken{}, fmt.Errorf("store: revoke tokens: %w", err)
 	}
-	token, hash := newToken()
+	token, hash, err := NewSecret()
+	if err != nil {
+		return IssuedToken{}, err
+	}
 	t := UserToken{UserID: userID, Purpose: purposeSetPassword, TokenHash: hash, CreatedAt: now, ExpiresAt: now.Add(valid)}
 	if err := tx.Create(&t).Error; err != nil {
 		return IssuedToken{}, fmt.Errorf("store: create token: %w", err)
@@ -178,11 +164,11 @@ func (s *Store) SetPasswordTokenUser(ctx context.Context, token string) (*User, 
 }
 
 func (s *Store) tokenByValue(_ context.Context, db *gorm.DB, token string) (*UserToken, error) {
-	if len(token) != 43 { // base64url of 32 bytes
+	if !WellFormedSecret(token) {
 		return nil, ErrTokenInvalid
 	}
 	var t UserToken
-	if err := db.Where("token_hash = ? AND purpose = ?", tokenHash(token), purposeSetPassword).First(&t).Error; err != nil {
+	if err := db.Where("token_hash = ? AND purpose = ?", SecretHash(token), purposeSetPassword).First(&t).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return nil, ErrTokenInvalid
 		}
@@ -218,7 +204,7 @@ func (s *Store) UseSetPasswordToken(ctx context.Context, token, password string)
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		now := s.now()
 		res := tx.Model(&UserToken{}).
-			Where("token_hash = ? AND purpose = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?", tokenHash(token), purposeSetPassword, now).
+			Where("token_hash = ? AND purpose = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?", SecretHash(token), purposeSetPassword, now).
 			Update("used_at", now)
 		if res.Error != nil {
 			return fmt.Errorf("store: spend token: %w", res.Error)

@@ -31,7 +31,7 @@ func TestSetPasswordLinks(t *testing.T) {
 	if err := s.DB().First(&stored, tok.ID).Error; err != nil {
 		t.Fatal(err)
 	}
-	if stored.TokenHash == tok.Token || stored.TokenHash != tokenHash(tok.Token) {
+	if stored.TokenHash == tok.Token || stored.TokenHash != SecretHash(tok.Token) {
 		t.Error("the token is stored in clear, or not as its SHA-256")
 	}
 	if _, err := s.Authenticate(ctx, u.Email, ""); err == nil {

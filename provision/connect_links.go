@@ -2,10 +2,6 @@ package provision
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -29,9 +25,6 @@ const (
 	ConnectLinkMin     = 5 * time.Minute
 	ConnectLinkMax     = 7 * 24 * time.Hour
 )
-
-// connectLinkBytes is how many random bytes a link's token carries.
-const connectLinkBytes = 32
 
 // ConnectLinkPath is where a link's page is served, before its token.
 const ConnectLinkPath = "/l/"
@@ -57,23 +50,6 @@ type NewConnectLink struct {
 	// (WHAPIDESK_PUBLIC_URL), else the path alone (the caller adds its own
 	// origin).
 	URL string
-}
-
-// ConnectLinkHash is the stored form of a link's token.
-func ConnectLinkHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
-// wellFormedLinkToken reports whether token could be one this service
-// made (43 characters of unpadded base64url), so a malformed one costs no
-// query.
-func wellFormedLinkToken(token string) bool {
-	if len(token) != base64.RawURLEncoding.EncodedLen(connectLinkBytes) {
-		return false
-	}
-	_, err := base64.RawURLEncoding.DecodeString(token)
-	return err == nil
 }
 
 // ConnectLinkURL is the address of a link's page for token.
@@ -123,13 +99,14 @@ func (s *Service) CreateConnectLink(ctx context.Context, actor models.Actor, cha
 	if CheckState(ch, ActConnect) != nil {
 		return nil, ErrNotConnectable
 	}
-	raw := make([]byte, connectLinkBytes)
-	if _, err := rand.Read(raw); err != nil {
+	// A link's token is a secret as a webhook's is: 256 random bits, only
+	// its hash stored.
+	token, hash, err := models.NewSecret()
+	if err != nil {
 		return nil, err
 	}
-	token := base64.RawURLEncoding.EncodeToString(raw)
 	now := s.now()
-	l, err := s.store.CreateConnectLink(ctx, actor, ch.ID, ConnectLinkHash(token), now, now.Add(valid))
+	l, err := s.store.CreateConnectLink(ctx, actor, ch.ID, hash, now, now.Add(valid))
 	if err != nil {
 		return nil, err
 	}
@@ -172,10 +149,10 @@ func (s *Service) ConnectLinks(ctx context.Context, channelID int64) ([]models.C
 // channel deleted since), ErrLinkExpired, ErrLinkRevoked or ErrLinkUsed.
 // For ErrLinkUsed the link is returned too (its page shows "Connected").
 func (s *Service) OpenConnectLink(ctx context.Context, token string) (*models.ConnectLink, *models.Channel, error) {
-	if !wellFormedLinkToken(token) {
+	if !models.WellFormedSecret(token) { // a malformed token costs no query
 		return nil, nil, ErrLinkUnknown
 	}
-	l, err := s.store.ConnectLinkByTokenHash(ctx, ConnectLinkHash(token))
+	l, err := s.store.ConnectLinkByTokenHash(ctx, models.SecretHash(token))
 	if errors.Is(err, models.ErrNotFound) {
 		return nil, nil, ErrLinkUnknown
 	}

@@ -107,7 +107,7 @@ func (s *Service) ensureHook(ctx context.Context, ch *models.Channel) (bool, err
 	if g.Registered(base) && hasOurHook(cur.Webhooks, base, *g.HookHash) {
 		return false, s.store.HookChecked(ctx, ch.ID) // intact: polling raced the event
 	}
-	secret, hash, err := models.NewHookSecret()
+	secret, hash, err := models.NewSecret()
 	if err != nil {
 		return false, err
 	}
@@ -140,7 +140,7 @@ func (s *Service) ensureHook(ctx context.Context, ch *models.Channel) (bool, err
 // under base, and false for any other URL.
 func hookSecretOf(url, base string) (string, bool) {
 	secret, ok := strings.CutPrefix(url, base+HookPath)
-	return secret, ok && models.WellFormedHookSecret(secret)
+	return secret, ok && models.WellFormedSecret(secret)
 }
 
 // hasOurHook reports whether hooks hold our webhook of the secret whose
@@ -148,7 +148,7 @@ func hookSecretOf(url, base string) (string, bool) {
 func hasOurHook(hooks []whapi.Webhook, base, hash string) bool {
 	for _, w := range hooks {
 		secret, ok := hookSecretOf(w.URL, base)
-		if !ok || models.HookHash(secret) != hash || (w.Mode != "" && w.Mode != whapi.HookModeBody) {
+		if !ok || models.SecretHash(secret) != hash || (w.Mode != "" && w.Mode != whapi.HookModeBody) {
 			continue
 		}
 		all := true
@@ -171,10 +171,10 @@ func isOurHook(url, base string, g *models.ChannelGate) bool {
 		return true
 	}
 	i := strings.LastIndex(url, "/")
-	if i < 0 || !models.WellFormedHookSecret(url[i+1:]) {
+	if i < 0 || !models.WellFormedSecret(url[i+1:]) {
 		return false
 	}
-	h := models.HookHash(url[i+1:])
+	h := models.SecretHash(url[i+1:])
 	return (g.HookHash != nil && *g.HookHash == h) || (g.PendingHash != nil && *g.PendingHash == h)
 }
 

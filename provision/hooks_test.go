@@ -146,11 +146,11 @@ func TestHookRegisteredAfterCreateKeepingOtherWebhooks(t *testing.T) {
 			t.Errorf("our webhook lacks %s/%s: %v", ev.Type, ev.Method, w.Events)
 		}
 	}
-	if w.Mode != "body" || !models.WellFormedHookSecret(secret) {
+	if w.Mode != "body" || !models.WellFormedSecret(secret) {
 		t.Fatalf("our webhook %v", w)
 	}
 	g, err := e.store.ChannelGate(e.ctx, ch.ID)
-	if err != nil || !g.Registered(base) || *g.HookHash != models.HookHash(secret) {
+	if err != nil || !g.Registered(base) || *g.HookHash != models.SecretHash(secret) {
 		t.Fatalf("gate %+v %v", g, err)
 	}
 
@@ -434,7 +434,7 @@ func TestReceiveHookRefusals(t *testing.T) {
 	before := e.fingerprint(ch.ID)
 	auth := `{"health":{"start_at":1,"uptime":1,"status":{"code":4,"text":"AUTH"},"user":{"id":"97313300383","name":"x"}},` +
 		`"event":{"type":"channel","event":"post"},"channel_id":"` + ch.RemoteID() + `"}`
-	forged, _, _ := models.NewHookSecret()
+	forged, _, _ := models.NewSecret()
 	for _, tc := range []struct {
 		name, secret, body string
 		want               error

@@ -19,7 +19,7 @@ import (
 // address when one is set, else on the origin this request came to.
 func linkURL(c echo.Context, l *provision.NewConnectLink) string {
 	if strings.HasPrefix(l.URL, "/") {
-		return c.Scheme() + "://" + c.Request().Host + l.URL
+		return requestOrigin(c) + l.URL
 	}
 	return l.URL
 }

@@ -20,8 +20,8 @@ const setPasswordPrefix = "/set-password/"
 func isSetPassword(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, setPasswordPrefix) }
 
 // requestOrigin is the scheme and host the request came to: where a mailed
-// link points when WHAPIDESK_PUBLIC_URL is not set (the admin's own
-// request names it).
+// link or a connect link points when WHAPIDESK_PUBLIC_URL is not set (the
+// request that made it names it).
 func requestOrigin(c echo.Context) string {
 	return c.Scheme() + "://" + c.Request().Host
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"net/url"
-	"strings"
 	texttemplate "text/template"
 	"time"
 
@@ -21,59 +20,8 @@ import (
 // the token, the outbox row and the row's job are written in one
 // transaction: all or nothing.
 
-// MailQueue queues the job that sends an outbox row, in the transaction
-// that wrote it; *jobs.Queue is one (InsertMailTx).
-type MailQueue interface {
-	InsertMailTx(ctx context.Context, tx *sql.Tx, outboxID int64) error
-	// MailConfigured: an SMTP server is configured (else mails stay
-	// queued and no job is inserted).
-	MailConfigured() bool
-}
-
-// MailConfigured reports whether mails are sent (an SMTP server is
-// configured); false: they wait in the outbox.
-func (s *Service) MailConfigured() bool { return s.mail != nil && s.mail.MailConfigured() }
-
-// RetryMail queues the failed outbox mail id again, with its job (when mail
-// is configured) in the same transaction, and audits it.
-// models.ErrMailNotFailed when it is not failed.
-func (s *Service) RetryMail(ctx context.Context, actor models.Actor, id int64) error {
-	err := s.store.RetryMail(ctx, id, func(tx *sql.Tx) error {
-		if s.mail == nil {
-			return nil
-		}
-		return s.mail.InsertMailTx(ctx, tx, id)
-	})
-	if err != nil {
-		return err
-	}
-	return s.store.RecordAudit(ctx, actor, "mail.retry", fmt.Sprintf("mail #%d", id), "queued again by an admin")
-}
-
-// SetMailQueue sets the queue the outbox's mails are sent through. Without
-// one, mails are written to the outbox and stay queued.
-func (s *Service) SetMailQueue(q MailQueue) { s.mail = q }
-
 // MailKindInvitation is the outbox kind of an invitation.
 const MailKindInvitation = "invitation"
-
-// ErrNoLinkBase: neither WHAPIDESK_PUBLIC_URL nor the request says where
-// the app is reached, so no link can be mailed.
-var ErrNoLinkBase = errors.New("the app's public address is unknown (WHAPIDESK_PUBLIC_URL): no link can be mailed")
-
-// linkBase is where a mailed link points: the public URL when configured,
-// else origin (the scheme and host the admin's request came to).
-func (s *Service) linkBase(origin string) (*url.URL, error) {
-	raw := s.publicURL
-	if raw == "" {
-		raw = strings.TrimRight(origin, "/")
-	}
-	u, err := url.Parse(raw)
-	if raw == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, ErrNoLinkBase
-	}
-	return u, nil
-}
 
 // InviteUser creates the account in (without a password) and queues its
 // invitation, in one transaction. origin is the scheme and host the
@@ -132,36 +80,13 @@ func (s *Service) queueInvitation(ctx context.Context, tx *sql.Tx, base *url.URL
 	if err != nil {
 		return err
 	}
-	uid := u.ID
-	id, created, err := s.store.EnqueueMail(ctx, tx, models.NewMail{
-		Kind: MailKindInvitation, UserID: &uid, To: u.Email, Subject: mail.subject, Text: mail.text, HTML: mail.html,
-		UniqueKey: fmt.Sprintf("%s:user:%d:token:%d", MailKindInvitation, u.ID, t.ID), Domain: base.Hostname(),
-	})
-	if err != nil || !created || s.mail == nil {
-		return err
-	}
-	return s.mail.InsertMailTx(ctx, tx, id)
-}
-
-// defaultBrand is the product name when none is set: handlers.DefaultBrand,
-// which provision cannot import (main sets the brand either way).
-const defaultBrand = "LinkDesk"
-
-// brandName is the product name mails carry: the reseller's, never
-// WHAPI's (nor this program's name, which contains it).
-func (s *Service) brandName() string {
-	if s.brand == "" {
-		return defaultBrand
-	}
-	return s.brand
+	return s.queueMail(ctx, tx, u, MailKindInvitation, mail, fmt.Sprintf("user:%d:token:%d", u.ID, t.ID), base)
 }
 
 type invitationData struct {
 	Brand, Name, Email, Link, Expires string
 	Hours                             int
 }
-
-type renderedMail struct{ subject, text, html string }
 
 var invitationText = texttemplate.Must(texttemplate.New("text").Parse(`Hello{{if .Name}} {{.Name}}{{end}},
 

@@ -1,0 +1,103 @@
+package provision
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"whapidesk/models"
+)
+
+// Mail from the outbox (issue 16, point 2): every mail the app sends is
+// rendered here in provision, written to the outbox in the transaction of
+// its cause (queueMail), and sent by the job queue (jobs, send_mail). This
+// file holds what every kind of mail shares; each kind has its own file
+// (invite.go, …) with its words.
+
+// MailQueue queues the job that sends an outbox row, in the transaction
+// that wrote it; *jobs.Queue is one (InsertMailTx).
+type MailQueue interface {
+	InsertMailTx(ctx context.Context, tx *sql.Tx, outboxID int64) error
+	// MailConfigured: an SMTP server is configured (else mails stay
+	// queued and no job is inserted).
+	MailConfigured() bool
+}
+
+// MailConfigured reports whether mails are sent (an SMTP server is
+// configured); false: they wait in the outbox.
+func (s *Service) MailConfigured() bool { return s.mail != nil && s.mail.MailConfigured() }
+
+// RetryMail queues the failed outbox mail id again, with its job (when mail
+// is configured) in the same transaction, and audits it.
+// models.ErrMailNotFailed when it is not failed.
+func (s *Service) RetryMail(ctx context.Context, actor models.Actor, id int64) error {
+	err := s.store.RetryMail(ctx, id, func(tx *sql.Tx) error {
+		if s.mail == nil {
+			return nil
+		}
+		return s.mail.InsertMailTx(ctx, tx, id)
+	})
+	if err != nil {
+		return err
+	}
+	return s.store.RecordAudit(ctx, actor, "mail.retry", fmt.Sprintf("mail #%d", id), "queued again by an admin")
+}
+
+// SetMailQueue sets the queue the outbox's mails are sent through. Without
+// one, mails are written to the outbox and stay queued.
+func (s *Service) SetMailQueue(q MailQueue) { s.mail = q }
+
+// ErrNoLinkBase: neither WHAPIDESK_PUBLIC_URL nor the request says where
+// the app is reached, so no link can be mailed.
+var ErrNoLinkBase = errors.New("the app's public address is unknown (WHAPIDESK_PUBLIC_URL): no link can be mailed")
+
+// linkBase is where a mailed link points: the public URL when configured,
+// else origin (the scheme and host the admin's request came to).
+func (s *Service) linkBase(origin string) (*url.URL, error) {
+	raw := s.publicURL
+	if raw == "" {
+		raw = strings.TrimRight(origin, "/")
+	}
+	u, err := url.Parse(raw)
+	if raw == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, ErrNoLinkBase
+	}
+	return u, nil
+}
+
+// defaultBrand is the product name when none is set: handlers.DefaultBrand,
+// which provision cannot import (main sets the brand either way).
+const defaultBrand = "LinkDesk"
+
+// brandName is the product name mails carry: the reseller's, never
+// WHAPI's (nor this program's name, which contains it).
+func (s *Service) brandName() string {
+	if s.brand == "" {
+		return defaultBrand
+	}
+	return s.brand
+}
+
+// renderedMail is one mail's subject and its two parts.
+type renderedMail struct{ subject, text, html string }
+
+// queueMail writes mail m of kind to u into the outbox in tx, with its job
+// when mail is configured: the one door every kind of mail goes through.
+// key names the mail's subject entity and period (the outbox's unique key
+// is kind + ":" + key), so a cause that fires twice queues one mail; base
+// is where the mail's links point (linkBase), its host names the
+// Message-ID's domain.
+func (s *Service) queueMail(ctx context.Context, tx *sql.Tx, u *models.User, kind string, m renderedMail, key string, base *url.URL) error {
+	uid := u.ID
+	id, created, err := s.store.EnqueueMail(ctx, tx, models.NewMail{
+		Kind: kind, UserID: &uid, To: u.Email, Subject: m.subject, Text: m.text, HTML: m.html,
+		UniqueKey: kind + ":" + key, Domain: base.Hostname(),
+	})
+	if err != nil || !created || s.mail == nil {
+		return err
+	}
+	return s.mail.InsertMailTx(ctx, tx, id)
+}

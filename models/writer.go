@@ -104,7 +104,7 @@ func openSQLitePools(ctx context.Context, path string, busy time.Duration) (writ
 	writeDB.SetMaxOpenConns(1)
 	writeDB.SetMaxIdleConns(1)
 	writeDB.SetConnMaxIdleTime(0)
-	if err := writeDB.PingContext(ctx); err != nil {
+	if err := pingWhileBusy(ctx, writeDB, busy); err != nil {
 		_ = writeDB.Close()
 		return nil, nil, nil, err
 	}
@@ -128,6 +128,31 @@ func openSQLitePools(ctx context.Context, path string, busy time.Duration) (writ
 	ckptDB.SetMaxIdleConns(1)
 	ckptDB.SetConnMaxIdleTime(0)
 	return writeDB, readDB, ckptDB, nil
+}
+
+// pingWhileBusy opens db's first connection, trying again while SQLite
+// answers "database is locked", for up to busy. Opening a connection runs
+// PRAGMA journal_mode=WAL, and when several processes open one new file at
+// the same moment (instances started together), SQLite answers the switch
+// to WAL with SQLITE_BUSY at once instead of waiting through the busy
+// timeout (TestMigrationsRunOnceUnderConcurrentStarts saw it about once in
+// 20 runs on a loaded machine). Any other error is returned at once.
+func pingWhileBusy(ctx context.Context, db *sql.DB, busy time.Duration) error {
+	deadline := time.Now().Add(busy)
+	wait := time.Millisecond
+	for {
+		err := db.PingContext(ctx)
+		var se sqlite3.Error
+		if err == nil || !errors.As(err, &se) || (se.Code != sqlite3.ErrBusy && se.Code != sqlite3.ErrLocked) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+	}
 }
 
 // WAL checkpoints off the write path.

@@ -74,6 +74,12 @@ var settings = []setting{
 		into: func(c *Config) any { return &c.DatabaseURL },
 	},
 	{
+		flag: "database-max-conns", env: "WHAPIDESK_DATABASE_MAX_CONNS", shown: "16", scope: serveCommands,
+		usage: "on PostgreSQL, the most database connections this instance holds open at once, from 2 to 500. " +
+			"The connections of all instances together should fit what the server runs well at once (a few per core, " +
+			"plus 4 per instance for the job queue): with several instances give each its share. Refused with the SQLite file",
+	},
+	{
 		env: "WHAPIDESK_SECRET_KEY", shown: "a secret.key file beside the database", scope: everyCommand,
 		usage: "base64 of 32 bytes: the key that encrypts the WHAPI tokens at rest " +
 			"(the session cookies are signed with a key derived from it). " +

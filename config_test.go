@@ -284,6 +284,8 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 			return "postgres://whapidesk@db.example/whapidesk"
 		case strings.HasSuffix(s.env, "_EVERY"):
 			return "90s"
+		case s.env == "WHAPIDESK_DATABASE_MAX_CONNS":
+			return "6"
 		case s.env == "WHAPIDESK_SMTP_URL":
 			return "smtp://relay.example:25"
 		case s.env == "WHAPIDESK_MAIL_FROM":
@@ -300,6 +302,10 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 			case s.env == "WHAPIDESK_RECONCILE_EVERY" || s.env == "WHAPIDESK_TOPUP_EVERY":
 				if cfg.ReconcileEvery != 90*time.Second || cfg.TopUpEvery != 90*time.Second {
 					t.Errorf("%s: ReconcileEvery = %s, TopUpEvery = %s", s.env, cfg.ReconcileEvery, cfg.TopUpEvery)
+				}
+			case s.env == "WHAPIDESK_DATABASE_MAX_CONNS":
+				if cfg.DatabaseMaxConns != 6 {
+					t.Errorf("%s: DatabaseMaxConns = %d", s.env, cfg.DatabaseMaxConns)
 				}
 			case s.into == nil && s.env == "WHAPIDESK_GATE_HOSTS":
 				if len(cfg.GateHosts) != 1 || cfg.GateHosts[0] != value(s) {

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -44,11 +45,13 @@ type Config struct {
 	DBPath string
 	// DatabaseURL, when set, is the PostgreSQL database the app keeps its
 	// data in (DBPath's file is then not used).
-	DatabaseURL   string
-	SecretKey     string
-	ManagerURL    string
-	GateURL       string
-	SecureCookies bool
+	DatabaseURL string
+	// DatabaseMaxConns is the store's pool on PostgreSQL (0: the default).
+	DatabaseMaxConns int
+	SecretKey        string
+	ManagerURL       string
+	GateURL          string
+	SecureCookies    bool
 	// Demo runs the app on the built-in WHAPI simulator (whapidesk demo):
 	// the only way to run it.
 	Demo  bool
@@ -257,6 +260,9 @@ func parseServeFlags(cmd string, args []string, stderr io.Writer) (Config, error
 		return cfg, fmt.Errorf("config: %w", err)
 	}
 	cfg.GateHosts = hosts
+	if cfg.DatabaseMaxConns, err = parseMaxConns(fs.Lookup("database-max-conns").Value.String(), cfg.DatabaseURL); err != nil {
+		return cfg, err
+	}
 	if cfg.ReconcileEvery, err = parseJobEvery("WHAPIDESK_RECONCILE_EVERY (--reconcile-every)", fs.Lookup("reconcile-every").Value.String()); err != nil {
 		return cfg, err
 	}
@@ -347,9 +353,28 @@ func openWithKey(ctx context.Context, cfg Config, key []byte, log *slog.Logger) 
 // else the SQLite file DBPath.
 func (c Config) database() models.Database {
 	if c.DatabaseURL != "" {
-		return models.Database{URL: c.DatabaseURL}
+		return models.Database{URL: c.DatabaseURL, MaxConns: c.DatabaseMaxConns}
 	}
 	return models.Database{Path: c.DBPath}
+}
+
+// parseMaxConns reads WHAPIDESK_DATABASE_MAX_CONNS: "" is the default; a
+// whole number from 2 to 500 (the migrations hold one connection for
+// their lock while another runs them), and only with a PostgreSQL database (SQLite
+// has its own pools: one writer, a few readers).
+func parseMaxConns(raw, databaseURL string) (int, error) {
+	const name = "WHAPIDESK_DATABASE_MAX_CONNS (--database-max-conns)"
+	if raw == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 2 || n > 500 {
+		return 0, fmt.Errorf("config: %s is %q: give a whole number of connections from 2 to 500", name, raw)
+	}
+	if databaseURL == "" {
+		return 0, fmt.Errorf("config: %s is set, but the database is the SQLite file (WHAPIDESK_DATABASE_URL is unset): it sizes PostgreSQL's pool only; unset it", name)
+	}
+	return n, nil
 }
 
 // checkDatabaseURL refuses a WHAPIDESK_DATABASE_URL that is not a

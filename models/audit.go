@@ -63,6 +63,6 @@ func (s *Store) ListAudit(ctx context.Context, limit, offset int) ([]AuditEvent,
 // CountAudit counts the audit events, from the running totals.
 func (s *Store) CountAudit(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.db.WithContext(ctx).Raw("SELECT COALESCE((SELECT n FROM totals WHERE name = 'audit_events'), 0)").Scan(&n).Error
+	err := s.db.WithContext(ctx).Raw("SELECT COALESCE(SUM(n), 0) FROM totals WHERE name = 'audit_events'").Scan(&n).Error
 	return n, err
 }

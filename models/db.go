@@ -68,7 +68,17 @@ type Store struct {
 type Database struct {
 	Path string
 	URL  string
+	// MaxConns is, on PostgreSQL, the most connections the store holds
+	// open at once (0: DefaultMaxConns; at least 2: migrating holds one
+	// for its lock while another runs the migrations). The connections of every
+	// instance together should fit what the server runs well at once
+	// (a few per core): give each instance its share.
+	MaxConns int
 }
+
+// DefaultMaxConns is a store's pool on PostgreSQL when Database.MaxConns
+// is 0.
+const DefaultMaxConns = 16
 
 // Postgres reports whether d is a PostgreSQL database.
 func (d Database) Postgres() bool { return d.URL != "" }
@@ -138,8 +148,13 @@ func Open(ctx context.Context, d Database, cipher *Cipher, states StateSets, opt
 	}
 	s := &Store{db: db, pg: d.Postgres(), cipher: cipher, now: func() time.Time { return time.Now().UTC() }, boot: rand.Text(), states: states, sql: built, log: oc.log}
 	if d.Postgres() {
-		pgDB.SetMaxOpenConns(16)
-		pgDB.SetMaxIdleConns(8)
+		most := d.MaxConns
+		if most <= 0 {
+			most = DefaultMaxConns
+		}
+		most = max(most, 2)
+		pgDB.SetMaxOpenConns(most)
+		pgDB.SetMaxIdleConns(most)
 		pgDB.SetConnMaxIdleTime(5 * time.Minute)
 	} else {
 		s.pools = routeSQLite(db, writeDB, readDB, ckptDB, s.log)

@@ -129,3 +129,30 @@ func testdbPostgresOnly(t *testing.T) {
 		t.Skip("PostgreSQL only: " + testdb.Variable + " is not set")
 	}
 }
+
+// TestMaxConnsSizesThePool: Database.MaxConns is the most connections the
+// store holds open on PostgreSQL (WHAPIDESK_DATABASE_MAX_CONNS); 0 is
+// DefaultMaxConns.
+func TestMaxConnsSizesThePool(t *testing.T) {
+	testdbPostgresOnly(t)
+	c, err := NewCipher(newKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := Database(testdb.New(t))
+	for _, tc := range []struct{ set, want int }{{0, DefaultMaxConns}, {3, 3}} {
+		db.MaxConns = tc.set
+		s, err := Open(context.Background(), db, c, testStates)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sqlDB, err := s.db.DB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sqlDB.Stats().MaxOpenConnections; got != tc.want {
+			t.Errorf("MaxConns %d: the pool holds up to %d, want %d", tc.set, got, tc.want)
+		}
+		_ = s.Close()
+	}
+}

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"maps"
@@ -238,7 +239,13 @@ func TestCheckTotalsFindsDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantTotalsMatch(t, s)
-	s.db.Exec("UPDATE totals SET n = n + 2 WHERE name = 'users:customer'")
+	// One row of the total drifts (on PostgreSQL a total may be spread
+	// over several rows, migration 0023).
+	drift := "UPDATE totals SET n = n + 2 WHERE name = 'users:customer'" // SQLite: one row per total
+	if s.Postgres() {
+		drift = "UPDATE totals SET n = n + 2 WHERE ctid = (SELECT ctid FROM totals WHERE name = 'users:customer' LIMIT 1)"
+	}
+	s.db.Exec(drift)
 	s.db.Exec("DELETE FROM totals WHERE name = 'audit_events'")
 	bad, err := s.CheckTotals(ctx)
 	if err != nil {
@@ -302,4 +309,69 @@ func TestTotalsMigrationCountsExistingRows(t *testing.T) {
 	if d.Channels[ChannelPending] != 1 || d.Days.Credited != 60 || d.Partner.Bought != 40 {
 		t.Fatalf("after the migration: %+v", d)
 	}
+}
+
+// TestTotalsShardsLetWritersPass: on PostgreSQL two transactions that move
+// the same totals (a ledger row and an audit event each) on two
+// connections do not wait for each other (migration 0023: a total is
+// spread over rows by connection), and the totals still match the rows
+// once both commit. Before 0023 the second waited on the first's row
+// locks until it committed: here it would fail on its lock timeout.
+func TestTotalsShardsLetWritersPass(t *testing.T) {
+	testdbPostgresOnly(t)
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	u, err := s.CreateUser(ctx, NewUser{Email: "a@example.com", Password: "correct horse battery", Role: RoleCustomer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two connections on different shards (pg_backend_pid() % 64).
+	var conns []*sql.Conn
+	shards := map[int]bool{}
+	for len(conns) < 2 {
+		c, err := sqlDB.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var pid int
+		if err := c.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		if !shards[pid%64] {
+			shards[pid%64] = true
+			conns = append(conns, c)
+		}
+	}
+	var txs []*sql.Tx
+	for i, c := range conns {
+		tx, err := c.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		// A wait on the other's lock fails the statement instead of hanging.
+		if _, err := tx.ExecContext(ctx, "SET LOCAL lock_timeout = '20s'"); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{
+			"INSERT INTO day_ledger (user_id, delta, kind, comment, actor, created_at) VALUES ($1, 1, 'admin_credit', 'test', 'test', now())",
+			"INSERT INTO audit_events (actor_email, action, target, created_at) VALUES ('test', 'test.event', 'user ' || $1::bigint, now())",
+		} {
+			if _, err := tx.ExecContext(ctx, q, u.ID); err != nil {
+				t.Fatalf("transaction %d, while the other is open: %v", i+1, err)
+			}
+		}
+		txs = append(txs, tx)
+	}
+	for _, tx := range txs {
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantTotalsMatch(t, s)
 }

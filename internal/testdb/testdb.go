@@ -33,6 +33,9 @@ const Variable = "WHAPIDESK_TEST_DATABASE_URL"
 type Database struct {
 	Path string
 	URL  string
+	// MaxConns mirrors models.Database's (0: its default), so that one
+	// converts to the other.
+	MaxConns int
 }
 
 // Postgres reports whether the tests run on PostgreSQL.

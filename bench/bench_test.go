@@ -161,8 +161,24 @@ func benchOverhead(b *testing.B) {
 			return d
 		})
 		extendQ := queries
+		// The read path and the bare GET in turn, one of each per round, so
+		// that a burst of load on this shared machine weighs on both alike
+		// (measured apart, minutes from each other, their ratio moved from
+		// 4.5× to 10.7× between runs).
+		var pairBare stats
 		list := measure(func(int) time.Duration { _, d := lc.expect(200, "GET", "/api/channels", ""); return d })
 		listQ := queries
+		{
+			bareDs, listDs := make([]time.Duration, n), make([]time.Duration, n)
+			for i := range warm + n {
+				_, db := bc.expect(200, "GET", "/bare", "")
+				_, dl := lc.expect(200, "GET", "/api/channels", "")
+				if i >= warm {
+					bareDs[i-warm], listDs[i-warm] = db, dl
+				}
+			}
+			pairBare, list = percentiles(bareDs), percentiles(listDs)
+		}
 
 		// One direct round trip to the simulator (in-process HTTP, zero
 		// latency): the part of each figure that is WHAPI's, not ours.
@@ -185,10 +201,10 @@ func benchOverhead(b *testing.B) {
 		one("POST /api/channels/:id/extend (first paid: + read-back + mode)", 3, extendQ, extend, barePost)
 		// The read path on its own goal (issue 15): ≤ 5× the bare handler,
 		// which answers the same shape (a list of 10) from memory.
-		lr := float64(list.p50) / float64(bareGet.p50)
-		add(row{"1", fmt.Sprintf("GET /api/channels (10 channels) p50 (p99); 0 WHAPI calls, %d SQL statements (API key, page; the count only for a full page)", listQ),
-			ms(list.p50) + " (" + ms(list.p99) + ")", ms(bareGet.p50) + " (" + ms(bareGet.p99) + ")",
-			fmt.Sprintf("%.1f× (p99 %.1f×)", lr, float64(list.p99)/float64(bareGet.p99)), "≤ 5× bare", yes(lr <= 5)})
+		lr := float64(list.p50) / float64(pairBare.p50)
+		add(row{"1", fmt.Sprintf("GET /api/channels (10 channels) p50 (p99), measured in turn with the bare GET; 0 WHAPI calls, %d SQL statements (API key, page; the count only for a full page)", listQ),
+			ms(list.p50) + " (" + ms(list.p99) + ")", ms(pairBare.p50) + " (" + ms(pairBare.p99) + ")",
+			fmt.Sprintf("%.1f× (p99 %.1f×)", lr, float64(list.p99)/float64(pairBare.p99)), "≤ 5× bare", yes(lr <= 5)})
 		b.ReportMetric(lr, "GET_/api/channels_x_bare")
 	}
 }

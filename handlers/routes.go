@@ -67,6 +67,12 @@ func (h *Handler) Routes(e *echo.Echo) {
 	web.GET(setPasswordPrefix+":token", h.showSetPasswordPage)
 	web.POST(setPasswordPrefix+":token", h.setPasswordFromLink)
 
+	// Forgot password: asks for a reset link, mailed to the address's
+	// account if it has one (handlers/forgot_password.go).
+	web.GET("/forgot-password", h.showForgotPasswordPage)
+	web.POST("/forgot-password", h.requestPasswordReset)
+	web.GET("/forgot-password/sent", h.showResetSentPage)
+
 	// Account: a signed-in user's own settings, for either role.
 	account := web.Group("/account", h.requireSignedIn)
 	account.GET("/password", h.showPasswordPage)

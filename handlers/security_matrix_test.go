@@ -83,6 +83,10 @@ var smRows = []smRow{
 	// Set-password links: public; a forged token is no link.
 	{method: "GET", path: "/set-password/:token", anon: 404, custA: 404, custB: 404, admin: 404},
 	{method: "POST", path: "/set-password/:token", anon: 404, custA: 404, custB: 404, admin: 404},
+	// Forgot password: public; a form without an address is refused.
+	{method: "GET", path: "/forgot-password", anon: 200, custA: 200, custB: 200, admin: 200},
+	{method: "POST", path: "/forgot-password", anon: 422, custA: 422, custB: 422, admin: 422},
+	{method: "GET", path: "/forgot-password/sent", anon: 200, custA: 200, custB: 200, admin: 200},
 
 	// Every signed-in user's own account.
 	{method: "GET", path: "/account/password", anon: 303, custA: 200, custB: 200, admin: 200},

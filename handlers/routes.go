@@ -77,6 +77,7 @@ func (h *Handler) Routes(e *echo.Echo) {
 	account := web.Group("/account", h.requireSignedIn)
 	account.GET("/password", h.showPasswordPage)
 	account.POST("/password", h.changePassword)
+	account.POST("/mails", h.saveMailPrefs)
 
 	// Admin pages.
 	admin := web.Group("/admin", h.requireRole(models.RoleAdmin))
@@ -161,6 +162,8 @@ func (h *Handler) Routes(e *echo.Echo) {
 	admin.GET("/outbox/:id", h.showMailPage)
 	admin.POST("/outbox/:id/retry", h.retryMail)
 	admin.POST("/users/:id/invitation", h.resendInvitation)
+	// A user's mail choices, set by an admin (handlers/mail_prefs.go).
+	admin.POST("/users/:id/mails", h.saveUserMailPrefs)
 
 	// WHAPI settings.
 	admin.GET("/settings/whapi", h.showWHAPISettingsPage)

@@ -288,6 +288,8 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 			return "smtp://relay.example:25"
 		case s.env == "WHAPIDESK_MAIL_FROM":
 			return "desk@example.com"
+		case s.env == "WHAPIDESK_DIGEST_HOUR":
+			return "5"
 		case strings.HasSuffix(s.env, "_URL"):
 			return "https://" + strings.ToLower(s.env) + ".example"
 		}
@@ -300,6 +302,10 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 			case s.env == "WHAPIDESK_RECONCILE_EVERY" || s.env == "WHAPIDESK_TOPUP_EVERY":
 				if cfg.ReconcileEvery != 90*time.Second || cfg.TopUpEvery != 90*time.Second {
 					t.Errorf("%s: ReconcileEvery = %s, TopUpEvery = %s", s.env, cfg.ReconcileEvery, cfg.TopUpEvery)
+				}
+			case s.env == "WHAPIDESK_DIGEST_HOUR":
+				if cfg.DigestHour != 5 {
+					t.Errorf("%s: DigestHour = %d", s.env, cfg.DigestHour)
 				}
 			case s.into == nil && s.env == "WHAPIDESK_GATE_HOSTS":
 				if len(cfg.GateHosts) != 1 || cfg.GateHosts[0] != value(s) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -150,6 +151,21 @@ var settings = []setting{
 			"gets its client address from X-Forwarded-For: the nearest address there that is not in these CIDRs. " +
 			"Unset: the client is the connection's peer and proxy headers are ignored",
 	},
+	{
+		flag: "digest-hour", env: "WHAPIDESK_DIGEST_HOUR", def: "7", scope: serveCommands,
+		usage: "the hour (UTC, 0 to 23) from which each admin's daily summary mail is sent: partner days, " +
+			"days moved yesterday, channels by state, failed jobs. Alerts (partner days under the threshold, a job given up) go at once",
+	},
+}
+
+// parseDigestHour reads --digest-hour (WHAPIDESK_DIGEST_HOUR): a whole
+// hour of the day, UTC.
+func parseDigestHour(raw string) (int, error) {
+	h, err := strconv.Atoi(strings.TrimSpace(raw))
+	if err != nil || h < 0 || h > 23 {
+		return 0, fmt.Errorf("config: WHAPIDESK_DIGEST_HOUR (--digest-hour) %q is not an hour: give a whole number from 0 to 23 (UTC)", raw)
+	}
+	return h, nil
 }
 
 // The bounds of a background job's interval (--reconcile-every,

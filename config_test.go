@@ -290,6 +290,8 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 			return "smtp://relay.example:25"
 		case s.env == "WHAPIDESK_MAIL_FROM":
 			return "desk@example.com"
+		case s.env == "WHAPIDESK_DIGEST_HOUR":
+			return "5"
 		case strings.HasSuffix(s.env, "_URL"):
 			return "https://" + strings.ToLower(s.env) + ".example"
 		}
@@ -306,6 +308,10 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 			case s.env == "WHAPIDESK_DATABASE_MAX_CONNS":
 				if cfg.DatabaseMaxConns != 6 {
 					t.Errorf("%s: DatabaseMaxConns = %d", s.env, cfg.DatabaseMaxConns)
+				}
+			case s.env == "WHAPIDESK_DIGEST_HOUR":
+				if cfg.DigestHour != 5 {
+					t.Errorf("%s: DigestHour = %d", s.env, cfg.DigestHour)
 				}
 			case s.into == nil && s.env == "WHAPIDESK_GATE_HOSTS":
 				if len(cfg.GateHosts) != 1 || cfg.GateHosts[0] != value(s) {

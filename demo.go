@@ -250,6 +250,16 @@ func seedDemo(ctx context.Context, store *models.Store, svc *provision.Service, 
 			}
 		}
 	}
+	// The Outbox shows mails from the start (issue 16): an invitation to a
+	// customer who has not chosen a password yet, and the admin's daily
+	// summary, queued as the alerts job would at the digest hour. Without
+	// WHAPIDESK_SMTP_URL they wait there, rendered.
+	if _, err := svc.InviteUser(ctx, actor, models.NewUser{Email: "dana@example.com", Name: "Dana Ilić", Role: models.RoleCustomer}, ""); err != nil {
+		return nil, err
+	}
+	if _, err := svc.AdminAlerts(ctx, provision.AlertInput{DigestHour: 0}); err != nil {
+		return nil, err
+	}
 	return seed, nil
 }
 

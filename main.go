@@ -72,6 +72,8 @@ type Config struct {
 	// From address ("": mails wait in the outbox). See mailSender.
 	SMTPURL  string
 	MailFrom string
+	// DigestHour is the UTC hour the admins' daily summary is due from.
+	DigestHour int
 }
 
 // Validate fails fast on a configuration that cannot work.
@@ -269,6 +271,9 @@ func parseServeFlags(cmd string, args []string, stderr io.Writer) (Config, error
 	if cfg.TopUpEvery, err = parseJobEvery("WHAPIDESK_TOPUP_EVERY (--topup-every)", fs.Lookup("topup-every").Value.String()); err != nil {
 		return cfg, err
 	}
+	if cfg.DigestHour, err = parseDigestHour(fs.Lookup("digest-hour").Value.String()); err != nil {
+		return cfg, err
+	}
 	return cfg, cfg.Validate()
 }
 
@@ -443,6 +448,8 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	// started once the store is open and stopped before it closes.
 	jcfg := jobs.Config{Work: svc, Sessions: store, Log: log, Outbox: store,
 		ReconcileEvery: cfg.ReconcileEvery, TopUpEvery: cfg.TopUpEvery}
+	// The admins' alerts and daily summary (jobs/admin_alerts.go).
+	jcfg.Alerts, jcfg.DigestHour = svc, cfg.DigestHour
 	// Mail: the outbox's send_mail jobs go through this SMTP server; without
 	// one, mails wait queued on the Outbox page.
 	sender, err := cfg.mailSender()

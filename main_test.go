@@ -998,6 +998,16 @@ func TestDemo(t *testing.T) {
 				t.Errorf("UserByEmail(%s) = %v, %v; want a customer", email, u, err)
 			}
 		}
+		// The Outbox shows mails from the start: an invitation and the
+		// admin's daily summary, queued (no SMTP in the demo).
+		mails, _, err := store.Mails(t.Context(), 100, 0)
+		kinds := map[string]int{}
+		for _, m := range mails {
+			kinds[m.Kind]++
+		}
+		if err != nil || kinds[models.MailInvitation] != 1 || kinds[models.MailAdminDigest] != 1 {
+			t.Errorf("the demo's outbox holds %v (%v), want an invitation and a daily summary", kinds, err)
+		}
 		tok, err := store.PartnerToken(t.Context())
 		if err != nil || tok != "Bearer "+token {
 			t.Errorf("PartnerToken = %d chars, %v; want the token file's token", len(tok), err)

@@ -28,7 +28,7 @@ func (h *Handler) requireSignedIn(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 func (h *Handler) showPasswordPage(c echo.Context) error {
-	return h.render(c, http.StatusOK, views.PasswordPage(h.page(c, "Change password"), views.PasswordForm{}))
+	return h.renderAccount(c, http.StatusOK, views.PasswordForm{})
 }
 
 // changePassword checks the current password, sets the new one, ends every
@@ -39,7 +39,7 @@ func (h *Handler) changePassword(c echo.Context) error {
 	form := parsePasswordForm(c)
 	f := views.PasswordForm{Errors: form.changeErrors(u.Email)}
 	if len(f.Errors) > 0 {
-		return h.render(c, http.StatusUnprocessableEntity, views.PasswordPage(h.page(c, "Change password"), f))
+		return h.renderAccount(c, http.StatusUnprocessableEntity, f)
 	}
 
 	attempt, refused, err := h.throttle.begin(ctx, throttleKey{scope: scopePassword, key: "password:" + strconv.FormatInt(u.ID, 10),
@@ -49,14 +49,14 @@ func (h *Handler) changePassword(c echo.Context) error {
 	}
 	if refused != nil {
 		f.Errors["form"] = "Too many wrong passwords. Try again in " + retryAfter(c, refused.wait) + "."
-		return h.render(c, http.StatusTooManyRequests, views.PasswordPage(h.page(c, "Change password"), f))
+		return h.renderAccount(c, http.StatusTooManyRequests, f)
 	}
 	err = h.store.ChangePassword(ctx, actor(c), u.ID, form.Current, form.New)
 	switch {
 	case errors.Is(err, models.ErrInvalidPassword):
 		h.log.InfoContext(ctx, "password change refused: wrong current password", "user", u.ID, "ip", c.RealIP())
 		f.Errors["current_password"] = "the current password is wrong"
-		return h.render(c, http.StatusUnprocessableEntity, views.PasswordPage(h.page(c, "Change password"), f))
+		return h.renderAccount(c, http.StatusUnprocessableEntity, f)
 	case err != nil:
 		if uerr := attempt.undo(); uerr != nil {
 			h.log.ErrorContext(ctx, "password throttle: taking back an attempt failed", "err", uerr)

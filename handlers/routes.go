@@ -67,10 +67,17 @@ func (h *Handler) Routes(e *echo.Echo) {
 	web.GET(setPasswordPrefix+":token", h.showSetPasswordPage)
 	web.POST(setPasswordPrefix+":token", h.setPasswordFromLink)
 
+	// Forgot password: asks for a reset link, mailed to the address's
+	// account if it has one (handlers/forgot_password.go).
+	web.GET("/forgot-password", h.showForgotPasswordPage)
+	web.POST("/forgot-password", h.requestPasswordReset)
+	web.GET("/forgot-password/sent", h.showResetSentPage)
+
 	// Account: a signed-in user's own settings, for either role.
 	account := web.Group("/account", h.requireSignedIn)
 	account.GET("/password", h.showPasswordPage)
 	account.POST("/password", h.changePassword)
+	account.POST("/mails", h.saveMailPrefs)
 
 	// Admin pages.
 	admin := web.Group("/admin", h.requireRole(models.RoleAdmin))
@@ -155,6 +162,8 @@ func (h *Handler) Routes(e *echo.Echo) {
 	admin.GET("/outbox/:id", h.showMailPage)
 	admin.POST("/outbox/:id/retry", h.retryMail)
 	admin.POST("/users/:id/invitation", h.resendInvitation)
+	// A user's mail choices, set by an admin (handlers/mail_prefs.go).
+	admin.POST("/users/:id/mails", h.saveUserMailPrefs)
 
 	// WHAPI settings.
 	admin.GET("/settings/whapi", h.showWHAPISettingsPage)

@@ -83,10 +83,15 @@ var smRows = []smRow{
 	// Set-password links: public; a forged token is no link.
 	{method: "GET", path: "/set-password/:token", anon: 404, custA: 404, custB: 404, admin: 404},
 	{method: "POST", path: "/set-password/:token", anon: 404, custA: 404, custB: 404, admin: 404},
+	// Forgot password: public; a form without an address is refused.
+	{method: "GET", path: "/forgot-password", anon: 200, custA: 200, custB: 200, admin: 200},
+	{method: "POST", path: "/forgot-password", anon: 422, custA: 422, custB: 422, admin: 422},
+	{method: "GET", path: "/forgot-password/sent", anon: 200, custA: 200, custB: 200, admin: 200},
 
 	// Every signed-in user's own account.
 	{method: "GET", path: "/account/password", anon: 303, custA: 200, custB: 200, admin: 200},
 	{method: "POST", path: "/account/password", anon: 303, custA: 422, custB: 422, admin: 422},
+	{method: "POST", path: "/account/mails", anon: 303, custA: 303, custB: 303, admin: 303},
 
 	// Customer pages.
 	{method: "GET", path: "/app", anon: 303, custA: 200, custB: 200, admin: 403},
@@ -117,6 +122,7 @@ var smRows = []smRow{
 	{method: "POST", path: "/admin/outbox/:id/retry", anon: 303, custA: 403, custB: 403, admin: 404},
 	// A has a password: there is no invitation to resend (a flash says so).
 	{method: "POST", path: "/admin/users/:id/invitation", anon: 303, custA: 403, custB: 403, admin: 303},
+	{method: "POST", path: "/admin/users/:id/mails", anon: 303, custA: 403, custB: 403, admin: 303},
 	{method: "GET", path: "/admin/channels", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "GET", path: "/admin/channels.csv", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/channels/:id/extend", anon: 303, custA: 403, custB: 403, admin: 422},

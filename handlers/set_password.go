@@ -40,8 +40,12 @@ func linkProblem(err error) (string, int, bool) {
 	return "", 0, false
 }
 
-func (h *Handler) setPasswordPage(c echo.Context) views.Page {
-	p := h.page(c, "Choose your password")
+func (h *Handler) setPasswordPage(c echo.Context, reset bool) views.Page {
+	title := "Choose your password"
+	if reset {
+		title = "Choose a new password"
+	}
+	p := h.page(c, title)
 	p.User = nil // the page shows nothing of whoever is signed in on this browser
 	return p
 }
@@ -50,15 +54,15 @@ func (h *Handler) setPasswordPage(c echo.Context) views.Page {
 // link does not work (and nothing else).
 func (h *Handler) showSetPasswordPage(c echo.Context) error {
 	token := c.Param("token")
-	u, err := h.store.SetPasswordTokenUser(c.Request().Context(), token)
+	u, reset, err := h.store.PasswordLinkUser(c.Request().Context(), token)
 	if problem, status, ok := linkProblem(err); ok {
-		return h.render(c, status, views.SetPasswordPage(h.setPasswordPage(c), views.SetPasswordView{Problem: problem}))
+		return h.render(c, status, views.SetPasswordPage(h.setPasswordPage(c, false), views.SetPasswordView{Problem: problem}))
 	}
 	if err != nil {
 		return err
 	}
-	return h.render(c, http.StatusOK, views.SetPasswordPage(h.setPasswordPage(c),
-		views.SetPasswordView{Email: u.Email, Action: setPasswordPrefix + token}))
+	return h.render(c, http.StatusOK, views.SetPasswordPage(h.setPasswordPage(c, reset),
+		views.SetPasswordView{Email: u.Email, Action: setPasswordPrefix + token, Reset: reset}))
 }
 
 // setPasswordFromLink is POST /set-password/:token: sets the password,
@@ -66,17 +70,17 @@ func (h *Handler) showSetPasswordPage(c echo.Context) error {
 func (h *Handler) setPasswordFromLink(c echo.Context) error {
 	ctx := c.Request().Context()
 	token := c.Param("token")
-	u, err := h.store.SetPasswordTokenUser(ctx, token)
+	u, reset, err := h.store.PasswordLinkUser(ctx, token)
 	if problem, status, ok := linkProblem(err); ok {
-		return h.render(c, status, views.SetPasswordPage(h.setPasswordPage(c), views.SetPasswordView{Problem: problem}))
+		return h.render(c, status, views.SetPasswordPage(h.setPasswordPage(c, false), views.SetPasswordView{Problem: problem}))
 	}
 	if err != nil {
 		return err
 	}
 	form := parsePasswordForm(c)
 	again := func(errs map[string]string) error {
-		return h.render(c, http.StatusUnprocessableEntity, views.SetPasswordPage(h.setPasswordPage(c),
-			views.SetPasswordView{Email: u.Email, Action: setPasswordPrefix + token, Form: views.PasswordForm{Errors: errs}}))
+		return h.render(c, http.StatusUnprocessableEntity, views.SetPasswordPage(h.setPasswordPage(c, reset),
+			views.SetPasswordView{Email: u.Email, Action: setPasswordPrefix + token, Form: views.PasswordForm{Errors: errs}, Reset: reset}))
 	}
 	if errs := form.newErrors(map[string]string{}, u.Email); len(errs) > 0 {
 		return again(errs)
@@ -87,13 +91,13 @@ func (h *Handler) setPasswordFromLink(c echo.Context) error {
 		return again(map[string]string{"new_password": fe["password"]})
 	}
 	if problem, status, ok := linkProblem(err); ok {
-		return h.render(c, status, views.SetPasswordPage(h.setPasswordPage(c), views.SetPasswordView{Problem: problem}))
+		return h.render(c, status, views.SetPasswordPage(h.setPasswordPage(c, false), views.SetPasswordView{Problem: problem}))
 	}
 	if err != nil {
 		return err
 	}
-	h.log.Info("password set from an e-mailed link", "user", u.ID)
-	return h.render(c, http.StatusOK, views.SetPasswordPage(h.setPasswordPage(c), views.SetPasswordView{Done: true}))
+	h.log.Info("password set from an e-mailed link", "user", u.ID, "reset", reset)
+	return h.render(c, http.StatusOK, views.SetPasswordPage(h.setPasswordPage(c, reset), views.SetPasswordView{Done: true, Reset: reset}))
 }
 
 // resendInvitation sends a customer without a password a new invitation;

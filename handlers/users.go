@@ -325,6 +325,9 @@ func (h *Handler) renderUserPage(c echo.Context, status int, u *models.User, fla
 		return err
 	}
 	v.Invited = u.PasswordHash == "" && !u.Disabled // set-password link not used yet
+	if v.Mails, err = h.mailPrefsView(c.Request().Context(), u, userPath(u.ID)+"/mails", false); err != nil {
+		return err
+	}
 	if edit != nil {
 		edit(&v)
 	}

@@ -109,6 +109,13 @@ type Config struct {
 	// queued; see InsertMailTx).
 	Outbox Outbox
 	Mailer Mailer
+
+	// Alerts queues the admins' alerts and daily summary
+	// (jobs/admin_alerts.go); nil: no alerts job. DigestHour is the UTC
+	// hour the summary is due from (main: WHAPIDESK_DIGEST_HOUR, default
+	// provision.DefaultDigestHour).
+	Alerts     Alerts
+	DigestHour int
 }
 
 // Defaults.
@@ -252,6 +259,9 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Queue, error) {
 	river.AddWorker(workers, &topUpWorker{q: q})
 	river.AddWorker(workers, &sessionsWorker{q: q})
 	river.AddWorker(workers, &sendMailWorker{q: q})
+	if cfg.Alerts != nil {
+		river.AddWorker(workers, &adminAlertsWorker{q: q})
+	}
 
 	rc := &river.Config{
 		ID:      cfg.ID,

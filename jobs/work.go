@@ -59,7 +59,7 @@ func (q *Queue) periodicJobs() []*river.PeriodicJob {
 			return args, everyOpts(d)
 		}, &river.PeriodicJobOpts{ID: args.Kind(), RunOnStart: onStart})
 	}
-	return []*river.PeriodicJob{
+	jobs := []*river.PeriodicJob{
 		// The first periodic Reconcile waits an interval: each start has
 		// its own (InsertBootReconcile).
 		every(q.cfg.ReconcileEvery, ReconcileArgs{}, false),
@@ -67,6 +67,12 @@ func (q *Queue) periodicJobs() []*river.PeriodicJob {
 		// Expired sessions go at start, as they always did.
 		every(q.cfg.SessionsEvery, SessionsArgs{}, true),
 	}
+	// The admins' alerts and daily summary (jobs/admin_alerts.go), at
+	// start too: an alert waits for no interval.
+	if q.cfg.Alerts != nil {
+		jobs = append(jobs, every(AlertsEvery, AdminAlertsArgs{}, true))
+	}
+	return jobs
 }
 
 // InsertBootReconcile schedules this start's Reconcile, ReconcileAfterBoot
@@ -88,6 +94,10 @@ func (q *Queue) InsertPeriodic(ctx context.Context, kind string) (*rivertype.Job
 		return q.client.Insert(ctx, TopUpArgs{}, everyOpts(q.cfg.TopUpEvery))
 	case KindSessions:
 		return q.client.Insert(ctx, SessionsArgs{}, everyOpts(q.cfg.SessionsEvery))
+	case KindAdminAlerts:
+		if q.cfg.Alerts != nil {
+			return q.client.Insert(ctx, AdminAlertsArgs{}, everyOpts(AlertsEvery))
+		}
 	}
 	return nil, ErrUnknownKind
 }
@@ -202,6 +212,8 @@ func kindWords(kind string) string {
 		return "session cleanup"
 	case KindSendMail: // jobs/mail.go
 		return "send mail"
+	case KindAdminAlerts: // jobs/admin_alerts.go
+		return "admin alerts"
 	}
 	return kind
 }

@@ -44,6 +44,18 @@ func (UserToken) TableName() string { return "user_tokens" }
 
 const purposeSetPassword = "set_password"
 
+// purposeResetPassword is a password-reset link's (forgot password,
+// migration 0028): the same page and rules as the invitation's link, one
+// hour, and asked for by the user rather than sent by an admin.
+const purposeResetPassword = "password_reset"
+
+// ResetValidity is how long a password-reset link works.
+const ResetValidity = time.Hour
+
+// passwordPurposes are the purposes of a link that sets a password: either
+// one opens /set-password/<token>.
+var passwordPurposes = []string{purposeSetPassword, purposeResetPassword}
+
 // IssuedToken is a new set-password link's token, in clear: it goes into
 // the mail and nowhere else.
 type IssuedToken struct {
@@ -55,8 +67,14 @@ type IssuedToken struct {
 // issueToken revokes the user's unspent set-password tokens and stores a
 // new one, in tx.
 func (s *Store) issueToken(tx *gorm.DB, userID int64, valid time.Duration) (IssuedToken, error) {
+	return s.issueTokenFor(tx, userID, purposeSetPassword, valid)
+}
+
+// issueTokenFor revokes the user's unspent tokens of purpose and stores a
+// new one, in tx.
+func (s *Store) issueTokenFor(tx *gorm.DB, userID int64, purpose string, valid time.Duration) (IssuedToken, error) {
 	now := s.now()
-	if err := tx.Model(&UserToken{}).Where("user_id = ? AND purpose = ? AND used_at IS NULL AND revoked_at IS NULL", userID, purposeSetPassword).
+	if err := tx.Model(&UserToken{}).Where("user_id = ? AND purpose = ? AND used_at IS NULL AND revoked_at IS NULL", userID, purpose).
 		Update("revoked_at", now).Error; err != nil {
 		return IssuedToken{}, fmt.Errorf("store: revoke tokens: %w", err)
 	}
@@ -64,7 +82,7 @@ func (s *Store) issueToken(tx *gorm.DB, userID int64, valid time.Duration) (Issu
 	if err != nil {
 		return IssuedToken{}, err
 	}
-	t := UserToken{UserID: userID, Purpose: purposeSetPassword, TokenHash: hash, CreatedAt: now, ExpiresAt: now.Add(valid)}
+	t := UserToken{UserID: userID, Purpose: purpose, TokenHash: hash, CreatedAt: now, ExpiresAt: now.Add(valid)}
 	if err := tx.Create(&t).Error; err != nil {
 		return IssuedToken{}, fmt.Errorf("store: create token: %w", err)
 	}
@@ -149,18 +167,26 @@ func (s *Store) ReissueInvitation(ctx context.Context, actor Actor, id int64, va
 // the token is good (known, unspent, not expired, the user enabled), or
 // the error that says why not.
 func (s *Store) SetPasswordTokenUser(ctx context.Context, token string) (*User, error) {
+	u, _, err := s.PasswordLinkUser(ctx, token)
+	return u, err
+}
+
+// PasswordLinkUser is SetPasswordTokenUser that also says whether the
+// link is a password reset (forgot password) rather than an invitation,
+// so the page can speak of the one the person asked for.
+func (s *Store) PasswordLinkUser(ctx context.Context, token string) (u *User, reset bool, err error) {
 	t, err := s.tokenByValue(ctx, s.db.WithContext(ctx), token)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var u User
-	if err := s.db.WithContext(ctx).First(&u, t.UserID).Error; err != nil {
-		return nil, notFound(err)
+	var row User
+	if err := s.db.WithContext(ctx).First(&row, t.UserID).Error; err != nil {
+		return nil, false, notFound(err)
 	}
-	if u.Disabled {
-		return nil, ErrTokenInvalid
+	if row.Disabled {
+		return nil, false, ErrTokenInvalid
 	}
-	return &u, nil
+	return &row, t.Purpose == purposeResetPassword, nil
 }
 
 func (s *Store) tokenByValue(_ context.Context, db *gorm.DB, token string) (*UserToken, error) {
@@ -168,7 +194,7 @@ func (s *Store) tokenByValue(_ context.Context, db *gorm.DB, token string) (*Use
 		return nil, ErrTokenInvalid
 	}
 	var t UserToken
-	if err := db.Where("token_hash = ? AND purpose = ?", SecretHash(token), purposeSetPassword).First(&t).Error; err != nil {
+	if err := db.Where("token_hash = ? AND purpose IN ?", SecretHash(token), passwordPurposes).First(&t).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			return nil, ErrTokenInvalid
 		}
@@ -204,7 +230,7 @@ func (s *Store) UseSetPasswordToken(ctx context.Context, token, password string)
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		now := s.now()
 		res := tx.Model(&UserToken{}).
-			Where("token_hash = ? AND purpose = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?", SecretHash(token), purposeSetPassword, now).
+			Where("token_hash = ? AND purpose IN ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?", SecretHash(token), passwordPurposes, now).
 			Update("used_at", now)
 		if res.Error != nil {
 			return fmt.Errorf("store: spend token: %w", res.Error)
@@ -227,6 +253,12 @@ func (s *Store) UseSetPasswordToken(ctx context.Context, token, password string)
 		if err := tx.Where("user_id = ?", u.ID).Delete(&Session{}).Error; err != nil {
 			return fmt.Errorf("store: end sessions: %w", err)
 		}
+		// The user's other links (an older invitation, a reset asked for
+		// twice) set a password no more: this one did.
+		if err := tx.Model(&UserToken{}).Where("user_id = ? AND used_at IS NULL AND revoked_at IS NULL", u.ID).
+			Update("revoked_at", now).Error; err != nil {
+			return fmt.Errorf("store: revoke tokens: %w", err)
+		}
 		uid := u.ID
 		return s.audit(tx, Actor{UserID: &uid, Email: u.Email}, "user.password", u.Email, "password set from an e-mailed link; every session ended")
 	})
@@ -234,4 +266,47 @@ func (s *Store) UseSetPasswordToken(ctx context.Context, token, password string)
 		return nil, err
 	}
 	return u, nil
+}
+
+// IssuePasswordReset makes a password-reset link (ResetValidity, older
+// reset links revoked) for the enabled user whose address is email, and
+// calls then in the same transaction with the user and the token, to queue
+// the mail and its job. An address that is malformed, unknown or a
+// disabled user's makes nothing and returns false, nil: the caller answers
+// the same either way. The same write transaction is taken either way, so
+// the answer's timing does not tell the two apart by a shortcut.
+func (s *Store) IssuePasswordReset(ctx context.Context, email string,
+	then func(tx *sql.Tx, u *User, t IssuedToken) error) (issued bool, err error) {
+	norm, nerr := NormalizeEmail(email)
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var users []User
+		if err := tx.Where("email = ? AND NOT disabled", norm).Limit(1).Find(&users).Error; err != nil {
+			return fmt.Errorf("store: find user: %w", err)
+		}
+		if nerr != nil || len(users) == 0 {
+			return nil
+		}
+		u := &users[0]
+		t, err := s.issueTokenFor(tx, u.ID, purposeResetPassword, ResetValidity)
+		if err != nil {
+			return err
+		}
+		uid := u.ID
+		if err := s.audit(tx, Actor{UserID: &uid, Email: u.Email}, "user.password_reset", u.Email, "a password-reset link was mailed"); err != nil {
+			return err
+		}
+		sqlTx, err := sqlTxOf(tx)
+		if err != nil {
+			return err
+		}
+		if err := then(sqlTx, u, t); err != nil {
+			return err
+		}
+		issued = true
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return issued, nil
 }

@@ -81,6 +81,18 @@ func (s *Service) brandName() string {
 	return s.brand
 }
 
+// The kinds of mail, as the outbox and the preferences name them
+// (models/mail_prefs.go holds the names, for the table's CHECK; these are
+// the same values, for the mails' own files). MailKindInvitation is in
+// invite.go.
+const (
+	MailKindPasswordReset   = models.MailPasswordReset
+	MailKindDisconnectAlert = models.MailDisconnectAlert
+	MailKindExpiryReminder  = models.MailExpiryReminder
+	MailKindAdminAlert      = models.MailAdminAlert
+	MailKindAdminDigest     = models.MailAdminDigest
+)
+
 // renderedMail is one mail's subject and its two parts.
 type renderedMail struct{ subject, text, html string }
 
@@ -90,11 +102,27 @@ type renderedMail struct{ subject, text, html string }
 // is kind + ":" + key), so a cause that fires twice queues one mail; base
 // is where the mail's links point (linkBase), its host names the
 // Message-ID's domain.
+//
+// A kind the user can switch off (models.MailKindSwitchable) is checked
+// against their preference here, in tx, and a mail they switched off
+// writes nothing: no row, no job (so, should they switch it on again, the
+// next cause queues it). The security mails (the invitation, the password
+// reset) always go. A nil base (a background job's mail when
+// WHAPIDESK_PUBLIC_URL is not set) leaves the Message-ID's domain to the
+// outbox's default.
 func (s *Service) queueMail(ctx context.Context, tx *sql.Tx, u *models.User, kind string, m renderedMail, key string, base *url.URL) error {
+	wanted, err := s.store.MailWantedTx(ctx, tx, u.ID, kind)
+	if err != nil || !wanted {
+		return err
+	}
+	domain := ""
+	if base != nil {
+		domain = base.Hostname()
+	}
 	uid := u.ID
 	id, created, err := s.store.EnqueueMail(ctx, tx, models.NewMail{
 		Kind: kind, UserID: &uid, To: u.Email, Subject: m.subject, Text: m.text, HTML: m.html,
-		UniqueKey: kind + ":" + key, Domain: base.Hostname(),
+		UniqueKey: kind + ":" + key, Domain: domain,
 	})
 	if err != nil || !created || s.mail == nil {
 		return err

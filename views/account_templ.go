@@ -11,7 +11,7 @@ import templruntime "github.com/a-h/templ/runtime"
 
 // PasswordPage is /account/password: any signed-in user changes their own
 // password; every other session of theirs ends.
-func PasswordPage(p Page, f PasswordForm) templ.Component {
+func PasswordPage(p Page, f PasswordForm, mails MailPrefsView) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -127,6 +127,10 @@ func PasswordPage(p Page, f PasswordForm) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "\">Cancel</a></div></form></section>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = MailPrefsCard(p.CSRF, mails).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

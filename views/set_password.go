@@ -11,4 +11,7 @@ type SetPasswordView struct {
 	Form   PasswordForm
 	// Done: the password is set.
 	Done bool
+	// Reset: the link is a password reset the user asked for (forgot
+	// password), not an invitation.
+	Reset bool
 }

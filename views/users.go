@@ -116,6 +116,8 @@ type UserPageView struct {
 	Password     PasswordForm // the admin's "set a new password" form
 	Channels     []UserChannel
 	Ledger       []LedgerRow
+	// Mails is the user's mail choices, which the admin can set.
+	Mails MailPrefsView
 }
 
 // UserConfirm is what a confirmation page about a user shows.

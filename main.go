@@ -27,6 +27,7 @@ import (
 
 	"whapidesk/handlers"
 	"whapidesk/internal/mailer"
+	"whapidesk/internal/webhookout"
 	"whapidesk/jobs"
 	"whapidesk/models"
 	"whapidesk/provision"
@@ -69,6 +70,9 @@ type Config struct {
 	// From address ("": mails wait in the outbox). See mailSender.
 	SMTPURL  string
 	MailFrom string
+	// WebhookAllowPrivate lets webhook endpoints be private or loopback
+	// addresses (tests and the demo).
+	WebhookAllowPrivate bool
 }
 
 // Validate fails fast on a configuration that cannot work.
@@ -430,12 +434,19 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	} else {
 		log.Info("mail is not configured (WHAPIDESK_SMTP_URL): mails wait in the outbox")
 	}
+	// Webhooks out: deliver_webhook jobs sign and send each delivery.
+	allowPrivate := cfg.WebhookAllowPrivate || cfg.Demo
+	deliverer := webhookout.New(webhookout.Options{AllowPrivate: allowPrivate})
+	defer deliverer.Close()
+	jcfg.Webhooks, jcfg.Deliverer = store, deliverer
+	svc.SetWebhookAllowPrivate(allowPrivate)
 	queue, err := jobs.Open(ctx, cfg.database(), jcfg)
 	if err != nil {
 		return err
 	}
 	defer stopQueue(queue, log) // before store.Close: defers run last in, first out
 	svc.SetMailQueue(queue)
+	svc.SetWebhookQueue(queue)
 
 	e := echo.New()
 	hcfg := handlers.Config{SecureCookies: cfg.SecureCookies, Version: version, TrustedProxies: cfg.TrustedProxies, Brand: cfg.Brand, Jobs: queue}

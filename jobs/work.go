@@ -202,6 +202,8 @@ func kindWords(kind string) string {
 		return "session cleanup"
 	case KindSendMail: // jobs/mail.go
 		return "send mail"
+	case KindDeliverWebhook: // jobs/webhooks.go
+		return "deliver webhook"
 	}
 	return kind
 }

@@ -156,6 +156,16 @@ func (h *Handler) Routes(e *echo.Echo) {
 	admin.POST("/outbox/:id/retry", h.retryMail)
 	admin.POST("/users/:id/invitation", h.resendInvitation)
 
+	// Webhook endpoints (admin_webhooks.go).
+	admin.GET("/webhooks", h.showWebhooksPage)
+	admin.POST("/webhooks", h.createWebhook)
+	admin.GET("/webhooks/:id", h.showWebhookPage)
+	admin.POST("/webhooks/:id/test", h.testWebhook)
+	admin.GET("/webhooks/:id/rotate", h.confirmRotateWebhook)
+	admin.POST("/webhooks/:id/rotate", h.rotateWebhook)
+	admin.GET("/webhooks/:id/delete", h.confirmDeleteWebhook)
+	admin.POST("/webhooks/:id/delete", h.deleteWebhook)
+
 	// WHAPI settings.
 	admin.GET("/settings/whapi", h.showWHAPISettingsPage)
 	admin.POST("/settings/whapi", h.saveWHAPISettings)
@@ -227,6 +237,11 @@ func (h *Handler) Routes(e *echo.Echo) {
 	apiAdmin.POST("/users/:id/subscription", h.apiActivateSubscription)
 	apiAdmin.POST("/users/:id/days", h.apiCreditDays)
 	apiAdmin.GET("/users/:id/ledger", h.apiLedger)
+
+	// Webhook endpoints (api_webhooks.go).
+	apiAdmin.POST("/webhooks", h.apiCreateWebhook)
+	apiAdmin.GET("/webhooks", h.apiListWebhooks)
+	apiAdmin.DELETE("/webhooks/:id", h.apiDeleteWebhook)
 
 	// Unknown /api paths are "not found" for everyone signed in: otherwise
 	// the admin group's catch-all would answer customers 403. These come

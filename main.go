@@ -453,6 +453,13 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	if sim != nil {
 		hcfg.DemoLink = func(_ context.Context, id string) error { return demoLink(sim, id) }
 	}
+	var demoHooks *handlers.DemoWebhooks // the demo's webhook receiver (demo.go)
+	if cfg.Demo {
+		demoHooks = &handlers.DemoWebhooks{Verify: func(secret []byte, header string, body []byte, now time.Time) error {
+			return webhookout.Verify(secret, header, body, now, 0)
+		}}
+		hcfg.DemoWebhooks = demoHooks
+	}
 	h := handlers.New(store, svc, log, hcfg)
 	h.Routes(e)
 	// The demo answers once its data is seeded (the seeding verifies the
@@ -478,6 +485,9 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("whapidesk is serving", "addr", ln.Addr().String(), "version", version)
 	if cfg.Demo {
+		if err := demoWebhookEndpoint(ctx, store, svc, publicURL, demoHooks); err != nil {
+			return fmt.Errorf("demo webhook endpoint: %w", err)
+		}
 		// Seeded while serving: the demo's partner token is verified
 		// against the simulator, which this server answers for.
 		seed, err := seedDemo(ctx, store, svc, cfg)

@@ -63,7 +63,7 @@ func (h *Handler) renderWebhooks(c echo.Context, status int, form views.WebhookF
 	if err != nil {
 		return err
 	}
-	v := views.WebhooksView{Form: form, AllowPrivate: h.svc.WebhookAllowPrivate()}
+	v := views.WebhooksView{Form: form, AllowPrivate: h.svc.WebhookAllowPrivate(), DemoReceiver: h.cfg.DemoWebhooks != nil}
 	for i := range eps {
 		v.Rows = append(v.Rows, webhookRow(&eps[i]))
 	}

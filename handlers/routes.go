@@ -53,6 +53,12 @@ func (h *Handler) Routes(e *echo.Echo) {
 	e.POST(provision.ConnectLinkPath+":token/pairing", h.connectLinkPairing)
 	e.POST(provision.ConnectLinkPath+":token/reconnect", h.connectLinkReconnect)
 
+	// The demo's webhook receiver: no session, no CSRF; the signature is
+	// the credential (handlers/demo_webhooks.go).
+	if h.cfg.DemoWebhooks != nil {
+		e.POST(DemoWebhookPath, h.demoWebhookIn)
+	}
+
 	// Pages and forms: session cookie + CSRF token.
 	web := e.Group("", h.loadSession, h.csrf)
 
@@ -165,6 +171,9 @@ func (h *Handler) Routes(e *echo.Echo) {
 	admin.POST("/webhooks/:id/rotate", h.rotateWebhook)
 	admin.GET("/webhooks/:id/delete", h.confirmDeleteWebhook)
 	admin.POST("/webhooks/:id/delete", h.deleteWebhook)
+	if h.cfg.DemoWebhooks != nil { // the demo's receiver (demo_webhooks.go)
+		admin.GET("/demo/webhooks", h.showDemoWebhooks)
+	}
 
 	// WHAPI settings.
 	admin.GET("/settings/whapi", h.showWHAPISettingsPage)

@@ -142,3 +142,37 @@ func TestWebhookEndpointsAndDeliveries(t *testing.T) {
 		t.Errorf("second delete: %v", err)
 	}
 }
+
+// rotate-key re-seals the endpoints' secrets (and a rotated-out one still
+// in its grace) with the new key: they open with it afterwards.
+func TestRotateSecretsReencryptsWebhookSecrets(t *testing.T) {
+	s, db := newTestStore(t)
+	ctx := t.Context()
+	ep, err := s.CreateWebhookEndpoint(ctx, SystemActor, "https://hooks.example.com/in", []string{"channel.created"}, "whsec_first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RotateWebhookSecret(ctx, SystemActor, ep.ID, "whsec_second"); err != nil {
+		t.Fatal(err)
+	}
+	next, err := NewCipher(newKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.RotateSecrets(ctx, next); err != nil || n != 2 {
+		t.Fatalf("RotateSecrets = %d, %v; want the 2 webhook secrets", n, err)
+	}
+	reopened, err := Open(ctx, db, next, testStates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reopened.Close() })
+	got, err := reopened.WebhookEndpointByID(ctx, ep.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, prev, err := reopened.WebhookSecrets(got)
+	if err != nil || string(cur) != "whsec_second" || len(prev) != 1 || string(prev[0]) != "whsec_first" {
+		t.Fatalf("after rotate-key: %q %q %v", cur, prev, err)
+	}
+}

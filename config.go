@@ -146,6 +146,12 @@ var settings = []setting{
 		into:  func(c *Config) any { return &c.MailFrom },
 	},
 	{
+		flag: "webhook-allow-private", env: "WHAPIDESK_WEBHOOK_ALLOW_PRIVATE", scope: serveCommands,
+		usage: "webhook endpoints may be on loopback, private or link-local addresses, and plain http: for tests and the demo " +
+			"(always on there), whose receivers run on the same machine. Off: such endpoints are refused when registered and when delivered to",
+		into: func(c *Config) any { return &c.WebhookAllowPrivate },
+	},
+	{
 		flag: "trusted-proxies", env: "WHAPIDESK_TRUSTED_PROXIES", shown: "none", scope: serveCommands,
 		usage: "comma-separated CIDRs (like 10.0.0.0/8) of reverse proxies. A request whose peer is in one of them " +
 			"gets its client address from X-Forwarded-For: the nearest address there that is not in these CIDRs. " +

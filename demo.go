@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"whapidesk/handlers"
 	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/whapi/whapisim"
@@ -355,4 +356,33 @@ func randomPassword() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// demoWebhookEndpoint gives the demo its sample webhook endpoint, pointed
+// at the demo's own receiver (handlers/demo_webhooks.go) for every event,
+// and hands the receiver its secret: made the first time, rotated at each
+// later start (a secret is shown once, so a restarted demo makes a new
+// one; the old one signs beside it for a day).
+func demoWebhookEndpoint(ctx context.Context, store *models.Store, svc *provision.Service, base string, dw *handlers.DemoWebhooks) error {
+	target := strings.TrimRight(base, "/") + handlers.DemoWebhookPath
+	eps, err := store.WebhookEndpoints(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ep := range eps {
+		if ep.URL == target {
+			secret, err := svc.RotateWebhookSecret(ctx, models.SystemActor, ep.ID)
+			if err != nil {
+				return err
+			}
+			dw.SetSecret(secret)
+			return nil
+		}
+	}
+	_, secret, err := svc.CreateWebhookEndpoint(ctx, models.SystemActor, target, provision.WebhookEventTypes())
+	if err != nil {
+		return err
+	}
+	dw.SetSecret(secret)
+	return nil
 }

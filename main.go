@@ -28,6 +28,7 @@ import (
 
 	"whapidesk/handlers"
 	"whapidesk/internal/mailer"
+	"whapidesk/internal/webhookout"
 	"whapidesk/jobs"
 	"whapidesk/models"
 	"whapidesk/provision"
@@ -74,6 +75,9 @@ type Config struct {
 	MailFrom string
 	// DigestHour is the UTC hour the admins' daily summary is due from.
 	DigestHour int
+	// WebhookAllowPrivate lets webhook endpoints be private or loopback
+	// addresses (tests and the demo).
+	WebhookAllowPrivate bool
 }
 
 // Validate fails fast on a configuration that cannot work.
@@ -462,17 +466,31 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	} else {
 		log.Info("mail is not configured (WHAPIDESK_SMTP_URL): mails wait in the outbox")
 	}
+	// Webhooks out: deliver_webhook jobs sign and send each delivery.
+	allowPrivate := cfg.WebhookAllowPrivate || cfg.Demo
+	deliverer := webhookout.New(webhookout.Options{AllowPrivate: allowPrivate})
+	defer deliverer.Close()
+	jcfg.Webhooks, jcfg.Deliverer = store, deliverer
+	svc.SetWebhookAllowPrivate(allowPrivate)
 	queue, err := jobs.Open(ctx, cfg.database(), jcfg)
 	if err != nil {
 		return err
 	}
 	defer stopQueue(queue, log) // before store.Close: defers run last in, first out
 	svc.SetMailQueue(queue)
+	svc.SetWebhookQueue(queue)
 
 	e := echo.New()
 	hcfg := handlers.Config{SecureCookies: cfg.SecureCookies, Version: version, TrustedProxies: cfg.TrustedProxies, Brand: cfg.Brand, Jobs: queue}
 	if sim != nil {
 		hcfg.DemoLink = func(_ context.Context, id string) error { return demoLink(sim, id) }
+	}
+	var demoHooks *handlers.DemoWebhooks // the demo's webhook receiver (demo.go)
+	if cfg.Demo {
+		demoHooks = &handlers.DemoWebhooks{Verify: func(secret []byte, header string, body []byte, now time.Time) error {
+			return webhookout.Verify(secret, header, body, now, 0)
+		}}
+		hcfg.DemoWebhooks = demoHooks
 	}
 	h := handlers.New(store, svc, log, hcfg)
 	h.Routes(e)
@@ -499,6 +517,9 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("whapidesk is serving", "addr", ln.Addr().String(), "version", version)
 	if cfg.Demo {
+		if err := demoWebhookEndpoint(ctx, store, svc, publicURL, demoHooks); err != nil {
+			return fmt.Errorf("demo webhook endpoint: %w", err)
+		}
 		// Seeded while serving: the demo's partner token is verified
 		// against the simulator, which this server answers for.
 		seed, err := seedDemo(ctx, store, svc, cfg)

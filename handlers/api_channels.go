@@ -14,25 +14,11 @@ import (
 )
 
 // apiChannel is a channel as the API shows it, to its owner and to admins:
-// our id and what a person needs, never WHAPI's id, token or mode.
-type apiChannel struct {
-	ID            int64   `json:"id"`
-	Name          string  `json:"name"`
-	Phone         string  `json:"phone"`
-	Status        string  `json:"status"`
-	Stopped       bool    `json:"stopped"`
-	Linked        bool    `json:"linked"`
-	ActiveTill    *string `json:"active_till"`
-	DaysAllocated int64   `json:"days_allocated"`
-	CreatedAt     string  `json:"created_at"`
-}
+// our id and what a person needs, never WHAPI's id, token or mode. Its
+// shape lives in provision, so that a webhook's data is the same.
+type apiChannel = provision.APIChannel
 
-func toAPIChannel(ch *models.Channel) apiChannel {
-	return apiChannel{
-		ID: ch.ID, Name: ch.Name, Phone: ch.Phone, Status: string(ch.Status), Stopped: provision.IsStopped(ch), Linked: ch.Linked,
-		ActiveTill: apiTimePtr(ch.ActiveTill), DaysAllocated: ch.DaysAllocated, CreatedAt: apiTime(ch.CreatedAt),
-	}
-}
+func toAPIChannel(ch *models.Channel) apiChannel { return provision.ChannelJSON(ch) }
 
 // apiChannelStatuses are the values ?status= accepts.
 var apiChannelStatuses = provision.ChannelStates

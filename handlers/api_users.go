@@ -11,41 +11,14 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"whapidesk/models"
+	"whapidesk/provision"
 )
 
-// apiUserPlan is a customer's active plan as the user answer shows it.
-type apiUserPlan struct {
-	ID               int64  `json:"id"`
-	Name             string `json:"name"`
-	MaxChannels      int64  `json:"max_channels"`
-	DaysPerPeriod    int64  `json:"days_per_period"`
-	PeriodDays       int64  `json:"period_days"`
-	Status           string `json:"status"`
-	CurrentPeriodEnd string `json:"current_period_end"`
-}
+// apiUser is a user as the API shows it; its shape lives in provision,
+// so that customer.created's data is the same.
+type apiUser = provision.APIUser
 
-// apiUser is a user as the API shows it: never the password hash.
-type apiUser struct {
-	ID             int64        `json:"id"`
-	Email          string       `json:"email"`
-	Name           string       `json:"name"`
-	Role           string       `json:"role"`
-	AllocationMode string       `json:"allocation_mode"`
-	DayBalance     int64        `json:"day_balance"`
-	Disabled       bool         `json:"disabled"`
-	Plan           *apiUserPlan `json:"plan"`
-}
-
-func toAPIUser(u *models.User, sub *models.Subscription) apiUser {
-	out := apiUser{ID: u.ID, Email: u.Email, Name: u.Name, Role: string(u.Role), AllocationMode: string(u.AllocationMode),
-		DayBalance: u.DayBalance, Disabled: u.Disabled}
-	if sub != nil {
-		out.Plan = &apiUserPlan{ID: sub.Plan.ID, Name: sub.Plan.Name, MaxChannels: sub.Plan.MaxChannels,
-			DaysPerPeriod: sub.Plan.DaysPerPeriod, PeriodDays: sub.Plan.PeriodDays, Status: string(sub.Status),
-			CurrentPeriodEnd: apiTime(sub.CurrentPeriodEnd)}
-	}
-	return out
-}
+func toAPIUser(u *models.User, sub *models.Subscription) apiUser { return provision.UserJSON(u, sub) }
 
 // apiUserAnswer reads a user afresh with their active plan.
 func (h *Handler) apiUserAnswer(ctx context.Context, id int64) (apiUser, error) {

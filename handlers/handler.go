@@ -35,6 +35,9 @@ type Config struct {
 	// not registered. It returns provision.ErrNoQR when the channel shows
 	// no code to scan, provision.ErrAlreadyLinked, or models.ErrNotFound.
 	DemoLink func(ctx context.Context, channelWhapiID string) error
+	// DemoWebhooks, set only by the demo, is the receiver of its sample
+	// webhook endpoint (handlers/demo_webhooks.go); nil: no such routes.
+	DemoWebhooks *DemoWebhooks
 	// Jobs is the background job queue the Jobs page shows (jobs.Queue);
 	// nil: this process runs none, and the page says so.
 	Jobs JobQueue

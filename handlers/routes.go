@@ -53,6 +53,12 @@ func (h *Handler) Routes(e *echo.Echo) {
 	e.POST(provision.ConnectLinkPath+":token/pairing", h.connectLinkPairing)
 	e.POST(provision.ConnectLinkPath+":token/reconnect", h.connectLinkReconnect)
 
+	// The demo's webhook receiver: no session, no CSRF; the signature is
+	// the credential (handlers/demo_webhooks.go).
+	if h.cfg.DemoWebhooks != nil {
+		e.POST(DemoWebhookPath, h.demoWebhookIn)
+	}
+
 	// Pages and forms: session cookie + CSRF token.
 	web := e.Group("", h.loadSession, h.csrf)
 
@@ -165,6 +171,19 @@ func (h *Handler) Routes(e *echo.Echo) {
 	// A user's mail choices, set by an admin (handlers/mail_prefs.go).
 	admin.POST("/users/:id/mails", h.saveUserMailPrefs)
 
+	// Webhook endpoints (admin_webhooks.go).
+	admin.GET("/webhooks", h.showWebhooksPage)
+	admin.POST("/webhooks", h.createWebhook)
+	admin.GET("/webhooks/:id", h.showWebhookPage)
+	admin.POST("/webhooks/:id/test", h.testWebhook)
+	admin.GET("/webhooks/:id/rotate", h.confirmRotateWebhook)
+	admin.POST("/webhooks/:id/rotate", h.rotateWebhook)
+	admin.GET("/webhooks/:id/delete", h.confirmDeleteWebhook)
+	admin.POST("/webhooks/:id/delete", h.deleteWebhook)
+	if h.cfg.DemoWebhooks != nil { // the demo's receiver (demo_webhooks.go)
+		admin.GET("/demo/webhooks", h.showDemoWebhooks)
+	}
+
 	// WHAPI settings.
 	admin.GET("/settings/whapi", h.showWHAPISettingsPage)
 	admin.POST("/settings/whapi", h.saveWHAPISettings)
@@ -236,6 +255,11 @@ func (h *Handler) Routes(e *echo.Echo) {
 	apiAdmin.POST("/users/:id/subscription", h.apiActivateSubscription)
 	apiAdmin.POST("/users/:id/days", h.apiCreditDays)
 	apiAdmin.GET("/users/:id/ledger", h.apiLedger)
+
+	// Webhook endpoints (api_webhooks.go).
+	apiAdmin.POST("/webhooks", h.apiCreateWebhook)
+	apiAdmin.GET("/webhooks", h.apiListWebhooks)
+	apiAdmin.DELETE("/webhooks/:id", h.apiDeleteWebhook)
 
 	// Unknown /api paths are "not found" for everyone signed in: otherwise
 	// the admin group's catch-all would answer customers 403. These come

@@ -120,6 +120,14 @@ var smRows = []smRow{
 	{method: "GET", path: "/admin/outbox", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "GET", path: "/admin/outbox/:id", anon: 303, custA: 403, custB: 403, admin: 404},
 	{method: "POST", path: "/admin/outbox/:id/retry", anon: 303, custA: 403, custB: 403, admin: 404},
+	{method: "GET", path: "/admin/webhooks", anon: 303, custA: 403, custB: 403, admin: 200},
+	{method: "POST", path: "/admin/webhooks", anon: 303, custA: 403, custB: 403, admin: 422},
+	{method: "GET", path: "/admin/webhooks/:id", anon: 303, custA: 403, custB: 403, admin: 404},
+	{method: "POST", path: "/admin/webhooks/:id/test", anon: 303, custA: 403, custB: 403, admin: 404},
+	{method: "GET", path: "/admin/webhooks/:id/rotate", anon: 303, custA: 403, custB: 403, admin: 404},
+	{method: "POST", path: "/admin/webhooks/:id/rotate", anon: 303, custA: 403, custB: 403, admin: 404},
+	{method: "GET", path: "/admin/webhooks/:id/delete", anon: 303, custA: 403, custB: 403, admin: 404},
+	{method: "POST", path: "/admin/webhooks/:id/delete", anon: 303, custA: 403, custB: 403, admin: 404},
 	// A has a password: there is no invitation to resend (a flash says so).
 	{method: "POST", path: "/admin/users/:id/invitation", anon: 303, custA: 403, custB: 403, admin: 303},
 	{method: "POST", path: "/admin/users/:id/mails", anon: 303, custA: 403, custB: 403, admin: 303},
@@ -204,6 +212,9 @@ var smRows = []smRow{
 	{method: "POST", path: "/api/plans", anon: 401, custA: 403, custB: 403, admin: 422},
 	{method: "GET", path: "/api/users", anon: 401, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/api/users", anon: 401, custA: 403, custB: 403, admin: 422},
+	{method: "POST", path: "/api/webhooks", anon: 401, custA: 403, custB: 403, admin: 422},
+	{method: "GET", path: "/api/webhooks", anon: 401, custA: 403, custB: 403, admin: 200},
+	{method: "DELETE", path: "/api/webhooks/:id", anon: 401, custA: 403, custB: 403, admin: 404},
 	{method: "GET", path: "/api/users/:id", anon: 401, custA: 403, custB: 403, admin: 200},
 	{method: "PATCH", path: "/api/users/:id", anon: 401, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/api/users/:id/subscription", anon: 401, custA: 403, custB: 403, admin: 422},
@@ -329,6 +340,8 @@ func (f *smFix) fill(path string, channel int64) string {
 			seg[i] = strconv.FormatInt(f.linkID, 10)
 		case seg[i-1] == "outbox":
 			seg[i] = "999999" // no such mail
+		case seg[i-1] == "webhooks":
+			seg[i] = "999999" // no such endpoint
 		case s == ":secret":
 			forged, _, err := models.NewSecret()
 			if err != nil {
@@ -1141,8 +1154,9 @@ var (
 		"PUT /api/settings/whapi":              {`{"low_balance_threshold":7,"topup_window_days":2,"replace_refused":false}`, "replace_refused"},
 		"POST /api/channels/:id/test-message":  {`{"to":"15551234567"}`, "to"},
 		"POST /api/channels/:id/connect-links": {`{"valid_minutes":30}`, "valid_minutes"},
+		"POST /api/webhooks":                   {`{"url":"https://hooks.example.com/strict","events":["channel.created"]}`, "url"},
 	}
-	smNoBody = []string{"DELETE /api/channels/:id", "DELETE /api/connect-links/:id", "POST /api/channels/:id/restart", "POST /api/channels/:id/stop", "POST /api/channels/:id/start"}
+	smNoBody = []string{"DELETE /api/channels/:id", "DELETE /api/connect-links/:id", "DELETE /api/webhooks/:id", "POST /api/channels/:id/restart", "POST /api/channels/:id/stop", "POST /api/channels/:id/start"}
 )
 
 // TestSecurityMatrixJSONStrictness: every API write refuses a body not

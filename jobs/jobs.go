@@ -39,6 +39,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
+	"whapidesk/internal/webhookout"
 	"whapidesk/models"
 	"whapidesk/provision"
 )
@@ -116,6 +117,17 @@ type Config struct {
 	// provision.DefaultDigestHour).
 	Alerts     Alerts
 	DigestHour int
+	// Webhooks is where the webhook job reads and records deliveries (the
+	// store); Deliverer sends them (webhookout). Either nil: no delivery
+	// job is queued, and deliveries wait queued.
+	Webhooks  WebhookStore
+	Deliverer WebhookDeliverer
+	// WebhookBackoff is the wait before a delivery's next attempt after
+	// attempt failed (default webhookout.Backoff: 30 s doubling to an
+	// hour, ±20 %; tests shorten it).
+	WebhookBackoff func(attempt int) time.Duration
+	// Now is the webhook job's clock (default time.Now; tests move it).
+	Now func() time.Time
 }
 
 // Defaults.
@@ -249,6 +261,9 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Queue, error) {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = defaultMaxAttempts
 	}
+	if cfg.WebhookBackoff == nil {
+		cfg.WebhookBackoff = webhookout.Backoff
+	}
 	if err := Migrate(ctx, db); err != nil {
 		return nil, err
 	}
@@ -262,6 +277,7 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Queue, error) {
 	if cfg.Alerts != nil {
 		river.AddWorker(workers, &adminAlertsWorker{q: q})
 	}
+	river.AddWorker(workers, &deliverWebhookWorker{q: q})
 
 	rc := &river.Config{
 		ID:      cfg.ID,
@@ -271,7 +287,8 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Queue, error) {
 		// loop they replace ran them one after the other.
 		// Mails have a queue of their own, so one never waits behind a
 		// long run of the others.
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 1}, QueueMail: {MaxWorkers: 1}},
+		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 1}, QueueMail: {MaxWorkers: 1},
+			QueueWebhooks: {MaxWorkers: webhookWorkers}}, // jobs/webhooks.go
 		MaxAttempts:          cfg.MaxAttempts,
 		RetryPolicy:          retryPolicy{cfg.Backoff},
 		ErrorHandler:         errorHandler{q},
@@ -319,7 +336,10 @@ func (q *Queue) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	return q.queueUnsentMail(ctx)
+	if err := q.queueUnsentMail(ctx); err != nil {
+		return err
+	}
+	return q.queueUnsentWebhooks(ctx)
 }
 
 // Stop stops the queue: no job starts any more, and running ones are given

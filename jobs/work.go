@@ -214,6 +214,8 @@ func kindWords(kind string) string {
 		return "send mail"
 	case KindAdminAlerts: // jobs/admin_alerts.go
 		return "admin alerts"
+	case KindDeliverWebhook: // jobs/webhooks.go
+		return "deliver webhook"
 	}
 	return kind
 }

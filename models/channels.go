@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -489,7 +490,10 @@ func stoppedFor(r RemoteChannel, now time.Time) bool {
 // ConfirmCreate settles a create: the pending channel gets WHAPI's id,
 // sealed token, status and times; the operation is done. It returns
 // ErrSettled when the operation was settled already (exactly once).
-func (s *Store) ConfirmCreate(ctx context.Context, opID int64, r RemoteChannel) (*Channel, error) {
+//
+// Each then runs in the same transaction with the confirmed channel (a
+// webhook event of it): all or nothing.
+func (s *Store) ConfirmCreate(ctx context.Context, opID int64, r RemoteChannel, then ...func(tx *sql.Tx, ch *Channel) error) (*Channel, error) {
 	sealed, err := s.cipher.Seal(r.Token)
 	if err != nil {
 		return nil, err
@@ -513,7 +517,7 @@ func (s *Store) ConfirmCreate(ctx context.Context, opID int64, r RemoteChannel) 
 		if res.RowsAffected != 1 || ch.ID != op.ChannelID {
 			return fmt.Errorf("store: channel %d is no longer pending", op.ChannelID)
 		}
-		return nil
+		return runThen(tx, then, &ch)
 	})
 	if err != nil {
 		return nil, err
@@ -574,7 +578,9 @@ func (s *Store) SetStopped(ctx context.Context, actor Actor, id int64, stopped b
 // MarkChannelGone records that WHAPI no longer has a channel whapidesk
 // thought live (deleted outside whapidesk). Its unused paid days went back
 // to the partner at WHAPI, so they are credited back to the customer too.
-func (s *Store) MarkChannelGone(ctx context.Context, id int64, refundDays int64) error {
+//
+// Each then runs in the same transaction with the channel as deleted.
+func (s *Store) MarkChannelGone(ctx context.Context, id int64, refundDays int64, then ...func(tx *sql.Tx, ch *Channel) error) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var ch Channel
 		if err := tx.First(&ch, id).Error; err != nil {
@@ -596,7 +602,10 @@ func (s *Store) MarkChannelGone(ctx context.Context, id int64, refundDays int64)
 				return err
 			}
 		}
-		return s.audit(tx, SystemActor, "channel.gone", channelTarget(&ch), fmt.Sprintf("not found at WHAPI; %d unused days back", refundDays))
+		if err := s.audit(tx, SystemActor, "channel.gone", channelTarget(&ch), fmt.Sprintf("not found at WHAPI; %d unused days back", refundDays)); err != nil {
+			return err
+		}
+		return s.thenChannel(tx, ch.ID, then)
 	})
 }
 

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -291,7 +292,8 @@ func (s *Store) reserveExtend(ctx context.Context, actor Actor, channelID, days 
 
 // ConfirmExtend settles an extend WHAPI applied: the channel's allocated
 // days grow and the partner's estimated balance shrinks.
-func (s *Store) ConfirmExtend(ctx context.Context, opID int64) error {
+// Each then runs in the same transaction with the channel as extended.
+func (s *Store) ConfirmExtend(ctx context.Context, opID int64, then ...func(tx *sql.Tx, ch *Channel) error) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		op, err := s.settle(tx, opID, OpDone, "extended")
 		if err != nil {
@@ -310,7 +312,10 @@ func (s *Store) ConfirmExtend(ctx context.Context, opID int64) error {
 			return err
 		}
 		cid, oid := op.ChannelID, op.ID
-		return s.addPartnerDays(tx, PartnerEntry{Delta: -op.Days, Kind: "extend", ChannelID: &cid, OpID: &oid, Comment: op.Comment, Actor: op.Actor})
+		if err := s.addPartnerDays(tx, PartnerEntry{Delta: -op.Days, Kind: "extend", ChannelID: &cid, OpID: &oid, Comment: op.Comment, Actor: op.Actor}); err != nil {
+			return err
+		}
+		return s.thenChannel(tx, op.ChannelID, then)
 	})
 }
 
@@ -412,7 +417,8 @@ func (s *Store) ReserveDelete(ctx context.Context, actor Actor, channelID int64)
 // ConfirmDelete settles a delete WHAPI applied (or a channel already gone):
 // the channel is deleted and refundDays of unused paid days go back to the
 // customer (refund row) and to the partner's estimate.
-func (s *Store) ConfirmDelete(ctx context.Context, opID int64, refundDays int64) error {
+// Each then runs in the same transaction with the channel as deleted.
+func (s *Store) ConfirmDelete(ctx context.Context, opID int64, refundDays int64, then ...func(tx *sql.Tx, ch *Channel) error) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		op, err := s.settle(tx, opID, OpDone, fmt.Sprintf("deleted; %d days returned", refundDays))
 		if err != nil {
@@ -423,15 +429,17 @@ func (s *Store) ConfirmDelete(ctx context.Context, opID int64, refundDays int64)
 			"status": ChannelDeleted, "deleted_at": now, "updated_at": now}).Error; err != nil {
 			return err
 		}
-		if refundDays <= 0 {
-			return nil
+		if refundDays > 0 {
+			cid, oid := op.ChannelID, op.ID
+			if err := s.addDays(tx, LedgerEntry{UserID: op.UserID, ChannelID: &cid, OpID: &oid, Delta: refundDays, Kind: LedgerRefund,
+				Comment: "channel deleted: unused days back", Actor: op.Actor}); err != nil {
+				return err
+			}
+			if err := s.addPartnerDays(tx, PartnerEntry{Delta: refundDays, Kind: "return", ChannelID: &cid, OpID: &oid, Comment: "channel deleted"}); err != nil {
+				return err
+			}
 		}
-		cid, oid := op.ChannelID, op.ID
-		if err := s.addDays(tx, LedgerEntry{UserID: op.UserID, ChannelID: &cid, OpID: &oid, Delta: refundDays, Kind: LedgerRefund,
-			Comment: "channel deleted: unused days back", Actor: op.Actor}); err != nil {
-			return err
-		}
-		return s.addPartnerDays(tx, PartnerEntry{Delta: refundDays, Kind: "return", ChannelID: &cid, OpID: &oid, Comment: "channel deleted"})
+		return s.thenChannel(tx, op.ChannelID, then)
 	})
 }
 

@@ -47,7 +47,12 @@ func secrets(tx *gorm.DB) ([]sealedValue, error) {
 	for _, c := range cs {
 		out = append(out, sealedValue{"channels", "token_enc", c.ID, c.TokenEnc})
 	}
-	return out, nil
+	// The webhook endpoints' signing secrets (models/webhooks.go).
+	hooks, err := webhookSecrets(tx)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, hooks...), nil
 }
 
 // SecretKeyIDs counts the secrets at rest by the key id that sealed them

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -95,8 +96,10 @@ func (s *Store) cost() int {
 	return s.passwordCost
 }
 
-// CreateUser validates and inserts a user with a hashed password.
-func (s *Store) CreateUser(ctx context.Context, in NewUser) (*User, error) {
+// CreateUser validates and inserts a user with a hashed password. Each
+// then runs in the insert's transaction (a webhook event of the new
+// account): all or nothing.
+func (s *Store) CreateUser(ctx context.Context, in NewUser, then ...func(tx *sql.Tx, u *User) error) (*User, error) {
 	email, err := NormalizeEmail(in.Email)
 	if err != nil {
 		return nil, err
@@ -116,11 +119,17 @@ func (s *Store) CreateUser(ctx context.Context, in NewUser) (*User, error) {
 		Email: email, Name: strings.TrimSpace(in.Name), PasswordHash: string(hash), Role: in.Role,
 		AllocationMode: AllocationManual, CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now,
 	}
-	if err := s.db.WithContext(ctx).Create(u).Error; err != nil {
-		if isDuplicate(err) {
-			return nil, ErrEmailTaken
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(u).Error; err != nil {
+			if isDuplicate(err) {
+				return ErrEmailTaken
+			}
+			return fmt.Errorf("store: create user: %w", err)
 		}
-		return nil, fmt.Errorf("store: create user: %w", err)
+		return runThen(tx, then, u)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return u, nil
 }

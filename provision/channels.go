@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"whapidesk/internal/webhookout"
 	"whapidesk/models"
 	"whapidesk/whapi"
 )
@@ -241,7 +242,7 @@ func (s *Service) settleAttempt(ctx context.Context, id int64, outcome string) {
 }
 
 func (s *Service) confirmCreate(ctx context.Context, actor models.Actor, opID int64, remote *whapi.Channel) (*models.Channel, error) {
-	ch, err := s.store.ConfirmCreate(ctx, opID, remoteOf(remote))
+	ch, err := s.store.ConfirmCreate(ctx, opID, remoteOf(remote), s.channelEvent(ctx, webhookout.ChannelCreated))
 	if err != nil {
 		return nil, err
 	}
@@ -417,7 +418,7 @@ func (s *Service) sendExtend(ctx context.Context, actor models.Actor, in ExtendI
 	err = s.whapi.ExtendChannel(ctx, ch.RemoteID(), int(in.Days), in.Comment)
 	switch {
 	case err == nil:
-		if err := s.store.ConfirmExtend(ctx, op.ID); err != nil {
+		if err := s.store.ConfirmExtend(ctx, op.ID, s.channelEvent(ctx, webhookout.ChannelExtended)); err != nil {
 			return nil, ctx, done, err
 		}
 		booked, err := s.store.ChannelByID(ctx, ch.ID)
@@ -500,7 +501,7 @@ func (s *Service) readBack(ctx context.Context, x *extendSent, listed *whapi.Cha
 	if !extendShows(x.op, x.ch, remote) {
 		return nil, ErrOutcomeUnknown
 	}
-	if err := s.store.ConfirmExtend(ctx, x.op.ID); err != nil {
+	if err := s.store.ConfirmExtend(ctx, x.op.ID, s.channelEvent(ctx, webhookout.ChannelExtended)); err != nil {
 		return nil, err
 	}
 	cur, err := s.store.ChannelByID(ctx, x.ch.ID)
@@ -652,7 +653,7 @@ func (s *Service) Delete(ctx context.Context, actor models.Actor, channelID int6
 	switch {
 	case err == nil || errors.Is(err, whapi.ErrNotFound):
 		days := UnusedDays(ch, s.now())
-		return days, s.store.ConfirmDelete(ctx, op.ID, days)
+		return days, s.store.ConfirmDelete(ctx, op.ID, days, s.channelEvent(ctx, webhookout.ChannelDeleted))
 	case !whapi.OutcomeUnknown(err):
 		if ferr := s.store.FailDelete(ctx, op.ID, "refused upstream"); ferr != nil {
 			return 0, ferr
@@ -663,7 +664,7 @@ func (s *Service) Delete(ctx context.Context, actor models.Actor, channelID int6
 	s.log.WarnContext(ctx, "channel delete: outcome unknown", "channel", ch.ID, "err", err)
 	if _, gerr := s.whapi.GetChannel(ctx, ch.RemoteID()); errors.Is(gerr, whapi.ErrNotFound) {
 		days := UnusedDays(ch, s.now())
-		return days, s.store.ConfirmDelete(ctx, op.ID, days)
+		return days, s.store.ConfirmDelete(ctx, op.ID, days, s.channelEvent(ctx, webhookout.ChannelDeleted))
 	}
 	return 0, ErrOutcomeUnknown
 }
@@ -760,7 +761,7 @@ func (s *Service) syncLocked(ctx context.Context, ch *models.Channel) (*models.C
 	remote, err := s.whapi.GetChannel(ctx, ch.RemoteID())
 	switch {
 	case errors.Is(err, whapi.ErrNotFound):
-		if err := s.store.MarkChannelGone(ctx, ch.ID, UnusedDays(ch, s.now())); err != nil {
+		if err := s.store.MarkChannelGone(ctx, ch.ID, UnusedDays(ch, s.now()), s.channelEvent(ctx, webhookout.ChannelDeleted)); err != nil {
 			return nil, err
 		}
 	case err != nil:

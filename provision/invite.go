@@ -48,6 +48,9 @@ func (s *Service) InviteUser(ctx context.Context, actor models.Actor, in models.
 		return nil, err
 	}
 	u, err := s.store.CreateInvitedUser(ctx, actor, in, models.InvitationValidity, func(tx *sql.Tx, u *models.User, t models.IssuedToken) error {
+		if err := s.customerEvent(ctx)(tx, u); err != nil {
+			return err
+		}
 		return s.queueInvitation(ctx, tx, base, u, t)
 	})
 	if errors.Is(err, models.ErrEmailTaken) {

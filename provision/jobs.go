@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"whapidesk/internal/webhookout"
 	"whapidesk/models"
 	"whapidesk/whapi"
 )
@@ -316,7 +317,7 @@ func (s *Service) settleOp(ctx context.Context, install string, op *models.Opera
 		if !applied {
 			return s.store.FailExtend(ctx, op.ID, "not applied upstream")
 		}
-		if err := s.store.ConfirmExtend(ctx, op.ID); err != nil {
+		if err := s.store.ConfirmExtend(ctx, op.ID, s.channelEvent(ctx, webhookout.ChannelExtended)); err != nil {
 			return err
 		}
 		_, err = s.afterExtend(ctx, ch.ID)
@@ -332,7 +333,7 @@ func (s *Service) settleOp(ctx context.Context, install string, op *models.Opera
 			// when the delete was sent (op.UpdatedAt, set by MarkSent), not
 			// now: SettleAfter or a restart later, a day boundary may have
 			// passed.
-			return s.store.ConfirmDelete(ctx, op.ID, UnusedDays(ch, op.UpdatedAt))
+			return s.store.ConfirmDelete(ctx, op.ID, UnusedDays(ch, op.UpdatedAt), s.channelEvent(ctx, webhookout.ChannelDeleted))
 		case err != nil:
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"whapidesk/internal/webhookout"
 	"whapidesk/models"
 	"whapidesk/whapi"
 )
@@ -61,7 +62,7 @@ func (s *Service) setLine(ctx context.Context, actor models.Actor, channelID int
 	answer := call(ctx, ch.RemoteID())
 	remote, gerr := s.whapi.GetChannel(ctx, ch.RemoteID())
 	if errors.Is(gerr, whapi.ErrNotFound) {
-		if err := s.store.MarkChannelGone(ctx, ch.ID, UnusedDays(ch, s.now())); err != nil {
+		if err := s.store.MarkChannelGone(ctx, ch.ID, UnusedDays(ch, s.now()), s.channelEvent(ctx, webhookout.ChannelDeleted)); err != nil {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w: the channel no longer exists upstream", ErrRefused)

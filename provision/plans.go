@@ -82,7 +82,7 @@ func (s *Service) CreateUser(ctx context.Context, actor models.Actor, in models.
 	if len(fe) > 0 {
 		return nil, fe
 	}
-	u, err := s.store.CreateUser(ctx, in)
+	u, err := s.store.CreateUser(ctx, in, s.customerEvent(ctx))
 	if errors.Is(err, models.ErrEmailTaken) {
 		return nil, FieldErrors{"email": err.Error()}
 	}

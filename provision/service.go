@@ -50,6 +50,10 @@ type Service struct {
 	brand string
 	// mail queues an outbox mail's job: see SetMailQueue (invite.go).
 	mail MailQueue
+	// hooks queues a webhook delivery's job; hooksPrivate lets endpoints
+	// on private addresses register: see webhooks.go.
+	hooks        WebhookQueue
+	hooksPrivate bool
 
 	// SettleAfter is how long an unanswered WHAPI change is left alone
 	// before Reconcile settles it from what WHAPI shows (so a request still

@@ -36,16 +36,16 @@ var allowed = map[string]packageRule{
 	// main: wiring only — the store, the WHAPI client (or, in the demo,
 	// the simulator), the provision service, the handlers, the
 	// background jobs.
-	".": {imports: []string{"handlers", "internal/mailer", "jobs", "models", "provision", "whapi", "whapi/whapisim"}},
+	".": {imports: []string{"handlers", "internal/mailer", "internal/webhookout", "jobs", "models", "provision", "whapi", "whapi/whapisim"}},
 	// handlers: parse, call provision (models for reads), render a view; they
 	// serve static's embedded files; the Jobs page reads and acts on the job
 	// queue. Never WHAPI.
 	"handlers": {imports: []string{"jobs", "models", "provision", "static", "views"}},
 	// jobs: the background job queue (River); its jobs call provision and
 	// models, never WHAPI, handlers or views.
-	"jobs": {imports: []string{"internal/mailer", "models", "provision"}},
+	"jobs": {imports: []string{"internal/mailer", "internal/webhookout", "models", "provision"}},
 	// provision: the workflows, over the store and the WHAPI client.
-	"provision": {imports: []string{"models", "whapi"}},
+	"provision": {imports: []string{"internal/webhookout", "models", "whapi"}},
 	// views: plain data in, HTML out; at most models' types.
 	"views": {imports: []string{"models"}},
 	// The leaves import nothing of ours. The simulator shares no code with

@@ -190,9 +190,17 @@ func TestDemoWalk(t *testing.T) {
 	// The admin's first step: pick the project (one click).
 	admin := newWalker(t, alloc, "admin")
 	admin.signIn(s.base, "admin@example.com", adminPassword)
-	admin.do("picking the project in WHAPI Settings",
+	// The project list is swapped in by htmx once WHAPI answers: the
+	// button is clicked once that swap has settled (a button found during
+	// it may be replaced before the click lands: "Could not find node").
+	project := `[data-testid=project-row][data-project-id="` + whapisim.DefaultProjectID + `"] button`
+	admin.do("opening WHAPI Settings",
 		chromedp.Click(chromedp.CSS(`nav a[href="/admin/settings/whapi"]`)),
-		chromedp.Click(chromedp.CSS(`[data-testid=project-row][data-project-id="`+whapisim.DefaultProjectID+`"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(project)),
+	)
+	admin.waitFor("the project list to settle", htmxIdle)
+	admin.do("picking the project in WHAPI Settings",
+		chromedp.Click(chromedp.CSS(project)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=project-in-use]`)),
 	)
 	admin.signOut()

@@ -46,8 +46,17 @@ func TestBrowserPasswordChange(t *testing.T) {
 	}
 	here.screenshot(t, "account-password-error.png")
 
-	fill(testPassword, next, next)
+	here.settled(t) // the form the error came back in
+	// The change answers with the next page: follow it, rather than wait
+	// for a flash that the page being left might still hold.
+	here.do(t,
+		chromedp.SetValue(chromedp.ID("pw-current_password"), testPassword),
+		chromedp.SetValue(chromedp.ID("pw-new_password"), next),
+		chromedp.SetValue(chromedp.ID("pw-confirm_password"), next),
+	)
+	here.follow(t, chromedp.Click(chromedp.CSS(`#password-card button[type=submit]`)))
 	here.do(t, chromedp.WaitVisible(chromedp.CSS(`#flash .alert`)))
+	here.settled(t)
 	if flash := inTab(t, here, chromedp.Text(chromedp.CSS(`#flash .alert`))); !strings.Contains(flash, "password is changed") {
 		t.Fatalf("after the change the page says %q", flash)
 	}

@@ -50,6 +50,9 @@ type Service struct {
 	brand string
 	// mail queues an outbox mail's job: see SetMailQueue (invite.go).
 	mail MailQueue
+	// history: the disconnect alert's delay and how long the status
+	// history is kept (history.go).
+	history historySettings
 
 	// SettleAfter is how long an unanswered WHAPI change is left alone
 	// before Reconcile settles it from what WHAPI shows (so a request still

@@ -69,6 +69,10 @@ type Config struct {
 	// From address ("": mails wait in the outbox). See mailSender.
 	SMTPURL  string
 	MailFrom string
+	// DisconnectAlertAfter and EventsKeepDays: the disconnect alert's
+	// delay and how long the status history is kept (issue 16).
+	DisconnectAlertAfter time.Duration
+	EventsKeepDays       int
 }
 
 // Validate fails fast on a configuration that cannot work.
@@ -263,6 +267,12 @@ func parseServeFlags(cmd string, args []string, stderr io.Writer) (Config, error
 	if cfg.TopUpEvery, err = parseJobEvery("WHAPIDESK_TOPUP_EVERY (--topup-every)", fs.Lookup("topup-every").Value.String()); err != nil {
 		return cfg, err
 	}
+	if cfg.DisconnectAlertAfter, err = parseAlertAfter(fs.Lookup("disconnect-alert-after").Value.String()); err != nil {
+		return cfg, err
+	}
+	if cfg.EventsKeepDays, err = parseKeepDays(fs.Lookup("events-keep-days").Value.String()); err != nil {
+		return cfg, err
+	}
 	return cfg, cfg.Validate()
 }
 
@@ -410,6 +420,8 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	svc := provision.New(store, client, log)
 	svc.SetPublicURL(publicURL)
 	svc.SetBrand(cmp.Or(cfg.Brand, handlers.DefaultBrand)) // signs the test message
+	svc.SetDisconnectAlertAfter(cfg.DisconnectAlertAfter)
+	svc.SetEventsKeepDays(cfg.EventsKeepDays)
 	if publicURL != "" {
 		log.Info("WHAPI's webhooks are registered for every channel", "public_url", publicURL)
 	}
@@ -418,6 +430,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	// started once the store is open and stopped before it closes.
 	jcfg := jobs.Config{Work: svc, Sessions: store, Log: log, Outbox: store,
 		ReconcileEvery: cfg.ReconcileEvery, TopUpEvery: cfg.TopUpEvery}
+	jcfg.Alerts = svc // the status history's jobs: disconnect alerts, expiry reminders, prune
 	// Mail: the outbox's send_mail jobs go through this SMTP server; without
 	// one, mails wait queued on the Outbox page.
 	sender, err := cfg.mailSender()

@@ -109,6 +109,10 @@ type Config struct {
 	// queued; see InsertMailTx).
 	Outbox Outbox
 	Mailer Mailer
+
+	// Alerts is what the status history's jobs call (jobs/alerts.go; nil:
+	// none run).
+	Alerts AlertWork
 }
 
 // Defaults.
@@ -252,6 +256,7 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Queue, error) {
 	river.AddWorker(workers, &topUpWorker{q: q})
 	river.AddWorker(workers, &sessionsWorker{q: q})
 	river.AddWorker(workers, &sendMailWorker{q: q})
+	q.addAlertWorkers(workers)
 
 	rc := &river.Config{
 		ID:      cfg.ID,

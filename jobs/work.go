@@ -59,7 +59,7 @@ func (q *Queue) periodicJobs() []*river.PeriodicJob {
 			return args, everyOpts(d)
 		}, &river.PeriodicJobOpts{ID: args.Kind(), RunOnStart: onStart})
 	}
-	return []*river.PeriodicJob{
+	jobs := []*river.PeriodicJob{
 		// The first periodic Reconcile waits an interval: each start has
 		// its own (InsertBootReconcile).
 		every(q.cfg.ReconcileEvery, ReconcileArgs{}, false),
@@ -67,6 +67,9 @@ func (q *Queue) periodicJobs() []*river.PeriodicJob {
 		// Expired sessions go at start, as they always did.
 		every(q.cfg.SessionsEvery, SessionsArgs{}, true),
 	}
+	// The status history's jobs (jobs/alerts.go).
+	jobs = append(jobs, q.alertPeriodicJobs()...)
+	return jobs
 }
 
 // InsertBootReconcile schedules this start's Reconcile, ReconcileAfterBoot
@@ -88,6 +91,10 @@ func (q *Queue) InsertPeriodic(ctx context.Context, kind string) (*rivertype.Job
 		return q.client.Insert(ctx, TopUpArgs{}, everyOpts(q.cfg.TopUpEvery))
 	case KindSessions:
 		return q.client.Insert(ctx, SessionsArgs{}, everyOpts(q.cfg.SessionsEvery))
+	}
+	// The status history's jobs (jobs/alerts.go).
+	if args, opts, ok := q.insertAlertPeriodic(kind); ok && q.cfg.Alerts != nil {
+		return q.client.Insert(ctx, args, opts)
 	}
 	return nil, ErrUnknownKind
 }
@@ -202,6 +209,9 @@ func kindWords(kind string) string {
 		return "session cleanup"
 	case KindSendMail: // jobs/mail.go
 		return "send mail"
+	}
+	if w := alertKindWords(kind); w != "" { // jobs/alerts.go
+		return w
 	}
 	return kind
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"whapidesk/jobs"
+	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/views"
 )
@@ -120,4 +121,30 @@ func linkLine(ls provision.LinkSince, now time.Time) string {
 // uptimeLine is a channel's uptime over 7 and 30 days in words.
 func uptimeLine(u provision.Uptime) string {
 	return fmt.Sprintf("%.1f%% over 7 days · %.1f%% over 30 days", u.Week, u.Month)
+}
+
+// historyLines are a channel's link line and uptime for its connect page
+// (the owner's and the admin's view), read after the page's look at the
+// line; "" when the history does not know, or cannot be read (logged:
+// the page shows the rest).
+func (h *Handler) historyLines(ctx context.Context, id int64) (link, uptime string) {
+	ch, err := h.store.ChannelByID(ctx, id)
+	if err != nil {
+		h.log.WarnContext(ctx, "channel history: read the channel", "channel", id, "err", err)
+		return "", ""
+	}
+	since, err := h.svc.LinkSinces(ctx, []models.Channel{*ch})
+	if err != nil {
+		h.log.WarnContext(ctx, "channel history: read the link's changes", "channel", id, "err", err)
+		return "", ""
+	}
+	if link = linkLine(since[id], h.svc.Now()); link == "" {
+		return "", ""
+	}
+	up, err := h.svc.Uptime(ctx, ch)
+	if err != nil {
+		h.log.WarnContext(ctx, "channel history: uptime", "channel", id, "err", err)
+		return "", ""
+	}
+	return link, uptimeLine(up)
 }

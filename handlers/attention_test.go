@@ -69,6 +69,13 @@ func TestDisconnectedLineBannerAndAttentionList(t *testing.T) {
 		!strings.Contains(r.body, reconnect) || !strings.Contains(r.body, `data-testid="link-line">Disconnected 6 min ago`) {
 		t.Fatalf("the banner:\n%s", r.body)
 	}
+	// The channel's pages, the owner's and the admin's, say it too.
+	id := strconv.FormatInt(ch.ID, 10)
+	for c, path := range map[*testClient]string{cust: "/app/channels/" + id + "/connect", adm: "/admin/channels/" + id + "/connect"} {
+		if r := c.get(path); !strings.Contains(r.body, `data-testid="channel-history">Disconnected 6 min ago · uptime `) {
+			t.Fatalf("%s:\n%s", path, r.body)
+		}
+	}
 	if r := cust.get("/admin/attention"); r.StatusCode == http.StatusOK {
 		t.Fatal("a customer opens the Attention list")
 	}

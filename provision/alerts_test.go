@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -143,11 +144,18 @@ func TestDisconnectAlertOnceAfterTheDelay(t *testing.T) {
 // owner to sign in, and carries no address at all.
 func TestDisconnectAlertWithoutPublicAddress(t *testing.T) {
 	e := newEnv(t)
+	var logs strings.Builder
+	e.svc = New(e.store, e.te.Client(), slog.New(slog.NewTextHandler(&logs, nil)))
+	e.svc.SetClock(e.clock.Now)
 	ch := e.linked("noura")
 	e.unlink(ch)
 	e.clock.Advance(6 * time.Minute)
 	if rep := e.alerts(); rep.Queued != 1 {
 		t.Fatalf("%+v", rep)
+	}
+	e.alerts()
+	if n := strings.Count(logs.String(), "disconnect alerts go without a reconnect link: set WHAPIDESK_PUBLIC_URL"); n != 1 {
+		t.Fatalf("the warning was logged %d times, want once:\n%s", n, logs.String())
 	}
 	m := e.mails(MailKindDisconnect)[0]
 	if strings.Contains(m.Text, "http") || strings.Contains(m.HTML, "href") || !strings.Contains(m.Text, "Sign in to LinkDesk and choose Reconnect") {

@@ -162,6 +162,16 @@ var settings = []setting{
 		usage: "the hour (UTC, 0 to 23) from which each admin's daily summary mail is sent: partner days, " +
 			"days moved yesterday, channels by state, failed jobs. Alerts (partner days under the threshold, a job given up) go at once",
 	},
+	// The status history and the disconnect alert (issue 16).
+	{
+		flag: "disconnect-alert-after", env: "WHAPIDESK_DISCONNECT_ALERT_AFTER", def: "5m", scope: serveCommands,
+		usage: "how long a linked channel's phone stays disconnected before its owner is mailed, the dashboard says so " +
+			"and the admin's Attention list shows it, as a duration like 5m, from 1m to 24h",
+	},
+	{
+		flag: "events-keep-days", env: "WHAPIDESK_EVENTS_KEEP_DAYS", def: "90", scope: serveCommands,
+		usage: "how many days of each channel's status history are kept (uptime looks back 30), a whole number from 31 to 3650",
+	},
 }
 
 // parseDigestHour reads --digest-hour (WHAPIDESK_DIGEST_HOUR): a whole
@@ -172,6 +182,43 @@ func parseDigestHour(raw string) (int, error) {
 		return 0, fmt.Errorf("config: WHAPIDESK_DIGEST_HOUR (--digest-hour) %q is not an hour: give a whole number from 0 to 23 (UTC)", raw)
 	}
 	return h, nil
+}
+
+// The bounds of --disconnect-alert-after and --events-keep-days: an alert
+// sooner than a minute would mail a phone restarting; the history must
+// hold the 30-day uptime window.
+const (
+	minAlertAfter = time.Minute
+	maxAlertAfter = 24 * time.Hour
+	minKeepDays   = 31
+	maxKeepDays   = 3650
+)
+
+// parseAlertAfter reads WHAPIDESK_DISCONNECT_ALERT_AFTER (its flag's value
+// raw).
+func parseAlertAfter(raw string) (time.Duration, error) {
+	const env = "WHAPIDESK_DISCONNECT_ALERT_AFTER (--disconnect-alert-after)"
+	d, err := time.ParseDuration(strings.TrimSpace(raw))
+	if err != nil {
+		return 0, fmt.Errorf("config: %s %q is not a duration: give one like 5m or 1h", env, raw)
+	}
+	if d < minAlertAfter || d > maxAlertAfter {
+		return 0, fmt.Errorf("config: %s %s is out of range: give a duration from %s to %s", env, d, minAlertAfter, maxAlertAfter)
+	}
+	return d, nil
+}
+
+// parseKeepDays reads WHAPIDESK_EVENTS_KEEP_DAYS (its flag's value raw).
+func parseKeepDays(raw string) (int, error) {
+	const env = "WHAPIDESK_EVENTS_KEEP_DAYS (--events-keep-days)"
+	n, err := strconv.Atoi(strings.TrimSpace(raw))
+	if err != nil {
+		return 0, fmt.Errorf("config: %s %q is not a whole number of days", env, raw)
+	}
+	if n < minKeepDays || n > maxKeepDays {
+		return 0, fmt.Errorf("config: %s %d is out of range: give from %d to %d days", env, n, minKeepDays, maxKeepDays)
+	}
+	return n, nil
 }
 
 // The bounds of a background job's interval (--reconcile-every,

@@ -280,6 +280,10 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 			return "192.0.2.0/24"
 		case s.env == "WHAPIDESK_GATE_HOSTS":
 			return "gate2.example.com"
+		case s.env == "WHAPIDESK_DISCONNECT_ALERT_AFTER":
+			return "7m"
+		case s.env == "WHAPIDESK_EVENTS_KEEP_DAYS":
+			return "45"
 		case s.env == "WHAPIDESK_DATABASE_URL":
 			return "postgres://whapidesk@db.example/whapidesk"
 		case strings.HasSuffix(s.env, "_EVERY"):
@@ -312,6 +316,14 @@ func TestUsageSettingsAreTheFlags(t *testing.T) {
 			case s.env == "WHAPIDESK_DIGEST_HOUR":
 				if cfg.DigestHour != 5 {
 					t.Errorf("%s: DigestHour = %d", s.env, cfg.DigestHour)
+				}
+			case s.env == "WHAPIDESK_DISCONNECT_ALERT_AFTER":
+				if cfg.DisconnectAlertAfter != 7*time.Minute {
+					t.Errorf("%s: DisconnectAlertAfter = %s", s.env, cfg.DisconnectAlertAfter)
+				}
+			case s.env == "WHAPIDESK_EVENTS_KEEP_DAYS":
+				if cfg.EventsKeepDays != 45 {
+					t.Errorf("%s: EventsKeepDays = %d", s.env, cfg.EventsKeepDays)
 				}
 			case s.into == nil && s.env == "WHAPIDESK_GATE_HOSTS":
 				if len(cfg.GateHosts) != 1 || cfg.GateHosts[0] != value(s) {

@@ -78,6 +78,10 @@ type Config struct {
 	// WebhookAllowPrivate lets webhook endpoints be private or loopback
 	// addresses (tests and the demo).
 	WebhookAllowPrivate bool
+	// DisconnectAlertAfter and EventsKeepDays: the disconnect alert's
+	// delay and how long the status history is kept (issue 16).
+	DisconnectAlertAfter time.Duration
+	EventsKeepDays       int
 }
 
 // Validate fails fast on a configuration that cannot work.
@@ -278,6 +282,12 @@ func parseServeFlags(cmd string, args []string, stderr io.Writer) (Config, error
 	if cfg.DigestHour, err = parseDigestHour(fs.Lookup("digest-hour").Value.String()); err != nil {
 		return cfg, err
 	}
+	if cfg.DisconnectAlertAfter, err = parseAlertAfter(fs.Lookup("disconnect-alert-after").Value.String()); err != nil {
+		return cfg, err
+	}
+	if cfg.EventsKeepDays, err = parseKeepDays(fs.Lookup("events-keep-days").Value.String()); err != nil {
+		return cfg, err
+	}
 	return cfg, cfg.Validate()
 }
 
@@ -444,6 +454,8 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	svc := provision.New(store, client, log)
 	svc.SetPublicURL(publicURL)
 	svc.SetBrand(cmp.Or(cfg.Brand, handlers.DefaultBrand)) // signs the test message
+	svc.SetDisconnectAlertAfter(cfg.DisconnectAlertAfter)
+	svc.SetEventsKeepDays(cfg.EventsKeepDays)
 	if publicURL != "" {
 		log.Info("WHAPI's webhooks are registered for every channel", "public_url", publicURL)
 	}
@@ -454,6 +466,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		ReconcileEvery: cfg.ReconcileEvery, TopUpEvery: cfg.TopUpEvery}
 	// The admins' alerts and daily summary (jobs/admin_alerts.go).
 	jcfg.Alerts, jcfg.DigestHour = svc, cfg.DigestHour
+	jcfg.History = svc // the status history's jobs: disconnect alerts, expiry reminders, prune
 	// Mail: the outbox's send_mail jobs go through this SMTP server; without
 	// one, mails wait queued on the Outbox page.
 	sender, err := cfg.mailSender()

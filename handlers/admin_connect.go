@@ -22,9 +22,11 @@ func (h *Handler) adminConnectView(c echo.Context, ch *models.Channel) views.Con
 	s, _ := h.connectStatusView(c, ch, h.svc.Now(), "")
 	s.AnnounceOOB, s.DropPairing = false, false
 	rebaseStatus(&s, ch.ID, adminConnectPath(ch.ID, ""), h.csrfToken(c))
-	return views.ConnectView{ChannelID: ch.ID, ChannelName: ch.Name, Status: s, ShowPairing: connectCanPair(s.Step),
+	v := views.ConnectView{ChannelID: ch.ID, ChannelName: ch.Name, Status: s, ShowPairing: connectCanPair(s.Step),
 		Pairing: views.Pairing{Action: adminConnectPath(ch.ID, "/pairing")}, AsAdmin: true,
 		Share: h.shareLinks(c, ch, adminChannelBase(ch.ID), nil, "")}
+	v.LinkLine, v.Uptime = h.historyLines(c.Request().Context(), ch.ID) // handlers/attention.go
+	return v
 }
 
 // adminConnectChannel is the channel of the path for the admin's connect

@@ -61,6 +61,11 @@ func (h *Handler) custDashboard(ctx context.Context, u *models.User) (views.Cust
 	if err != nil {
 		return d, err
 	}
+	// The status history (handlers/attention.go, provision/history.go).
+	since, err := h.svc.LinkSinces(ctx, chans)
+	if err != nil {
+		return d, err
+	}
 	for i := range chans {
 		v := provision.ViewAt(&chans[i], now)
 		cv := views.CustomerChannel{ID: v.ID, Name: v.Name, Phone: v.Phone, State: phaseBadge(v.Phase),
@@ -69,10 +74,26 @@ func (h *Handler) custDashboard(ctx context.Context, u *models.User) (views.Cust
 			cv.LinkedPhone = custPhone(v.LinkedPhone)
 		}
 		cv.DaysLeft, cv.Until = custDaysLeft(v, now)
+		if v.Phase.Live() || v.Phase == provision.PhaseStopped {
+			if cv.LinkLine = linkLine(since[v.ID], now); cv.LinkLine != "" {
+				up, err := h.svc.Uptime(ctx, &chans[i])
+				if err != nil {
+					return d, err
+				}
+				cv.Uptime = uptimeLine(up)
+			}
+		}
 		d.Channels = append(d.Channels, cv)
 		if b, ok := h.custExpiryBanner(v, now, d); ok {
 			d.Banners = append(d.Banners, b)
 		}
+	}
+	down, err := h.svc.Disconnected(ctx, u.ID)
+	if err != nil {
+		return d, err
+	}
+	for _, n := range down {
+		d.Disconnects = append(d.Disconnects, views.DisconnectBanner{ChannelID: n.ChannelID, Name: n.Name, Since: formatTime(&n.Since)})
 	}
 	if d.HasPlan && d.LiveChannels >= d.MaxChannels {
 		d.CreateBlocked = fmt.Sprintf(plural(d.MaxChannels, "The %d channel of your plan is in use.", "All %d channels of your plan are in use.")+

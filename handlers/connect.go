@@ -199,6 +199,7 @@ func (h *Handler) connectView(c echo.Context, ch *models.Channel) views.ConnectV
 	if ch.Phone != "" {
 		v.Pairing.Phone = "+" + ch.Phone
 	}
+	v.LinkLine, v.Uptime = h.historyLines(c.Request().Context(), ch.ID) // handlers/attention.go
 	return v
 }
 

@@ -77,6 +77,13 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 			State: stateBadge(r.Status), ActiveTill: formatTime(r.ActiveTill), TillNote: timeLeft(r.ActiveTill, now)})
 	}
 
+	// The Attention list's size (handlers/attention.go).
+	items, err := h.svc.Attention(ctx, h.failedJobs())
+	if err != nil {
+		return d, err
+	}
+	d.AttentionCount, d.AttentionWords = len(items), countOf(int64(len(items)), "item needs attention", "items need attention")
+
 	evs, err := h.store.ListAudit(ctx, 10, 0)
 	if err != nil {
 		return d, err

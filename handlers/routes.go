@@ -163,6 +163,9 @@ func (h *Handler) Routes(e *echo.Echo) {
 	admin.GET("/jobs/:id/cancel", h.showCancelJobPage)
 	admin.POST("/jobs/:id/cancel", h.cancelJob)
 
+	// The Attention list (handlers/attention.go).
+	admin.GET("/attention", h.showAttentionPage)
+
 	// Mail outbox.
 	admin.GET("/outbox", h.showOutboxPage)
 	admin.GET("/outbox/:id", h.showMailPage)

@@ -118,6 +118,7 @@ var smRows = []smRow{
 	{method: "GET", path: "/admin/jobs/:id/cancel", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/jobs/:id/cancel", anon: 303, custA: 403, custB: 403, admin: 303},
 	{method: "GET", path: "/admin/outbox", anon: 303, custA: 403, custB: 403, admin: 200},
+	{method: "GET", path: "/admin/attention", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "GET", path: "/admin/outbox/:id", anon: 303, custA: 403, custB: 403, admin: 404},
 	{method: "POST", path: "/admin/outbox/:id/retry", anon: 303, custA: 403, custB: 403, admin: 404},
 	{method: "GET", path: "/admin/webhooks", anon: 303, custA: 403, custB: 403, admin: 200},

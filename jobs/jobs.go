@@ -128,6 +128,9 @@ type Config struct {
 	WebhookBackoff func(attempt int) time.Duration
 	// Now is the webhook job's clock (default time.Now; tests move it).
 	Now func() time.Time
+	// History is what the status history's jobs call (jobs/alerts.go; nil:
+	// none run).
+	History AlertWork
 }
 
 // Defaults.
@@ -278,6 +281,7 @@ func New(ctx context.Context, db *sql.DB, cfg Config) (*Queue, error) {
 		river.AddWorker(workers, &adminAlertsWorker{q: q})
 	}
 	river.AddWorker(workers, &deliverWebhookWorker{q: q})
+	q.addAlertWorkers(workers)
 
 	rc := &river.Config{
 		ID:      cfg.ID,

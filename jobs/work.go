@@ -72,6 +72,8 @@ func (q *Queue) periodicJobs() []*river.PeriodicJob {
 	if q.cfg.Alerts != nil {
 		jobs = append(jobs, every(AlertsEvery, AdminAlertsArgs{}, true))
 	}
+	// The status history's jobs (jobs/alerts.go).
+	jobs = append(jobs, q.alertPeriodicJobs()...)
 	return jobs
 }
 
@@ -98,6 +100,10 @@ func (q *Queue) InsertPeriodic(ctx context.Context, kind string) (*rivertype.Job
 		if q.cfg.Alerts != nil {
 			return q.client.Insert(ctx, AdminAlertsArgs{}, everyOpts(AlertsEvery))
 		}
+	}
+	// The status history's jobs (jobs/alerts.go).
+	if args, opts, ok := q.insertAlertPeriodic(kind); ok && q.cfg.History != nil {
+		return q.client.Insert(ctx, args, opts)
 	}
 	return nil, ErrUnknownKind
 }
@@ -216,6 +222,9 @@ func kindWords(kind string) string {
 		return "admin alerts"
 	case KindDeliverWebhook: // jobs/webhooks.go
 		return "deliver webhook"
+	}
+	if w := alertKindWords(kind); w != "" { // jobs/alerts.go
+		return w
 	}
 	return kind
 }

@@ -504,6 +504,10 @@ func (s *Store) ConfirmCreate(ctx context.Context, opID int64, r RemoteChannel, 
 		if err != nil {
 			return err
 		}
+		before, err := channelStateOf(tx, op.ChannelID)
+		if err != nil {
+			return err
+		}
 		now := s.now()
 		// The channel as confirmed comes back with the update (RETURNING).
 		res := tx.Model(&ch).Clauses(clause.Returning{}).Where("id = ? AND status = 'pending'", op.ChannelID).Updates(map[string]any{
@@ -516,6 +520,9 @@ func (s *Store) ConfirmCreate(ctx context.Context, opID int64, r RemoteChannel, 
 		}
 		if res.RowsAffected != 1 || ch.ID != op.ChannelID {
 			return fmt.Errorf("store: channel %d is no longer pending", op.ChannelID)
+		}
+		if err := s.noteChannel(tx, op.ChannelID, before, SourceSync); err != nil {
+			return err
 		}
 		return runThen(tx, then, &ch)
 	})
@@ -533,8 +540,15 @@ func (s *Store) FailCreate(ctx context.Context, opID int64, reason string) error
 		if err != nil {
 			return err
 		}
-		return tx.Model(&Channel{}).Where("id = ? AND status = 'pending'", op.ChannelID).
-			Updates(map[string]any{"status": ChannelFailed, "last_error": reason, "updated_at": s.now()}).Error
+		before, err := channelStateOf(tx, op.ChannelID)
+		if err != nil {
+			return err
+		}
+		if err := tx.Model(&Channel{}).Where("id = ? AND status = 'pending'", op.ChannelID).
+			Updates(map[string]any{"status": ChannelFailed, "last_error": reason, "updated_at": s.now()}).Error; err != nil {
+			return err
+		}
+		return s.noteChannel(tx, op.ChannelID, before, SourceSync)
 	})
 }
 
@@ -542,13 +556,22 @@ func (s *Store) FailCreate(ctx context.Context, opID int64, reason string) error
 // (with r.ReadAt: unless an extend was settled since WHAPI was read; the
 // channel then waits for a later reading).
 func (s *Store) SyncChannel(ctx context.Context, id int64, r RemoteChannel) error {
-	now := s.now()
-	q := s.db.WithContext(ctx).Model(&Channel{}).Where("id = ? AND status IN ?", id, s.states.AtWhapi)
-	if r.ReadAt != nil {
-		q = q.Where("days_allocated = ?", *r.ReadAt)
-	}
-	return q.Updates(map[string]any{"status": statusFor(r, now), "stopped": stoppedFor(r, now), "mode": r.Mode, "trial_ends_at": r.TrialEnds,
-		"active_till": r.ActiveTill, "api_url": r.APIURL, "last_synced_at": now, "till_confirmed": true, "updated_at": now}).Error
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		before, err := channelStateOf(tx, id)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		q := tx.Model(&Channel{}).Where("id = ? AND status IN ?", id, s.states.AtWhapi)
+		if r.ReadAt != nil {
+			q = q.Where("days_allocated = ?", *r.ReadAt)
+		}
+		if err := q.Updates(map[string]any{"status": statusFor(r, now), "stopped": stoppedFor(r, now), "mode": r.Mode, "trial_ends_at": r.TrialEnds,
+			"active_till": r.ActiveTill, "api_url": r.APIURL, "last_synced_at": now, "till_confirmed": true, "updated_at": now}).Error; err != nil {
+			return err
+		}
+		return s.noteChannel(tx, id, before, SourceSync)
+	})
 }
 
 // SetStopped records that a running channel is stopped (or runs again):
@@ -586,11 +609,18 @@ func (s *Store) MarkChannelGone(ctx context.Context, id int64, refundDays int64,
 		if err := tx.First(&ch, id).Error; err != nil {
 			return notFound(err)
 		}
+		before, err := channelStateOf(tx, id)
+		if err != nil {
+			return err
+		}
 		now := s.now()
 		res := tx.Model(&Channel{}).Where("id = ? AND status IN ?", id, s.states.AtWhapi).
 			Updates(map[string]any{"status": ChannelDeleted, "deleted_at": now, "last_error": "gone upstream", "updated_at": now})
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
+		}
+		if err := s.noteChannel(tx, id, before, SourceSync); err != nil {
+			return err
 		}
 		if refundDays > 0 {
 			cid := ch.ID
@@ -620,6 +650,13 @@ type TopUpCandidate struct {
 	DaysPerPeriod int64 `gorm:"column:days_per_period"`
 }
 
+// topUpCovers is the automatic top-up's rule of whose channels it
+// extends, as SQL over users u: an enabled auto-mode customer with days
+// in the balance and an active plan. TopUpCandidates picks by it, and the
+// expiry warnings (ChannelsEnding) leave out the channels it covers.
+const topUpCovers = `u.allocation_mode = 'auto' AND NOT u.disabled AND u.day_balance > 0 AND
+	EXISTS (SELECT 1 FROM subscriptions cover WHERE cover.user_id = u.id AND cover.status = 'active')`
+
 // TopUpCandidates returns the channels of enabled auto-mode customers with
 // an active plan that have no paid days yet or whose active-till comes
 // before until, leaving out those WHAPI takes no extend of before now
@@ -631,7 +668,7 @@ func (s *Store) TopUpCandidates(ctx context.Context, userID int64, now, until ti
 		Joins("JOIN subscriptions sub ON sub.user_id = c.user_id AND sub.status = 'active'").
 		Joins("JOIN plans p ON p.id = sub.plan_id").
 		Where("c.status IN ? AND c.whapi_id IS NOT NULL", s.states.Extendable).
-		Where("u.allocation_mode = ? AND NOT u.disabled AND u.day_balance > 0", AllocationAuto).
+		Where(topUpCovers).
 		Where("c.days_allocated = 0 OR c.active_till IS NULL OR c.active_till < ?", until.UTC()).
 		Where("c.extend_after IS NULL OR c.extend_after <= ?", now.UTC())
 	if userID != 0 {

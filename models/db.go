@@ -60,6 +60,10 @@ type Store struct {
 	// states are the lifecycle's state sets, and sql what is built of them.
 	states StateSets
 	sql    stateSQL
+
+	// followUp runs in the transaction of every channel event
+	// (channel_events.go, SetChannelFollowUp).
+	followUp ChannelFollowUp
 }
 
 // Database says where the store lives. URL, when set, is a PostgreSQL

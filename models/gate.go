@@ -157,6 +157,10 @@ func (s *Store) ApplyGate(ctx context.Context, channelID int64, o GateObservatio
 		if err := tx.First(&ch, channelID).Error; err != nil {
 			return notFound(err)
 		}
+		before, err := channelStateOf(tx, channelID)
+		if err != nil {
+			return err
+		}
 		g := ChannelGate{ChannelID: channelID}
 		if err := tx.Where("channel_id = ?", channelID).Limit(1).Find(&g).Error; err != nil {
 			return err
@@ -217,10 +221,16 @@ func (s *Store) ApplyGate(ctx context.Context, channelID int64, o GateObservatio
 		} else if res.LinkChanged && g.HookRegisteredAt != nil {
 			up["hook_recheck"] = true
 		}
-		if len(up) == 0 {
-			return nil
+		if len(up) > 0 {
+			if err := upsertGate(tx, channelID, up); err != nil {
+				return err
+			}
 		}
-		return upsertGate(tx, channelID, up)
+		src := SourcePoll
+		if o.Hook {
+			src = SourceWebhook
+		}
+		return s.noteChannel(tx, channelID, before, src)
 	})
 	return res, err
 }

@@ -299,6 +299,10 @@ func (s *Store) ConfirmExtend(ctx context.Context, opID int64, then ...func(tx *
 		if err != nil {
 			return err
 		}
+		before, err := channelStateOf(tx, op.ChannelID)
+		if err != nil {
+			return err
+		}
 		// WHAPI's new activeTill is not known here: the caller reads it
 		// back; till then (or if that fails) the channel says so. An
 		// expired channel is live again: it is active from now, so it holds
@@ -309,6 +313,9 @@ func (s *Store) ConfirmExtend(ctx context.Context, opID int64, then ...func(tx *
 			// Revived, it is meant to run: WHAPI keeps it stopped until it is
 			// started, which the extend's read-back does.
 			"stopped": gorm.Expr("CASE WHEN status IN ? THEN FALSE ELSE stopped END", s.states.SlotReviving)}).Error; err != nil {
+			return err
+		}
+		if err := s.noteOperation(tx, op, before); err != nil {
 			return err
 		}
 		cid, oid := op.ChannelID, op.ID
@@ -369,9 +376,16 @@ func (s *Store) ReserveDelete(ctx context.Context, actor Actor, channelID int64)
 			return notFound(err)
 		}
 		now := s.now()
+		before, err := channelStateOf(tx, ch.ID)
+		if err != nil {
+			return err
+		}
 		switch {
 		case inSet(s.states.LocalDeletion, ch.Status):
 			if err := tx.Model(&Channel{}).Where("id = ?", ch.ID).Updates(map[string]any{"status": ChannelDeleted, "deleted_at": now, "updated_at": now}).Error; err != nil {
+				return err
+			}
+			if err := s.noteChannel(tx, ch.ID, before, sourceOfActor(actor, ch.UserID)); err != nil {
 				return err
 			}
 			return s.audit(tx, actor, "channel.delete", channelTarget(&ch), "never created at WHAPI: removed")
@@ -395,6 +409,9 @@ func (s *Store) ReserveDelete(ctx context.Context, actor Actor, channelID int64)
 		}
 		if res.RowsAffected != 1 {
 			return ErrChannelBusy
+		}
+		if err := s.noteChannel(tx, ch.ID, before, sourceOfActor(actor, ch.UserID)); err != nil {
+			return err
 		}
 		// The days given back are counted from the activeTill the channel
 		// has now, so it must be WHAPI's: an extend settled since ch was
@@ -424,9 +441,16 @@ func (s *Store) ConfirmDelete(ctx context.Context, opID int64, refundDays int64,
 		if err != nil {
 			return err
 		}
+		before, err := channelStateOf(tx, op.ChannelID)
+		if err != nil {
+			return err
+		}
 		now := s.now()
 		if err := tx.Model(&Channel{}).Where("id = ?", op.ChannelID).Updates(map[string]any{
 			"status": ChannelDeleted, "deleted_at": now, "updated_at": now}).Error; err != nil {
+			return err
+		}
+		if err := s.noteOperation(tx, op, before); err != nil {
 			return err
 		}
 		if refundDays > 0 {
@@ -459,7 +483,14 @@ func (s *Store) FailDelete(ctx context.Context, opID int64, reason string) error
 		if prev == "" {
 			prev = ChannelActive
 		}
-		return tx.Model(&Channel{}).Where("id = ? AND status = ?", op.ChannelID, ChannelDeleting).
-			Updates(map[string]any{"status": prev, "last_error": reason, "updated_at": s.now()}).Error
+		was, err := channelStateOf(tx, op.ChannelID)
+		if err != nil {
+			return err
+		}
+		if err := tx.Model(&Channel{}).Where("id = ? AND status = ?", op.ChannelID, ChannelDeleting).
+			Updates(map[string]any{"status": prev, "last_error": reason, "updated_at": s.now()}).Error; err != nil {
+			return err
+		}
+		return s.noteOperation(tx, op, was)
 	})
 }

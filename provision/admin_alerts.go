@@ -41,9 +41,9 @@ type JobFailure struct {
 	At   time.Time
 }
 
-// AttentionItem is one line of the summary's "Needs attention" section:
-// plain words and a link (a path on the app, or a full URL).
-type AttentionItem struct {
+// DigestItem is one line of the summary's "Needs attention" section:
+// plain words and a link (a full URL, or none without a public address).
+type DigestItem struct {
 	Title, Detail, URL string
 }
 
@@ -119,7 +119,7 @@ func (s *Service) AdminAlerts(ctx context.Context, in AlertInput) (AlertReport, 
 	if now.Hour() < in.DigestHour {
 		return rep, nil
 	}
-	dd, err := s.digestData(ctx, d, tot, in.Failures, now)
+	dd, err := s.digestData(ctx, d, tot, in.Failures, now, base)
 	if err != nil {
 		return rep, err
 	}
@@ -138,25 +138,54 @@ func (s *Service) AdminAlerts(ctx context.Context, in AlertInput) (AlertReport, 
 	return rep, nil
 }
 
-// digestAttention is the summary's "Needs attention" section.
-//
-// TODO(lead, issue 16): the Attention list is the history part's
-// (provision/attention.go); map its items to AttentionItem here. Until
-// then the section says there is nothing on it.
-func (s *Service) digestAttention(context.Context) ([]AttentionItem, error) {
-	return nil, nil
+// digestAttention is the summary's "Needs attention" section: the
+// Attention list (attention.go) without its failed jobs, which the summary
+// lists on their own. Links point at the admin's pages on base (nil: no
+// public address, no links).
+func (s *Service) digestAttention(ctx context.Context, base *url.URL) ([]DigestItem, error) {
+	items, err := s.Attention(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DigestItem, 0, len(items))
+	for _, it := range items {
+		n := it.Channel
+		who := n.Email
+		if n.UserName != "" {
+			who = n.UserName + " <" + n.Email + ">"
+		}
+		at := it.Since.UTC().Format("2 Jan 2006 15:04 UTC")
+		d := DigestItem{Title: fmt.Sprintf("%s (%s)", n.Name, who)}
+		page := []string{"admin", "channels", strconv.FormatInt(n.ChannelID, 10), "connect"}
+		switch it.Kind {
+		case AttnDisconnected:
+			d.Detail = "disconnected since " + at
+		case AttnStuck:
+			d.Detail = "being set up since " + at
+		case AttnEnding:
+			d.Detail = "paid time ends " + at + " and the automatic top-up will not extend it"
+			page = []string{"admin", "users", strconv.FormatInt(n.UserID, 10)}
+		default:
+			continue
+		}
+		if base != nil {
+			d.URL = base.JoinPath(page...).String()
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // digestData gathers the summary: the partner's estimate, the days moved
 // yesterday (UTC), the channels by state, the jobs given up in the last
 // day, and the Attention list.
-func (s *Service) digestData(ctx context.Context, d alertData, tot models.Dashboard, failures []JobFailure, now time.Time) (digestData, error) {
+func (s *Service) digestData(ctx context.Context, d alertData, tot models.Dashboard, failures []JobFailure, now time.Time, base *url.URL) (digestData, error) {
 	day := now.Truncate(24 * time.Hour)
 	moves, err := s.store.DayMovesBetween(ctx, day.Add(-24*time.Hour), day)
 	if err != nil {
 		return digestData{}, err
 	}
-	att, err := s.digestAttention(ctx)
+	att, err := s.digestAttention(ctx, base)
 	if err != nil {
 		return digestData{}, err
 	}
@@ -216,7 +245,7 @@ type digestData struct {
 	Allocated, Returned int64
 	Channels            []stateCount
 	Failures            []JobFailure
-	Attention           []AttentionItem
+	Attention           []DigestItem
 }
 
 func render2(name string, text *texttemplate.Template, html *htmltemplate.Template, subject string, d any) (renderedMail, error) {

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -118,5 +119,40 @@ func TestAdminAlertsAndDigestOncePerCause(t *testing.T) {
 		if strings.Contains(strings.ToLower(full.Subject+full.Text+full.HTML), "whapi") {
 			t.Errorf("mail %q names the upstream service", full.Subject)
 		}
+	}
+}
+
+// The daily summary's "Needs attention" section is the Attention list: a
+// line disconnected past the alert's delay is in it, with a link to its
+// connect page on the public address, and leaves it once linked again.
+func TestDigestCarriesTheAttentionList(t *testing.T) {
+	e := newEnv(t)
+	e.svc.SetPublicURL("https://desk.example.com")
+	if _, err := e.store.CreateUser(e.ctx, models.NewUser{Email: "boss@example.com", Password: "long enough pw", Role: models.RoleAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	ch := e.linked("amal")
+	e.unlink(ch)
+	e.clock.Advance(e.svc.DisconnectAlertAfter() + time.Minute)
+	if _, err := e.svc.AdminAlerts(e.ctx, AlertInput{DigestHour: 0}); err != nil {
+		t.Fatal(err)
+	}
+	digests := e.mails(MailKindAdminDigest)
+	if len(digests) != 1 {
+		t.Fatalf("%d summaries, want 1", len(digests))
+	}
+	link := fmt.Sprintf("https://desk.example.com/admin/channels/%d/connect", ch.ID)
+	for _, want := range []string{ch.Name, "disconnected since", link} {
+		if !strings.Contains(digests[0].Text, want) || !strings.Contains(digests[0].HTML, want) {
+			t.Errorf("the summary's parts lack %q:\n%s", want, digests[0].Text)
+		}
+	}
+	e.relink(ch)
+	items, err := e.svc.digestAttention(e.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 0 {
+		t.Errorf("linked again, still in the summary: %+v", items)
 	}
 }

@@ -54,6 +54,9 @@ type Service struct {
 	// on private addresses register: see webhooks.go.
 	hooks        WebhookQueue
 	hooksPrivate bool
+	// history: the disconnect alert's delay and how long the status
+	// history is kept (history.go).
+	history historySettings
 
 	// SettleAfter is how long an unanswered WHAPI change is left alone
 	// before Reconcile settles it from what WHAPI shows (so a request still
@@ -85,10 +88,16 @@ func New(store *models.Store, partner Partner, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{store: store, whapi: partner, log: log, now: time.Now,
+	s := &Service{store: store, whapi: partner, log: log, now: time.Now,
 		SettleAfter: 2 * time.Minute, Concurrency: 4, listPage: whapi.MaxListCount, WorkTimeout: 60 * time.Second, HookTimeout: 10 * time.Second,
 		CreateBudget:  models.CreateBudget{Limit: WHAPICreateLimit, Window: CreateWindow},
 		PairingLimits: models.PairingLimits{PerChannel: PairingPerChannel, PerCustomer: PairingPerCustomer, Window: PairingWindow}}
+	if store != nil {
+		// Every observed change of a channel runs this in its transaction:
+		// channel.linked and channel.unlinked go out from there.
+		store.SetChannelFollowUp(s.channelFollowUp)
+	}
+	return s
 }
 
 // SetClock replaces the service's clock (tests).

@@ -2,7 +2,9 @@ package provision
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -120,11 +122,16 @@ func (s *Service) queueEvent(ctx context.Context, tx *sql.Tx, typ string, data a
 // queueEventFor is queueEvent; endpointID, when not 0, sends the event to
 // that endpoint alone (the test event).
 func (s *Service) queueEventFor(ctx context.Context, tx *sql.Tx, endpointID int64, typ string, data any) error {
+	return s.queueEventWithID(ctx, tx, endpointID, webhookout.NewEventID(), typ, data)
+}
+
+// queueEventWithID is queueEventFor with the event's id given.
+func (s *Service) queueEventWithID(ctx context.Context, tx *sql.Tx, endpointID int64, id, typ string, data any) error {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("provision: webhook event %s: %w", typ, err)
 	}
-	ev := webhookout.Event{ID: webhookout.NewEventID(), Type: typ, Time: s.now(), Data: raw}
+	ev := webhookout.Event{ID: id, Type: typ, Time: s.now(), Data: raw}
 	body, err := ev.Encode()
 	if err != nil {
 		return fmt.Errorf("provision: webhook event %s: %w", typ, err)
@@ -148,6 +155,31 @@ func (s *Service) channelEvent(ctx context.Context, typ string) func(tx *sql.Tx,
 	return func(tx *sql.Tx, ch *models.Channel) error {
 		return s.queueEvent(ctx, tx, typ, map[string]any{"channel": ChannelJSON(ch)})
 	}
+}
+
+// channelFollowUp is the store's follow-up of every observed change of a
+// channel (models.SetChannelFollowUp), in the change's transaction: a
+// phone linked or unlinked, however it was seen (WHAPI's webhook, a poll,
+// a sync), is channel.linked or channel.unlinked with the channel as the
+// change left it.
+func (s *Service) channelFollowUp(ctx context.Context, tx *sql.Tx, ev models.ChannelEvent, ch *models.Channel) error {
+	if !ev.LinkChanged() {
+		return nil
+	}
+	typ := webhookout.ChannelUnlinked
+	if ev.NewLinked {
+		typ = webhookout.ChannelLinked
+	}
+	return s.queueEvent(ctx, tx, typ, map[string]any{"channel": ChannelJSON(ch)})
+}
+
+// queueEventOnce is queueEvent for an event a periodic job finds again on
+// every run (channel.expiring): its id is made from typ and key (the
+// subject entity and period), so that a second run queues nothing for an
+// endpoint that has it already.
+func (s *Service) queueEventOnce(ctx context.Context, tx *sql.Tx, typ, key string, data any) error {
+	sum := sha256.Sum256([]byte(typ + ":" + key))
+	return s.queueEventWithID(ctx, tx, 0, "evt_"+base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:16]), typ, data)
 }
 
 // customerEvent queues customer.created for u, when u is a customer.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"whapidesk/internal/webhookout"
 	"whapidesk/models"
@@ -169,5 +170,55 @@ func TestWebhookEndpointInputIsChecked(t *testing.T) {
 	e.svc.SetWebhookAllowPrivate(true)
 	if _, _, err := e.svc.CreateWebhookEndpoint(e.ctx, admin, "http://127.0.0.1:9000/hook", []string{webhookout.ChannelCreated}); err != nil {
 		t.Fatalf("with private targets allowed: %v", err)
+	}
+}
+
+// A phone linked and unlinked, as a poll sees it, is channel.linked and
+// channel.unlinked with the channel as it became; a channel whose paid
+// time ends with no top-up to extend it is channel.expiring once per
+// threshold, however often the reminders run.
+func TestLinkAndExpiryEvents(t *testing.T) {
+	e := newEnv(t)
+	ep, _, err := e.svc.CreateWebhookEndpoint(e.ctx, admin, "https://hooks.example.com/in",
+		[]string{webhookout.ChannelLinked, webhookout.ChannelUnlinked, webhookout.ChannelExpiring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := e.linked("amal")
+	e.unlink(ch)
+	e.relink(ch)
+	got := e.deliveries(ep.ID)
+	want := []string{webhookout.ChannelLinked, webhookout.ChannelUnlinked, webhookout.ChannelLinked}
+	if !slices.Equal(types(got), want) {
+		t.Fatalf("events %v, want %v", types(got), want)
+	}
+	for i, linked := range []bool{true, false, true} {
+		if c := got[i].Data.Channel; c == nil || c.ID != ch.ID || c.Linked != linked {
+			t.Errorf("%s carries %+v, want channel %d linked=%v", got[i].Type, c, ch.ID, linked)
+		}
+	}
+
+	// Manual mode: the paid time ends with no top-up to extend it.
+	if _, err := e.svc.Extend(e.ctx, admin, ExtendInput{ChannelID: ch.ID, Days: 5, Comment: "paid"}); err != nil {
+		t.Fatal(err)
+	}
+	till := *e.channel(ch.ID).ActiveTill
+	for _, before := range []time.Duration{6 * 24 * time.Hour, 6*24*time.Hour - time.Hour, 2 * 24 * time.Hour} {
+		e.clock.Set(till.Add(-before))
+		if _, err := e.svc.ExpiryReminders(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var expiring []hookEvent
+	for _, ev := range e.deliveries(ep.ID) {
+		if ev.Type == webhookout.ChannelExpiring {
+			expiring = append(expiring, ev)
+		}
+	}
+	if len(expiring) != 2 || expiring[0].ID == expiring[1].ID {
+		t.Fatalf("%d channel.expiring events (7 days, 3 days), want 2 with their own ids: %+v", len(expiring), expiring)
+	}
+	if c := expiring[0].Data.Channel; c == nil || c.ID != ch.ID {
+		t.Errorf("channel.expiring carries %+v", c)
 	}
 }

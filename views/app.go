@@ -19,6 +19,9 @@ type CustomerDashboard struct {
 
 	Banners  []CustomerBanner
 	Channels []CustomerChannel
+	// Disconnects are the customer's lines disconnected longer than the
+	// alert's delay: a banner each, gone once the line is linked again.
+	Disconnects []DisconnectBanner
 
 	// CreateBlocked says why no channel can be added now ("" = it can).
 	CreateBlocked string
@@ -50,6 +53,9 @@ type CustomerChannel struct {
 	DaysLeft    string // "6 days left", "Expired on 2 Jan 2026", "No days yet"
 	Until       string // "until 14 Jan 2026"
 	Trial       bool
+	// LinkLine says since when it is connected or not ("Disconnected 12
+	// min ago"; "" when unknown), Uptime its uptime over 7 and 30 days.
+	LinkLine, Uptime string
 	// CanConnect and CanDelete are what the channel's lifecycle allows now.
 	CanConnect, CanDelete bool
 }
@@ -80,4 +86,12 @@ func (d CustomerDelete) confirm() Confirm {
 		c.Busy, c.BusyBack = "This channel is being set up or changed right now. Try again in a moment.", "Back to my channels"
 	}
 	return c
+}
+
+// DisconnectBanner is a line of the customer's that has been disconnected
+// longer than the alert's delay.
+type DisconnectBanner struct {
+	ChannelID int64
+	Name      string
+	Since     string // "2 Jan 2026 15:04 UTC"
 }

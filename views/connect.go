@@ -79,4 +79,7 @@ type ConnectView struct {
 	// AsAdmin: an admin views the customer's page (to help them over the
 	// phone): a note says so, and the way back is the admin's channel list.
 	AsAdmin bool
+	// LinkLine and Uptime are from the channel's status history
+	// ("Disconnected 12 min ago"; "" when unknown).
+	LinkLine, Uptime string
 }

@@ -44,6 +44,11 @@ type AdminHome struct {
 	// ProjectUnknown: WHAPI's last answer did not list ProjectID.
 	ProjectUnknown bool
 
+	// AttentionCount is how many items the Attention list holds, and
+	// AttentionWords the same in words ("3 items").
+	AttentionCount int
+	AttentionWords string
+
 	// Channels by status.
 	StatusCounts []StatusCount
 	LiveChannels int64 // channels that take a plan slot

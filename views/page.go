@@ -50,6 +50,7 @@ func (p Page) Nav() []NavItem {
 			{"audit", "Audit", "/admin/audit"},
 			{"jobs", "Jobs", "/admin/jobs"},
 			{"outbox", "Outbox", "/admin/outbox"},
+			{"attention", "Attention", "/admin/attention"},
 			{"webhooks", "Webhooks", "/admin/webhooks"},
 			{"settings", "WHAPI Settings", "/admin/settings/whapi"},
 		}

@@ -1,0 +1,150 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"whapidesk/jobs"
+	"whapidesk/models"
+	"whapidesk/provision"
+	"whapidesk/views"
+)
+
+// The admin's Attention list (issue 16, point 1): provision.Attention's
+// items in words, each with its action. The same items feed the
+// dashboard's count (attentionCount).
+
+// attentionWords are each kind's words on the page.
+var attentionWords = map[provision.AttentionKind]string{
+	provision.AttnDisconnected: "Disconnected",
+	provision.AttnStuck:        "Stuck starting",
+	provision.AttnEnding:       "Paid time ending, not topped up",
+	provision.AttnJobFailed:    "Job failed",
+}
+
+// failedJobs is the queue's list of failed jobs (nil when the handlers
+// run without a queue, as some tests do).
+func (h *Handler) failedJobs() provision.FailedJobs {
+	if fj, ok := h.cfg.Jobs.(provision.FailedJobs); ok {
+		return fj
+	}
+	return nil
+}
+
+// attentionRows gathers the Attention list in words.
+func (h *Handler) attentionRows(ctx context.Context) ([]views.AttentionRow, error) {
+	items, err := h.svc.Attention(ctx, h.failedJobs())
+	if err != nil {
+		return nil, err
+	}
+	now := h.svc.Now()
+	rows := make([]views.AttentionRow, 0, len(items))
+	for _, it := range items {
+		r := views.AttentionRow{Kind: string(it.Kind), What: attentionWords[it.Kind]}
+		at := it.Since
+		switch it.Kind {
+		case provision.AttnJobFailed:
+			r.Subject, r.Detail, r.Href = sentenceCase(it.Job.What)+" #"+strconv.FormatInt(it.Job.ID, 10), it.Job.Error,
+				jobsHref(jobs.GroupFailed, 0)
+			r.Since = formatTime(&at) + " · " + agoWords(now.Sub(at))
+		case provision.AttnEnding:
+			r.Subject, r.Owner = it.Channel.Name, it.Channel.Email
+			r.Href = "/admin/users/" + strconv.FormatInt(it.Channel.UserID, 10)
+			r.Since = "ends " + formatTime(&at) + " · " + timeLeft(&at, now)
+		default:
+			r.Subject, r.Owner = it.Channel.Name, it.Channel.Email
+			r.Href = adminConnectPath(it.Channel.ChannelID, "")
+			r.Since = formatTime(&at) + " · " + agoWords(now.Sub(at))
+			if it.Kind == provision.AttnDisconnected {
+				r.LinkAction = adminChannelBase(it.Channel.ChannelID) + "/connect-links"
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+func (h *Handler) showAttentionPage(c echo.Context) error {
+	rows, err := h.attentionRows(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	p := h.page(c, "Attention")
+	p.Active = "attention"
+	return h.render(c, http.StatusOK, views.AttentionPage(p, views.AttentionView{Rows: rows,
+		AlertAfter: durationWords(h.svc.DisconnectAlertAfter()), LinkMinutes: strconv.Itoa(int(provision.ConnectLinkDefault / time.Minute))}))
+}
+
+// agoWords says how long ago something was: "just now", "12 min ago",
+// "3 h ago", "4 days ago".
+func agoWords(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
+}
+
+// durationWords says a delay in words: "5 minutes", "1 hour", "90 seconds".
+func durationWords(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return countOf(int64(d/time.Hour), "hour", "hours")
+	case d%time.Minute == 0:
+		return countOf(int64(d/time.Minute), "minute", "minutes")
+	}
+	return countOf(int64(d/time.Second), "second", "seconds")
+}
+
+// linkLine says since when a channel's phone is linked or not, to its
+// owner and to admins: "Connected since 2 Jan 2026 15:04 UTC" or
+// "Disconnected 12 min ago" ("" when the history does not know).
+func linkLine(ls provision.LinkSince, now time.Time) string {
+	if ls.Since.IsZero() {
+		return ""
+	}
+	if ls.Linked {
+		return "Connected since " + formatTime(&ls.Since)
+	}
+	return "Disconnected " + agoWords(now.Sub(ls.Since))
+}
+
+// uptimeLine is a channel's uptime over 7 and 30 days in words.
+func uptimeLine(u provision.Uptime) string {
+	return fmt.Sprintf("%.1f%% over 7 days · %.1f%% over 30 days", u.Week, u.Month)
+}
+
+// historyLines are a channel's link line and uptime for its connect page
+// (the owner's and the admin's view), read after the page's look at the
+// line; "" when the history does not know, or cannot be read (logged:
+// the page shows the rest).
+func (h *Handler) historyLines(ctx context.Context, id int64) (link, uptime string) {
+	ch, err := h.store.ChannelByID(ctx, id)
+	if err != nil {
+		h.log.WarnContext(ctx, "channel history: read the channel", "channel", id, "err", err)
+		return "", ""
+	}
+	since, err := h.svc.LinkSinces(ctx, []models.Channel{*ch})
+	if err != nil {
+		h.log.WarnContext(ctx, "channel history: read the link's changes", "channel", id, "err", err)
+		return "", ""
+	}
+	if link = linkLine(since[id], h.svc.Now()); link == "" {
+		return "", ""
+	}
+	up, err := h.svc.Uptime(ctx, ch)
+	if err != nil {
+		h.log.WarnContext(ctx, "channel history: uptime", "channel", id, "err", err)
+		return "", ""
+	}
+	return link, uptimeLine(up)
+}

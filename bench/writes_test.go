@@ -286,7 +286,7 @@ func benchWrites(b *testing.B) {
 		instances int
 	}
 	setups := []setup{{"SQLite, 1 instance", false, 1}, {"PostgreSQL, 1 instance", true, 1}, {"PostgreSQL, 3 instances", true, 3}}
-	const satRounds, pacedRounds, round = 2, 4, time.Second
+	const satRounds, pacedRounds, round = 4, 4, time.Second
 	most := writeLevels[len(writeLevels)-1]
 	// pool merges what a round measured into the level's total.
 	pool := func(into *writeRun, got writeRun) {

@@ -64,12 +64,20 @@ func (w *walker) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-// text is the visible text of the first element matching css.
+// text is the visible text of the first element matching css, once there
+// is one. It is read in one script that finds the element and reads it:
+// pages that poll swap their content every second, and a node found in one
+// call may be gone by the next ("No node with given id found").
 func (w *walker) text(css string) string {
 	w.t.Helper()
+	sel, err := json.Marshal(css)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.waitFor(css, `document.querySelector(`+string(sel)+`) !== null`)
 	ctx, cancel := context.WithTimeout(w.ctx, walkStepTimeout)
 	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(`+string(sel)+`)?.innerText ?? ''`))
 	if err != nil {
 		w.t.Fatalf("%s: reading %s: %v", w.name, css, err)
 	}

@@ -162,9 +162,11 @@ var settings = []setting{
 		usage: "the hour (UTC, 0 to 23) from which each admin's daily summary mail is sent: partner days, " +
 			"days moved yesterday, channels by state, failed jobs. Alerts (partner days under the threshold, a job given up) go at once",
 	},
-	// The status history and the disconnect alert (issue 16).
+	// The status history and the disconnect alert (issue 16). The demo's
+	// delay is the minimum, so its sample line (demo_sample.go) is on the
+	// Attention list a minute after its phone is dropped.
 	{
-		flag: "disconnect-alert-after", env: "WHAPIDESK_DISCONNECT_ALERT_AFTER", def: "5m", scope: serveCommands,
+		flag: "disconnect-alert-after", env: "WHAPIDESK_DISCONNECT_ALERT_AFTER", def: "5m", demoDef: "1m", shown: "5m (demo: 1m)", scope: serveCommands,
 		usage: "how long a linked channel's phone stays disconnected before its owner is mailed, the dashboard says so " +
 			"and the admin's Attention list shows it, as a duration like 5m, from 1m to 24h",
 	},

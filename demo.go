@@ -295,6 +295,7 @@ const demoRoad = `  No phone is needed: on a channel's connect page, the box mar
 
 // printDemo tells how to sign in (the passwords only on the first run),
 // and, until it is done, that the admin must pick the project first; then
+// that Bruno's sample line shows on Attention (demo_sample.go); then
 // how to reach "Connected", where the webhooks go and where the simulated
 // WHAPI keeps its channels.
 func printDemo(stdout io.Writer, cfg Config, seed *demoSeed, addr net.Addr, projectPicked bool, info demoInfo) {
@@ -305,6 +306,7 @@ func printDemo(stdout io.Writer, cfg Config, seed *demoSeed, addr net.Addr, proj
 		if !projectPicked {
 			fmt.Fprint(stdout, pickProjectFirst+"\n")
 		}
+		fmt.Fprint(stdout, demoSampleWords(cfg.DisconnectAlertAfter))
 		printDemoRoad(stdout, info)
 		return
 	}
@@ -326,6 +328,7 @@ func printDemo(stdout io.Writer, cfg Config, seed *demoSeed, addr net.Addr, proj
 	if !projectPicked {
 		fmt.Fprint(stdout, pickProjectFirst+"\n")
 	}
+	fmt.Fprint(stdout, demoSampleWords(cfg.DisconnectAlertAfter))
 	printDemoRoad(stdout, info)
 }
 

@@ -64,12 +64,20 @@ func (w *walker) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-// text is the visible text of the first element matching css.
+// text is the visible text of the first element matching css, once there
+// is one. It is read in one script that finds the element and reads it:
+// pages that poll swap their content every second, and a node found in one
+// call may be gone by the next ("No node with given id found").
 func (w *walker) text(css string) string {
 	w.t.Helper()
+	sel, err := json.Marshal(css)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.waitFor(css, `document.querySelector(`+string(sel)+`) !== null`)
 	ctx, cancel := context.WithTimeout(w.ctx, walkStepTimeout)
 	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(`+string(sel)+`)?.innerText ?? ''`))
 	if err != nil {
 		w.t.Fatalf("%s: reading %s: %v", w.name, css, err)
 	}
@@ -134,6 +142,29 @@ func (w *walker) screenshot(name string, width, height int64) {
 	w.do("resizing back", chromedp.EmulateViewport(1280, 900))
 }
 
+// waitForPage loads url until the JavaScript predicate holds on it, for
+// pages that do not refresh themselves, for up to limit.
+func (w *walker) waitForPage(what, url, predicate string, limit time.Duration) {
+	w.t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		w.do("loading "+url, chromedp.Navigate(url))
+		ctx, cancel := context.WithTimeout(w.ctx, walkStepTimeout)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](predicate))
+		cancel()
+		if err != nil {
+			w.t.Fatalf("%s: waiting for %s: %v", w.name, what, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("%s: %s is not there after %s", w.name, what, limit)
+		}
+		time.Sleep(500 * time.Millisecond) // between loads of the page
+	}
+}
+
 // digits keeps the digits of s ("+1 202-555-0142" → "12025550142").
 func digits(s string) string { return regexp.MustCompile(`\D`).ReplaceAllString(s, "") }
 
@@ -170,10 +201,13 @@ func simBalance(t *testing.T, dir string) int {
 // TestDemoWalk walks the demo as a person trying it would: the admin picks
 // the project; a customer adds a channel, lands on its connect page with
 // the QR code, presses "Simulate scanning" (there is no phone), and sees
-// "Connected" with the number, told by the simulated WHAPI's webhook. The
-// demo is stopped and started again on the same directory: after a sync,
-// the channel is still there, still connected, with its days, and no day
-// went back to the partner's balance.
+// "Connected" with the number, told by the simulated WHAPI's webhook.
+// Meanwhile, once the project is picked, the demo gives Bruno a sample
+// line and links and drops a phone on it: his dashboard shows it
+// disconnected. The demo is stopped and started again on the same
+// directory: after a sync, both channels are still there, Amal's still
+// connected, with its days, and no day went back to the partner's balance;
+// a minute after the drop, Bruno's line is on the admin's Attention list.
 func TestDemoWalk(t *testing.T) {
 	alloc := startBrowser(t)
 	dir := t.TempDir()
@@ -183,8 +217,8 @@ func TestDemoWalk(t *testing.T) {
 	adminPassword := waitForOutput(t, s, passwordLine)[1]
 	customerPassword := waitForOutput(t, s, customerPasswordLine)[1]
 	if out := s.stdout.String(); !strings.Contains(out, "Demo only") || !strings.Contains(out, "demo-whapisim.json") ||
-		!strings.Contains(out, "Webhooks go to "+s.base) {
-		t.Errorf("the demo's instructions do not tell how to reach Connected, where webhooks go, or where the channels are kept:\n%s", out)
+		!strings.Contains(out, "Webhooks go to "+s.base) || !strings.Contains(out, `Bruno's line "Front desk" is linked and dropped`) {
+		t.Errorf("the demo's instructions do not tell how to reach Connected, where webhooks go, where the channels are kept, or of the sample line:\n%s", out)
 	}
 
 	// The admin's first step: pick the project (one click).
@@ -199,6 +233,7 @@ func TestDemoWalk(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(project)),
 	)
 	admin.waitFor("the project list to settle", htmxIdle)
+	pickedAt := time.Now()
 	admin.do("picking the project in WHAPI Settings",
 		chromedp.Click(chromedp.CSS(project)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=project-in-use]`)),
@@ -233,6 +268,14 @@ func TestDemoWalk(t *testing.T) {
 	amal.screenshot("demo-connected.png", 1280, 900)
 	amal.do("opening the dashboard", chromedp.Navigate(s.base+"/app"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=channel]`)))
 	daysBefore := amal.text(`[data-testid=channel] [data-testid=days-left]`)
+
+	// Bruno's sample line, made, linked and dropped by the demo since the
+	// pick: his dashboard says it is disconnected.
+	bruno := newWalker(t, alloc, "bruno")
+	bruno.signIn(s.base, "bruno@example.com", customerPassword)
+	bruno.waitForPage("Bruno's sample line, disconnected", s.base+"/app",
+		`[...document.querySelectorAll('[data-testid=channel]')].some(c => c.querySelector('h3').textContent.trim() === 'Front desk' &&
+			(c.querySelector('[data-testid=link-line]')?.textContent ?? '').trim().startsWith('Disconnected'))`, 2*time.Minute)
 	balanceBefore := simBalance(t, dir)
 	s.stop(t)
 
@@ -246,8 +289,8 @@ func TestDemoWalk(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action="/admin/sync"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#flash .alert`)),
 	)
-	if flash := admin2.text(`#flash .alert`); !strings.Contains(flash, "1 channel refreshed") || strings.Contains(flash, "no longer at WHAPI") {
-		t.Errorf("the sync after the restart says %q, want the channel refreshed and none gone", flash)
+	if flash := admin2.text(`#flash .alert`); !strings.Contains(flash, "2 channels refreshed") || strings.Contains(flash, "no longer at WHAPI") {
+		t.Errorf("the sync after the restart says %q, want both channels (Amal's and Bruno's) refreshed and none gone", flash)
 	}
 
 	amal2 := newWalker(t, alloc, "amal after the restart")
@@ -264,6 +307,16 @@ func TestDemoWalk(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid=channel] a[href$="/connect"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=connected]`)),
 	)
+
+	// A minute (the demo's alert delay) after the drop, Bruno's line is on
+	// the Attention list, with the button for a fresh connect link.
+	admin2.waitForPage("Bruno's line on the Attention list", s2.base+"/admin/attention",
+		`[...document.querySelectorAll('[data-testid=attention-disconnected]')].some(r =>
+			r.querySelector('[data-testid=attention-subject]').textContent.trim() === 'Front desk' &&
+			r.textContent.includes('bruno@example.com') && r.querySelector('[data-testid=attention-link]') !== null)`, 3*time.Minute)
+	if intro := admin2.text(`.page-header + p`); !strings.Contains(intro, "disconnected for more than 1 minute") {
+		t.Errorf("the Attention page says %q, want the demo's delay of 1 minute", intro)
+	}
 	s2.stop(t)
 
 	if got := simBalance(t, dir); got != balanceBefore {
@@ -271,9 +324,14 @@ func TestDemoWalk(t *testing.T) {
 	}
 	store := openTestStore(t, db)
 	rows, _, err := store.ListChannels(t.Context(), models.ChannelFilter{})
-	if err != nil || len(rows) != 1 {
-		t.Fatalf("channels after the restart: %d, %v", len(rows), err)
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("channels after the restart: %d, %v; want Amal's and Bruno's sample", len(rows), err)
 	}
+	bruno2, err := store.UserByEmail(t.Context(), "bruno@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSampleLine(t, store, bruno2.ID, pickedAt)
 	pb, err := store.PartnerBalance(t.Context())
 	if err != nil || pb.Returned != 0 {
 		t.Errorf("the partner ledger after the restart: %+v, %v; want nothing returned", pb, err)

@@ -529,6 +529,8 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("whapidesk is serving", "addr", ln.Addr().String(), "version", version)
+	stopSample := func() {} // the demo's sample line (demo_sample.go)
+	defer func() { stopSample() }()
 	if cfg.Demo {
 		if err := demoWebhookEndpoint(ctx, store, svc, publicURL, demoHooks); err != nil {
 			return fmt.Errorf("demo webhook endpoint: %w", err)
@@ -547,6 +549,9 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		// for the server finds how to sign in already there.
 		printDemo(stdout, cfg, seed, ln.Addr(), picked, demo)
 		ready.Store(true)
+		// Once the project is picked, the demo links and drops a phone on
+		// a sample line of Bruno's, in the background.
+		stopSample = startDemoSample(background, store, svc, sim, log)
 	}
 	select {
 	case err := <-errc:
@@ -554,6 +559,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	stopSample() // before the server: the sample reaches the simulator through it
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)

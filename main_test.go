@@ -902,7 +902,11 @@ func TestDemo(t *testing.T) {
 	if _, page := get(t, amal, s.base+"/app"); !strings.Contains(page, "Adding channels is temporarily unavailable.") {
 		t.Errorf("the customer is not told why no channel was added:\n%s", page)
 	}
+	if !strings.Contains(out, `Bruno's line "Front desk" is linked and dropped once the project is picked: it shows on Attention a minute later.`) {
+		t.Errorf("the instructions do not tell of the sample disconnected line:\n%s", out)
+	}
 	// The admin picks the project, as on the settings page.
+	pickedAt := time.Now()
 	m = csrfInput.FindStringSubmatch(settingsPage)
 	if m == nil {
 		t.Fatal("no _csrf input on the settings page")
@@ -921,6 +925,15 @@ func TestDemo(t *testing.T) {
 	if loc := addChannel(); !strings.HasSuffix(loc, "/connect") {
 		t.Errorf("after the pick, adding a channel went to %q, want its connect page", loc)
 	}
+	// Once the project is picked, the demo makes Bruno's sample line and
+	// links and drops a phone on it: his dashboard shows it disconnected.
+	bruno := newBrowser(t)
+	if status, _ := login(t, bruno, s.base, "bruno@example.com", pc[1]); status != http.StatusSeeOther {
+		t.Fatalf("Bruno's login = %d", status)
+	}
+	waitForBody(t, bruno, s.base+"/app", "Bruno's sample line, disconnected", func(page string) bool {
+		return strings.Contains(page, ">Front desk<") && sampleDisconnected.MatchString(page)
+	})
 
 	raw, err := os.ReadFile(filepath.Join(dir, "demo-partner-token.txt"))
 	if err != nil {
@@ -990,6 +1003,17 @@ func TestDemo(t *testing.T) {
 		}
 	})
 
+	// Made once, at real times: one line, linked then unlinked after the
+	// pick, and the second run made no other.
+	t.Run("Bruno's sample line, once", func(t *testing.T) {
+		store := openTestStore(t, db)
+		u, err := store.UserByEmail(t.Context(), "bruno@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSampleLine(t, store, u.ID, pickedAt)
+	})
+
 	t.Run("seeded customers", func(t *testing.T) {
 		store := openTestStore(t, db)
 		for _, email := range []string{"amal@example.com", "bruno@example.com", "chen@example.com"} {
@@ -1056,6 +1080,93 @@ func TestDemo(t *testing.T) {
 			t.Errorf("the new demo's simulator holds %d channels of the old demo's", n)
 		}
 	})
+}
+
+// sampleDisconnected is the link line of a dropped phone on a customer's
+// dashboard.
+var sampleDisconnected = regexp.MustCompile(`data-testid="link-line">Disconnected `)
+
+// waitForBody loads u with c until cond holds on the page, for up to two
+// minutes (the demo's background work is slow on a busy machine).
+func waitForBody(t *testing.T, c *http.Client, u, what string, cond func(string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		_, page := get(t, c, u)
+		if cond(page) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s on %s: not there after two minutes:\n%s", what, u, page)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// checkSampleLine checks the demo's sample line in the database: Bruno
+// (userID) has one channel, "Front desk", on a free trial and not linked,
+// whose history links a phone and then unlinks it, both after the project
+// was picked (pickedAt) — never backdated — and nothing more.
+func checkSampleLine(t *testing.T, store *models.Store, userID int64, pickedAt time.Time) {
+	t.Helper()
+	names, err := store.ChannelNames(t.Context(), userID)
+	if err != nil || len(names) != 1 {
+		t.Fatalf("Bruno's channels: %v, %v; want the sample line alone", names, err)
+	}
+	var id int64
+	for cid, name := range names {
+		if id = cid; name != "Front desk" {
+			t.Errorf("Bruno's line is named %q, want Front desk", name)
+		}
+	}
+	ch, err := store.ChannelByID(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Linked || ch.Status != models.ChannelTrial || ch.WhapiID == nil {
+		t.Errorf("the sample line: status %s, linked %v, at WHAPI %v; want a trial line at WHAPI, not linked", ch.Status, ch.Linked, ch.WhapiID != nil)
+	}
+	evs, err := store.ChannelEvents(t.Context(), id, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var links []models.ChannelEvent // oldest first
+	for _, ev := range slices.Backward(evs) {
+		if ev.LinkChanged() {
+			links = append(links, ev)
+		}
+	}
+	if len(links) != 2 || !links[0].NewLinked || links[1].NewLinked {
+		t.Fatalf("the sample line's link changes: %+v; want linked, then unlinked", links)
+	}
+	notBefore := pickedAt.Truncate(time.Second)
+	if links[0].At.Before(notBefore) || links[1].At.Before(links[0].At) || links[1].At.After(time.Now()) {
+		t.Errorf("the sample's link at %s and unlink at %s, want both after the pick at %s and in that order",
+			links[0].At, links[1].At, pickedAt)
+	}
+}
+
+// The demo's disconnect alert comes after the setting's minimum, a
+// minute, so that its sample line reaches the Attention list soon; an
+// operator's setting wins, and serve keeps its default.
+func TestDemoAlertDelay(t *testing.T) {
+	for _, tc := range []struct {
+		cmd, env string
+		args     []string
+		want     time.Duration
+	}{
+		{"demo", "", nil, time.Minute},
+		{"serve", "", nil, 5 * time.Minute},
+		{"demo", "3m", nil, 3 * time.Minute},
+		{"demo", "", []string{"--disconnect-alert-after", "2m"}, 2 * time.Minute},
+	} {
+		t.Setenv("WHAPIDESK_DISCONNECT_ALERT_AFTER", tc.env)
+		args := append([]string{"--db", "x.db"}, tc.args...)
+		cfg, err := parseServeFlags(tc.cmd, args, &testenv.LogBuffer{})
+		if err != nil || cfg.DisconnectAlertAfter != tc.want {
+			t.Errorf("%s %v with WHAPIDESK_DISCONNECT_ALERT_AFTER=%q: %s, %v; want %s", tc.cmd, tc.args, tc.env, cfg.DisconnectAlertAfter, err, tc.want)
+		}
+	}
 }
 
 func TestBackupCommand(t *testing.T) {

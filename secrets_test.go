@@ -181,13 +181,30 @@ func TestSecretsNeverInPlainText(t *testing.T) {
 	}
 	admin.sendJSON(http.MethodPost, fmt.Sprintf("/api/users/%d/days", amal), map[string]any{"days": 30, "comment": "secrets test"}, http.StatusOK, nil)
 	var channelIDs []int64
-	for _, uid := range []int64{amal, bruno} {
-		var ch struct {
-			ID int64 `json:"id"`
-		}
-		admin.sendJSON(http.MethodPost, "/api/channels", map[string]any{"name": "Sales", "user_id": uid}, http.StatusCreated, &ch)
-		channelIDs = append(channelIDs, ch.ID)
+	var ch struct {
+		ID int64 `json:"id"`
 	}
+	admin.sendJSON(http.MethodPost, "/api/channels", map[string]any{"name": "Sales", "user_id": amal}, http.StatusCreated, &ch)
+	channelIDs = append(channelIDs, ch.ID)
+	// Bruno's channel is the demo's sample line, made once the save above
+	// picked the project; it is used once the demo has linked and dropped
+	// its phone, so the two do not interleave.
+	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(s.stderr.String(), "the demo linked and dropped a phone on its sample line"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo did not make its sample line:\n%s", s.stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var brunos struct {
+		Items []struct {
+			ID int64 `json:"id"`
+		} `json:"items"`
+	}
+	admin.sendJSON(http.MethodGet, fmt.Sprintf("/api/channels?user_id=%d", bruno), nil, http.StatusOK, &brunos)
+	if len(brunos.Items) != 1 {
+		t.Fatalf("Bruno's channels: %+v, want the demo's sample line", brunos.Items)
+	}
+	channelIDs = append(channelIDs, brunos.Items[0].ID)
 	// Bruno's channel: his days are allocated by hand, so this is its first
 	// extend (WHAPI takes one extend of a channel every five minutes, and
 	// Amal's got its first days on create).

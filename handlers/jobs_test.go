@@ -77,7 +77,10 @@ func waitJob(t *testing.T, q *jobs.Queue, id int64, state string) jobs.Job {
 func TestJobsPageShowsRetriesAndCancels(t *testing.T) {
 	a := newTestApp(t)
 	w := &flakyWork{}
-	q := withJobs(t, a, w)
+	// The boot reconcile, the "waiting" job below, is due in an hour: due
+	// at once, the queue's scheduler could start it mid-test on a loaded
+	// machine (it did, once, under make test-pg).
+	q := withJobs(t, a, w, time.Hour)
 	a.newUser(models.RoleAdmin, "admin@example.com")
 	admin := a.client()
 	admin.login("admin@example.com")

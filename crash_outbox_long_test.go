@@ -6,14 +6,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/mail"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +20,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"whapidesk/internal/testsmtp"
 	"whapidesk/internal/webhookout"
 	"whapidesk/models"
 	"whapidesk/whapi/whapisim"
@@ -62,7 +59,7 @@ func TestLongCrashOutbox(t *testing.T) {
 	dir := t.TempDir()
 	bin := whapideskBinary(t)
 
-	smtpSrv := startCrashSMTP(t)
+	smtpSrv := testsmtp.Start(t, testsmtp.Options{})
 	hooks := newCrashReceiver(20)
 	hookSrv := httptest.NewServer(hooks)
 	t.Cleanup(hookSrv.Close)
@@ -79,7 +76,7 @@ func TestLongCrashOutbox(t *testing.T) {
 		}
 	}
 	env = append(env, "WHAPIDESK_SECRET_KEY="+key, "WHAPI_MANAGER_URL="+ws.URL, "WHAPI_GATE_URL="+ws.URL,
-		"WHAPIDESK_SMTP_URL=smtp://"+smtpSrv.addr, "WHAPIDESK_MAIL_FROM=Crash Desk <desk@example.com>",
+		"WHAPIDESK_SMTP_URL="+smtpSrv.URL(), "WHAPIDESK_MAIL_FROM=Crash Desk <desk@example.com>",
 		"WHAPIDESK_WEBHOOK_ALLOW_PRIVATE=1", "WHAPIDESK_PUBLIC_URL=https://desk.example.com")
 	command := func(args ...string) string {
 		t.Helper()
@@ -135,13 +132,13 @@ func TestLongCrashOutbox(t *testing.T) {
 	}
 
 	// Kill once both are well under way.
-	smtpSrv.closeGateAfter(30)
+	smtpSrv.RefuseMailAfter(30, &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "try again later"})
 	waitUntil(t, 2*time.Minute, "30 mails and 20 events delivered, more events in flight", func() bool {
-		return smtpSrv.count() >= 30 && hooks.count() >= 20 && hooks.holding() > 0
+		return len(smtpSrv.MessageIDs()) >= 30 && hooks.count() >= 20 && hooks.holding() > 0
 	})
 	child.kill(t)
 	killedAt := time.Now()
-	mailsAtKill, hooksAtKill := smtpSrv.count(), hooks.count()
+	mailsAtKill, hooksAtKill := len(smtpSrv.MessageIDs()), hooks.count()
 
 	store := openCrashStore(t, db, key)
 	t.Cleanup(func() { _ = store.Close() })
@@ -153,7 +150,7 @@ func TestLongCrashOutbox(t *testing.T) {
 		t.Fatalf("everything was delivered before the kill (%d mails, %d events): the test proves nothing", mailsAtKill, hooksAtKill)
 	}
 
-	smtpSrv.openGate()
+	smtpSrv.Recover()
 	hooks.openGate()
 	child = startCrashChild(t, bin, db, env)
 	within := 3 * time.Minute
@@ -162,7 +159,7 @@ func TestLongCrashOutbox(t *testing.T) {
 		t.Logf("a mail was in flight at the kill: it is sent again after its %s lease", models.MailLease)
 	}
 	waitUntil(t, within, "every mail and event delivered", func() bool {
-		return len(smtpSrv.ids()) >= n && len(hooks.ids()) >= n && outboxCount(t, store,
+		return len(smtpSrv.MessageIDs()) >= n && len(hooks.ids()) >= n && outboxCount(t, store,
 			"SELECT (SELECT COUNT(*) FROM mail_outbox WHERE state <> 'sent') + (SELECT COUNT(*) FROM webhook_deliveries WHERE state <> 'delivered')") == 0
 	})
 	child.term(t)
@@ -173,7 +170,7 @@ func TestLongCrashOutbox(t *testing.T) {
 	if len(queuedMail) != n || len(queuedHooks) != n {
 		t.Fatalf("%d mails and %d deliveries queued, want %d each", len(queuedMail), len(queuedHooks), n)
 	}
-	checkOnce(t, "mail", smtpSrv.ids(), queuedMail, inFlightMail)
+	checkOnce(t, "mail", smtpSrv.MessageIDs(), queuedMail, inFlightMail)
 	checkOnce(t, "event", hooks.ids(), queuedHooks, inFlightHooks)
 	if bad := hooks.unverified(); bad != 0 {
 		t.Errorf("%d webhook requests failed their signature check", bad)
@@ -328,98 +325,3 @@ func (r *crashReceiver) unverified() int {
 	defer r.mu.Unlock()
 	return r.invalid
 }
-
-// crashSMTP is a real SMTP server (go-smtp) counting Message-IDs. Once
-// its gate is closed (after a number of mails), it answers "421" to every
-// new mail, a temporary refusal.
-type crashSMTP struct {
-	addr string
-
-	mu       sync.Mutex
-	seen     map[string]int
-	gateAt   int // close the gate once this many mails are in (0: never)
-	gateShut bool
-}
-
-func startCrashSMTP(t *testing.T) *crashSMTP {
-	t.Helper()
-	cs := &crashSMTP{seen: map[string]int{}}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &crashSMTPSession{cs: cs}, nil }))
-	s.Domain = "localhost"
-	s.ReadTimeout, s.WriteTimeout = time.Minute, time.Minute
-	s.ErrorLog = log.New(io.Discard, "", 0)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs.addr = l.Addr().String()
-	done := make(chan struct{})
-	go func() { defer close(done); _ = s.Serve(l) }()
-	t.Cleanup(func() { _ = s.Close(); _ = l.Close(); <-done })
-	return cs
-}
-
-func (cs *crashSMTP) closeGateAfter(k int) {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	cs.gateAt = k
-}
-
-func (cs *crashSMTP) openGate() {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	cs.gateAt, cs.gateShut = 0, false
-}
-
-func (cs *crashSMTP) count() int {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	return len(cs.seen)
-}
-
-func (cs *crashSMTP) ids() map[string]int {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	out := map[string]int{}
-	for k, v := range cs.seen {
-		out[k] = v
-	}
-	return out
-}
-
-type crashSMTPSession struct{ cs *crashSMTP }
-
-func (s *crashSMTPSession) Mail(string, *smtp.MailOptions) error {
-	s.cs.mu.Lock()
-	defer s.cs.mu.Unlock()
-	if s.cs.gateShut {
-		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "try again later"}
-	}
-	return nil
-}
-
-func (s *crashSMTPSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-
-func (s *crashSMTPSession) Data(r io.Reader) error {
-	msg, err := mail.ReadMessage(r)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(io.Discard, msg.Body); err != nil {
-		return err
-	}
-	id := strings.Trim(msg.Header.Get("Message-Id"), "<> ")
-	if id == "" {
-		return errors.New("no Message-ID")
-	}
-	s.cs.mu.Lock()
-	defer s.cs.mu.Unlock()
-	s.cs.seen[id]++
-	if s.cs.gateAt > 0 && len(s.cs.seen) >= s.cs.gateAt {
-		s.cs.gateShut = true
-	}
-	return nil
-}
-
-func (s *crashSMTPSession) Reset()        {}
-func (s *crashSMTPSession) Logout() error { return nil }

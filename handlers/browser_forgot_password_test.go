@@ -6,6 +6,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"whapidesk/internal/testsmtp"
 	"whapidesk/models"
 )
 
@@ -16,7 +17,7 @@ import (
 func TestBrowserForgotPassword(t *testing.T) {
 	tab := startBrowser(t, "customer")
 	a := newTestApp(t)
-	srv := startSMTP(t)
+	srv := testsmtp.Start(t, testsmtp.Options{})
 	withMail(t, a, srv)
 	a.newUser(models.RoleCustomer, "cust@example.com")
 
@@ -26,7 +27,7 @@ func TestBrowserForgotPassword(t *testing.T) {
 	tab.follow(t, chromedp.Click(chromedp.CSS(`[data-testid=forgot-form] button[type=submit]`)))
 	tab.do(t, chromedp.WaitVisible(chromedp.CSS(`[data-testid=reset-sent]`)))
 
-	_, parts := mailParts(t, srv.to(t, "cust@example.com", 1)[0].data)
+	_, parts := srv.To(t, "cust@example.com", 1)[0].Parts(t)
 	m := resetLinkRe(a).FindStringSubmatch(parts["text/plain"])
 	if m == nil {
 		t.Fatalf("no reset link in the mail:\n%s", parts["text/plain"])

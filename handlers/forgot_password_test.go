@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"whapidesk/internal/testsmtp"
 	"whapidesk/models"
 )
 
@@ -31,7 +32,7 @@ func askReset(c *testClient, email string) result {
 // stops working, and the used link says so and changes nothing.
 func TestForgotPasswordMailArrivesAndItsLinkWorksOnce(t *testing.T) {
 	a := newTestApp(t)
-	srv := startSMTP(t)
+	srv := testsmtp.Start(t, testsmtp.Options{})
 	withMail(t, a, srv)
 	a.newUser(models.RoleCustomer, "erin@example.com")
 	elsewhere := a.client()
@@ -51,8 +52,8 @@ func TestForgotPasswordMailArrivesAndItsLinkWorksOnce(t *testing.T) {
 		t.Fatalf("the answer:\n%s", sent.body)
 	}
 
-	got := srv.to(t, "erin@example.com", 1)
-	hdr, parts := mailParts(t, got[0].data)
+	got := srv.To(t, "erin@example.com", 1)
+	hdr, parts := got[0].Parts(t)
 	text, html := parts["text/plain"], parts["text/html"]
 	m := resetLinkRe(a).FindStringSubmatch(text)
 	if m == nil || !strings.Contains(html, m[0]) {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"whapidesk/internal/mailer"
+	"whapidesk/internal/testsmtp"
 	"whapidesk/jobs"
 	"whapidesk/models"
 )
@@ -21,19 +21,8 @@ func TestAdminAlertsJobMailsAGivenUpJob(t *testing.T) {
 	if _, err := e.store.CreateUser(t.Context(), models.NewUser{Email: "boss@example.com", Password: "long enough pw 42", Role: models.RoleAdmin}); err != nil {
 		t.Fatal(err)
 	}
-	srv := startSMTP(t)
-	sc, err := mailer.ParseURL(srv.url())
-	if err != nil {
-		t.Fatal(err)
-	}
-	from, err := mailer.ParseFrom("Acme Desk <desk@example.com>")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sender, err := mailer.New(sc, from)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := testsmtp.Start(t, testsmtp.Options{})
+	sender := newSender(t, srv)
 	w := &countingWork{fail: func(int64) error { return errors.New("the top-up broke") }}
 	q := open(t, e.db, w, &syncBuffer{}, jobs.Config{NoPeriodic: true, MaxAttempts: 1, Outbox: e.store, Mailer: sender,
 		Alerts: e.svc, DigestHour: 0})
@@ -59,17 +48,17 @@ func TestAdminAlertsJobMailsAGivenUpJob(t *testing.T) {
 	if err != nil || !second.UniqueSkippedAsDuplicate {
 		t.Fatalf("a second alerts job in the period: %+v %v", second, err)
 	}
-	waitFor(t, 30*time.Second, "three mails reach the SMTP server", func() bool { return len(srv.received()) >= 3 })
+	waitFor(t, 30*time.Second, "three mails reach the SMTP server", func() bool { return len(srv.Mails()) >= 3 })
 	var subjects []string
 	jobMail := false
-	for _, m := range srv.received() {
-		h, p := parts(t, m.data)
+	for _, m := range srv.Mails() {
+		h, p := m.Parts(t)
 		subjects = append(subjects, h.Get("Subject"))
 		if strings.Contains(p["text/plain"], "auto top-up (job ") {
 			jobMail = true
 		}
-		if strings.Contains(strings.ToLower(m.data), "whapi") || strings.Contains(m.data, "the top-up broke") {
-			t.Errorf("a mail names the upstream service or quotes the job's error:\n%s", m.data)
+		if strings.Contains(strings.ToLower(m.Data), "whapi") || strings.Contains(m.Data, "the top-up broke") {
+			t.Errorf("a mail names the upstream service or quotes the job's error:\n%s", m.Data)
 		}
 	}
 	if len(subjects) != 3 || !jobMail {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"whapidesk/internal/mailer"
+	"whapidesk/internal/testsmtp"
 	"whapidesk/jobs"
 	"whapidesk/models"
 	"whapidesk/provision"
@@ -71,7 +71,7 @@ func TestDisconnectAlertArrivesOnceThroughSMTP(t *testing.T) {
 	clock := &manualClock{now: time.Now().UTC().Truncate(time.Second)}
 	e.store.SetClock(clock.Now)
 	e.svc.SetClock(clock.Now)
-	srv := startSMTP(t)
+	srv := testsmtp.Start(t, testsmtp.Options{})
 	q := e.queueWithAlerts(t, srv)
 	ch := e.linkedChannel(t, "rana@example.com")
 
@@ -104,11 +104,11 @@ func TestDisconnectAlertArrivesOnceThroughSMTP(t *testing.T) {
 	}
 	e.waitState(t, ms[0].ID, models.MailSent)
 	waitFor(t, 30*time.Second, "the queue is idle", func() bool { return settled(t, q) })
-	got := srv.received()
-	if len(got) != 1 || len(got[0].to) != 1 || got[0].to[0] != "rana@example.com" {
+	got := srv.Mails()
+	if len(got) != 1 || len(got[0].To) != 1 || got[0].To[0] != "rana@example.com" {
 		t.Fatalf("the server got %+v", got)
 	}
-	_, p := parts(t, got[0].data)
+	_, p := got[0].Parts(t)
 	text, html := p["text/plain"], p["text/html"]
 	i := strings.Index(text, "https://desk.example.com/l/")
 	if i < 0 || !strings.Contains(html, `href="https://desk.example.com/l/`) || !strings.Contains(text, "front desk") {
@@ -118,28 +118,17 @@ func TestDisconnectAlertArrivesOnceThroughSMTP(t *testing.T) {
 	if _, _, err := e.svc.OpenConnectLink(t.Context(), token); err != nil {
 		t.Fatalf("the mailed link does not open: %v", err)
 	}
-	low := strings.ToLower(got[0].data)
-	if strings.Contains(low, "whapi") || strings.Contains(got[0].data, "REMOTE-ID-1") {
-		t.Fatalf("the alert shows WHAPI:\n%s", got[0].data)
+	low := strings.ToLower(got[0].Data)
+	if strings.Contains(low, "whapi") || strings.Contains(got[0].Data, "REMOTE-ID-1") {
+		t.Fatalf("the alert shows WHAPI:\n%s", got[0].Data)
 	}
 }
 
 // queueWithAlerts starts a queue that sends through srv and runs the
 // history's jobs, and hands it to the workflows.
-func (e *mailEnv) queueWithAlerts(t *testing.T, srv *smtpServer) *jobs.Queue {
+func (e *mailEnv) queueWithAlerts(t *testing.T, srv *testsmtp.Server) *jobs.Queue {
 	t.Helper()
-	sc, err := mailer.ParseURL(srv.url())
-	if err != nil {
-		t.Fatal(err)
-	}
-	from, err := mailer.ParseFrom("Acme Desk <desk@example.com>")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sender, err := mailer.New(sc, from)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sender := newSender(t, srv)
 	cfg := jobs.Config{NoPeriodic: true, Outbox: e.store, Mailer: sender, History: e.svc,
 		Backoff: func(int) time.Duration { return 50 * time.Millisecond }}
 	q := open(t, e.db, &countingWork{}, &syncBuffer{}, cfg)

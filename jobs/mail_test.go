@@ -7,10 +7,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
-	"net/mail"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,6 +17,7 @@ import (
 
 	"whapidesk/internal/mailer"
 	"whapidesk/internal/testdb"
+	"whapidesk/internal/testsmtp"
 	"whapidesk/jobs"
 	"whapidesk/models"
 	"whapidesk/provision"
@@ -58,27 +55,33 @@ func newMailEnv(t *testing.T) *mailEnv {
 
 // queue starts a queue that sends through srv (nil: mail not configured)
 // and hands it to the workflows.
-func (e *mailEnv) queue(t *testing.T, srv *smtpServer) *jobs.Queue {
+func (e *mailEnv) queue(t *testing.T, srv *testsmtp.Server) *jobs.Queue {
 	t.Helper()
 	cfg := jobs.Config{NoPeriodic: true, Outbox: e.store, Backoff: func(int) time.Duration { return 50 * time.Millisecond }}
 	if srv != nil {
-		sc, err := mailer.ParseURL(srv.url())
-		if err != nil {
-			t.Fatal(err)
-		}
-		from, err := mailer.ParseFrom("Acme Desk <desk@example.com>")
-		if err != nil {
-			t.Fatal(err)
-		}
-		sender, err := mailer.New(sc, from)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Mailer = sender
+		cfg.Mailer = newSender(t, srv)
 	}
 	q := open(t, e.db, &countingWork{}, &syncBuffer{}, cfg)
 	e.svc.SetMailQueue(q)
 	return q
+}
+
+// newSender is the app's mail sender, from Acme Desk, pointed at srv.
+func newSender(t *testing.T, srv *testsmtp.Server) *mailer.Sender {
+	t.Helper()
+	sc, err := mailer.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, err := mailer.ParseFrom("Acme Desk <desk@example.com>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := mailer.New(sc, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sender
 }
 
 func (e *mailEnv) mails(t *testing.T) []models.Mail {
@@ -110,41 +113,6 @@ func (e *mailEnv) waitState(t *testing.T, id int64, want models.MailState) *mode
 	return m
 }
 
-// parts reads a received mail: its headers and its decoded parts by type.
-func parts(t *testing.T, raw string) (mail.Header, map[string]string) {
-	t.Helper()
-	msg, err := mail.ReadMessage(strings.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/alternative" {
-		t.Fatalf("Content-Type %q (%v), want multipart/alternative", msg.Header.Get("Content-Type"), err)
-	}
-	out := map[string]string{}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		p, err := mr.NextRawPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r io.Reader = p
-		if strings.EqualFold(p.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-			r = quotedprintable.NewReader(p)
-		}
-		b, err := io.ReadAll(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		out[ct] = string(b)
-	}
-	return msg.Header, out
-}
-
 var linkRE = regexp.MustCompile(`https://desk\.example\.com/set-password/([A-Za-z0-9_-]{43})`)
 
 // An invited customer's mail reaches the SMTP server once, with a plain
@@ -152,7 +120,7 @@ var linkRE = regexp.MustCompile(`https://desk\.example\.com/set-password/([A-Za-
 // once; no WHAPI word is in it.
 func TestInvitationMailArrivesOnceWithAWorkingLink(t *testing.T) {
 	e := newMailEnv(t)
-	srv := startSMTP(t)
+	srv := testsmtp.Start(t, testsmtp.Options{})
 	q := e.queue(t, srv)
 	u := e.invite(t, "dana@example.com")
 
@@ -162,17 +130,17 @@ func TestInvitationMailArrivesOnceWithAWorkingLink(t *testing.T) {
 	}
 	sent := e.waitState(t, ms[0].ID, models.MailSent)
 	waitFor(t, 30*time.Second, "the queue is idle", func() bool { return settled(t, q) })
-	got := srv.received()
+	got := srv.Mails()
 	if len(got) != 1 {
 		t.Fatalf("the server got %d mails, want 1", len(got))
 	}
-	if len(got[0].to) != 1 || got[0].to[0] != "dana@example.com" || got[0].from != "desk@example.com" {
-		t.Errorf("envelope from %q to %v", got[0].from, got[0].to)
+	if len(got[0].To) != 1 || got[0].To[0] != "dana@example.com" || got[0].From != "desk@example.com" {
+		t.Errorf("envelope from %q to %v", got[0].From, got[0].To)
 	}
 	if !strings.HasPrefix(sent.Reply, "250") || sent.Attempts != 1 || sent.SentAt == nil || sent.LastError != "" {
 		t.Errorf("the row after sending: %+v", sent)
 	}
-	h, p := parts(t, got[0].data)
+	h, p := got[0].Parts(t)
 	if id := strings.Trim(h.Get("Message-Id"), "<>"); id != sent.MessageID {
 		t.Errorf("Message-ID %q, the row's %q", id, sent.MessageID)
 	}
@@ -183,8 +151,8 @@ func TestInvitationMailArrivesOnceWithAWorkingLink(t *testing.T) {
 	if !strings.Contains(text, "Acme Desk") || !strings.Contains(html, "Acme Desk") {
 		t.Errorf("a part lacks the brand:\n%s\n%s", text, html)
 	}
-	if strings.Contains(strings.ToLower(got[0].data), "whapi") {
-		t.Errorf("the mail names WHAPI:\n%s", got[0].data)
+	if strings.Contains(strings.ToLower(got[0].Data), "whapi") {
+		t.Errorf("the mail names WHAPI:\n%s", got[0].Data)
 	}
 	m := linkRE.FindStringSubmatch(text)
 	if m == nil || !strings.Contains(html, m[0]) {
@@ -202,7 +170,7 @@ func TestInvitationMailArrivesOnceWithAWorkingLink(t *testing.T) {
 	if _, err := e.store.UseSetPasswordToken(t.Context(), m[1], "another long password 43"); !errors.Is(err, models.ErrTokenUsed) {
 		t.Errorf("the link used twice: %v, want ErrTokenUsed", err)
 	}
-	if n := len(srv.received()); n != 1 {
+	if n := len(srv.Mails()); n != 1 {
 		t.Errorf("the server got %d mails in the end, want 1", n)
 	}
 }
@@ -212,13 +180,13 @@ func TestInvitationMailArrivesOnceWithAWorkingLink(t *testing.T) {
 // once.
 func TestRefusedMailStaysQueuedAndArrivesOnceAfterRecovery(t *testing.T) {
 	e := newMailEnv(t)
-	srv := startSMTP(t)
-	srv.setRefuse(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"})
+	srv := testsmtp.Start(t, testsmtp.Options{})
+	srv.RefuseData(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"})
 	e.queue(t, srv)
 	e.invite(t, "dana@example.com")
 	id := e.mails(t)[0].ID
 
-	waitFor(t, 30*time.Second, "two refused attempts", func() bool { return srv.dataCount() >= 2 })
+	waitFor(t, 30*time.Second, "two refused attempts", func() bool { return srv.DataCount() >= 2 })
 	m, err := e.store.MailByID(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
@@ -226,12 +194,12 @@ func TestRefusedMailStaysQueuedAndArrivesOnceAfterRecovery(t *testing.T) {
 	if m.State == models.MailSent || m.State == models.MailFailed || !strings.Contains(m.LastError, "451") {
 		t.Errorf("after a 451: state %s, last error %q; want it waiting, the 451 shown", m.State, m.LastError)
 	}
-	srv.setRefuse(nil)
+	srv.Recover()
 	m = e.waitState(t, id, models.MailSent)
 	if m.Attempts < 3 {
 		t.Errorf("%d attempts, want the refused ones counted", m.Attempts)
 	}
-	if n := len(srv.received()); n != 1 {
+	if n := len(srv.Mails()); n != 1 {
 		t.Errorf("the server took %d mails, want 1", n)
 	}
 }
@@ -240,8 +208,8 @@ func TestRefusedMailStaysQueuedAndArrivesOnceAfterRecovery(t *testing.T) {
 // admin's retry queues it again and it is sent.
 func TestPermanentRefusalFailsAndRetrySendsIt(t *testing.T) {
 	e := newMailEnv(t)
-	srv := startSMTP(t)
-	srv.setRefuse(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"})
+	srv := testsmtp.Start(t, testsmtp.Options{})
+	srv.RefuseData(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"})
 	q := e.queue(t, srv)
 	e.invite(t, "dana@example.com")
 	id := e.mails(t)[0].ID
@@ -249,7 +217,7 @@ func TestPermanentRefusalFailsAndRetrySendsIt(t *testing.T) {
 	if !strings.Contains(m.LastError, "550") || m.Attempts != 1 {
 		t.Errorf("failed row: %+v", m)
 	}
-	srv.setRefuse(nil)
+	srv.Recover()
 	if err := e.store.RetryMail(t.Context(), id, func(tx *sql.Tx) error { return q.InsertMailTx(t.Context(), tx, id) }); err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +225,7 @@ func TestPermanentRefusalFailsAndRetrySendsIt(t *testing.T) {
 	if err := e.store.RetryMail(t.Context(), id, nil); !errors.Is(err, models.ErrMailNotFailed) {
 		t.Errorf("retry of a sent mail: %v, want ErrMailNotFailed", err)
 	}
-	if n := len(srv.received()); n != 1 {
+	if n := len(srv.Mails()); n != 1 {
 		t.Errorf("the server took %d mails, want 1", n)
 	}
 }
@@ -285,10 +253,10 @@ func TestWithoutSMTPMailWaitsAndTheNextStartSendsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv := startSMTP(t)
+	srv := testsmtp.Start(t, testsmtp.Options{})
 	e.queue(t, srv)
 	e.waitState(t, ms[0].ID, models.MailSent)
-	if n := len(srv.received()); n != 1 {
+	if n := len(srv.Mails()); n != 1 {
 		t.Errorf("the server took %d mails, want 1", n)
 	}
 }
@@ -297,7 +265,7 @@ func TestWithoutSMTPMailWaitsAndTheNextStartSendsIt(t *testing.T) {
 // leaves neither a mail nor a job.
 func TestOutboxUniqueKeyAndRollback(t *testing.T) {
 	e := newMailEnv(t)
-	q := e.queue(t, startSMTP(t))
+	q := e.queue(t, testsmtp.Start(t, testsmtp.Options{}))
 	nm := models.NewMail{Kind: "test", To: "x@example.com", Subject: "s", Text: "t", UniqueKey: "test:1"}
 	for i, want := range []bool{true, false} {
 		err := e.store.InSQLTx(t.Context(), func(tx *sql.Tx) error {
@@ -378,14 +346,14 @@ func TestMailLeftSendingIsSentAgainWithTheSameMessageID(t *testing.T) {
 	later := time.Now().Add(models.MailLease + time.Minute)
 	e.store.SetClock(func() time.Time { return later })
 
-	srv := startSMTP(t)
+	srv := testsmtp.Start(t, testsmtp.Options{})
 	e.queue(t, srv)
 	m := e.waitState(t, id, models.MailSent)
-	got := srv.received()
+	got := srv.Mails()
 	if len(got) != 1 {
 		t.Fatalf("the server took %d mails, want 1", len(got))
 	}
-	h, _ := parts(t, got[0].data)
+	h, _ := got[0].Parts(t)
 	if id := strings.Trim(h.Get("Message-Id"), "<>"); id != claimed.MessageID || m.Attempts != 2 {
 		t.Errorf("re-sent with Message-ID %q (the first claim's %q), attempts %d", id, claimed.MessageID, m.Attempts)
 	}

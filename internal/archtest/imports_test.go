@@ -63,6 +63,9 @@ var allowed = map[string]packageRule{
 	// Where a test's database lives: the one constructor every package's
 	// tests get theirs from (models' own tests too, so it imports nothing).
 	"internal/testdb": {testsOnly: true},
+	// The tests' SMTP server: only tests import it, and it imports nothing
+	// of ours.
+	"internal/testsmtp": {testsOnly: true},
 	// The SMTP sender under the outbox: a leaf, it imports nothing of ours.
 	"internal/mailer": {},
 	// The webhook sender under the outbox: a leaf, it imports nothing of ours.
@@ -383,6 +386,7 @@ func todayTree() map[string][]goFile {
 			{"internal/testenv/testenv.go", []string{"whapidesk/internal/testdb", "whapidesk/models", "whapidesk/whapi", "whapidesk/whapi/whapisim"}},
 		},
 		"internal/testdb":     {{"internal/testdb/testdb.go", []string{"path/filepath", "testing"}}},
+		"internal/testsmtp":   {{"internal/testsmtp/testsmtp.go", []string{"github.com/emersion/go-smtp", "testing"}}},
 		"internal/mailer":     {{"internal/mailer/sender.go", []string{"github.com/wneessen/go-mail"}}},
 		"internal/webhookout": {{"internal/webhookout/deliver.go", []string{"net/http"}}},
 	}

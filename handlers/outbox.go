@@ -101,8 +101,32 @@ func (h *Handler) showMailPage(c echo.Context) error {
 	}
 	configured := h.svc.MailConfigured()
 	v := views.MailView{Row: mailRow(m, configured), MessageID: "<" + m.MessageID + ">", Sent: formatTime(m.SentAt),
-		Reply: m.Reply, Text: m.Text, HTML: m.HTML, NotConfigured: !configured && m.State == models.MailQueued}
+		Reply: m.Reply, Text: m.Text, NotConfigured: !configured && m.State == models.MailQueued}
+	if m.HTML != "" {
+		v.HTMLHref = "/admin/outbox/" + strconv.FormatInt(m.ID, 10) + "/html"
+	}
 	return h.render(c, http.StatusOK, views.MailPage(h.outboxPage(c, m.Subject), v))
+}
+
+// mailHTMLPolicy is the Content-Security-Policy of a mail's HTML part shown
+// on its own (showMailHTML): the inline styles a mail carries, pictures
+// inlined as data, nothing else — no script, no request out (a mail's
+// remote picture would tell its sender the admin looked) — sandboxed, and
+// framed only by the app's own mail page.
+const mailHTMLPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+
+// showMailHTML answers a mail's HTML part alone, for the frame of its page:
+// under the app's own policy (no inline style) a mail shown in a srcdoc
+// frame lost its styles, so the admin did not see what the customer gets.
+func (h *Handler) showMailHTML(c echo.Context) error {
+	m, err := h.mailParam(c)
+	if err != nil {
+		return err
+	}
+	hd := c.Response().Header()
+	hd.Set("Content-Security-Policy", mailHTMLPolicy)
+	hd.Set("X-Frame-Options", "SAMEORIGIN")
+	return c.HTMLBlob(http.StatusOK, []byte(m.HTML))
 }
 
 // retryMail queues a failed mail again.

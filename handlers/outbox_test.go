@@ -79,12 +79,28 @@ func TestInvitationWithoutSMTPWaitsInTheOutboxAndItsLinkWorksOnce(t *testing.T) 
 		t.Fatalf("outbox page (%d) lacks the banner, the mail or its state:\n%s", page.StatusCode, page.body)
 	}
 	one := admin.get(fmt.Sprintf("/admin/outbox/%d", m.ID))
-	if one.StatusCode != http.StatusOK || !strings.Contains(one.body, `sandbox=""`) || !strings.Contains(one.body, `srcdoc="`) ||
+	htmlHref := fmt.Sprintf("/admin/outbox/%d/html", m.ID)
+	if one.StatusCode != http.StatusOK || !strings.Contains(one.body, `sandbox=""`) || !strings.Contains(one.body, `src="`+htmlHref+`"`) ||
 		!strings.Contains(one.body, html.EscapeString(strings.TrimSpace(strings.Split(m.Text, "\n")[0]))) {
 		t.Fatalf("mail page (%d) does not show both parts:\n%s", one.StatusCode, one.body)
 	}
 	if strings.Contains(one.body, "<body style") {
-		t.Error("the mail's HTML is in the page itself, not escaped into the sandboxed frame")
+		t.Error("the mail's HTML is in the page itself, not in the sandboxed frame")
+	}
+	// The frame's document: the HTML part as sent, under a policy of its
+	// own that lets its inline styles show and nothing else run or load.
+	part := admin.get(htmlHref)
+	csp := part.Header.Get("Content-Security-Policy")
+	if part.StatusCode != http.StatusOK || part.body != m.HTML || !strings.HasPrefix(part.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("the HTML part (%d, %s) is not the mail's", part.StatusCode, part.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{"default-src 'none'", "style-src 'unsafe-inline'", "sandbox", "frame-ancestors 'self'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("the HTML part's policy %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "script-src") || part.Header.Get("X-Frame-Options") != "SAMEORIGIN" {
+		t.Errorf("the HTML part's policy %q, X-Frame-Options %q", csp, part.Header.Get("X-Frame-Options"))
 	}
 	customer := a.client()
 	customer.login("other@example.com")

@@ -169,6 +169,7 @@ func (h *Handler) Routes(e *echo.Echo) {
 	// Mail outbox.
 	admin.GET("/outbox", h.showOutboxPage)
 	admin.GET("/outbox/:id", h.showMailPage)
+	admin.GET("/outbox/:id/html", h.showMailHTML)
 	admin.POST("/outbox/:id/retry", h.retryMail)
 	admin.POST("/users/:id/invitation", h.resendInvitation)
 	// A user's mail choices, set by an admin (handlers/mail_prefs.go).

@@ -120,6 +120,7 @@ var smRows = []smRow{
 	{method: "GET", path: "/admin/outbox", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "GET", path: "/admin/attention", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "GET", path: "/admin/outbox/:id", anon: 303, custA: 403, custB: 403, admin: 404},
+	{method: "GET", path: "/admin/outbox/:id/html", anon: 303, custA: 403, custB: 403, admin: 404},
 	{method: "POST", path: "/admin/outbox/:id/retry", anon: 303, custA: 403, custB: 403, admin: 404},
 	{method: "GET", path: "/admin/webhooks", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/webhooks", anon: 303, custA: 403, custB: 403, admin: 422},

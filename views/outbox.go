@@ -30,8 +30,9 @@ type MailView struct {
 	Sent      string
 	Reply     string
 	Text      string
-	// HTML is the HTML part, shown in a sandboxed iframe (srcdoc): no
-	// script runs, no form posts, no link leaves it.
-	HTML          string
+	// HTMLHref is where the HTML part is served alone (under its own
+	// policy: its inline styles, nothing else), shown in a sandboxed
+	// iframe: no script runs, no form posts, no link leaves it.
+	HTMLHref      string
 	NotConfigured bool
 }

@@ -164,23 +164,35 @@ func (s *Store) ChannelEvents(ctx context.Context, channelID int64, limit int) (
 	return out, err
 }
 
-// LastLinkChanges returns, per channel of ids, the time of its last event
-// that linked or unlinked a phone (a channel never linked nor unlinked
-// since the history began has none).
-func (s *Store) LastLinkChanges(ctx context.Context, ids []int64) (map[int64]time.Time, error) {
-	out := make(map[int64]time.Time, len(ids))
+// LinkChange is a channel's last event that linked or unlinked a phone:
+// when, and which way.
+type LinkChange struct {
+	At     time.Time
+	Linked bool
+}
+
+// LastLinkChanges returns, per channel of ids, its last event that linked
+// or unlinked a phone (a channel never linked nor unlinked since the
+// history began has none). A page says "connected since" or "disconnected
+// since" from the event alone, which way and when read together: the
+// channel's row, read in another statement, may be older or newer than
+// the event a moment later (a page said "Disconnected" of a phone just
+// linked).
+func (s *Store) LastLinkChanges(ctx context.Context, ids []int64) (map[int64]LinkChange, error) {
+	out := make(map[int64]LinkChange, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
 	var rows []struct {
 		ChannelID int64
 		At        time.Time
+		NewLinked bool
 	}
-	err := s.db.WithContext(ctx).Raw(`SELECT e.channel_id AS channel_id, e.at AS at FROM channel_events e
+	err := s.db.WithContext(ctx).Raw(`SELECT e.channel_id AS channel_id, e.at AS at, e.new_linked AS new_linked FROM channel_events e
 		WHERE e.id IN (SELECT MAX(x.id) FROM channel_events x WHERE x.channel_id IN ? AND x.old_linked <> x.new_linked GROUP BY x.channel_id)`, ids).
 		Scan(&rows).Error
 	for _, r := range rows {
-		out[r.ChannelID] = r.At.UTC()
+		out[r.ChannelID] = LinkChange{At: r.At.UTC(), Linked: r.NewLinked}
 	}
 	return out, err
 }

@@ -84,7 +84,13 @@ func (s *Service) LinkSinces(ctx context.Context, chs []models.Channel) (map[int
 	}
 	out := make(map[int64]LinkSince, len(chs))
 	for _, ch := range chs {
-		out[ch.ID] = LinkSince{Linked: ch.Linked, Since: last[ch.ID]}
+		// Which way and since when from one event, never the row's link
+		// with the event's time (see models.LastLinkChanges).
+		ls := LinkSince{Linked: ch.Linked}
+		if lc, ok := last[ch.ID]; ok {
+			ls = LinkSince{Linked: lc.Linked, Since: lc.At}
+		}
+		out[ch.ID] = ls
 	}
 	return out, nil
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"whapidesk/internal/testdb"
 )
 
 func metricsToken(t *testing.T) string {
@@ -125,14 +127,19 @@ func TestMetricsAddress(t *testing.T) {
 	}
 	s.stop(t)
 
+	// On PostgreSQL too (scripts/test-pg.sh): the gauges are read there.
 	maddr := freeAddr(t)
-	s = startServer(t, "serve", "--db", t.TempDir()+"/b.db", "--metrics-addr", maddr)
+	args := []string{"serve", "--db", t.TempDir() + "/b.db", "--metrics-addr", maddr}
+	if testdb.Postgres() {
+		args = append(args, "--database-url", testdb.New(t).URL)
+	}
+	s = startServer(t, args...)
 	if code, _ := scrapeMetrics(t, s.base+"/metrics", ""); code != http.StatusNotFound {
 		t.Errorf("/metrics on the app's address with --metrics-addr: status %d, want 404", code)
 	}
 	code, body := scrapeMetrics(t, "http://"+maddr+"/metrics", "")
-	if code != http.StatusOK || !strings.Contains(body, `route="/healthz"`) {
-		t.Errorf("/metrics on its own address: status %d, want 200 with the /healthz requests\n%s", code, body)
+	if code != http.StatusOK || !strings.Contains(body, `route="/healthz"`) || !strings.Contains(body, "whapidesk_database_up 1") {
+		t.Errorf("/metrics on its own address: status %d, want 200 with the /healthz requests and the database's figures\n%s", code, body)
 	}
 	s.stop(t)
 }

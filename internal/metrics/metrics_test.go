@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/labstack/echo/v4"
 )
 
 func randomToken(t *testing.T) string {
@@ -144,5 +146,41 @@ func TestEndpointNeverCopiesThePath(t *testing.T) {
 		if strings.Contains(body, secret) {
 			t.Errorf("the exposition shows %q", secret)
 		}
+	}
+}
+
+// A request is counted by its route's pattern, with the status the app's
+// error handler sent: an id in the path, or a path no route takes, never
+// becomes a label.
+func TestEchoCountsByRoutePattern(t *testing.T) {
+	m := New("dev", nil)
+	e := echo.New()
+	e.Use(m.Echo())
+	e.GET("/users/:id", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+	e.GET("/fail/:id", func(c echo.Context) error { return echo.NewHTTPError(http.StatusConflict, "no") })
+	app := httptest.NewServer(e)
+	defer app.Close()
+	id := randomToken(t)[:12]
+	for _, p := range []string{"/users/" + id, "/fail/" + id, "/nowhere/" + id} {
+		resp, err := http.Get(app.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	srv := httptest.NewServer(m.Handler(""))
+	defer srv.Close()
+	_, body := scrape(t, srv.URL, "")
+	for _, want := range []string{
+		`whapidesk_http_requests_total{method="GET",route="/users/:id",status="200"} 1`,
+		`whapidesk_http_requests_total{method="GET",route="/fail/:id",status="409"} 1`,
+		`status="404"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the exposition lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, id) {
+		t.Errorf("the exposition shows the path's id %q", id)
 	}
 }

@@ -174,6 +174,20 @@ var settings = []setting{
 		flag: "events-keep-days", env: "WHAPIDESK_EVENTS_KEEP_DAYS", def: "90", scope: serveCommands,
 		usage: "how many days of each channel's status history are kept (uptime looks back 30), a whole number from 31 to 3650",
 	},
+	// The operator's metrics (issue 17): /metrics for Prometheus, only
+	// behind its token on the app's address or on an address of its own.
+	{
+		flag: "metrics-addr", env: "WHAPIDESK_METRICS_ADDR", shown: "none", scope: serveCommands,
+		usage: "a listen address (host:port) of its own for /metrics in the Prometheus format, like 127.0.0.1:9090: " +
+			"anyone who reaches it reads the metrics, so keep it on a private network. Unset, and WHAPIDESK_METRICS_TOKEN unset: no metrics are served",
+		into: func(c *Config) any { return &c.MetricsAddr },
+	},
+	{
+		env: "WHAPIDESK_METRICS_TOKEN", shown: "none", scope: serveCommands,
+		usage: "a secret of at least 16 characters: the app's address then serves /metrics in the Prometheus format to requests with " +
+			"Authorization: Bearer <token> (401 to any other). Unset, and WHAPIDESK_METRICS_ADDR unset: no metrics are served",
+		into: func(c *Config) any { return &c.MetricsToken },
+	},
 }
 
 // parseDigestHour reads --digest-hour (WHAPIDESK_DIGEST_HOUR): a whole

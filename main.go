@@ -28,6 +28,7 @@ import (
 
 	"whapidesk/handlers"
 	"whapidesk/internal/mailer"
+	"whapidesk/internal/metrics"
 	"whapidesk/internal/webhookout"
 	"whapidesk/jobs"
 	"whapidesk/models"
@@ -82,6 +83,9 @@ type Config struct {
 	// delay and how long the status history is kept (issue 16).
 	DisconnectAlertAfter time.Duration
 	EventsKeepDays       int
+	// MetricsAddr and MetricsToken: where /metrics is served (its own
+	// address, or the app's behind the token; both "": nowhere).
+	MetricsAddr, MetricsToken string
 }
 
 // Validate fails fast on a configuration that cannot work.
@@ -101,6 +105,9 @@ func (c *Config) Validate() error {
 	}
 	if err := checkPublicURL(c.PublicURL); err != nil {
 		return err
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		return errors.New("config: WHAPIDESK_METRICS_TOKEN is shorter than 16 characters: give a long random secret, like the output of openssl rand -hex 32")
 	}
 	_, err := c.mailSender()
 	return err
@@ -450,7 +457,18 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		managerURL, gateURL, publicURL = demo.simURL, demo.simURL, demo.publicURL
 		log.Info("the demo runs on the built-in WHAPI simulator, not WHAPI", "simulator", demo.simURL, "state", demo.stateFile)
 	}
-	client := whapi.New(managerURL, gateURL, store, whapi.WithLogger(log), whapi.WithGateHosts(cfg.GateHosts...))
+	// The operator's metrics (internal/metrics): made when they are served.
+	var met *metrics.Metrics
+	whapiOpts := []whapi.Option{whapi.WithLogger(log), whapi.WithGateHosts(cfg.GateHosts...)}
+	if cfg.MetricsAddr != "" || cfg.MetricsToken != "" {
+		met = metrics.New(version, metricsState(store))
+		whapiOpts = append(whapiOpts, whapi.WithHTTPClient(&http.Client{
+			Transport: met.Transport(http.DefaultTransport.(*http.Transport).Clone()),
+			// As whapi.New's own client: a redirect is answered as it is.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}))
+	}
+	client := whapi.New(managerURL, gateURL, store, whapiOpts...)
 	svc := provision.New(store, client, log)
 	svc.SetPublicURL(publicURL)
 	svc.SetBrand(cmp.Or(cfg.Brand, handlers.DefaultBrand)) // signs the test message
@@ -494,6 +512,11 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	svc.SetWebhookQueue(queue)
 
 	e := echo.New()
+	if met != nil {
+		e.Use(met.Echo()) // before the routes' own middleware: every answer is counted
+		stopObserving := queue.ObserveRuns(met.JobDone)
+		defer stopObserving()
+	}
 	hcfg := handlers.Config{SecureCookies: cfg.SecureCookies, Version: version, TrustedProxies: cfg.TrustedProxies, Brand: cfg.Brand, Jobs: queue}
 	if sim != nil {
 		hcfg.DemoLink = func(_ context.Context, id string) error { return demoLink(sim, id) }
@@ -526,6 +549,22 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	var metricsSrv *http.Server // on WHAPIDESK_METRICS_ADDR
+	switch {
+	case met != nil && cfg.MetricsAddr != "":
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics address: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", met.Handler(cfg.MetricsToken))
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: srv.ErrorLog}
+		go func() { _ = metricsSrv.Serve(mln) }()
+		log.Info("metrics are served on their own address", "metrics_addr", mln.Addr().String())
+	case met != nil:
+		root.Handle("GET /metrics", met.Handler(cfg.MetricsToken))
+		log.Info("metrics are served at /metrics to requests with the metrics token")
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("whapidesk is serving", "addr", ln.Addr().String(), "version", version)
@@ -563,12 +602,42 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
+	if metricsSrv != nil {
+		_ = metricsSrv.Shutdown(shutdownCtx)
+	}
 	stopQueue(queue, log) // no job starts after the last request; running ones finish or are cut short
 	cancelBackground()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// metricsState reads the metrics' gauges from the database at a scrape:
+// the running totals (one query), and the mails and webhook deliveries
+// still waiting.
+func metricsState(store *models.Store) func(context.Context) (metrics.State, error) {
+	return func(ctx context.Context) (metrics.State, error) {
+		d, err := store.DashboardTotals(ctx)
+		if err != nil {
+			return metrics.State{}, err
+		}
+		st := metrics.State{DaysAllocated: d.Days.Allocated, DaysReturned: d.Days.Returned,
+			PartnerDays: d.Partner.Estimate(), Channels: map[string]int64{}}
+		for k, n := range d.Channels {
+			st.Channels[string(k)] = n
+		}
+		mails, err := store.UnsentMailIDs(ctx)
+		if err != nil {
+			return metrics.State{}, err
+		}
+		hooks, err := store.UnsentWebhookDeliveryIDs(ctx)
+		if err != nil {
+			return metrics.State{}, err
+		}
+		st.OutboxWaiting, st.WebhooksWaiting = int64(len(mails)), int64(len(hooks))
+		return st, nil
+	}
 }
 
 // stopQueue stops the job queue, logging what went wrong (a second call

@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -248,17 +247,6 @@ type digestData struct {
 	Attention           []DigestItem
 }
 
-func render2(name string, text *texttemplate.Template, html *htmltemplate.Template, subject string, d any) (renderedMail, error) {
-	var t, h bytes.Buffer
-	if err := text.Execute(&t, d); err != nil {
-		return renderedMail{}, fmt.Errorf("provision: render %s: %w", name, err)
-	}
-	if err := html.Execute(&h, d); err != nil {
-		return renderedMail{}, fmt.Errorf("provision: render %s: %w", name, err)
-	}
-	return renderedMail{subject: subject, text: t.String(), html: h.String()}, nil
-}
-
 const mailHead = `<!doctype html>
 <html><head><meta charset="utf-8"><title>{{.Brand}}</title></head>
 <body style="font-family: sans-serif; line-height: 1.5; color: #222;">
@@ -280,8 +268,7 @@ var lowBalanceHTML = htmltemplate.Must(htmltemplate.New("html").Parse(mailHead +
 `))
 
 func renderLowBalance(d alertData) (renderedMail, error) {
-	return render2("low-balance alert", lowBalanceText, lowBalanceHTML,
-		fmt.Sprintf("%s: partner days low (%d left)", d.Brand, d.Estimate), d)
+	return renderMail("low-balance alert", fmt.Sprintf("%s: partner days low (%d left)", d.Brand, d.Estimate), lowBalanceText, lowBalanceHTML, d)
 }
 
 var jobFailureText = texttemplate.Must(texttemplate.New("text").Parse(`A background job failed its last attempt and was given up:
@@ -301,7 +288,7 @@ var jobFailureHTML = htmltemplate.Must(htmltemplate.New("html").Parse(mailHead +
 `))
 
 func renderJobFailure(d alertData) (renderedMail, error) {
-	return render2("job alert", jobFailureText, jobFailureHTML, fmt.Sprintf("%s: a background job failed (%s)", d.Brand, d.Job.What), d)
+	return renderMail("job alert", fmt.Sprintf("%s: a background job failed (%s)", d.Brand, d.Job.What), jobFailureText, jobFailureHTML, d)
 }
 
 var digestText = texttemplate.Must(texttemplate.New("text").Parse(`{{.Brand}} — summary of {{.Date}}
@@ -341,5 +328,5 @@ Yesterday ({{.Yesterday}}): {{.Allocated}} days allocated to channels, {{.Return
 `))
 
 func renderDigest(d digestData) (renderedMail, error) {
-	return render2("daily summary", digestText, digestHTML, fmt.Sprintf("%s: daily summary, %s", d.Brand, d.Date), d)
+	return renderMail("daily summary", fmt.Sprintf("%s: daily summary, %s", d.Brand, d.Date), digestText, digestHTML, d)
 }

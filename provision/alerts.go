@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -108,11 +107,10 @@ func (s *Service) queueDisconnectAlert(ctx context.Context, n models.ChannelNoti
 			d.Minutes = int(ConnectLinkDefault / time.Minute)
 		}
 	}
-	m, err := renderMail("disconnect alert", alertText, alertHTML, d)
+	m, err := renderMail("disconnect alert", fmt.Sprintf("%s: %q is disconnected", d.Brand, n.Name), alertText, alertHTML, d)
 	if err != nil {
 		return err
 	}
-	m.subject = fmt.Sprintf("%s: %q is disconnected", d.Brand, n.Name)
 	u, err := s.store.UserByID(ctx, n.UserID)
 	if err != nil {
 		return err
@@ -191,11 +189,10 @@ func (s *Service) ExpiryReminders(ctx context.Context) (LineAlertReport, error) 
 		if baseErr == nil {
 			d.SignIn = base.JoinPath("login").String()
 		}
-		m, err := renderMail("expiry reminder", expiryText, expiryHTML, d)
+		m, err := renderMail("expiry reminder", fmt.Sprintf("%s: %q stops in %s", d.Brand, n.Name, daysWords(th)), expiryText, expiryHTML, d)
 		if err != nil {
 			return rep, err
 		}
-		m.subject = fmt.Sprintf("%s: %q stops in %s", d.Brand, n.Name, daysWords(th))
 		u, err := s.store.UserByID(ctx, n.UserID)
 		if err != nil {
 			return rep, err
@@ -249,15 +246,3 @@ var expiryHTML = htmltemplate.Must(htmltemplate.New("html").Parse(`<!doctype htm
 <p>{{.Brand}}</p>
 </body></html>
 `))
-
-// renderMail executes a mail's two templates with d.
-func renderMail(what string, text *texttemplate.Template, html *htmltemplate.Template, d any) (renderedMail, error) {
-	var t, h bytes.Buffer
-	if err := text.Execute(&t, d); err != nil {
-		return renderedMail{}, fmt.Errorf("provision: render %s: %w", what, err)
-	}
-	if err := html.Execute(&h, d); err != nil {
-		return renderedMail{}, fmt.Errorf("provision: render %s: %w", what, err)
-	}
-	return renderedMail{text: t.String(), html: h.String()}, nil
-}

@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -118,14 +117,7 @@ var invitationHTML = htmltemplate.Must(htmltemplate.New("html").Parse(`<!doctype
 `))
 
 func renderInvitation(d invitationData) (renderedMail, error) {
-	var text, html bytes.Buffer
-	if err := invitationText.Execute(&text, d); err != nil {
-		return renderedMail{}, fmt.Errorf("provision: render invitation: %w", err)
-	}
-	if err := invitationHTML.Execute(&html, d); err != nil {
-		return renderedMail{}, fmt.Errorf("provision: render invitation: %w", err)
-	}
-	return renderedMail{subject: "Your " + d.Brand + " account: choose your password", text: text.String(), html: html.String()}, nil
+	return renderMail("invitation", "Your "+d.Brand+" account: choose your password", invitationText, invitationHTML, d)
 }
 
 // SetPasswordFromLink sets the password of the user a set-password link

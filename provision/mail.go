@@ -1,12 +1,15 @@
 package provision
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	htmltemplate "html/template"
 	"net/url"
 	"strings"
+	texttemplate "text/template"
 
 	"whapidesk/models"
 )
@@ -95,6 +98,20 @@ const (
 
 // renderedMail is one mail's subject and its two parts.
 type renderedMail struct{ subject, text, html string }
+
+// renderMail renders d through a mail's two templates, its plain-text and
+// its HTML part, under subject; what names the mail in an error. Every
+// kind of mail is rendered here.
+func renderMail(what, subject string, text *texttemplate.Template, html *htmltemplate.Template, d any) (renderedMail, error) {
+	var t, h bytes.Buffer
+	if err := text.Execute(&t, d); err != nil {
+		return renderedMail{}, fmt.Errorf("provision: render %s: %w", what, err)
+	}
+	if err := html.Execute(&h, d); err != nil {
+		return renderedMail{}, fmt.Errorf("provision: render %s: %w", what, err)
+	}
+	return renderedMail{subject: subject, text: t.String(), html: h.String()}, nil
+}
 
 // queueMail writes mail m of kind to u into the outbox in tx, with its job
 // when mail is configured: the one door every kind of mail goes through.

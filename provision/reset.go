@@ -1,7 +1,6 @@
 package provision
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -87,12 +86,5 @@ var resetHTML = htmltemplate.Must(htmltemplate.New("html").Parse(`<!doctype html
 `))
 
 func renderReset(d resetData) (renderedMail, error) {
-	var text, html bytes.Buffer
-	if err := resetText.Execute(&text, d); err != nil {
-		return renderedMail{}, fmt.Errorf("provision: render password reset: %w", err)
-	}
-	if err := resetHTML.Execute(&html, d); err != nil {
-		return renderedMail{}, fmt.Errorf("provision: render password reset: %w", err)
-	}
-	return renderedMail{subject: "Reset your " + d.Brand + " password", text: text.String(), html: html.String()}, nil
+	return renderMail("password reset", "Reset your "+d.Brand+" password", resetText, resetHTML, d)
 }

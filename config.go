@@ -213,15 +213,7 @@ const (
 // parseAlertAfter reads WHAPIDESK_DISCONNECT_ALERT_AFTER (its flag's value
 // raw).
 func parseAlertAfter(raw string) (time.Duration, error) {
-	const env = "WHAPIDESK_DISCONNECT_ALERT_AFTER (--disconnect-alert-after)"
-	d, err := time.ParseDuration(strings.TrimSpace(raw))
-	if err != nil {
-		return 0, fmt.Errorf("config: %s %q is not a duration: give one like 5m or 1h", env, raw)
-	}
-	if d < minAlertAfter || d > maxAlertAfter {
-		return 0, fmt.Errorf("config: %s %s is out of range: give a duration from %s to %s", env, d, minAlertAfter, maxAlertAfter)
-	}
-	return d, nil
+	return parseDurationIn("WHAPIDESK_DISCONNECT_ALERT_AFTER (--disconnect-alert-after)", raw, "5m or 1h", minAlertAfter, maxAlertAfter)
 }
 
 // parseKeepDays reads WHAPIDESK_EVENTS_KEEP_DAYS (its flag's value raw).
@@ -249,12 +241,19 @@ const (
 // parseJobEvery reads the interval setting env (its flag's value raw): a
 // Go duration from minJobEvery to maxJobEvery.
 func parseJobEvery(env, raw string) (time.Duration, error) {
+	return parseDurationIn(env, raw, "15m, 90s or 1h", minJobEvery, maxJobEvery)
+}
+
+// parseDurationIn reads the duration setting env (its flag's value raw),
+// from lo to hi; examples are what its message offers when raw is not a
+// duration.
+func parseDurationIn(env, raw, examples string, lo, hi time.Duration) (time.Duration, error) {
 	d, err := time.ParseDuration(strings.TrimSpace(raw))
 	if err != nil {
-		return 0, fmt.Errorf("config: %s %q is not a duration: give one like 15m, 90s or 1h", env, raw)
+		return 0, fmt.Errorf("config: %s %q is not a duration: give one like %s", env, raw, examples)
 	}
-	if d < minJobEvery || d > maxJobEvery {
-		return 0, fmt.Errorf("config: %s %s is out of range: give a duration from %s to %s", env, d, minJobEvery, maxJobEvery)
+	if d < lo || d > hi {
+		return 0, fmt.Errorf("config: %s %s is out of range: give a duration from %s to %s", env, d, lo, hi)
 	}
 	return d, nil
 }

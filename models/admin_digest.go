@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 )
@@ -50,14 +49,4 @@ func (s *Store) DayMovesBetween(ctx context.Context, from, to time.Time) (DayMov
 		}
 	}
 	return m, nil
-}
-
-// MailKeyExistsTx reports, in tx, whether the outbox holds a mail under
-// the unique key key (kind:…): a cause that fired before.
-func (s *Store) MailKeyExistsTx(ctx context.Context, tx *sql.Tx, key string) (bool, error) {
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM mail_outbox WHERE unique_key = $1`, key).Scan(&n); err != nil {
-		return false, fmt.Errorf("store: mail by key: %w", err)
-	}
-	return n > 0, nil
 }

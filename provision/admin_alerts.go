@@ -211,15 +211,8 @@ func (s *Service) queueAlert(ctx context.Context, u *models.User, render func(al
 func (s *Service) queueOnce(ctx context.Context, u *models.User, kind string, m renderedMail, key string, base *url.URL) (int, error) {
 	var n int
 	err := s.store.InSQLTx(ctx, func(tx *sql.Tx) error {
-		before, err := s.store.MailKeyExistsTx(ctx, tx, kind+":"+key)
-		if err != nil || before {
-			return err
-		}
-		if err := s.queueMail(ctx, tx, u, kind, m, key, base); err != nil {
-			return err
-		}
-		after, err := s.store.MailKeyExistsTx(ctx, tx, kind+":"+key)
-		if after {
+		queued, err := s.queueMail(ctx, tx, u, kind, m, key, base)
+		if queued {
 			n = 1
 		}
 		return err

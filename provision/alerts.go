@@ -117,7 +117,8 @@ func (s *Service) queueDisconnectAlert(ctx context.Context, n models.ChannelNoti
 	}
 	key := fmt.Sprintf("channel:%d:%d", n.ChannelID, now.Unix()/int64(AlertEvery/time.Second))
 	return s.store.InSQLTx(ctx, func(tx *sql.Tx) error {
-		return s.queueMail(ctx, tx, u, MailKindDisconnect, m, key, msgBase)
+		_, err := s.queueMail(ctx, tx, u, MailKindDisconnect, m, key, msgBase)
+		return err
 	})
 }
 
@@ -203,7 +204,7 @@ func (s *Service) ExpiryReminders(ctx context.Context) (LineAlertReport, error) 
 		}
 		key := fmt.Sprintf("channel:%d:%dd:%s", n.ChannelID, th, n.Since.UTC().Format("2006-01-02"))
 		if err := s.store.InSQLTx(ctx, func(tx *sql.Tx) error {
-			if err := s.queueMail(ctx, tx, u, MailKindExpiry, m, key, msgBase); err != nil {
+			if _, err := s.queueMail(ctx, tx, u, MailKindExpiry, m, key, msgBase); err != nil {
 				return err
 			}
 			// The reseller's systems hear of it too (channel.expiring),

@@ -82,7 +82,8 @@ func (s *Service) queueInvitation(ctx context.Context, tx *sql.Tx, base *url.URL
 	if err != nil {
 		return err
 	}
-	return s.queueMail(ctx, tx, u, MailKindInvitation, mail, fmt.Sprintf("user:%d:token:%d", u.ID, t.ID), base)
+	_, err = s.queueMail(ctx, tx, u, MailKindInvitation, mail, fmt.Sprintf("user:%d:token:%d", u.ID, t.ID), base)
+	return err
 }
 
 type invitationData struct {

@@ -126,11 +126,12 @@ func renderMail(what, subject string, text *texttemplate.Template, html *htmltem
 // next cause queues it). The security mails (the invitation, the password
 // reset) always go. A nil base (a background job's mail when
 // WHAPIDESK_PUBLIC_URL is not set) leaves the Message-ID's domain to the
-// outbox's default.
-func (s *Service) queueMail(ctx context.Context, tx *sql.Tx, u *models.User, kind string, m renderedMail, key string, base *url.URL) error {
+// outbox's default. queued says whether a new outbox row was written (not:
+// queued before under its key, or switched off).
+func (s *Service) queueMail(ctx context.Context, tx *sql.Tx, u *models.User, kind string, m renderedMail, key string, base *url.URL) (queued bool, err error) {
 	wanted, err := s.store.MailWantedTx(ctx, tx, u.ID, kind)
 	if err != nil || !wanted {
-		return err
+		return false, err
 	}
 	domain := ""
 	if base != nil {
@@ -142,7 +143,7 @@ func (s *Service) queueMail(ctx context.Context, tx *sql.Tx, u *models.User, kin
 		UniqueKey: kind + ":" + key, Domain: domain,
 	})
 	if err != nil || !created || s.mail == nil {
-		return err
+		return created, err
 	}
-	return s.mail.InsertMailTx(ctx, tx, id)
+	return true, s.mail.InsertMailTx(ctx, tx, id)
 }

@@ -19,7 +19,8 @@ func TestQueueMailKeepsPreferences(t *testing.T) {
 	queue := func(kind, key string) {
 		t.Helper()
 		if err := e.store.InSQLTx(e.ctx, func(tx *sql.Tx) error {
-			return e.svc.queueMail(e.ctx, tx, u, kind, renderedMail{subject: "s", text: "t", html: "<p>h</p>"}, key, base)
+			_, err := e.svc.queueMail(e.ctx, tx, u, kind, renderedMail{subject: "s", text: "t", html: "<p>h</p>"}, key, base)
+			return err
 		}); err != nil {
 			t.Fatal(err)
 		}

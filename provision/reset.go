@@ -47,7 +47,8 @@ func (s *Service) queueReset(ctx context.Context, tx *sql.Tx, base *url.URL, u *
 	if err != nil {
 		return err
 	}
-	return s.queueMail(ctx, tx, u, MailKindPasswordReset, mail, fmt.Sprintf("user:%d:token:%d", u.ID, t.ID), base)
+	_, err = s.queueMail(ctx, tx, u, MailKindPasswordReset, mail, fmt.Sprintf("user:%d:token:%d", u.ID, t.ID), base)
+	return err
 }
 
 type resetData struct {

@@ -99,13 +99,21 @@ func (q *Queue) queueUnsentMail(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return q.insertFor(ctx, ids, func(id int64) river.JobArgs { return SendMailArgs{OutboxID: id} },
+		"mail", "queued the outbox's waiting mails")
+}
+
+// insertFor inserts the job args(id) for each of ids (rows a start found
+// waiting: mails, webhook deliveries) and logs done with their count;
+// what names a row in an error.
+func (q *Queue) insertFor(ctx context.Context, ids []int64, args func(int64) river.JobArgs, what, done string) error {
 	for _, id := range ids {
-		if _, err := q.client.Insert(ctx, SendMailArgs{OutboxID: id}, nil); err != nil {
-			return fmt.Errorf("jobs: queue mail %d: %w", id, err)
+		if _, err := q.client.Insert(ctx, args(id), nil); err != nil {
+			return fmt.Errorf("jobs: queue %s %d: %w", what, id, err)
 		}
 	}
 	if len(ids) > 0 {
-		q.log.InfoContext(ctx, "queued the outbox's waiting mails", "count", len(ids))
+		q.log.InfoContext(ctx, done, "count", len(ids))
 	}
 	return nil
 }

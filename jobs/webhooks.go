@@ -94,15 +94,8 @@ func (q *Queue) queueUnsentWebhooks(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if _, err := q.client.Insert(ctx, DeliverWebhookArgs{DeliveryID: id}, nil); err != nil {
-			return fmt.Errorf("jobs: queue webhook delivery %d: %w", id, err)
-		}
-	}
-	if len(ids) > 0 {
-		q.log.InfoContext(ctx, "queued the webhook deliveries still on their way", "count", len(ids))
-	}
-	return nil
+	return q.insertFor(ctx, ids, func(id int64) river.JobArgs { return DeliverWebhookArgs{DeliveryID: id} },
+		"webhook delivery", "queued the webhook deliveries still on their way")
 }
 
 // deliverWebhookWorker makes one attempt at a delivery. The row is claimed

@@ -138,7 +138,10 @@ type GateApplied struct {
 //
 //   - A status is applied unless a status taken later on the gate's clock
 //     was applied already (equal times apply: a replay of the latest
-//     status changes nothing). A webhook's status without a time cannot be
+//     status changes nothing), except that a poll taken in the same
+//     second as the last status does not change what that status said
+//     of the link (the gate's clock counts seconds; see below). A
+//     webhook's status without a time cannot be
 //     ordered, so it is applied only when it says nothing of the link; a
 //     polled one is current by construction and applies.
 //   - An event without a status (an account linked or unlinked) carries no
@@ -173,6 +176,16 @@ func (s *Store) ApplyGate(ctx context.Context, channelID int64, o GateObservatio
 		switch {
 		case o.Status != "" && atMS != nil && g.GateAtMS != nil && *atMS < *g.GateAtMS:
 			return nil // older than the status applied
+		case o.Status != "" && !o.Hook && atMS != nil && g.GateAtMS != nil && *atMS == *g.GateAtMS &&
+			o.Linked != nil && g.GateLinked != nil && *o.Linked != *g.GateLinked:
+			// The gate's clock counts whole seconds (start_at + uptime,
+			// both seconds), so a poll read in the same second as the
+			// status applied cannot be ordered against it: the poll may
+			// have been read before a change its webhook then told. The
+			// safe reading: a poll does not flip the link on a tie; the
+			// next poll, a second later, is ordered. (A webhook on a tie
+			// applies: it is sent on the change.)
+			return nil
 		case o.Status != "" && atMS == nil && o.Hook && o.Linked != nil:
 			return nil // cannot be ordered
 		case o.Status == "" && o.Linked != nil && g.GateLinked != nil && *g.GateLinked != *o.Linked:

@@ -152,6 +152,45 @@ func TestApplyGateNeverMovesBackInTime(t *testing.T) {
 	}
 }
 
+// The gate's clock counts whole seconds. In one second a line is
+// unlinked (the webhook's QR) while a poll that read AUTH just before is
+// still on its way: the late poll must not link the line again, which
+// would write linked, unlinked, linked, unlinked into its history. A
+// webhook in the same second as a poll does apply, and a poll a second
+// later is ordered and applies.
+func TestApplyGatePollTiesInTheSameSecond(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	ch := gateChannel(t, s)
+	sec := time.Date(2026, 3, 2, 10, 0, 7, 0, time.UTC)
+	steps := []struct {
+		name    string
+		o       GateObservation
+		applied bool
+		linked  bool
+	}{
+		{"linked by webhook", GateObservation{Status: "AUTH", At: sec.Add(-3 * time.Second), Linked: yes(), Phone: "61371989950", Hook: true}, true, true},
+		{"unlinked by webhook", GateObservation{Status: "QR", At: sec, Linked: no(), Hook: true}, true, false},
+		{"a poll read before it, same second", GateObservation{Status: "AUTH", At: sec, Linked: yes(), Phone: "61371989950"}, false, false},
+		{"a poll agreeing, same second", GateObservation{Status: "QR", At: sec, Linked: no()}, true, false},
+		{"linked again by webhook, same second as the poll", GateObservation{Status: "AUTH", At: sec, Linked: yes(), Phone: "61371989950", Hook: true}, true, true},
+		{"a poll a second later is ordered", GateObservation{Status: "QR", At: sec.Add(time.Second), Linked: no()}, true, false},
+	}
+	for _, st := range steps {
+		res, err := s.ApplyGate(ctx, ch.ID, st.o)
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		c, err := s.ChannelByID(ctx, ch.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Applied != st.applied || c.Linked != st.linked {
+			t.Fatalf("%s: applied %v linked %v; want %v %v", st.name, res.Applied, c.Linked, st.applied, st.linked)
+		}
+	}
+}
+
 // Without any status, users events link and unlink; a poll that changes
 // the link of a channel whose hook is registered marks it for a recheck,
 // an event clears that.

@@ -125,7 +125,7 @@ func (h *Handler) startSession(c echo.Context, u *models.User) error {
 	clear(s.Values)
 	s.Values[sessUserID] = u.ID
 	s.Values[sessCSRF] = randomString(32)
-	withValue(c, ctxUser, u)
+	setUser(c, u)
 	markDirty(c)
 	return nil
 }

@@ -179,7 +179,7 @@ func (h *Handler) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 			u, err := h.store.UserByID(c.Request().Context(), uid)
 			switch {
 			case err == nil && !u.Disabled:
-				withValue(c, ctxUser, u)
+				setUser(c, u)
 			case err == nil || errors.Is(err, models.ErrNotFound):
 				// The account is gone or disabled: end the session.
 				s.Options.MaxAge = -1
@@ -217,6 +217,9 @@ func (h *Handler) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			// request, not two, on every API call.
 			r := c.Request()
 			c.SetRequest(r.WithContext(context.WithValue(context.WithValue(r.Context(), ctxUser, u), ctxAPIKey, true)))
+			if u.Language != "" {
+				setLocalizer(c, u.Language)
+			}
 			return next(c)
 		}
 		return h.loadSession(next)(c)

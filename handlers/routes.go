@@ -35,6 +35,7 @@ func (h *Handler) Routes(e *echo.Echo) {
 	e.Use(middleware.Recover())
 	e.Use(h.requestLogger())
 	e.Use(middleware.BodyLimit(bodyLimit))
+	e.Use(h.localize)
 
 	e.GET("/healthz", h.healthz)
 	e.StaticFS("/static", static.FS)

@@ -53,6 +53,9 @@ type User struct {
 	CreatedAt         time.Time      `gorm:"column:created_at"`
 	UpdatedAt         time.Time      `gorm:"column:updated_at"`
 	PasswordChangedAt time.Time      `gorm:"column:password_changed_at"`
+	// Language is the user's language tag ("ar"), "" for none (the
+	// browser's Accept-Language decides).
+	Language string `gorm:"column:language"`
 }
 
 // TableName implements gorm's Tabler.

@@ -79,13 +79,39 @@ var phaseWords = map[Phase]struct{ label, tone string }{
 	PhaseFailed:    {"Could not be prepared", "bad"},
 }
 
-// Words are the owner's words for a phase and its badge's tone.
+// Words are the owner's words for a phase (in English: WordsID is its
+// catalog id) and its badge's tone.
 func (p Phase) Words() (label, tone string) {
 	w, ok := phaseWords[p]
 	if !ok {
 		return string(p), "muted"
 	}
 	return w.label, w.tone
+}
+
+// WordsID is the catalog id of the owner's words for a phase
+// (internal/i18n, lifecycle.*): every page shows them in its reader's
+// language.
+func (p Phase) WordsID() string {
+	label, _ := p.Words()
+	return LabelID(label)
+}
+
+// LabelID is the catalog id of one of the lifecycle's words ("Free
+// trial" → "lifecycle.free_trial"); the English catalog holds the word
+// itself, so Label and the English page agree.
+func LabelID(label string) string {
+	var b strings.Builder
+	b.WriteString("lifecycle.")
+	for _, r := range strings.ToLower(label) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
 }
 
 // ConnectStep is the connect page's and the JSON connect state's word for
@@ -361,9 +387,11 @@ type Allowed struct{ Connect, Extend, Restart, Stop, Start, Delete, Sync, TestMe
 type ChannelView struct {
 	*models.Channel
 	Phase Phase
-	Label string // the admin's word for the state
-	Tone  string // ok, warn, bad or muted
-	Can   Allowed
+	Label string // the admin's word for the state, in English
+	// LabelID is Label's catalog id (pages show it in their language).
+	LabelID string
+	Tone    string // ok, warn, bad or muted
+	Can     Allowed
 	// AtWhapi: WHAPI holds it and no change of it is in flight, so its
 	// days and line are WHAPI's to report.
 	AtWhapi bool
@@ -387,7 +415,7 @@ func (s *Service) View(ch *models.Channel) ChannelView { return ViewAt(ch, s.now
 func ViewAt(ch *models.Channel, now time.Time) ChannelView {
 	r := ruleFor(ch)
 	can := func(a Action) bool { return CheckState(ch, a) == nil }
-	v := ChannelView{Channel: ch, Phase: r.phase, Label: r.label, Tone: r.tone, UnusedDays: UnusedDays(ch, now),
+	v := ChannelView{Channel: ch, Phase: r.phase, Label: r.label, LabelID: LabelID(r.label), Tone: r.tone, UnusedDays: UnusedDays(ch, now),
 		AtWhapi: r.atWhapi, Trial: r.onTrial, Stopped: IsStopped(ch),
 		Can: Allowed{Connect: can(ActConnect), Extend: can(ActExtend), Restart: can(ActRestart), Stop: can(ActStop),
 			Start: can(ActStart), Delete: can(ActDelete), Sync: can(ActSync), TestMessage: can(ActTestMessage)}}

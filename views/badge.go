@@ -6,6 +6,9 @@ package views
 type Badge struct {
 	Text, Tone string
 	Title      string // more words, shown on hover
+	// Key is the words' catalog id (provision.LabelID): shown in the
+	// reader's language; Text (English) only when there is no Key.
+	Key string
 }
 
 // Class is the badge's CSS class.

@@ -34,7 +34,7 @@ func TestField(t *testing.T) {
 	wantHTML(t, html, `<div class="field has-error">`, `<label for="new-name">Name</label>`,
 		`<input id="new-name" name="name" type="text" maxlength="100" required value="a&#34;b" aria-describedby="new-name-hint new-name-error" aria-invalid="true">`,
 		`<p class="hint" id="new-name-hint">Shown to customers.</p>`,
-		`<p class="field-error" id="new-name-error" data-testid="error-name">The name is too long.</p>`)
+		`<p class="field-error" id="new-name-error" role="alert" data-testid="error-name">The name is too long.</p>`)
 	if strings.Contains(html, "autofocus") {
 		t.Error("a false attribute is written")
 	}

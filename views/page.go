@@ -31,9 +31,10 @@ type Flash struct {
 	Text string
 }
 
-// NavItem is one link of the top bar.
+// NavItem is one link of the top bar; its words are the catalog's
+// layout.nav.<Key>.
 type NavItem struct {
-	Key, Label, Href string
+	Key, Href string
 }
 
 // Nav returns the top-bar links for the page's user.
@@ -43,19 +44,20 @@ func (p Page) Nav() []NavItem {
 	}
 	if p.User.IsAdmin {
 		return []NavItem{
-			{"admin", "Dashboard", "/admin"},
-			{"users", "Customers", "/admin/users"},
-			{"channels", "Channels", "/admin/channels"},
-			{"plans", "Plans", "/admin/plans"},
-			{"audit", "Audit", "/admin/audit"},
-			{"jobs", "Jobs", "/admin/jobs"},
-			{"outbox", "Outbox", "/admin/outbox"},
-			{"attention", "Attention", "/admin/attention"},
-			{"webhooks", "Webhooks", "/admin/webhooks"},
-			{"settings", "WHAPI Settings", "/admin/settings/whapi"},
+			{"admin", "/admin"},
+			{"users", "/admin/users"},
+			{"channels", "/admin/channels"},
+			{"plans", "/admin/plans"},
+			{"audit", "/admin/audit"},
+			{"jobs", "/admin/jobs"},
+			{"outbox", "/admin/outbox"},
+			{"attention", "/admin/attention"},
+			{"keys", "/admin/keys"},
+			{"webhooks", "/admin/webhooks"},
+			{"settings", "/admin/settings/whapi"},
 		}
 	}
-	return []NavItem{{"app", "My channels", "/app"}}
+	return []NavItem{{"app", "/app"}}
 }
 
 // HomeHref is where the brand links to.

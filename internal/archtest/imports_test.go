@@ -36,18 +36,18 @@ var allowed = map[string]packageRule{
 	// main: wiring only — the store, the WHAPI client (or, in the demo,
 	// the simulator), the provision service, the handlers, the
 	// background jobs.
-	".": {imports: []string{"handlers", "internal/mailer", "internal/metrics", "internal/webhookout", "jobs", "models", "provision", "whapi", "whapi/whapisim"}},
+	".": {imports: []string{"handlers", "internal/i18n", "internal/mailer", "internal/metrics", "internal/webhookout", "jobs", "models", "provision", "whapi", "whapi/whapisim"}},
 	// handlers: parse, call provision (models for reads), render a view; they
 	// serve static's embedded files; the Jobs page reads and acts on the job
 	// queue. Never WHAPI.
-	"handlers": {imports: []string{"jobs", "models", "provision", "static", "views"}},
+	"handlers": {imports: []string{"internal/i18n", "jobs", "models", "provision", "static", "views"}},
 	// jobs: the background job queue (River); its jobs call provision and
 	// models, never WHAPI, handlers or views.
-	"jobs": {imports: []string{"internal/mailer", "internal/webhookout", "models", "provision"}},
+	"jobs": {imports: []string{"internal/i18n", "internal/mailer", "internal/webhookout", "models", "provision"}},
 	// provision: the workflows, over the store and the WHAPI client.
-	"provision": {imports: []string{"internal/webhookout", "models", "whapi"}},
+	"provision": {imports: []string{"internal/i18n", "internal/webhookout", "models", "whapi"}},
 	// views: plain data in, HTML out; at most models' types.
-	"views": {imports: []string{"models"}},
+	"views": {imports: []string{"internal/i18n", "models"}},
 	// The leaves import nothing of ours. The simulator shares no code with
 	// the client, so it cannot share the client's mistakes.
 	"models":         {},
@@ -73,6 +73,9 @@ var allowed = map[string]packageRule{
 	// The operator's /metrics (Prometheus): a leaf, it imports nothing of
 	// ours; main gives it the database's figures and wires it in.
 	"internal/metrics": {},
+	// The message catalog (issue 17): every word a user reads, in their
+	// language. A leaf: imports nothing of ours.
+	"internal/i18n": {},
 }
 
 // leaves are the packages that import nothing of ours; their test files
@@ -95,7 +98,7 @@ var (
 	ruleLeaves        = rule{"leaves-import-nothing", "models and whapi import nothing of ours"}
 	ruleHandlers      = rule{"nothing-imports-handlers", "only main (and test support under internal/) imports handlers"}
 	ruleHandlersWHAPI = rule{"handlers-never-call-whapi", "handlers import neither whapi nor whapi/whapisim: WHAPI is reached through provision"}
-	ruleViews         = rule{"views-import-at-most-models", "views import at most models: they get plain data and never query"}
+	ruleViews         = rule{"views-import-at-most-models", "views import at most models (and the message catalog, internal/i18n): they get plain data and never query"}
 	ruleProvisionWeb  = rule{"provision-is-not-web", "provision never imports handlers or views: handlers and jobs call provision, not the other way round"}
 	ruleFramework     = rule{"domain-without-framework", "models and provision never import echo or templ: they run from handlers, commands and background jobs alike"}
 	ruleLeafTests     = rule{"leaf-tests-import-nothing", "test files of models, whapi and whapi/whapisim import nothing of ours but the package under test (and leafTestImports)"}
@@ -194,7 +197,7 @@ func checkImport(module string, table map[string]packageRule, pkg string, row pa
 	if pkg == "handlers" && (target == "whapi" || strings.HasPrefix(target, "whapi/")) {
 		breaks(ruleHandlersWHAPI, "")
 	}
-	if pkg == "views" && target != "models" {
+	if pkg == "views" && target != "models" && target != "internal/i18n" {
 		breaks(ruleViews, "")
 	}
 	if pkg == "provision" && (target == "handlers" || target == "views") {
@@ -393,6 +396,7 @@ func todayTree() map[string][]goFile {
 		"internal/mailer":     {{"internal/mailer/sender.go", []string{"github.com/wneessen/go-mail"}}},
 		"internal/webhookout": {{"internal/webhookout/deliver.go", []string{"net/http"}}},
 		"internal/metrics":    {{"internal/metrics/metrics.go", []string{"net/http"}}},
+		"internal/i18n":       {{"internal/i18n/i18n.go", []string{"github.com/nicksnyder/go-i18n/v2/i18n"}}},
 	}
 }
 

@@ -119,4 +119,24 @@
     input.select();
     if (navigator.clipboard) navigator.clipboard.writeText(input.value);
   });
+
+  /* A refused form: focus moves to the first field marked invalid (its
+   * message is next to it, tied by aria-describedby, so a screen reader
+   * reads both), once when the page loads and once after each swap that
+   * brings one in. The field keeps what was typed: the server renders it
+   * back. */
+  function focusFirstError(root) {
+    var el = (root || doc).querySelector('[aria-invalid="true"]');
+    if (!el) return;
+    el.focus({ preventScroll: true });
+    el.scrollIntoView({ block: "center" });
+  }
+  if (doc.readyState === "loading") {
+    doc.addEventListener("DOMContentLoaded", function () { focusFirstError(doc); });
+  } else {
+    focusFirstError(doc);
+  }
+  doc.addEventListener("htmx:afterSwap", function (e) {
+    if (e.target instanceof Element) focusFirstError(e.target);
+  });
 })();

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/whapi"
 )
@@ -434,9 +435,9 @@ const (
 func (s *Service) PairingCode(ctx context.Context, actor models.Actor, channelID int64, phone string) (string, error) {
 	p, err := NormalizePhone(phone)
 	if err != nil || p == "" {
-		msg := "enter your WhatsApp number with the country code"
+		msg := i18n.T(ctx, "prov.phone.enter")
 		if err != nil {
-			msg = err.Error()
+			msg = fieldMsg(ctx, err)
 		}
 		return "", FieldErrors{"phone": msg}
 	}

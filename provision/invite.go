@@ -29,14 +29,14 @@ func (s *Service) InviteUser(ctx context.Context, actor models.Actor, in models.
 	fe := FieldErrors{}
 	name, err := cleanText(in.Name, "name", 100, false)
 	if err != nil {
-		fe["name"] = err.Error()
+		fe["name"] = fieldMsg(ctx, err)
 	}
 	in.Name = name
 	if _, err := models.NormalizeEmail(in.Email); err != nil {
-		fe["email"] = err.Error()
+		fe["email"] = fieldMsg(ctx, err)
 	}
 	if in.Role != models.RoleAdmin && in.Role != models.RoleCustomer {
-		fe["role"] = models.ErrInvalidRole.Error()
+		fe["role"] = fieldMsg(ctx, models.ErrInvalidRole)
 	}
 	if len(fe) > 0 {
 		return nil, fe
@@ -52,7 +52,7 @@ func (s *Service) InviteUser(ctx context.Context, actor models.Actor, in models.
 		return s.queueInvitation(ctx, tx, base, u, t)
 	})
 	if errors.Is(err, models.ErrEmailTaken) {
-		return nil, FieldErrors{"email": err.Error()}
+		return nil, FieldErrors{"email": fieldMsg(ctx, err)}
 	}
 	return u, err
 }
@@ -126,7 +126,7 @@ func (s *Service) SetPasswordFromLink(ctx context.Context, token, password strin
 	for _, rule := range []error{models.ErrBlankPassword, models.ErrWeakPassword, models.ErrPasswordTooLong,
 		models.ErrCommonPassword, models.ErrPasswordHasEmail} {
 		if errors.Is(err, rule) {
-			return nil, FieldErrors{"password": err.Error()}
+			return nil, FieldErrors{"password": fieldMsg(ctx, err)}
 		}
 	}
 	return u, err

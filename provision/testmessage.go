@@ -70,17 +70,17 @@ const minTestNumberDigits = 10
 func NormalizeTestNumber(in string) (string, error) {
 	in = strings.TrimSpace(in)
 	if in == "" {
-		return "", errors.New("enter the WhatsApp number to send to, with the country code")
+		return "", errTestNumberEmpty
 	}
 	d, ok := phoneNumberDigits(in)
 	if !ok {
-		return "", errors.New("a phone number has only digits, the country code first, e.g. +44 7700 900123")
+		return "", errTestNumberChars
 	}
 	switch {
 	case strings.HasPrefix(d, "0"):
-		return "", errors.New("start with the country code, not 0, e.g. +44 7700 900123")
+		return "", errTestNumberZero
 	case len(d) < minTestNumberDigits || len(d) > 15:
-		return "", errors.New("a WhatsApp number has 10 to 15 digits with the country code")
+		return "", errTestNumberLen
 	}
 	return d, nil
 }
@@ -121,7 +121,7 @@ func (s *Service) TestMessagesLeft(ctx context.Context, channelID int64) (left i
 func (s *Service) SendTestMessage(ctx context.Context, actor models.Actor, channelID int64, to string) (*TestMessageResult, error) {
 	number, err := NormalizeTestNumber(to)
 	if err != nil {
-		return nil, FieldErrors{"to": err.Error()}
+		return nil, FieldErrors{"to": fieldMsg(ctx, err)}
 	}
 	ch, err := s.store.ChannelByID(ctx, channelID)
 	if err != nil {

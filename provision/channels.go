@@ -165,7 +165,7 @@ func (s *Service) CreateChannel(ctx context.Context, actor models.Actor, in Crea
 	if errors.As(err, &le) {
 		s.log.WarnContext(ctx, "channel create refused: create budget", "user", in.UserID, "scope", le.Scope,
 			"used", le.Used, "allowed", le.Allowed, "next", le.Next.Format(time.RFC3339))
-		return nil, s.createRefused(le)
+		return nil, s.createRefused(ctx, le)
 	}
 	if err != nil {
 		return nil, err
@@ -217,13 +217,10 @@ const (
 	CreateWindow     = 30 * time.Minute
 )
 
-// createWords are anyone's words for a create refused by the budget: no
-// WHAPI name (customers never see one), when to try again.
-const createWords = "you can add a channel again"
-
 // createRefused is the error of a create the budget refused (le), saying
-// when to try again; Detail says which limit, for admins.
-func (s *Service) createRefused(le *models.LimitError) error {
+// when to try again in anyone's words (no WHAPI name: customers never see
+// one), in ctx's language; Detail says which limit, for admins.
+func (s *Service) createRefused(ctx context.Context, le *models.LimitError) error {
 	detail := fmt.Sprintf("this customer's share of new channels is used (%d in %s)", le.Allowed, HumanDuration(s.CreateBudget.Window))
 	switch le.Scope {
 	case models.ScopePartner:
@@ -231,7 +228,8 @@ func (s *Service) createRefused(le *models.LimitError) error {
 	case models.ScopeUpstream:
 		detail = "WHAPI refused a new channel a moment ago (429: its budget of new channels is spent)"
 	}
-	return &RetryLaterError{After: max(time.Second, le.Next.Sub(s.now())), Code: CodeCreateBudget, Again: createWords, Detail: detail}
+	return &RetryLaterError{After: max(time.Second, le.Next.Sub(s.now())), Code: CodeCreateBudget,
+		Again: i18n.T(ctx, "prov.retry.add_channel_again"), Detail: detail, loc: i18n.From(ctx)}
 }
 
 // settleAttempt records WHAPI's answer on the claimed create attempt; a
@@ -300,7 +298,7 @@ func (s *Service) failCreate(ctx context.Context, actor models.Actor, opID, user
 			"WHAPI answered a create with 429 (its budget is spent)", until, s.CreateBudget.Window, now); err != nil {
 			return err
 		}
-		return s.createRefused(&models.LimitError{Scope: models.ScopeUpstream, Next: until})
+		return s.createRefused(ctx, &models.LimitError{Scope: models.ScopeUpstream, Next: until})
 	}
 	s.settleAttempt(ctx, claim, models.AttemptFailed)
 	if errors.Is(cause, whapi.ErrNoToken) || errors.Is(cause, whapi.ErrUnauthorized) {
@@ -446,7 +444,7 @@ func (s *Service) sendExtend(ctx context.Context, actor models.Actor, in ExtendI
 			if derr := s.store.DeferExtend(ctx, op.ID, until); derr != nil {
 				return nil, ctx, done, derr
 			}
-			return nil, ctx, done, tooSoon(until, now)
+			return nil, ctx, done, tooSoon(ctx, until, now)
 		}
 		if ferr := s.store.FailExtend(ctx, op.ID, "refused upstream"); ferr != nil {
 			return nil, ctx, done, ferr

@@ -109,8 +109,11 @@ func FieldMessage(ctx context.Context, err error) string { return fieldMsg(ctx, 
 
 // plainNumber is n in ctx's language's digits, without grouping (a
 // limit the English text always wrote as 3650).
-func plainNumber(ctx context.Context, n int64) string {
-	s := i18n.From(ctx).Number(n)
+func plainNumber(ctx context.Context, n int64) string { return plainDigits(i18n.From(ctx), n) }
+
+// plainDigits is n in l's digits, without grouping.
+func plainDigits(l *i18n.Localizer, n int64) string {
+	s := l.Number(n)
 	return strings.Map(func(r rune) rune {
 		if unicode.IsDigit(r) || r == '-' {
 			return r

@@ -2,11 +2,14 @@ package provision
 
 import (
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"whapidesk/internal/i18n"
 	"whapidesk/models"
+	"whapidesk/whapi"
 )
 
 // A workflow's form errors are in the language of the ctx its caller
@@ -89,6 +92,43 @@ func TestRuleWordsAreTheErrorsText(t *testing.T) {
 			if !i18n.Has("prov.text." + what + "." + te.problem) {
 				t.Errorf("no words for %s %s", what, te.problem)
 			}
+		}
+	}
+}
+
+// A refusal that says when to try again is said in the language of the
+// request that met it, the wait too; without one, in the English it
+// always had.
+func TestRetryLaterInTheReadersLanguage(t *testing.T) {
+	e := newEnv(t)
+	ar := i18n.With(e.ctx, i18n.For("ar"))
+	if err := e.svc.reconnectAllowed(ar, 7, true); err != nil {
+		t.Fatal(err)
+	}
+	err := e.svc.reconnectAllowed(ar, 7, true)
+	var rl *RetryLaterError
+	if !errors.As(err, &rl) || !strings.Contains(err.Error(), "أُعيد توصيل هذا الخط قبل لحظات: حاول مرة أخرى بعد") {
+		t.Fatalf("Arabic reconnect refusal: %v", err)
+	}
+	if err := e.svc.reconnectAllowed(e.ctx, 7, true); err == nil ||
+		!strings.HasPrefix(err.Error(), "this line was reconnected a moment ago: try again in ") {
+		t.Fatalf("English reconnect refusal: %v", err)
+	}
+	now := e.clock.Now()
+	fr := i18n.With(e.ctx, i18n.For("fr"))
+	if got := tooSoon(fr, now.Add(90*time.Second), now).Error(); got != "le canal vient d’être prolongé et pourra l’être de nouveau dans 2 minutes ; aucun jour n’a été déplacé" {
+		t.Errorf("French extend refusal %q", got)
+	}
+	if got := tooSoon(e.ctx, now.Add(90*time.Second), now).Error(); got != "the channel was extended moments ago and can be extended again in 2 minutes; nothing was moved" {
+		t.Errorf("English extend refusal %q", got)
+	}
+	if got := (&RetryLaterError{After: 24 * time.Hour}).Error(); got != "too many new channels at once: try again in 1440 minutes" {
+		t.Errorf("English default %q", got)
+	}
+	for _, err := range []error{&whapi.APIError{Status: http.StatusPaymentRequired}, &whapi.APIError{Status: http.StatusForbidden},
+		whapi.ErrUnauthorized, whapi.ErrRateLimited, whapi.ErrRefused, whapi.ErrTimeout, errors.New("other")} {
+		if id := testMessageReason(err); !i18n.Has(id) {
+			t.Errorf("%v: %q is not in the catalog", err, id)
 		}
 	}
 }

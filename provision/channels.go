@@ -221,12 +221,14 @@ const (
 // when to try again in anyone's words (no WHAPI name: customers never see
 // one), in ctx's language; Detail says which limit, for admins.
 func (s *Service) createRefused(ctx context.Context, le *models.LimitError) error {
-	detail := fmt.Sprintf("this customer's share of new channels is used (%d in %s)", le.Allowed, HumanDuration(s.CreateBudget.Window))
+	l := i18n.From(ctx)
+	window := humanDuration(l, s.CreateBudget.Window)
+	detail := l.T("prov.retry.detail_share", "Allowed", plainDigits(l, le.Allowed), "Window", window)
 	switch le.Scope {
 	case models.ScopePartner:
-		detail = fmt.Sprintf("WHAPI's budget of %d new channels in %s is used by all customers together", le.Allowed, HumanDuration(s.CreateBudget.Window))
+		detail = l.T("prov.retry.detail_partner", "Allowed", plainDigits(l, le.Allowed), "Window", window)
 	case models.ScopeUpstream:
-		detail = "WHAPI refused a new channel a moment ago (429: its budget of new channels is spent)"
+		detail = l.T("prov.retry.detail_upstream")
 	}
 	return &RetryLaterError{After: max(time.Second, le.Next.Sub(s.now())), Code: CodeCreateBudget,
 		Again: i18n.T(ctx, "prov.retry.add_channel_again"), Detail: detail, loc: i18n.From(ctx)}

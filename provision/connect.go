@@ -458,7 +458,7 @@ func (s *Service) PairingCode(ctx context.Context, actor models.Actor, channelID
 		s.log.WarnContext(ctx, "pairing code refused: limit", "channel", ch.ID, "scope", le.Scope,
 			"used", le.Used, "allowed", le.Allowed, "next", le.Next.Format(time.RFC3339))
 		return "", &RetryLaterError{After: max(time.Second, le.Next.Sub(s.now())), Code: CodePairingLimit, loc: i18n.From(ctx),
-			Again: i18n.T(ctx, "prov.retry.another_code"), Detail: fmt.Sprintf("%d codes in %s per %s", le.Allowed, HumanDuration(s.PairingLimits.Window), le.Scope)}
+			Again: i18n.T(ctx, "prov.retry.another_code"), Detail: pairingDetail(ctx, le, s.PairingLimits.Window)}
 	}
 	if err != nil {
 		return "", err
@@ -568,3 +568,14 @@ func (s *Service) reconnectAllowed(ctx context.Context, id int64, take bool) err
 
 // ErrAlreadyLinked: a phone is linked to the channel already.
 var ErrAlreadyLinked = errors.New("a phone is already linked to this line")
+
+// pairingDetail says, for admins, which limit of pairing codes le is, in
+// ctx's language.
+func pairingDetail(ctx context.Context, le *models.LimitError, window time.Duration) string {
+	l := i18n.From(ctx)
+	id := "prov.retry.detail_codes_channel"
+	if le.Scope == models.ScopeCustomer {
+		id = "prov.retry.detail_codes_customer"
+	}
+	return l.T(id, "Allowed", plainDigits(l, le.Allowed), "Window", humanDuration(l, window))
+}

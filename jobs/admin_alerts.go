@@ -80,7 +80,7 @@ func (q *Queue) GivenUp(ctx context.Context, since time.Time) ([]provision.JobFa
 		if r.Kind == KindSendMail || r.FinalizedAt == nil || r.FinalizedAt.Before(since) {
 			continue
 		}
-		out = append(out, provision.JobFailure{ID: r.ID, What: kindWords(r.Kind), At: *r.FinalizedAt})
+		out = append(out, provision.JobFailure{ID: r.ID, What: kindWords(r.Kind), Kind: r.Kind, At: *r.FinalizedAt})
 	}
 	return out, nil
 }

@@ -5,12 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	htmltemplate "html/template"
 	"net/url"
 	"strconv"
-	texttemplate "text/template"
 	"time"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 )
 
@@ -37,6 +36,10 @@ const DefaultDigestHour = 7
 type JobFailure struct {
 	ID   int64
 	What string // the kind in words: "auto top-up"
+	// Kind is the job's kind ("auto_top_up"): a mail names it in its
+	// reader's language (mail.job_kind.<kind>), What when the catalog has
+	// no word for it.
+	Kind string
 	At   time.Time
 }
 
@@ -90,7 +93,7 @@ func (s *Service) AdminAlerts(ctx context.Context, in AlertInput) (AlertReport, 
 		return rep, err
 	}
 	estimate := tot.Partner.Estimate()
-	d := alertData{Brand: s.brandName(), Estimate: estimate, Threshold: st.LowBalanceThreshold, Date: today}
+	d := alertData{Brand: s.brandName(), Estimate: estimate, Threshold: st.LowBalanceThreshold, Date: now}
 	if base != nil {
 		d.Dashboard, d.Jobs = base.JoinPath("admin").String(), base.JoinPath("admin", "jobs").String()
 	}
@@ -118,16 +121,22 @@ func (s *Service) AdminAlerts(ctx context.Context, in AlertInput) (AlertReport, 
 	if now.Hour() < in.DigestHour {
 		return rep, nil
 	}
-	dd, err := s.digestData(ctx, d, tot, in.Failures, now, base)
-	if err != nil {
-		return rep, err
-	}
-	m, err := renderDigest(dd)
-	if err != nil {
-		return rep, err
-	}
+	// The summary in each admin's language, rendered once per language.
+	digests := map[string]renderedMail{}
 	for i := range admins {
 		u := &admins[i]
+		loc := mailLoc(u)
+		m, ok := digests[loc.Tag()]
+		if !ok {
+			dd, err := s.digestData(i18n.With(ctx, loc), d, tot, in.Failures, now, base)
+			if err != nil {
+				return rep, err
+			}
+			if m, err = renderDigest(loc, dd); err != nil {
+				return rep, err
+			}
+			digests[loc.Tag()] = m
+		}
 		n, err := s.queueOnce(ctx, u, MailKindAdminDigest, m, today+":user:"+strconv.FormatInt(u.ID, 10), base)
 		if err != nil {
 			return rep, err
@@ -139,13 +148,14 @@ func (s *Service) AdminAlerts(ctx context.Context, in AlertInput) (AlertReport, 
 
 // digestAttention is the summary's "Needs attention" section: the
 // Attention list (attention.go) without its failed jobs, which the summary
-// lists on their own. Links point at the admin's pages on base (nil: no
-// public address, no links).
+// lists on their own, in the language ctx carries. Links point at the
+// admin's pages on base (nil: no public address, no links).
 func (s *Service) digestAttention(ctx context.Context, base *url.URL) ([]DigestItem, error) {
 	items, err := s.Attention(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
+	loc := i18n.From(ctx)
 	out := make([]DigestItem, 0, len(items))
 	for _, it := range items {
 		n := it.Channel
@@ -153,16 +163,16 @@ func (s *Service) digestAttention(ctx context.Context, base *url.URL) ([]DigestI
 		if n.UserName != "" {
 			who = n.UserName + " <" + n.Email + ">"
 		}
-		at := it.Since.UTC().Format("2 Jan 2006 15:04 UTC")
+		at := loc.DateTime(it.Since)
 		d := DigestItem{Title: fmt.Sprintf("%s (%s)", n.Name, who)}
 		page := []string{"admin", "channels", strconv.FormatInt(n.ChannelID, 10), "connect"}
 		switch it.Kind {
 		case AttnDisconnected:
-			d.Detail = "disconnected since " + at
+			d.Detail = loc.T("mail.digest.item_disconnected", "At", at)
 		case AttnStuck:
-			d.Detail = "being set up since " + at
+			d.Detail = loc.T("mail.digest.item_stuck", "At", at)
 		case AttnEnding:
-			d.Detail = "paid time ends " + at + " and the automatic top-up will not extend it"
+			d.Detail = loc.T("mail.digest.item_ending", "At", at)
 			page = []string{"admin", "users", strconv.FormatInt(n.UserID, 10)}
 		default:
 			continue
@@ -189,17 +199,17 @@ func (s *Service) digestData(ctx context.Context, d alertData, tot models.Dashbo
 		return digestData{}, err
 	}
 	dd := digestData{alertData: d, Allocated: moves.Allocated, Returned: moves.Returned, Failures: failures, Attention: att,
-		Yesterday: day.Add(-24 * time.Hour).Format(time.DateOnly)}
+		Yesterday: day.Add(-24 * time.Hour)}
 	for _, st := range CountedStates() {
 		label, _ := StateLabel(st)
-		dd.Channels = append(dd.Channels, stateCount{Label: label, N: tot.Channels[st]})
+		dd.Channels = append(dd.Channels, stateCount{Label: LabelID(label), N: tot.Channels[st]})
 	}
 	return dd, nil
 }
 
-// queueAlert renders and queues one admin alert.
-func (s *Service) queueAlert(ctx context.Context, u *models.User, render func(alertData) (renderedMail, error), d alertData, key string, base *url.URL) (int, error) {
-	m, err := render(d)
+// queueAlert renders one admin alert in u's language and queues it.
+func (s *Service) queueAlert(ctx context.Context, u *models.User, render func(*i18n.Localizer, alertData) (renderedMail, error), d alertData, key string, base *url.URL) (int, error) {
+	m, err := render(mailLoc(u), d)
 	if err != nil {
 		return 0, err
 	}
@@ -221,105 +231,105 @@ func (s *Service) queueOnce(ctx context.Context, u *models.User, kind string, m 
 }
 
 type alertData struct {
-	Brand, Date, Dashboard, Jobs string
-	Estimate, Threshold          int64
-	Job                          JobFailure
+	Brand, Dashboard, Jobs string
+	Date                   time.Time
+	Estimate, Threshold    int64
+	Job                    JobFailure
 }
 
 type stateCount struct {
+	// Label is the catalog's id of the state's word.
 	Label string
 	N     int64
 }
 
 type digestData struct {
 	alertData
-	Yesterday           string
+	Yesterday           time.Time
 	Allocated, Returned int64
 	Channels            []stateCount
 	Failures            []JobFailure
 	Attention           []DigestItem
 }
 
-const mailHead = `<!doctype html>
-<html><head><meta charset="utf-8"><title>{{.Brand}}</title></head>
-<body style="font-family: sans-serif; line-height: 1.5; color: #222;">
-`
-
-var lowBalanceText = texttemplate.Must(texttemplate.New("text").Parse(`The partner account's estimated days are down to {{.Estimate}},
-under the warning threshold of {{.Threshold}} days.
-
-New channels and extensions stop once no days are left. Record the days
-you buy on the dashboard{{if .Dashboard}}: {{.Dashboard}}{{end}}
-
-{{.Brand}}
-`))
-
-var lowBalanceHTML = htmltemplate.Must(htmltemplate.New("html").Parse(mailHead + `<p>The partner account's estimated days are down to <strong>{{.Estimate}}</strong>, under the warning threshold of {{.Threshold}} days.</p>
-<p>New channels and extensions stop once no days are left. Record the days you buy on {{if .Dashboard}}<a href="{{.Dashboard}}">the dashboard</a>{{else}}the dashboard{{end}}.</p>
-<p>{{.Brand}}</p>
-</body></html>
-`))
-
-func renderLowBalance(d alertData) (renderedMail, error) {
-	return renderMail("low-balance alert", fmt.Sprintf("%s: partner days low (%d left)", d.Brand, d.Estimate), lowBalanceText, lowBalanceHTML, d)
+// jobWhat is a job given up, in the mail's words: the catalog's word for
+// its kind, else the job queue's.
+func jobWhat(loc *i18n.Localizer, f JobFailure) string {
+	if f.Kind != "" {
+		if id := "mail.job_kind." + f.Kind; i18n.Has(id) {
+			return loc.T(id)
+		}
+	}
+	return f.What
 }
 
-var jobFailureText = texttemplate.Must(texttemplate.New("text").Parse(`A background job failed its last attempt and was given up:
+var lowBalanceMail = newMailTemplate("low-balance alert", `{{n "mail.low_balance.body" .Threshold "Estimate" .Estimate}}
 
-  {{.Job.What}} (job {{.Job.ID}}), at {{.Job.At.UTC.Format "2 January 2006, 15:04 UTC"}}
-
-Its error is on the Jobs page, where it can be retried{{if .Jobs}}: {{.Jobs}}{{end}}
+{{t "mail.low_balance.stop"}} {{if .Dashboard}}{{t "mail.low_balance.record_text" "Dashboard" .Dashboard}}{{else}}{{t "mail.low_balance.record"}}{{end}}
 
 {{.Brand}}
-`))
-
-var jobFailureHTML = htmltemplate.Must(htmltemplate.New("html").Parse(mailHead + `<p>A background job failed its last attempt and was given up:</p>
-<p><strong>{{.Job.What}}</strong> (job {{.Job.ID}}), at {{.Job.At.UTC.Format "2 January 2006, 15:04 UTC"}}</p>
-<p>Its error is on {{if .Jobs}}<a href="{{.Jobs}}">the Jobs page</a>{{else}}the Jobs page{{end}}, where it can be retried.</p>
+`, mailHead+`<p>{{n "mail.low_balance.body" .Threshold "Estimate" (strong .Estimate)}}</p>
+<p>{{t "mail.low_balance.stop"}} {{if .Dashboard}}{{t "mail.low_balance.record_html" "Dashboard" (link .Dashboard (t "mail.low_balance.dashboard_link"))}}{{else}}{{t "mail.low_balance.record"}}{{end}}</p>
 <p>{{.Brand}}</p>
 </body></html>
-`))
+`)
 
-func renderJobFailure(d alertData) (renderedMail, error) {
-	return renderMail("job alert", fmt.Sprintf("%s: a background job failed (%s)", d.Brand, d.Job.What), jobFailureText, jobFailureHTML, d)
+func renderLowBalance(loc *i18n.Localizer, d alertData) (renderedMail, error) {
+	return lowBalanceMail.render(loc, "mail.low_balance.subject", d, "Brand", d.Brand, "Estimate", d.Estimate)
 }
 
-var digestText = texttemplate.Must(texttemplate.New("text").Parse(`{{.Brand}} — summary of {{.Date}}
+var jobFailureMail = newMailTemplate("job alert", `{{t "mail.job_failure.given_up"}}
 
-Partner days (estimate): {{.Estimate}}{{if lt .Estimate .Threshold}} — under the warning threshold of {{.Threshold}}{{end}}
-Yesterday ({{.Yesterday}}): {{.Allocated}} days allocated to channels, {{.Returned}} returned
+  {{t "mail.job_failure.line" "What" (what .Job) "ID" (printf "%d" .Job.ID) "At" .Job.At}}
 
-Channels:
-{{range .Channels}}  {{.Label}}: {{.N}}
+{{if .Jobs}}{{t "mail.job_failure.retry_text" "Jobs" .Jobs}}{{else}}{{t "mail.job_failure.retry"}}{{end}}
+
+{{.Brand}}
+`, mailHead+`<p>{{t "mail.job_failure.given_up"}}</p>
+<p>{{t "mail.job_failure.line" "What" (strong (what .Job)) "ID" (printf "%d" .Job.ID) "At" .Job.At}}</p>
+<p>{{if .Jobs}}{{t "mail.job_failure.retry_html" "Jobs" (link .Jobs (t "mail.job_failure.jobs_link"))}}{{else}}{{t "mail.job_failure.retry"}}{{end}}</p>
+<p>{{.Brand}}</p>
+</body></html>
+`)
+
+func renderJobFailure(loc *i18n.Localizer, d alertData) (renderedMail, error) {
+	return jobFailureMail.render(loc, "mail.job_failure.subject", d, "Brand", d.Brand, "What", jobWhat(loc, d.Job))
+}
+
+var digestMail = newMailTemplate("daily summary", `{{t "mail.digest.title" "Brand" .Brand "Date" (date .Date)}}
+
+{{if lt .Estimate .Threshold}}{{t "mail.digest.estimate_low" "Estimate" .Estimate "Threshold" .Threshold}}{{else}}{{t "mail.digest.estimate" "Estimate" .Estimate}}{{end}}
+{{n "mail.digest.yesterday" .Allocated "Yesterday" (date .Yesterday) "Returned" .Returned}}
+
+{{t "mail.digest.channels_list"}}
+{{range .Channels}}  {{t "mail.digest.state" "State" (t .Label) "N" .N}}
 {{end}}
-Failed jobs (last 24 hours): {{if .Failures}}
-{{range .Failures}}  {{.What}} (job {{.ID}}), at {{.At.UTC.Format "15:04 UTC"}}
-{{end}}{{else}}none{{end}}
+{{if .Failures}}{{t "mail.digest.failed_list"}}
+{{range .Failures}}  {{t "mail.job_failure.line" "What" (what .) "ID" (printf "%d" .ID) "At" .At}}
+{{end}}{{else}}{{t "mail.digest.failed_none"}}{{end}}
 
-Needs attention: {{if .Attention}}
-{{range .Attention}}  {{.Title}}{{if .Detail}} — {{.Detail}}{{end}}{{if .URL}}
+{{if .Attention}}{{t "mail.digest.attention_list"}}
+{{range .Attention}}  {{arg .Title}}{{if .Detail}} — {{.Detail}}{{end}}{{if .URL}}
     {{.URL}}{{end}}
-{{end}}{{else}}nothing{{end}}
+{{end}}{{else}}{{t "mail.digest.attention_none"}}{{end}}
 {{if .Dashboard}}
-Dashboard: {{.Dashboard}}{{end}}
+{{t "mail.digest.dashboard_text" "Dashboard" .Dashboard}}{{end}}
 
 {{.Brand}}
-`))
-
-var digestHTML = htmltemplate.Must(htmltemplate.New("html").Parse(mailHead + `<h2>{{.Brand}} — summary of {{.Date}}</h2>
-<p>Partner days (estimate): <strong>{{.Estimate}}</strong>{{if lt .Estimate .Threshold}} — under the warning threshold of {{.Threshold}}{{end}}<br>
-Yesterday ({{.Yesterday}}): {{.Allocated}} days allocated to channels, {{.Returned}} returned</p>
-<h3>Channels</h3>
-<ul>{{range .Channels}}<li>{{.Label}}: {{.N}}</li>{{end}}</ul>
-<h3>Failed jobs (last 24 hours)</h3>
-{{if .Failures}}<ul>{{range .Failures}}<li>{{.What}} (job {{.ID}}), at {{.At.UTC.Format "15:04 UTC"}}</li>{{end}}</ul>{{else}}<p>None.</p>{{end}}
-<h3>Needs attention</h3>
-{{if .Attention}}<ul>{{range .Attention}}<li>{{if .URL}}<a href="{{.URL}}">{{.Title}}</a>{{else}}{{.Title}}{{end}}{{if .Detail}} — {{.Detail}}{{end}}</li>{{end}}</ul>{{else}}<p>Nothing.</p>{{end}}
-{{if .Dashboard}}<p><a href="{{.Dashboard}}">Open the dashboard</a></p>{{end}}
+`, mailHead+`<h2>{{t "mail.digest.title" "Brand" .Brand "Date" (date .Date)}}</h2>
+<p>{{if lt .Estimate .Threshold}}{{t "mail.digest.estimate_low" "Estimate" (strong .Estimate) "Threshold" .Threshold}}{{else}}{{t "mail.digest.estimate" "Estimate" (strong .Estimate)}}{{end}}<br>
+{{n "mail.digest.yesterday" .Allocated "Yesterday" (date .Yesterday) "Returned" .Returned}}</p>
+<h3>{{t "mail.digest.channels"}}</h3>
+<ul>{{range .Channels}}<li>{{t "mail.digest.state" "State" (t .Label) "N" .N}}</li>{{end}}</ul>
+<h3>{{t "mail.digest.failed"}}</h3>
+{{if .Failures}}<ul>{{range .Failures}}<li>{{t "mail.job_failure.line" "What" (what .) "ID" (printf "%d" .ID) "At" .At}}</li>{{end}}</ul>{{else}}<p>{{t "mail.digest.none"}}</p>{{end}}
+<h3>{{t "mail.digest.attention"}}</h3>
+{{if .Attention}}<ul>{{range .Attention}}<li>{{if .URL}}<a href="{{.URL}}">{{arg .Title}}</a>{{else}}{{arg .Title}}{{end}}{{if .Detail}} — {{.Detail}}{{end}}</li>{{end}}</ul>{{else}}<p>{{t "mail.digest.nothing"}}</p>{{end}}
+{{if .Dashboard}}<p><a href="{{.Dashboard}}">{{t "mail.digest.open_dashboard"}}</a></p>{{end}}
 <p>{{.Brand}}</p>
 </body></html>
-`))
+`)
 
-func renderDigest(d digestData) (renderedMail, error) {
-	return renderMail("daily summary", fmt.Sprintf("%s: daily summary, %s", d.Brand, d.Date), digestText, digestHTML, d)
+func renderDigest(loc *i18n.Localizer, d digestData) (renderedMail, error) {
+	return digestMail.render(loc, "mail.digest.subject", d, "Brand", d.Brand, "Date", loc.Date(d.Date))
 }

@@ -5,9 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	htmltemplate "html/template"
 	"net/url"
-	texttemplate "text/template"
 	"time"
 
 	"whapidesk/internal/webhookout"
@@ -87,11 +85,11 @@ func (s *Service) DisconnectAlerts(ctx context.Context) (LineAlertReport, error)
 	return rep, nil
 }
 
-// queueDisconnectAlert renders and queues one alert (base nil: no link).
-// Its key is the channel and the AlertEvery period it falls in.
+// queueDisconnectAlert renders and queues one alert (base nil: no link),
+// in the owner's language. Its key is the channel and the AlertEvery
+// period it falls in.
 func (s *Service) queueDisconnectAlert(ctx context.Context, n models.ChannelNotice, base *url.URL, now time.Time) error {
-	d := lineAlertData{Brand: s.brandName(), Name: n.UserName, Channel: n.Name,
-		Since: n.Since.UTC().Format("2 January 2006, 15:04 UTC")}
+	d := lineAlertData{Brand: s.brandName(), Name: n.UserName, Channel: n.Name, Since: n.Since.UTC()}
 	msgBase := &url.URL{Scheme: "https", Host: noLinkHost}
 	if base != nil {
 		msgBase = base
@@ -107,11 +105,11 @@ func (s *Service) queueDisconnectAlert(ctx context.Context, n models.ChannelNoti
 			d.Minutes = int(ConnectLinkDefault / time.Minute)
 		}
 	}
-	m, err := renderMail("disconnect alert", fmt.Sprintf("%s: %q is disconnected", d.Brand, n.Name), alertText, alertHTML, d)
+	u, err := s.store.UserByID(ctx, n.UserID)
 	if err != nil {
 		return err
 	}
-	u, err := s.store.UserByID(ctx, n.UserID)
+	m, err := alertMail.render(mailLoc(u), "mail.disconnect.subject", d, "Brand", d.Brand, "Channel", n.Name)
 	if err != nil {
 		return err
 	}
@@ -123,43 +121,36 @@ func (s *Service) queueDisconnectAlert(ctx context.Context, n models.ChannelNoti
 }
 
 type lineAlertData struct {
-	Brand, Name, Channel, Since, Link, SignIn string
-	Minutes                                   int
-	Days                                      int
-	Ends                                      string
+	Brand, Name, Channel, Link, SignIn string
+	Since, Ends                        time.Time
+	Minutes                            int
+	Days                               int
 }
 
-var alertText = texttemplate.Must(texttemplate.New("text").Parse(`Hello{{if .Name}} {{.Name}}{{end}},
+var alertMail = newMailTemplate("disconnect alert", `{{hello .Name}}
 
-Your line "{{.Channel}}" on {{.Brand}} has been disconnected since {{.Since}}:
-no messages go through it until your phone is linked again.
+{{t "mail.disconnect.since" "Channel" .Channel "Brand" .Brand "Since" .Since}}
 {{if .Link}}
-Reconnect it by scanning a new code with your phone:
+{{t "mail.disconnect.scan"}}
 
 {{.Link}}
 
-The link works for {{.Minutes}} minutes. Later, sign in at {{.SignIn}}
-and choose Reconnect on your dashboard.
+{{n "mail.disconnect.link_minutes" .Minutes}} {{t "mail.disconnect.later_text" "SignIn" .SignIn}}
 {{else if .SignIn}}
-Sign in at {{.SignIn}} and choose Reconnect on your dashboard.
+{{t "mail.disconnect.sign_in_text" "SignIn" .SignIn}}
 {{else}}
-Sign in to {{.Brand}} and choose Reconnect on your dashboard.
+{{t "mail.disconnect.no_link" "Brand" .Brand}}
 {{end}}
 {{.Brand}}
-`))
-
-var alertHTML = htmltemplate.Must(htmltemplate.New("html").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>{{.Brand}}</title></head>
-<body style="font-family: sans-serif; line-height: 1.5; color: #222;">
-<p>Hello{{if .Name}} {{.Name}}{{end}},</p>
-<p>Your line <strong>{{.Channel}}</strong> on {{.Brand}} has been disconnected since {{.Since}}: no messages go through it until your phone is linked again.</p>
-{{if .Link}}<p><a href="{{.Link}}" style="display: inline-block; padding: 0.6em 1.2em; background: #1a5fb4; color: #fff; text-decoration: none; border-radius: 4px;">Reconnect</a></p>
-<p>The link works for {{.Minutes}} minutes. Later, <a href="{{.SignIn}}">sign in</a> and choose Reconnect on your dashboard.</p>
-{{else if .SignIn}}<p><a href="{{.SignIn}}">Sign in</a> and choose Reconnect on your dashboard.</p>
-{{else}}<p>Sign in to {{.Brand}} and choose Reconnect on your dashboard.</p>
+`, mailHead+`<p>{{hello .Name}}</p>
+<p>{{t "mail.disconnect.since" "Channel" (strong .Channel) "Brand" .Brand "Since" .Since}}</p>
+{{if .Link}}<p><a href="{{.Link}}" `+mailButton+`>{{t "mail.disconnect.button"}}</a></p>
+<p>{{n "mail.disconnect.link_minutes" .Minutes}} {{t "mail.disconnect.later_html" "SignIn" (link .SignIn (t "mail.sign_in_link"))}}</p>
+{{else if .SignIn}}<p>{{t "mail.disconnect.sign_in_html" "SignIn" (link .SignIn (t "mail.sign_in_link_start"))}}</p>
+{{else}}<p>{{t "mail.disconnect.no_link" "Brand" .Brand}}</p>
 {{end}}<p>{{.Brand}}</p>
 </body></html>
-`))
+`)
 
 // ExpiryReminders queues the reminders due now: for each channel whose
 // paid time ends within the largest threshold and that the top-up will
@@ -185,16 +176,15 @@ func (s *Service) ExpiryReminders(ctx context.Context) (LineAlertReport, error) 
 				th = d
 			}
 		}
-		d := lineAlertData{Brand: s.brandName(), Name: n.UserName, Channel: n.Name, Days: th,
-			Ends: n.Since.UTC().Format("2 January 2006, 15:04 UTC")}
+		d := lineAlertData{Brand: s.brandName(), Name: n.UserName, Channel: n.Name, Days: th, Ends: n.Since.UTC()}
 		if baseErr == nil {
 			d.SignIn = base.JoinPath("login").String()
 		}
-		m, err := renderMail("expiry reminder", fmt.Sprintf("%s: %q stops in %s", d.Brand, n.Name, daysWords(th)), expiryText, expiryHTML, d)
+		u, err := s.store.UserByID(ctx, n.UserID)
 		if err != nil {
 			return rep, err
 		}
-		u, err := s.store.UserByID(ctx, n.UserID)
+		m, err := expiryMail.render(mailLoc(u), "mail.expiry.subject", d, "Brand", d.Brand, "Channel", n.Name, "Count", th)
 		if err != nil {
 			return rep, err
 		}
@@ -219,31 +209,17 @@ func (s *Service) ExpiryReminders(ctx context.Context) (LineAlertReport, error) 
 	return rep, nil
 }
 
-func daysWords(n int) string {
-	if n == 1 {
-		return "1 day"
-	}
-	return fmt.Sprintf("%d days", n)
-}
+var expiryMail = newMailTemplate("expiry reminder", `{{hello .Name}}
 
-var expiryText = texttemplate.Must(texttemplate.New("text").Parse(`Hello{{if .Name}} {{.Name}}{{end}},
+{{n "mail.expiry.ends" .Days "Channel" .Channel "Brand" .Brand "Ends" .Ends}}
+{{t "mail.expiry.stops"}}
 
-The paid time of your line "{{.Channel}}" on {{.Brand}} ends on {{.Ends}},
-in {{if eq .Days 1}}a day or less{{else}}{{.Days}} days or less{{end}}. It will not be extended by itself: after that
-date it stops sending and receiving messages.
-
-Ask your provider to extend it{{if .SignIn}}, or sign in at {{.SignIn}} to see
-its days{{end}}.
+{{if .SignIn}}{{t "mail.expiry.ask_sign_in_text" "SignIn" .SignIn}}{{else}}{{t "mail.expiry.ask"}}{{end}}
 
 {{.Brand}}
-`))
-
-var expiryHTML = htmltemplate.Must(htmltemplate.New("html").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>{{.Brand}}</title></head>
-<body style="font-family: sans-serif; line-height: 1.5; color: #222;">
-<p>Hello{{if .Name}} {{.Name}}{{end}},</p>
-<p>The paid time of your line <strong>{{.Channel}}</strong> on {{.Brand}} ends on {{.Ends}}, in {{if eq .Days 1}}a day or less{{else}}{{.Days}} days or less{{end}}. It will not be extended by itself: after that date it stops sending and receiving messages.</p>
-<p>Ask your provider to extend it{{if .SignIn}}, or <a href="{{.SignIn}}">sign in</a> to see its days{{end}}.</p>
+`, mailHead+`<p>{{hello .Name}}</p>
+<p>{{n "mail.expiry.ends" .Days "Channel" (strong .Channel) "Brand" .Brand "Ends" .Ends}} {{t "mail.expiry.stops"}}</p>
+<p>{{if .SignIn}}{{t "mail.expiry.ask_sign_in_html" "SignIn" (link .SignIn (t "mail.sign_in_link"))}}{{else}}{{t "mail.expiry.ask"}}{{end}}</p>
 <p>{{.Brand}}</p>
 </body></html>
-`))
+`)

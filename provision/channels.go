@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/internal/webhookout"
 	"whapidesk/models"
 	"whapidesk/whapi"
@@ -53,10 +54,10 @@ func NormalizePhone(in string) (string, error) {
 	}
 	d, ok := phoneNumberDigits(in)
 	if !ok {
-		return "", errors.New("a phone number has only digits (7 to 15), optionally with + and spaces")
+		return "", errPhoneChars
 	}
 	if !phoneDigits.MatchString(d) {
-		return "", errors.New("a phone number has 7 to 15 digits, with the country code")
+		return "", errPhoneLength
 	}
 	return d, nil
 }
@@ -66,15 +67,15 @@ func cleanText(in, what string, maxRunes int, required bool) (string, error) {
 	t := strings.TrimSpace(in)
 	switch {
 	case t == "" && required:
-		return "", fmt.Errorf("enter a %s", what)
+		return "", &textError{what: what, problem: "required", max: maxRunes}
 	case !utf8.ValidString(t):
-		return "", fmt.Errorf("the %s is not valid text", what)
+		return "", &textError{what: what, problem: "invalid", max: maxRunes}
 	case utf8.RuneCountInString(t) > maxRunes:
-		return "", fmt.Errorf("the %s has at most %d characters", what, maxRunes)
+		return "", &textError{what: what, problem: "too_long", max: maxRunes}
 	}
 	for _, r := range t {
 		if unicode.IsControl(r) {
-			return "", fmt.Errorf("the %s must be on one line, without control characters", what)
+			return "", &textError{what: what, problem: "one_line", max: maxRunes}
 		}
 	}
 	return t, nil
@@ -143,11 +144,11 @@ func (s *Service) CreateChannel(ctx context.Context, actor models.Actor, in Crea
 	fe := FieldErrors{}
 	name, err := cleanText(in.Name, "name", MaxChannelName, true)
 	if err != nil {
-		fe["name"] = err.Error()
+		fe["name"] = fieldMsg(ctx, err)
 	}
 	phone, err := NormalizePhone(in.Phone)
 	if err != nil {
-		fe["phone"] = err.Error()
+		fe["phone"] = fieldMsg(ctx, err)
 	}
 	if len(fe) > 0 {
 		return nil, fe
@@ -164,7 +165,7 @@ func (s *Service) CreateChannel(ctx context.Context, actor models.Actor, in Crea
 	if errors.As(err, &le) {
 		s.log.WarnContext(ctx, "channel create refused: create budget", "user", in.UserID, "scope", le.Scope,
 			"used", le.Used, "allowed", le.Allowed, "next", le.Next.Format(time.RFC3339))
-		return nil, s.createRefused(le)
+		return nil, s.createRefused(ctx, le)
 	}
 	if err != nil {
 		return nil, err
@@ -216,21 +217,21 @@ const (
 	CreateWindow     = 30 * time.Minute
 )
 
-// createWords are anyone's words for a create refused by the budget: no
-// WHAPI name (customers never see one), when to try again.
-const createWords = "you can add a channel again"
-
 // createRefused is the error of a create the budget refused (le), saying
-// when to try again; Detail says which limit, for admins.
-func (s *Service) createRefused(le *models.LimitError) error {
-	detail := fmt.Sprintf("this customer's share of new channels is used (%d in %s)", le.Allowed, HumanDuration(s.CreateBudget.Window))
+// when to try again in anyone's words (no WHAPI name: customers never see
+// one), in ctx's language; Detail says which limit, for admins.
+func (s *Service) createRefused(ctx context.Context, le *models.LimitError) error {
+	l := i18n.From(ctx)
+	window := humanDuration(l, s.CreateBudget.Window)
+	detail := l.T("prov.retry.detail_share", "Allowed", plainDigits(l, le.Allowed), "Window", window)
 	switch le.Scope {
 	case models.ScopePartner:
-		detail = fmt.Sprintf("WHAPI's budget of %d new channels in %s is used by all customers together", le.Allowed, HumanDuration(s.CreateBudget.Window))
+		detail = l.T("prov.retry.detail_partner", "Allowed", plainDigits(l, le.Allowed), "Window", window)
 	case models.ScopeUpstream:
-		detail = "WHAPI refused a new channel a moment ago (429: its budget of new channels is spent)"
+		detail = l.T("prov.retry.detail_upstream")
 	}
-	return &RetryLaterError{After: max(time.Second, le.Next.Sub(s.now())), Code: CodeCreateBudget, Again: createWords, Detail: detail}
+	return &RetryLaterError{After: max(time.Second, le.Next.Sub(s.now())), Code: CodeCreateBudget,
+		Again: i18n.T(ctx, "prov.retry.add_channel_again"), Detail: detail, loc: i18n.From(ctx)}
 }
 
 // settleAttempt records WHAPI's answer on the claimed create attempt; a
@@ -299,7 +300,7 @@ func (s *Service) failCreate(ctx context.Context, actor models.Actor, opID, user
 			"WHAPI answered a create with 429 (its budget is spent)", until, s.CreateBudget.Window, now); err != nil {
 			return err
 		}
-		return s.createRefused(&models.LimitError{Scope: models.ScopeUpstream, Next: until})
+		return s.createRefused(ctx, &models.LimitError{Scope: models.ScopeUpstream, Next: until})
 	}
 	s.settleAttempt(ctx, claim, models.AttemptFailed)
 	if errors.Is(cause, whapi.ErrNoToken) || errors.Is(cause, whapi.ErrUnauthorized) {
@@ -333,15 +334,22 @@ type ExtendInput struct {
 	dueBefore *time.Time
 }
 
-// ValidateExtend checks the days and the comment.
+// ValidateExtend checks the days and the comment, in English
+// (ValidateExtendContext says it in the reader's language).
 func ValidateExtend(in ExtendInput) (ExtendInput, error) {
+	return ValidateExtendContext(context.Background(), in)
+}
+
+// ValidateExtendContext checks the days and the comment; its FieldErrors
+// are in the language ctx carries.
+func ValidateExtendContext(ctx context.Context, in ExtendInput) (ExtendInput, error) {
 	fe := FieldErrors{}
 	if in.Days < 1 || in.Days > MaxExtendDays {
-		fe["days"] = fmt.Sprintf("enter a whole number of days from 1 to %d", MaxExtendDays)
+		fe["days"] = i18n.T(ctx, "prov.extend.days", "Max", plainNumber(ctx, MaxExtendDays))
 	}
 	c, err := cleanText(in.Comment, "comment", MaxComment, true)
 	if err != nil {
-		fe["comment"] = err.Error()
+		fe["comment"] = fieldMsg(ctx, err)
 	}
 	in.Comment = c
 	if len(fe) > 0 {
@@ -356,7 +364,7 @@ func ValidateExtend(in ExtendInput) (ExtendInput, error) {
 // switches it to live mode. A refused extend gives the days back; an
 // unanswered one is settled from what WHAPI shows.
 func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput) (*models.Channel, error) {
-	in, err := ValidateExtend(in)
+	in, err := ValidateExtendContext(ctx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -438,7 +446,7 @@ func (s *Service) sendExtend(ctx context.Context, actor models.Actor, in ExtendI
 			if derr := s.store.DeferExtend(ctx, op.ID, until); derr != nil {
 				return nil, ctx, done, derr
 			}
-			return nil, ctx, done, tooSoon(until, now)
+			return nil, ctx, done, tooSoon(ctx, until, now)
 		}
 		if ferr := s.store.FailExtend(ctx, op.ID, "refused upstream"); ferr != nil {
 			return nil, ctx, done, ferr

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/whapi"
 )
@@ -434,9 +435,9 @@ const (
 func (s *Service) PairingCode(ctx context.Context, actor models.Actor, channelID int64, phone string) (string, error) {
 	p, err := NormalizePhone(phone)
 	if err != nil || p == "" {
-		msg := "enter your WhatsApp number with the country code"
+		msg := i18n.T(ctx, "prov.phone.enter")
 		if err != nil {
-			msg = err.Error()
+			msg = fieldMsg(ctx, err)
 		}
 		return "", FieldErrors{"phone": msg}
 	}
@@ -456,8 +457,8 @@ func (s *Service) PairingCode(ctx context.Context, actor models.Actor, channelID
 	if errors.As(err, &le) {
 		s.log.WarnContext(ctx, "pairing code refused: limit", "channel", ch.ID, "scope", le.Scope,
 			"used", le.Used, "allowed", le.Allowed, "next", le.Next.Format(time.RFC3339))
-		return "", &RetryLaterError{After: max(time.Second, le.Next.Sub(s.now())), Code: CodePairingLimit,
-			Again: "you can ask for another code", Detail: fmt.Sprintf("%d codes in %s per %s", le.Allowed, HumanDuration(s.PairingLimits.Window), le.Scope)}
+		return "", &RetryLaterError{After: max(time.Second, le.Next.Sub(s.now())), Code: CodePairingLimit, loc: i18n.From(ctx),
+			Again: i18n.T(ctx, "prov.retry.another_code"), Detail: pairingDetail(ctx, le, s.PairingLimits.Window)}
 	}
 	if err != nil {
 		return "", err
@@ -497,7 +498,7 @@ func (s *Service) Reconnect(ctx context.Context, actor models.Actor, channelID i
 	if CheckState(ch, ActConnect) != nil || !ruleFor(ch).atWhapi {
 		return false, ErrNoQR
 	}
-	if err := s.reconnectAllowed(ch.ID, false); err != nil {
+	if err := s.reconnectAllowed(ctx, ch.ID, false); err != nil {
 		return false, err
 	}
 	token, err := s.store.ChannelToken(ch)
@@ -515,7 +516,7 @@ func (s *Service) Reconnect(ctx context.Context, actor models.Actor, channelID i
 	if !broken(h) {
 		return false, nil
 	}
-	if err := s.reconnectAllowed(ch.ID, true); err != nil {
+	if err := s.reconnectAllowed(ctx, ch.ID, true); err != nil {
 		return false, err
 	}
 	err = s.whapi.Gate(ch.APIURL).Logout(ctx, token)
@@ -551,13 +552,13 @@ func broken(h *whapi.Health) bool {
 
 // reconnectAllowed refuses a reconnect of a channel logged out less than
 // reconnectEvery ago; take records this one.
-func (s *Service) reconnectAllowed(id int64, take bool) error {
+func (s *Service) reconnectAllowed(ctx context.Context, id int64, take bool) error {
 	now := s.now()
 	s.connect.mu.Lock()
 	defer s.connect.mu.Unlock()
 	s.connect.init()
 	if last, ok := s.connect.reconnected[id]; ok && now.Sub(last) < reconnectEvery {
-		return &RetryLaterError{After: reconnectEvery - now.Sub(last), What: "this line was reconnected a moment ago"}
+		return &RetryLaterError{After: reconnectEvery - now.Sub(last), What: i18n.T(ctx, "prov.retry.reconnected"), loc: i18n.From(ctx)}
 	}
 	if take {
 		s.connect.reconnected[id] = now
@@ -567,3 +568,14 @@ func (s *Service) reconnectAllowed(id int64, take bool) error {
 
 // ErrAlreadyLinked: a phone is linked to the channel already.
 var ErrAlreadyLinked = errors.New("a phone is already linked to this line")
+
+// pairingDetail says, for admins, which limit of pairing codes le is, in
+// ctx's language.
+func pairingDetail(ctx context.Context, le *models.LimitError, window time.Duration) string {
+	l := i18n.From(ctx)
+	id := "prov.retry.detail_codes_channel"
+	if le.Scope == models.ScopeCustomer {
+		id = "prov.retry.detail_codes_customer"
+	}
+	return l.T(id, "Allowed", plainDigits(l, le.Allowed), "Window", humanDuration(l, window))
+}

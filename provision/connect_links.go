@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 )
 
@@ -83,8 +84,8 @@ func (s *Service) CreateConnectLink(ctx context.Context, actor models.Actor, cha
 		valid = ConnectLinkDefault
 	}
 	if valid < ConnectLinkMin || valid > ConnectLinkMax {
-		return nil, FieldErrors{"valid_minutes": fmt.Sprintf("a link lasts from %d minutes to %d days",
-			int(ConnectLinkMin/time.Minute), int(ConnectLinkMax/(24*time.Hour)))}
+		return nil, FieldErrors{"valid_minutes": i18n.T(ctx, "prov.connect_link.lifetime",
+			"Min", plainNumber(ctx, int64(ConnectLinkMin/time.Minute)), "Max", plainNumber(ctx, int64(ConnectLinkMax/(24*time.Hour))))}
 	}
 	ch, err := s.store.ChannelByID(ctx, channelID)
 	if err != nil {

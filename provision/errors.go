@@ -1,10 +1,12 @@
 package provision
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 )
 
@@ -94,15 +96,20 @@ type ExtendTooSoonError struct {
 	Until time.Time
 	// After is how long that was from when the extend was refused.
 	After time.Duration
+	// loc is the language of the ctx it was refused in (nil: English).
+	loc *i18n.Localizer
 }
 
+// Error says the refusal in the language of the request that met it.
 func (e *ExtendTooSoonError) Error() string {
-	return fmt.Sprintf("the channel was extended moments ago and can be extended again in %s; nothing was moved", HumanDuration(e.After))
+	l := orEnglish(e.loc)
+	return l.T("prov.retry.extend_too_soon", "Wait", humanDuration(l, e.After))
 }
 
-// tooSoon is the refusal of an extend before until, at now.
-func tooSoon(until, now time.Time) *ExtendTooSoonError {
-	return &ExtendTooSoonError{Until: until, After: until.Sub(now)}
+// tooSoon is the refusal of an extend before until, at now, in ctx's
+// language.
+func tooSoon(ctx context.Context, until, now time.Time) *ExtendTooSoonError {
+	return &ExtendTooSoonError{Until: until, After: until.Sub(now), loc: i18n.From(ctx)}
 }
 
 // RetryLaterError says something was asked too often: whapidesk limits
@@ -122,20 +129,40 @@ type RetryLaterError struct {
 	// Detail says which limit was reached, for admins only (it may name
 	// WHAPI and counts).
 	Detail string
+	// loc is the language of the ctx it was refused in (nil: English);
+	// What and Again are in it.
+	loc *i18n.Localizer
 }
 
+// Error says the refusal in the language of the request that met it.
 func (e *RetryLaterError) Error() string {
+	l := orEnglish(e.loc)
+	wait := humanDuration(l, e.After)
 	if e.Again != "" {
 		if e.What != "" {
-			return fmt.Sprintf("%s: %s in %s", e.What, e.Again, HumanDuration(e.After))
+			return l.T("prov.retry.what_again", "What", e.What, "Again", e.Again, "Wait", wait)
 		}
-		return fmt.Sprintf("%s in %s", e.Again, HumanDuration(e.After))
+		return l.T("prov.retry.again", "Again", e.Again, "Wait", wait)
 	}
 	what := e.What
 	if what == "" {
-		what = "too many new channels at once"
+		what = l.T("prov.retry.new_channels")
 	}
-	return fmt.Sprintf("%s: try again in %s", what, HumanDuration(e.After))
+	return l.T("prov.retry.what", "What", what, "Wait", wait)
+}
+
+// orEnglish is l, or English when nil.
+func orEnglish(l *i18n.Localizer) *i18n.Localizer {
+	if l == nil {
+		return i18n.For(i18n.Default)
+	}
+	return l
+}
+
+// humanDuration is HumanDuration in l's language.
+func humanDuration(l *i18n.Localizer, d time.Duration) string {
+	m := max(int64((d+time.Minute-1)/time.Minute), 1)
+	return l.N("prov.retry.minutes", m, "Count", plainDigits(l, m))
 }
 
 // Codes of RetryLaterError.

@@ -5,11 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	htmltemplate "html/template"
 	"net/url"
-	texttemplate "text/template"
 	"time"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 )
 
@@ -30,14 +29,14 @@ func (s *Service) InviteUser(ctx context.Context, actor models.Actor, in models.
 	fe := FieldErrors{}
 	name, err := cleanText(in.Name, "name", 100, false)
 	if err != nil {
-		fe["name"] = err.Error()
+		fe["name"] = fieldMsg(ctx, err)
 	}
 	in.Name = name
 	if _, err := models.NormalizeEmail(in.Email); err != nil {
-		fe["email"] = err.Error()
+		fe["email"] = fieldMsg(ctx, err)
 	}
 	if in.Role != models.RoleAdmin && in.Role != models.RoleCustomer {
-		fe["role"] = models.ErrInvalidRole.Error()
+		fe["role"] = fieldMsg(ctx, models.ErrInvalidRole)
 	}
 	if len(fe) > 0 {
 		return nil, fe
@@ -53,7 +52,7 @@ func (s *Service) InviteUser(ctx context.Context, actor models.Actor, in models.
 		return s.queueInvitation(ctx, tx, base, u, t)
 	})
 	if errors.Is(err, models.ErrEmailTaken) {
-		return nil, FieldErrors{"email": err.Error()}
+		return nil, FieldErrors{"email": fieldMsg(ctx, err)}
 	}
 	return u, err
 }
@@ -71,13 +70,14 @@ func (s *Service) ResendInvitation(ctx context.Context, actor models.Actor, id i
 	})
 }
 
-// queueInvitation renders the invitation for u with token t and queues it
-// (and its job) in tx. Its unique key is per user and token.
+// queueInvitation renders the invitation for u with token t, in u's
+// language, and queues it (and its job) in tx. Its unique key is per user
+// and token.
 func (s *Service) queueInvitation(ctx context.Context, tx *sql.Tx, base *url.URL, u *models.User, t models.IssuedToken) error {
 	link := base.JoinPath("set-password", t.Token).String()
-	mail, err := renderInvitation(invitationData{
+	mail, err := renderInvitation(mailLoc(u), invitationData{
 		Brand: s.brandName(), Name: u.Name, Email: u.Email, Link: link,
-		Expires: t.ExpiresAt.UTC().Format("2 January 2006, 15:04 UTC"), Hours: int(models.InvitationValidity / time.Hour),
+		Expires: t.ExpiresAt.UTC(), Hours: int(models.InvitationValidity / time.Hour),
 	})
 	if err != nil {
 		return err
@@ -87,38 +87,33 @@ func (s *Service) queueInvitation(ctx context.Context, tx *sql.Tx, base *url.URL
 }
 
 type invitationData struct {
-	Brand, Name, Email, Link, Expires string
-	Hours                             int
+	Brand, Name, Email, Link string
+	Expires                  time.Time
+	Hours                    int
 }
 
-var invitationText = texttemplate.Must(texttemplate.New("text").Parse(`Hello{{if .Name}} {{.Name}}{{end}},
+var invitationMail = newMailTemplate("invitation", `{{hello .Name}}
 
-An account on {{.Brand}} has been created for you ({{.Email}}).
-Choose your password to sign in:
+{{t "mail.invitation.created" "Brand" .Brand "Email" .Email}}
+{{t "mail.invitation.choose"}}
 
 {{.Link}}
 
-The link works once, for {{.Hours}} hours (until {{.Expires}}).
-If you did not expect this mail, you can ignore it: nothing happens
-until the link is used.
+{{n "mail.invitation.validity" .Hours "Expires" .Expires}}
+{{t "mail.invitation.ignore"}}
 
 {{.Brand}}
-`))
-
-var invitationHTML = htmltemplate.Must(htmltemplate.New("html").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>{{.Brand}}</title></head>
-<body style="font-family: sans-serif; line-height: 1.5; color: #222;">
-<p>Hello{{if .Name}} {{.Name}}{{end}},</p>
-<p>An account on <strong>{{.Brand}}</strong> has been created for you ({{.Email}}). Choose your password to sign in:</p>
-<p><a href="{{.Link}}" style="display: inline-block; padding: 0.6em 1.2em; background: #1a5fb4; color: #fff; text-decoration: none; border-radius: 4px;">Set my password</a></p>
-<p>Or copy this address into your browser:<br>{{.Link}}</p>
-<p>The link works once, for {{.Hours}} hours (until {{.Expires}}). If you did not expect this mail, you can ignore it: nothing happens until the link is used.</p>
+`, mailHead+`<p>{{hello .Name}}</p>
+<p>{{t "mail.invitation.created" "Brand" (strong .Brand) "Email" .Email}} {{t "mail.invitation.choose"}}</p>
+<p><a href="{{.Link}}" `+mailButton+`>{{t "mail.invitation.button"}}</a></p>
+<p>{{t "mail.copy_link"}}<br><span dir="ltr">{{.Link}}</span></p>
+<p>{{n "mail.invitation.validity" .Hours "Expires" .Expires}} {{t "mail.invitation.ignore"}}</p>
 <p>{{.Brand}}</p>
 </body></html>
-`))
+`)
 
-func renderInvitation(d invitationData) (renderedMail, error) {
-	return renderMail("invitation", "Your "+d.Brand+" account: choose your password", invitationText, invitationHTML, d)
+func renderInvitation(loc *i18n.Localizer, d invitationData) (renderedMail, error) {
+	return invitationMail.render(loc, "mail.invitation.subject", d, "Brand", d.Brand)
 }
 
 // SetPasswordFromLink sets the password of the user a set-password link
@@ -131,7 +126,7 @@ func (s *Service) SetPasswordFromLink(ctx context.Context, token, password strin
 	for _, rule := range []error{models.ErrBlankPassword, models.ErrWeakPassword, models.ErrPasswordTooLong,
 		models.ErrCommonPassword, models.ErrPasswordHasEmail} {
 		if errors.Is(err, rule) {
-			return nil, FieldErrors{"password": err.Error()}
+			return nil, FieldErrors{"password": fieldMsg(ctx, err)}
 		}
 	}
 	return u, err

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/internal/webhookout"
 	"whapidesk/models"
 	"whapidesk/whapi"
@@ -104,7 +105,7 @@ func (s *Service) topUpOne(ctx context.Context, actor models.Actor, c models.Top
 	if days <= 0 {
 		return nil, nil
 	}
-	in, err := ValidateExtend(ExtendInput{ChannelID: c.ChannelID, Days: days, Comment: fmt.Sprintf("Auto top-up for channel %d", c.ChannelID)})
+	in, err := ValidateExtendContext(ctx, ExtendInput{ChannelID: c.ChannelID, Days: days, Comment: fmt.Sprintf("Auto top-up for channel %d", c.ChannelID)})
 	if err != nil {
 		return nil, err
 	}
@@ -166,11 +167,11 @@ func (s *Service) each(ctx context.Context, n int, f func(i int)) {
 func (s *Service) CreditDays(ctx context.Context, actor models.Actor, userID, days int64, comment string) error {
 	fe := FieldErrors{}
 	if days < 1 || days > 100_000 {
-		fe["days"] = "enter a whole number of days from 1 to 100,000"
+		fe["days"] = i18n.T(ctx, "prov.credit.days", "Max", number(ctx, 100_000))
 	}
 	c, err := cleanText(comment, "comment", MaxComment, true)
 	if err != nil {
-		fe["comment"] = err.Error()
+		fe["comment"] = fieldMsg(ctx, err)
 	}
 	if len(fe) > 0 {
 		return fe

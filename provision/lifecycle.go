@@ -325,7 +325,7 @@ func (s *Service) Permit(ctx context.Context, ch *models.Channel, a Action) erro
 		return err
 	}
 	if now := s.now(); a == ActExtend && ch.ExtendAfter != nil && now.Before(*ch.ExtendAfter) {
-		return tooSoon(*ch.ExtendAfter, now)
+		return tooSoon(ctx, *ch.ExtendAfter, now)
 	}
 	if a == ActConnect || a == ActTestMessage || !ruleOf(ch.Status).atWhapi {
 		return nil // the gate uses the channel's token; a local delete calls no one

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 )
 
@@ -33,23 +34,30 @@ type PartnerEntryInput struct {
 // ValidatePartnerEntry checks an entry: a purchase of 1 to MaxPartnerDays
 // days, or a correction other than 0 within ±MaxPartnerDays, and a
 // one-line note of at most MaxComment characters, such as the invoice
-// number. It returns the cleaned note.
+// number. It returns the cleaned note. Its FieldErrors are in English
+// (ValidatePartnerEntryContext says them in the reader's language).
 func ValidatePartnerEntry(in PartnerEntryInput) (string, FieldErrors) {
+	return ValidatePartnerEntryContext(context.Background(), in)
+}
+
+// ValidatePartnerEntryContext is ValidatePartnerEntry with its FieldErrors
+// in the language ctx carries.
+func ValidatePartnerEntryContext(ctx context.Context, in PartnerEntryInput) (string, FieldErrors) {
 	fe := FieldErrors{}
 	switch in.Kind {
 	case models.PartnerPurchase, models.PartnerCorrection:
 	default:
-		fe["kind"] = "choose Purchase or Correction"
+		fe["kind"] = i18n.T(ctx, "prov.partner.kind")
 	}
 	switch {
 	case in.Days < -MaxPartnerDays || in.Days > MaxPartnerDays:
-		fe["days"] = "enter a whole number of days, from -1,000,000 to 1,000,000"
+		fe["days"] = i18n.T(ctx, "prov.partner.days_range", "Min", number(ctx, -MaxPartnerDays), "Max", number(ctx, MaxPartnerDays))
 	case in.Kind == models.PartnerPurchase && in.Days <= 0:
-		fe["days"] = "a purchase is a number of days above 0: to lower the estimate, choose Correction"
+		fe["days"] = i18n.T(ctx, "prov.partner.purchase_positive")
 	case in.Days == 0:
-		fe["days"] = "enter a number other than 0: positive adds days to the estimate, negative takes them off"
+		fe["days"] = i18n.T(ctx, "prov.partner.not_zero")
 	}
-	note, err := cleanNote(in.Note)
+	note, err := cleanNote(ctx, in.Note)
 	if err != "" {
 		fe["note"] = err
 	}
@@ -60,13 +68,13 @@ func ValidatePartnerEntry(in PartnerEntryInput) (string, FieldErrors) {
 }
 
 // cleanNote checks the required note of an entry or a reversal.
-func cleanNote(in string) (string, string) {
+func cleanNote(ctx context.Context, in string) (string, string) {
 	c, err := cleanText(in, "note", MaxComment, true)
 	switch {
 	case err != nil && strings.TrimSpace(in) == "":
-		return "", "enter a note: the WHAPI invoice number, or why the estimate changes"
+		return "", i18n.T(ctx, "prov.partner.note_required")
 	case err != nil:
-		return "", err.Error()
+		return "", fieldMsg(ctx, err)
 	}
 	return c, ""
 }
@@ -95,7 +103,7 @@ func (e *NeedsConfirmationError) Error() string {
 // in SQL, in the transaction that records the entry. It returns the entry
 // and the new balance.
 func (s *Service) RecordPartnerDays(ctx context.Context, actor models.Actor, in PartnerEntryInput) (models.PartnerEntry, models.PartnerBalance, error) {
-	note, fe := ValidatePartnerEntry(in)
+	note, fe := ValidatePartnerEntryContext(ctx, in)
 	if fe != nil {
 		return models.PartnerEntry{}, models.PartnerBalance{}, fe
 	}
@@ -125,7 +133,7 @@ func (s *Service) RecordPartnerDays(ctx context.Context, actor models.Actor, in 
 // does not, since it only takes back what was recorded. It returns the
 // reversal, the entry it reverses and the new balance.
 func (s *Service) ReversePartnerEntry(ctx context.Context, actor models.Actor, entryID int64, note string, confirmed bool) (rev, of models.PartnerEntry, pb models.PartnerBalance, err error) {
-	c, msg := cleanNote(note)
+	c, msg := cleanNote(ctx, note)
 	if msg != "" {
 		return rev, of, pb, FieldErrors{"note": msg}
 	}

@@ -4,10 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	htmltemplate "html/template"
 	"net/url"
-	texttemplate "text/template"
+	"time"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 )
 
@@ -35,13 +35,13 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, origin string
 	return err
 }
 
-// queueReset renders the reset mail for u with token t and queues it (and
-// its job) in tx. Its unique key is per user and token.
+// queueReset renders the reset mail for u with token t, in u's language,
+// and queues it (and its job) in tx. Its unique key is per user and token.
 func (s *Service) queueReset(ctx context.Context, tx *sql.Tx, base *url.URL, u *models.User, t models.IssuedToken) error {
-	mail, err := renderReset(resetData{
+	mail, err := renderReset(mailLoc(u), resetData{
 		Brand: s.brandName(), Name: u.Name, Email: u.Email,
 		Link:    base.JoinPath("set-password", t.Token).String(),
-		Expires: t.ExpiresAt.UTC().Format("2 January 2006, 15:04 UTC"), Minutes: int(models.ResetValidity.Minutes()),
+		Expires: t.ExpiresAt.UTC(), Minutes: int(models.ResetValidity.Minutes()),
 		Login: base.JoinPath("login").String(),
 	})
 	if err != nil {
@@ -52,40 +52,35 @@ func (s *Service) queueReset(ctx context.Context, tx *sql.Tx, base *url.URL, u *
 }
 
 type resetData struct {
-	Brand, Name, Email, Link, Expires, Login string
-	Minutes                                  int
+	Brand, Name, Email, Link, Login string
+	Expires                         time.Time
+	Minutes                         int
 }
 
-var resetText = texttemplate.Must(texttemplate.New("text").Parse(`Hello{{if .Name}} {{.Name}}{{end}},
+var resetMail = newMailTemplate("password reset", `{{hello .Name}}
 
-Someone (we hope you) asked to reset the password of your {{.Brand}}
-account ({{.Email}}). Choose a new password here:
+{{t "mail.reset.asked" "Brand" .Brand "Email" .Email}}
+{{t "mail.reset.choose"}}
 
 {{.Link}}
 
-The link works once, for {{.Minutes}} minutes (until {{.Expires}}).
-Setting a new password signs you out everywhere you are signed in.
+{{n "mail.reset.validity" .Minutes "Expires" .Expires}}
+{{t "mail.reset.sign_out"}}
 
-If you did not ask for this, ignore this mail: your password stays as it
-is, and nobody can use this link without this mail. You can sign in as
-usual at {{.Login}}
+{{t "mail.reset.ignore"}}
+{{t "mail.reset.sign_in_text" "Login" .Login}}
 
 {{.Brand}}
-`))
-
-var resetHTML = htmltemplate.Must(htmltemplate.New("html").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>{{.Brand}}</title></head>
-<body style="font-family: sans-serif; line-height: 1.5; color: #222;">
-<p>Hello{{if .Name}} {{.Name}}{{end}},</p>
-<p>Someone (we hope you) asked to reset the password of your <strong>{{.Brand}}</strong> account ({{.Email}}). Choose a new password here:</p>
-<p><a href="{{.Link}}" style="display: inline-block; padding: 0.6em 1.2em; background: #1a5fb4; color: #fff; text-decoration: none; border-radius: 4px;">Choose a new password</a></p>
-<p>Or copy this address into your browser:<br>{{.Link}}</p>
-<p>The link works once, for {{.Minutes}} minutes (until {{.Expires}}). Setting a new password signs you out everywhere you are signed in.</p>
-<p>If you did not ask for this, ignore this mail: your password stays as it is, and nobody can use this link without this mail. You can <a href="{{.Login}}">sign in</a> as usual.</p>
+`, mailHead+`<p>{{hello .Name}}</p>
+<p>{{t "mail.reset.asked" "Brand" (strong .Brand) "Email" .Email}} {{t "mail.reset.choose"}}</p>
+<p><a href="{{.Link}}" `+mailButton+`>{{t "mail.reset.button"}}</a></p>
+<p>{{t "mail.copy_link"}}<br><span dir="ltr">{{.Link}}</span></p>
+<p>{{n "mail.reset.validity" .Minutes "Expires" .Expires}} {{t "mail.reset.sign_out"}}</p>
+<p>{{t "mail.reset.ignore"}} {{t "mail.reset.sign_in_html" "SignIn" (link .Login (t "mail.sign_in_link"))}}</p>
 <p>{{.Brand}}</p>
 </body></html>
-`))
+`)
 
-func renderReset(d resetData) (renderedMail, error) {
-	return renderMail("password reset", "Reset your "+d.Brand+" password", resetText, resetHTML, d)
+func renderReset(loc *i18n.Localizer, d resetData) (renderedMail, error) {
+	return resetMail.render(loc, "mail.reset.subject", d, "Brand", d.Brand)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/whapi"
 )
@@ -108,7 +109,7 @@ func (s *Service) saveSettings(ctx context.Context, actor models.Actor, in Setti
 	if err != nil {
 		return nil, err
 	}
-	ch, fe := settingsChange(in, cur.Configured())
+	ch, fe := settingsChange(ctx, in, cur.Configured())
 	if len(fe) > 0 {
 		return nil, fe
 	}
@@ -154,53 +155,61 @@ func (s *Service) saveSettings(ctx context.Context, actor models.Actor, in Setti
 }
 
 // ValidateSettings reports every problem of in, assuming a token is
-// configured already (a form that failed early still shows them all).
+// configured already (a form that failed early still shows them all), in
+// English (ValidateSettingsContext says them in the reader's language).
 func ValidateSettings(in SettingsInput) FieldErrors {
-	_, fe := settingsChange(in, true)
+	return ValidateSettingsContext(context.Background(), in)
+}
+
+// ValidateSettingsContext is ValidateSettings in the language ctx
+// carries.
+func ValidateSettingsContext(ctx context.Context, in SettingsInput) FieldErrors {
+	_, fe := settingsChange(ctx, in, true)
 	return fe
 }
 
-// settingsChange validates the input and turns it into a store change.
-func settingsChange(in SettingsInput, configured bool) (models.SettingsChange, FieldErrors) {
+// settingsChange validates the input and turns it into a store change;
+// its FieldErrors are in ctx's language.
+func settingsChange(ctx context.Context, in SettingsInput, configured bool) (models.SettingsChange, FieldErrors) {
 	var ch models.SettingsChange
 	fe := FieldErrors{}
 	if strings.TrimSpace(in.PartnerToken) == "" {
 		switch {
 		case in.ReplaceRefused:
-			fe["partner_token"] = ErrReplaceNeedsToken.Error()
+			fe["partner_token"] = fieldMsg(ctx, ErrReplaceNeedsToken)
 		case !configured:
-			fe["partner_token"] = ErrTokenEmpty.Error()
+			fe["partner_token"] = fieldMsg(ctx, ErrTokenEmpty)
 		}
 	} else if tok, err := NormalizePartnerToken(in.PartnerToken); err != nil {
-		fe["partner_token"] = err.Error()
+		fe["partner_token"] = fieldMsg(ctx, err)
 	} else {
 		ch.PartnerToken = &tok
 		ch.Hint = TokenHint(tok)
 	}
 	if strings.TrimSpace(in.ProjectID) != "" {
 		if p, err := NormalizeProjectID(in.ProjectID); err != nil {
-			fe["project_id"] = err.Error()
+			fe["project_id"] = fieldMsg(ctx, err)
 		} else {
 			ch.ProjectID = &p
 		}
 	}
 	if in.LowBalanceThreshold != nil {
 		if v := *in.LowBalanceThreshold; v < 0 || v > 1_000_000 {
-			fe["low_balance_threshold"] = "enter a number of days from 0 to 1,000,000"
+			fe["low_balance_threshold"] = i18n.T(ctx, "prov.settings.low_balance_threshold", "Max", number(ctx, 1_000_000))
 		} else {
 			ch.LowBalanceThreshold = in.LowBalanceThreshold
 		}
 	}
 	if in.TopupWindowDays != nil {
 		if v := *in.TopupWindowDays; v < 0 || v > 365 {
-			fe["topup_window_days"] = "enter a number of days from 0 to 365"
+			fe["topup_window_days"] = i18n.T(ctx, "prov.settings.topup_window_days", "Max", number(ctx, 365))
 		} else {
 			ch.TopupWindowDays = in.TopupWindowDays
 		}
 	}
 	if in.CreateShareExtra != nil {
 		if v := *in.CreateShareExtra; v < 0 || v > MaxCreateShareExtra {
-			fe["create_share_extra"] = fmt.Sprintf("enter a number of channels from 0 to %d", MaxCreateShareExtra)
+			fe["create_share_extra"] = i18n.T(ctx, "prov.settings.create_share_extra", "Max", plainNumber(ctx, MaxCreateShareExtra))
 		} else {
 			ch.CreateShareExtra = in.CreateShareExtra
 		}
@@ -231,7 +240,7 @@ func (s *Service) PickProject(ctx context.Context, actor models.Actor, id string
 			return s.saveSettings(ctx, actor, SettingsInput{ProjectID: id}, "picked from WHAPI's projects: “"+p.Name+"”")
 		}
 	}
-	return nil, FieldErrors{"project_id": ErrNotListed.Error()}
+	return nil, FieldErrors{"project_id": fieldMsg(ctx, ErrNotListed)}
 }
 
 // projectReady is the one rule for creating a channel: PUT /channels is

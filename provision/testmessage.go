@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/whapi"
 )
@@ -70,17 +71,17 @@ const minTestNumberDigits = 10
 func NormalizeTestNumber(in string) (string, error) {
 	in = strings.TrimSpace(in)
 	if in == "" {
-		return "", errors.New("enter the WhatsApp number to send to, with the country code")
+		return "", errTestNumberEmpty
 	}
 	d, ok := phoneNumberDigits(in)
 	if !ok {
-		return "", errors.New("a phone number has only digits, the country code first, e.g. +44 7700 900123")
+		return "", errTestNumberChars
 	}
 	switch {
 	case strings.HasPrefix(d, "0"):
-		return "", errors.New("start with the country code, not 0, e.g. +44 7700 900123")
+		return "", errTestNumberZero
 	case len(d) < minTestNumberDigits || len(d) > 15:
-		return "", errors.New("a WhatsApp number has 10 to 15 digits with the country code")
+		return "", errTestNumberLen
 	}
 	return d, nil
 }
@@ -121,7 +122,7 @@ func (s *Service) TestMessagesLeft(ctx context.Context, channelID int64) (left i
 func (s *Service) SendTestMessage(ctx context.Context, actor models.Actor, channelID int64, to string) (*TestMessageResult, error) {
 	number, err := NormalizeTestNumber(to)
 	if err != nil {
-		return nil, FieldErrors{"to": err.Error()}
+		return nil, FieldErrors{"to": fieldMsg(ctx, err)}
 	}
 	ch, err := s.store.ChannelByID(ctx, channelID)
 	if err != nil {
@@ -141,17 +142,20 @@ func (s *Service) SendTestMessage(ctx context.Context, actor models.Actor, chann
 	}
 	if claim.Message == nil {
 		return nil, &RetryLaterError{After: max(time.Second, claim.Next.Sub(s.now())),
-			What: "a line sends at most 5 test messages an hour"}
+			What: i18n.N(ctx, "prov.retry.test_messages", TestMessageLimit), loc: i18n.From(ctx)}
 	}
 	// Claimed: the outcome is recorded even if the caller goes away.
 	ctx, cancel := s.detach(ctx)
 	defer cancel()
 	sent, err := s.whapi.Gate(ch.APIURL).SendText(ctx, token, number, s.TestMessageText())
 	res := &TestMessageResult{Sent: err == nil, To: masked, Left: max(0, TestMessageLimit-int(claim.Used))}
-	outcome := models.TestMessageSent
+	outcome, recorded := models.TestMessageSent, ""
 	if err != nil {
-		outcome, res.Reason = models.TestMessageFailed, testMessageReason(err)
-		s.log.WarnContext(ctx, "test message not sent", "channel", ch.ID, "to", masked, "reason", res.Reason, "err", err)
+		// The reader is told in their language; the record and the log
+		// keep English, as the audit does.
+		id := testMessageReason(err)
+		outcome, res.Reason, recorded = models.TestMessageFailed, i18n.T(ctx, id), i18n.For(i18n.Default).T(id)
+		s.log.WarnContext(ctx, "test message not sent", "channel", ch.ID, "to", masked, "reason", recorded, "err", err)
 	} else {
 		id := ""
 		if sent.Message != nil {
@@ -159,14 +163,15 @@ func (s *Service) SendTestMessage(ctx context.Context, actor models.Actor, chann
 		}
 		s.log.InfoContext(ctx, "test message sent", "channel", ch.ID, "to", masked, "message_id", id)
 	}
-	if err := s.store.SettleTestMessage(ctx, actor, ch, claim.Message.ID, outcome, res.Reason, s.now()); err != nil {
+	if err := s.store.SettleTestMessage(ctx, actor, ch, claim.Message.ID, outcome, recorded, s.now()); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-// testMessageReason says in plain words why a test message was not sent:
-// no WHAPI word, status or text (those go to the log).
+// testMessageReason is the catalog's id of the plain words that say why a
+// test message was not sent: no WHAPI word, status or text (those go to
+// the log).
 func testMessageReason(err error) string {
 	var ae *whapi.APIError
 	status := 0
@@ -175,17 +180,17 @@ func testMessageReason(err error) string {
 	}
 	switch {
 	case status == http.StatusPaymentRequired:
-		return "This line's free trial allows no more messages to new numbers for now."
+		return "prov.test_message.trial"
 	case status == http.StatusForbidden:
-		return "WhatsApp does not allow messages from this line to that number."
+		return "prov.test_message.forbidden"
 	case errors.Is(err, whapi.ErrUnauthorized):
-		return "The line is not connected to WhatsApp right now: link the phone again, then try again."
+		return "prov.test_message.not_connected"
 	case errors.Is(err, whapi.ErrRateLimited):
-		return "Too many messages went out from this line just now. Try again later."
+		return "prov.test_message.rate_limited"
 	case errors.Is(err, whapi.ErrRefused), errors.Is(err, whapi.ErrInvalidInput):
-		return "The number was not accepted. Check that it is a WhatsApp number with its country code."
+		return "prov.test_message.refused"
 	case errors.Is(err, whapi.ErrTimeout), errors.Is(err, whapi.ErrUnreachable):
-		return "No answer came in time. The message may still arrive."
+		return "prov.test_message.timeout"
 	}
-	return "The message could not be confirmed as sent. It may still arrive."
+	return "prov.test_message.unconfirmed"
 }

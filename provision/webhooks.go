@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/internal/webhookout"
 	"whapidesk/models"
 )
@@ -204,7 +205,7 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, actor models.Actor,
 	if err != nil {
 		fe["url"] = err.Error()
 	}
-	if msg := checkEvents(events); msg != "" {
+	if msg := checkEvents(ctx, events); msg != "" {
 		fe["events"] = msg
 	}
 	if len(fe) > 0 {
@@ -219,14 +220,14 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, actor models.Actor,
 }
 
 // checkEvents says what is wrong with an endpoint's events ("" = nothing).
-func checkEvents(events []string) string {
+func checkEvents(ctx context.Context, events []string) string {
 	if len(events) == 0 {
-		return ErrWebhookNoEvents.Error()
+		return fieldMsg(ctx, ErrWebhookNoEvents)
 	}
 	known := webhookout.EventTypes()
 	for _, e := range events {
 		if !slices.Contains(known, e) {
-			return fmt.Sprintf("%q is not an event; choose from %s", e, strings.Join(known, ", "))
+			return i18n.T(ctx, "prov.webhook.unknown_event", "Event", quoted(ctx, e), "Events", strings.Join(known, ", "))
 		}
 	}
 	return ""

@@ -12,8 +12,8 @@ import (
 	"whapidesk/provision"
 )
 
-func (h *Handler) apiNoRoute(echo.Context) error {
-	return apiError(http.StatusNotFound, "not_found", "there is no such API route (or it does not take this method): see docs/api.md")
+func (h *Handler) apiNoRoute(c echo.Context) error {
+	return apiError(http.StatusNotFound, "not_found", loc(c).T("api.no_route"))
 }
 
 // apiRequireUser refuses requests that are not signed in (the api group
@@ -21,26 +21,28 @@ func (h *Handler) apiNoRoute(echo.Context) error {
 func (h *Handler) apiRequireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if currentUser(c) == nil {
-			return apiError(http.StatusUnauthorized, "unauthorized", "sign in or use an API key")
+			return apiError(http.StatusUnauthorized, "unauthorized", loc(c).T("api.sign_in"))
 		}
 		return next(c)
 	}
 }
 
 // apiFail turns an error of provision or models into the API's answer: a
-// status, a code and a plain message (never WHAPI's own text; an admin
+// status, a code and a plain message in the caller's language (never
+// WHAPI's own text; an admin
 // gets adminWords where a customer's words would hide what to fix). A "try
 // again later" (too many new channels, an extend too soon after the last)
 // also says how many seconds to wait: the Retry-After header and
 // retry_after. Errors that are not the caller's to fix are passed on (500,
 // details logged only).
 func apiFail(c echo.Context, err error) error {
-	status, code, msg, ok := domainError(err)
+	l := loc(c)
+	status, code, msg, ok := domainErrorIn(l, err)
 	if !ok {
 		return err
 	}
 	if u := currentUser(c); u != nil && u.IsAdmin() {
-		if s, cd, m, ok := adminWords(err); ok {
+		if s, cd, m, ok := adminWordsIn(l, err); ok {
 			status, code, msg = s, cd, m
 		}
 	}
@@ -66,8 +68,8 @@ func apiFail(c echo.Context, err error) error {
 }
 
 // apiInvalidInput is a 422 naming the wrong fields; nothing was changed.
-func apiInvalidInput(fields map[string]string) *APIError {
-	return &APIError{Status: http.StatusUnprocessableEntity, Code: "invalid_input", Message: "nothing was changed: see the fields", Fields: fields}
+func apiInvalidInput(c echo.Context, fields map[string]string) *APIError {
+	return &APIError{Status: http.StatusUnprocessableEntity, Code: "invalid_input", Message: loc(c).T("errors.invalid_input"), Fields: fields}
 }
 
 // apiPathID reads the :id of the path; ok is false when it is not a positive
@@ -95,7 +97,7 @@ func apiPagination(c echo.Context, fields map[string]string) (limit, offset int)
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > apiMaxLimit {
-			fields["limit"] = "a whole number from 1 to 200"
+			fields["limit"] = loc(c).T("api.field.limit")
 		} else {
 			limit = n
 		}
@@ -103,7 +105,7 @@ func apiPagination(c echo.Context, fields map[string]string) (limit, offset int)
 	if v := c.QueryParam("offset"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			fields["offset"] = "a whole number, 0 or more"
+			fields["offset"] = loc(c).T("api.field.offset")
 		} else {
 			offset = n
 		}
@@ -120,7 +122,7 @@ func apiQueryID(c echo.Context, name string, fields map[string]string) int64 {
 	}
 	id, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || id < 1 {
-		fields[name] = "a positive whole number"
+		fields[name] = loc(c).T("api.field.positive")
 		return 0
 	}
 	return id

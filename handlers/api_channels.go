@@ -3,9 +3,9 @@ package handlers
 import (
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -25,8 +25,8 @@ var apiChannelStatuses = provision.ChannelStates
 
 // apiNoChannel is the answer for a channel that does not exist or is not
 // the caller's: the same either way, so ids cannot be probed.
-func apiNoChannel() *APIError {
-	return apiError(http.StatusNotFound, "not_found", "there is no such channel")
+func apiNoChannel(c echo.Context) *APIError {
+	return apiError(http.StatusNotFound, "not_found", loc(c).T("api.no_channel"))
 }
 
 // apiChannelOfCaller loads the channel of the path if the caller may see
@@ -34,17 +34,17 @@ func apiNoChannel() *APIError {
 func (h *Handler) apiChannelOfCaller(c echo.Context) (*models.Channel, error) {
 	id, ok := apiPathID(c)
 	if !ok {
-		return nil, apiNoChannel()
+		return nil, apiNoChannel(c)
 	}
 	ch, err := h.store.ChannelByID(c.Request().Context(), id)
 	switch {
 	case errors.Is(err, models.ErrNotFound):
-		return nil, apiNoChannel()
+		return nil, apiNoChannel(c)
 	case err != nil:
 		return nil, err
 	}
 	if u := currentUser(c); !u.IsAdmin() && ch.UserID != u.ID {
-		return nil, apiNoChannel()
+		return nil, apiNoChannel(c)
 	}
 	return ch, nil
 }
@@ -69,26 +69,25 @@ func (h *Handler) apiCreateChannel(c echo.Context) error {
 	switch {
 	case u.IsAdmin():
 		if body.UserID == nil {
-			return apiInvalidInput(map[string]string{"user_id": "name the customer the channel is for"})
+			return apiInvalidInput(c, map[string]string{"user_id": loc(c).T("api.field.owner_required")})
 		}
 		o, err := h.store.UserByID(ctx, *body.UserID)
 		switch {
 		case errors.Is(err, models.ErrNotFound):
-			return apiInvalidInput(map[string]string{"user_id": "there is no user with this id"})
+			return apiInvalidInput(c, map[string]string{"user_id": loc(c).T("api.field.no_such_user")})
 		case err != nil:
 			return err
 		case o.Role != models.RoleCustomer:
-			return apiInvalidInput(map[string]string{"user_id": "channels belong to customers, and this user is an admin"})
+			return apiInvalidInput(c, map[string]string{"user_id": loc(c).T("api.field.owner_admin")})
 		}
 		owner = o.ID
 	case body.UserID != nil && *body.UserID != u.ID:
-		return apiError(http.StatusForbidden, "forbidden", "you can create channels only for yourself: leave out user_id")
+		return apiError(http.StatusForbidden, "forbidden", loc(c).T("api.create_own_only"))
 	}
 	ch, err := h.svc.CreateChannel(ctx, actor(c), provision.CreateInput{UserID: owner, Name: body.Name, Phone: body.Phone})
 	if errors.Is(err, provision.ErrOutcomeUnknown) && ch != nil {
-		return &APIError{Status: http.StatusBadGateway, Code: "pending", Message: fmt.Sprintf(
-			"channel %d is not confirmed yet: it is checked and settled automatically, and no day is lost "+
-				"(see GET /api/channels/%d; if it cannot be made it turns \"failed\" and frees its place in the plan)", ch.ID, ch.ID)}
+		return &APIError{Status: http.StatusBadGateway, Code: "pending",
+			Message: loc(c).T("api.channel_pending", "Channel", strconv.FormatInt(ch.ID, 10))}
 	}
 	if err != nil {
 		return apiFail(c, err)
@@ -106,19 +105,19 @@ func (h *Handler) apiListChannels(c echo.Context) error {
 	f := models.ChannelFilter{Limit: limit, Offset: offset}
 	if st := models.ChannelStatus(c.QueryParam("status")); st != "" {
 		if !slices.Contains(apiChannelStatuses, st) {
-			fields["status"] = "one of pending, trial, active, expired, deleting, deleted, failed"
+			fields["status"] = loc(c).T("api.field.status")
 		}
 		f.Status = st
 	}
 	userID := apiQueryID(c, "user_id", fields)
 	if len(fields) > 0 {
-		return apiInvalidInput(fields)
+		return apiInvalidInput(c, fields)
 	}
 	if u.IsAdmin() {
 		f.UserID = userID
 	} else {
 		if userID != 0 && userID != u.ID {
-			return apiError(http.StatusForbidden, "forbidden", "you can list only your own channels: leave out user_id")
+			return apiError(http.StatusForbidden, "forbidden", loc(c).T("api.list_own_only"))
 		}
 		f.UserID = u.ID // never anyone else's
 	}
@@ -194,11 +193,11 @@ func (h *Handler) apiChannelQR(c echo.Context) error {
 	u := currentUser(c)
 	switch {
 	case u == nil:
-		return apiError(http.StatusUnauthorized, "unauthorized", "sign in or use an API key")
+		return apiError(http.StatusUnauthorized, "unauthorized", loc(c).T("api.sign_in"))
 	case u.IsAdmin():
-		return apiError(http.StatusForbidden, "forbidden", "only the channel's owner can get its QR code")
+		return apiError(http.StatusForbidden, "forbidden", loc(c).T("api.qr_owner_only"))
 	}
-	noChannel := apiError(http.StatusNotFound, "not_found", "there is no such channel")
+	noChannel := apiNoChannel(c)
 	id, ok := pathID(c, "id")
 	if !ok {
 		return noChannel
@@ -219,7 +218,7 @@ func (h *Handler) apiChannelQR(c echo.Context) error {
 		return noChannel
 	case err != nil:
 		h.log.WarnContext(ctx, "api qr: line state unknown", "channel", ch.ID, "err", err)
-		return apiError(http.StatusBadGateway, "unavailable", "the channel cannot be reached right now; try again in a moment")
+		return apiError(http.StatusBadGateway, "unavailable", loc(c).T("api.qr_unreachable"))
 	}
 	out := apiQR{State: st.Phase.ConnectStep()}
 	switch st.Phase {

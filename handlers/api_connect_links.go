@@ -52,7 +52,7 @@ func (h *Handler) apiCreateConnectLink(c echo.Context) error {
 	var valid time.Duration
 	if body.ValidMinutes != nil {
 		if *body.ValidMinutes <= 0 || *body.ValidMinutes > int64(provision.ConnectLinkMax/time.Minute) {
-			return linkInvalid(provision.FieldErrors{"valid_minutes": "a link lasts from 5 to 10080 minutes (7 days)"})
+			return linkInvalid(c, provision.FieldErrors{"valid_minutes": loc(c).T("api.field.link_minutes")})
 		}
 		valid = time.Duration(*body.ValidMinutes) * time.Minute
 	}
@@ -60,11 +60,11 @@ func (h *Handler) apiCreateConnectLink(c echo.Context) error {
 	var fe provision.FieldErrors
 	switch {
 	case errors.As(err, &fe):
-		return linkInvalid(fe)
+		return linkInvalid(c, fe)
 	case errors.Is(err, models.ErrNotFound):
-		return apiNoChannel()
+		return apiNoChannel(c)
 	case errors.Is(err, provision.ErrNotConnectable):
-		return apiError(http.StatusConflict, "not_connectable", "no phone can be linked to this channel now")
+		return apiError(http.StatusConflict, "not_connectable", loc(c).T("api.not_connectable"))
 	case err != nil:
 		return apiFail(c, err)
 	}
@@ -77,23 +77,23 @@ func (h *Handler) apiCreateConnectLink(c echo.Context) error {
 func (h *Handler) apiRevokeConnectLink(c echo.Context) error {
 	id, ok := apiPathID(c)
 	if !ok {
-		return apiNoLink()
+		return apiNoLink(c)
 	}
 	_, err := h.svc.RevokeConnectLink(c.Request().Context(), actor(c), id)
 	switch {
 	case errors.Is(err, models.ErrNotFound):
-		return apiNoLink()
+		return apiNoLink(c)
 	case err != nil:
 		return apiFail(c, err)
 	}
 	return c.NoContent(http.StatusNoContent)
 }
 
-func apiNoLink() *APIError {
-	return apiError(http.StatusNotFound, "not_found", "there is no such connect link")
+func apiNoLink(c echo.Context) *APIError {
+	return apiError(http.StatusNotFound, "not_found", loc(c).T("api.no_link"))
 }
 
 // linkInvalid is a 400 naming the wrong fields; no link was made.
-func linkInvalid(fe provision.FieldErrors) *APIError {
-	return &APIError{Status: http.StatusBadRequest, Code: "invalid_input", Message: "no link was made: see the fields", Fields: fe}
+func linkInvalid(c echo.Context, fe provision.FieldErrors) *APIError {
+	return &APIError{Status: http.StatusBadRequest, Code: "invalid_input", Message: loc(c).T("api.link_invalid"), Fields: fe}
 }

@@ -9,10 +9,13 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
+
+	"whapidesk/internal/i18n"
 )
 
 // The JSON API reads bodies strictly (docs/api.md, "Request bodies"):
@@ -30,10 +33,6 @@ import (
 // Anything else is 400 bad_json (413 too_large past the body limit), and
 // nothing was changed: the body is read before the handler does anything.
 
-// errUnsupportedMediaType is the answer to a body that does not say it is JSON.
-var errUnsupportedMediaType = &APIError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
-	Message: "send the body as JSON, with Content-Type: application/json"}
-
 // maxJSONDepth bounds how deeply objects and arrays may nest in a body:
 // no route's body nests at all.
 const maxJSONDepth = 32
@@ -42,15 +41,15 @@ const maxJSONDepth = 32
 // of a length not known in advance).
 func hasBody(r *http.Request) bool { return r.ContentLength != 0 }
 
-// checkJSONType refuses a request whose Content-Type is not JSON in UTF-8.
-func checkJSONType(r *http.Request) error {
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+// checkJSONType refuses a request whose Content-Type is not JSON in UTF-8
+// (415, said in the caller's language).
+func checkJSONType(c echo.Context) error {
+	mt, params, err := mime.ParseMediaType(c.Request().Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return errUnsupportedMediaType
+		return apiError(http.StatusUnsupportedMediaType, "unsupported_media_type", loc(c).T("api.json.media_type"))
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
-		return &APIError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
-			Message: "send the body as JSON in UTF-8 (Content-Type: application/json, or application/json; charset=utf-8)"}
+		return apiError(http.StatusUnsupportedMediaType, "unsupported_media_type", loc(c).T("api.json.charset"))
 	}
 	return nil
 }
@@ -67,7 +66,7 @@ func apiJSONBody(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		if hasBody(r) {
-			if err := checkJSONType(r); err != nil {
+			if err := checkJSONType(c); err != nil {
 				return err
 			}
 		}
@@ -79,29 +78,29 @@ func apiJSONBody(next echo.HandlerFunc) echo.HandlerFunc {
 // route's body struct) by the rules above: 415, 413 or 400 with a message
 // that says what is wrong (a key may be named, a value never is).
 func decodeJSON(c echo.Context, v any) error {
-	r := c.Request()
-	if err := checkJSONType(r); err != nil {
+	if err := checkJSONType(c); err != nil {
 		return err
 	}
-	body, err := io.ReadAll(r.Body)
+	l := loc(c)
+	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return apiError(http.StatusRequestEntityTooLarge, "too_large", "the request body is too large")
+			return apiError(http.StatusRequestEntityTooLarge, "too_large", l.T("api.json.too_large"))
 		}
-		return apiError(http.StatusBadRequest, "bad_json", "the body could not be read")
+		return apiError(http.StatusBadRequest, "bad_json", l.T("api.json.unreadable"))
 	}
-	if err := strictJSON(body, v); err != nil {
+	if err := strictJSON(l, body, v); err != nil {
 		return apiError(http.StatusBadRequest, "bad_json", err.Error())
 	}
 	return nil
 }
 
 // strictJSON decodes body into v, refusing what decodeJSON refuses. Its
-// errors are the messages of the 400 answer.
-func strictJSON(body []byte, v any) error {
+// errors are the messages of the 400 answer, in l's language.
+func strictJSON(l *i18n.Localizer, body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return errors.New("the body is empty: send a JSON object")
+		return errors.New(l.T("api.json.empty"))
 	}
 	// First walk the tokens: one object, no key twice, every key exact.
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -112,54 +111,54 @@ func strictJSON(body []byte, v any) error {
 	}
 	tok, err := dec.Token()
 	if err != nil {
-		return errors.New("the body must be a JSON object: malformed JSON")
+		return errors.New(l.T("api.json.malformed_object"))
 	}
 	if tok != json.Delim('{') {
-		return errors.New("the body must be a JSON object")
+		return errors.New(l.T("api.json.not_object"))
 	}
-	if err := walkJSONObject(dec, t, "", 1); err != nil {
+	if err := walkJSONObject(l, dec, t, "", 1); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("the body must hold one JSON object and nothing after it")
+		return errors.New(l.T("api.json.trailing"))
 	}
 	// Then decode: the types of the values.
 	dec = json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return errors.New("the body must be a JSON object with known fields: " + jsonProblem(err))
+		return errors.New(l.T("api.json.known_fields", "Problem", jsonProblem(l, err)))
 	}
 	return nil
 }
 
 // walkJSONValue reads one value from dec: an object or array is walked
 // with t, the Go type it decodes into (nil: any).
-func walkJSONValue(dec *json.Decoder, t reflect.Type, path string, depth int) error {
+func walkJSONValue(l *i18n.Localizer, dec *json.Decoder, t reflect.Type, path string, depth int) error {
 	tok, err := dec.Token()
 	if err != nil {
-		return errors.New("malformed JSON")
+		return errors.New(l.T("api.json.malformed"))
 	}
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	switch tok {
 	case json.Delim('{'):
-		return walkJSONObject(dec, t, path, depth+1)
+		return walkJSONObject(l, dec, t, path, depth+1)
 	case json.Delim('['):
 		if depth+1 > maxJSONDepth {
-			return errors.New("the body nests too deeply")
+			return errors.New(l.T("api.json.too_deep"))
 		}
 		var elem reflect.Type
 		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 			elem = t.Elem()
 		}
 		for dec.More() {
-			if err := walkJSONValue(dec, elem, path+"[]", depth+1); err != nil {
+			if err := walkJSONValue(l, dec, elem, path+"[]", depth+1); err != nil {
 				return err
 			}
 		}
 		if _, err := dec.Token(); err != nil {
-			return errors.New("malformed JSON")
+			return errors.New(l.T("api.json.malformed"))
 		}
 	}
 	return nil
@@ -168,9 +167,9 @@ func walkJSONValue(dec *json.Decoder, t reflect.Type, path string, depth int) er
 // walkJSONObject reads the members of an object whose { was read: no key
 // twice, and, where the object decodes into a struct, every key one of its
 // fields, spelt exactly.
-func walkJSONObject(dec *json.Decoder, t reflect.Type, path string, depth int) error {
+func walkJSONObject(l *i18n.Localizer, dec *json.Decoder, t reflect.Type, path string, depth int) error {
 	if depth > maxJSONDepth {
-		return errors.New("the body nests too deeply")
+		return errors.New(l.T("api.json.too_deep"))
 	}
 	var fields map[string]reflect.Type
 	var elem reflect.Type
@@ -184,12 +183,12 @@ func walkJSONObject(dec *json.Decoder, t reflect.Type, path string, depth int) e
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return errors.New("malformed JSON")
+			return errors.New(l.T("api.json.malformed"))
 		}
 		key, _ := tok.(string)
 		name := path + key
 		if seen[key] {
-			return fmt.Errorf("the key %s appears twice: send each field once", quoteKey(name))
+			return errors.New(l.T("api.json.key_twice", "Key", quoteKey(name)))
 		}
 		seen[key] = true
 		ft := elem
@@ -198,18 +197,18 @@ func walkJSONObject(dec *json.Decoder, t reflect.Type, path string, depth int) e
 			if ft, ok = fields[key]; !ok {
 				for known := range fields {
 					if strings.EqualFold(known, key) {
-						return fmt.Errorf("unknown field %s: field names are case-sensitive, did you mean %q?", quoteKey(name), path+known)
+						return errors.New(l.T("api.json.key_case", "Key", quoteKey(name), "Known", strconv.Quote(path+known)))
 					}
 				}
-				return fmt.Errorf("unknown field %s", quoteKey(name))
+				return errors.New(l.T("api.json.unknown_field", "Key", quoteKey(name)))
 			}
 		}
-		if err := walkJSONValue(dec, ft, name+".", depth); err != nil {
+		if err := walkJSONValue(l, dec, ft, name+".", depth); err != nil {
 			return err
 		}
 	}
 	if _, err := dec.Token(); err != nil {
-		return errors.New("malformed JSON")
+		return errors.New(l.T("api.json.malformed"))
 	}
 	return nil
 }
@@ -248,16 +247,17 @@ func quoteKey(k string) string {
 	return fmt.Sprintf("%q", k)
 }
 
-// jsonProblem names what is wrong with a JSON body without echoing values.
-func jsonProblem(err error) string {
+// jsonProblem names what is wrong with a JSON body without echoing
+// values, in l's language.
+func jsonProblem(l *i18n.Localizer, err error) string {
 	var ute *json.UnmarshalTypeError
 	switch msg := err.Error(); {
 	case errors.As(err, &ute):
-		return "field " + ute.Field + " has the wrong type" // a field of the route's body: not the caller's text
+		return l.T("api.json.wrong_type", "Field", ute.Field) // a field of the route's body: not the caller's text
 	case strings.HasPrefix(msg, "json: unknown field ") && len(msg) < 80:
-		return strings.TrimPrefix(msg, "json: ")
+		return l.T("api.json.unknown_field", "Key", strings.TrimPrefix(msg, "json: unknown field "))
 	case errors.Is(err, io.EOF):
-		return "the body is empty"
+		return l.T("api.json.empty_body")
 	}
-	return "malformed JSON"
+	return l.T("api.json.malformed")
 }

@@ -32,7 +32,7 @@ func (h *Handler) apiListPlans(c echo.Context) error {
 	fields := map[string]string{}
 	limit, offset := apiPagination(c, fields)
 	if len(fields) > 0 {
-		return apiInvalidInput(fields)
+		return apiInvalidInput(c, fields)
 	}
 	// Plans are few (an admin makes each by hand): they are read whole and
 	// paged here, so the page and the total come from one read.

@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -93,14 +94,13 @@ func (h *Handler) putWHAPISettingsAPI(c echo.Context) error {
 	var refused *provision.TokenRefusedError
 	switch {
 	case errors.As(err, &fe):
-		return &APIError{Status: http.StatusUnprocessableEntity, Code: "invalid_input", Message: "nothing was saved: see fields", Fields: fe}
+		return &APIError{Status: http.StatusUnprocessableEntity, Code: "invalid_input", Message: loc(c).T("api.settings_invalid"), Fields: fe}
 	case errors.As(err, &refused):
-		msg := refused.Error() + ": nothing of this request was saved"
+		msg := loc(c).T("api.token_refused", "Status", strconv.Itoa(refused.Status))
 		if refused.Kept {
-			msg = refused.Error() + ": the current token stays in use and nothing of this request was saved"
+			msg = loc(c).T("api.token_refused_kept", "Status", strconv.Itoa(refused.Status))
 		}
-		return &APIError{Status: http.StatusConflict, Code: "token_refused", WHAPIStatus: refused.Status,
-			Message: msg + `. To save it all the same, send it again with "replace_refused": true`}
+		return &APIError{Status: http.StatusConflict, Code: "token_refused", WHAPIStatus: refused.Status, Message: msg}
 	}
 	if err != nil {
 		return err

@@ -36,20 +36,20 @@ func (h *Handler) apiUserAnswer(ctx context.Context, id int64) (apiUser, error) 
 	return toAPIUser(u, sub), nil
 }
 
-func apiNoUser() *APIError {
-	return apiError(http.StatusNotFound, "not_found", "there is no such user")
+func apiNoUser(c echo.Context) *APIError {
+	return apiError(http.StatusNotFound, "not_found", loc(c).T("api.no_user"))
 }
 
 // apiUserOfPath loads the user named by :id.
 func (h *Handler) apiUserOfPath(c echo.Context) (*models.User, error) {
 	id, ok := apiPathID(c)
 	if !ok {
-		return nil, apiNoUser()
+		return nil, apiNoUser(c)
 	}
 	u, err := h.store.UserByID(c.Request().Context(), id)
 	switch {
 	case errors.Is(err, models.ErrNotFound):
-		return nil, apiNoUser()
+		return nil, apiNoUser(c)
 	case err != nil:
 		return nil, err
 	}
@@ -97,26 +97,26 @@ func (h *Handler) apiListUsers(c echo.Context) error {
 	case "", models.RoleAdmin, models.RoleCustomer:
 		f.Role = r
 	default:
-		fields["role"] = "admin or customer"
+		fields["role"] = loc(c).T("api.field.role")
 	}
 	switch m := models.AllocationMode(c.QueryParam("mode")); m {
 	case "", models.AllocationAuto, models.AllocationManual:
 		f.Mode = m
 	default:
-		fields["mode"] = "auto or manual"
+		fields["mode"] = loc(c).T("api.field.mode")
 	}
 	switch s := c.QueryParam("status"); s {
 	case "", "active", "disabled":
 		f.Status = s
 	default:
-		fields["status"] = "active or disabled"
+		fields["status"] = loc(c).T("api.field.user_status")
 	}
 	f.PlanID = apiQueryID(c, "plan_id", fields)
 	if utf8.RuneCountInString(f.Search) > maxSearchRunes {
-		fields["q"] = "at most 200 characters"
+		fields["q"] = loc(c).T("api.field.search_long")
 	}
 	if len(fields) > 0 {
-		return apiInvalidInput(fields)
+		return apiInvalidInput(c, fields)
 	}
 	ctx := c.Request().Context()
 	rows, total, err := h.store.ListUsersPage(ctx, f)
@@ -159,18 +159,19 @@ type apiPatchUserBody struct {
 }
 
 // apiCleanName checks a user's name as account creation does: one line,
-// at most 100 characters (empty is allowed).
-func apiCleanName(in string) (string, string) {
+// at most 100 characters (empty is allowed). problem is the catalog id of
+// what is wrong, "" when nothing is.
+func apiCleanName(in string) (clean, problem string) {
 	t := strings.TrimSpace(in)
 	switch {
 	case !utf8.ValidString(t):
-		return "", "the name is not valid text"
+		return "", "api.field.name_invalid"
 	case utf8.RuneCountInString(t) > 100:
-		return "", "the name has at most 100 characters"
+		return "", "api.field.name_long"
 	}
 	for _, r := range t {
 		if unicode.IsControl(r) {
-			return "", "the name must be on one line, without control characters"
+			return "", "api.field.name_control"
 		}
 	}
 	return t, ""
@@ -193,23 +194,23 @@ func (h *Handler) apiPatchUser(c echo.Context) error {
 		mode = models.AllocationMode(*body.AllocationMode)
 		switch {
 		case mode != models.AllocationAuto && mode != models.AllocationManual:
-			fields["allocation_mode"] = "auto or manual"
+			fields["allocation_mode"] = loc(c).T("api.field.mode")
 		case u.Role != models.RoleCustomer:
-			fields["allocation_mode"] = "only customers have an allocation mode"
+			fields["allocation_mode"] = loc(c).T("api.field.mode_customers")
 		}
 	}
 	var name string
 	if body.Name != nil {
-		var msg string
-		if name, msg = apiCleanName(*body.Name); msg != "" {
-			fields["name"] = msg
+		var problem string
+		if name, problem = apiCleanName(*body.Name); problem != "" {
+			fields["name"] = loc(c).T(problem)
 		}
 	}
 	if body.Disabled != nil && *body.Disabled && u.ID == currentUser(c).ID {
-		fields["disabled"] = "you cannot disable your own account"
+		fields["disabled"] = loc(c).T("api.field.disable_self")
 	}
 	if len(fields) > 0 {
-		return apiInvalidInput(fields)
+		return apiInvalidInput(c, fields)
 	}
 	ctx, who := c.Request().Context(), actor(c)
 	if body.Name != nil {
@@ -261,10 +262,10 @@ func (h *Handler) apiActivateSubscription(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	if body.PlanID < 1 {
-		return apiInvalidInput(map[string]string{"plan_id": "name the plan by its id"})
+		return apiInvalidInput(c, map[string]string{"plan_id": loc(c).T("api.field.plan_required")})
 	}
 	if _, err := h.store.PlanByID(ctx, body.PlanID); errors.Is(err, models.ErrNotFound) {
-		return apiInvalidInput(map[string]string{"plan_id": "there is no plan with this id"})
+		return apiInvalidInput(c, map[string]string{"plan_id": loc(c).T("api.field.no_such_plan")})
 	} else if err != nil {
 		return err
 	}
@@ -324,7 +325,7 @@ func (h *Handler) apiLedger(c echo.Context) error {
 	fields := map[string]string{}
 	limit, offset := apiPagination(c, fields)
 	if len(fields) > 0 {
-		return apiInvalidInput(fields)
+		return apiInvalidInput(c, fields)
 	}
 	ctx := c.Request().Context()
 	rows, err := h.store.Ledger(ctx, u.ID, limit, offset)

@@ -70,18 +70,18 @@ func (h *Handler) apiListWebhooks(c echo.Context) error {
 func (h *Handler) apiDeleteWebhook(c echo.Context) error {
 	id, ok := apiPathID(c)
 	if !ok {
-		return apiNoWebhook()
+		return apiNoWebhook(c)
 	}
 	err := h.svc.DeleteWebhookEndpoint(c.Request().Context(), actor(c), id)
 	switch {
 	case errors.Is(err, models.ErrNotFound):
-		return apiNoWebhook()
+		return apiNoWebhook(c)
 	case err != nil:
 		return apiFail(c, err)
 	}
 	return c.NoContent(http.StatusNoContent)
 }
 
-func apiNoWebhook() *APIError {
-	return apiError(http.StatusNotFound, "not_found", "there is no such webhook endpoint")
+func apiNoWebhook(c echo.Context) *APIError {
+	return apiError(http.StatusNotFound, "not_found", loc(c).T("api.no_webhook"))
 }

@@ -2,25 +2,50 @@ package handlers
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/provision"
 )
 
 // saveTokenFirst is what an admin is told to do when an action needs the
 // partner token and none is saved (provision.ErrNotConfigured); customers
-// and API callers get domainError's words instead.
+// and API callers get domainError's words instead. English: in a request,
+// saveTokenFirstText says it in the reader's language.
 const saveTokenFirst = "Save it in WHAPI Settings first."
 
-// domainError maps an error of provision or models to what a person (page)
-// or a program (API) is told: status, code and a plain message. ok is false
-// for errors that are not the user's to fix (then: 500, details logged).
-// WHAPI's own error texts are never passed on.
+// saveTokenFirstText is saveTokenFirst in the request's language.
+func saveTokenFirstText(c echo.Context) string { return loc(c).T("errors.admin.save_token_first") }
+
+// domainError is domainErrorIn in English: for callers without the
+// request at hand. In a request use requestError (the reader's language).
 func domainError(err error) (status int, code, message string, ok bool) {
+	return domainErrorIn(i18n.For(i18n.Default), err)
+}
+
+// requestError is domainErrorIn in the request's language.
+func requestError(c echo.Context, err error) (status int, code, message string, ok bool) {
+	return domainErrorIn(loc(c), err)
+}
+
+// waitText says a wait in whole minutes (at least one), in l's language:
+// the localized twin of provision.HumanDuration.
+func waitText(l *i18n.Localizer, d time.Duration) string {
+	m := int64((d + time.Minute - 1) / time.Minute)
+	return l.N("errors.minutes", max(1, m))
+}
+
+// domainErrorIn maps an error of provision or models to what a person
+// (page) or a program (API) is told, in l's language: status, code and a
+// plain message (lower case, no full stop). ok is false for errors that
+// are not the user's to fix (then: 500, details logged). WHAPI's own
+// error texts are never passed on. This is the one table from errors to
+// the catalog's words; the codes never depend on the language.
+func domainErrorIn(l *i18n.Localizer, err error) (status int, code, message string, ok bool) {
 	var fe provision.FieldErrors
 	var rl *provision.RetryLaterError
 	var soon *provision.ExtendTooSoonError
@@ -31,103 +56,127 @@ func domainError(err error) (status int, code, message string, ok bool) {
 		// provision.ErrKeyMismatch, or a channel token that does not open:
 		// this server's secret key is not the one the secrets were saved
 		// with. Anyone's words; admins get adminWords'.
-		return http.StatusServiceUnavailable, "key_mismatch", "the service cannot act now: an admin must check its settings; nothing was changed", true
+		return http.StatusServiceUnavailable, "key_mismatch", l.T("errors.key_mismatch"), true
 	case errors.As(err, &fe):
-		return http.StatusUnprocessableEntity, "invalid_input", "nothing was changed: see the fields", true
+		return http.StatusUnprocessableEntity, "invalid_input", l.T("errors.invalid_input"), true
 	case errors.As(err, &rl):
 		code := rl.Code
 		if code == "" {
 			code = "rate_limited"
 		}
-		return http.StatusTooManyRequests, code, rl.Error(), true
+		return http.StatusTooManyRequests, code, retryLaterText(l, rl), true
 	case errors.As(err, &soon):
-		return http.StatusTooManyRequests, "extend_too_soon", soon.Error(), true
+		return http.StatusTooManyRequests, "extend_too_soon", l.T("errors.extend_too_soon", "Wait", waitText(l, soon.After)), true
 	case errors.Is(err, models.ErrNotFound):
-		return http.StatusNotFound, "not_found", "there is no such record", true
+		return http.StatusNotFound, "not_found", l.T("errors.not_found"), true
 	case errors.Is(err, models.ErrPlanLimit):
-		return http.StatusConflict, "plan_limit", "the plan's channel limit is reached: delete a channel or move to a bigger plan", true
+		return http.StatusConflict, "plan_limit", l.T("errors.plan_limit"), true
 	case errors.Is(err, models.ErrNoActivePlan):
-		return http.StatusConflict, "no_active_plan", "there is no active plan: a plan must be active to add channels", true
+		return http.StatusConflict, "no_active_plan", l.T("errors.no_active_plan"), true
 	case errors.Is(err, models.ErrInsufficientBalance):
-		return http.StatusConflict, "insufficient_balance", "the day balance is too small for this", true
+		return http.StatusConflict, "insufficient_balance", l.T("errors.insufficient_balance"), true
 	case errors.As(err, &small):
-		return http.StatusConflict, "plan_too_small", fmt.Sprintf("the customer has %d live channels and this plan allows %d: delete channels first", small.Live, small.Max), true
+		return http.StatusConflict, "plan_too_small", l.N("errors.plan_too_small", small.Live, "Max", l.Number(small.Max)), true
 	case errors.Is(err, models.ErrPlanRetired):
-		return http.StatusConflict, "plan_retired", err.Error(), true
+		return http.StatusConflict, "plan_retired", l.T("errors.plan_retired"), true
 	case errors.Is(err, models.ErrAlreadyOnPlan):
-		return http.StatusConflict, "already_on_plan", err.Error(), true
+		return http.StatusConflict, "already_on_plan", l.T("errors.already_on_plan"), true
 	case errors.Is(err, models.ErrNotCustomer):
-		return http.StatusConflict, "not_customer", err.Error(), true
+		return http.StatusConflict, "not_customer", l.T("errors.not_customer"), true
 	case errors.Is(err, models.ErrCustomerDisabled):
-		return http.StatusConflict, "customer_disabled", err.Error(), true
+		return http.StatusConflict, "customer_disabled", l.T("errors.customer_disabled"), true
 	case errors.Is(err, models.ErrAlreadyDeleted):
-		return http.StatusConflict, "already_deleted", err.Error(), true
+		return http.StatusConflict, "already_deleted", l.T("errors.already_deleted"), true
 	case errors.Is(err, models.ErrInvalidMode):
-		return http.StatusUnprocessableEntity, "invalid_input", err.Error(), true
+		return http.StatusUnprocessableEntity, "invalid_input", l.T("errors.invalid_mode"), true
 	case errors.Is(err, models.ErrChannelBusy):
-		return http.StatusConflict, "channel_busy", "the channel is being changed: try again in a moment", true
+		return http.StatusConflict, "channel_busy", l.T("errors.channel_busy"), true
 	case errors.Is(err, provision.ErrChannelStopped):
-		return http.StatusConflict, "channel_stopped", "the channel is stopped: start it first", true
+		return http.StatusConflict, "channel_stopped", l.T("errors.channel_stopped"), true
 	case errors.Is(err, provision.ErrNotLinked):
-		return http.StatusConflict, "not_linked", "no phone is linked to the channel: link one first", true
+		return http.StatusConflict, "not_linked", l.T("errors.not_linked"), true
 	case errors.Is(err, provision.ErrChannelRunning):
-		return http.StatusConflict, "channel_running", "the channel is running already", true
+		return http.StatusConflict, "channel_running", l.T("errors.channel_running"), true
 	case errors.Is(err, models.ErrEmailTaken):
-		return http.StatusConflict, "email_taken", err.Error(), true
+		return http.StatusConflict, "email_taken", l.T("errors.email_taken"), true
 	case errors.Is(err, provision.ErrNotConfigured):
-		return http.StatusServiceUnavailable, "not_configured", "the service is not set up yet: an admin must finish its settings", true
+		return http.StatusServiceUnavailable, "not_configured", l.T("errors.not_configured"), true
 	case errors.As(err, &project):
 		// The words anyone may read: no WHAPI, no project id. Admins get
 		// adminWords' instead.
-		return http.StatusServiceUnavailable, "unavailable", "adding channels is temporarily unavailable; nothing was changed: try again later", true
+		return http.StatusServiceUnavailable, "unavailable", l.T("errors.adding_unavailable"), true
 	case errors.Is(err, provision.ErrPartnerShort):
-		return http.StatusBadGateway, "partner_balance", "the days could not be added now; the days were given back", true
+		return http.StatusBadGateway, "partner_balance", l.T("errors.partner_balance"), true
 	case errors.Is(err, provision.ErrOutcomeUnknown):
-		return http.StatusBadGateway, "pending", "the change is not confirmed yet; it is checked and settled automatically, no day is lost", true
+		return http.StatusBadGateway, "pending", l.T("errors.pending"), true
 	case errors.Is(err, provision.ErrUnconfirmed):
-		return http.StatusBadGateway, "unconfirmed", "the change was sent but not confirmed; look at the channel again in a moment", true
+		return http.StatusBadGateway, "unconfirmed", l.T("errors.unconfirmed"), true
 	case errors.Is(err, provision.ErrUnavailable):
-		return http.StatusBadGateway, "unavailable", "the service could not be reached; nothing was changed: try again in a moment", true
+		return http.StatusBadGateway, "unavailable", l.T("errors.unavailable"), true
 	case errors.Is(err, provision.ErrRefused):
-		return http.StatusBadGateway, "upstream_refused", "the change was refused upstream; nothing was changed", true
+		return http.StatusBadGateway, "upstream_refused", l.T("errors.upstream_refused"), true
 	}
-	return http.StatusInternalServerError, "internal", "something went wrong on our side", false
+	return http.StatusInternalServerError, "internal", l.T("errors.internal"), false
+}
+
+// retryLaterText says, in l's language, what was asked too often and when
+// to try again. The limits provision names by their code have the
+// catalog's words; a limit known only by its English words (What, Again)
+// keeps them in English and, in another language, says when to try again.
+func retryLaterText(l *i18n.Localizer, rl *provision.RetryLaterError) string {
+	wait := waitText(l, rl.After)
+	switch {
+	case rl.Code == provision.CodeCreateBudget:
+		return l.T("errors.retry.add_channel", "Wait", wait)
+	case rl.Code == provision.CodePairingLimit:
+		return l.T("errors.retry.pairing_code", "Wait", wait)
+	case rl.What == "" && rl.Again == "":
+		return l.T("errors.retry.new_channels", "Wait", wait)
+	case l.Tag() == i18n.Default:
+		return rl.Error()
+	}
+	return l.T("errors.retry.later", "Wait", wait)
 }
 
 // keyMismatchWords is the answer to a key mismatch (an error wrapping
 // models.ErrDecrypt) that reached the error handler: an admin is told
 // what happened and what to do (adminWords), anyone else domainError's
-// words. Never "WHAPI could not be reached".
+// words, in the reader's language. Never "WHAPI could not be reached".
 func keyMismatchWords(c echo.Context, err error) (status int, code, message string) {
+	l := loc(c)
 	if u := currentUser(c); u != nil && u.IsAdmin() {
-		status, code, message, _ = adminWords(err)
+		status, code, message, _ = adminWordsIn(l, err)
 	} else {
-		status, code, message, _ = domainError(err)
-		message = upperFirst(message) + "."
+		status, code, message, _ = domainErrorIn(l, err)
+		message = sentence(l, message)
 	}
 	return status, code, message
 }
 
-// adminWords is what an admin is told of an error whose words for
-// customers must not name WHAPI or its settings (domainError's); ok is
-// false for any other error.
-func adminWords(err error) (status int, code, message string, ok bool) {
+// sentence makes a message (lower case, no full stop) a sentence of a
+// page in l's language.
+func sentence(l *i18n.Localizer, msg string) string {
+	return l.T("errors.sentence", "Message", upperFirst(msg))
+}
+
+// adminWordsIn is what an admin is told, in l's language, of an error
+// whose words for customers must not name WHAPI or its settings
+// (domainError's); ok is false for any other error.
+func adminWordsIn(l *i18n.Localizer, err error) (status int, code, message string, ok bool) {
 	if errors.Is(err, models.ErrDecrypt) {
-		return http.StatusServiceUnavailable, "key_mismatch", provision.ErrKeyMismatch.Error(), true
+		return http.StatusServiceUnavailable, "key_mismatch", l.T("errors.admin.key_mismatch"), true
 	}
 	var rl *provision.RetryLaterError
 	if errors.As(err, &rl) && rl.Detail != "" {
-		status, code, message, _ = domainError(err)
-		return status, code, rl.Detail + ": " + message, true
+		status, code, message, _ = domainErrorIn(l, err)
+		return status, code, l.T("errors.admin.detail", "Detail", rl.Detail, "Message", message), true
 	}
 	var project *provision.ProjectError
 	if !errors.As(err, &project) {
 		return 0, "", "", false
 	}
 	if project.Unchecked {
-		return http.StatusServiceUnavailable, "project_unchecked", "WHAPI could not be asked whether the project id " + project.ProjectID +
-			" is one of your WHAPI projects, so no channel was created: use “Test connection” in WHAPI Settings, then try again", true
+		return http.StatusServiceUnavailable, "project_unchecked", l.T("errors.admin.project_unchecked", "Project", project.ProjectID), true
 	}
-	return http.StatusConflict, "project_unknown", "the project id " + project.ProjectID +
-		" is not one of your WHAPI projects: pick one in WHAPI Settings; no channel was created", true
+	return http.StatusConflict, "project_unknown", l.T("errors.admin.project_unknown", "Project", project.ProjectID), true
 }

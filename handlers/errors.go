@@ -3,9 +3,11 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/views"
 )
@@ -30,16 +32,17 @@ func apiError(status int, code, message string) *APIError {
 	return &APIError{Status: status, Code: code, Message: message}
 }
 
-// errorHandler answers every error: JSON on /api, an HTML page elsewhere.
-// Internal details are logged, never shown.
+// errorHandler answers every error: JSON on /api, an HTML page elsewhere,
+// in the reader's language. Internal details are logged, never shown.
 func (h *Handler) errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	l := loc(c)
 	var ae *APIError
 	var he *echo.HTTPError
 	status := http.StatusInternalServerError
-	message := "Something went wrong on our side. Please try again."
+	message := l.T("errors.page.internal")
 	code := "internal"
 	switch {
 	case errors.Is(err, models.ErrDecrypt): // the secret key does not open the saved secrets
@@ -52,7 +55,7 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 		if m, ok := he.Message.(string); ok && status < 500 && m != http.StatusText(status) {
 			message = m
 		} else {
-			message = messageForStatus(status)
+			message = messageForStatus(l, status)
 		}
 	}
 	if status >= 500 {
@@ -69,7 +72,7 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 	} else if c.Request().Method == http.MethodHead {
 		err = c.NoContent(status)
 	} else {
-		err = h.render(c, status, views.ErrorPage(h.page(c, ""), status, http.StatusText(status), message))
+		err = h.render(c, status, views.ErrorPage(h.page(c, ""), status, statusTitle(l, status), message))
 	}
 	if err != nil {
 		h.log.ErrorContext(c.Request().Context(), "writing error response", "err", err)
@@ -99,16 +102,28 @@ func codeForStatus(status int) string {
 	return "error"
 }
 
-func messageForStatus(status int) string {
+// messageForStatus is what an error page (or a JSON error without words of
+// its own) says of a status, in l's language.
+func messageForStatus(l *i18n.Localizer, status int) string {
 	switch status {
 	case http.StatusNotFound:
-		return "There is nothing here. Check the address, or go back to the start page."
+		return l.T("errors.page.not_found")
 	case http.StatusForbidden:
-		return "You do not have access to this page."
+		return l.T("errors.page.forbidden")
 	case http.StatusMethodNotAllowed:
-		return "This address does not accept that kind of request."
+		return l.T("errors.page.method")
 	case http.StatusRequestEntityTooLarge:
-		return "What you sent is too large."
+		return l.T("errors.page.too_large")
 	}
-	return "Something went wrong on our side. Please try again."
+	return l.T("errors.page.internal")
+}
+
+// statusTitle is the title of an error page: the status's name in l's
+// language (http.StatusText's, for a status the catalog does not name).
+func statusTitle(l *i18n.Localizer, status int) string {
+	id := "http.status.s" + strconv.Itoa(status)
+	if !i18n.Has(id) {
+		return http.StatusText(status)
+	}
+	return l.T(id)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/provision"
 )
 
@@ -37,11 +38,22 @@ func popFlash(c echo.Context) (kind, text string) {
 	return kind, text
 }
 
-// problemText says what went wrong, in plain words, with the kind of
-// flash it deserves. Errors that are not the admin's to fix are returned
-// (a 500, details logged).
+// problemText is problemTextIn in English, for callers without the
+// request at hand; in a request use requestProblem.
 func problemText(err error) (kind, text string, _ error) {
-	status, _, msg, ok := domainError(err)
+	return problemTextIn(i18n.For(i18n.Default), err)
+}
+
+// requestProblem is problemTextIn in the request's language.
+func requestProblem(c echo.Context, err error) (kind, text string, _ error) {
+	return problemTextIn(loc(c), err)
+}
+
+// problemTextIn says what went wrong, in plain words of l's language,
+// with the kind of flash it deserves. Errors that are not the admin's to
+// fix are returned (a 500, details logged).
+func problemTextIn(l *i18n.Localizer, err error) (kind, text string, _ error) {
+	status, _, msg, ok := domainErrorIn(l, err)
 	if !ok {
 		return "", "", err
 	}
@@ -49,12 +61,13 @@ func problemText(err error) (kind, text string, _ error) {
 	if errors.Is(err, provision.ErrOutcomeUnknown) || status == http.StatusTooManyRequests {
 		kind = "warning"
 	}
-	return kind, upperFirst(msg) + ".", nil
+	return kind, sentence(l, msg), nil
 }
 
-// flashProblem puts what went wrong in the flash (see problemText).
+// flashProblem puts what went wrong in the flash, in the reader's
+// language (see problemTextIn).
 func (h *Handler) flashProblem(c echo.Context, err error) error {
-	kind, text, err := problemText(err)
+	kind, text, err := requestProblem(c, err)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/views"
@@ -25,8 +26,9 @@ import (
 // under it; "" when nothing is.
 type fieldError string
 
-// notWholeNumber is what a number field that holds no whole number says.
-const notWholeNumber fieldError = "enter a whole number"
+// notWholeNumber is what a number field that holds no whole number says,
+// in the reader's language.
+func notWholeNumber(c echo.Context) fieldError { return fieldError(loc(c).T("form.whole_number")) }
 
 // formInt is the one way a form's whole number is read: the field's text
 // without the spaces around it, in base 10. Anything else (a blank field
@@ -34,7 +36,7 @@ const notWholeNumber fieldError = "enter a whole number"
 func formInt(c echo.Context, name string) (int64, fieldError) {
 	n, err := strconv.ParseInt(strings.TrimSpace(c.FormValue(name)), 10, 64)
 	if err != nil {
-		return 0, notWholeNumber
+		return 0, notWholeNumber(c)
 	}
 	return n, ""
 }
@@ -96,12 +98,23 @@ func parseLoginForm(c echo.Context) loginForm {
 
 // passwordForm is a new password and its confirmation, and (when a user
 // changes their own) the current one. A password is never shown again.
+// Its errors are said in the language of the request it was read from.
 type passwordForm struct {
 	Current, New, Confirm string
+	l                     *i18n.Localizer // nil: English
 }
 
 func parsePasswordForm(c echo.Context) passwordForm {
-	return passwordForm{Current: c.FormValue("current_password"), New: c.FormValue("new_password"), Confirm: c.FormValue("confirm_password")}
+	return passwordForm{Current: c.FormValue("current_password"), New: c.FormValue("new_password"), Confirm: c.FormValue("confirm_password"),
+		l: loc(c)}
+}
+
+// loc is the form's language.
+func (f passwordForm) loc() *i18n.Localizer {
+	if f.l == nil {
+		return i18n.For(i18n.Default)
+	}
+	return f.l
 }
 
 // changeErrors are the errors of a user with email changing their own
@@ -110,9 +123,9 @@ func (f passwordForm) changeErrors(email string) map[string]string {
 	errs := map[string]string{}
 	switch {
 	case f.Current == "":
-		errs["current_password"] = "enter your current password"
+		errs["current_password"] = f.loc().T("form.current_password")
 	case f.New != "" && f.New == f.Current:
-		errs["new_password"] = "the new password must differ from the current one"
+		errs["new_password"] = f.loc().T("form.password_same")
 	default:
 		f.newErrors(errs, email)
 	}
@@ -122,14 +135,33 @@ func (f passwordForm) changeErrors(email string) map[string]string {
 // newErrors puts into errs what is wrong with the new password of the
 // account with email, and with its confirmation, if anything.
 func (f passwordForm) newErrors(errs map[string]string, email string) map[string]string {
+	l := f.loc()
 	if f.New == "" {
-		errs["new_password"] = "enter a new password"
+		errs["new_password"] = l.T("form.new_password")
 	} else if err := models.CheckPassword(f.New, email); err != nil {
-		errs["new_password"] = err.Error()
+		errs["new_password"] = passwordProblem(l, err)
 	} else if f.Confirm != f.New {
-		errs["confirm_password"] = "the two new passwords differ"
+		errs["confirm_password"] = l.T("form.passwords_differ")
 	}
 	return errs
+}
+
+// passwordProblem says, in l's language, why models.CheckPassword refused
+// a password.
+func passwordProblem(l *i18n.Localizer, err error) string {
+	switch {
+	case errors.Is(err, models.ErrWeakPassword):
+		return l.T("form.password_short", "Min", l.Number(models.MinPasswordLength))
+	case errors.Is(err, models.ErrPasswordTooLong):
+		return l.T("form.password_long", "Max", l.Number(models.MaxPasswordBytes))
+	case errors.Is(err, models.ErrBlankPassword):
+		return l.T("form.password_blank")
+	case errors.Is(err, models.ErrCommonPassword):
+		return l.T("form.password_common")
+	case errors.Is(err, models.ErrPasswordHasEmail):
+		return l.T("form.password_email")
+	}
+	return err.Error()
 }
 
 // Customers --------------------------------------------------------------
@@ -269,11 +301,12 @@ func parsePartnerEntryForm(c echo.Context) partnerEntryForm {
 	if errs == nil {
 		errs = provision.FieldErrors{}
 	}
+	l := loc(c)
 	switch {
 	case strings.TrimSpace(f.Days) == "":
-		errs["days"] = "enter the number of days"
+		errs["days"] = l.T("form.days_required")
 	case bad != "":
-		errs["days"] = "enter a whole number of days, from -1,000,000 to 1,000,000"
+		errs["days"] = l.T("form.days_range", "Min", l.Number(-provision.MaxPartnerDays), "Max", l.Number(provision.MaxPartnerDays))
 	}
 	f.Errors = errs
 	return f

@@ -204,12 +204,12 @@ func (h *Handler) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		if auth := c.Request().Header.Get("Authorization"); auth != "" {
 			key, ok := strings.CutPrefix(auth, "Bearer ")
 			if !ok {
-				return apiError(http.StatusUnauthorized, "unauthorized", "use Authorization: Bearer <api key>")
+				return apiError(http.StatusUnauthorized, "unauthorized", loc(c).T("api.bearer"))
 			}
 			u, err := h.store.UserByAPIKey(c.Request().Context(), strings.TrimSpace(key))
 			if err != nil {
 				if errors.Is(err, models.ErrInvalidAPIKey) {
-					return apiError(http.StatusUnauthorized, "unauthorized", "the API key is not valid")
+					return apiError(http.StatusUnauthorized, "unauthorized", loc(c).T("api.invalid_key"))
 				}
 				return err
 			}
@@ -234,7 +234,7 @@ func (h *Handler) requireRole(role models.Role) echo.MiddlewareFunc {
 			u := currentUser(c)
 			if u == nil {
 				if isAPI(c) {
-					return apiError(http.StatusUnauthorized, "unauthorized", "sign in or use an API key")
+					return apiError(http.StatusUnauthorized, "unauthorized", loc(c).T("api.sign_in"))
 				}
 				if fromHTMX(c) {
 					// An HTMX poll after the session ended: send the whole
@@ -246,7 +246,7 @@ func (h *Handler) requireRole(role models.Role) echo.MiddlewareFunc {
 			}
 			if u.Role != role {
 				if isAPI(c) {
-					return apiError(http.StatusForbidden, "forbidden", "you do not have access to this")
+					return apiError(http.StatusForbidden, "forbidden", loc(c).T("api.forbidden"))
 				}
 				return echo.NewHTTPError(http.StatusForbidden)
 			}
@@ -300,9 +300,6 @@ func (h *Handler) preLoginToken(c echo.Context) string {
 	return t
 }
 
-// errCSRF is what a refused cross-site or token-less post gets.
-var errCSRF = echo.NewHTTPError(http.StatusForbidden, "This form has expired or was sent from another site. Reload the page and try again.")
-
 // csrf refuses state-changing requests made with cookies unless they carry
 // the right token (form field _csrf of the body, or header X-CSRF-Token;
 // never the query string) and come from our own origin. API-key requests carry no cookie and need no token.
@@ -343,11 +340,13 @@ func (h *Handler) csrf(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// csrfRefused is what a refused cross-site or token-less post gets, in
+// the reader's language: a 403 page, or the API's csrf error.
 func csrfRefused(c echo.Context) error {
 	if isAPI(c) {
-		return apiError(http.StatusForbidden, "csrf", "missing or wrong CSRF token (send X-CSRF-Token, or use an API key)")
+		return apiError(http.StatusForbidden, "csrf", loc(c).T("api.csrf"))
 	}
-	return errCSRF
+	return echo.NewHTTPError(http.StatusForbidden, loc(c).T("errors.page.csrf"))
 }
 
 // saveSession writes the session of a signed-in user if its values changed.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/views"
 )
@@ -38,29 +39,44 @@ func pageCount(total int64, perPage int) int {
 	return int((total + int64(perPage) - 1) / int64(perPage))
 }
 
-// totalText is a list's total in words: "10,000" or "more than 1,000".
-func totalText(t models.ListTotal) string {
-	if t.More {
-		return "more than " + groupThousands(t.N)
+// pagerSummary is a page's summary in l's language: "26–50 of 73",
+// "26–50 of more than 1,000", or, past the end, "73 in all". The numbers
+// are the language's; the plural follows the total.
+func pagerSummary(l *i18n.Localizer, t models.ListTotal, from, to int64) string {
+	switch {
+	case from > t.N && t.More:
+		return l.N("pager.in_all_more", t.N)
+	case from > t.N:
+		return l.N("pager.in_all", t.N)
+	case t.More:
+		return l.N("pager.summary_more", t.N, "From", l.Number(from), "To", l.Number(to))
 	}
-	return groupThousands(t.N)
+	return l.N("pager.summary", t.N, "From", l.Number(from), "To", l.Number(to))
 }
 
-// buildPager is the one pager builder: the summary ("26–50 of 73"), the
-// previous and next pages and the numbered page links of a list of total
-// items, on page; href(n) is the address of page n. A total that is "more
-// than N" links the pages up to N, and Next goes on from there.
+// buildPager is listPager in English, for callers without the request at
+// hand; in a request use listPager (the reader's language).
 func buildPager(total models.ListTotal, perPage, page int, href func(n int) string) views.PagerView {
+	return pagerIn(i18n.For(i18n.Default), total, perPage, page, href)
+}
+
+// listPager is the one pager builder, in the request's language: the
+// summary ("26–50 of 73"), the previous and next pages and the numbered
+// page links of a list of total items, on page; href(n) is the address of
+// page n. A total that is "more than N" links the pages up to N, and Next
+// goes on from there.
+func listPager(c echo.Context, total models.ListTotal, perPage, page int, href func(n int) string) views.PagerView {
+	return pagerIn(loc(c), total, perPage, page, href)
+}
+
+func pagerIn(l *i18n.Localizer, total models.ListTotal, perPage, page int, href func(n int) string) views.PagerView {
 	if total.N <= 0 {
 		return views.PagerView{}
 	}
 	last := pageCount(total.N, perPage)
 	from := int64(page-1)*int64(perPage) + 1
 	to := min(total.N, int64(page)*int64(perPage))
-	pg := views.PagerView{Summary: groupThousands(from) + "–" + groupThousands(to) + " of " + totalText(total)}
-	if from > total.N {
-		pg.Summary = totalText(total) + " in all"
-	}
+	pg := views.PagerView{Summary: pagerSummary(l, total, from, to)}
 	if last <= 1 && !total.More {
 		return pg
 	}
@@ -70,15 +86,16 @@ func buildPager(total models.ListTotal, perPage, page int, href func(n int) stri
 	if page < last || total.More {
 		pg.Next = href(page + 1)
 	}
+	label := func(n int) string { return l.Number(int64(n)) }
 	lo, hi := max(1, page-pagerMaxLinks/2), min(last, page+pagerMaxLinks/2)
 	if lo > 1 {
-		pg.Links = append(pg.Links, views.PagerLink{Label: "1", Href: href(1)})
+		pg.Links = append(pg.Links, views.PagerLink{Label: label(1), Href: href(1)})
 		if lo > 2 {
 			pg.Links = append(pg.Links, views.PagerLink{Gap: true})
 		}
 	}
 	for n := lo; n <= hi; n++ {
-		pg.Links = append(pg.Links, views.PagerLink{Label: strconv.Itoa(n), Href: href(n), Current: n == page})
+		pg.Links = append(pg.Links, views.PagerLink{Label: label(n), Href: href(n), Current: n == page})
 	}
 	switch {
 	case total.More: // the last page is not known
@@ -87,7 +104,7 @@ func buildPager(total models.ListTotal, perPage, page int, href func(n int) stri
 		if hi < last-1 {
 			pg.Links = append(pg.Links, views.PagerLink{Gap: true})
 		}
-		pg.Links = append(pg.Links, views.PagerLink{Label: strconv.Itoa(last), Href: href(last)})
+		pg.Links = append(pg.Links, views.PagerLink{Label: label(last), Href: href(last)})
 	}
 	return pg
 }

@@ -4,9 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"math"
 	"net"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"whapidesk/models"
 )
@@ -97,6 +101,25 @@ func addressKey(ip string) throttleKey {
 // deviceKey counts the sign-ins of one trusted browser (its cookie's nonce).
 func deviceKey(nonce string) throttleKey {
 	return throttleKey{scope: scopeDevice, key: nonce, max: maxFailuresDevice, window: throttleWindow, clear: true}
+}
+
+// throttledText says, in the reader's language, why an attempt is refused
+// and when to try again (in whole minutes), and sets the Retry-After
+// header (whole seconds): the words of every sign-in refusal, and of wrong
+// current passwords on the change form.
+func throttledText(c echo.Context, t *throttled) string {
+	c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(t.wait.Seconds()))))
+	l := loc(c)
+	wait := waitText(l, t.wait)
+	switch t.key.scope {
+	case scopeAccount:
+		return l.T("errors.throttle.account", "Wait", wait)
+	case scopeDevice:
+		return l.T("errors.throttle.device", "Wait", wait)
+	case scopePassword:
+		return l.T("errors.throttle.password", "Wait", wait)
+	}
+	return l.T("errors.throttle.address", "Wait", wait)
 }
 
 // throttled is a refused attempt: the counter that refused it and how long

@@ -64,7 +64,7 @@ var ErrInvalidAPIKey = errors.New("invalid API key")
 // The columns are read in this order by UserByAPIKey.
 const apiKeyUserSQL = `SELECT api_keys.id, api_keys.last_used_at,
 	users.id, users.email, users.name, users.password_hash, users.role, users.allocation_mode,
-	users.day_balance, users.disabled, users.created_at, users.updated_at, users.password_changed_at
+	users.day_balance, users.disabled, users.created_at, users.updated_at, users.password_changed_at, users.language
 FROM api_keys JOIN users ON users.id = api_keys.user_id
 WHERE api_keys.hash = ? AND api_keys.revoked_at IS NULL AND NOT users.disabled`
 
@@ -105,7 +105,7 @@ func (s *Store) UserByAPIKey(ctx context.Context, key string) (*User, error) {
 		lastUsed *time.Time
 	)
 	if err := rows.Scan(&keyID, &lastUsed, &u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Role, &u.AllocationMode,
-		&u.DayBalance, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &u.PasswordChangedAt); err != nil {
+		&u.DayBalance, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &u.PasswordChangedAt, &u.Language); err != nil {
 		return nil, err
 	}
 	if err := rows.Close(); err != nil {

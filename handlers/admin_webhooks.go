@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/views"
@@ -18,15 +19,16 @@ import (
 // endpoint's page with its attempts, and its actions (send a test event,
 // rotate the secret, delete). The API is in api_webhooks.go.
 
-// webhookEventWords says when each event is sent, for the form.
+// webhookEventWords says when each event is sent, for the form (catalog
+// ids).
 var webhookEventWords = map[string]string{
-	"channel.created":  "a channel was created",
-	"channel.linked":   "a phone was linked to a channel",
-	"channel.unlinked": "a channel's phone was unlinked, or its line dropped",
-	"channel.expiring": "a channel's paid time ends soon and no top-up will extend it",
-	"channel.extended": "days were added to a channel",
-	"channel.deleted":  "a channel was deleted",
-	"customer.created": "a customer account was created",
+	"channel.created":  "webhooks.event.channel_created",
+	"channel.linked":   "webhooks.event.channel_linked",
+	"channel.unlinked": "webhooks.event.channel_unlinked",
+	"channel.expiring": "webhooks.event.channel_expiring",
+	"channel.extended": "webhooks.event.channel_extended",
+	"channel.deleted":  "webhooks.event.channel_deleted",
+	"customer.created": "webhooks.event.customer_created",
 }
 
 // webhookShown is how many attempts and deliveries an endpoint's page
@@ -36,26 +38,30 @@ const webhookShown = 50
 func webhookHref(id int64) string { return "/admin/webhooks/" + strconv.FormatInt(id, 10) }
 
 func (h *Handler) webhooksPage(c echo.Context, title string) views.Page {
-	p := h.page(c, title)
+	p := h.page(c, loc(c).T(title))
 	p.Active = "webhooks"
 	return p
 }
 
-func webhookRow(ep *models.WebhookEndpoint) views.WebhookRow {
-	return views.WebhookRow{ID: ep.ID, Href: webhookHref(ep.ID), URL: ep.URL, Events: ep.Events, Created: formatTime(&ep.CreatedAt), Active: ep.Active}
+func webhookRow(l *i18n.Localizer, ep *models.WebhookEndpoint) views.WebhookRow {
+	return views.WebhookRow{ID: ep.ID, Href: webhookHref(ep.ID), URL: ep.URL, Events: ep.Events, Created: l.DateTime(ep.CreatedAt), Active: ep.Active}
 }
 
-func webhookForm(url string, chosen []string, fe provision.FieldErrors) views.WebhookForm {
+func webhookForm(l *i18n.Localizer, url string, chosen []string, fe provision.FieldErrors) views.WebhookForm {
 	f := views.WebhookForm{URL: url, URLError: fe["url"], EventsError: fe["events"]}
 	for _, t := range provision.WebhookEventTypes() {
-		f.Events = append(f.Events, views.WebhookEventChoice{Type: t, Words: webhookEventWords[t], Checked: slices.Contains(chosen, t)})
+		words := ""
+		if id, ok := webhookEventWords[t]; ok {
+			words = l.T(id)
+		}
+		f.Events = append(f.Events, views.WebhookEventChoice{Type: t, Words: words, Checked: slices.Contains(chosen, t)})
 	}
 	return f
 }
 
 // showWebhooksPage is /admin/webhooks.
 func (h *Handler) showWebhooksPage(c echo.Context) error {
-	return h.renderWebhooks(c, http.StatusOK, webhookForm("", nil, nil))
+	return h.renderWebhooks(c, http.StatusOK, webhookForm(loc(c), "", nil, nil))
 }
 
 func (h *Handler) renderWebhooks(c echo.Context, status int, form views.WebhookForm) error {
@@ -65,9 +71,9 @@ func (h *Handler) renderWebhooks(c echo.Context, status int, form views.WebhookF
 	}
 	v := views.WebhooksView{Form: form, AllowPrivate: h.svc.WebhookAllowPrivate(), DemoReceiver: h.cfg.DemoWebhooks != nil}
 	for i := range eps {
-		v.Rows = append(v.Rows, webhookRow(&eps[i]))
+		v.Rows = append(v.Rows, webhookRow(loc(c), &eps[i]))
 	}
-	return h.render(c, status, views.WebhooksPage(h.webhooksPage(c, "Webhooks"), v))
+	return h.render(c, status, views.WebhooksPage(h.webhooksPage(c, "webhooks.title"), v))
 }
 
 // createWebhook adds an endpoint and answers with its page, which shows
@@ -83,7 +89,7 @@ func (h *Handler) createWebhook(c echo.Context) error {
 	var fe provision.FieldErrors
 	switch {
 	case errors.As(err, &fe):
-		return h.renderWebhooks(c, http.StatusUnprocessableEntity, webhookForm(url, events, fe))
+		return h.renderWebhooks(c, http.StatusUnprocessableEntity, webhookForm(loc(c), url, events, fe))
 	case err != nil:
 		return err
 	}
@@ -124,41 +130,44 @@ func (h *Handler) renderWebhook(c echo.Context, ep *models.WebhookEndpoint, v vi
 	if err != nil {
 		return err
 	}
-	v.Row = webhookRow(ep)
+	l := loc(c)
+	v.Row = webhookRow(l, ep)
 	for _, a := range as {
-		r := views.WebhookAttemptRow{ID: a.ID, At: formatTime(&a.AttemptedAt), Event: a.EventType, EventID: a.EventID,
-			Status: "no answer", OK: a.Error == "" && a.StatusCode >= 200 && a.StatusCode < 300,
-			Latency: strconv.FormatInt(a.LatencyMS, 10) + " ms", Error: a.Error}
+		r := views.WebhookAttemptRow{ID: a.ID, At: l.DateTime(a.AttemptedAt), Event: a.EventType, EventID: a.EventID,
+			Status: l.T("webhooks.no_answer"), OK: a.Error == "" && a.StatusCode >= 200 && a.StatusCode < 300,
+			Latency: l.T("webhooks.ms", "Ms", l.Number(a.LatencyMS)), Error: a.Error}
 		if a.StatusCode != 0 {
 			r.Status = strconv.Itoa(a.StatusCode)
 		}
 		v.Attempts = append(v.Attempts, r)
 	}
 	for _, d := range ds {
-		r := views.WebhookDeliveryRow{ID: d.ID, Event: d.EventType, EventID: d.EventID, State: webhookStateBadge(&d),
-			Attempts: strconv.Itoa(d.Attempts), LastError: d.LastError}
+		r := views.WebhookDeliveryRow{ID: d.ID, Event: d.EventType, EventID: d.EventID, State: webhookStateBadge(l, &d),
+			Attempts: l.Number(int64(d.Attempts)), LastError: d.LastError}
 		if d.State == models.WebhookQueued && d.Attempts > 0 {
-			r.Next = formatTime(&d.NextAttemptAt)
+			r.Next = l.DateTime(d.NextAttemptAt)
 		}
 		v.Deliveries = append(v.Deliveries, r)
 	}
-	return h.render(c, http.StatusOK, views.WebhookPage(h.webhooksPage(c, ep.URL), v))
+	p := h.page(c, ep.URL)
+	p.Active = "webhooks"
+	return h.render(c, http.StatusOK, views.WebhookPage(p, v))
 }
 
-// webhookStateBadge is a delivery's state in words.
-func webhookStateBadge(d *models.WebhookDelivery) views.Badge {
+// webhookStateBadge is a delivery's state in l's words.
+func webhookStateBadge(l *i18n.Localizer, d *models.WebhookDelivery) views.Badge {
 	switch d.State {
 	case models.WebhookQueued:
 		if d.Attempts > 0 {
-			return views.Badge{Text: "Will retry", Tone: "warn", Title: "The endpoint failed: it is tried again later, for 24 hours"}
+			return views.Badge{Key: "webhooks.state.retrying", Tone: "warn", Title: l.T("webhooks.state.retrying_title")}
 		}
-		return views.Badge{Text: "Queued", Tone: "muted"}
+		return views.Badge{Key: "webhooks.state.queued", Tone: "muted"}
 	case models.WebhookSending:
-		return views.Badge{Text: "Sending", Tone: "ok"}
+		return views.Badge{Key: "webhooks.state.sending", Tone: "ok"}
 	case models.WebhookDelivered:
-		return views.Badge{Text: "Delivered", Tone: "ok"}
+		return views.Badge{Key: "webhooks.state.delivered", Tone: "ok"}
 	case models.WebhookFailed:
-		return views.Badge{Text: "Failed", Tone: "bad", Title: "Refused by the endpoint, or still failing 24 hours after the first attempt"}
+		return views.Badge{Key: "webhooks.state.failed", Tone: "bad", Title: l.T("webhooks.state.failed_title")}
 	}
 	return views.Badge{Text: string(d.State)}
 }
@@ -172,7 +181,7 @@ func (h *Handler) testWebhook(c echo.Context) error {
 	if err := h.svc.SendTestWebhook(c.Request().Context(), actor(c), ep.ID); err != nil {
 		return err
 	}
-	h.setFlash(c, "success", "A test event is on its way: its attempt shows below within seconds (reload the page).")
+	h.setFlash(c, "success", loc(c).T("webhooks.flash.test"))
 	if err := h.saveSession(c); err != nil {
 		return err
 	}
@@ -185,7 +194,7 @@ func (h *Handler) confirmRotateWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, http.StatusOK, views.WebhookRotatePage(h.webhooksPage(c, "Rotate secret"), webhookRow(ep)))
+	return h.render(c, http.StatusOK, views.WebhookRotatePage(h.webhooksPage(c, "webhooks.rotate"), webhookRow(loc(c), ep)))
 }
 
 // rotateWebhook gives the endpoint a new secret and shows it this once.
@@ -199,7 +208,7 @@ func (h *Handler) rotateWebhook(c echo.Context) error {
 		return err
 	}
 	until := time.Now().Add(models.WebhookSecretGrace)
-	return h.renderWebhook(c, ep, views.WebhookView{Secret: secret, Rotated: true, PreviousUntil: formatTime(&until)})
+	return h.renderWebhook(c, ep, views.WebhookView{Secret: secret, Rotated: true, PreviousUntil: loc(c).DateTime(until)})
 }
 
 // confirmDeleteWebhook asks before the endpoint is deleted.
@@ -208,7 +217,7 @@ func (h *Handler) confirmDeleteWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, http.StatusOK, views.WebhookDeletePage(h.webhooksPage(c, "Delete endpoint"), webhookRow(ep)))
+	return h.render(c, http.StatusOK, views.WebhookDeletePage(h.webhooksPage(c, "webhooks.delete_page.page_title"), webhookRow(loc(c), ep)))
 }
 
 // deleteWebhook deletes the endpoint and what was queued for it.
@@ -221,7 +230,7 @@ func (h *Handler) deleteWebhook(c echo.Context) error {
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
 		return err
 	}
-	h.setFlash(c, "success", "The endpoint "+ep.URL+" is deleted: no more events are sent to it.")
+	h.setFlash(c, "success", loc(c).T("webhooks.flash.deleted", "Url", i18n.Isolate(ep.URL)))
 	if err := h.saveSession(c); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/jobs"
 	"whapidesk/models"
 	"whapidesk/provision"
@@ -19,12 +20,12 @@ import (
 // items in words, each with its action. The same items feed the
 // dashboard's count (attentionCount).
 
-// attentionWords are each kind's words on the page.
+// attentionWords are each kind's words on the page (catalog ids).
 var attentionWords = map[provision.AttentionKind]string{
-	provision.AttnDisconnected: "Disconnected",
-	provision.AttnStuck:        "Stuck starting",
-	provision.AttnEnding:       "Paid time ending, not topped up",
-	provision.AttnJobFailed:    "Job failed",
+	provision.AttnDisconnected: "attention.kind.disconnected",
+	provision.AttnStuck:        "attention.kind.stuck",
+	provision.AttnEnding:       "attention.kind.ending",
+	provision.AttnJobFailed:    "attention.kind.job_failed",
 }
 
 // failedJobs is the queue's list of failed jobs (nil when the handlers
@@ -37,29 +38,31 @@ func (h *Handler) failedJobs() provision.FailedJobs {
 }
 
 // attentionRows gathers the Attention list in words.
+// The words come from ctx's localizer (the reader's language).
 func (h *Handler) attentionRows(ctx context.Context) ([]views.AttentionRow, error) {
 	items, err := h.svc.Attention(ctx, h.failedJobs())
 	if err != nil {
 		return nil, err
 	}
+	l := i18n.From(ctx)
 	now := h.svc.Now()
 	rows := make([]views.AttentionRow, 0, len(items))
 	for _, it := range items {
-		r := views.AttentionRow{Kind: string(it.Kind), What: attentionWords[it.Kind]}
+		r := views.AttentionRow{Kind: string(it.Kind), What: l.T(attentionWords[it.Kind])}
 		at := it.Since
 		switch it.Kind {
 		case provision.AttnJobFailed:
-			r.Subject, r.Detail, r.Href = sentenceCase(it.Job.What)+" #"+strconv.FormatInt(it.Job.ID, 10), it.Job.Error,
+			r.Subject, r.Detail, r.Href = jobWords(l, it.Job.Kind, it.Job.What)+" #"+strconv.FormatInt(it.Job.ID, 10), it.Job.Error,
 				jobsHref(jobs.GroupFailed, 0)
-			r.Since = formatTime(&at) + " · " + agoWords(now.Sub(at))
+			r.Since = l.T("attention.since", "When", l.DateTime(at), "Ago", agoLoc(l, now.Sub(at)))
 		case provision.AttnEnding:
 			r.Subject, r.Owner = it.Channel.Name, it.Channel.Email
 			r.Href = "/admin/users/" + strconv.FormatInt(it.Channel.UserID, 10)
-			r.Since = "ends " + formatTime(&at) + " · " + timeLeft(&at, now)
+			r.Since = l.T("attention.ends", "When", l.DateTime(at), "Left", leftLoc(l, at, now))
 		default:
 			r.Subject, r.Owner = it.Channel.Name, it.Channel.Email
 			r.Href = adminConnectPath(it.Channel.ChannelID, "")
-			r.Since = formatTime(&at) + " · " + agoWords(now.Sub(at))
+			r.Since = l.T("attention.since", "When", l.DateTime(at), "Ago", agoLoc(l, now.Sub(at)))
 			if it.Kind == provision.AttnDisconnected {
 				r.LinkAction = adminChannelBase(it.Channel.ChannelID) + "/connect-links"
 			}
@@ -74,10 +77,49 @@ func (h *Handler) showAttentionPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := h.page(c, "Attention")
+	p := h.page(c, loc(c).T("attention.title"))
 	p.Active = "attention"
 	return h.render(c, http.StatusOK, views.AttentionPage(p, views.AttentionView{Rows: rows,
-		AlertAfter: durationWords(h.svc.DisconnectAlertAfter()), LinkMinutes: strconv.Itoa(int(provision.ConnectLinkDefault / time.Minute))}))
+		AlertAfter: durationLoc(loc(c), h.svc.DisconnectAlertAfter()), LinkMinutes: strconv.Itoa(int(provision.ConnectLinkDefault / time.Minute))}))
+}
+
+// agoLoc says how long ago something was, in l's language: "just now",
+// "12 min ago", "3 h ago", "4 days ago".
+func agoLoc(l *i18n.Localizer, d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return l.T("attention.ago.just_now")
+	case d < time.Hour:
+		return l.N("attention.ago.minutes", int64(d/time.Minute))
+	case d < 48*time.Hour:
+		return l.N("attention.ago.hours", int64(d/time.Hour))
+	}
+	return l.N("attention.ago.days", int64(d/(24*time.Hour)))
+}
+
+// leftLoc says how long until till, in whole days, in l's language: "3
+// days left", "less than a day left" or "expired".
+func leftLoc(l *i18n.Localizer, till, now time.Time) string {
+	left := till.Sub(now)
+	switch {
+	case left <= 0:
+		return l.T("attention.left.expired")
+	case left < 24*time.Hour:
+		return l.T("attention.left.less_than_a_day")
+	}
+	return l.N("attention.left.days", provision.DaysLeft(&till, now))
+}
+
+// durationLoc says a delay in l's words: "5 minutes", "1 hour", "90
+// seconds".
+func durationLoc(l *i18n.Localizer, d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return l.N("attention.duration.hours", int64(d/time.Hour))
+	case d%time.Minute == 0:
+		return l.N("attention.duration.minutes", int64(d/time.Minute))
+	}
+	return l.N("attention.duration.seconds", int64(d/time.Second))
 }
 
 // agoWords says how long ago something was: "just now", "12 min ago",
@@ -92,17 +134,6 @@ func agoWords(d time.Duration) string {
 		return fmt.Sprintf("%d h ago", int(d/time.Hour))
 	}
 	return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
-}
-
-// durationWords says a delay in words: "5 minutes", "1 hour", "90 seconds".
-func durationWords(d time.Duration) string {
-	switch {
-	case d%time.Hour == 0:
-		return countOf(int64(d/time.Hour), "hour", "hours")
-	case d%time.Minute == 0:
-		return countOf(int64(d/time.Minute), "minute", "minutes")
-	}
-	return countOf(int64(d/time.Second), "second", "seconds")
 }
 
 // linkLine says since when a channel's phone is linked or not, to its

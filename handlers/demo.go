@@ -44,16 +44,16 @@ func (h *Handler) demoScan(c echo.Context) error {
 	switch {
 	case err == nil:
 		h.log.InfoContext(ctx, "demo: a simulated phone scanned the QR code", "channel", ch.ID)
-		h.setFlash(c, "success", "Demo: a simulated phone scanned the code. This page turns “Connected” as soon as the news arrives.")
+		h.setFlash(c, "success", loc(c).T("demo.flash.scanned"))
 	case errors.Is(err, provision.ErrNoQR):
-		h.setFlash(c, "info", "Demo: there is no code to scan right now. Wait until the QR code shows, then try again.")
+		h.setFlash(c, "info", loc(c).T("demo.flash.no_code"))
 	case errors.Is(err, provision.ErrAlreadyLinked):
-		h.setFlash(c, "info", "Demo: a phone is already linked to this channel.")
+		h.setFlash(c, "info", loc(c).T("demo.flash.linked"))
 	case errors.Is(err, models.ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound)
 	default:
 		h.log.WarnContext(ctx, "demo: simulating a scan failed", "channel", ch.ID, "err", err)
-		h.setFlash(c, "warning", "Demo: the simulated scan did not work just now. Try again in a moment.")
+		h.setFlash(c, "warning", loc(c).T("demo.flash.failed"))
 	}
 	if err := h.saveSession(c); err != nil {
 		return err

@@ -84,5 +84,5 @@ func (h *Handler) demoWebhookIn(c echo.Context) error {
 
 // showDemoWebhooks is the demo receiver's page: what it received.
 func (h *Handler) showDemoWebhooks(c echo.Context) error {
-	return h.render(c, http.StatusOK, views.DemoWebhooksPage(h.webhooksPage(c, "Demo receiver"), h.cfg.DemoWebhooks.list()))
+	return h.render(c, http.StatusOK, views.DemoWebhooksPage(h.webhooksPage(c, "webhooks.demo.title"), h.cfg.DemoWebhooks.list()))
 }

@@ -1,17 +1,16 @@
 package handlers
 
 import (
-	"strconv"
-	"strings"
-
+	"whapidesk/internal/i18n"
 	"whapidesk/provision"
 	"whapidesk/views"
 )
 
 // doctorView is what the doctor found, as the WHAPI Settings page shows
-// it: the same lines `whapidesk doctor` prints, each outcome a badge.
-func doctorView(rep provision.DoctorReport) *views.DoctorView {
-	v := &views.DoctorView{At: formatTime(&rep.At), Summary: doctorSummary(rep)}
+// it: the same lines `whapidesk doctor` prints, each outcome a badge, in
+// l's words (the checks' names and findings are the doctor's own).
+func doctorView(l *i18n.Localizer, rep provision.DoctorReport) *views.DoctorView {
+	v := &views.DoctorView{At: l.DateTime(rep.At), Summary: doctorSummary(l, rep)}
 	for _, c := range rep.Checks {
 		v.Lines = append(v.Lines, views.DoctorLine{Badge: outcomeBadge(c.Outcome), Name: c.Name, Detail: c.Detail})
 	}
@@ -22,26 +21,25 @@ func doctorView(rep provision.DoctorReport) *views.DoctorView {
 func outcomeBadge(o provision.Outcome) views.Badge {
 	switch o {
 	case provision.OutcomePass:
-		return views.Badge{Text: "Pass", Tone: "ok"}
+		return views.Badge{Key: "doctor.outcome.pass", Tone: "ok"}
 	case provision.OutcomeWarn:
-		return views.Badge{Text: "Warning", Tone: "warn"}
+		return views.Badge{Key: "doctor.outcome.warn", Tone: "warn"}
 	case provision.OutcomeFail:
-		return views.Badge{Text: "Fail", Tone: "bad"}
+		return views.Badge{Key: "doctor.outcome.fail", Tone: "bad"}
 	}
-	return views.Badge{Text: "Skipped", Tone: "muted"}
+	return views.Badge{Key: "doctor.outcome.skip", Tone: "muted"}
 }
 
 // doctorSummary counts the outcomes: "5 passed, 1 warning, 1 failed".
-func doctorSummary(rep provision.DoctorReport) string {
-	parts := []string{strconv.Itoa(rep.Count(provision.OutcomePass)) + " passed"}
-	if n := int64(rep.Count(provision.OutcomeWarn)); n > 0 {
-		parts = append(parts, countOf(n, "warning", "warnings"))
+func doctorSummary(l *i18n.Localizer, rep provision.DoctorReport) string {
+	s := l.N("doctor.count.passed", int64(rep.Count(provision.OutcomePass)))
+	more := func(id string, n int) {
+		if n > 0 {
+			s = l.T("doctor.count.join", "List", s, "Next", l.N(id, int64(n)))
+		}
 	}
-	if n := rep.Count(provision.OutcomeFail); n > 0 {
-		parts = append(parts, strconv.Itoa(n)+" failed")
-	}
-	if n := rep.Count(provision.OutcomeSkip); n > 0 {
-		parts = append(parts, strconv.Itoa(n)+" not checked")
-	}
-	return strings.Join(parts, ", ")
+	more("doctor.count.warnings", rep.Count(provision.OutcomeWarn))
+	more("doctor.count.failed", rep.Count(provision.OutcomeFail))
+	more("doctor.count.skipped", rep.Count(provision.OutcomeSkip))
+	return s
 }

@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/jobs"
 	"whapidesk/views"
 )
@@ -26,36 +28,54 @@ var _ JobQueue = (*jobs.Queue)(nil)
 
 const jobsPerPage = 50
 
-// jobGroupWords are the tabs of the Jobs page, in jobs.Groups' order.
+// jobGroupWords are the tabs of the Jobs page (catalog ids), in
+// jobs.Groups' order.
 var jobGroupWords = map[jobs.Group]string{
-	jobs.GroupWaiting:   "Waiting",
-	jobs.GroupRunning:   "Running",
-	jobs.GroupFailed:    "Failed",
-	jobs.GroupDone:      "Done",
-	jobs.GroupCancelled: "Cancelled",
+	jobs.GroupWaiting:   "jobs.group.waiting",
+	jobs.GroupRunning:   "jobs.group.running",
+	jobs.GroupFailed:    "jobs.group.failed",
+	jobs.GroupDone:      "jobs.group.done",
+	jobs.GroupCancelled: "jobs.group.cancelled",
 }
 
-// jobStateBadge is a River state in words.
-func jobStateBadge(state string) views.Badge {
+// jobStateBadge is a River state in l's words.
+func jobStateBadge(l *i18n.Localizer, state string) views.Badge {
 	switch state {
 	case "available":
-		return views.Badge{Text: "Due now", Tone: "muted"}
+		return views.Badge{Key: "jobs.state.available", Tone: "muted"}
 	case "scheduled":
-		return views.Badge{Text: "Scheduled", Tone: "muted"}
+		return views.Badge{Key: "jobs.state.scheduled", Tone: "muted"}
 	case "pending":
-		return views.Badge{Text: "Pending", Tone: "muted"}
+		return views.Badge{Key: "jobs.state.pending", Tone: "muted"}
 	case "running":
-		return views.Badge{Text: "Running", Tone: "ok"}
+		return views.Badge{Key: "jobs.state.running", Tone: "ok"}
 	case "retryable":
-		return views.Badge{Text: "Failed, will retry", Tone: "warn"}
+		return views.Badge{Key: "jobs.state.retryable", Tone: "warn"}
 	case "discarded":
-		return views.Badge{Text: "Failed, gave up", Tone: "bad", Title: "No attempts left: it runs again only if retried"}
+		return views.Badge{Key: "jobs.state.discarded", Tone: "bad", Title: l.T("jobs.state.discarded_title")}
 	case "completed":
-		return views.Badge{Text: "Done", Tone: "ok"}
+		return views.Badge{Key: "jobs.state.completed", Tone: "ok"}
 	case "cancelled":
-		return views.Badge{Text: "Cancelled", Tone: "muted"}
+		return views.Badge{Key: "jobs.state.cancelled", Tone: "muted"}
 	}
 	return views.Badge{Text: state}
+}
+
+// badgeWords is a badge's words in l's language, for a sentence.
+func badgeWords(l *i18n.Localizer, b views.Badge) string {
+	if b.Key != "" {
+		return l.T(b.Key)
+	}
+	return b.Text
+}
+
+// jobWords names a job's kind in l's words ("Auto top-up"): the
+// catalog's jobs.kind table, else the queue's words (what).
+func jobWords(l *i18n.Localizer, kind, what string) string {
+	if id := "jobs.kind." + kind; i18n.Has(id) {
+		return l.T(id)
+	}
+	return sentenceCase(what)
 }
 
 // jobsHref is the address of a tab of the Jobs page, from the job before
@@ -84,7 +104,7 @@ func jobGroupParam(s string) jobs.Group {
 }
 
 func (h *Handler) jobsPage(c echo.Context, title string) views.Page {
-	p := h.page(c, title)
+	p := h.page(c, loc(c).T(title))
 	p.Active = "jobs"
 	return p
 }
@@ -94,17 +114,18 @@ func (h *Handler) jobsPage(c echo.Context, title string) views.Page {
 func (h *Handler) showJobsPage(c echo.Context) error {
 	ctx := c.Request().Context()
 	g := jobGroupParam(c.QueryParam("state"))
-	v := views.JobsView{Group: jobGroupWords[g]}
+	l := loc(c)
+	v := views.JobsView{Group: l.T(jobGroupWords[g])}
 	if h.cfg.Jobs == nil {
 		v.NotRunning = true
-		return h.render(c, http.StatusOK, views.JobsPage(h.jobsPage(c, "Jobs"), v))
+		return h.render(c, http.StatusOK, views.JobsPage(h.jobsPage(c, "jobs.title"), v))
 	}
 	counts, err := h.cfg.Jobs.Counts(ctx)
 	if err != nil {
 		return err
 	}
 	for _, tg := range jobs.Groups {
-		v.Tabs = append(v.Tabs, views.JobTab{Label: jobGroupWords[tg], Count: groupThousands(counts[tg]),
+		v.Tabs = append(v.Tabs, views.JobTab{Label: l.T(jobGroupWords[tg]), Count: counts[tg],
 			Href: jobsHref(tg, 0), Current: tg == g, Key: string(tg)})
 	}
 	before, _ := strconv.ParseInt(c.QueryParam("before"), 10, 64)
@@ -112,7 +133,7 @@ func (h *Handler) showJobsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v.Summary = countOf(counts[g], "job", "jobs")
+	v.Total = counts[g]
 	if before > 0 {
 		v.Newest = jobsHref(g, 0)
 	}
@@ -120,21 +141,29 @@ func (h *Handler) showJobsPage(c echo.Context) error {
 		v.Older = jobsHref(g, list[len(list)-1].ID)
 	}
 	for _, j := range list {
-		v.Rows = append(v.Rows, jobRow(j, g))
+		v.Rows = append(v.Rows, jobRow(l, j, g))
 	}
-	return h.render(c, http.StatusOK, views.JobsPage(h.jobsPage(c, "Jobs"), v))
+	return h.render(c, http.StatusOK, views.JobsPage(h.jobsPage(c, "jobs.title"), v))
 }
 
-func jobRow(j jobs.Job, g jobs.Group) views.JobRow {
-	r := views.JobRow{ID: j.ID, What: sentenceCase(j.What), State: jobStateBadge(j.State),
-		Attempts: strconv.Itoa(j.Attempt) + " of " + strconv.Itoa(j.MaxAttempts),
-		Created:  formatTime(&j.CreatedAt), LastRun: formatTime(j.AttemptedAt), Finished: formatTime(j.FinalizedAt),
+// dateTimeOf is an optional time in l's words ("" for none).
+func dateTimeOf(l *i18n.Localizer, t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	return l.DateTime(*t)
+}
+
+func jobRow(l *i18n.Localizer, j jobs.Job, g jobs.Group) views.JobRow {
+	r := views.JobRow{ID: j.ID, What: jobWords(l, j.Kind, j.What), State: jobStateBadge(l, j.State),
+		Attempts: l.T("jobs.attempts", "Done", l.Number(int64(j.Attempt)), "Max", l.Number(int64(j.MaxAttempts))),
+		Created:  l.DateTime(j.CreatedAt), LastRun: dateTimeOf(l, j.AttemptedAt), Finished: dateTimeOf(l, j.FinalizedAt),
 		Error: j.LastError, Group: string(g)}
 	if j.AfterBoot {
-		r.What += " (after start)"
+		r.What = l.T("jobs.after_boot", "Job", r.What)
 	}
 	if j.FinalizedAt == nil {
-		r.Due = formatTime(&j.ScheduledAt)
+		r.Due = l.DateTime(j.ScheduledAt)
 	}
 	if j.CanRetry {
 		r.RetryAction = "/admin/jobs/" + strconv.FormatInt(j.ID, 10) + "/retry"
@@ -174,15 +203,16 @@ func (h *Handler) retryJob(c echo.Context) error {
 		return err
 	}
 	back := jobsHref(jobGroupParam(c.FormValue("state")), 0)
+	l := loc(c)
 	_, err = h.cfg.Jobs.Retry(c.Request().Context(), j.ID)
 	switch {
 	case errors.Is(err, jobs.ErrCannotRetry):
-		h.setFlash(c, "error", jobLabel(j)+" cannot be retried: it is "+jobStateBadge(j.State).Text+".")
+		h.setFlash(c, "error", l.T("jobs.flash.cannot_retry", "Job", jobLabel(l, j), "State", badgeWords(l, jobStateBadge(l, j.State))))
 	case err != nil:
 		return err
 	default:
 		h.log.Info("job retried by an admin", "job", j.ID, "kind", j.Kind, "admin", currentUser(c).Email)
-		h.setFlash(c, "success", jobLabel(j)+" is due now: it runs within seconds.")
+		h.setFlash(c, "success", l.T("jobs.flash.retried", "Job", jobLabel(l, j)))
 	}
 	return h.backToJobs(c, back)
 }
@@ -194,13 +224,14 @@ func (h *Handler) showCancelJobPage(c echo.Context) error {
 		return err
 	}
 	g := jobGroupParam(c.QueryParam("state"))
+	l := loc(c)
 	if !j.CanCancel {
-		h.setFlash(c, "info", jobLabel(j)+" is finished already: there is nothing to cancel.")
+		h.setFlash(c, "info", l.T("jobs.flash.finished", "Job", jobLabel(l, j)))
 		return h.backToJobs(c, jobsHref(g, 0))
 	}
-	v := views.JobCancel{ID: j.ID, Label: jobLabel(j), Running: j.State == "running", Periodic: !j.AfterBoot,
+	v := views.JobCancel{ID: j.ID, Label: jobLabel(l, j), Running: j.State == "running", Periodic: !j.AfterBoot,
 		Back: string(g), BackHref: jobsHref(g, 0)}
-	return h.render(c, http.StatusOK, views.JobCancelPage(h.jobsPage(c, "Cancel job"), v))
+	return h.render(c, http.StatusOK, views.JobCancelPage(h.jobsPage(c, "jobs.cancel_page.page_title"), v))
 }
 
 // cancelJob cancels a job that is not finished.
@@ -210,19 +241,20 @@ func (h *Handler) cancelJob(c echo.Context) error {
 		return err
 	}
 	back := jobsHref(jobGroupParam(c.FormValue("back")), 0)
+	l := loc(c)
 	_, err = h.cfg.Jobs.Cancel(c.Request().Context(), j.ID)
 	switch {
 	case errors.Is(err, jobs.ErrCannotCancel):
-		h.setFlash(c, "info", jobLabel(j)+" is finished already: there is nothing to cancel.")
+		h.setFlash(c, "info", l.T("jobs.flash.finished", "Job", jobLabel(l, j)))
 	case errors.Is(err, jobs.ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound)
 	case err != nil:
 		return err
 	default:
 		h.log.Info("job cancelled by an admin", "job", j.ID, "kind", j.Kind, "admin", currentUser(c).Email)
-		text := jobLabel(j) + " is cancelled."
+		text := l.T("jobs.flash.cancelled", "Job", jobLabel(l, j))
 		if j.State == "running" {
-			text = jobLabel(j) + " is being cancelled: it stops within seconds and is not retried."
+			text = l.T("jobs.flash.cancelling", "Job", jobLabel(l, j))
 		}
 		h.setFlash(c, "success", text)
 	}
@@ -230,8 +262,8 @@ func (h *Handler) cancelJob(c echo.Context) error {
 }
 
 // jobLabel names a job in a message: "Auto top-up #12".
-func jobLabel(j jobs.Job) string {
-	return sentenceCase(j.What) + " #" + strconv.FormatInt(j.ID, 10)
+func jobLabel(l *i18n.Localizer, j jobs.Job) string {
+	return jobWords(l, j.Kind, j.What) + " #" + strconv.FormatInt(j.ID, 10)
 }
 
 // backToJobs saves the flash and goes back to a tab of the Jobs page.

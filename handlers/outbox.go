@@ -4,49 +4,52 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/views"
 )
 
 const mailsPerPage = 50
 
-// mailStateBadge is an outbox state in words.
-func mailStateBadge(m *models.Mail, configured bool) views.Badge {
+// mailStateBadge is an outbox state in l's words.
+func mailStateBadge(l *i18n.Localizer, m *models.Mail, configured bool) views.Badge {
 	switch m.State {
 	case models.MailQueued:
 		if !configured {
-			return views.Badge{Text: "Queued", Tone: "muted", Title: "Mail is not configured: it waits here"}
+			return views.Badge{Key: "outbox.state.queued", Tone: "muted", Title: l.T("outbox.state.queued_unconfigured")}
 		}
 		if m.LastError != "" {
-			return views.Badge{Text: "Queued, will retry", Tone: "warn", Title: "The mail server refused it for now: it is tried again later"}
+			return views.Badge{Key: "outbox.state.retrying", Tone: "warn", Title: l.T("outbox.state.retrying_title")}
 		}
-		return views.Badge{Text: "Queued", Tone: "muted"}
+		return views.Badge{Key: "outbox.state.queued", Tone: "muted"}
 	case models.MailSending:
-		return views.Badge{Text: "Sending", Tone: "ok"}
+		return views.Badge{Key: "outbox.state.sending", Tone: "ok"}
 	case models.MailSent:
-		return views.Badge{Text: "Sent", Tone: "ok"}
+		return views.Badge{Key: "outbox.state.sent", Tone: "ok"}
 	case models.MailFailed:
-		return views.Badge{Text: "Failed", Tone: "bad", Title: "Refused for good, or out of attempts: it is sent again only if retried"}
+		return views.Badge{Key: "outbox.state.failed", Tone: "bad", Title: l.T("outbox.state.failed_title")}
 	}
 	return views.Badge{Text: string(m.State)}
 }
 
-// mailKindWords is an outbox kind in words.
-func mailKindWords(kind string) string {
-	if kind == "invitation" {
-		return "Invitation"
+// mailKindWords is an outbox kind in l's words: the catalog's
+// outbox.kind table, else the kind itself.
+func mailKindWords(l *i18n.Localizer, kind string) string {
+	if id := "outbox.kind." + kind; i18n.Has(id) {
+		return l.T(id)
 	}
-	return sentenceCase(kind)
+	return sentenceCase(strings.ReplaceAll(kind, "_", " "))
 }
 
 func mailHref(id int64) string { return "/admin/outbox/" + strconv.FormatInt(id, 10) }
 
-func mailRow(m *models.Mail, configured bool) views.OutboxRow {
-	r := views.OutboxRow{ID: m.ID, Href: mailHref(m.ID), State: mailStateBadge(m, configured), Kind: mailKindWords(m.Kind),
-		To: m.To, Subject: m.Subject, Created: formatTime(&m.CreatedAt), Attempts: strconv.Itoa(m.Attempts), LastError: m.LastError}
+func mailRow(l *i18n.Localizer, m *models.Mail, configured bool) views.OutboxRow {
+	r := views.OutboxRow{ID: m.ID, Href: mailHref(m.ID), State: mailStateBadge(l, m, configured), Kind: mailKindWords(l, m.Kind),
+		To: m.To, Subject: m.Subject, Created: l.DateTime(m.CreatedAt), Attempts: l.Number(int64(m.Attempts)), LastError: m.LastError}
 	if m.State == models.MailFailed {
 		r.RetryAction = mailHref(m.ID) + "/retry"
 	}
@@ -74,9 +77,9 @@ func (h *Handler) showOutboxPage(c echo.Context) error {
 			return "/admin/outbox?page=" + strconv.Itoa(k)
 		})}
 	for i := range list {
-		v.Rows = append(v.Rows, mailRow(&list[i], configured))
+		v.Rows = append(v.Rows, mailRow(loc(c), &list[i], configured))
 	}
-	return h.render(c, http.StatusOK, views.OutboxPage(h.outboxPage(c, "Outbox"), v))
+	return h.render(c, http.StatusOK, views.OutboxPage(h.outboxPage(c, loc(c).T("outbox.title")), v))
 }
 
 // mailParam reads the mail of /admin/outbox/:id; 404 when there is none.
@@ -100,7 +103,7 @@ func (h *Handler) showMailPage(c echo.Context) error {
 		return err
 	}
 	configured := h.svc.MailConfigured()
-	v := views.MailView{Row: mailRow(m, configured), MessageID: "<" + m.MessageID + ">", Sent: formatTime(m.SentAt),
+	v := views.MailView{Row: mailRow(loc(c), m, configured), MessageID: "<" + m.MessageID + ">", Sent: dateTimeOf(loc(c), m.SentAt),
 		Reply: m.Reply, Text: m.Text, NotConfigured: !configured && m.State == models.MailQueued}
 	if m.HTML != "" {
 		v.HTMLHref = "/admin/outbox/" + strconv.FormatInt(m.ID, 10) + "/html"
@@ -136,15 +139,17 @@ func (h *Handler) retryMail(c echo.Context) error {
 		return err
 	}
 	err = h.svc.RetryMail(c.Request().Context(), actor(c), m.ID)
+	l := loc(c)
+	to := i18n.Isolate(m.To)
 	switch {
 	case errors.Is(err, models.ErrMailNotFailed):
-		h.setFlash(c, "info", "The mail to "+m.To+" is "+mailStateBadge(m, true).Text+": only a failed mail is retried.")
+		h.setFlash(c, "info", l.T("outbox.flash.not_failed", "To", to, "State", badgeWords(l, mailStateBadge(l, m, true))))
 	case err != nil:
 		return err
 	case h.svc.MailConfigured():
-		h.setFlash(c, "success", "The mail to "+m.To+" is queued again: it is sent within seconds.")
+		h.setFlash(c, "success", l.T("outbox.flash.queued", "To", to))
 	default:
-		h.setFlash(c, "success", "The mail to "+m.To+" is queued again; mail is not configured, so it waits here.")
+		h.setFlash(c, "success", l.T("outbox.flash.queued_waiting", "To", to))
 	}
 	if err := h.saveSession(c); err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/views"
@@ -35,31 +36,32 @@ func (h *Handler) latestPartnerEntries(ctx context.Context) (views.PartnerEntryL
 	if err != nil {
 		return views.PartnerEntryList{}, err
 	}
-	l := views.PartnerEntryList{Rows: partnerEntryRows(rows, "/admin")}
+	lz := i18n.From(ctx)
+	l := views.PartnerEntryList{Rows: partnerEntryRows(lz, rows, "/admin")}
 	if total > int64(len(rows)) {
-		l.All, l.AllText = partnerEntriesPath, "All "+groupThousands(total)+" entries"
+		l.All, l.AllText = partnerEntriesPath, lz.N("partner.all_entries", total)
 	}
 	return l, nil
 }
 
-// partnerEntryRows puts entries in words; back is the page a Reverse
+// partnerEntryRows puts entries in l's words; back is the page a Reverse
 // button comes back to.
-func partnerEntryRows(rows []models.RecordedPartnerEntry, back string) []views.PartnerEntryRow {
+func partnerEntryRows(l *i18n.Localizer, rows []models.RecordedPartnerEntry, back string) []views.PartnerEntryRow {
 	out := make([]views.PartnerEntryRow, 0, len(rows))
 	for _, e := range rows {
-		out = append(out, partnerEntryRow(e, back))
+		out = append(out, partnerEntryRow(l, e, back))
 	}
 	return out
 }
 
-func partnerEntryRow(e models.RecordedPartnerEntry, back string) views.PartnerEntryRow {
-	r := views.PartnerEntryRow{ID: e.ID, When: formatTime(&e.CreatedAt), Kind: partnerKindWord(e.Kind), Days: signedDays(e.Delta),
+func partnerEntryRow(l *i18n.Localizer, e models.RecordedPartnerEntry, back string) views.PartnerEntryRow {
+	r := views.PartnerEntryRow{ID: e.ID, When: l.DateTime(e.CreatedAt), Kind: partnerKindWord(l, e.Kind), Days: signedDaysIn(l, e.Delta),
 		Note: e.Comment, Actor: e.Actor, Reversed: e.ReversedBy != nil}
 	switch {
 	case e.ReversedBy != nil:
-		r.Relation = "reversed by #" + strconv.FormatInt(*e.ReversedBy, 10)
+		r.Relation = l.T("partner.reversed_by", "Id", strconv.FormatInt(*e.ReversedBy, 10))
 	case e.ReversesID != nil:
-		r.Relation = "reverses #" + strconv.FormatInt(*e.ReversesID, 10)
+		r.Relation = l.T("partner.reverses", "Id", strconv.FormatInt(*e.ReversesID, 10))
 	}
 	if e.Reversible() {
 		r.ReverseHref = partnerReversePath(e.ID) + "?" + url.Values{"back": {back}}.Encode()
@@ -71,30 +73,45 @@ func partnerReversePath(id int64) string {
 	return partnerEntriesPath + "/" + strconv.FormatInt(id, 10) + "/reverse"
 }
 
-// partnerKindWord is a kind of entry in words.
-func partnerKindWord(k models.PartnerKind) string {
+// partnerKindWord is a kind of entry in l's words.
+func partnerKindWord(l *i18n.Localizer, k models.PartnerKind) string {
 	switch k {
 	case models.PartnerPurchase:
-		return "Purchase"
+		return l.T("partner.kinds.purchase")
 	case models.PartnerCorrection:
-		return "Correction"
+		return l.T("partner.kinds.correction")
 	case models.PartnerReversal:
-		return "Reversal"
+		return l.T("partner.kinds.reversal")
 	case models.PartnerExtend:
-		return "Extend"
+		return l.T("partner.kinds.extend")
 	case models.PartnerReturn:
-		return "Return"
+		return l.T("partner.kinds.return")
 	}
 	return string(k)
 }
 
-// signedDays writes a number of days with its sign and thousands
-// separators: "+5,000", "−5,000" (a true minus sign).
-func signedDays(n int64) string {
+// signedNumIn writes n for l's language with a true minus sign when
+// negative: "−5,000".
+func signedNumIn(l *i18n.Localizer, n int64) string {
 	if n < 0 {
-		return "−" + groupThousands(-n)
+		return "−" + l.Number(-n)
 	}
-	return "+" + groupThousands(n)
+	return l.Number(n)
+}
+
+// signedDaysIn writes a number of days with its sign for l's language:
+// "+5,000", "−5,000".
+func signedDaysIn(l *i18n.Localizer, n int64) string {
+	if n < 0 {
+		return signedNumIn(l, n)
+	}
+	return "+" + l.Number(n)
+}
+
+// balanceDaysIn writes a balance in days in l's words: "930 days",
+// "−4,070 days", "1 day".
+func balanceDaysIn(l *i18n.Localizer, n int64) string {
+	return l.N("partner.balance_days", n, "Count", signedNumIn(l, n))
 }
 
 // balanceDays writes a balance in days: "930 days", "−4,070 days", "1 day".
@@ -106,29 +123,20 @@ func balanceDays(n int64) string {
 	return s + " " + plural(n, "day", "days")
 }
 
-// balanceFromTo is "from 930 to −4,070 days".
-func balanceFromTo(from, to int64) string {
-	f := groupThousands(from)
-	if from < 0 {
-		f = "−" + groupThousands(-from)
-	}
-	return "from " + f + " to " + balanceDays(to)
-}
-
-// partnerQuestion puts an entry's request for confirmation in words; verb
-// is what its button does ("Record", "Reverse").
-func partnerQuestion(nc *provision.NeedsConfirmationError, verb string) *views.PartnerConfirm {
-	c := &views.PartnerConfirm{Numbers: "This takes the partner balance " + balanceFromTo(nc.From, nc.To) + ".",
-		Ask: verb + " it anyway?", Button: verb + " it anyway"}
-	var why []string
-	if nc.BelowZero {
-		why = append(why, "below zero: WHAPI refuses extends when the partner balance is short")
-	}
-	if nc.Large {
-		why = append(why, "more than "+groupThousands(provision.PartnerConfirmAbove)+" days in one entry")
-	}
-	if len(why) > 0 {
-		c.Why = upperFirst(strings.Join(why, "; and ")) + "."
+// partnerQuestion puts an entry's request for confirmation in l's words;
+// ask and button are the ids of the question and of its button ("Record
+// it anyway?", "Record it anyway").
+func partnerQuestion(l *i18n.Localizer, nc *provision.NeedsConfirmationError, ask, button string) *views.PartnerConfirm {
+	c := &views.PartnerConfirm{Numbers: l.T("partner.question.numbers", "From", signedNumIn(l, nc.From), "To", balanceDaysIn(l, nc.To)),
+		Ask: l.T(ask), Button: l.T(button)}
+	large := l.T("partner.question.large", "Max", l.Number(provision.PartnerConfirmAbove))
+	switch {
+	case nc.BelowZero && nc.Large:
+		c.Why = l.T("partner.question.why_both", "Large", large)
+	case nc.BelowZero:
+		c.Why = l.T("partner.question.why_below_zero")
+	case nc.Large:
+		c.Why = upperFirst(l.T("partner.question.why_large", "Large", large))
 	}
 	return c
 }
@@ -157,22 +165,23 @@ func (h *Handler) recordPartnerDays(c echo.Context) error {
 		return again(http.StatusOK, typed, nil)
 	}
 	if len(form.Errors) > 0 {
-		return again(http.StatusUnprocessableEntity, typed, &views.Flash{Kind: "error", Text: "Nothing was recorded: correct the fields marked below."})
+		return again(http.StatusUnprocessableEntity, typed, &views.Flash{Kind: "error", Text: loc(c).T("partner.flash.fix_fields")})
 	}
 	e, pb, err := h.svc.RecordPartnerDays(ctx, actor(c), form.In)
+	l := loc(c)
 	var nc *provision.NeedsConfirmationError
 	if errors.As(err, &nc) {
-		typed.Confirm = partnerQuestion(nc, "Record")
+		typed.Confirm = partnerQuestion(l, nc, "partner.question.ask_record", "partner.question.button_record")
 		return again(http.StatusOK, typed, nil)
 	}
 	if err != nil {
 		return err
 	}
-	now := "The estimated partner balance is now " + balanceDays(pb.Estimate()) + "."
+	now := balanceDaysIn(l, pb.Estimate())
 	if e.Kind == models.PartnerPurchase {
-		h.setFlash(c, "success", "Recorded "+balanceDays(e.Delta)+" bought from WHAPI. "+now)
+		h.setFlash(c, "success", l.T("partner.flash.purchase", "Days", balanceDaysIn(l, e.Delta), "Now", now))
 	} else {
-		h.setFlash(c, "success", "Recorded a correction of "+signedDays(e.Delta)+" "+plural(e.Delta, "day", "days")+". "+now)
+		h.setFlash(c, "success", l.T("partner.flash.correction", "Days", l.N("partner.balance_days", e.Delta, "Count", signedDaysIn(l, e.Delta)), "Now", now))
 	}
 	if err := h.saveSession(c); err != nil {
 		return err
@@ -193,10 +202,11 @@ func (h *Handler) showPartnerEntriesPage(c echo.Context) error {
 		return err
 	}
 	href := func(n int) string { return partnerEntriesPath + "?page=" + strconv.Itoa(n) }
-	v := views.PartnerEntriesView{Estimate: balanceDays(pb.Estimate()), List: views.PartnerEntryList{
-		Rows:  partnerEntryRows(rows, href(page)),
+	l := loc(c)
+	v := views.PartnerEntriesView{Estimate: balanceDaysIn(l, pb.Estimate()), List: views.PartnerEntryList{
+		Rows:  partnerEntryRows(l, rows, href(page)),
 		Pager: buildPager(models.ListTotal{N: total}, partnerEntriesPerPage, page, href)}}
-	p := h.page(c, "Partner balance entries")
+	p := h.page(c, l.T("partner.entries_title"))
 	p.Active = "admin"
 	return h.render(c, http.StatusOK, views.PartnerEntriesPage(p, v))
 }
@@ -220,7 +230,8 @@ func partnerBack(raw string) string {
 // reverseView is the reverse page of entry e, with the numbers it would
 // make of the current estimate.
 func (h *Handler) reverseView(ctx context.Context, e models.RecordedPartnerEntry, back string) (views.PartnerReverseView, error) {
-	v := views.PartnerReverseView{Entry: partnerEntryRow(e, back), Action: partnerReversePath(e.ID), Back: back}
+	l := i18n.From(ctx)
+	v := views.PartnerReverseView{Entry: partnerEntryRow(l, e, back), Action: partnerReversePath(e.ID), Back: back}
 	if why := e.ReverseRefusal(); why != nil {
 		v.Refusal = upperFirst(why.Error()) + "."
 		return v, nil
@@ -229,8 +240,8 @@ func (h *Handler) reverseView(ctx context.Context, e models.RecordedPartnerEntry
 	if err != nil {
 		return v, err
 	}
-	v.Numbers = "The entry stays in the ledger and a reversal of " + signedDays(-e.Delta) + " days is recorded after it: this takes the partner balance " +
-		balanceFromTo(pb.Estimate(), pb.Estimate()-e.Delta) + "."
+	v.Numbers = l.T("partner.reverse_page.numbers", "Days", signedDaysIn(l, -e.Delta), "From", signedNumIn(l, pb.Estimate()),
+		"To", balanceDaysIn(l, pb.Estimate()-e.Delta))
 	return v, nil
 }
 
@@ -263,7 +274,7 @@ func (h *Handler) showReversePartnerEntryPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, http.StatusOK, views.PartnerReversePage(h.reversePage(c, "Reverse entry #"+strconv.FormatInt(e.ID, 10)), v))
+	return h.render(c, http.StatusOK, views.PartnerReversePage(h.reversePage(c, loc(c).T("partner.reverse_page.page_title", "Id", strconv.FormatInt(e.ID, 10))), v))
 }
 
 // reversePartnerEntry reverses an entry. A missing note comes back next
@@ -278,7 +289,8 @@ func (h *Handler) reversePartnerEntry(c echo.Context) error {
 	}
 	back := partnerBack(c.FormValue("back"))
 	form := parsePartnerReverseForm(c)
-	title := "Reverse entry #" + strconv.FormatInt(e.ID, 10)
+	l := loc(c)
+	title := l.T("partner.reverse_page.page_title", "Id", strconv.FormatInt(e.ID, 10))
 	again := func(status int, change func(*views.PartnerReverseView)) error {
 		cur, err := h.store.PartnerEntryByID(ctx, e.ID)
 		if err != nil {
@@ -300,7 +312,9 @@ func (h *Handler) reversePartnerEntry(c echo.Context) error {
 	case errors.As(err, &fe):
 		return again(http.StatusUnprocessableEntity, func(v *views.PartnerReverseView) { v.Error = fe["note"] })
 	case errors.As(err, &nc):
-		return again(http.StatusOK, func(v *views.PartnerReverseView) { v.Confirm = partnerQuestion(nc, "Reverse") })
+		return again(http.StatusOK, func(v *views.PartnerReverseView) {
+			v.Confirm = partnerQuestion(l, nc, "partner.question.ask_reverse", "partner.question.button_reverse")
+		})
 	case errors.As(err, &re):
 		return again(http.StatusConflict, func(v *views.PartnerReverseView) {
 			if v.Refusal == "" { // reversed by another request since it was loaded
@@ -312,8 +326,8 @@ func (h *Handler) reversePartnerEntry(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	h.setFlash(c, "success", "Entry #"+strconv.FormatInt(of.ID, 10)+" reversed by entry #"+strconv.FormatInt(rev.ID, 10)+" ("+signedDays(rev.Delta)+
-		" days). The estimated partner balance is now "+balanceDays(pb.Estimate())+".")
+	h.setFlash(c, "success", l.T("partner.flash.reversed", "Of", strconv.FormatInt(of.ID, 10), "Rev", strconv.FormatInt(rev.ID, 10),
+		"Days", signedDaysIn(l, rev.Delta), "Now", balanceDaysIn(l, pb.Estimate())))
 	if err := h.saveSession(c); err != nil {
 		return err
 	}

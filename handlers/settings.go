@@ -7,29 +7,30 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/views"
 )
 
-// settingsView turns the settings row into what the page shows: the masked
-// hint, never the token.
-func settingsView(st *models.Settings) views.WHAPISettings {
+// settingsView turns the settings row into what the page shows, in l's
+// words: the masked hint, never the token.
+func settingsView(l *i18n.Localizer, st *models.Settings) views.WHAPISettings {
 	return views.WHAPISettings{
 		Configured:          st.Configured(),
 		Hint:                st.TokenHint,
 		ChangedBy:           st.TokenChangedBy,
-		ChangedAt:           formatTime(st.TokenChangedAt),
+		ChangedAt:           dateTimeOf(l, st.TokenChangedAt),
 		ProjectID:           st.ProjectID,
 		LowBalanceThreshold: st.LowBalanceThreshold,
 		VerifyStatus:        string(st.VerifyStatus),
-		VerifiedAt:          formatTime(st.VerifiedAt),
+		VerifiedAt:          dateTimeOf(l, st.VerifiedAt),
 		ProjectKnown:        st.ProjectKnown,
 		ProjectStatus:       string(st.ProjectStatus()),
 		ProjectUnknown:      st.ProjectStatus() == models.ProjectUnknown,
 		ProjectUnchecked:    st.ProjectStatus() == models.ProjectUnchecked,
 		Projects:            projectsView(st),
-		ProjectsListedAt:    formatTime(st.ProjectsListedAt),
+		ProjectsListedAt:    dateTimeOf(l, st.ProjectsListedAt),
 		ProjectIDInput:      st.ProjectID,
 		ThresholdInput:      strconv.FormatInt(st.LowBalanceThreshold, 10),
 		WindowInput:         strconv.FormatInt(st.TopupWindowDays, 10),
@@ -47,43 +48,50 @@ func projectsView(st *models.Settings) []views.WHAPIProject {
 	return out
 }
 
-// checkMessage says in plain words what happened when the token was
-// checked, after a save (saved) or a "Test connection".
-func checkMessage(chk *provision.Check, projectID string, saved bool) (kind, text string) {
-	verified, but := "Verified", "The token is saved, but "
+// checkMessage says in plain words (l's) what happened when the token
+// was checked, after a save (saved) or a "Test connection".
+func checkMessage(l *i18n.Localizer, chk *provision.Check, projectID string, saved bool) (kind, text string) {
+	mode := "tested"
 	if saved {
-		verified, but = "Saved and verified", "Saved, but "
+		mode = "saved"
 	}
+	id := isolateIn(l, projectID)
 	switch chk.Status {
 	case models.VerifyVerified:
 		if chk.ProjectKnown != nil && !*chk.ProjectKnown {
-			return "warning", verified + ": WHAPI accepted the token. But WHAPI does not know the project id " +
-				projectID + ", so channels cannot be created there: pick one of your WHAPI projects below."
+			return "warning", l.T("settings.check_msg."+mode+".project_unknown", "Id", id)
 		}
-		return "success", verified + ": WHAPI accepted the token and knows project " + projectID + "."
+		return "success", l.T("settings.check_msg."+mode+".verified", "Id", id)
 	case models.VerifyRefused:
-		if saved {
-			// Only an admin's "save it anyway" saves a token WHAPI refuses.
-			return "error", "Saved anyway, as you asked: WHAPI refused this token (401/403), so channels cannot be created, " +
-				"extended or deleted until a token WHAPI accepts is saved."
-		}
-		return "error", but + "WHAPI refused this token (401/403). Check that you copied the whole partner token, then save it again."
+		// Saved: only an admin's "save it anyway" saves a token WHAPI refuses.
+		return "error", l.T("settings.check_msg." + mode + ".refused")
 	default:
-		return "warning", but + "WHAPI could not be reached, so the token is not verified. Use “Test connection” later."
+		return "warning", l.T("settings.check_msg." + mode + ".unreachable")
 	}
 }
 
 // tokenRefusedWords says that WHAPI refused a new token (with WHAPI's
 // status) and that the current token, if one is saved, stays in use.
-func tokenRefusedWords(e *provision.TokenRefusedError) string {
+func tokenRefusedWords(l *i18n.Localizer, e *provision.TokenRefusedError) string {
 	if e.Kept {
-		return e.Error() + ": the current token stays in use"
+		return l.T("settings.refused_kept", "Why", e.Error())
 	}
-	return e.Error() + ": it was not saved"
+	return l.T("settings.refused_not_saved", "Why", e.Error())
+}
+
+// isolateIn isolates a project's id or name (WHAPI's, Latin as a rule) in
+// a sentence of l's language when that language is written right to left,
+// where a Latin id would otherwise take the sentence's punctuation with
+// it; in a left-to-right sentence it stays as it is.
+func isolateIn(l *i18n.Localizer, s string) string {
+	if l.Language().RTL {
+		return i18n.Isolate(s)
+	}
+	return s
 }
 
 func (h *Handler) settingsPage(c echo.Context) views.Page {
-	p := h.page(c, "WHAPI Settings")
+	p := h.page(c, loc(c).T("settings.title"))
 	p.Active = "settings"
 	return p
 }
@@ -93,7 +101,7 @@ func (h *Handler) showWHAPISettingsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := settingsView(st)
+	v := settingsView(loc(c), st)
 	v.KeyMismatch = h.keyMismatch(c)
 	return h.render(c, http.StatusOK, views.WHAPISettingsPage(h.settingsPage(c), v))
 }
@@ -127,31 +135,33 @@ func (h *Handler) saveWHAPISettings(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		v := settingsView(st)
+		l := loc(c)
+		v := settingsView(l, st)
 		v.Errors = fe
 		v.ProjectIDInput, v.ThresholdInput, v.WindowInput = form.ProjectID, form.Threshold, form.WindowDays
 		v.ShareExtraInput = form.ShareExtra
 		p := h.settingsPage(c)
-		p.Flash = &views.Flash{Kind: "error", Text: "Nothing was saved: correct the fields marked below."}
+		p.Flash = &views.Flash{Kind: "error", Text: l.T("settings.flash.fix_fields")}
 		if refused != nil {
-			v.TokenRefused = tokenRefusedWords(refused)
-			p.Flash.Text = "Nothing was saved: WHAPI refused the new token."
+			v.TokenRefused = tokenRefusedWords(l, refused)
+			p.Flash.Text = l.T("settings.flash.token_refused")
 		}
 		return h.render(c, http.StatusUnprocessableEntity, views.WHAPISettingsPage(p, v))
 	}
 	if err != nil {
 		return err
 	}
+	l := loc(c)
 	switch {
 	case res.Check != nil && !res.Check.Recorded:
-		h.setFlash(c, "warning", "Saved. Another change to the settings was made while WHAPI was being asked; the status below is the current one.")
+		h.setFlash(c, "warning", l.T("settings.flash.saved_raced"))
 	case res.Check != nil:
-		kind, text := checkMessage(res.Check, res.Settings.ProjectID, true)
+		kind, text := checkMessage(l, res.Check, res.Settings.ProjectID, true)
 		h.setFlash(c, kind, text)
 	case res.Changed:
-		h.setFlash(c, "success", "Saved.")
+		h.setFlash(c, "success", l.T("settings.flash.saved"))
 	default:
-		h.setFlash(c, "info", "Nothing changed.")
+		h.setFlash(c, "info", l.T("settings.flash.unchanged"))
 	}
 	if err := h.saveSession(c); err != nil {
 		return err
@@ -169,23 +179,24 @@ func (h *Handler) testWHAPIConnection(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := h.settingsPage(c)
 	chk, st, rep, err := h.svc.TestConnectionReport(ctx, actor(c))
+	l := loc(c)
 	switch {
 	case errors.Is(err, provision.ErrNotConfigured):
-		p.Flash = &views.Flash{Kind: "warning", Text: "No partner token is saved yet. " + saveTokenFirst}
+		p.Flash = &views.Flash{Kind: "warning", Text: l.T("settings.flash.no_token")}
 	case errors.Is(err, provision.ErrKeyMismatch):
 		p.Flash = &views.Flash{Kind: "error", Text: err.Error()}
 	case err != nil:
 		return err
 	default:
-		kind, text := checkMessage(chk, st.ProjectID, false)
+		kind, text := checkMessage(l, chk, st.ProjectID, false)
 		p.Flash = &views.Flash{Kind: kind, Text: text}
 	}
 	if st, err = h.store.Settings(ctx); err != nil {
 		return err
 	}
-	v := settingsView(st)
+	v := settingsView(l, st)
 	v.KeyMismatch = h.keyMismatch(c)
-	v.Doctor = doctorView(rep)
+	v.Doctor = doctorView(l, rep)
 	return h.render(c, http.StatusOK, views.WHAPISettingsPage(p, v))
 }
 
@@ -196,29 +207,30 @@ func (h *Handler) pickWHAPIProject(c echo.Context) error {
 	ctx := c.Request().Context()
 	form := parseProjectPickForm(c)
 	res, err := h.svc.PickProject(ctx, actor(c), form.ProjectID)
+	l := loc(c)
 	var fe provision.FieldErrors
 	switch {
 	case errors.Is(err, provision.ErrNotConfigured):
-		h.setFlash(c, "warning", "No partner token is saved yet. "+saveTokenFirst)
+		h.setFlash(c, "warning", l.T("settings.flash.no_token"))
 	case errors.As(err, &fe):
 		st, err := h.store.Settings(ctx)
 		if err != nil {
 			return err
 		}
-		v := settingsView(st)
+		v := settingsView(l, st)
 		v.PickError = upperFirst(fe["project_id"])
 		p := h.settingsPage(c)
-		p.Flash = &views.Flash{Kind: "error", Text: "No project was picked: see the list of projects below."}
+		p.Flash = &views.Flash{Kind: "error", Text: l.T("settings.flash.pick_refused")}
 		return h.render(c, http.StatusUnprocessableEntity, views.WHAPISettingsPage(p, v))
 	case err != nil:
 		return err
 	case res.Check != nil && !res.Check.Recorded:
-		h.setFlash(c, "warning", "Picked. Another change to the settings was made while WHAPI was being asked; the status below is the current one.")
+		h.setFlash(c, "warning", l.T("settings.flash.picked_raced"))
 	case res.Check != nil:
-		kind, text := pickMessage(res.Check, res.Settings)
+		kind, text := pickMessage(l, res.Check, res.Settings)
 		h.setFlash(c, kind, text)
 	default:
-		h.setFlash(c, "info", "Nothing changed: this project is already the one new channels go to.")
+		h.setFlash(c, "info", l.T("settings.flash.pick_unchanged"))
 	}
 	if err := h.saveSession(c); err != nil {
 		return err
@@ -226,24 +238,24 @@ func (h *Handler) pickWHAPIProject(c echo.Context) error {
 	return redirect(c, "/admin/settings/whapi")
 }
 
-// pickMessage says what happened when an admin picked a project and WHAPI
-// was asked about it again.
-func pickMessage(chk *provision.Check, st *models.Settings) (kind, text string) {
-	project := "project " + st.ProjectID
+// pickMessage says (in l's words) what happened when an admin picked a
+// project and WHAPI was asked about it again.
+func pickMessage(l *i18n.Localizer, chk *provision.Check, st *models.Settings) (kind, text string) {
+	project := l.T("settings.pick.project_id", "Id", isolateIn(l, st.ProjectID))
 	for _, p := range st.Projects {
 		if p.ID == st.ProjectID && p.Name != "" {
-			project = "the project “" + p.Name + "” (" + p.ID + ")"
+			project = l.T("settings.pick.project_named", "Name", isolateIn(l, p.Name), "Id", isolateIn(l, p.ID))
 		}
 	}
 	switch {
 	case chk.Status == models.VerifyVerified && chk.ProjectKnown != nil && *chk.ProjectKnown:
-		return "success", "New channels are now created in " + project + ": WHAPI confirmed it."
+		return "success", l.T("settings.pick.confirmed", "Project", project)
 	case chk.Status == models.VerifyVerified:
-		return "warning", upperFirst(project) + " was picked, but WHAPI no longer lists it: pick another one below."
+		return "warning", upperFirst(l.T("settings.pick.not_listed", "Project", project))
 	case chk.Status == models.VerifyRefused:
-		return "error", upperFirst(project) + " was picked, but WHAPI refused the partner token (401/403), so channels cannot be created: replace the token."
+		return "error", upperFirst(l.T("settings.pick.refused", "Project", project))
 	}
-	return "warning", upperFirst(project) + " was picked, but WHAPI could not be reached to confirm it; it is checked again before the next channel is created."
+	return "warning", upperFirst(l.T("settings.pick.unreachable", "Project", project))
 }
 
 func (h *Handler) showRemoveTokenPage(c echo.Context) error {
@@ -254,14 +266,14 @@ func (h *Handler) showRemoveTokenPage(c echo.Context) error {
 	if !st.Configured() {
 		return redirect(c, "/admin/settings/whapi")
 	}
-	return h.render(c, http.StatusOK, views.RemoveTokenPage(h.settingsPage(c), settingsView(st)))
+	return h.render(c, http.StatusOK, views.RemoveTokenPage(h.settingsPage(c), settingsView(loc(c), st)))
 }
 
 func (h *Handler) removeWHAPIToken(c echo.Context) error {
 	if _, err := h.svc.ClearPartnerToken(c.Request().Context(), actor(c)); err != nil {
 		return err
 	}
-	h.setFlash(c, "success", "The partner token was removed.")
+	h.setFlash(c, "success", loc(c).T("settings.flash.removed"))
 	if err := h.saveSession(c); err != nil {
 		return err
 	}

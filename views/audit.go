@@ -1,8 +1,10 @@
 package views
 
-// AuditRow is one event of the audit log.
+// AuditRow is one event of the audit log: Action in the reader's words
+// (ActionKey as recorded, "channel.created"), Target and Detail as
+// recorded.
 type AuditRow struct {
-	When, Who, Action, Target, Detail, IP string
+	When, Who, Action, ActionKey, Target, Detail, IP string
 }
 
 // AuditView is what /admin/audit shows.

@@ -15,3 +15,7 @@ type DoctorLine struct {
 	Name   string
 	Detail string
 }
+
+// doctorCommand is the command that runs the same checks: code, the same
+// in every language.
+const doctorCommand = "whapidesk doctor"

@@ -2,8 +2,9 @@ package views
 
 // JobTab is one state tab of the Jobs page.
 type JobTab struct {
-	Key, Label, Count, Href string
-	Current                 bool
+	Key, Label, Href string
+	Count            int64
+	Current          bool
 }
 
 // JobRow is one background job, in words.
@@ -25,10 +26,10 @@ type JobRow struct {
 
 // JobsView is what /admin/jobs shows.
 type JobsView struct {
-	Tabs    []JobTab
-	Group   string // the current tab's label
-	Summary string // "3 jobs"
-	Rows    []JobRow
+	Tabs  []JobTab
+	Group string // the current tab's label
+	Total int64  // the jobs of the current tab
+	Rows  []JobRow
 	// Older links the next older jobs, Newest back to the first of the
 	// tab ("" for none).
 	Older, Newest string

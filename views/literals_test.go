@@ -20,26 +20,17 @@ var textAttrs = []string{"title", "placeholder", "aria-label", "aria-description
 var pendingLiterals = []string{
 	"account.templ",
 	"app.templ",
-	"attention.templ",
-	"audit.templ",
 	"auth.templ",
 	"channels.templ",
 	"connect.templ",
 	"connect_link.templ",
-	"demo.templ",
-	"doctor.templ",
 	"forgot_password.templ",
 	"home.templ",
-	"jobs.templ",
 	"mail_prefs.templ",
-	"outbox.templ",
-	"partner.templ",
 	"plans.templ",
 	"set_password.templ",
-	"settings.templ",
 	"testmessage.templ",
 	"users.templ",
-	"webhooks.templ",
 }
 
 // hasWords reports whether s holds a letter: a word someone reads.

@@ -1,5 +1,10 @@
 package views
 
+import (
+	"context"
+	"strings"
+)
+
 // WHAPISettings is what the WHAPI Settings page shows. It never holds the
 // token: only its masked hint.
 type WHAPISettings struct {
@@ -53,47 +58,58 @@ type WHAPIProject struct {
 }
 
 // pickLabel is the accessible name of a project's "Use this project" button.
-func (pr WHAPIProject) pickLabel() string {
+func (pr WHAPIProject) pickLabel(ctx context.Context) string {
 	name := pr.Name
 	if name == "" {
 		name = pr.ID
 	}
-	return "Use the project “" + name + "”"
+	return t(ctx, "settings.projects.use_named", "Name", name)
 }
 
 func verifyBadge(status string) Badge {
 	switch status {
 	case "verified":
-		return Badge{Text: "Verified", Tone: "ok"}
+		return Badge{Key: "settings.verify.verified", Tone: "ok"}
 	case "refused":
-		return Badge{Text: "Refused by WHAPI", Tone: "bad"}
+		return Badge{Key: "settings.verify.refused", Tone: "bad"}
 	case "unreachable":
-		return Badge{Text: "Not verified: WHAPI unreachable", Tone: "warn"}
+		return Badge{Key: "settings.verify.unreachable", Tone: "warn"}
 	}
-	return Badge{Text: "Not verified", Tone: "muted"}
+	return Badge{Key: "settings.verify.unverified", Tone: "muted"}
 }
 
 // tokenError is what the page says next to the token field: what WHAPI
-// said of a new token, or what is wrong with the text; and what to do.
-func (s WHAPISettings) tokenError() (msg, more string) {
+// said of a new token, or what is wrong with the text; and what to do
+// (the token is never written back: the admin pastes it again).
+func (s WHAPISettings) tokenError(ctx context.Context) (msg, more string) {
 	if s.TokenRefused != "" {
-		return s.TokenRefused, " For safety the text you pasted was not kept: to use this token all the same, paste it again and choose “Save it anyway”."
+		return s.TokenRefused, " " + t(ctx, "settings.token_not_kept_anyway")
 	}
-	return s.Errors["partner_token"], " For safety the text you pasted was not kept: paste it again."
+	return s.Errors["partner_token"], " " + t(ctx, "settings.token_not_kept")
 }
 
-func tokenPlaceholder(configured bool) string {
+func tokenPlaceholder(ctx context.Context, configured bool) string {
 	if configured {
-		return "Leave empty to keep the current token"
+		return t(ctx, "settings.token_keep")
 	}
 	return "Bearer eyJ…"
 }
 
 // tokenHint says how the token field is used.
-func tokenHint(configured bool) string {
-	h := `Paste the token from the WHAPI partner panel, with or without "Bearer " in front; spaces and line breaks around it are removed.`
+func tokenHint(ctx context.Context, configured bool) string {
 	if configured {
-		h += " Leave empty to keep the current token."
+		return t(ctx, "settings.token_hint_configured")
 	}
-	return h + " It is stored encrypted and never shown again."
+	return t(ctx, "settings.token_hint")
+}
+
+// splitAt is message id in ctx's language cut where its placeholder name
+// goes ("{{.Name}}"): the text before and after it, so that a template
+// puts the value between them in its own element (<bdi>, dir="ltr").
+// Other placeholders are filled from args.
+func splitAt(ctx context.Context, id, name string, args ...any) (before, after string) {
+	const mark = "\x00"
+	s := t(ctx, id, append([]any{name, mark}, args...)...)
+	before, after, _ = strings.Cut(s, mark)
+	return before, after
 }

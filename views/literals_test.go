@@ -29,7 +29,6 @@ var pendingLiterals = []string{
 	"demo.templ",
 	"doctor.templ",
 	"forgot_password.templ",
-	"home.templ",
 	"jobs.templ",
 	"mail_prefs.templ",
 	"outbox.templ",

@@ -19,7 +19,6 @@ var textAttrs = []string{"title", "placeholder", "aria-label", "aria-description
 // are. The list must end empty.
 var pendingLiterals = []string{
 	"account.templ",
-	"app.templ",
 	"attention.templ",
 	"audit.templ",
 	"auth.templ",

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -86,12 +87,37 @@ func (h *Handler) custDashboard(ctx context.Context, u *models.User) (views.Cust
 		return d, err
 	}
 	for _, n := range down {
-		d.Disconnects = append(d.Disconnects, views.DisconnectBanner{ChannelID: n.ChannelID, Name: i18n.Isolate(n.Name), Since: l.DateTime(n.Since)})
+		d.Disconnects = append(d.Disconnects, views.DisconnectBanner{ChannelID: n.ChannelID, Name: n.Name, Since: l.DateTime(n.Since)})
 	}
 	if d.HasPlan && d.LiveChannels >= d.MaxChannels {
 		d.CreateBlocked = l.N("app.blocked", d.MaxChannels, "Brand", h.cfg.Brand)
 	}
 	return d, nil
+}
+
+// custLinkLine says since when a channel's phone is linked or not, in the
+// customer's language: "Connected since 2 Jan 2026 15:04 UTC",
+// "Disconnected 12 min ago" ("" when the history does not know); the
+// words of linkLine (handlers/attention.go), which the admin's pages use.
+func custLinkLine(l *i18n.Localizer, ls provision.LinkSince, now time.Time) string {
+	if ls.Since.IsZero() {
+		return ""
+	}
+	if ls.Linked {
+		return l.T("app.connected_since", "When", l.DateTime(ls.Since))
+	}
+	var ago string
+	switch d := now.Sub(ls.Since); {
+	case d < time.Minute:
+		ago = l.T("app.ago.just_now")
+	case d < time.Hour:
+		ago = l.N("app.ago.minutes", int64(d/time.Minute))
+	case d < 48*time.Hour:
+		ago = l.N("app.ago.hours", int64(d/time.Hour))
+	default:
+		ago = l.N("app.ago.days", int64(d/(24*time.Hour)))
+	}
+	return l.T("app.disconnected_ago", "Ago", ago)
 }
 
 // custBarDays is the length of a channel's bar in the days-left picture:
@@ -115,12 +141,12 @@ func (h *Handler) custChannel(ctx context.Context, l *i18n.Localizer, ch *models
 	}
 	cv.DaysLeft, cv.Until = custDaysLeft(l, v, now)
 	if v.Phase.Live() || v.Phase == provision.PhaseStopped {
-		if cv.LinkLine = linkLine(since, now); cv.LinkLine != "" {
+		if cv.LinkLine = custLinkLine(l, since, now); cv.LinkLine != "" {
 			up, err := h.svc.Uptime(ctx, ch)
 			if err != nil {
 				return cv, err
 			}
-			cv.Uptime = uptimeLine(up)
+			cv.Uptime = l.T("app.uptime_line", "Week", fmt.Sprintf("%.1f", up.Week), "Month", fmt.Sprintf("%.1f", up.Month))
 		}
 	}
 	return cv, nil

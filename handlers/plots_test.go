@@ -306,7 +306,13 @@ func pendingChannel(t *testing.T, f *custFix, u *models.User, name string) *mode
 func settlePending(t *testing.T, f *custFix) {
 	t.Helper()
 	f.sim.ClearFaults()
-	f.advance(f.svc.SettleAfter + time.Second)
+	// The operation's time is the store's (real time); the service settles
+	// what is older than SettleAfter on its manual clock.
+	at := time.Now().UTC()
+	if f.clock.Now().After(at) {
+		at = f.clock.Now()
+	}
+	f.clock.Set(at.Add(f.svc.SettleAfter + time.Second))
 	if rep, err := f.svc.Reconcile(context.Background()); err != nil || rep.Settled == 0 {
 		t.Fatalf("reconcile: %+v %v", rep, err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/views"
@@ -25,22 +26,23 @@ func (h *Handler) custPage(c echo.Context, title string) views.Page {
 
 // custDaysLeft is a channel's remaining time: whole days left (counted as
 // the refund on delete counts them) and until when.
-func custDaysLeft(v provision.ChannelView, now time.Time) (left, until string) {
+func custDaysLeft(l *i18n.Localizer, v provision.ChannelView, now time.Time) (left, until string) {
 	switch {
 	case !v.HasDays:
-		return "No days yet", ""
+		return l.T("app.no_days"), ""
 	case !v.ActiveTill.After(now):
-		return "Expired on " + custDate(*v.ActiveTill), ""
+		return l.T("app.expired_on", "Date", l.Date(*v.ActiveTill)), ""
 	case v.DaysLeft < 1:
-		return "Less than a day left", "until " + custDate(*v.ActiveTill)
+		return l.T("app.less_than_a_day"), l.T("app.until", "Date", l.Date(*v.ActiveTill))
 	}
-	return fmt.Sprintf("%s left", countOf(v.DaysLeft, "day", "days")), "until " + custDate(*v.ActiveTill)
+	return l.N("app.days_left", v.DaysLeft), l.T("app.until", "Date", l.Date(*v.ActiveTill))
 }
 
 // custDashboard gathers what /app shows u.
 func (h *Handler) custDashboard(ctx context.Context, u *models.User) (views.CustomerDashboard, error) {
 	now := h.svc.Now()
-	d := views.CustomerDashboard{Balance: u.DayBalance, BalanceDays: dayCount(u.DayBalance), AutoMode: u.AllocationMode == models.AllocationAuto}
+	l := i18n.From(ctx)
+	d := views.CustomerDashboard{Balance: u.DayBalance, BalanceDays: l.N("common.days", u.DayBalance), AutoMode: u.AllocationMode == models.AllocationAuto}
 	sub, err := h.store.ActiveSubscription(ctx, u.ID)
 	switch {
 	case err == nil:
@@ -48,7 +50,7 @@ func (h *Handler) custDashboard(ctx context.Context, u *models.User) (views.Cust
 		d.PlanName = sub.Plan.Name
 		d.MaxChannels = sub.Plan.MaxChannels
 		if !sub.CurrentPeriodEnd.IsZero() {
-			d.PeriodEnd = custDate(sub.CurrentPeriodEnd)
+			d.PeriodEnd = l.Date(sub.CurrentPeriodEnd)
 		}
 	case !errors.Is(err, models.ErrNotFound):
 		return d, err
@@ -56,7 +58,7 @@ func (h *Handler) custDashboard(ctx context.Context, u *models.User) (views.Cust
 	if d.LiveChannels, err = h.store.CountLiveChannels(ctx, u.ID); err != nil {
 		return d, err
 	}
-	d.Usage = fmt.Sprintf("%d of %s", d.LiveChannels, countOf(d.MaxChannels, "channel", "channels"))
+	d.Usage = l.T("app.usage", "Live", l.Number(d.LiveChannels), "Max", l.N("app.plan_channels", d.MaxChannels))
 	chans, err := h.store.ChannelsByUser(ctx, u.ID)
 	if err != nil {
 		return d, err
@@ -66,66 +68,135 @@ func (h *Handler) custDashboard(ctx context.Context, u *models.User) (views.Cust
 	if err != nil {
 		return d, err
 	}
+	var bars []views.DaysLeftBar
 	for i := range chans {
 		v := provision.ViewAt(&chans[i], now)
-		cv := views.CustomerChannel{ID: v.ID, Name: v.Name, Phone: v.Phone, State: phaseBadge(v.Phase),
-			Connected: v.Phase == provision.PhaseConnected, Trial: v.Trial, CanConnect: v.Can.Connect, CanDelete: v.Can.Delete}
-		if cv.Connected {
-			cv.LinkedPhone = custPhone(v.LinkedPhone)
-		}
-		cv.DaysLeft, cv.Until = custDaysLeft(v, now)
-		if v.Phase.Live() || v.Phase == provision.PhaseStopped {
-			if cv.LinkLine = linkLine(since[v.ID], now); cv.LinkLine != "" {
-				up, err := h.svc.Uptime(ctx, &chans[i])
-				if err != nil {
-					return d, err
-				}
-				cv.Uptime = uptimeLine(up)
-			}
+		cv, err := h.custChannel(ctx, l, &chans[i], since[v.ID], now)
+		if err != nil {
+			return d, err
 		}
 		d.Channels = append(d.Channels, cv)
-		if b, ok := h.custExpiryBanner(v, now, d); ok {
+		bars = append(bars, views.DaysLeftBar{ChannelID: v.ID, Name: v.Name, Days: custBarDays(v, now), Words: cv.DaysLeft})
+		if b, ok := h.custExpiryBanner(l, v, now, d); ok {
 			d.Banners = append(d.Banners, b)
 		}
 	}
+	d.Picture = views.NewDaysLeftPicture(bars)
 	down, err := h.svc.Disconnected(ctx, u.ID)
 	if err != nil {
 		return d, err
 	}
 	for _, n := range down {
-		d.Disconnects = append(d.Disconnects, views.DisconnectBanner{ChannelID: n.ChannelID, Name: n.Name, Since: formatTime(&n.Since)})
+		d.Disconnects = append(d.Disconnects, views.DisconnectBanner{ChannelID: n.ChannelID, Name: n.Name, Since: l.DateTime(n.Since)})
 	}
 	if d.HasPlan && d.LiveChannels >= d.MaxChannels {
-		d.CreateBlocked = fmt.Sprintf(plural(d.MaxChannels, "The %d channel of your plan is in use.", "All %d channels of your plan are in use.")+
-			" Delete a channel to add another, or ask %s for a bigger plan.", d.MaxChannels, h.cfg.Brand)
+		d.CreateBlocked = l.N("app.blocked", d.MaxChannels, "Brand", h.cfg.Brand)
 	}
 	return d, nil
 }
 
+// custLinkLine says since when a channel's phone is linked or not, in the
+// customer's language: "Connected since 2 Jan 2026 15:04 UTC",
+// "Disconnected 12 min ago" ("" when the history does not know); the
+// words of linkLine (handlers/attention.go), which the admin's pages use.
+func custLinkLine(l *i18n.Localizer, ls provision.LinkSince, now time.Time) string {
+	if ls.Since.IsZero() {
+		return ""
+	}
+	if ls.Linked {
+		return l.T("app.connected_since", "When", l.DateTime(ls.Since))
+	}
+	var ago string
+	switch d := now.Sub(ls.Since); {
+	case d < time.Minute:
+		ago = l.T("app.ago.just_now")
+	case d < time.Hour:
+		ago = l.N("app.ago.minutes", int64(d/time.Minute))
+	case d < 48*time.Hour:
+		ago = l.N("app.ago.hours", int64(d/time.Hour))
+	default:
+		ago = l.N("app.ago.days", int64(d/(24*time.Hour)))
+	}
+	return l.T("app.disconnected_ago", "Ago", ago)
+}
+
+// custBarDays is the length of a channel's bar in the days-left picture:
+// its whole days left while it runs, none once its days are over.
+func custBarDays(v provision.ChannelView, now time.Time) int64 {
+	if !v.HasDays || !v.ActiveTill.After(now) {
+		return 0
+	}
+	return v.DaysLeft
+}
+
+// custChannel is one channel's card: where it stands in the customer's
+// words, its days, and its link and uptime when it has a line.
+func (h *Handler) custChannel(ctx context.Context, l *i18n.Localizer, ch *models.Channel, since provision.LinkSince, now time.Time) (views.CustomerChannel, error) {
+	v := provision.ViewAt(ch, now)
+	cv := views.CustomerChannel{ID: v.ID, Name: v.Name, Phone: v.Phone, State: phaseBadge(v.Phase),
+		Connected: v.Phase == provision.PhaseConnected, Trial: v.Trial, CanConnect: v.Can.Connect, CanDelete: v.Can.Delete,
+		Preparing: v.Phase == provision.PhasePreparing}
+	if cv.Connected {
+		cv.LinkedPhone = custPhone(v.LinkedPhone)
+	}
+	cv.DaysLeft, cv.Until = custDaysLeft(l, v, now)
+	if v.Phase.Live() || v.Phase == provision.PhaseStopped {
+		if cv.LinkLine = custLinkLine(l, since, now); cv.LinkLine != "" {
+			up, err := h.svc.Uptime(ctx, ch)
+			if err != nil {
+				return cv, err
+			}
+			cv.Uptime = l.T("app.uptime_line", "Week", fmt.Sprintf("%.1f", up.Week), "Month", fmt.Sprintf("%.1f", up.Month))
+		}
+	}
+	return cv, nil
+}
+
+// showCustomerChannelCard answers a preparing card's poll: the card as it
+// is now (views.CustomerChannelCard), polling on only while the channel is
+// still being prepared. A channel that could not be made answers its card
+// too (it says so), so the poll ends rather than meeting a 404.
+func (h *Handler) showCustomerChannelCard(c echo.Context) error {
+	ch, err := h.custOwnedChannel(c, true)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	since, err := h.svc.LinkSinces(ctx, []models.Channel{*ch})
+	if err != nil {
+		return err
+	}
+	cv, err := h.custChannel(ctx, loc(c), ch, since[ch.ID], h.svc.Now())
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, views.CustomerChannelCard(cv))
+}
+
 // custExpiryBanner warns about a channel that expires within 7 days or has
 // expired, and says what happens next.
-func (h *Handler) custExpiryBanner(ch provision.ChannelView, now time.Time, d views.CustomerDashboard) (views.CustomerBanner, bool) {
+func (h *Handler) custExpiryBanner(l *i18n.Localizer, ch provision.ChannelView, now time.Time, d views.CustomerDashboard) (views.CustomerBanner, bool) {
 	if ch.Phase == provision.PhaseExpired {
-		return views.CustomerBanner{Kind: "error", ChannelID: ch.ID, Text: fmt.Sprintf(
-			"“%s” has expired: it no longer sends or receives messages. Ask %s to add days to it.", ch.Name, h.cfg.Brand)}, true
+		return views.CustomerBanner{Kind: "error", ChannelID: ch.ID,
+			Text: l.T("app.expired_banner", "Name", i18n.Isolate(ch.Name), "Brand", h.cfg.Brand)}, true
 	}
 	if !ch.HasDays || !ch.Phase.Live() || ch.ActiveTill.Sub(now) > custExpiryWarning {
 		return views.CustomerBanner{}, false
 	}
-	when := "within a day"
+	when := l.T("app.within_a_day")
 	if ch.DaysLeft >= 1 {
-		when = "in " + countOf(ch.DaysLeft, "day", "days")
+		when = l.N("app.in_days", ch.DaysLeft)
 	}
-	next := fmt.Sprintf("Ask %s to add days before then.", h.cfg.Brand)
+	next := l.T("app.ask_days", "Brand", h.cfg.Brand)
 	if d.AutoMode && d.HasPlan {
 		if d.Balance > 0 {
-			next = fmt.Sprintf("Days are added from your balance automatically (%s in it now).", countOf(d.Balance, "day", "days"))
+			next = l.N("app.auto_days", d.Balance)
 		} else {
-			next = fmt.Sprintf("Your balance has no days left to add: ask %s for more.", h.cfg.Brand)
+			next = l.T("app.no_balance", "Brand", h.cfg.Brand)
 		}
 	}
-	return views.CustomerBanner{Kind: "warning", ChannelID: ch.ID, Text: fmt.Sprintf(
-		"“%s” expires %s, on %s. %s", ch.Name, when, custDate(*ch.ActiveTill), next)}, true
+	return views.CustomerBanner{Kind: "warning", ChannelID: ch.ID, Text: l.T("app.expires_banner",
+		"Name", i18n.Isolate(ch.Name), "When", when, "Date", l.Date(*ch.ActiveTill), "Next", next)}, true
 }
 
 func (h *Handler) showCustomerDashboard(c echo.Context) error {
@@ -133,7 +204,7 @@ func (h *Handler) showCustomerDashboard(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, http.StatusOK, views.CustomerDashboardPage(h.custPage(c, "My channels"), d))
+	return h.render(c, http.StatusOK, views.CustomerDashboardPage(h.custPage(c, loc(c).T("app.title")), d))
 }
 
 // createCustomerChannel adds a channel for the signed-in customer, through
@@ -147,7 +218,7 @@ func (h *Handler) createCustomerChannel(c echo.Context) error {
 	var fe provision.FieldErrors
 	switch {
 	case err == nil:
-		h.setFlash(c, "success", fmt.Sprintf("“%s” is ready. Link your phone to start using it.", ch.Name))
+		h.setFlash(c, "success", loc(c).T("app.created", "Name", i18n.Isolate(ch.Name)))
 		return h.custRedirect(c, connectPath(ch.ID, ""))
 	case errors.As(err, &fe):
 		d, derr := h.custDashboard(ctx, u)
@@ -156,13 +227,13 @@ func (h *Handler) createCustomerChannel(c echo.Context) error {
 		}
 		d.Form = form.CreateChannelForm
 		d.Form.Errors = fe
-		p := h.custPage(c, "My channels")
-		p.Flash = &views.Flash{Kind: "error", Text: "The channel was not added: correct the fields marked below."}
+		p := h.custPage(c, loc(c).T("app.title"))
+		p.Flash = &views.Flash{Kind: "error", Text: loc(c).T("app.not_added")}
 		return h.render(c, http.StatusUnprocessableEntity, views.CustomerDashboardPage(p, d))
 	case errors.Is(err, provision.ErrOutcomeUnknown):
-		h.setFlash(c, "warning", "Your channel is still being set up: it shows as “Preparing” below. Look again in a minute; no day is lost either way.")
+		h.setFlash(c, "warning", loc(c).T("app.still_preparing"))
 	default:
-		msg, ok := h.custCreateError(err)
+		msg, ok := h.custCreateError(loc(c), err)
 		if !ok {
 			return err
 		}
@@ -174,24 +245,25 @@ func (h *Handler) createCustomerChannel(c echo.Context) error {
 // custCreateError says why a channel was not created, in the
 // customer's words (never an upstream text); ok is false for errors that
 // are ours (500).
-func (h *Handler) custCreateError(err error) (string, bool) {
+func (h *Handler) custCreateError(l *i18n.Localizer, err error) (string, bool) {
 	_, code, msg, ok := domainError(err)
 	if !ok {
 		return "", false
 	}
 	switch code {
 	case "plan_limit":
-		return "All channels of your plan are in use: delete a channel to add another.", true
+		return l.T("app.plan_limit"), true
 	case "no_active_plan":
-		return fmt.Sprintf("You have no active plan, so no channel can be added. Ask %s to activate one.", h.cfg.Brand), true
+		return l.T("app.no_active_plan", "Brand", h.cfg.Brand), true
 	case "rate_limited", provision.CodeCreateBudget:
+		// domainError's words (handlers/domain_errors.go, not this page's).
 		return upperFirst(msg) + ".", true
 	case "unavailable":
-		return "Adding channels is temporarily unavailable. Nothing was charged; please try again later.", true
+		return l.T("app.unavailable"), true
 	case "not_found", "customer_disabled", "not_customer":
-		return "Your account cannot add channels. Sign in again, or contact " + h.cfg.Brand + ".", true
+		return l.T("app.cannot_add", "Brand", h.cfg.Brand), true
 	}
-	return "The channel could not be set up just now, and nothing was charged. Please try again in a few minutes.", true
+	return l.T("app.not_set_up"), true
 }
 
 // custRedirect answers a form post: 303 to a page, or for HTMX a full
@@ -237,11 +309,12 @@ func (h *Handler) showCustomerDeletePage(c echo.Context) error {
 		return err
 	}
 	v := h.svc.View(ch)
-	d := views.CustomerDelete{ID: ch.ID, Name: ch.Name, BalanceAfter: dayCount(currentUser(c).DayBalance + v.UnusedDays), CanDelete: v.Can.Delete}
+	l := loc(c)
+	d := views.CustomerDelete{ID: ch.ID, Name: ch.Name, BalanceAfter: l.N("common.days", currentUser(c).DayBalance+v.UnusedDays), CanDelete: v.Can.Delete}
 	if v.UnusedDays > 0 {
-		d.Unused = dayCount(v.UnusedDays)
+		d.Unused = l.N("common.days", v.UnusedDays)
 	}
-	return h.render(c, http.StatusOK, views.CustomerDeletePage(h.custPage(c, "Delete “"+ch.Name+"”"), d))
+	return h.render(c, http.StatusOK, views.CustomerDeletePage(h.custPage(c, l.T("app.delete_title", "Name", i18n.Isolate(ch.Name))), d))
 }
 
 func (h *Handler) deleteCustomerChannel(c echo.Context) error {
@@ -250,22 +323,23 @@ func (h *Handler) deleteCustomerChannel(c echo.Context) error {
 		return err
 	}
 	days, err := h.svc.Delete(c.Request().Context(), actor(c), ch.ID)
+	l, name := loc(c), i18n.Isolate(ch.Name)
 	switch {
 	case err == nil && days > 0:
-		h.setFlash(c, "success", fmt.Sprintf("“%s” was deleted. %s returned to your balance.", ch.Name, countOf(days, "day", "days")))
+		h.setFlash(c, "success", l.N("app.deleted_refund", days, "Name", name))
 	case err == nil:
-		h.setFlash(c, "success", fmt.Sprintf("“%s” was deleted. It had no unused paid days left.", ch.Name))
+		h.setFlash(c, "success", l.T("app.deleted_no_refund", "Name", name))
 	case errors.Is(err, models.ErrChannelBusy):
-		h.setFlash(c, "info", fmt.Sprintf("“%s” is being set up or changed right now. Try again in a moment.", ch.Name))
+		h.setFlash(c, "info", l.T("app.delete_busy", "Name", name))
 	case errors.Is(err, provision.ErrOutcomeUnknown):
-		h.setFlash(c, "warning", fmt.Sprintf("Deleting “%s” is not confirmed yet: it shows as “Being deleted” until it is. Its unused days come back to your balance then.", ch.Name))
+		h.setFlash(c, "warning", l.T("app.delete_unconfirmed", "Name", name))
 	case errors.Is(err, models.ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound)
 	default:
 		if _, _, _, ok := domainError(err); !ok {
 			return err
 		}
-		h.setFlash(c, "error", fmt.Sprintf("“%s” could not be deleted just now. Nothing was changed; please try again in a few minutes.", ch.Name))
+		h.setFlash(c, "error", l.T("app.delete_failed", "Name", name))
 	}
 	return h.custRedirect(c, "/app")
 }

@@ -65,7 +65,7 @@ func TestDisconnectedLineBannerAndAttentionList(t *testing.T) {
 	f.advance(2 * time.Minute)
 	r = cust.get("/app")
 	reconnect := `href="/app/channels/` + strconv.FormatInt(ch.ID, 10) + `/connect">Reconnect</a>`
-	if !strings.Contains(r.body, `data-testid="disconnect-banner"`) || !strings.Contains(r.body, "Your line “front desk” is disconnected since ") ||
+	if !strings.Contains(r.body, `data-testid="disconnect-banner"`) || !strings.Contains(r.body, "Your line “<bdi>front desk</bdi>” is disconnected since ") ||
 		!strings.Contains(r.body, reconnect) || !strings.Contains(r.body, `data-testid="link-line">Disconnected 6 min ago`) {
 		t.Fatalf("the banner:\n%s", r.body)
 	}

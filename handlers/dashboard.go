@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/views"
@@ -26,6 +27,7 @@ const dashboardExpiringCountUpTo = 100
 // adminHomeView gathers what the dashboard shows.
 func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 	var d views.AdminHome
+	l := i18n.From(ctx)
 	st, err := h.store.Settings(ctx)
 	if err != nil {
 		return d, err
@@ -56,9 +58,9 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 
 	pb := tot.Partner
 	d.PartnerBought, d.PartnerExtended, d.PartnerReturned, d.PartnerCorrections = pb.Bought, pb.Extended, pb.Returned, pb.Corrections
-	d.PartnerEstimate, d.LowBalanceThreshold = balanceDays(pb.Estimate()), dayCount(st.LowBalanceThreshold)
+	d.PartnerEstimate, d.LowBalanceThreshold = locBalance(l, pb.Estimate()), locBalance(l, st.LowBalanceThreshold)
 	d.PartnerLow = pb.Estimate() < st.LowBalanceThreshold
-	d.PartnerShortAt = formatTime(st.PartnerShortAt)
+	d.PartnerShortAt = locDateTime(l, st.PartnerShortAt)
 	d.PartnerForm = views.PartnerEntryForm{Kind: string(models.PartnerPurchase)}
 	if d.PartnerEntries, err = h.latestPartnerEntries(ctx); err != nil {
 		return d, err
@@ -74,7 +76,7 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 	d.ExpiringTotal, d.ExpiringMore = total.N, total.More
 	for _, r := range rows {
 		d.Expiring = append(d.Expiring, views.ExpiringChannel{ID: r.ID, Name: r.Name, OwnerID: r.UserID, OwnerEmail: r.OwnerEmail,
-			State: stateBadge(r.Status), ActiveTill: formatTime(r.ActiveTill), TillNote: timeLeft(r.ActiveTill, now)})
+			State: stateBadge(r.Status), ActiveTill: locDateTime(l, r.ActiveTill), TillNote: locTimeLeft(l, r.ActiveTill, now)})
 	}
 
 	// The Attention list's size (handlers/attention.go).
@@ -82,21 +84,141 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 	if err != nil {
 		return d, err
 	}
-	d.AttentionCount, d.AttentionWords = len(items), countOf(int64(len(items)), "item needs attention", "items need attention")
+	d.AttentionCount, d.AttentionWords = len(items), l.N("home.attention_count", int64(len(items)))
 
 	evs, err := h.store.ListAudit(ctx, 10, 0)
 	if err != nil {
 		return d, err
 	}
 	for _, ev := range evs {
-		d.Activity = append(d.Activity, views.ActivityItem{When: formatTime(&ev.CreatedAt), Actor: ev.ActorEmail,
+		d.Activity = append(d.Activity, views.ActivityItem{When: locDateTime(l, &ev.CreatedAt), Actor: ev.ActorEmail,
 			Action: ev.Action, Target: ev.Target, Detail: ev.Detail})
+	}
+	if d.Plots, err = h.adminPlots(ctx, l, counts); err != nil {
+		return d, err
 	}
 	return d, nil
 }
 
+// locBalance is a number of days, which may be negative (the partner's
+// estimate): "95 days", "−4,070 days".
+func locBalance(l *i18n.Localizer, n int64) string {
+	if n < 0 {
+		return "−" + l.N("home.balance", -n)
+	}
+	return l.N("home.balance", n)
+}
+
+// locDateTime is a moment in the reader's language ("" for none).
+func locDateTime(l *i18n.Localizer, t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	return l.DateTime(*t)
+}
+
+// locTimeLeft says how long until till, in whole days: "3 days left",
+// "less than a day left" or "expired".
+func locTimeLeft(l *i18n.Localizer, till *time.Time, now time.Time) string {
+	if till == nil {
+		return ""
+	}
+	left := till.Sub(now)
+	switch {
+	case left <= 0:
+		return l.T("home.expired")
+	case left < 24*time.Hour:
+		return l.T("home.less_than_a_day")
+	}
+	return l.N("home.days_left", provision.DaysLeft(till, now))
+}
+
+// dayMonth is a short day for a plot's axis: "7 Sep".
+func dayMonth(l *i18n.Localizer, t time.Time) string {
+	return l.T("plots.day_month", "Day", l.Number(int64(t.Day())), "Month", l.T(fmt.Sprintf("date.month.m%02d", int(t.Month()))))
+}
+
+// plotTones are the colours of a plot's series, in order (app.css,
+// plot-tone-*): each at least 3:1 against the card's white.
+var plotTones = []string{"muted", "info", "accent", "bad", "warn", "violet"}
+
+// adminPlots are the dashboard's three plots (views/plots.go), each from
+// one grouped query (models/stats.go): the customers' days allocated and
+// returned per week (the day ledger's allocation and correction rows, and
+// its refund rows), the counted channels by state at each week's end
+// (counts: today's, from the running totals), and the running channels'
+// paid time ending on each of the next 30 days.
+func (h *Handler) adminPlots(ctx context.Context, l *i18n.Localizer, counts map[models.ChannelStatus]int64) ([]views.Plot, error) {
+	now := h.svc.Now()
+	days, err := h.store.DaysByWeek(ctx, now, models.PlotWeeks)
+	if err != nil {
+		return nil, err
+	}
+	weeks, err := h.store.ChannelStatesByWeek(ctx, now, models.PlotWeeks, counts)
+	if err != nil {
+		return nil, err
+	}
+	ending, err := h.store.ExpiringDays(ctx, now, 30)
+	if err != nil {
+		return nil, err
+	}
+	n := models.PlotWeeks
+	weekLabels, weekTicks := make([]string, n), make([]bool, n)
+	for i, w := range days {
+		weekLabels[i] = dayMonth(l, w.Start)
+		weekTicks[i] = (n-1-i)%2 == 0 // every other week, this one included
+	}
+
+	alloc, ret := make([]int64, n), make([]int64, n)
+	var allocSum, retSum int64
+	for i, w := range days {
+		alloc[i], ret[i] = w.Allocated, w.Returned
+		allocSum += w.Allocated
+		retSum += w.Returned
+	}
+	daysPlot := views.Plot{ID: "plot-days", Title: l.T("plots.days.title"),
+		Desc:    l.T("plots.days.desc", "Allocated", l.Number(allocSum), "Returned", l.Number(retSum)),
+		Caption: l.T("plots.days.caption"), XHead: l.T("plots.week"), Categories: weekLabels, Ticks: weekTicks,
+		Series: []views.PlotSeries{{Name: l.T("plots.allocated"), Tone: "accent"}, {Name: l.T("plots.returned"), Tone: "info"}},
+		Values: [][]int64{alloc, ret}}
+
+	states := provision.CountedStates()
+	statesPlot := views.Plot{ID: "plot-states", Title: l.T("plots.states.title"), Caption: l.T("plots.states.caption"),
+		XHead: l.T("plots.week"), Categories: weekLabels, Ticks: weekTicks, Stacked: true}
+	var nowCounted int64
+	for i, st := range states {
+		b := stateBadge(st)
+		name := b.Text
+		if b.Key != "" {
+			name = l.T(b.Key)
+		}
+		statesPlot.Series = append(statesPlot.Series, views.PlotSeries{Name: name, Tone: plotTones[i%len(plotTones)]})
+		vals := make([]int64, n)
+		for w := range weeks {
+			vals[w] = max(weeks[w].Counts[st], 0)
+		}
+		statesPlot.Values = append(statesPlot.Values, vals)
+		nowCounted += vals[n-1]
+	}
+	statesPlot.Desc = l.T("plots.states.desc", "Now", l.Number(nowCounted))
+
+	today := now.UTC().Truncate(24 * time.Hour)
+	dayLabels, dayTicks := make([]string, len(ending)), make([]bool, len(ending))
+	var endingSum int64
+	for i, v := range ending {
+		dayLabels[i] = dayMonth(l, today.AddDate(0, 0, i))
+		dayTicks[i] = i%7 == 0
+		endingSum += v
+	}
+	endingPlot := views.Plot{ID: "plot-expiring", Title: l.T("plots.expiring.title"),
+		Desc:    l.T("plots.expiring.desc", "Total", l.Number(endingSum)),
+		Caption: l.T("plots.expiring.caption"), XHead: l.T("plots.day"), Categories: dayLabels, Ticks: dayTicks,
+		Series: []views.PlotSeries{{Name: l.T("plots.ending"), Tone: "warn"}}, Values: [][]int64{ending}}
+	return []views.Plot{daysPlot, statesPlot, endingPlot}, nil
+}
+
 func (h *Handler) dashboardPage(c echo.Context) views.Page {
-	p := h.page(c, "Dashboard")
+	p := h.page(c, loc(c).T("home.title"))
 	p.Active = "admin"
 	return p
 }
@@ -114,7 +236,7 @@ func (h *Handler) showAdminHome(c echo.Context) error {
 func (h *Handler) syncNow(c echo.Context) error {
 	ctx := c.Request().Context()
 	if err := h.svc.Configured(ctx); errors.Is(err, provision.ErrNotConfigured) {
-		h.setFlash(c, "warning", "No partner token is saved, so there is nothing to sync. "+saveTokenFirst)
+		h.setFlash(c, "warning", loc(c).T("home.sync_no_token"))
 	} else if err != nil {
 		return err
 	} else {
@@ -122,7 +244,7 @@ func (h *Handler) syncNow(c echo.Context) error {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return err
 		}
-		kind, text := syncReport(rep.Settled, rep.Synced, rep.Gone, rep.Orphans, rep.Errors)
+		kind, text := syncReport(loc(c), rep.Settled, rep.Synced, rep.Gone, rep.Orphans, rep.Errors)
 		h.setFlash(c, kind, text)
 	}
 	if err := h.saveSession(c); err != nil {
@@ -132,20 +254,20 @@ func (h *Handler) syncNow(c echo.Context) error {
 }
 
 // syncReport says what a sync did in plain words.
-func syncReport(settled, synced, gone, orphans, errs int) (kind, text string) {
-	parts := []string{countOf(int64(synced), "channel", "channels") + " refreshed"}
+func syncReport(l *i18n.Localizer, settled, synced, gone, orphans, errs int) (kind, text string) {
+	parts := []string{l.N("home.sync_refreshed", int64(synced))}
 	if gone > 0 {
-		parts = append(parts, fmt.Sprintf("%d no longer at WHAPI (marked deleted, unused days returned)", gone))
+		parts = append(parts, l.N("home.sync_gone", int64(gone)))
 	}
 	if settled > 0 {
-		parts = append(parts, countOf(int64(settled), "unfinished change", "unfinished changes")+" settled")
+		parts = append(parts, l.N("home.sync_settled", int64(settled)))
 	}
 	if orphans > 0 {
-		parts = append(parts, countOf(int64(orphans), "duplicate", "duplicates")+" removed at WHAPI")
+		parts = append(parts, l.N("home.sync_orphans", int64(orphans)))
 	}
-	text = "Synced with WHAPI: " + strings.Join(parts, ", ") + "."
+	text = l.T("home.sync_done", "Parts", strings.Join(parts, l.T("home.sync_sep")))
 	if errs > 0 {
-		return "warning", text + fmt.Sprintf(" %d could not be checked because WHAPI did not answer; they are retried automatically.", errs)
+		return "warning", text + " " + l.N("home.sync_errors", int64(errs))
 	}
 	return "success", text
 }

@@ -6,11 +6,11 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/provision"
 )
@@ -189,8 +189,9 @@ func TestDashboardNumbers(t *testing.T) {
 	}
 	for id, want := range map[string]string{
 		"count-pending": "1", "count-trial": "1", "count-active": "1", "count-expired": "0", "count-deleting": "0", "count-failed": "0",
-		"days-credited": strconv.Itoa(2 * dashCredit), "days-allocated": "15", "days-returned": "10",
-		"days-in-balances": strconv.Itoa(2*dashCredit - 15 + 10),
+		// Numbers are written for the reader's language: English groups thousands.
+		"days-credited": i18n.For("en").Number(2 * dashCredit), "days-allocated": "15", "days-returned": "10",
+		"days-in-balances": i18n.For("en").Number(2*dashCredit - 15 + 10),
 		"partner-estimate": "95 days",  // bought 100 − extended 15 + returned 10
 		"verify-status":    "Verified", // the first create asked WHAPI whether it lists the project
 	} {

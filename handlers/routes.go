@@ -203,6 +203,7 @@ func (h *Handler) Routes(e *echo.Echo) {
 	app := web.Group("/app", h.requireRole(models.RoleCustomer))
 	app.GET("", h.showCustomerDashboard)
 	app.POST("/channels", h.createCustomerChannel)
+	app.GET("/channels/:id/card", h.showCustomerChannelCard) // a preparing card polls it
 	app.GET("/channels/:id/delete", h.showCustomerDeletePage)
 	app.POST("/channels/:id/delete", h.deleteCustomerChannel)
 

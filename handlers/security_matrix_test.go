@@ -105,6 +105,7 @@ var smRows = []smRow{
 	{method: "POST", path: "/app/channels/:id/connect-links/:lid/revoke", anon: 303, custA: 303, custB: 404, admin: 403},
 	{method: "GET", path: "/app/channels/:id/test-message", anon: 303, custA: 303, custB: 404, admin: 403},
 	{method: "POST", path: "/app/channels/:id/test-message", anon: 303, custA: 422, custB: 404, admin: 403},
+	{method: "GET", path: "/app/channels/:id/card", anon: 303, custA: 200, custB: 404, admin: 403},
 	{method: "GET", path: "/app/channels/:id/delete", anon: 303, custA: 200, custB: 404, admin: 403},
 	{method: "POST", path: "/app/channels/:id/delete", anon: 303, custA: 303, custB: 404, admin: 403, order: smSpare},
 

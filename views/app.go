@@ -1,7 +1,10 @@
 package views
 
 import (
+	"context"
 	"strconv"
+
+	"whapidesk/internal/i18n"
 )
 
 // CustomerDashboard is what /app shows a customer: their plan, their
@@ -22,6 +25,9 @@ type CustomerDashboard struct {
 	// Disconnects are the customer's lines disconnected longer than the
 	// alert's delay: a banner each, gone once the line is linked again.
 	Disconnects []DisconnectBanner
+
+	// Picture is the days left per channel, a bar each.
+	Picture DaysLeftPicture
 
 	// CreateBlocked says why no channel can be added now ("" = it can).
 	CreateBlocked string
@@ -58,6 +64,9 @@ type CustomerChannel struct {
 	LinkLine, Uptime string
 	// CanConnect and CanDelete are what the channel's lifecycle allows now.
 	CanConnect, CanDelete bool
+	// Preparing: the channel is being made; its card refreshes itself
+	// until it is not.
+	Preparing bool
 }
 
 func custChannelHref(id int64, suffix string) string {
@@ -79,11 +88,11 @@ type CustomerDelete struct {
 
 // confirm is the delete page of the channel: what it asks, and why it
 // cannot be done now, if it cannot.
-func (d CustomerDelete) confirm() Confirm {
-	c := Confirm{Title: "Delete “" + d.Name + "”?", Action: custChannelHref(d.ID, "/delete"), Button: "Delete the channel",
-		Cancel: "Keep it", CancelHref: "/app"}
+func (d CustomerDelete) confirm(ctx context.Context) Confirm {
+	c := Confirm{Title: t(ctx, "app.delete_title", "Name", i18n.Isolate(d.Name)), Action: custChannelHref(d.ID, "/delete"),
+		Button: t(ctx, "app.delete_button"), Cancel: t(ctx, "app.keep"), CancelHref: "/app"}
 	if !d.CanDelete {
-		c.Busy, c.BusyBack = "This channel is being set up or changed right now. Try again in a moment.", "Back to my channels"
+		c.Busy, c.BusyBack = t(ctx, "app.busy"), t(ctx, "app.busy_back")
 	}
 	return c
 }

@@ -73,6 +73,10 @@ type AdminHome struct {
 	ExpiringMore  bool // more than ExpiringTotal expire (counting stopped there)
 
 	Activity []ActivityItem
+
+	// Plots are the dashboard's pictures (views/plots.go): days moved per
+	// week, channels by state per week, paid time ending per day.
+	Plots []Plot
 }
 
 // Href is where the dashboard links a channel to: the channel list,

@@ -19,13 +19,11 @@ var textAttrs = []string{"title", "placeholder", "aria-label", "aria-description
 // are. The list must end empty.
 var pendingLiterals = []string{
 	"account.templ",
-	"app.templ",
 	"auth.templ",
 	"channels.templ",
 	"connect.templ",
 	"connect_link.templ",
 	"forgot_password.templ",
-	"home.templ",
 	"mail_prefs.templ",
 	"plans.templ",
 	"set_password.templ",

@@ -133,6 +133,7 @@ func custWant(t *testing.T, r result, status int) {
 // custText is the page's visible text, tags removed, blanks squeezed.
 func custText(body string) string {
 	body = regexp.MustCompile(`(?s)<head>.*?</head>|<[^>]*>`).ReplaceAllString(body, " ")
+	body = strings.NewReplacer("\u2066", "", "\u2067", "", "\u2068", "", "\u2069", "").Replace(body) // isolates (i18n.Isolate) are not words
 	return strings.Join(strings.Fields(html.UnescapeString(body)), " ")
 }
 

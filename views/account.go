@@ -30,7 +30,7 @@ func (v LanguageChoice) field(ctx context.Context) Field {
 		opts = append(opts, SelectOption{Value: l.Tag, Label: l.Name})
 	}
 	return Field{ID: "account-language", Name: "language", Label: t(ctx, "account.language"), Type: "select",
-		Value: v.Current, Options: opts, Error: v.Error, TestID: "error-language"}
+		Value: v.Current, Options: opts, Error: v.Error, Period: true, TestID: "error-language"}
 }
 
 // field is the password field name of the form.

@@ -5,9 +5,11 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/views"
 )
@@ -48,14 +50,14 @@ func (h *Handler) changePassword(c echo.Context) error {
 		return err
 	}
 	if refused != nil {
-		f.Errors["form"] = "Too many wrong passwords. Try again in " + retryAfter(c, refused.wait) + "."
+		f.Errors["form"] = loc(c).T("account.too_many", "Wait", retryAfter(c, refused.wait))
 		return h.renderAccount(c, http.StatusTooManyRequests, f)
 	}
 	err = h.store.ChangePassword(ctx, actor(c), u.ID, form.Current, form.New)
 	switch {
 	case errors.Is(err, models.ErrInvalidPassword):
 		h.log.InfoContext(ctx, "password change refused: wrong current password", "user", u.ID, "ip", c.RealIP())
-		f.Errors["current_password"] = "the current password is wrong"
+		f.Errors["current_password"] = loc(c).T("account.wrong_current")
 		return h.renderAccount(c, http.StatusUnprocessableEntity, f)
 	case err != nil:
 		if uerr := attempt.undo(); uerr != nil {
@@ -78,9 +80,31 @@ func (h *Handler) changePassword(c echo.Context) error {
 		return err
 	}
 	h.setDeviceCookie(c, u)
-	h.setFlash(c, "success", "Your password is changed. Everywhere else you were signed in, you are signed out.")
+	h.setFlash(c, "success", loc(c).T("account.changed"))
 	if err := h.saveSession(c); err != nil {
 		return err
 	}
 	return redirect(c, "/")
+}
+
+// saveLanguage is POST /account/language: the signed-in user's own
+// language ("" leaves it to the browser). The next page, and the flash
+// that says so, come in the new language.
+func (h *Handler) saveLanguage(c echo.Context) error {
+	u := currentUser(c)
+	tag := strings.TrimSpace(c.FormValue("language"))
+	if _, ok := i18n.Lookup(tag); !ok && tag != "" {
+		return h.renderAccount(c, http.StatusUnprocessableEntity,
+			views.PasswordForm{Language: views.LanguageChoice{Error: loc(c).T("account.language_unknown")}})
+	}
+	if err := h.store.SetUserLanguage(c.Request().Context(), actor(c), u.ID, tag); err != nil {
+		return err
+	}
+	u.Language = tag
+	setLocalizer(c, tag)
+	h.setFlash(c, "success", loc(c).T("account.language_saved"))
+	if err := h.saveSession(c); err != nil {
+		return err
+	}
+	return redirect(c, "/account/password#language")
 }

@@ -44,7 +44,7 @@ func (h *Handler) adminConnectChannel(c echo.Context) (*models.Channel, error) {
 
 func (h *Handler) adminConnectPage(c echo.Context) views.Page {
 	p := h.channelsPage(c)
-	p.Title = "Connect page"
+	p.Title = loc(c).T("connect.admin_title")
 	return p
 }
 
@@ -101,7 +101,7 @@ func (h *Handler) adminConnectReconnect(c echo.Context) error {
 	ctx := c.Request().Context()
 	if _, err := h.svc.Reconnect(ctx, actor(c), ch.ID); err != nil {
 		h.log.InfoContext(ctx, "admin connect page: reconnect not done", "channel", ch.ID, "err", err)
-		h.setFlash(c, "warning", "The line was not reconnected: "+upperFirst(err.Error())+".")
+		h.setFlash(c, "warning", loc(c).T("connect.reconnect.not_done", "Reason", upperFirst(err.Error())))
 		if err := h.saveSession(c); err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/views"
 )
@@ -30,7 +31,7 @@ func (h *Handler) showLoginPage(c echo.Context) error {
 	if currentUser(c) != nil {
 		return h.home(c)
 	}
-	return h.render(c, http.StatusOK, views.LoginPage(h.page(c, "Sign in"), views.LoginForm{Next: safeNext(c.QueryParam("next"))}))
+	return h.render(c, http.StatusOK, views.LoginPage(h.page(c, loc(c).T("auth.sign_in")), views.LoginForm{Next: safeNext(c.QueryParam("next"))}))
 }
 
 // safeNext keeps a post-login redirect on our own site: a plain path, no
@@ -78,7 +79,7 @@ func (h *Handler) login(c echo.Context) error {
 			log = append(log, "account", limitText(email, 254))
 		}
 		h.log.WarnContext(ctx, "login throttled", log...)
-		return h.render(c, http.StatusTooManyRequests, views.LoginPage(h.page(c, "Sign in"), form))
+		return h.render(c, http.StatusTooManyRequests, views.LoginPage(h.page(c, loc(c).T("auth.sign_in")), form))
 	}
 	u, err := h.store.Authenticate(ctx, email, in.Password)
 	if err != nil {
@@ -89,8 +90,8 @@ func (h *Handler) login(c echo.Context) error {
 			return err
 		}
 		h.log.InfoContext(ctx, "login failed", "ip", c.RealIP(), "trusted_device", device != "")
-		form.Error = "Wrong email or password."
-		return h.render(c, http.StatusUnauthorized, views.LoginPage(h.page(c, "Sign in"), form))
+		form.Error = loc(c).T("auth.wrong")
+		return h.render(c, http.StatusUnauthorized, views.LoginPage(h.page(c, loc(c).T("auth.sign_in")), form))
 	}
 	if err := attempt.succeeded(); err != nil {
 		// The sign-in was good; at worst it still counts as a failure.
@@ -135,12 +136,17 @@ func loginThrottledMessage(c echo.Context, t *throttled) string {
 	wait := retryAfter(c, t.wait)
 	switch t.key.scope {
 	case scopeAccount:
-		return "Too many failed sign-ins to this account from browsers it has not been used in. Try again in " + wait +
-			", or sign in from a browser you have signed in with before."
+		return loc(c).T("auth.throttled_account", "Wait", wait)
 	case scopeDevice:
-		return "Too many failed sign-ins from this browser. Try again in " + wait + "."
+		return loc(c).T("auth.throttled_device", "Wait", wait)
 	}
-	return "Too many failed sign-ins from your network. Try again in " + wait + "."
+	return loc(c).T("auth.throttled_network", "Wait", wait)
+}
+
+// humanMinutes says a wait in whole minutes, at least one ("3 minutes"),
+// in l's language.
+func humanMinutes(l *i18n.Localizer, d time.Duration) string {
+	return l.N("auth.minutes", max(1, int64((d+time.Minute-1)/time.Minute)))
 }
 
 // limitText cuts s to at most n bytes, for a log line.
@@ -152,18 +158,18 @@ func limitText(s string, n int) string {
 }
 
 // retryAfter sets the Retry-After header of a throttled answer and says the
-// wait in whole minutes ("3 minutes").
+// wait in whole minutes ("3 minutes"), in the reader's language.
 func retryAfter(c echo.Context, wait time.Duration) string {
 	c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	minutes := int(math.Ceil(wait.Minutes()))
-	return countOf(int64(minutes), "minute", "minutes")
+	return loc(c).N("auth.minutes", int64(minutes))
 }
 
 func (h *Handler) showLogoutPage(c echo.Context) error {
 	if currentUser(c) == nil {
 		return redirect(c, "/login")
 	}
-	return h.render(c, http.StatusOK, views.LogoutPage(h.page(c, "Log out")))
+	return h.render(c, http.StatusOK, views.LogoutPage(h.page(c, loc(c).T("auth.logout"))))
 }
 
 // logout ends the session server-side and clears the cookie.

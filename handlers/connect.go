@@ -38,38 +38,37 @@ func connectPath(id int64, suffix string) string {
 	return "/app/channels/" + strconv.FormatInt(id, 10) + "/connect" + suffix
 }
 
-// connectAnnouncements are the status lines of the live region.
+// connectAnnouncements are the catalog ids of the status lines of the
+// live region.
 var connectAnnouncements = map[string]string{
-	views.ConnectPreparing:   "Preparing your line…",
-	views.ConnectQR:          "Scan the code with WhatsApp on your phone.",
-	views.ConnectConnected:   "Connected",
-	views.ConnectRenew:       "This code expired — get a new one.",
-	views.ConnectIdle:        "Still there? Get a new code.",
-	views.ConnectUnavailable: "Your line cannot be reached right now.",
-	views.ConnectExpired:     "This channel has expired.",
-	views.ConnectStopped:     "This line is paused.",
-	views.ConnectReconnect:   "Your line needs reconnecting.",
-	views.ConnectFailed:      "This channel could not be prepared.",
-	views.ConnectGone:        "This channel no longer exists.",
+	views.ConnectPreparing:   "connect.announce.preparing",
+	views.ConnectQR:          "connect.announce.qr",
+	views.ConnectConnected:   "connect.announce.connected",
+	views.ConnectRenew:       "connect.announce.renew",
+	views.ConnectIdle:        "connect.announce.idle",
+	views.ConnectUnavailable: "connect.announce.unavailable",
+	views.ConnectExpired:     "connect.announce.expired",
+	views.ConnectStopped:     "connect.announce.stopped",
+	views.ConnectReconnect:   "connect.announce.reconnect",
+	views.ConnectFailed:      "connect.announce.failed",
+	views.ConnectGone:        "connect.announce.gone",
 }
 
-// connectTitles head the status card.
+// connectTitles are the catalog ids of the status card's heading.
 var connectTitles = map[string]string{
-	views.ConnectPreparing:   "Scan the code",
-	views.ConnectQR:          "Scan the code",
-	views.ConnectConnected:   "Your phone is linked",
-	views.ConnectRenew:       "Scan the code",
-	views.ConnectIdle:        "Scan the code",
-	views.ConnectUnavailable: "Scan the code",
-	views.ConnectExpired:     "No days left",
-	views.ConnectStopped:     "Line paused",
-	views.ConnectReconnect:   "Reconnect your phone",
-	views.ConnectFailed:      "Something went wrong",
-	views.ConnectGone:        "Channel gone",
+	views.ConnectPreparing:   "connect.heading.scan",
+	views.ConnectQR:          "connect.heading.scan",
+	views.ConnectConnected:   "connect.heading.connected",
+	views.ConnectRenew:       "connect.heading.scan",
+	views.ConnectIdle:        "connect.heading.scan",
+	views.ConnectUnavailable: "connect.heading.scan",
+	views.ConnectExpired:     "connect.heading.expired",
+	views.ConnectStopped:     "connect.heading.stopped",
+	views.ConnectReconnect:   "connect.heading.reconnect",
+	views.ConnectFailed:      "connect.heading.failed",
+	views.ConnectGone:        "connect.heading.gone",
 }
 
-// connectCanPair reports whether a phone may still be linked in a step
-// (the pairing card shows).
 func connectCanPair(step string) bool {
 	switch step {
 	case views.ConnectPreparing, views.ConnectQR, views.ConnectRenew, views.ConnectUnavailable, views.ConnectIdle:
@@ -157,10 +156,10 @@ func (h *Handler) connectStatusView(c echo.Context, ch *models.Channel, since ti
 		}
 	}
 	key := connectKey(s, expires)
-	s.Title = connectTitles[s.Step]
-	s.Announce = connectAnnouncements[s.Step]
+	s.Title = loc(c).T(connectTitles[s.Step])
+	s.Announce = loc(c).T(connectAnnouncements[s.Step])
 	if s.Step == views.ConnectConnected && s.Phone != "" {
-		s.Announce = "Connected: " + s.Phone
+		s.Announce = loc(c).T("connect.announce.connected_phone", "Phone", s.Phone)
 	}
 	// Announced: a new step, or the linked number once it is known.
 	s.AnnounceOOB = shownStep(shown) != s.Step || (s.Step == views.ConnectConnected && shown != key)
@@ -208,7 +207,7 @@ func (h *Handler) showConnectPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, http.StatusOK, views.ConnectPage(h.custPage(c, "Link your phone"), h.connectView(c, ch)))
+	return h.render(c, http.StatusOK, views.ConnectPage(h.custPage(c, loc(c).T("connect.page_title")), h.connectView(c, ch)))
 }
 
 // connectStatus answers the status partial's poll: 204 when what the page
@@ -255,7 +254,7 @@ func (h *Handler) requestPairingCode(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, status, views.ConnectPage(h.custPage(c, "Link your phone"), v))
+	return h.render(c, status, views.ConnectPage(h.custPage(c, loc(c).T("connect.page_title")), v))
 }
 
 // pairingOutcome fills the pairing card v with the answer to a pairing
@@ -282,14 +281,14 @@ func (h *Handler) pairingOutcome(c echo.Context, ch *models.Channel, phone, code
 		// page answers 200 (htmx swaps it in), and WHAPI was not asked.
 		v.Errors = map[string]string{"phone": upperFirst(rl.Error()) + "."}
 	case errors.Is(err, provision.ErrAlreadyLinked):
-		v.Message = "A phone is already linked to this channel."
+		v.Message = loc(c).T("connect.pairing.already_linked")
 	case errors.Is(err, provision.ErrNoQR):
-		v.Message = "Your line is not ready for a code yet. Wait until the QR code shows, then try again."
+		v.Message = loc(c).T("connect.pairing.not_ready")
 	case errors.Is(err, models.ErrNotFound):
 		return 0, echo.NewHTTPError(http.StatusNotFound)
 	default:
 		h.log.WarnContext(ctx, "pairing code failed", "channel", ch.ID, "err", err)
-		v.Message = "No code could be fetched just now. Try again in a moment."
+		v.Message = loc(c).T("connect.pairing.failed")
 	}
 	return status, nil
 }
@@ -308,18 +307,18 @@ func (h *Handler) reconnectChannel(c echo.Context) error {
 	var rl *provision.RetryLaterError
 	switch {
 	case err == nil && done:
-		h.setFlash(c, "success", "Reconnecting: scan the new code below with WhatsApp on your phone.")
+		h.setFlash(c, "success", loc(c).T("connect.reconnect.started"))
 	case err == nil:
-		h.setFlash(c, "info", "Your line works again: there is nothing to reconnect.")
+		h.setFlash(c, "info", loc(c).T("connect.reconnect.works"))
 	case errors.As(err, &rl):
-		h.setFlash(c, "warning", "This line was reconnected a moment ago. Wait "+provision.HumanDuration(rl.After)+", then try again.")
+		h.setFlash(c, "warning", loc(c).T("connect.reconnect.too_soon", "Wait", humanMinutes(loc(c), rl.After)))
 	case errors.Is(err, provision.ErrNoQR):
-		h.setFlash(c, "info", "There is nothing to reconnect on this line now.")
+		h.setFlash(c, "info", loc(c).T("connect.reconnect.nothing"))
 	case errors.Is(err, models.ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound)
 	default:
 		h.log.WarnContext(ctx, "reconnect failed", "channel", ch.ID, "err", err)
-		h.setFlash(c, "warning", "Your line could not be reconnected just now. Try again in a moment.")
+		h.setFlash(c, "warning", loc(c).T("connect.reconnect.failed"))
 	}
 	if err := h.saveSession(c); err != nil {
 		return err
@@ -334,7 +333,7 @@ func (h *Handler) qrImage(c echo.Context, channelID int64) error {
 	png, _, err := h.svc.QRImage(c.Request().Context(), channelID)
 	switch {
 	case errors.Is(err, provision.ErrNoQR), errors.Is(err, models.ErrNotFound):
-		return echo.NewHTTPError(http.StatusNotFound, "There is no code to scan right now. Reload the page.")
+		return echo.NewHTTPError(http.StatusNotFound, loc(c).T("connect.no_code"))
 	case err != nil:
 		return echo.NewHTTPError(http.StatusServiceUnavailable).SetInternal(err)
 	}

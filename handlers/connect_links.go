@@ -76,11 +76,11 @@ func linkFormToken(token string) string {
 // form token. 403, as the session CSRF check answers.
 func checkLinkForm(c echo.Context, token string) error {
 	if c.Request().Header.Get("Sec-Fetch-Site") == "cross-site" {
-		return echo.NewHTTPError(http.StatusForbidden, "This form can only be sent from its own page.")
+		return echo.NewHTTPError(http.StatusForbidden, loc(c).T("connect.link.cross_site"))
 	}
 	got := c.FormValue("_csrf")
 	if subtle.ConstantTimeCompare([]byte(got), []byte(linkFormToken(token))) != 1 {
-		return echo.NewHTTPError(http.StatusForbidden, "This form has expired. Reload the page and try again.")
+		return echo.NewHTTPError(http.StatusForbidden, loc(c).T("connect.link.form_expired"))
 	}
 	return nil
 }
@@ -127,17 +127,17 @@ func (h *Handler) linkEnded(c echo.Context, err error) error {
 	title, msg := "", ""
 	switch {
 	case errors.Is(err, errLinkThrottled):
-		status, title = http.StatusTooManyRequests, "Too many tries"
-		msg = "Too many links that do not exist were tried from your network. Try again in " + retryAfter(c, throttleWindow) + "."
+		status, title = http.StatusTooManyRequests, loc(c).T("connect.link.throttled_title")
+		msg = loc(c).T("connect.link.throttled", "Wait", retryAfter(c, throttleWindow))
 	case errors.Is(err, provision.ErrLinkUnknown):
-		status, title = http.StatusNotFound, "This link is not valid"
-		msg = "Check that you opened the whole link as you received it, or ask whoever sent it for a new one."
+		status, title = http.StatusNotFound, loc(c).T("connect.link.unknown_title")
+		msg = loc(c).T("connect.link.unknown")
 	case errors.Is(err, provision.ErrLinkExpired):
-		title, msg = "This link has expired", "Ask whoever sent it for a new one."
+		title, msg = loc(c).T("connect.link.expired_title"), loc(c).T("connect.link.ask_new")
 	case errors.Is(err, provision.ErrLinkRevoked):
-		title, msg = "This link was cancelled", "Ask whoever sent it for a new one."
+		title, msg = loc(c).T("connect.link.revoked_title"), loc(c).T("connect.link.ask_new")
 	case errors.Is(err, provision.ErrLinkUsed):
-		title, msg = "This link was used", "A phone was linked with it, so it no longer opens the page. If you need to link a phone again, ask for a new link."
+		title, msg = loc(c).T("connect.link.used_title"), loc(c).T("connect.link.used")
 	default:
 		return err
 	}
@@ -187,7 +187,7 @@ func (h *Handler) linkView(c echo.Context, l *models.ConnectLink, ch *models.Cha
 	now := h.svc.Now()
 	v := views.ConnectLinkView{ChannelName: ch.Name, Status: s, ShowPairing: connectCanPair(s.Step),
 		Pairing:    views.Pairing{Action: linkPath(token, "/pairing")},
-		ValidUntil: l.ExpiresAt.UTC().Format("2 Jan 2006, 15:04 UTC"), ValidFor: linkValidFor(l.ExpiresAt.Sub(now))}
+		ValidUntil: linkTime(c, l.ExpiresAt), ValidFor: linkValidFor(c, l.ExpiresAt.Sub(now))}
 	if ch.Phone != "" {
 		v.Pairing.Phone = "+" + ch.Phone
 	}
@@ -201,7 +201,7 @@ func (h *Handler) showConnectLinkPage(c echo.Context) error {
 		return h.linkEnded(c, err)
 	}
 	token := c.Param("token")
-	return h.render(c, http.StatusOK, views.ConnectLinkPage(h.linkPage("Link your phone", token), h.linkView(c, l, ch, token)))
+	return h.render(c, http.StatusOK, views.ConnectLinkPage(h.linkPage(loc(c).T("connect.page_title"), token), h.linkView(c, l, ch, token)))
 }
 
 // connectLinkStatus answers the link page's poll, as connectStatus does;
@@ -255,7 +255,7 @@ func (h *Handler) connectLinkPairing(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, status, views.ConnectLinkPage(h.linkPage("Link your phone", token), v))
+	return h.render(c, status, views.ConnectLinkPage(h.linkPage(loc(c).T("connect.page_title"), token), v))
 }
 
 // connectLinkReconnect is the link page's Reconnect button (a line whose

@@ -16,14 +16,14 @@ import (
 // linkValidFor says how long a link has left, as a person says it: to the
 // nearest day past two days, the nearest hour past two hours, else in
 // minutes.
-func linkValidFor(d time.Duration) string {
+func linkValidFor(c echo.Context, d time.Duration) string {
 	switch {
 	case d >= 48*time.Hour:
-		return countOf(int64((d+12*time.Hour)/(24*time.Hour)), "day", "days")
+		return loc(c).N("connect.share.days", int64((d+12*time.Hour)/(24*time.Hour)))
 	case d >= 2*time.Hour:
-		return countOf(int64((d+30*time.Minute)/time.Hour), "hour", "hours")
+		return loc(c).N("connect.share.hours", int64((d+30*time.Minute)/time.Hour))
 	}
-	return provision.HumanDuration(d)
+	return humanMinutes(loc(c), d)
 }
 
 // The "Share connect link" card, on the customer's connect page
@@ -37,21 +37,24 @@ func custChannelBase(id int64) string  { return "/app/channels/" + strconv.Forma
 func adminChannelBase(id int64) string { return "/admin/channels/" + strconv.FormatInt(id, 10) }
 
 // linkTime is how the card shows a link's end.
-func linkTime(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") }
+func linkTime(c echo.Context, t time.Time) string {
+	t = t.UTC()
+	return loc(c).T("connect.share.when", "Date", loc(c).Date(t), "Time", t.Format("15:04"))
+}
 
 // shareLinks builds the card of ch under base: the live links, and the link
 // just made (shown once) or why none was.
 func (h *Handler) shareLinks(c echo.Context, ch *models.Channel, base string, made *provision.NewConnectLink, problem string) *views.ShareLinks {
 	v := &views.ShareLinks{Action: base + "/connect-links", RevokeBase: base + "/connect-links/", CSRF: h.csrfToken(c), Error: problem}
 	if made != nil {
-		v.Made, v.MadeExpires = linkURL(c, made), linkTime(made.Link.ExpiresAt)
+		v.Made, v.MadeExpires = linkURL(c, made), linkTime(c, made.Link.ExpiresAt)
 	}
 	live, err := h.svc.ConnectLinks(c.Request().Context(), ch.ID)
 	if err != nil {
 		h.log.WarnContext(c.Request().Context(), "connect links: listing failed", "channel", ch.ID, "err", err)
 	}
 	for _, l := range live {
-		v.Live = append(v.Live, views.LiveLink{ID: l.ID, Expires: linkTime(l.ExpiresAt)})
+		v.Live = append(v.Live, views.LiveLink{ID: l.ID, Expires: linkTime(c, l.ExpiresAt)})
 	}
 	return v
 }
@@ -68,12 +71,12 @@ func (h *Handler) makeShareLink(c echo.Context, ch *models.Channel) (*provision.
 		}
 	}
 	if !ok {
-		return nil, "Choose how long the link stays valid.", nil
+		return nil, loc(c).T("connect.share.choose_validity"), nil
 	}
 	l, err := h.svc.CreateConnectLink(c.Request().Context(), actor(c), ch.ID, time.Duration(minutes)*time.Minute)
 	switch {
 	case errors.Is(err, provision.ErrNotConnectable):
-		return nil, "No phone can be linked to this channel now, so a link would open on nothing.", nil
+		return nil, loc(c).T("connect.share.not_connectable"), nil
 	case errors.Is(err, models.ErrNotFound):
 		return nil, "", echo.NewHTTPError(http.StatusNotFound)
 	case err != nil:
@@ -104,7 +107,7 @@ func (h *Handler) revokeShareLink(c echo.Context, ch *models.Channel) error {
 	}
 	// A link that ended meanwhile (or is not this channel's) is no more
 	// a way in either way.
-	h.setFlash(c, "success", "The link was revoked: it no longer opens this page.")
+	h.setFlash(c, "success", loc(c).T("connect.share.revoked"))
 	return h.saveSession(c)
 }
 
@@ -124,7 +127,7 @@ func (h *Handler) custMakeConnectLink(c echo.Context) error {
 	if problem != "" {
 		status = http.StatusUnprocessableEntity
 	}
-	return h.render(c, status, views.ConnectPage(h.custPage(c, "Link your phone"), v))
+	return h.render(c, status, views.ConnectPage(h.custPage(c, loc(c).T("connect.page_title")), v))
 }
 
 // custRevokeConnectLink is a live link's Revoke on the customer's page.

@@ -50,7 +50,7 @@ func resetAddressKey(ip string) throttleKey {
 }
 
 func (h *Handler) forgotPasswordPage(c echo.Context) views.Page {
-	p := h.page(c, "Forgot your password?")
+	p := h.page(c, loc(c).T("password.forgot_title"))
 	p.User = nil
 	return p
 }
@@ -75,7 +75,7 @@ func (h *Handler) requestPasswordReset(c echo.Context) error {
 	email := parseLoginForm(c).Email
 	v := views.ForgotPasswordView{Email: email}
 	if _, err := models.NormalizeEmail(email); err != nil {
-		v.Error = "enter the e-mail address you sign in with"
+		v.Error = loc(c).T("password.email_needed")
 		return h.render(c, http.StatusUnprocessableEntity, views.ForgotPasswordPage(h.forgotPasswordPage(c), v))
 	}
 	attempt, refused, err := h.throttle.begin(ctx, resetAccountKey(email), resetAddressKey(c.RealIP()))
@@ -85,7 +85,7 @@ func (h *Handler) requestPasswordReset(c echo.Context) error {
 	if refused != nil {
 		h.log.WarnContext(ctx, "password reset throttled", "ip", c.RealIP(), "limit", string(refused.key.scope),
 			"wait", refused.wait.Round(time.Second).String())
-		v.Error = "too many requests for a new password from here or for this address. Try again in " + retryAfter(c, refused.wait)
+		v.Error = loc(c).T("password.too_many", "Wait", retryAfter(c, refused.wait))
 		return h.render(c, http.StatusTooManyRequests, views.ForgotPasswordPage(h.forgotPasswordPage(c), v))
 	}
 	if err := h.svc.RequestPasswordReset(ctx, email, requestOrigin(c)); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/views"
 )
@@ -17,12 +18,13 @@ import (
 // every mail is queued (provision's queueMail), so it holds for every mail
 // whatever causes it. Security mails are not listed: they always go.
 
-// mailWords are a kind's label and hint, as the Mails section shows them.
+// mailWords are the catalog ids of a kind's label and hint, as the Mails
+// section shows them.
 var mailWords = map[string][2]string{
-	models.MailDisconnectAlert: {"A channel's phone is disconnected", "When a linked phone stays disconnected, with a link to connect it again."},
-	models.MailExpiryReminder:  {"A channel's paid time is ending", "7, 3 and 1 days before, when it will not be extended by itself."},
-	models.MailAdminAlert:      {"Alerts", "At once: the partner's days running low, a background job that failed for good."},
-	models.MailAdminDigest:     {"Daily summary", "Once a day: days, channels by state, failed jobs and what needs attention."},
+	models.MailDisconnectAlert: {"mailprefs.disconnect.label", "mailprefs.disconnect.hint"},
+	models.MailExpiryReminder:  {"mailprefs.expiry.label", "mailprefs.expiry.hint"},
+	models.MailAdminAlert:      {"mailprefs.alerts.label", "mailprefs.alerts.hint"},
+	models.MailAdminDigest:     {"mailprefs.digest.label", "mailprefs.digest.hint"},
 }
 
 // mailPrefsView is u's Mails section, posting to action.
@@ -34,19 +36,21 @@ func (h *Handler) mailPrefsView(ctx context.Context, u *models.User, action stri
 	v := views.MailPrefsView{Action: action, Own: own}
 	for _, k := range models.MailKindsFor(u.Role) {
 		w := mailWords[k]
-		v.Items = append(v.Items, views.MailPrefItem{Kind: k, Label: w[0], Hint: w[1], On: on[k]})
+		v.Items = append(v.Items, views.MailPrefItem{Kind: k, Label: i18n.T(ctx, w[0]), Hint: i18n.T(ctx, w[1]), On: on[k]})
 	}
 	return v, nil
 }
 
-// renderAccount renders the account page (the password form and the Mails
-// section) with the password form f.
+// renderAccount renders the account page (the password form, the
+// Language and the Mails sections) with the password form f.
 func (h *Handler) renderAccount(c echo.Context, status int, f views.PasswordForm) error {
-	mails, err := h.mailPrefsView(c.Request().Context(), currentUser(c), "/account/mails", true)
+	u := currentUser(c)
+	mails, err := h.mailPrefsView(c.Request().Context(), u, "/account/mails", true)
 	if err != nil {
 		return err
 	}
-	return h.render(c, status, views.PasswordPage(h.page(c, "Change password"), f, mails))
+	f.Language.Current = u.Language
+	return h.render(c, status, views.PasswordPage(h.page(c, loc(c).T("account.title")), f, mails))
 }
 
 // postedMailPrefs reads the Mails form: the ticked kinds are on, every
@@ -71,7 +75,7 @@ func (h *Handler) saveMailPrefs(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	h.setFlash(c, "success", "Your mail choices are saved.")
+	h.setFlash(c, "success", loc(c).T("mailprefs.saved"))
 	if err := h.saveSession(c); err != nil {
 		return err
 	}
@@ -92,6 +96,6 @@ func (h *Handler) saveUserMailPrefs(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	h.setFlash(c, "success", "The mail choices of "+u.Email+" are saved.")
+	h.setFlash(c, "success", loc(c).T("mailprefs.saved_for", "Email", i18n.Isolate(u.Email)))
 	return h.backToUser(c, u.ID)
 }

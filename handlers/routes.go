@@ -69,6 +69,7 @@ func (h *Handler) Routes(e *echo.Echo) {
 	web.POST("/login", h.login)
 	web.GET("/logout", h.showLogoutPage)
 	web.POST("/logout", h.logout)
+	web.POST("/language", h.switchLanguage)
 
 	// Set-password links (the invitation's): public, the token is the credential.
 	web.GET(setPasswordPrefix+":token", h.showSetPasswordPage)
@@ -85,6 +86,7 @@ func (h *Handler) Routes(e *echo.Echo) {
 	account.GET("/password", h.showPasswordPage)
 	account.POST("/password", h.changePassword)
 	account.POST("/mails", h.saveMailPrefs)
+	account.POST("/language", h.saveLanguage)
 
 	// Admin pages.
 	admin := web.Group("/admin", h.requireRole(models.RoleAdmin))

@@ -80,6 +80,7 @@ var smRows = []smRow{
 	{method: "POST", path: "/login", anon: 401, custA: 401, custB: 401, admin: 401},
 	{method: "GET", path: "/logout", anon: 303, custA: 200, custB: 200, admin: 200},
 	{method: "POST", path: "/logout", anon: 303, custA: 303, custB: 303, admin: 303, order: smSession},
+	{method: "POST", path: "/language", anon: 400, custA: 400, custB: 400, admin: 400},
 	// Set-password links: public; a forged token is no link.
 	{method: "GET", path: "/set-password/:token", anon: 404, custA: 404, custB: 404, admin: 404},
 	{method: "POST", path: "/set-password/:token", anon: 404, custA: 404, custB: 404, admin: 404},
@@ -92,6 +93,7 @@ var smRows = []smRow{
 	{method: "GET", path: "/account/password", anon: 303, custA: 200, custB: 200, admin: 200},
 	{method: "POST", path: "/account/password", anon: 303, custA: 422, custB: 422, admin: 422},
 	{method: "POST", path: "/account/mails", anon: 303, custA: 303, custB: 303, admin: 303},
+	{method: "POST", path: "/account/language", anon: 303, custA: 303, custB: 303, admin: 303},
 
 	// Customer pages.
 	{method: "GET", path: "/app", anon: 303, custA: 200, custB: 200, admin: 403},

@@ -28,22 +28,22 @@ func requestOrigin(c echo.Context) string {
 
 // linkProblem is what the page says about a link that does not work, and
 // its status; ok is false for any other error.
-func linkProblem(err error) (string, int, bool) {
+func linkProblem(c echo.Context, err error) (string, int, bool) {
 	switch {
 	case errors.Is(err, models.ErrTokenInvalid), errors.Is(err, models.ErrNotFound):
-		return models.ErrTokenInvalid.Error(), http.StatusNotFound, true
+		return loc(c).T("password.link_invalid"), http.StatusNotFound, true
 	case errors.Is(err, models.ErrTokenExpired):
-		return err.Error(), http.StatusGone, true
+		return loc(c).T("password.link_expired"), http.StatusGone, true
 	case errors.Is(err, models.ErrTokenUsed):
-		return err.Error(), http.StatusGone, true
+		return loc(c).T("password.link_used"), http.StatusGone, true
 	}
 	return "", 0, false
 }
 
 func (h *Handler) setPasswordPage(c echo.Context, reset bool) views.Page {
-	title := "Choose your password"
+	title := loc(c).T("password.choose_yours")
 	if reset {
-		title = "Choose a new password"
+		title = loc(c).T("password.choose_new")
 	}
 	p := h.page(c, title)
 	p.User = nil // the page shows nothing of whoever is signed in on this browser
@@ -55,7 +55,7 @@ func (h *Handler) setPasswordPage(c echo.Context, reset bool) views.Page {
 func (h *Handler) showSetPasswordPage(c echo.Context) error {
 	token := c.Param("token")
 	u, reset, err := h.store.PasswordLinkUser(c.Request().Context(), token)
-	if problem, status, ok := linkProblem(err); ok {
+	if problem, status, ok := linkProblem(c, err); ok {
 		return h.render(c, status, views.SetPasswordPage(h.setPasswordPage(c, false), views.SetPasswordView{Problem: problem}))
 	}
 	if err != nil {
@@ -71,7 +71,7 @@ func (h *Handler) setPasswordFromLink(c echo.Context) error {
 	ctx := c.Request().Context()
 	token := c.Param("token")
 	u, reset, err := h.store.PasswordLinkUser(ctx, token)
-	if problem, status, ok := linkProblem(err); ok {
+	if problem, status, ok := linkProblem(c, err); ok {
 		return h.render(c, status, views.SetPasswordPage(h.setPasswordPage(c, false), views.SetPasswordView{Problem: problem}))
 	}
 	if err != nil {
@@ -90,7 +90,7 @@ func (h *Handler) setPasswordFromLink(c echo.Context) error {
 	if errors.As(err, &fe) {
 		return again(map[string]string{"new_password": fe["password"]})
 	}
-	if problem, status, ok := linkProblem(err); ok {
+	if problem, status, ok := linkProblem(c, err); ok {
 		return h.render(c, status, views.SetPasswordPage(h.setPasswordPage(c, false), views.SetPasswordView{Problem: problem}))
 	}
 	if err != nil {
@@ -112,11 +112,11 @@ func (h *Handler) resendInvitation(c echo.Context) error {
 	case errors.Is(err, models.ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound)
 	case errors.Is(err, models.ErrAlreadyActive):
-		h.setFlash(c, "info", "This account has a password already: there is no invitation to resend.")
+		h.setFlash(c, "info", loc(c).T("password.invite_not_needed"))
 	case err != nil:
 		return err
 	default:
-		h.setFlash(c, "success", "A new invitation is on its way; the links sent before no longer work.")
+		h.setFlash(c, "success", loc(c).T("password.invite_resent"))
 	}
 	return h.backToUser(c, id)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/views"
@@ -53,16 +54,16 @@ func (h *Handler) fillTestMessagesLeft(ctx context.Context, card *views.TestMess
 	case err != nil:
 		h.log.WarnContext(ctx, "test messages left unknown", "channel", id, "err", err)
 	case left == 0:
-		card.Limit = nextTestMessageIn(next.Sub(h.svc.Now()))
+		card.Limit = nextTestMessageIn(ctx, next.Sub(h.svc.Now()))
 	default:
-		card.Left = "You can send " + countOf(int64(left), "more test message", "more test messages") + " this hour."
+		card.Left = i18n.N(ctx, "testmsg.left", int64(left))
 	}
 }
 
 // nextTestMessageIn says, in plain words, when the next test message is
 // allowed.
-func nextTestMessageIn(d time.Duration) string {
-	return "5 test messages were sent from this line in the last hour. You can send another test message in " + provision.HumanDuration(d) + "."
+func nextTestMessageIn(ctx context.Context, d time.Duration) string {
+	return i18n.T(ctx, "testmsg.limit", "Wait", humanMinutes(i18n.From(ctx), d))
 }
 
 // custTestMessageSlot is the connect page's card of ch, whose status
@@ -98,16 +99,16 @@ func (h *Handler) sendTestMessage(c echo.Context, ch *models.Channel, action str
 	var rl *provision.RetryLaterError
 	switch {
 	case err == nil && res.Sent:
-		card.Sent, card.Result = true, "Sent to "+res.To+". It should arrive on that phone in a moment."
-		return card, status, "success", "Test message sent to " + res.To + ".", nil
+		card.Sent, card.Result = true, loc(c).T("testmsg.sent", "To", res.To)
+		return card, status, "success", loc(c).T("testmsg.sent_flash", "To", res.To), nil
 	case err == nil:
-		card.Result = "Not sent to " + res.To + ". " + res.Reason
+		card.Result = loc(c).T("testmsg.not_sent_to", "To", res.To, "Reason", res.Reason)
 		return card, status, "error", card.Result, nil
 	case errors.As(err, &fe):
 		card.Errors = fe
 		return card, http.StatusUnprocessableEntity, "", "", nil
 	case errors.As(err, &rl):
-		card.Left, card.Limit = "", nextTestMessageIn(rl.After)
+		card.Left, card.Limit = "", nextTestMessageIn(ctx, rl.After)
 		return card, status, "warning", card.Limit, nil
 	case errors.Is(err, models.ErrNotFound):
 		return card, 0, "", "", echo.NewHTTPError(http.StatusNotFound)
@@ -116,7 +117,7 @@ func (h *Handler) sendTestMessage(c echo.Context, ch *models.Channel, action str
 	if !ok {
 		return card, 0, "", "", err
 	}
-	card.Result = "Not sent: " + msg + "."
+	card.Result = loc(c).T("testmsg.not_sent", "Reason", msg)
 	return card, status, "error", card.Result, nil
 }
 
@@ -150,7 +151,7 @@ func (h *Handler) sendCustomerTestMessage(c echo.Context) error {
 	case status == http.StatusUnprocessableEntity:
 		v := h.connectView(c, ch)
 		v.TestMessage = card
-		return h.render(c, status, views.ConnectPage(h.custPage(c, "Link your phone"), v))
+		return h.render(c, status, views.ConnectPage(h.custPage(c, loc(c).T("connect.page_title")), v))
 	}
 	h.setFlash(c, kind, text)
 	if err := h.saveSession(c); err != nil {
@@ -163,18 +164,18 @@ func (h *Handler) sendCustomerTestMessage(c echo.Context) error {
 
 // testMessageBusy says why no test message can be sent from a channel
 // now, or "".
-func testMessageBusy(v provision.ChannelView) string {
+func testMessageBusy(c echo.Context, v provision.ChannelView) string {
 	switch err := provision.CheckState(v.Channel, provision.ActTestMessage); {
 	case err == nil && !v.Can.TestMessage:
-		return "Its days are over: extend it first."
+		return loc(c).T("testmsg.busy.expired")
 	case err == nil:
 		return ""
 	case errors.Is(err, provision.ErrNotLinked):
-		return "No phone is linked to it, so nothing can be sent from it."
+		return loc(c).T("testmsg.busy.not_linked")
 	case errors.Is(err, provision.ErrChannelStopped):
-		return "Its line is stopped: start it first."
+		return loc(c).T("testmsg.busy.stopped")
 	}
-	return "No test message can be sent from it now: it is " + strings.ToLower(v.Label) + "."
+	return loc(c).T("testmsg.busy.state", "State", strings.ToLower(loc(c).T(v.LabelID)))
 }
 
 // adminBack is where the admin's page returns: the page it was opened
@@ -198,12 +199,12 @@ func (h *Handler) testMessagePage(c echo.Context, ch *models.Channel, card *view
 		action += "?back=" + url.QueryEscape(adminBack(c))
 	}
 	d := views.TestMessagePage{ID: ch.ID, Name: ch.Name, State: badgeOf(v), OwnerID: owner.ID, OwnerEmail: owner.Email,
-		Busy: testMessageBusy(v), Back: adminBack(c), Card: h.testMessageCard(c, ch, action)}
+		Busy: testMessageBusy(c, v), Back: adminBack(c), Card: h.testMessageCard(c, ch, action)}
 	if card != nil {
 		d.Card = *card
 	}
 	p := h.channelsPage(c)
-	p.Title = "Test message"
+	p.Title = loc(c).T("testmsg.admin_title")
 	return p, d, nil
 }
 

@@ -36,8 +36,10 @@ type LiveLink struct {
 }
 
 // ConnectLinkValidities are the lifetimes the share form offers, in
-// minutes, with their labels.
+// minutes, with their labels (a plural message of the catalog and its
+// count).
 var ConnectLinkValidities = []struct {
 	Minutes int
-	Label   string
-}{{30, "30 minutes"}, {120, "2 hours"}, {1440, "24 hours"}, {10080, "7 days"}}
+	LabelID string
+	Count   int64
+}{{30, "auth.minutes", 30}, {120, "connect.share.hours", 2}, {1440, "connect.share.hours", 24}, {10080, "connect.share.days", 7}}

@@ -1,5 +1,7 @@
 package views
 
+import "context"
+
 // ForgotPasswordView is the state of /forgot-password: the form, or (Sent)
 // the answer every address gets, whether or not it has an account.
 type ForgotPasswordView struct {
@@ -14,7 +16,7 @@ type ForgotPasswordView struct {
 }
 
 // emailField is the form's one field.
-func (v ForgotPasswordView) emailField() Field {
-	return Field{ID: "email", Name: "email", Label: "Email", Type: "email", Value: v.Email,
-		Attrs: attrs("autocomplete", "username", "required", true, "maxlength", "254", "autofocus", true), Error: v.Error, Period: true}
+func (v ForgotPasswordView) emailField(ctx context.Context) Field {
+	return Field{ID: "email", Name: "email", Label: t(ctx, "auth.email"), Type: "email", Value: v.Email,
+		Attrs: attrs("autocomplete", "username", "required", true, "maxlength", "254", "autofocus", true, "dir", "ltr"), Error: v.Error, Period: true}
 }

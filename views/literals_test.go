@@ -23,7 +23,6 @@ var pendingLiterals = []string{
 	"attention.templ",
 	"audit.templ",
 	"auth.templ",
-	"channels.templ",
 	"connect.templ",
 	"connect_link.templ",
 	"demo.templ",
@@ -34,11 +33,9 @@ var pendingLiterals = []string{
 	"mail_prefs.templ",
 	"outbox.templ",
 	"partner.templ",
-	"plans.templ",
 	"set_password.templ",
 	"settings.templ",
 	"testmessage.templ",
-	"users.templ",
 	"webhooks.templ",
 }
 

@@ -75,9 +75,9 @@ func (h *Handler) renderUsers(c echo.Context, status int, p views.Page, form vie
 		Form:     form,
 	}
 	for _, pl := range plans {
-		label := pl.Name
+		label := i18n.Isolate(pl.Name) // an <option> holds text only: no <bdi>
 		if !pl.Active {
-			label = lz.T("users.plan_retired", "Name", pl.Name)
+			label = lz.T("users.plan_retired", "Name", label)
 		}
 		v.PlanOptions = append(v.PlanOptions, views.SelectOption{Value: strconv.FormatInt(pl.ID, 10), Label: label})
 	}
@@ -282,7 +282,7 @@ func (h *Handler) userPageView(ctx context.Context, me *models.User, u *models.U
 			continue
 		}
 		v.PlanOptions = append(v.PlanOptions, views.SelectOption{Value: strconv.FormatInt(pl.ID, 10),
-			Label: lz.T("users.plan_option", "Name", pl.Name, "Channels", lz.N("users.channels_count", pl.MaxChannels),
+			Label: lz.T("users.plan_option", "Name", i18n.Isolate(pl.Name), "Channels", lz.N("users.channels_count", pl.MaxChannels),
 				"Days", lz.N("common.days", pl.DaysPerPeriod), "Period", lz.Number(pl.PeriodDays), "Credit", lz.N("common.days", pl.PeriodCredit()))})
 	}
 	live, err := h.store.CountLiveChannels(ctx, u.ID)
@@ -349,7 +349,7 @@ func (h *Handler) renderUserPage(c echo.Context, status int, u *models.User, fla
 	if title == "" {
 		title = u.Email
 	}
-	p := h.usersPage(c, title)
+	p := h.usersPage(c, i18n.Isolate(title))
 	if flash != nil {
 		p.Flash = flash
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/views"
@@ -25,33 +26,33 @@ type lineAction struct {
 	act provision.Action
 	// run does it through provision.
 	run func(s *provision.Service, ctx context.Context, a models.Actor, id int64) (*models.Channel, error)
-	// done is the past participle ("restarted"), said says what happens
-	// next, after "was done:".
+	// done is the catalog id of its past participle ("restarted"), said
+	// the id of what happens next, after "was done:".
 	done, said string
 }
 
 var lineActions = map[provision.Action]lineAction{
 	provision.ActRestart: {act: provision.ActRestart, run: (*provision.Service).Restart,
-		done: "restarted", said: "its line reconnects within seconds"},
+		done: "lines.done.restarted", said: "lines.said.reconnects"},
 	provision.ActStop: {act: provision.ActStop, run: (*provision.Service).Stop,
-		done: "stopped", said: "nothing is sent or received until you start it again; its days keep running out"},
+		done: "lines.done.stopped", said: "lines.said.stopped"},
 	provision.ActStart: {act: provision.ActStart, run: (*provision.Service).Start,
-		done: "started", said: "its line reconnects within seconds"},
+		done: "lines.done.started", said: "lines.said.reconnects"},
 }
 
 // lineBusy says why a channel's line action is not open now, or "".
-func lineBusy(v provision.ChannelView, a provision.Action) string {
+func lineBusy(lz *i18n.Localizer, v provision.ChannelView, a provision.Action) string {
 	switch err := provision.CheckState(v.Channel, a); {
 	case err == nil && !canLine(v, a):
-		return "Its days are over: extend it first."
+		return lz.T("lines.busy_days_over")
 	case err == nil:
 		return ""
 	case errors.Is(err, provision.ErrChannelStopped):
-		return "Its line is stopped: start it first."
+		return lz.T("lines.busy_stopped")
 	case errors.Is(err, provision.ErrChannelRunning):
-		return "Its line is running already."
+		return lz.T("lines.busy_running")
 	}
-	return "It cannot be " + lineActions[a].done + " now: it is " + strings.ToLower(v.Label) + "."
+	return lz.T("lines.busy_state", "Done", lz.T(lineActions[a].done), "State", strings.ToLower(lz.T(v.LabelID)))
 }
 
 // lineView is the confirmation page's data of a channel (without where it
@@ -61,10 +62,11 @@ func (h *Handler) lineView(ctx context.Context, ch *models.Channel, a provision.
 	if err != nil {
 		return views.ChannelLine{}, err
 	}
+	lz := i18n.From(ctx)
 	v := h.svc.View(ch)
 	return views.ChannelLine{Action: string(a), ID: ch.ID, Name: ch.Name, State: badgeOf(v), OwnerID: owner.ID,
-		OwnerEmail: owner.Email, ActiveTill: formatTime(ch.ActiveTill), DaysLeft: timeLeft(ch.ActiveTill, h.svc.Now()),
-		Linked: ch.Linked, Busy: lineBusy(v, a)}, nil
+		OwnerEmail: owner.Email, ActiveTill: dateTimeOf(lz, ch.ActiveTill), DaysLeft: daysLeftWords(lz, ch.ActiveTill, h.svc.Now()),
+		Linked: ch.Linked, Busy: lineBusy(lz, v, a)}, nil
 }
 
 // canLine is what the channel's view offers of a line action (its state,
@@ -81,15 +83,17 @@ func canLine(v provision.ChannelView, a provision.Action) bool {
 
 // lineDone is the flash after a line action: what happened, or why not.
 func (h *Handler) lineDone(c echo.Context, ch *models.Channel, la lineAction, err error) error {
+	lz := loc(c)
+	label, done, act := channelNamed(lz, ch), lz.T(la.done), lz.T("lines.act."+string(la.act))
 	switch {
 	case err == nil:
-		h.setFlash(c, "success", channelLabel(ch)+" was "+la.done+": "+la.said+".")
+		h.setFlash(c, "success", lz.T("lines.done_flash", "Channel", label, "Done", done, "Said", lz.T(la.said)))
 		return nil
 	case isCode(err, "unconfirmed"):
-		h.setFlash(c, "warning", channelLabel(ch)+": WHAPI did not confirm the "+string(la.act)+". Look at the channel again in a moment.")
+		h.setFlash(c, "warning", lz.T("lines.unconfirmed", "Channel", label, "Action", act))
 		return nil
 	case isCode(err, "pending"):
-		h.setFlash(c, "warning", channelLabel(ch)+": WHAPI has not confirmed the "+string(la.act)+" yet. It is checked and settled automatically.")
+		h.setFlash(c, "warning", lz.T("lines.pending", "Channel", label, "Action", act))
 		return nil
 	}
 	_, code, msg, ok := domainError(err)
@@ -97,9 +101,9 @@ func (h *Handler) lineDone(c echo.Context, ch *models.Channel, la lineAction, er
 	case !ok:
 		return err
 	case code == "not_configured":
-		h.setFlash(c, "error", channelLabel(ch)+" was not "+la.done+": no partner token is saved. "+saveTokenFirst)
+		h.setFlash(c, "error", lz.T("channels.not_done_no_token", "Channel", label, "Done", done, "Then", saveTokenFirst))
 	default:
-		h.setFlash(c, "error", channelLabel(ch)+" was not "+la.done+": "+msg+".")
+		h.setFlash(c, "error", lz.T("channels.not_done", "Channel", label, "Done", done, "Reason", msg))
 	}
 	return nil
 }
@@ -126,7 +130,7 @@ func (h *Handler) showChannelLinePage(a provision.Action) echo.HandlerFunc {
 		}
 		d.FormAction, d.Back, d.CancelHref = channelActionPath(ch.ID, string(a)), back.values(true).Encode(), back.href("/admin/channels", true)
 		p := h.channelsPage(c)
-		p.Title = views.LineTitle(string(a))
+		p.Title = views.LineTitle(c.Request().Context(), string(a))
 		return h.render(c, http.StatusOK, views.ChannelLinePage(p, d))
 	}
 }
@@ -141,7 +145,7 @@ func (h *Handler) channelLine(a provision.Action) echo.HandlerFunc {
 		_, err = la.run(h.svc, c.Request().Context(), actor(c), ch.ID)
 		if err := h.lineDone(c, ch, la, err); err != nil {
 			h.log.ErrorContext(c.Request().Context(), "channel action failed", "channel", ch.ID, "action", a, "err", err)
-			h.setFlash(c, "error", channelLabel(ch)+" was not "+la.done+": something went wrong on our side. Try again in a moment.")
+			h.setFlash(c, "error", loc(c).T("lines.failed_ours", "Channel", channelNamed(loc(c), ch), "Done", loc(c).T(la.done)))
 		}
 		return h.backToChannels(c, backQuery(c))
 	}
@@ -160,7 +164,7 @@ func (h *Handler) showUserChannelLinePage(a provision.Action) echo.HandlerFunc {
 			return err
 		}
 		d.FormAction, d.CancelHref = userPath(u.ID)+"/channels/"+strconv.FormatInt(ch.ID, 10)+"/"+string(a), userPath(u.ID)
-		return h.render(c, http.StatusOK, views.ChannelLinePage(h.usersPage(c, views.LineTitle(string(a))), d))
+		return h.render(c, http.StatusOK, views.ChannelLinePage(h.usersPage(c, views.LineTitle(c.Request().Context(), string(a))), d))
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/views"
@@ -22,13 +23,15 @@ import (
 const channelsPerPage = 50
 
 func (h *Handler) channelsPage(c echo.Context) views.Page {
-	p := h.page(c, "Channels")
+	p := h.page(c, loc(c).T("channels.title"))
 	p.Active = "channels"
 	return p
 }
 
-// channelListView loads one page of the list.
+// channelListView loads one page of the list, in the words of ctx's
+// language.
 func (h *Handler) channelListView(ctx context.Context, q channelListQuery) (views.ChannelList, error) {
+	lz := i18n.From(ctx)
 	now := time.Now().UTC()
 	f := q.filter(now)
 	f.Limit, f.Offset = channelsPerPage, (q.Page-1)*channelsPerPage
@@ -49,7 +52,7 @@ func (h *Handler) channelListView(ctx context.Context, q channelListQuery) (view
 	}
 	l := views.ChannelList{
 		Filter:        views.ChannelListFilter{Status: q.Status, Expiring: q.Expiring, Owner: q.Owner},
-		StatusOptions: channelStatusOptions,
+		StatusOptions: channelStatusChoices(lz),
 		Back:          q.values(true).Encode(),
 		CSVHref:       q.href("/admin/channels.csv", false),
 		Filtered:      q.Status != "" || q.Expiring || q.Owner != "",
@@ -65,10 +68,10 @@ func (h *Handler) channelListView(ctx context.Context, q channelListQuery) (view
 		return at.href("/admin/channels", true)
 	})
 	// The list pages on with Previous and Next: no numbered links.
-	pg.Summary, pg.Links = pg.Summary+" "+plural(total.N, "channel", "channels"), nil
+	pg.Summary, pg.Links = lz.N("channels.pager_summary", int64(total.N), "Range", pg.Summary), nil
 	l.Pager = pg
 	for _, r := range rows {
-		row := channelListRow(r, now)
+		row := channelListRow(lz, r, now)
 		v := q.values(true)
 		v.Set("extend", strconv.FormatInt(r.ID, 10))
 		row.ExtendHref = "/admin/channels?" + v.Encode()
@@ -77,20 +80,20 @@ func (h *Handler) channelListView(ctx context.Context, q channelListQuery) (view
 	return l, nil
 }
 
-func channelListRow(r models.AdminChannelRow, now time.Time) views.ChannelListRow {
+func channelListRow(lz *i18n.Localizer, r models.AdminChannelRow, now time.Time) views.ChannelListRow {
 	v := provision.ViewAt(&r.Channel, now)
 	row := views.ChannelListRow{
 		ID: r.ID, Name: r.Name, Phone: r.Phone, OwnerID: r.UserID, OwnerEmail: r.OwnerEmail, State: badgeOf(v),
-		Linked: r.Linked, LinkedPhone: r.LinkedPhone, ActiveTill: formatTime(r.ActiveTill), DaysAllocated: r.DaysAllocated,
-		LastSynced: formatTime(r.LastSyncedAt), OwnerBalance: dayCount(r.OwnerBalance), OwnerMode: string(r.OwnerMode),
-		Mode: provision.ModeLabel(r.Mode),
+		Linked: r.Linked, LinkedPhone: r.LinkedPhone, ActiveTill: dateTimeOf(lz, r.ActiveTill), DaysAllocated: r.DaysAllocated,
+		LastSynced: dateTimeOf(lz, r.LastSyncedAt), OwnerBalance: lz.N("common.days", r.OwnerBalance), OwnerMode: string(r.OwnerMode),
+		Mode: modeLabel(lz, r.Mode),
 	}
 	row.CanExtend, row.CanSync, row.CanDelete = v.Can.Extend, v.Can.Sync, v.Can.Delete
 	row.CanRestart, row.CanStop, row.CanStart = v.Can.Restart, v.Can.Stop, v.Can.Start
 	row.CanTestMessage = v.Can.TestMessage
 	row.CanConnect = v.Can.Connect
 	if v.AtWhapi && r.ActiveTill != nil {
-		row.TillNote = timeLeft(r.ActiveTill, now)
+		row.TillNote = daysLeftWords(lz, r.ActiveTill, now)
 		row.TillSoon = r.ActiveTill.Before(now.Add(expiringWindow))
 	}
 	return row
@@ -130,18 +133,20 @@ func (h *Handler) backToChannels(c echo.Context, q channelListQuery) error {
 // returns to the list. Errors that are not the admin's to fix are logged
 // and said generally.
 func (h *Handler) channelFailed(c echo.Context, q channelListQuery, ch *models.Channel, done string, err error) error {
+	lz := loc(c)
 	_, code, msg, ok := domainError(err)
-	kind, text := "error", fmt.Sprintf("%s was not %s: %s.", channelLabel(ch), done, msg)
+	label, doneWord := channelNamed(lz, ch), lz.T("channels.done."+done)
+	kind, text := "error", lz.T("channels.not_done", "Channel", label, "Done", doneWord, "Reason", msg)
 	switch {
 	case !ok:
 		h.log.ErrorContext(c.Request().Context(), "channel action failed", "channel", ch.ID, "action", done, "err", err)
-		text = fmt.Sprintf("%s was not %s: something went wrong on our side or WHAPI did not answer. Nothing is lost: try again in a moment.", channelLabel(ch), done)
+		text = lz.T("channels.not_done_ours", "Channel", label, "Done", doneWord)
 	case code == "not_configured":
-		text = fmt.Sprintf("%s was not %s: no partner token is saved. %s", channelLabel(ch), done, saveTokenFirst)
+		text = lz.T("channels.not_done_no_token", "Channel", label, "Done", doneWord, "Then", saveTokenFirst)
 	case code == "pending":
-		kind, text = "warning", fmt.Sprintf("%s: WHAPI has not confirmed the change yet. It is checked and settled automatically; no day is lost.", channelLabel(ch))
+		kind, text = "warning", lz.T("channels.pending", "Channel", label)
 	case code == "extend_too_soon":
-		kind, text = "warning", extendTooSoonText(ch, err)
+		kind, text = "warning", extendTooSoonText(lz, ch, err)
 	}
 	h.setFlash(c, kind, text)
 	return h.backToChannels(c, q)
@@ -150,7 +155,7 @@ func (h *Handler) channelFailed(c echo.Context, q channelListQuery, ch *models.C
 // extendTooSoonText tells an admin that WHAPI took no extend of the
 // channel because it was extended moments ago (provision.ExtendTooSoonError),
 // and when to try again: the time rounded up to the minute the pages show.
-func extendTooSoonText(ch *models.Channel, err error) string {
+func extendTooSoonText(lz *i18n.Localizer, ch *models.Channel, err error) string {
 	var soon *provision.ExtendTooSoonError
 	if !errors.As(err, &soon) {
 		return ""
@@ -159,12 +164,54 @@ func extendTooSoonText(ch *models.Channel, err error) string {
 	if at.Before(soon.Until) {
 		at = at.Add(time.Minute)
 	}
-	return fmt.Sprintf("%s was not extended: WHAPI takes one extend of a channel every few minutes, and this one was extended moments ago. "+
-		"Try again after %s (in %s). No day was moved; the partner balance is not the problem.", channelLabel(ch), formatTime(&at), provision.HumanDuration(soon.After))
+	mins := int64((soon.After + time.Minute - 1) / time.Minute)
+	if mins < 1 {
+		mins = 1
+	}
+	return lz.T("channels.too_soon", "Channel", channelNamed(lz, ch), "At", lz.DateTime(at), "In", lz.N("channels.minutes", mins))
 }
 
+// channelLabel names a channel in an English sentence: "Channel “Shop” (#3)".
 func channelLabel(ch *models.Channel) string {
 	return fmt.Sprintf("Channel “%s” (#%d)", ch.Name, ch.ID)
+}
+
+// channelNamed names a channel in a sentence of the reader's language:
+// "Channel “Shop” (#3)", its name isolated from the sentence's direction.
+func channelNamed(lz *i18n.Localizer, ch *models.Channel) string {
+	return lz.T("channels.label", "Name", i18n.Isolate(ch.Name), "ID", strconv.FormatInt(ch.ID, 10))
+}
+
+// dateTimeOf is a moment in the reader's words ("" for none).
+func dateTimeOf(lz *i18n.Localizer, t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	return lz.DateTime(*t)
+}
+
+// daysLeftWords says how long until till, in whole days, in the reader's
+// words: "3 days left", "less than a day left" or "expired".
+func daysLeftWords(lz *i18n.Localizer, till *time.Time, now time.Time) string {
+	if till == nil {
+		return ""
+	}
+	switch left := till.Sub(now); {
+	case left <= 0:
+		return lz.T("channels.expired")
+	case left < 24*time.Hour:
+		return lz.T("channels.less_than_a_day")
+	}
+	return lz.N("channels.days_left", provision.DaysLeft(till, now))
+}
+
+// modeLabel is WHAPI's mode of a channel in the reader's words.
+func modeLabel(lz *i18n.Localizer, mode string) string {
+	label := provision.ModeLabel(mode)
+	if id := provision.LabelID(label); label != "" && i18n.Has(id) {
+		return lz.T(id)
+	}
+	return label
 }
 
 func (h *Handler) extendChannel(c echo.Context) error {
@@ -184,13 +231,14 @@ func (h *Handler) extendChannel(c echo.Context) error {
 		return h.extendRefused(c, q, ch, form)
 	}
 	if errors.Is(err, models.ErrInsufficientBalance) {
+		// The days field was refused: it says so next to itself, keeps
+		// what was typed and takes the focus.
 		owner, uerr := h.store.UserByID(ctx, ch.UserID)
 		if uerr != nil {
 			return uerr
 		}
-		h.setFlash(c, "error", fmt.Sprintf("%s was not extended: %s has only %s left (you asked for %d). Credit days on the customer's page first.",
-			channelLabel(ch), owner.Email, countOf(owner.DayBalance, "day", "days"), days))
-		return h.backToChannels(c, q)
+		form.Errors = provision.FieldErrors{"days": shortBalanceText(loc(c), owner, days)}
+		return h.extendRefused(c, q, ch, form)
 	}
 	if err != nil {
 		return h.channelFailed(c, q, ch, "extended", err)
@@ -203,9 +251,11 @@ func (h *Handler) extendChannel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	text := fmt.Sprintf("%s was extended by %s from %s's balance (%d left).", channelLabel(ch), countOf(days, "day", "days"), owner.Email, owner.DayBalance)
-	if t := formatTime(after.ActiveTill); t != "" {
-		text += " Active till " + t + "."
+	lz := loc(c)
+	text := lz.T("channels.extended", "Channel", channelNamed(lz, ch), "Days", lz.N("common.days", days),
+		"Email", i18n.Isolate(owner.Email), "Left", lz.Number(owner.DayBalance))
+	if t := dateTimeOf(lz, after.ActiveTill); t != "" {
+		text += " " + lz.T("channels.active_till_now", "Till", t)
 	}
 	h.setFlash(c, "success", text)
 	return h.backToChannels(c, q)
@@ -228,8 +278,16 @@ func (h *Handler) extendRefused(c echo.Context, q channelListQuery, ch *models.C
 		}
 	}
 	p := h.channelsPage(c)
-	p.Flash = &views.Flash{Kind: "error", Text: channelLabel(ch) + " was not extended: " + strings.Join(msgs, "; ") + "."}
+	p.Flash = &views.Flash{Kind: "error", Text: loc(c).T("channels.not_done", "Channel", channelNamed(loc(c), ch),
+		"Done", loc(c).T("channels.done.extended"), "Reason", strings.Join(msgs, "; "))}
 	return h.render(c, http.StatusUnprocessableEntity, views.AdminChannelsPage(p, l))
+}
+
+// shortBalanceText says, next to the days field, that the customer's
+// balance holds fewer days than asked for.
+func shortBalanceText(lz *i18n.Localizer, owner *models.User, asked int64) string {
+	return lz.T("channels.short_balance", "Email", i18n.Isolate(owner.Email), "Left", lz.N("common.days", owner.DayBalance),
+		"Asked", lz.Number(asked))
 }
 
 func (h *Handler) showDeleteChannelPage(c echo.Context) error {
@@ -242,7 +300,7 @@ func (h *Handler) showDeleteChannelPage(c echo.Context) error {
 	back := parseChannelListQuery(q)
 	v := h.svc.View(ch)
 	if errors.Is(provision.CheckState(ch, provision.ActDelete), models.ErrAlreadyDeleted) {
-		h.setFlash(c, "info", channelLabel(ch)+" is already deleted.")
+		h.setFlash(c, "info", loc(c).T("channels.already_deleted", "Channel", channelNamed(loc(c), ch)))
 		return h.backToChannels(c, back)
 	}
 	owner, err := h.store.UserByID(ctx, ch.UserID)
@@ -251,15 +309,15 @@ func (h *Handler) showDeleteChannelPage(c echo.Context) error {
 	}
 	d := views.ChannelDelete{
 		ID: ch.ID, Name: ch.Name, State: badgeOf(v), OwnerID: owner.ID, OwnerEmail: owner.Email,
-		OwnerBalance: dayCount(owner.DayBalance), ActiveTill: formatTime(ch.ActiveTill),
+		OwnerBalance: loc(c).N("common.days", owner.DayBalance), ActiveTill: dateTimeOf(loc(c), ch.ActiveTill),
 		CanDelete: v.Can.Delete,
 		Back:      back.values(true).Encode(), BackHref: back.href("/admin/channels", true),
 	}
 	if v.UnusedDays > 0 {
-		d.Unused = countOf(v.UnusedDays, "unused day", "unused days")
+		d.Unused = loc(c).N("channels.unused_days", v.UnusedDays)
 	}
 	p := h.channelsPage(c)
-	p.Title = "Delete channel"
+	p.Title = loc(c).T("channels.delete_page")
 	return h.render(c, http.StatusOK, views.ChannelDeletePage(p, d))
 }
 
@@ -271,7 +329,7 @@ func (h *Handler) deleteChannel(c echo.Context) error {
 	q := backQuery(c)
 	days, err := h.svc.Delete(c.Request().Context(), actor(c), ch.ID)
 	if errors.Is(err, models.ErrAlreadyDeleted) {
-		h.setFlash(c, "info", channelLabel(ch)+" is already deleted.")
+		h.setFlash(c, "info", loc(c).T("channels.already_deleted", "Channel", channelNamed(loc(c), ch)))
 		return h.backToChannels(c, q)
 	}
 	if err != nil {
@@ -281,9 +339,11 @@ func (h *Handler) deleteChannel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	text := channelLabel(ch) + " was deleted."
+	lz := loc(c)
+	text := lz.T("channels.deleted", "Channel", channelNamed(lz, ch))
 	if days > 0 {
-		text += fmt.Sprintf(" %s went back to %s's balance (now %d).", countOf(days, "unused day", "unused days"), owner.Email, owner.DayBalance)
+		text += " " + lz.T("channels.deleted_returned", "Days", lz.N("channels.unused_days", days), "Email", i18n.Isolate(owner.Email),
+			"Now", lz.Number(owner.DayBalance))
 	}
 	h.setFlash(c, "success", text)
 	return h.backToChannels(c, q)
@@ -296,9 +356,10 @@ func (h *Handler) syncChannel(c echo.Context) error {
 		return err
 	}
 	q := backQuery(c)
+	lz := loc(c)
 	if provision.CheckState(ch, provision.ActSync) != nil {
 		label, _ := provision.StateLabel(ch.Status)
-		h.setFlash(c, "info", channelLabel(ch)+" has nothing to sync ("+strings.ToLower(label)+").")
+		h.setFlash(c, "info", lz.T("channels.nothing_to_sync", "Channel", channelNamed(lz, ch), "State", strings.ToLower(lz.T(provision.LabelID(label)))))
 		return h.backToChannels(c, q)
 	}
 	unused := h.svc.View(ch).UnusedDays
@@ -309,17 +370,18 @@ func (h *Handler) syncChannel(c echo.Context) error {
 	status, _ := provision.StateLabel(after.Status)
 	switch {
 	case provision.IsGone(after):
-		text := channelLabel(ch) + " no longer exists at WHAPI: it is marked deleted."
+		text := lz.T("channels.gone_at_whapi", "Channel", channelNamed(lz, ch))
 		if unused > 0 {
-			text += " Its " + countOf(unused, "unused day", "unused days") + " went back to the owner's balance."
+			text += " " + lz.T("channels.gone_returned", "Days", lz.N("channels.unused_days", unused))
 		}
 		h.setFlash(c, "warning", text)
 	default:
-		text := channelLabel(ch) + " is synced: " + strings.ToLower(status)
-		if t := formatTime(after.ActiveTill); t != "" {
-			text += ", active till " + t
+		state := strings.ToLower(lz.T(provision.LabelID(status)))
+		if t := dateTimeOf(lz, after.ActiveTill); t != "" {
+			h.setFlash(c, "success", lz.T("channels.synced_till", "Channel", channelNamed(lz, ch), "State", state, "Till", t))
+		} else {
+			h.setFlash(c, "success", lz.T("channels.synced", "Channel", channelNamed(lz, ch), "State", state))
 		}
-		h.setFlash(c, "success", text+".")
 	}
 	return h.backToChannels(c, q)
 }
@@ -328,7 +390,11 @@ func (h *Handler) syncChannel(c echo.Context) error {
 const csvPageSize = 500
 
 // exportChannelsCSV writes every channel matching the list's filters as
-// CSV. It never holds a token: only our ids and what the list shows.
+// CSV. It never holds a token: only our ids and what the list shows. It
+// starts with a UTF-8 byte order mark, so that Excel reads Arabic names and
+// emoji as UTF-8 rather than the system's code page. The column headers
+// stay English whatever the reader's language: they are machine-readable
+// names that scripts and imports rely on, not words of a page.
 func (h *Handler) exportChannelsCSV(c echo.Context) error {
 	ctx := c.Request().Context()
 	now := time.Now().UTC()
@@ -342,8 +408,11 @@ func (h *Handler) exportChannelsCSV(c echo.Context) error {
 	hd.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	hd.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="whapidesk-channels-%s.csv"`, now.Format("20060102-1504")))
 	c.Response().WriteHeader(http.StatusOK)
+	if _, err := c.Response().Write(utf8BOM); err != nil {
+		return err
+	}
 	w := csv.NewWriter(c.Response())
-	if err := w.Write([]string{"id", "name", "owner_email", "status", "mode", "linked", "active_till", "days_allocated", "created_at"}); err != nil {
+	if err := w.Write([]string{"id", "name", "owner_email", "status", "mode", "linked", "linked_phone", "active_till", "days_allocated", "created_at"}); err != nil {
 		return err
 	}
 	for {
@@ -352,8 +421,12 @@ func (h *Handler) exportChannelsCSV(c echo.Context) error {
 			if t := apiTimePtr(r.ActiveTill); t != nil {
 				till = *t
 			}
+			phone := "" // the linked phone only while the phone is linked
+			if r.Linked {
+				phone = r.LinkedPhone
+			}
 			rec := []string{strconv.FormatInt(r.ID, 10), csvText(r.Name), csvText(r.OwnerEmail), string(r.Status), r.Mode,
-				strconv.FormatBool(r.Linked), till, strconv.FormatInt(r.DaysAllocated, 10), apiTime(r.CreatedAt)}
+				strconv.FormatBool(r.Linked), csvText(phone), till, strconv.FormatInt(r.DaysAllocated, 10), apiTime(r.CreatedAt)}
 			if err := w.Write(rec); err != nil {
 				return err
 			}
@@ -369,6 +442,9 @@ func (h *Handler) exportChannelsCSV(c echo.Context) error {
 	w.Flush()
 	return w.Error()
 }
+
+// utf8BOM is the byte order mark the CSV export starts with.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // csvText keeps a spreadsheet from reading a text cell as a formula: a
 // leading =, +, -, @, tab or carriage return gets a ' in front (OWASP).

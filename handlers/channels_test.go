@@ -137,8 +137,8 @@ func TestChannelListFiltersAndPagination(t *testing.T) {
 		row := page[strings.Index(page, fmt.Sprintf(`<tr id="channel-%d"`, paid.ID)):]
 		row = row[:strings.Index(row, "</tr>")]
 		for _, want := range []string{
-			">Paid", fmt.Sprintf(`href="/admin/users/%d">bob@example.com</a>`, bob.ID),
-			`data-testid="channel-status">Active</span>`, "Live", "<td>30</td>",
+			">Paid", fmt.Sprintf(`href="/admin/users/%d"><bdi>bob@example.com</bdi></a>`, bob.ID),
+			`data-testid="channel-status">Active</span>`, "Live", `<td data-label="Days">30</td>`,
 			fmt.Sprintf(`href="/admin/channels?extend=%d&amp;owner=%d#extend-%d"`, paid.ID, bob.ID, paid.ID),
 			fmt.Sprintf(`action="/admin/channels/%d/sync"`, paid.ID), fmt.Sprintf(`name="back" value="owner=%d"`, bob.ID),
 			fmt.Sprintf(`href="/admin/channels/%d/delete?back=owner%%3D%d"`, paid.ID, bob.ID),
@@ -156,7 +156,7 @@ func TestChannelListFiltersAndPagination(t *testing.T) {
 		form = form[:strings.Index(form, "</form>")]
 		for _, want := range []string{
 			fmt.Sprintf(`action="/admin/channels/%d/extend"`, paid.ID), fmt.Sprintf(`name="back" value="owner=%d"`, bob.ID),
-			fmt.Sprintf("from bob@example.com's balance: <strong>%d days</strong> (manual allocation)", dashCredit-30),
+			fmt.Sprintf("from \u2068bob@example.com\u2069&#39;s balance: <strong>%s days</strong> (manual allocation)", groupThousands(dashCredit-30)),
 		} {
 			if !strings.Contains(form, want) {
 				t.Errorf("the extend form lacks %s:\n%s", want, form)
@@ -196,18 +196,22 @@ func TestChannelsCSV(t *testing.T) {
 	if cd := r.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, `attachment; filename="whapidesk-channels-`) || !strings.HasSuffix(cd, `.csv"`) {
 		t.Fatalf("Content-Disposition %q", cd)
 	}
-	recs, err := csv.NewReader(strings.NewReader(r.body)).ReadAll()
+	body, ok := strings.CutPrefix(r.body, "\uFEFF") // a UTF-8 BOM, so that Excel reads UTF-8
+	if !ok {
+		t.Fatalf("the export does not start with a UTF-8 BOM: % x", r.body[:min(len(r.body), 8)])
+	}
+	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(recs[0], ","); got != "id,name,owner_email,status,mode,linked,active_till,days_allocated,created_at" {
+	if got := strings.Join(recs[0], ","); got != "id,name,owner_email,status,mode,linked,linked_phone,active_till,days_allocated,created_at" {
 		t.Fatalf("header %q", got)
 	}
 	if len(recs) != 3 {
 		t.Fatalf("%d records, want the header and bob's 2 channels:\n%s", len(recs), r.body)
 	}
 	ch := f.reload(shop)
-	want := []string{strconv.FormatInt(ch.ID, 10), `Shop, "main"`, "bob@example.com", "active", "live", "false",
+	want := []string{strconv.FormatInt(ch.ID, 10), `Shop, "main"`, "bob@example.com", "active", "live", "false", "",
 		ch.ActiveTill.UTC().Format(time.RFC3339), "30", ch.CreatedAt.UTC().Format(time.RFC3339)}
 	if got := recs[2]; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("row\n got %q\nwant %q", got, want)
@@ -215,8 +219,8 @@ func TestChannelsCSV(t *testing.T) {
 	if recs[1][0] != strconv.FormatInt(formula.ID, 10) || recs[1][1] != `'=HYPERLINK("http://evil")` || recs[1][3] != "trial" {
 		t.Fatalf("a name starting with = must not be a formula: %q", recs[1])
 	}
-	if _, err := time.Parse(time.RFC3339, recs[1][6]); err != nil {
-		t.Fatalf("active_till %q: %v", recs[1][6], err)
+	if _, err := time.Parse(time.RFC3339, recs[1][7]); err != nil {
+		t.Fatalf("active_till %q: %v", recs[1][7], err)
 	}
 	all := f.c.get("/admin/channels.csv?status=all").body
 	secrets := []string{f.a.partnerToken[:40], f.a.partnerToken[len(f.a.partnerToken)-40:]}
@@ -278,7 +282,7 @@ func TestExtendFromTheList(t *testing.T) {
 			if got := testID(t, r.body, tt.field); got != tt.msg {
 				t.Fatalf("%s = %q, want %q", tt.field, got, tt.msg)
 			}
-			if flash := flashText(r.body); !strings.HasPrefix(flash, fmt.Sprintf("error: Channel “Shop” (#%d) was not extended: ", ch.ID)) {
+			if flash := listFlash(r.body); !strings.HasPrefix(flash, fmt.Sprintf("error: Channel “Shop” (#%d) was not extended: ", ch.ID)) {
 				t.Fatalf("flash %q", flash)
 			}
 			// The list is shown again with this row's form open and what was typed.
@@ -302,8 +306,8 @@ func TestExtendFromTheList(t *testing.T) {
 	t.Run("extend debits the owner and reaches WHAPI", func(t *testing.T) {
 		f.a.sim.ResetRequests()
 		r := f.extendForm(ch, back, "10", "Invoice 77")
-		flash := f.followFlash(r, "/admin/channels?"+back)
-		if !strings.HasPrefix(flash, fmt.Sprintf("success: Channel “Shop” (#%d) was extended by 10 days from bob@example.com's balance (%d left). Active till ", ch.ID, dashCredit-10)) {
+		flash := withoutIsolates(f.followFlash(r, "/admin/channels?"+back))
+		if !strings.HasPrefix(flash, fmt.Sprintf("success: Channel “Shop” (#%d) was extended by 10 days from bob@example.com's balance (%s left). Active till ", ch.ID, groupThousands(dashCredit-10))) {
 			t.Fatalf("flash %q", flash)
 		}
 		if b := f.user(bob.ID).DayBalance; b != dashCredit-10 {
@@ -333,17 +337,21 @@ func TestExtendFromTheList(t *testing.T) {
 			t.Fatal("the form is still open after the extend")
 		}
 		page = f.c.get(fmt.Sprintf("/admin/channels?%s&extend=%d", back, ch.ID)).body
-		if !strings.Contains(page, fmt.Sprintf("<strong>%d days</strong>", dashCredit-10)) {
+		if !strings.Contains(page, fmt.Sprintf("<strong>%s days</strong>", groupThousands(dashCredit-10))) {
 			t.Fatal("the form does not show the new balance")
 		}
 	})
 
 	t.Run("more days than the balance", func(t *testing.T) {
+		// Refused next to the days field, which keeps what was typed.
 		r := f.extendForm(ch, back, "3000", "too much")
-		flash := f.followFlash(r, "/admin/channels?"+back)
-		if want := fmt.Sprintf("error: Channel “Shop” (#%d) was not extended: bob@example.com has only %d days left (you asked for 3000).", ch.ID, dashCredit-10); !strings.HasPrefix(flash, want) {
+		admWantStatus(t, r, http.StatusUnprocessableEntity)
+		flash := listFlash(r.body)
+		if want := fmt.Sprintf("error: Channel “Shop” (#%d) was not extended: bob@example.com has only %s days left (you asked for 3,000).", ch.ID, groupThousands(dashCredit-10)); !strings.HasPrefix(flash, want) {
 			t.Fatalf("flash %q, want %q", flash, want)
 		}
+		admWantBody(t, r, fmt.Sprintf(`id="ch%d-days" name="days" type="number"`, ch.ID), `value="3000"`, `aria-invalid="true"`,
+			`data-testid="error-days">`+fmt.Sprintf("bob@example.com has only %s days left", groupThousands(dashCredit-10)))
 		if b := f.user(bob.ID).DayBalance; b != dashCredit-10 || simCh() != 10 {
 			t.Fatalf("balance %d, extended %d", b, simCh())
 		}
@@ -356,7 +364,7 @@ func TestExtendFromTheList(t *testing.T) {
 		r := f.extendForm(ch, back, "6", "more days")
 		// Shown to the minute, rounded up: never a time it is still refused.
 		until := f.a.clock.Now().Add(4*time.Minute + time.Minute - 1).UTC().Format("2 Jan 2006 15:04 UTC")
-		flash := f.followFlash(r, "/admin/channels?"+back)
+		flash := withoutIsolates(f.followFlash(r, "/admin/channels?"+back))
 		if want := fmt.Sprintf("warning: Channel “Shop” (#%d) was not extended: WHAPI takes one extend of a channel every few minutes, "+
 			"and this one was extended moments ago. Try again after %s (in 4 minutes). No day was moved; the partner balance is not the problem.", ch.ID, until); flash != want {
 			t.Fatalf("flash %q,\nwant  %q", flash, want)
@@ -376,7 +384,7 @@ func TestExtendFromTheList(t *testing.T) {
 	t.Run("WHAPI short of partner days", func(t *testing.T) {
 		f.a.sim.SetBalance(5)
 		r := f.extendForm(ch, back, "6", "more days")
-		flash := f.followFlash(r, "/admin/channels?"+back)
+		flash := withoutIsolates(f.followFlash(r, "/admin/channels?"+back))
 		if flash != fmt.Sprintf("error: Channel “Shop” (#%d) was not extended: the days could not be added now; the days were given back.", ch.ID) {
 			t.Fatalf("flash %q", flash)
 		}
@@ -403,7 +411,7 @@ func TestDeleteFromTheList(t *testing.T) {
 	if page.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", page.StatusCode)
 	}
-	if !strings.Contains(page.body, "<strong>10 unused days</strong> will return to bob@example.com's balance.") ||
+	if !strings.Contains(withoutIsolates(page.body), "<strong>10 unused days</strong> will return to bob@example.com&#39;s balance.") ||
 		!strings.Contains(page.body, `href="/admin/channels?status=active">Cancel</a>`) ||
 		!strings.Contains(page.body, `name="back" value="status=active"`) {
 		t.Fatalf("confirmation:\n%s", page.body)
@@ -413,8 +421,8 @@ func TestDeleteFromTheList(t *testing.T) {
 	}
 
 	r := f.c.submit(fmt.Sprintf("/admin/channels/%d/delete", ch.ID), fmt.Sprintf("/admin/channels/%d/delete", ch.ID), url.Values{"back": {"status=active"}})
-	flash := f.followFlash(r, "/admin/channels?status=active")
-	if want := fmt.Sprintf("success: Channel “Shop” (#%d) was deleted. 10 unused days went back to bob@example.com's balance (now %d).", ch.ID, dashCredit); flash != want {
+	flash := withoutIsolates(f.followFlash(r, "/admin/channels?status=active"))
+	if want := fmt.Sprintf("success: Channel “Shop” (#%d) was deleted. 10 unused days went back to bob@example.com's balance (now %s).", ch.ID, groupThousands(dashCredit)); flash != want {
 		t.Fatalf("flash %q, want %q", flash, want)
 	}
 	if got := f.reload(ch); got.Status != models.ChannelDeleted {
@@ -433,7 +441,7 @@ func TestDeleteFromTheList(t *testing.T) {
 
 	t.Run("already deleted", func(t *testing.T) {
 		r := f.c.get(fmt.Sprintf("/admin/channels/%d/delete", ch.ID))
-		if flash := f.followFlash(r, "/admin/channels"); !strings.Contains(flash, "is already deleted") {
+		if flash := withoutIsolates(f.followFlash(r, "/admin/channels")); !strings.Contains(flash, "is already deleted") {
 			t.Fatalf("flash %q", flash)
 		}
 	})
@@ -443,7 +451,7 @@ func TestDeleteFromTheList(t *testing.T) {
 		f.extend(other, 5)
 		f.deleteAtWHAPI(other)
 		r := f.c.submit(fmt.Sprintf("/admin/channels/%d/delete", other.ID), fmt.Sprintf("/admin/channels/%d/delete", other.ID), nil)
-		flash := f.followFlash(r, "/admin/channels")
+		flash := withoutIsolates(f.followFlash(r, "/admin/channels"))
 		if !strings.HasPrefix(flash, fmt.Sprintf("success: Channel “Other” (#%d) was deleted. 5 unused days went back", other.ID)) {
 			t.Fatalf("flash %q", flash)
 		}
@@ -476,7 +484,7 @@ func TestSyncOneChannel(t *testing.T) {
 
 	before := f.reload(ch).LastSyncedAt
 	r := f.c.submit("/admin/channels", path(ch), url.Values{"back": {"expiring=1"}})
-	flash := f.followFlash(r, "/admin/channels?expiring=1")
+	flash := withoutIsolates(f.followFlash(r, "/admin/channels?expiring=1"))
 	if !strings.HasPrefix(flash, fmt.Sprintf("success: Channel “Shop” (#%d) is synced: free trial, active till ", ch.ID)) {
 		t.Fatalf("flash %q", flash)
 	}
@@ -486,14 +494,14 @@ func TestSyncOneChannel(t *testing.T) {
 
 	f.deleteAtWHAPI(gone)
 	r = f.c.submit("/admin/channels", path(gone), nil)
-	if flash := f.followFlash(r, "/admin/channels"); flash != fmt.Sprintf("warning: Channel “Gone” (#%d) no longer exists at WHAPI: it is marked deleted.", gone.ID) {
+	if flash := withoutIsolates(f.followFlash(r, "/admin/channels")); flash != fmt.Sprintf("warning: Channel “Gone” (#%d) no longer exists at WHAPI: it is marked deleted.", gone.ID) {
 		t.Fatalf("flash %q", flash)
 	}
 	if f.reload(gone).Status != models.ChannelDeleted {
 		t.Fatal("not marked deleted")
 	}
 	r = f.c.submit("/admin/channels", path(gone), nil)
-	if flash := f.followFlash(r, "/admin/channels"); !strings.Contains(flash, "has nothing to sync (deleted)") {
+	if flash := withoutIsolates(f.followFlash(r, "/admin/channels")); !strings.Contains(flash, "has nothing to sync (deleted)") {
 		t.Fatalf("flash %q", flash)
 	}
 }
@@ -520,14 +528,14 @@ func TestChannelActionsSayUpstreamProblemsPlainly(t *testing.T) {
 		f.a.sim.InjectFault(whapisim.Fault{Method: "GET", Path: "/channels/" + ch.RemoteID(), Kind: whapisim.FaultStatus, Status: 500, Times: 3})
 		defer f.a.sim.ClearFaults()
 		r := f.c.submit("/admin/channels", "/admin/channels/"+id+"/sync", nil)
-		check(t, f.followFlash(r, "/admin/channels"), "error: Channel “Shop” (#"+id+") was not synced: something went wrong on our side or WHAPI did not answer. Nothing is lost: try again in a moment.")
+		check(t, withoutIsolates(f.followFlash(r, "/admin/channels")), "error: Channel “Shop” (#"+id+") was not synced: something went wrong on our side or WHAPI did not answer. Nothing is lost: try again in a moment.")
 	})
 
 	t.Run("delete: WHAPI refuses", func(t *testing.T) {
 		f.a.sim.InjectFault(whapisim.Fault{Method: "DELETE", Path: "/channels/", Kind: whapisim.FaultStatus, Status: 400})
 		defer f.a.sim.ClearFaults()
 		r := f.c.submit("/admin/channels/"+id+"/delete", "/admin/channels/"+id+"/delete", nil)
-		check(t, f.followFlash(r, "/admin/channels"), "error: Channel “Shop” (#"+id+") was not deleted: the change was refused upstream; nothing was changed.")
+		check(t, withoutIsolates(f.followFlash(r, "/admin/channels")), "error: Channel “Shop” (#"+id+") was not deleted: the change was refused upstream; nothing was changed.")
 		if got := f.reload(ch).Status; got != models.ChannelTrial {
 			t.Fatalf("status %s after a refused delete", got)
 		}
@@ -540,7 +548,7 @@ func TestChannelActionsSayUpstreamProblemsPlainly(t *testing.T) {
 		f.a.sim.InjectFault(whapisim.Fault{Method: "GET", Path: "/channels/", Kind: whapisim.FaultHang, Times: 2})
 		defer f.a.sim.ClearFaults()
 		r := f.extendForm(ch, "", "5", "paid")
-		check(t, f.followFlash(r, "/admin/channels"), "warning: Channel “Shop” (#"+id+"): WHAPI has not confirmed the change yet. It is checked and settled automatically; no day is lost.")
+		check(t, withoutIsolates(f.followFlash(r, "/admin/channels")), "warning: Channel “Shop” (#"+id+"): WHAPI has not confirmed the change yet. It is checked and settled automatically; no day is lost.")
 	})
 
 	t.Run("no partner token", func(t *testing.T) {
@@ -549,11 +557,11 @@ func TestChannelActionsSayUpstreamProblemsPlainly(t *testing.T) {
 		}
 		before := f.user(bob.ID).DayBalance
 		r := f.extendForm(ch, "", "5", "paid")
-		check(t, f.followFlash(r, "/admin/channels"), "error: Channel “Shop” (#"+id+") was not extended: no partner token is saved. Save it in WHAPI Settings first.")
+		check(t, withoutIsolates(f.followFlash(r, "/admin/channels")), "error: Channel “Shop” (#"+id+") was not extended: no partner token is saved. Save it in WHAPI Settings first.")
 		r = f.c.submit("/admin/channels", "/admin/channels/"+id+"/sync", nil)
-		check(t, f.followFlash(r, "/admin/channels"), "error: Channel “Shop” (#"+id+") was not synced: no partner token is saved. Save it in WHAPI Settings first.")
+		check(t, withoutIsolates(f.followFlash(r, "/admin/channels")), "error: Channel “Shop” (#"+id+") was not synced: no partner token is saved. Save it in WHAPI Settings first.")
 		r = f.c.submit("/admin/channels", "/admin/channels/"+id+"/delete", nil)
-		check(t, f.followFlash(r, "/admin/channels"), "error: Channel “Shop” (#"+id+") was not deleted: no partner token is saved. Save it in WHAPI Settings first.")
+		check(t, withoutIsolates(f.followFlash(r, "/admin/channels")), "error: Channel “Shop” (#"+id+") was not deleted: no partner token is saved. Save it in WHAPI Settings first.")
 		if f.user(bob.ID).DayBalance != before || f.reload(ch).Status != models.ChannelTrial {
 			t.Fatal("days moved or the channel changed without a token")
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/views"
@@ -43,7 +44,8 @@ type channelListQuery struct {
 }
 
 // channelStatusOptions are the status filter's choices: every state of the
-// lifecycle in its words, between "All current" and "All".
+// lifecycle, between "All current" and "All" (their values; a page shows
+// channelStatusChoices, in its reader's words).
 var channelStatusOptions = func() []views.SelectOption {
 	opts := []views.SelectOption{{Value: "", Label: "All current"}}
 	for _, st := range provision.ChannelStates {
@@ -52,6 +54,24 @@ var channelStatusOptions = func() []views.SelectOption {
 	}
 	return append(opts, views.SelectOption{Value: "all", Label: "All, deleted included"})
 }()
+
+// channelStatusChoices are the status filter's choices in the reader's
+// words.
+func channelStatusChoices(lz *i18n.Localizer) []views.SelectOption {
+	opts := make([]views.SelectOption, len(channelStatusOptions))
+	for i, o := range channelStatusOptions {
+		opts[i] = o
+		switch o.Value {
+		case "":
+			opts[i].Label = lz.T("filters.all_current")
+		case "all":
+			opts[i].Label = lz.T("filters.all_deleted_included")
+		default:
+			opts[i].Label = lz.T(provision.LabelID(o.Label))
+		}
+	}
+	return opts
+}
 
 // parseChannelListQuery reads the filters; unknown values are ignored.
 func parseChannelListQuery(v url.Values) channelListQuery {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -144,14 +143,6 @@ func (h *Handler) showJobsPage(c echo.Context) error {
 		v.Rows = append(v.Rows, jobRow(l, j, g))
 	}
 	return h.render(c, http.StatusOK, views.JobsPage(h.jobsPage(c, "jobs.title"), v))
-}
-
-// dateTimeOf is an optional time in l's words ("" for none).
-func dateTimeOf(l *i18n.Localizer, t *time.Time) string {
-	if t == nil || t.IsZero() {
-		return ""
-	}
-	return l.DateTime(*t)
 }
 
 func jobRow(l *i18n.Localizer, j jobs.Job, g jobs.Group) views.JobRow {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/views"
@@ -32,11 +33,11 @@ func (h *Handler) savePlan(c echo.Context, id int64, form planForm) (provision.F
 	return nil, err
 }
 
-func planRows(ps []models.PlanWithCount) []views.PlanRow {
+func planRows(lz *i18n.Localizer, ps []models.PlanWithCount) []views.PlanRow {
 	rows := make([]views.PlanRow, len(ps))
 	for i, p := range ps {
 		rows[i] = views.PlanRow{ID: p.ID, Name: p.Name, MaxChannels: p.MaxChannels, DaysPerPeriod: p.DaysPerPeriod,
-			Period: dayCount(p.PeriodDays), Subscribers: p.Subscribers, Active: p.Active}
+			Period: lz.N("common.days", p.PeriodDays), Subscribers: p.Subscribers, Active: p.Active}
 	}
 	return rows
 }
@@ -52,11 +53,11 @@ func (h *Handler) renderPlans(c echo.Context, status int, p views.Page, form vie
 	if err != nil {
 		return err
 	}
-	return h.render(c, status, views.PlansPage(p, views.PlansView{Plans: planRows(ps), Form: form}))
+	return h.render(c, status, views.PlansPage(p, views.PlansView{Plans: planRows(loc(c), ps), Form: form}))
 }
 
 func (h *Handler) listPlans(c echo.Context) error {
-	return h.renderPlans(c, http.StatusOK, h.plansPage(c, "Plans"), views.PlanForm{})
+	return h.renderPlans(c, http.StatusOK, h.plansPage(c, loc(c).T("plans.title")), views.PlanForm{})
 }
 
 func (h *Handler) createPlan(c echo.Context) error {
@@ -67,11 +68,11 @@ func (h *Handler) createPlan(c echo.Context) error {
 	}
 	if len(fe) > 0 {
 		form.Errors = fe
-		p := h.plansPage(c, "Plans")
-		p.Flash = &views.Flash{Kind: "error", Text: "The plan was not created: correct the fields marked below."}
+		p := h.plansPage(c, loc(c).T("plans.title"))
+		p.Flash = &views.Flash{Kind: "error", Text: loc(c).T("plans.not_created")}
 		return h.renderPlans(c, http.StatusUnprocessableEntity, p, form.PlanForm)
 	}
-	h.setFlash(c, "success", "Plan “"+strings.TrimSpace(form.In.Name)+"” created.")
+	h.setFlash(c, "success", loc(c).T("plans.created", "Name", i18n.Isolate(strings.TrimSpace(form.In.Name))))
 	if err := h.saveSession(c); err != nil {
 		return err
 	}
@@ -96,11 +97,11 @@ func (h *Handler) planWithCount(c echo.Context) (*models.PlanWithCount, error) {
 	return nil, echo.NewHTTPError(http.StatusNotFound)
 }
 
-func planEditView(pl *models.PlanWithCount) views.PlanEditView {
+func planEditView(lz *i18n.Localizer, pl *models.PlanWithCount) views.PlanEditView {
 	n := pl.Subscribers
 	return views.PlanEditView{ID: pl.ID, Name: pl.Name, Subscribers: n, Active: pl.Active,
-		OnPlan: countOf(n, "customer is", "customers are") + " on this plan.",
-		Keep:   "The " + countOf(n, "customer", "customers") + " on this plan " + plural(n, "keeps", "keep") + " it",
+		OnPlan: lz.N("plans.on_plan", n),
+		Keep:   lz.N("plans.retire_keep", n),
 		Form: views.PlanForm{
 			Name:          pl.Name,
 			MaxChannels:   strconv.FormatInt(pl.MaxChannels, 10),
@@ -114,7 +115,7 @@ func (h *Handler) editPlan(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, http.StatusOK, views.PlanEditPage(h.plansPage(c, "Edit plan"), planEditView(pl)))
+	return h.render(c, http.StatusOK, views.PlanEditPage(h.plansPage(c, loc(c).T("plans.edit_title")), planEditView(loc(c), pl)))
 }
 
 func (h *Handler) updatePlan(c echo.Context) error {
@@ -131,14 +132,14 @@ func (h *Handler) updatePlan(c echo.Context) error {
 		return err
 	}
 	if len(fe) > 0 {
-		v := planEditView(pl)
+		v := planEditView(loc(c), pl)
 		form.Errors = fe
 		v.Form = form.PlanForm
-		p := h.plansPage(c, "Edit plan")
-		p.Flash = &views.Flash{Kind: "error", Text: "Nothing was saved: correct the fields marked below."}
+		p := h.plansPage(c, loc(c).T("plans.edit_title"))
+		p.Flash = &views.Flash{Kind: "error", Text: loc(c).T("plans.not_saved")}
 		return h.render(c, http.StatusUnprocessableEntity, views.PlanEditPage(p, v))
 	}
-	h.setFlash(c, "success", "Plan “"+strings.TrimSpace(form.In.Name)+"” saved.")
+	h.setFlash(c, "success", loc(c).T("plans.saved", "Name", i18n.Isolate(strings.TrimSpace(form.In.Name))))
 	if err := h.saveSession(c); err != nil {
 		return err
 	}
@@ -153,7 +154,7 @@ func (h *Handler) showRetirePlanPage(c echo.Context) error {
 	if !pl.Active {
 		return redirect(c, "/admin/plans")
 	}
-	return h.render(c, http.StatusOK, views.PlanRetirePage(h.plansPage(c, "Retire plan"), planEditView(pl)))
+	return h.render(c, http.StatusOK, views.PlanRetirePage(h.plansPage(c, loc(c).T("plans.retire_page")), planEditView(loc(c), pl)))
 }
 
 func (h *Handler) retirePlan(c echo.Context) error {
@@ -180,9 +181,9 @@ func (h *Handler) setPlanActive(c echo.Context, active bool) error {
 		return err
 	}
 	if active {
-		h.setFlash(c, "success", "Plan “"+pl.Name+"” reinstated: customers can take it again.")
+		h.setFlash(c, "success", loc(c).T("plans.reinstated", "Name", i18n.Isolate(pl.Name)))
 	} else {
-		h.setFlash(c, "success", "Plan “"+pl.Name+"” retired: its subscribers keep it, no one new can take it.")
+		h.setFlash(c, "success", loc(c).T("plans.retired_flash", "Name", i18n.Isolate(pl.Name)))
 	}
 	if err := h.saveSession(c); err != nil {
 		return err

@@ -53,16 +53,16 @@ func TestCountsAgreeWithTheirNouns(t *testing.T) {
 		}
 	}
 
-	has(f.c.get("/admin/plans"), "<td>1 day</td>")
+	has(f.c.get("/admin/plans"), `<td data-label="Period">1 day</td>`)
 	has(f.c.get(admPlanPath(tiny.ID, "/edit")), "1 customer is on this plan. They keep it")
 	has(f.c.get(admPlanPath(tiny.ID, "/retire")), "The 1 customer on this plan keeps it,")
 
 	r := f.c.get("/admin/channels?extend=" + id)
-	has(r, "tiny@example.com's balance: <strong>1 day</strong>")
+	has(r, "tiny@example.com\u2069&#39;s balance: <strong>1 day</strong>")
 	if got := testID(t, r.body, "page-info"); got != "1–1 of 1 channel" {
 		t.Errorf("page info %q, want %q", got, "1–1 of 1 channel")
 	}
-	has(f.c.get("/admin/channels/"+id+"/delete"), "tiny@example.com</a> · balance 1 day</dd>")
+	has(f.c.get("/admin/channels/"+id+"/delete"), "tiny@example.com</bdi></a> · balance 1 day</dd>")
 
 	r = f.c.submit("/admin", "/admin/partner/days", url.Values{"kind": {"purchase"}, "days": {"1"}, "note": {"invoice 1"}})
 	admWantStatus(t, r, http.StatusSeeOther)

@@ -2,13 +2,14 @@ package handlers
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
+	"whapidesk/provision"
 	"whapidesk/views"
 )
 
@@ -16,19 +17,62 @@ import (
 // their days, their account and their channels. Each action returns to
 // the page with a flash, or shows it again with the form's errors.
 
-// fixFields is the flash of a form on the page that was refused.
-var fixFields = &views.Flash{Kind: "error", Text: "Nothing was changed: correct the fields marked below."}
+// fixFields is the flash of a form on the page that was refused: the
+// errors themselves are next to their fields.
+func fixFields(c echo.Context) *views.Flash {
+	return &views.Flash{Kind: "error", Text: loc(c).T("users.fix_fields")}
+}
 
 // Plan ------------------------------------------------------------------
 
+// showActivatePlanPage asks before a plan is activated for a customer
+// (GET /admin/users/:id/subscription?plan_id=N, the plan form's answer):
+// the plan, the days it credits, the plan it ends. Its form posts to
+// activateUserPlan.
+func (h *Handler) showActivatePlanPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	u, err := h.userOfPath(c)
+	if err != nil {
+		return err
+	}
+	lz := loc(c)
+	planID, ok := parsePlanChoice(c)
+	var pl *models.Plan
+	if ok {
+		pl, err = h.store.PlanByID(ctx, planID)
+		if errors.Is(err, models.ErrNotFound) {
+			ok = false
+		} else if err != nil {
+			return err
+		}
+	}
+	if !ok {
+		h.setFlash(c, "error", lz.T("users.choose_plan"))
+		return h.backToUser(c, u.ID)
+	}
+	v := views.ActivatePlanView{UserID: u.ID, Email: u.Email, PlanName: pl.Name, MaxChannels: pl.MaxChannels,
+		DaysPerPeriod: lz.N("common.days", pl.DaysPerPeriod), Period: lz.N("common.days", pl.PeriodDays),
+		Credit: lz.N("common.days", pl.PeriodCredit()),
+		Action: userPath(u.ID) + "/subscription?plan_id=" + strconv.FormatInt(pl.ID, 10)}
+	if cur, err := h.store.ActiveSubscription(ctx, u.ID); err == nil {
+		v.Replaces = cur.Plan.Name
+	} else if !errors.Is(err, models.ErrNotFound) {
+		return err
+	}
+	return h.render(c, http.StatusOK, views.ActivatePlanPage(h.usersPage(c, lz.T("users.activate.page")), v))
+}
+
+// activateUserPlan activates the plan chosen (on the confirmation page, or
+// by a form post of its own, which activates as it always did).
 func (h *Handler) activateUserPlan(c echo.Context) error {
 	u, err := h.userOfPath(c)
 	if err != nil {
 		return err
 	}
+	lz := loc(c)
 	planID, ok := parsePlanChoice(c)
 	if !ok {
-		h.setFlash(c, "error", "Choose a plan.")
+		h.setFlash(c, "error", lz.T("users.choose_plan"))
 		return h.backToUser(c, u.ID)
 	}
 	sub, err := h.svc.ActivatePlan(c.Request().Context(), actor(c), u.ID, planID)
@@ -38,8 +82,8 @@ func (h *Handler) activateUserPlan(c echo.Context) error {
 		}
 		return h.backToUser(c, u.ID)
 	}
-	h.setFlash(c, "success", fmt.Sprintf("Plan %s activated until %s: %s credited.", sub.Plan.Name,
-		formatTime(&sub.CurrentPeriodEnd), countOf(sub.Plan.PeriodCredit(), "day", "days")))
+	h.setFlash(c, "success", lz.T("users.activated", "Name", i18n.Isolate(sub.Plan.Name),
+		"Till", lz.DateTime(sub.CurrentPeriodEnd), "Days", lz.N("common.days", sub.Plan.PeriodCredit())))
 	return h.backToUser(c, u.ID)
 }
 
@@ -55,8 +99,9 @@ func (h *Handler) renewUserPlan(c echo.Context) error {
 		}
 		return h.backToUser(c, u.ID)
 	}
-	h.setFlash(c, "success", fmt.Sprintf("Plan %s renewed until %s: %s credited.", sub.Plan.Name,
-		formatTime(&sub.CurrentPeriodEnd), countOf(sub.Plan.PeriodCredit(), "day", "days")))
+	lz := loc(c)
+	h.setFlash(c, "success", lz.T("users.renewed", "Name", i18n.Isolate(sub.Plan.Name),
+		"Till", lz.DateTime(sub.CurrentPeriodEnd), "Days", lz.N("common.days", sub.Plan.PeriodCredit())))
 	return h.backToUser(c, u.ID)
 }
 
@@ -67,14 +112,14 @@ func (h *Handler) showCancelUserPlanPage(c echo.Context) error {
 	}
 	sub, err := h.store.ActiveSubscription(c.Request().Context(), u.ID)
 	if errors.Is(err, models.ErrNotFound) {
-		h.setFlash(c, "info", "There is no active plan to cancel.")
+		h.setFlash(c, "info", loc(c).T("users.no_plan_to_cancel"))
 		return h.backToUser(c, u.ID)
 	}
 	if err != nil {
 		return err
 	}
-	return h.render(c, http.StatusOK, views.CancelSubscriptionPage(h.usersPage(c, "Cancel plan"), views.UserConfirm{
-		UserID: u.ID, Email: u.Email, Name: sub.Plan.Name, Action: userPath(u.ID) + "/subscription/cancel", Confirm: "Cancel the plan"}))
+	return h.render(c, http.StatusOK, views.CancelSubscriptionPage(h.usersPage(c, loc(c).T("users.cancel.page")), views.UserConfirm{
+		UserID: u.ID, Email: u.Email, Name: sub.Plan.Name, Action: userPath(u.ID) + "/subscription/cancel", Confirm: loc(c).T("users.cancel.button")}))
 }
 
 func (h *Handler) cancelUserPlan(c echo.Context) error {
@@ -88,7 +133,7 @@ func (h *Handler) cancelUserPlan(c echo.Context) error {
 		}
 		return h.backToUser(c, u.ID)
 	}
-	h.setFlash(c, "success", "The plan is cancelled: no new channels can be added. Existing channels keep their days.")
+	h.setFlash(c, "success", loc(c).T("users.cancelled"))
 	return h.backToUser(c, u.ID)
 }
 
@@ -107,7 +152,7 @@ func (h *Handler) creditUserDays(c echo.Context) error {
 		errors.As(err, &form.Errors)
 	}
 	if len(form.Errors) > 0 {
-		return h.renderUserPage(c, http.StatusUnprocessableEntity, u, fixFields, func(v *views.UserPageView) { v.Credit = form.view() })
+		return h.renderUserPage(c, http.StatusUnprocessableEntity, u, fixFields(c), func(v *views.UserPageView) { v.Credit = form.view() })
 	}
 	if err != nil {
 		if err := h.flashProblem(c, err); err != nil {
@@ -119,11 +164,12 @@ func (h *Handler) creditUserDays(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	text := countOf(n, "day", "days") + " credited."
+	lz := loc(c)
+	text := lz.T("users.credited", "Days", lz.N("common.days", n))
 	if moved := u.DayBalance + n - after.DayBalance; moved > 0 {
-		text += " Automatic allocation gave " + countOf(moved, "day", "days") + " to channels."
+		text += " " + lz.T("users.credited_auto", "Days", lz.N("common.days", moved))
 	}
-	h.setFlash(c, "success", text+" Balance: "+countOf(after.DayBalance, "day.", "days."))
+	h.setFlash(c, "success", text+" "+lz.T("users.credited_balance", "Days", lz.N("common.days", after.DayBalance)))
 	return h.backToUser(c, u.ID)
 }
 
@@ -137,8 +183,8 @@ func (h *Handler) showDisableUserPage(c echo.Context) error {
 	if u.Disabled {
 		return h.backToUser(c, u.ID)
 	}
-	return h.render(c, http.StatusOK, views.DisableUserPage(h.usersPage(c, "Disable account"), views.UserConfirm{
-		UserID: u.ID, Email: u.Email, Action: userPath(u.ID) + "/disable", Confirm: "Disable the account"}))
+	return h.render(c, http.StatusOK, views.DisableUserPage(h.usersPage(c, loc(c).T("users.disable.page")), views.UserConfirm{
+		UserID: u.ID, Email: u.Email, Action: userPath(u.ID) + "/disable", Confirm: loc(c).T("users.disable.button")}))
 }
 
 func (h *Handler) disableUser(c echo.Context) error {
@@ -155,16 +201,16 @@ func (h *Handler) setUserDisabled(c echo.Context, disabled bool) error {
 		return err
 	}
 	if me := currentUser(c); disabled && me != nil && me.ID == u.ID {
-		h.setFlash(c, "error", "You cannot disable your own account.")
+		h.setFlash(c, "error", loc(c).T("users.disable.own"))
 		return h.backToUser(c, u.ID)
 	}
 	if err := h.store.SetDisabled(c.Request().Context(), actor(c), u.ID, disabled); err != nil {
 		return err
 	}
 	if disabled {
-		h.setFlash(c, "success", u.Email+" is disabled and signed out everywhere; their API keys are revoked.")
+		h.setFlash(c, "success", loc(c).T("users.disabled_flash", "Email", i18n.Isolate(u.Email)))
 	} else {
-		h.setFlash(c, "success", u.Email+" is enabled: they can sign in again. Their old API keys stay revoked: give them new ones if they use the API.")
+		h.setFlash(c, "success", loc(c).T("users.enabled_flash", "Email", i18n.Isolate(u.Email)))
 	}
 	return h.backToUser(c, u.ID)
 }
@@ -182,16 +228,16 @@ func (h *Handler) setUserPassword(c echo.Context) error {
 	}
 	form := parsePasswordForm(c)
 	if errs := form.newErrors(map[string]string{}, u.Email); len(errs) > 0 {
-		return h.renderUserPage(c, http.StatusUnprocessableEntity, u, fixFields, func(v *views.UserPageView) { v.Password = views.PasswordForm{Errors: errs} })
+		return h.renderUserPage(c, http.StatusUnprocessableEntity, u, fixFields(c), func(v *views.UserPageView) { v.Password = views.PasswordForm{Errors: errs} })
 	}
 	if err := h.store.SetPassword(c.Request().Context(), actor(c), u.ID, form.New); err != nil {
 		if errors.Is(err, models.ErrInvalidPassword) {
-			h.setFlash(c, "error", "The password was changed meanwhile by someone else. Nothing was set; try again.")
+			h.setFlash(c, "error", loc(c).T("users.password_raced"))
 			return h.backToUser(c, u.ID)
 		}
 		return err
 	}
-	h.setFlash(c, "success", "A new password is set for "+u.Email+". They are signed out everywhere; tell them the new password in a safe way.")
+	h.setFlash(c, "success", loc(c).T("users.password_set", "Email", i18n.Isolate(u.Email)))
 	return h.backToUser(c, u.ID)
 }
 
@@ -208,9 +254,17 @@ func (h *Handler) extendUserChannel(c echo.Context) error {
 	if len(form.Errors) == 0 {
 		updated, err = h.svc.Extend(c.Request().Context(), actor(c), in)
 		errors.As(err, &form.Errors)
+		if errors.Is(err, models.ErrInsufficientBalance) {
+			// Said next to the days field, which keeps what was typed.
+			after, uerr := h.store.UserByID(c.Request().Context(), u.ID)
+			if uerr != nil {
+				return uerr
+			}
+			form.Errors = provision.FieldErrors{"days": shortBalanceText(loc(c), after, in.Days)}
+		}
 	}
 	if len(form.Errors) > 0 {
-		return h.renderUserPage(c, http.StatusUnprocessableEntity, u, fixFields, func(v *views.UserPageView) {
+		return h.renderUserPage(c, http.StatusUnprocessableEntity, u, fixFields(c), func(v *views.UserPageView) {
 			for i := range v.Channels {
 				if v.Channels[i].ID == ch.ID {
 					v.Channels[i].Extend = form.view()
@@ -218,7 +272,8 @@ func (h *Handler) extendUserChannel(c echo.Context) error {
 			}
 		})
 	}
-	if text := extendTooSoonText(ch, err); text != "" {
+	lz := loc(c)
+	if text := extendTooSoonText(lz, ch, err); text != "" {
 		h.setFlash(c, "warning", text)
 		return h.backToUser(c, u.ID)
 	}
@@ -228,9 +283,9 @@ func (h *Handler) extendUserChannel(c echo.Context) error {
 		}
 		return h.backToUser(c, u.ID)
 	}
-	text := fmt.Sprintf("Channel %s extended by %s.", ch.Name, countOf(in.Days, "day", "days"))
-	if till := formatTime(updated.ActiveTill); till != "" {
-		text = fmt.Sprintf("Channel %s extended by %s: active till %s.", ch.Name, countOf(in.Days, "day", "days"), till)
+	text := lz.T("users.extended", "Name", i18n.Isolate(ch.Name), "Days", lz.N("common.days", in.Days))
+	if till := dateTimeOf(lz, updated.ActiveTill); till != "" {
+		text = lz.T("users.extended_till", "Name", i18n.Isolate(ch.Name), "Days", lz.N("common.days", in.Days), "Till", till)
 	}
 	h.setFlash(c, "success", text)
 	return h.backToUser(c, u.ID)
@@ -243,16 +298,16 @@ func (h *Handler) showDeleteUserChannelPage(c echo.Context) error {
 	}
 	v := h.svc.View(ch)
 	if !v.Can.Delete {
-		h.setFlash(c, "info", "This channel is being changed or is gone already: it cannot be deleted now.")
+		h.setFlash(c, "info", loc(c).T("users.delete.busy"))
 		return h.backToUser(c, u.ID)
 	}
 	var unused string
 	if v.UnusedDays > 0 {
-		unused = countOf(v.UnusedDays, "unused day", "unused days")
+		unused = loc(c).N("channels.unused_days", v.UnusedDays)
 	}
-	return h.render(c, http.StatusOK, views.DeleteUserChannelPage(h.usersPage(c, "Delete channel"), views.UserConfirm{
+	return h.render(c, http.StatusOK, views.DeleteUserChannelPage(h.usersPage(c, loc(c).T("channels.delete_page")), views.UserConfirm{
 		UserID: u.ID, Email: u.Email, Name: ch.Name, Unused: unused, Action: userPath(u.ID) + "/channels/" + strconv.FormatInt(ch.ID, 10) + "/delete",
-		Confirm: "Delete the channel"}))
+		Confirm: loc(c).T("channels.delete_button")}))
 }
 
 func (h *Handler) deleteUserChannel(c echo.Context) error {
@@ -267,10 +322,40 @@ func (h *Handler) deleteUserChannel(c echo.Context) error {
 		}
 		return h.backToUser(c, u.ID)
 	}
-	text := "Channel " + ch.Name + " deleted."
+	lz := loc(c)
+	text := lz.T("users.ch_deleted", "Name", i18n.Isolate(ch.Name))
 	if n > 0 {
-		text = fmt.Sprintf("Channel %s deleted: %s returned to the balance.", ch.Name, countOf(n, "unused day", "unused days"))
+		text = lz.T("users.ch_deleted_returned", "Name", i18n.Isolate(ch.Name), "Days", lz.N("channels.unused_days", n))
 	}
 	h.setFlash(c, "success", text)
+	return h.backToUser(c, u.ID)
+}
+
+// Language ----------------------------------------------------------------
+
+// setUserLanguage sets the language a customer's pages and mails speak
+// ("" for the one their browser asks for). A tag the catalog does not
+// hold is refused next to the field.
+func (h *Handler) setUserLanguage(c echo.Context) error {
+	u, err := h.userOfPath(c)
+	if err != nil {
+		return err
+	}
+	lz := loc(c)
+	tag := c.FormValue("language")
+	lang, known := i18n.Lookup(tag)
+	if tag != "" && !known {
+		return h.renderUserPage(c, http.StatusUnprocessableEntity, u, fixFields(c), func(v *views.UserPageView) {
+			v.Language = views.LanguageForm{Value: tag, Error: lz.T("users.language.unknown")}
+		})
+	}
+	if err := h.store.SetUserLanguage(c.Request().Context(), actor(c), u.ID, tag); err != nil {
+		return err
+	}
+	if tag == "" {
+		h.setFlash(c, "success", lz.T("users.language.set_browser", "Email", i18n.Isolate(u.Email)))
+	} else {
+		h.setFlash(c, "success", lz.T("users.language.set", "Email", i18n.Isolate(u.Email), "Language", lang.Name))
+	}
 	return h.backToUser(c, u.ID)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/provision"
 	"whapidesk/views"
@@ -39,11 +40,12 @@ func (h *Handler) usersPage(c echo.Context, title string) views.Page {
 }
 
 func (h *Handler) showUsersPage(c echo.Context) error {
-	return h.renderUsers(c, http.StatusOK, h.usersPage(c, "Customers"), views.NewUserForm{Role: "customer"})
+	return h.renderUsers(c, http.StatusOK, h.usersPage(c, loc(c).T("users.title")), views.NewUserForm{Role: "customer"})
 }
 
 func (h *Handler) renderUsers(c echo.Context, status int, p views.Page, form views.NewUserForm) error {
 	ctx := c.Request().Context()
+	lz := loc(c)
 	f, fv := userListFilter(c)
 	page := listPageNumber(c)
 	f.Limit, f.Offset = usersPerPage, (page-1)*usersPerPage
@@ -73,9 +75,9 @@ func (h *Handler) renderUsers(c echo.Context, status int, p views.Page, form vie
 		Form:     form,
 	}
 	for _, pl := range plans {
-		label := pl.Name
+		label := i18n.Isolate(pl.Name) // an <option> holds text only: no <bdi>
 		if !pl.Active {
-			label += " (retired)"
+			label = lz.T("users.plan_retired", "Name", label)
 		}
 		v.PlanOptions = append(v.PlanOptions, views.SelectOption{Value: strconv.FormatInt(pl.ID, 10), Label: label})
 	}
@@ -88,9 +90,9 @@ func (h *Handler) renderUsers(c echo.Context, status int, p views.Page, form vie
 		case !row.IsCustomer:
 			row.Channels = "—"
 		case r.PlanID != nil:
-			row.Channels = fmt.Sprintf("%d of %d", r.LiveChannels, r.MaxChannels)
+			row.Channels = lz.T("users.n_of_m", "N", lz.Number(r.LiveChannels), "M", lz.Number(r.MaxChannels))
 		case r.LiveChannels > 0:
-			row.Channels = fmt.Sprintf("%d (no plan)", r.LiveChannels)
+			row.Channels = lz.T("users.n_no_plan", "N", lz.Number(r.LiveChannels))
 		default:
 			row.Channels = "—"
 		}
@@ -111,21 +113,23 @@ func (h *Handler) addUser(c echo.Context) error {
 	var fe provision.FieldErrors
 	if errors.As(err, &fe) {
 		form.Errors = fe
-		p := h.usersPage(c, "Customers")
-		p.Flash = &views.Flash{Kind: "error", Text: "No account was created: correct the fields marked below."}
+		p := h.usersPage(c, loc(c).T("users.title"))
+		p.Flash = &views.Flash{Kind: "error", Text: loc(c).T("users.not_created")}
 		return h.renderUsers(c, http.StatusUnprocessableEntity, p, form.NewUserForm)
 	}
 	if err != nil {
 		return err
 	}
-	what := "Customer"
-	if u.IsAdmin() {
-		what = "Admin"
-	}
-	if form.Password == "" {
-		h.setFlash(c, "success", what+" "+u.Email+" created: an invitation to choose a password is on its way (see the Outbox).")
-	} else {
-		h.setFlash(c, "success", what+" "+u.Email+" created.")
+	lz, email := loc(c), i18n.Isolate(u.Email)
+	switch {
+	case u.IsAdmin() && form.Password == "":
+		h.setFlash(c, "success", lz.T("users.created_admin_invited", "Email", email))
+	case u.IsAdmin():
+		h.setFlash(c, "success", lz.T("users.created_admin", "Email", email))
+	case form.Password == "":
+		h.setFlash(c, "success", lz.T("users.created_invited", "Email", email))
+	default:
+		h.setFlash(c, "success", lz.T("users.created", "Email", email))
 	}
 	if err := h.saveSession(c); err != nil {
 		return err
@@ -152,21 +156,22 @@ func (h *Handler) setUserMode(c echo.Context) error {
 	}
 	form := parseModeForm(c, u.ID)
 	back, mode := form.Back, form.Mode
+	lz := loc(c)
 	kind, text := "success", ""
 	switch {
 	case !form.valid():
-		kind, text = "error", "Choose auto or manual."
+		kind, text = "error", lz.T("users.mode_choose")
 	case u.Role != models.RoleCustomer:
-		kind, text = "error", "Only customers have an allocation mode."
+		kind, text = "error", lz.T("users.mode_customers_only")
 	default:
 		if err := h.store.SetAllocationMode(ctx, actor(c), u.ID, mode); err != nil {
 			if kind, text, err = problemText(err); err != nil {
 				return err
 			}
 		} else if mode == models.AllocationAuto {
-			text = u.Email + " is on automatic allocation now: their channels get days from the balance by themselves."
+			text = lz.T("users.mode_auto_now", "Email", i18n.Isolate(u.Email))
 		} else {
-			text = u.Email + " is on manual allocation now: nothing is allocated until you extend a channel."
+			text = lz.T("users.mode_manual_now", "Email", i18n.Isolate(u.Email))
 		}
 	}
 	if fromHTMX(c) {
@@ -219,20 +224,30 @@ func (h *Handler) channelOfPath(c echo.Context) (*models.User, *models.Channel, 
 	return u, ch, err
 }
 
+// ledgerKinds are the catalog ids of the ledger's kinds of day moves.
 var ledgerKinds = map[models.LedgerKind]string{
-	models.LedgerPlanCredit:  "Plan credit",
-	models.LedgerAdminCredit: "Credited by an admin",
-	models.LedgerAllocation:  "Given to a channel",
-	models.LedgerRefund:      "Returned by a deleted channel",
-	models.LedgerCorrection:  "Given back (not allocated)",
+	models.LedgerPlanCredit:  "users.ledger.plan_credit",
+	models.LedgerAdminCredit: "users.ledger.admin_credit",
+	models.LedgerAllocation:  "users.ledger.allocation",
+	models.LedgerRefund:      "users.ledger.refund",
+	models.LedgerCorrection:  "users.ledger.correction",
 }
 
-// userPageView gathers what the user page shows.
+// planSummary is a plan in a line: "30 days × 3 channels every 30 days".
+func planSummary(lz *i18n.Localizer, pl *models.Plan) string {
+	return lz.T("users.plan_summary", "Days", lz.N("common.days", pl.DaysPerPeriod),
+		"Channels", lz.N("users.channels_count", pl.MaxChannels), "Period", lz.N("common.days", pl.PeriodDays))
+}
+
+// userPageView gathers what the user page shows, in the words of ctx's
+// language.
 func (h *Handler) userPageView(ctx context.Context, me *models.User, u *models.User) (views.UserPageView, error) {
+	lz := i18n.From(ctx)
 	v := views.UserPageView{
 		ID: u.ID, Email: u.Email, Name: u.Name, Role: string(u.Role), IsCustomer: u.Role == models.RoleCustomer,
-		Disabled: u.Disabled, IsSelf: me != nil && me.ID == u.ID, Created: formatTime(&u.CreatedAt),
-		Toggle: modeToggle(u, userPath(u.ID)), Balance: u.DayBalance, BalanceDays: dayCount(u.DayBalance),
+		Disabled: u.Disabled, IsSelf: me != nil && me.ID == u.ID, Created: lz.DateTime(u.CreatedAt),
+		Toggle: modeToggle(u, userPath(u.ID)), Balance: u.DayBalance, BalanceDays: lz.N("common.days", u.DayBalance),
+		Language: views.LanguageForm{Value: u.Language},
 	}
 	if v.Name == v.Email {
 		v.Name = "" // shown once, as the heading
@@ -247,16 +262,15 @@ func (h *Handler) userPageView(ctx context.Context, me *models.User, u *models.U
 		return v, err
 	default:
 		v.Sub = views.SubscriptionView{Exists: true, Active: sub.Status == models.SubActive, PlanName: sub.Plan.Name,
-			PlanSummary: fmt.Sprintf("%s × %s every %s", countOf(sub.Plan.DaysPerPeriod, "day", "days"),
-				countOf(sub.Plan.MaxChannels, "channel", "channels"), countOf(sub.Plan.PeriodDays, "day", "days")),
-			PeriodStart: formatTime(&sub.CurrentPeriodStart), PeriodEnd: formatTime(&sub.CurrentPeriodEnd), Credit: dayCount(sub.Plan.PeriodCredit())}
+			PlanSummary: planSummary(lz, &sub.Plan),
+			PeriodStart: lz.DateTime(sub.CurrentPeriodStart), PeriodEnd: lz.DateTime(sub.CurrentPeriodEnd), Credit: lz.N("common.days", sub.Plan.PeriodCredit())}
 		switch sub.Status {
 		case models.SubActive:
-			v.Sub.Status = views.Badge{Text: "Active", Tone: "ok"}
+			v.Sub.Status = views.Badge{Text: lz.T("users.active"), Tone: "ok"}
 		case models.SubCancelled:
-			v.Sub.Status = views.Badge{Text: "cancelled", Tone: "muted"}
+			v.Sub.Status = views.Badge{Text: lz.T("users.sub_cancelled"), Tone: "muted"}
 		default:
-			v.Sub.Status = views.Badge{Text: "expired", Tone: "muted"}
+			v.Sub.Status = views.Badge{Text: lz.T("users.sub_expired"), Tone: "muted"}
 		}
 	}
 	plans, err := h.store.ListPlans(ctx)
@@ -268,17 +282,17 @@ func (h *Handler) userPageView(ctx context.Context, me *models.User, u *models.U
 			continue
 		}
 		v.PlanOptions = append(v.PlanOptions, views.SelectOption{Value: strconv.FormatInt(pl.ID, 10),
-			Label: fmt.Sprintf("%s — %s, %s per %d-day period (+%s now)", pl.Name, countOf(pl.MaxChannels, "channel", "channels"),
-				countOf(pl.DaysPerPeriod, "day", "days"), pl.PeriodDays, countOf(pl.PeriodCredit(), "day", "days"))})
+			Label: lz.T("users.plan_option", "Name", i18n.Isolate(pl.Name), "Channels", lz.N("users.channels_count", pl.MaxChannels),
+				"Days", lz.N("common.days", pl.DaysPerPeriod), "Period", lz.Number(pl.PeriodDays), "Credit", lz.N("common.days", pl.PeriodCredit()))})
 	}
 	live, err := h.store.CountLiveChannels(ctx, u.ID)
 	if err != nil {
 		return v, err
 	}
 	if v.Sub.Active {
-		v.LiveChannels = fmt.Sprintf("%d of %d in use", live, sub.Plan.MaxChannels)
+		v.LiveChannels = lz.T("users.in_use", "N", lz.Number(live), "M", lz.Number(sub.Plan.MaxChannels))
 	} else {
-		v.LiveChannels = fmt.Sprintf("%d live, no plan", live)
+		v.LiveChannels = lz.T("users.live_no_plan", "N", lz.Number(live))
 	}
 	chans, err := h.store.ChannelsByUser(ctx, u.ID)
 	if err != nil {
@@ -289,7 +303,7 @@ func (h *Handler) userPageView(ctx context.Context, me *models.User, u *models.U
 		ch := &chans[i]
 		cv := provision.ViewAt(ch, now)
 		v.Channels = append(v.Channels, views.UserChannel{ID: ch.ID, Name: ch.Name, Phone: ch.Phone, State: badgeOf(cv),
-			Linked: ch.Linked, ActiveTill: formatTime(ch.ActiveTill), DaysLeft: timeLeft(ch.ActiveTill, now),
+			Linked: ch.Linked, ActiveTill: dateTimeOf(lz, ch.ActiveTill), DaysLeft: daysLeftWords(lz, ch.ActiveTill, now),
 			DaysAllocated: ch.DaysAllocated, CanExtend: cv.Can.Extend, CanDelete: cv.Can.Delete,
 			CanRestart: cv.Can.Restart, CanStop: cv.Can.Stop, CanStart: cv.Can.Start, CanTestMessage: cv.Can.TestMessage})
 	}
@@ -302,10 +316,10 @@ func (h *Handler) userPageView(ctx context.Context, me *models.User, u *models.U
 		return v, err
 	}
 	for _, e := range entries {
-		row := views.LedgerRow{When: formatTime(&e.CreatedAt), Kind: ledgerKinds[e.Kind], Comment: e.Comment, Actor: e.Actor,
-			Credit: e.Delta > 0, Delta: signedDelta(e.Delta)}
-		if row.Kind == "" {
-			row.Kind = string(e.Kind)
+		row := views.LedgerRow{When: lz.DateTime(e.CreatedAt), Kind: string(e.Kind), Comment: e.Comment, Actor: e.Actor,
+			Credit: e.Delta > 0, Delta: signedDaysIn(lz, e.Delta)}
+		if id, ok := ledgerKinds[e.Kind]; ok {
+			row.Kind = lz.T(id)
 		}
 		if e.ChannelID != nil {
 			row.Channel = names[*e.ChannelID]
@@ -335,7 +349,7 @@ func (h *Handler) renderUserPage(c echo.Context, status int, u *models.User, fla
 	if title == "" {
 		title = u.Email
 	}
-	p := h.usersPage(c, title)
+	p := h.usersPage(c, i18n.Isolate(title))
 	if flash != nil {
 		p.Flash = flash
 	}
@@ -349,3 +363,4 @@ func (h *Handler) showUserPage(c echo.Context) error {
 	}
 	return h.renderUserPage(c, http.StatusOK, u, nil, nil)
 }
+

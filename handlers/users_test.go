@@ -368,7 +368,7 @@ func TestAdminSubscriptionActivateRenewCancel(t *testing.T) {
 		t.Fatalf("subscription: %v %+v", err, sub)
 	}
 	r = c.get(page)
-	admWantBody(t, r, "Plan Team activated until", "90 days credited.", `data-testid="plan-name">Team<`, ">Active<",
+	admWantBody(t, r, "Plan Team activated until", "90 days credited.", `data-testid="plan-name"><bdi>Team</bdi><`, ">Active<",
 		"0 of 3 in use", formatTime(&sub.CurrentPeriodEnd), `data-testid="balance">90<`, "Plan credit", "+90")
 
 	// The same plan again is refused, with a message.
@@ -403,7 +403,7 @@ func TestAdminSubscriptionActivateRenewCancel(t *testing.T) {
 		t.Fatal("the subscription is still active after cancel")
 	}
 	r = c.get(page)
-	admWantBody(t, r, "The plan is cancelled", "No active plan.", "Last plan: Team", `data-testid="balance">180<`)
+	admWantBody(t, r, "The plan is cancelled", "No active plan.", "Last plan: <bdi>Team</bdi>", `data-testid="balance">180<`)
 	c.submit(page, page+"/subscription/renew", nil)
 	admWantBody(t, c.get(page), "There is no active plan")
 	if b := f.user(cust.ID).DayBalance; b != 180 {
@@ -470,7 +470,7 @@ func TestExtendFromUserPageWithinTheCoolDown(t *testing.T) {
 		t.Helper()
 		r := f.c.submit(page, page+"/channels/"+strconv.FormatInt(ch.ID, 10)+"/extend", url.Values{"days": {"10"}, "comment": {comment}})
 		admWantStatus(t, r, http.StatusSeeOther)
-		return flashText(f.c.get(page).body)
+		return listFlash(f.c.get(page).body)
 	}
 	if flash := extend("first month"); !strings.HasPrefix(flash, "success: ") {
 		t.Fatalf("flash %q", flash)
@@ -549,9 +549,12 @@ func TestAdminExtendAndDeleteFromUserPage(t *testing.T) {
 	r = c.get(page)
 	admWantBody(t, r, "Channel Sales line extended by 10 days: active till", "Given to a channel", "−10", "first month")
 
-	// More than the balance: refused in plain words, nothing moves.
-	c.submit(page, chPath+"/extend", url.Values{"days": {"51"}, "comment": {"too much"}})
-	admWantBody(t, c.get(page), "The day balance is too small for this.")
+	// More than the balance: refused in plain words next to the days
+	// field, which keeps what was typed; nothing moves.
+	r = c.submit(page, chPath+"/extend", url.Values{"days": {"51"}, "comment": {"too much"}})
+	admWantStatus(t, r, http.StatusUnprocessableEntity)
+	admWantBody(t, r, "Nothing was changed: correct the fields marked below.", `value="51"`, `aria-invalid="true"`,
+		`data-testid="error-days">cust@example.com has only 50 days left (you asked for 51). Credit days on the customer&#39;s page first.`)
 	if f.extends() != before+1 || f.user(cust.ID).DayBalance != 50 {
 		t.Fatal("an extend beyond the balance moved days or reached WHAPI")
 	}

@@ -1,7 +1,10 @@
 package views
 
 import (
+	"context"
 	"strconv"
+
+	"whapidesk/internal/i18n"
 
 	"github.com/a-h/templ"
 )
@@ -90,11 +93,11 @@ func focusComment(errs map[string]string) bool {
 	return errs["comment"] != "" && errs["days"] == ""
 }
 
-func modeWords(mode string) string {
+func modeWords(ctx context.Context, mode string) string {
 	if mode == "auto" {
-		return "automatic allocation"
+		return t(ctx, "channels.mode_auto")
 	}
-	return "manual allocation"
+	return t(ctx, "channels.mode_manual")
 }
 
 // ChannelDelete is the confirmation page of a channel's deletion.
@@ -115,11 +118,11 @@ type ChannelDelete struct {
 
 // confirm is the channel's delete page: what it asks, and why it cannot
 // be done now, if it cannot.
-func (d ChannelDelete) confirm() Confirm {
-	c := Confirm{Title: "Delete channel “" + d.Name + "”?", Action: channelPath(d.ID, "delete"), Button: "Delete the channel",
-		Back: d.Back, Cancel: "Cancel", CancelHref: d.BackHref}
+func (d ChannelDelete) confirm(ctx context.Context) Confirm {
+	c := Confirm{Title: t(ctx, "channels.delete_title", "Name", i18n.Isolate(d.Name)), Action: channelPath(d.ID, "delete"),
+		Button: t(ctx, "channels.delete_button"), Back: d.Back, Cancel: t(ctx, "common.cancel"), CancelHref: d.BackHref}
 	if !d.CanDelete {
-		c.Busy, c.BusyBack = "This channel is being changed right now. Try again in a moment.", "Back to the channels"
+		c.Busy, c.BusyBack = t(ctx, "channels.delete_busy"), t(ctx, "channels.back_to_list")
 	}
 	return c
 }
@@ -145,26 +148,27 @@ type ChannelLine struct {
 	CancelHref string
 }
 
-// lineWords are each action's question, button and whether the button is a
-// plain one (a stop is the red one: the line goes quiet until started).
+// lineWords are each action's question, button (catalog ids) and whether
+// the button is a plain one (a stop is the red one: the line goes quiet
+// until started).
 var lineWords = map[string]struct {
-	title, button string
-	safe          bool
+	title, question, button string
+	safe                    bool
 }{
-	"restart": {"Restart channel", "Restart the channel", true},
-	"stop":    {"Stop channel", "Stop the channel", false},
-	"start":   {"Start channel", "Start the channel", true},
+	"restart": {"lines.restart_title", "lines.restart_question", "lines.restart_button", true},
+	"stop":    {"lines.stop_title", "lines.stop_question", "lines.stop_button", false},
+	"start":   {"lines.start_title", "lines.start_question", "lines.start_button", true},
 }
 
 // LineTitle is the confirmation page's title of a line action.
-func LineTitle(action string) string { return lineWords[action].title }
+func LineTitle(ctx context.Context, action string) string { return t(ctx, lineWords[action].title) }
 
-func (d ChannelLine) confirm() Confirm {
+func (d ChannelLine) confirm(ctx context.Context) Confirm {
 	w := lineWords[d.Action]
-	c := Confirm{Title: w.title + " “" + d.Name + "”?", Action: d.FormAction, Button: w.button, Safe: w.safe,
-		Back: d.Back, Cancel: "Cancel", CancelHref: d.CancelHref}
+	c := Confirm{Title: t(ctx, w.question, "Name", i18n.Isolate(d.Name)), Action: d.FormAction, Button: t(ctx, w.button), Safe: w.safe,
+		Back: d.Back, Cancel: t(ctx, "common.cancel"), CancelHref: d.CancelHref}
 	if d.Busy != "" {
-		c.Busy, c.BusyBack = d.Busy, "Back"
+		c.Busy, c.BusyBack = d.Busy, t(ctx, "common.back")
 	}
 	return c
 }

@@ -1,6 +1,7 @@
 package views
 
 import (
+	"context"
 	"strconv"
 )
 
@@ -10,7 +11,7 @@ type PlanRow struct {
 	Name          string
 	MaxChannels   int64
 	DaysPerPeriod int64
-	Period        string // "30 days"
+	Period        string // "30 days", in the reader's language
 	Subscribers   int64
 	Active        bool
 }
@@ -48,12 +49,12 @@ func planHref(id int64, suffix string) string {
 }
 
 // field is the field name of the plan form: the name is text, the rest
-// whole numbers.
-func (f PlanForm) field(name, label, value, hint string) Field {
-	fl := Field{ID: "plan-" + name, Name: name, Label: label, Type: "number", Value: value,
-		Attrs: attrs("min", "1", "inputmode", "numeric"), Hint: hint, Error: f.Errors[name], Period: true}
+// whole numbers. label and hint are catalog ids.
+func (f PlanForm) field(ctx context.Context, name, label, value, hint string) Field {
+	fl := Field{ID: "plan-" + name, Name: name, Label: t(ctx, label), Type: "number", Value: value,
+		Attrs: attrs("min", "1", "inputmode", "numeric"), Hint: t(ctx, hint), Error: f.Errors[name], Period: true}
 	if name == "name" {
-		fl.Type, fl.Attrs = "text", attrs("maxlength", "60", "autocomplete", "off")
+		fl.Type, fl.Attrs = "text", attrs("maxlength", "60", "autocomplete", "off", "dir", "auto")
 	}
 	return fl
 }

@@ -1,9 +1,12 @@
 package views
 
 import (
+	"context"
 	"strconv"
 
 	"github.com/a-h/templ"
+
+	"whapidesk/internal/i18n"
 )
 
 // ModeToggle is the auto/manual switch of one customer. Back is where a
@@ -118,6 +121,30 @@ type UserPageView struct {
 	Ledger       []LedgerRow
 	// Mails is the user's mail choices, which the admin can set.
 	Mails MailPrefsView
+	// Language is the customer's language setting ("" = as their browser
+	// asks), with what is wrong with a refused choice.
+	Language LanguageForm
+}
+
+// LanguageForm is the state of the customer's language form.
+type LanguageForm struct {
+	Value, Error string
+}
+
+// ActivatePlanView is the confirmation page of activating a plan for a
+// customer: the plan, and the days it will credit.
+type ActivatePlanView struct {
+	UserID        int64
+	Email         string
+	PlanName      string
+	MaxChannels   int64
+	DaysPerPeriod string // "30 days"
+	Period        string // "30 days"
+	Credit        string // what activating credits: "90 days"
+	// Replaces is the name of the active plan it ends ("" when none).
+	Replaces string
+	// Action is where the confirming form posts (the plan chosen in it).
+	Action string
 }
 
 // UserConfirm is what a confirmation page about a user shows.
@@ -159,12 +186,32 @@ func hxUserForm(action string) templ.Attributes {
 }
 
 // confirm is the confirmation page of an action on a customer.
-func (v UserConfirm) confirm(title string) Confirm {
-	return Confirm{Title: title, Action: v.Action, Button: v.Confirm, Cancel: "Keep it", CancelHref: adminUserHref(v.UserID, "")}
+func (v UserConfirm) confirm(ctx context.Context, title string) Confirm {
+	return Confirm{Title: title, Action: v.Action, Button: v.Confirm, Cancel: t(ctx, "users.keep_it"), CancelHref: adminUserHref(v.UserID, "")}
 }
 
-// roleOptions are the roles a new account may have.
+// roleOptions are the roles a new account may have (English labels; the
+// form shows roleChoices).
 var roleOptions = []SelectOption{{Value: "customer", Label: "Customer"}, {Value: "admin", Label: "Admin"}}
+
+// roleChoices are roleOptions in the reader's words.
+func roleChoices(ctx context.Context) []SelectOption {
+	opts := make([]SelectOption, len(roleOptions))
+	for i, o := range roleOptions {
+		opts[i] = SelectOption{Value: o.Value, Label: t(ctx, "users."+o.Value)}
+	}
+	return opts
+}
+
+// languageOptions are the languages an admin may set for a customer: none
+// (their browser decides), then each language in its own name.
+func languageOptions(ctx context.Context) []SelectOption {
+	opts := []SelectOption{{Value: "", Label: t(ctx, "users.language.browser")}}
+	for _, l := range i18n.Languages {
+		opts = append(opts, SelectOption{Value: l.Tag, Label: l.Name})
+	}
+	return opts
+}
 
 // role is the role chosen on the form: customer unless admin.
 func (f NewUserForm) role() string {
@@ -174,5 +221,6 @@ func (f NewUserForm) role() string {
 	return "customer"
 }
 
-// UserStatusOptions are the customers list's status filter choices.
-var UserStatusOptions = []SelectOption{{Value: "", Label: "Any"}, {Value: "active", Label: "Active"}, {Value: "disabled", Label: "Disabled"}}
+// UserStatusOptions are the customers list's status filter choices (their
+// labels are catalog ids).
+var UserStatusOptions = []SelectOption{{Value: "", Label: "users.filter.any"}, {Value: "active", Label: "users.active"}, {Value: "disabled", Label: "users.disabled"}}

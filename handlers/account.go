@@ -50,7 +50,7 @@ func (h *Handler) changePassword(c echo.Context) error {
 		return err
 	}
 	if refused != nil {
-		f.Errors["form"] = loc(c).T("account.too_many", "Wait", retryAfter(c, refused.wait))
+		f.Errors["form"] = throttledText(c, refused)
 		return h.renderAccount(c, http.StatusTooManyRequests, f)
 	}
 	err = h.store.ChangePassword(ctx, actor(c), u.ID, form.Current, form.New)

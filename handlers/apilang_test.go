@@ -252,7 +252,7 @@ func TestPagerSummaryInArabic(t *testing.T) {
 		t.Errorf("listPager: %q", got)
 	}
 	// The English wrapper the pages not yet converted call says the same.
-	if got := buildPager(models.ListTotal{N: 50}, 20, 1, href).Summary; got != "1–20 of 50" {
+	if got := pagerIn(i18n.For(i18n.Default), models.ListTotal{N: 50}, 20, 1, href).Summary; got != "1–20 of 50" {
 		t.Errorf("buildPager: %q", got)
 	}
 }
@@ -338,7 +338,7 @@ func arabicContext() echo.Context {
 // its language.
 func TestRequestHelpersSpeakTheRequestsLanguage(t *testing.T) {
 	c := arabicContext()
-	if status, code, msg, ok := requestError(c, models.ErrPlanLimit); !ok || status != http.StatusConflict || code != "plan_limit" ||
+	if status, code, msg, ok := domainErrorIn(loc(c), models.ErrPlanLimit); !ok || status != http.StatusConflict || code != "plan_limit" ||
 		msg != "بلغت الباقة الحد الأقصى للقنوات: احذف قناة أو انتقل إلى باقة أكبر" {
 		t.Errorf("requestError: %d %q %q %v", status, code, msg, ok)
 	}
@@ -346,11 +346,8 @@ func TestRequestHelpersSpeakTheRequestsLanguage(t *testing.T) {
 		text != "لم يُؤكَّد التغيير بعد؛ ستجري مراجعته وتسويته تلقائيًا، ولن يضيع أي يوم." {
 		t.Errorf("requestProblem: %q %q %v", kind, text, err)
 	}
-	if got := saveTokenFirstText(c); got != "احفظه أولًا في إعدادات WHAPI." {
-		t.Errorf("saveTokenFirstText: %q", got)
-	}
-	if got := saveTokenFirstText(echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder())); got != saveTokenFirst {
-		t.Errorf("saveTokenFirstText in English: %q, the constant says %q", got, saveTokenFirst)
+	if got := loc(c).T("errors.admin.save_token_first"); got != "احفظه أولًا في إعدادات WHAPI." {
+		t.Errorf("save_token_first: %q", got)
 	}
 }
 
@@ -433,7 +430,7 @@ func TestDomainErrorsInEveryLanguage(t *testing.T) {
 	if _, text, err := problemTextIn(i18n.For("ar"), models.ErrInsufficientBalance); err != nil || text != "رصيد الأيام لا يكفي لذلك." {
 		t.Errorf("Arabic problem text: %q, %v", text, err)
 	}
-	if _, text, _ := problemText(models.ErrInsufficientBalance); text != "The day balance is too small for this." {
+	if _, text, _ := problemTextIn(i18n.For(i18n.Default), models.ErrInsufficientBalance); text != "The day balance is too small for this." {
 		t.Errorf("English problem text: %q", text)
 	}
 	// The ids apiCleanName answers are in the catalog.

@@ -98,7 +98,7 @@ func (h *Handler) custDashboard(ctx context.Context, u *models.User) (views.Cust
 // custLinkLine says since when a channel's phone is linked or not, in the
 // customer's language: "Connected since 2 Jan 2026 15:04 UTC",
 // "Disconnected 12 min ago" ("" when the history does not know); the
-// words of linkLine (handlers/attention.go), which the admin's pages use.
+// words the admin's view of a connect page uses too (historyLines).
 func custLinkLine(l *i18n.Localizer, ls provision.LinkSince, now time.Time) string {
 	if ls.Since.IsZero() {
 		return ""
@@ -246,7 +246,7 @@ func (h *Handler) createCustomerChannel(c echo.Context) error {
 // customer's words (never an upstream text); ok is false for errors that
 // are ours (500).
 func (h *Handler) custCreateError(l *i18n.Localizer, err error) (string, bool) {
-	_, code, msg, ok := domainError(err)
+	_, code, msg, ok := domainErrorIn(l, err)
 	if !ok {
 		return "", false
 	}
@@ -336,7 +336,7 @@ func (h *Handler) deleteCustomerChannel(c echo.Context) error {
 	case errors.Is(err, models.ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound)
 	default:
-		if _, _, _, ok := domainError(err); !ok {
+		if _, _, _, ok := domainErrorIn(l, err); !ok {
 			return err
 		}
 		h.setFlash(c, "error", l.T("app.delete_failed", "Name", name))

@@ -122,38 +122,6 @@ func durationLoc(l *i18n.Localizer, d time.Duration) string {
 	return l.N("attention.duration.seconds", int64(d/time.Second))
 }
 
-// agoWords says how long ago something was: "just now", "12 min ago",
-// "3 h ago", "4 days ago".
-func agoWords(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%d min ago", int(d/time.Minute))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h ago", int(d/time.Hour))
-	}
-	return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
-}
-
-// linkLine says since when a channel's phone is linked or not, to its
-// owner and to admins: "Connected since 2 Jan 2026 15:04 UTC" or
-// "Disconnected 12 min ago" ("" when the history does not know).
-func linkLine(ls provision.LinkSince, now time.Time) string {
-	if ls.Since.IsZero() {
-		return ""
-	}
-	if ls.Linked {
-		return "Connected since " + formatTime(&ls.Since)
-	}
-	return "Disconnected " + agoWords(now.Sub(ls.Since))
-}
-
-// uptimeLine is a channel's uptime over 7 and 30 days in words.
-func uptimeLine(u provision.Uptime) string {
-	return fmt.Sprintf("%.1f%% over 7 days · %.1f%% over 30 days", u.Week, u.Month)
-}
-
 // historyLines are a channel's link line and uptime for its connect page
 // (the owner's and the admin's view), read after the page's look at the
 // line; "" when the history does not know, or cannot be read (logged:
@@ -169,7 +137,8 @@ func (h *Handler) historyLines(ctx context.Context, id int64) (link, uptime stri
 		h.log.WarnContext(ctx, "channel history: read the link's changes", "channel", id, "err", err)
 		return "", ""
 	}
-	if link = linkLine(since[id], h.svc.Now()); link == "" {
+	l := i18n.From(ctx)
+	if link = custLinkLine(l, since[id], h.svc.Now()); link == "" {
 		return "", ""
 	}
 	up, err := h.svc.Uptime(ctx, ch)
@@ -177,5 +146,5 @@ func (h *Handler) historyLines(ctx context.Context, id int64) (link, uptime stri
 		h.log.WarnContext(ctx, "channel history: uptime", "channel", id, "err", err)
 		return "", ""
 	}
-	return link, uptimeLine(up)
+	return link, l.T("app.uptime_line", "Week", fmt.Sprintf("%.1f", up.Week), "Month", fmt.Sprintf("%.1f", up.Month))
 }

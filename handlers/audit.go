@@ -46,7 +46,7 @@ func (h *Handler) showAuditPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := views.AuditView{Pager: buildPager(models.ListTotal{N: total}, auditPerPage, page, auditHref)}
+	v := views.AuditView{Pager: listPager(c, models.ListTotal{N: total}, auditPerPage, page, auditHref)}
 	l := loc(c)
 	for _, e := range evs {
 		v.Rows = append(v.Rows, views.AuditRow{When: l.DateTime(e.CreatedAt), Who: e.ActorEmail, Action: auditActionWords(l, e.Action),

@@ -73,7 +73,7 @@ func (h *Handler) login(c echo.Context) error {
 		return err
 	}
 	if refused != nil {
-		form.Error = loginThrottledMessage(c, refused)
+		form.Error = throttledText(c, refused)
 		log := []any{"ip", c.RealIP(), "limit", string(refused.key.scope), "wait", refused.wait.Round(time.Second).String(), "trusted_device", device != ""}
 		if refused.key.scope == scopeAccount {
 			log = append(log, "account", limitText(email, 254))
@@ -129,18 +129,6 @@ func (h *Handler) startSession(c echo.Context, u *models.User) error {
 	setUser(c, u)
 	markDirty(c)
 	return nil
-}
-
-// loginThrottledMessage says why a sign-in is refused and when to try again.
-func loginThrottledMessage(c echo.Context, t *throttled) string {
-	wait := retryAfter(c, t.wait)
-	switch t.key.scope {
-	case scopeAccount:
-		return loc(c).T("auth.throttled_account", "Wait", wait)
-	case scopeDevice:
-		return loc(c).T("auth.throttled_device", "Wait", wait)
-	}
-	return loc(c).T("auth.throttled_network", "Wait", wait)
 }
 
 // humanMinutes says a wait in whole minutes, at least one ("3 minutes"),

@@ -96,12 +96,12 @@ func (h *Handler) lineDone(c echo.Context, ch *models.Channel, la lineAction, er
 		h.setFlash(c, "warning", lz.T("lines.pending", "Channel", label, "Action", act))
 		return nil
 	}
-	_, code, msg, ok := domainError(err)
+	_, code, msg, ok := domainErrorIn(lz, err)
 	switch {
 	case !ok:
 		return err
 	case code == "not_configured":
-		h.setFlash(c, "error", lz.T("channels.not_done_no_token", "Channel", label, "Done", done, "Then", saveTokenFirst))
+		h.setFlash(c, "error", lz.T("channels.not_done_no_token", "Channel", label, "Done", done, "Then", lz.T("errors.admin.save_token_first")))
 	default:
 		h.setFlash(c, "error", lz.T("channels.not_done", "Channel", label, "Done", done, "Reason", msg))
 	}
@@ -110,7 +110,7 @@ func (h *Handler) lineDone(c echo.Context, ch *models.Channel, la lineAction, er
 
 // isCode reports whether err answers with the domain error code.
 func isCode(err error, code string) bool {
-	_, c, _, ok := domainError(err)
+	_, c, _, ok := domainErrorIn(i18n.For(i18n.Default), err) // the code alone: any language
 	return ok && c == code
 }
 

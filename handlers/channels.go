@@ -62,7 +62,7 @@ func (h *Handler) channelListView(ctx context.Context, q channelListQuery) (view
 	if l.Back != "" {
 		l.BackParam = "?back=" + url.QueryEscape(l.Back)
 	}
-	pg := buildPager(total, channelsPerPage, q.Page, func(n int) string {
+	pg := pagerIn(lz, total, channelsPerPage, q.Page, func(n int) string {
 		at := q
 		at.Page = n
 		return at.href("/admin/channels", true)
@@ -134,7 +134,7 @@ func (h *Handler) backToChannels(c echo.Context, q channelListQuery) error {
 // and said generally.
 func (h *Handler) channelFailed(c echo.Context, q channelListQuery, ch *models.Channel, done string, err error) error {
 	lz := loc(c)
-	_, code, msg, ok := domainError(err)
+	_, code, msg, ok := domainErrorIn(lz, err)
 	label, doneWord := channelNamed(lz, ch), lz.T("channels.done."+done)
 	kind, text := "error", lz.T("channels.not_done", "Channel", label, "Done", doneWord, "Reason", msg)
 	switch {
@@ -142,7 +142,7 @@ func (h *Handler) channelFailed(c echo.Context, q channelListQuery, ch *models.C
 		h.log.ErrorContext(c.Request().Context(), "channel action failed", "channel", ch.ID, "action", done, "err", err)
 		text = lz.T("channels.not_done_ours", "Channel", label, "Done", doneWord)
 	case code == "not_configured":
-		text = lz.T("channels.not_done_no_token", "Channel", label, "Done", doneWord, "Then", saveTokenFirst)
+		text = lz.T("channels.not_done_no_token", "Channel", label, "Done", doneWord, "Then", lz.T("errors.admin.save_token_first"))
 	case code == "pending":
 		kind, text = "warning", lz.T("channels.pending", "Channel", label)
 	case code == "extend_too_soon":

@@ -12,26 +12,6 @@ import (
 	"whapidesk/provision"
 )
 
-// saveTokenFirst is what an admin is told to do when an action needs the
-// partner token and none is saved (provision.ErrNotConfigured); customers
-// and API callers get domainError's words instead. English: in a request,
-// saveTokenFirstText says it in the reader's language.
-const saveTokenFirst = "Save it in WHAPI Settings first."
-
-// saveTokenFirstText is saveTokenFirst in the request's language.
-func saveTokenFirstText(c echo.Context) string { return loc(c).T("errors.admin.save_token_first") }
-
-// domainError is domainErrorIn in English: for callers without the
-// request at hand. In a request use requestError (the reader's language).
-func domainError(err error) (status int, code, message string, ok bool) {
-	return domainErrorIn(i18n.For(i18n.Default), err)
-}
-
-// requestError is domainErrorIn in the request's language.
-func requestError(c echo.Context, err error) (status int, code, message string, ok bool) {
-	return domainErrorIn(loc(c), err)
-}
-
 // waitText says a wait in whole minutes (at least one), in l's language:
 // the localized twin of provision.HumanDuration.
 func waitText(l *i18n.Localizer, d time.Duration) string {

@@ -38,12 +38,6 @@ func popFlash(c echo.Context) (kind, text string) {
 	return kind, text
 }
 
-// problemText is problemTextIn in English, for callers without the
-// request at hand; in a request use requestProblem.
-func problemText(err error) (kind, text string, _ error) {
-	return problemTextIn(i18n.For(i18n.Default), err)
-}
-
 // requestProblem is problemTextIn in the request's language.
 func requestProblem(c echo.Context, err error) (kind, text string, _ error) {
 	return problemTextIn(loc(c), err)

@@ -73,7 +73,7 @@ func (h *Handler) showOutboxPage(c echo.Context) error {
 	}
 	configured := h.svc.MailConfigured()
 	v := views.OutboxView{NotConfigured: !configured,
-		Pager: buildPager(models.ListTotal{N: n}, mailsPerPage, page, func(k int) string {
+		Pager: listPager(c, models.ListTotal{N: n}, mailsPerPage, page, func(k int) string {
 			return "/admin/outbox?page=" + strconv.Itoa(k)
 		})}
 	for i := range list {

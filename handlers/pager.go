@@ -54,12 +54,6 @@ func pagerSummary(l *i18n.Localizer, t models.ListTotal, from, to int64) string 
 	return l.N("pager.summary", t.N, "From", l.Number(from), "To", l.Number(to))
 }
 
-// buildPager is listPager in English, for callers without the request at
-// hand; in a request use listPager (the reader's language).
-func buildPager(total models.ListTotal, perPage, page int, href func(n int) string) views.PagerView {
-	return pagerIn(i18n.For(i18n.Default), total, perPage, page, href)
-}
-
 // listPager is the one pager builder, in the request's language: the
 // summary ("26–50 of 73"), the previous and next pages and the numbered
 // page links of a list of total items, on page; href(n) is the address of

@@ -114,15 +114,6 @@ func balanceDaysIn(l *i18n.Localizer, n int64) string {
 	return l.N("partner.balance_days", n, "Count", signedNumIn(l, n))
 }
 
-// balanceDays writes a balance in days: "930 days", "−4,070 days", "1 day".
-func balanceDays(n int64) string {
-	s := groupThousands(n)
-	if n < 0 {
-		s = "−" + groupThousands(-n)
-	}
-	return s + " " + plural(n, "day", "days")
-}
-
 // partnerQuestion puts an entry's request for confirmation in l's words;
 // ask and button are the ids of the question and of its button ("Record
 // it anyway?", "Record it anyway").
@@ -205,7 +196,7 @@ func (h *Handler) showPartnerEntriesPage(c echo.Context) error {
 	l := loc(c)
 	v := views.PartnerEntriesView{Estimate: balanceDaysIn(l, pb.Estimate()), List: views.PartnerEntryList{
 		Rows:  partnerEntryRows(l, rows, href(page)),
-		Pager: buildPager(models.ListTotal{N: total}, partnerEntriesPerPage, page, href)}}
+		Pager: listPager(c, models.ListTotal{N: total}, partnerEntriesPerPage, page, href)}}
 	p := h.page(c, l.T("partner.entries_title"))
 	p.Active = "admin"
 	return h.render(c, http.StatusOK, views.PartnerEntriesPage(p, v))

@@ -11,23 +11,6 @@ import (
 	"whapidesk/models"
 )
 
-func TestPlural(t *testing.T) {
-	for _, tt := range []struct {
-		n    int64
-		want string
-	}{{0, "0 days"}, {1, "1 day"}, {-1, "-1 day"}, {2, "2 days"}, {-15, "-15 days"}, {11, "11 days"}, {21, "21 days"}, {1000, "1000 days"}} {
-		if got := countOf(tt.n, "day", "days"); got != tt.want {
-			t.Errorf("countOf(%d) = %q, want %q", tt.n, got, tt.want)
-		}
-		if got := dayCount(tt.n); got != tt.want {
-			t.Errorf("dayCount(%d) = %q, want %q", tt.n, got, tt.want)
-		}
-	}
-	if plural(1, "is", "are") != "is" || plural(3, "is", "are") != "are" || plural(0, "is", "are") != "are" {
-		t.Error("plural picks the wrong form")
-	}
-}
-
 // Every count on a page agrees with its noun when it is 1: a plan of one
 // channel, one day per period and one subscriber, whose customer has one
 // day and one channel. Each of these said "1 days", "1 customers are" or

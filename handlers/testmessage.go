@@ -113,7 +113,7 @@ func (h *Handler) sendTestMessage(c echo.Context, ch *models.Channel, action str
 	case errors.Is(err, models.ErrNotFound):
 		return card, 0, "", "", echo.NewHTTPError(http.StatusNotFound)
 	}
-	_, _, msg, ok := domainError(err)
+	_, _, msg, ok := domainErrorIn(loc(c), err)
 	if !ok {
 		return card, 0, "", "", err
 	}

@@ -71,7 +71,7 @@ func (h *Handler) renderUsers(c echo.Context, status int, p views.Page, form vie
 	v := views.UsersView{
 		Filter:   fv,
 		Filtered: fv.Q != "" || fv.Plan != "" || fv.Mode != "" || fv.Status != "" || fv.Role != "customer",
-		Pager:    buildPager(total, usersPerPage, page, func(n int) string { return usersListHref(fv, n) }),
+		Pager:    listPager(c, total, usersPerPage, page, func(n int) string { return usersListHref(fv, n) }),
 		Form:     form,
 	}
 	for _, pl := range plans {
@@ -165,7 +165,7 @@ func (h *Handler) setUserMode(c echo.Context) error {
 		kind, text = "error", lz.T("users.mode_customers_only")
 	default:
 		if err := h.store.SetAllocationMode(ctx, actor(c), u.ID, mode); err != nil {
-			if kind, text, err = problemText(err); err != nil {
+			if kind, text, err = requestProblem(c, err); err != nil {
 				return err
 			}
 		} else if mode == models.AllocationAuto {
@@ -363,4 +363,3 @@ func (h *Handler) showUserPage(c echo.Context) error {
 	}
 	return h.renderUserPage(c, http.StatusOK, u, nil, nil)
 }
-

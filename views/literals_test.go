@@ -1,7 +1,6 @@
 package views
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,12 +12,6 @@ import (
 
 // textAttrs are the attributes whose value a reader sees or hears.
 var textAttrs = []string{"title", "placeholder", "aria-label", "aria-description", "alt", "label", "hx-confirm", "data-confirm", "data-busy"}
-
-// pendingLiterals are the templates not yet moved onto the catalog (issue
-// 17, point 1, in progress): each is taken off this list when its words
-// are. The list must end empty.
-var pendingLiterals = []string{
-}
 
 // hasWords reports whether s holds a letter: a word someone reads.
 func hasWords(s string) bool {
@@ -47,19 +40,8 @@ func TestTemplatesHoldNoLiteralWords(t *testing.T) {
 				})
 			}
 		}
-		pending := slices.Contains(pendingLiterals, f)
-		switch {
-		case pending && len(found) == 0:
-			t.Errorf("%s holds no literal words: take it off pendingLiterals", f)
-		case !pending:
-			for _, l := range found {
-				t.Errorf("%s: untranslated %s", f, l)
-			}
-		}
-	}
-	for _, p := range pendingLiterals {
-		if _, err := os.Stat(p); err != nil {
-			t.Errorf("pendingLiterals names %s, which is gone", p)
+		for _, l := range found {
+			t.Errorf("%s: untranslated %s", f, l)
 		}
 	}
 }

@@ -622,7 +622,10 @@ func metricsState(store *models.Store) func(context.Context) (metrics.State, err
 		if err != nil {
 			return metrics.State{}, err
 		}
-		st := metrics.State{DaysAllocated: d.Days.Allocated, DaysReturned: d.Days.Returned,
+		// Allocated counts days that reached a channel: an extend WHAPI
+		// refused reserved its days and gave them back (a correction), so
+		// they never moved (the daily summary nets them the same way).
+		st := metrics.State{DaysAllocated: d.Days.Allocated - d.Days.Corrected, DaysReturned: d.Days.Returned,
 			PartnerDays: d.Partner.Estimate(), Channels: map[string]int64{}}
 		for k, n := range d.Channels {
 			st.Channels[string(k)] = n

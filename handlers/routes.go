@@ -180,6 +180,12 @@ func (h *Handler) Routes(e *echo.Echo) {
 	// A user's mail choices, set by an admin (handlers/mail_prefs.go).
 	admin.POST("/users/:id/mails", h.saveUserMailPrefs)
 
+	// API keys (api_keys_admin.go).
+	admin.GET("/keys", h.showAPIKeysPage)
+	admin.POST("/keys", h.createAPIKey)
+	admin.GET("/keys/:id/revoke", h.showRevokeAPIKeyPage)
+	admin.POST("/keys/:id/revoke", h.revokeAPIKey)
+
 	// Webhook endpoints (admin_webhooks.go).
 	admin.GET("/webhooks", h.showWebhooksPage)
 	admin.POST("/webhooks", h.createWebhook)

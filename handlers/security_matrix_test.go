@@ -125,6 +125,10 @@ var smRows = []smRow{
 	{method: "GET", path: "/admin/outbox/:id", anon: 303, custA: 403, custB: 403, admin: 404},
 	{method: "GET", path: "/admin/outbox/:id/html", anon: 303, custA: 403, custB: 403, admin: 404},
 	{method: "POST", path: "/admin/outbox/:id/retry", anon: 303, custA: 403, custB: 403, admin: 404},
+	{method: "GET", path: "/admin/keys", anon: 303, custA: 403, custB: 403, admin: 200},
+	{method: "POST", path: "/admin/keys", anon: 303, custA: 403, custB: 403, admin: 422},
+	{method: "GET", path: "/admin/keys/:id/revoke", anon: 303, custA: 403, custB: 403, admin: 404},
+	{method: "POST", path: "/admin/keys/:id/revoke", anon: 303, custA: 403, custB: 403, admin: 404},
 	{method: "GET", path: "/admin/webhooks", anon: 303, custA: 403, custB: 403, admin: 200},
 	{method: "POST", path: "/admin/webhooks", anon: 303, custA: 403, custB: 403, admin: 422},
 	{method: "GET", path: "/admin/webhooks/:id", anon: 303, custA: 403, custB: 403, admin: 404},
@@ -349,6 +353,8 @@ func (f *smFix) fill(path string, channel int64) string {
 			seg[i] = "999999" // no such mail
 		case seg[i-1] == "webhooks":
 			seg[i] = "999999" // no such endpoint
+		case seg[i-1] == "keys":
+			seg[i] = "999999" // no such API key
 		case s == ":secret":
 			forged, _, err := models.NewSecret()
 			if err != nil {

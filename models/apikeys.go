@@ -20,12 +20,15 @@ const APIKeyPrefix = "wdk_"
 // APIKey is a key that authenticates /api/* as its user. Only its SHA-256 is
 // stored: the key is shown once, when created.
 type APIKey struct {
-	ID         int64      `gorm:"primaryKey"`
-	UserID     int64      `gorm:"column:user_id"`
-	Name       string     `gorm:"column:name"`
-	Prefix     string     `gorm:"column:prefix"`
-	Hash       string     `gorm:"column:hash"`
-	CreatedAt  time.Time  `gorm:"column:created_at"`
+	ID        int64     `gorm:"primaryKey"`
+	UserID    int64     `gorm:"column:user_id"`
+	Name      string    `gorm:"column:name"`
+	Prefix    string    `gorm:"column:prefix"`
+	Hash      string    `gorm:"column:hash"`
+	CreatedAt time.Time `gorm:"column:created_at"`
+	// CreatedBy is who made the key: an admin's e-mail, or "system" for
+	// the command line ("" for keys made before migration 0032).
+	CreatedBy  string     `gorm:"column:created_by"`
 	LastUsedAt *time.Time `gorm:"column:last_used_at"`
 	RevokedAt  *time.Time `gorm:"column:revoked_at"`
 }
@@ -40,7 +43,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, actor Actor, userID int64, nam
 		return "", nil, fmt.Errorf("store: api key: %w", err)
 	}
 	key := APIKeyPrefix + base64.RawURLEncoding.EncodeToString(raw)
-	k := &APIKey{UserID: userID, Name: strings.TrimSpace(name), Prefix: key[:len(APIKeyPrefix)+6], Hash: SecretHash(key), CreatedAt: s.now()}
+	k := &APIKey{UserID: userID, Name: strings.TrimSpace(name), Prefix: key[:len(APIKeyPrefix)+6], Hash: SecretHash(key), CreatedAt: s.now(), CreatedBy: actor.Email}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(k).Error; err != nil {
 			return err
@@ -148,4 +151,42 @@ func (s *Store) RevokeAPIKey(ctx context.Context, actor Actor, id int64) error {
 		}
 		return s.audit(tx, actor, "apikey.revoke", "api key "+strconv.FormatInt(id, 10), "")
 	})
+}
+
+// APIKeyRow is a key as the API keys page lists it: the key's record (never
+// the key itself: only its hash is stored) and its owner.
+type APIKeyRow struct {
+	APIKey
+	OwnerEmail string
+	OwnerRole  Role
+}
+
+// APIKeyRows returns every key with its owner, newest first.
+func (s *Store) APIKeyRows(ctx context.Context) ([]APIKeyRow, error) {
+	var rows []APIKeyRow
+	err := s.db.WithContext(ctx).Table("api_keys").
+		Select("api_keys.*, users.email AS owner_email, users.role AS owner_role").
+		Joins("JOIN users ON users.id = api_keys.user_id").
+		Order("api_keys.id DESC").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: api keys: %w", err)
+	}
+	return rows, nil
+}
+
+// APIKeyRowByID returns one key with its owner; ErrNotFound when there is
+// none.
+func (s *Store) APIKeyRowByID(ctx context.Context, id int64) (*APIKeyRow, error) {
+	var rows []APIKeyRow
+	err := s.db.WithContext(ctx).Table("api_keys").
+		Select("api_keys.*, users.email AS owner_email, users.role AS owner_role").
+		Joins("JOIN users ON users.id = api_keys.user_id").
+		Where("api_keys.id = ?", id).Limit(1).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: api key %d: %w", id, err)
+	}
+	if len(rows) == 0 {
+		return nil, ErrNotFound
+	}
+	return &rows[0], nil
 }

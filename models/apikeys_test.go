@@ -211,3 +211,45 @@ func TestMigrationRevokesTheKeysOfUsersDisabledBefore(t *testing.T) {
 		t.Fatalf("audit: %v", err)
 	}
 }
+
+// TestAPIKeyRows: the list the API keys page shows: each key with its
+// owner's e-mail and role and who made it, newest first; one key by id,
+// ErrNotFound for none.
+func TestAPIKeyRows(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	admin, err := s.CreateUser(ctx, NewUser{Email: "root@example.com", Name: "Root", Password: "long enough pw", Role: RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cust, err := s.CreateUser(ctx, NewUser{Email: "c@example.com", Name: "C", Password: "long enough pw", Role: RoleCustomer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminID := admin.ID
+	_, first, err := s.CreateAPIKey(ctx, SystemActor, admin.ID, "cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, second, err := s.CreateAPIKey(ctx, Actor{UserID: &adminID, Email: admin.Email}, cust.ID, "billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.APIKeyRows(ctx)
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("APIKeyRows = %+v, %v", rows, err)
+	}
+	if r := rows[0]; r.ID != second.ID || r.OwnerEmail != "c@example.com" || r.OwnerRole != RoleCustomer || r.CreatedBy != "root@example.com" || r.Name != "billing" {
+		t.Errorf("newest row %+v", r)
+	}
+	if r := rows[1]; r.ID != first.ID || r.OwnerEmail != "root@example.com" || r.OwnerRole != RoleAdmin || r.CreatedBy != "system" {
+		t.Errorf("oldest row %+v", r)
+	}
+	one, err := s.APIKeyRowByID(ctx, second.ID)
+	if err != nil || one.OwnerEmail != "c@example.com" || one.Prefix != second.Prefix {
+		t.Fatalf("APIKeyRowByID = %+v, %v", one, err)
+	}
+	if _, err := s.APIKeyRowByID(ctx, 999999); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown id: %v, want ErrNotFound", err)
+	}
+}

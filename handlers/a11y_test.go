@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,30 +16,6 @@ import (
 	"whapidesk/models"
 )
 
-// a11yKey is a page (by its name in a11yPages) and an axe-core rule.
-type a11yKey struct{ page, rule string }
-
-// knownA11y are the serious or critical axe-core violations found on pages
-// this test does not own the templates of, left for their owners to fix:
-// TestAccessibility fails on any other, and says when one of these is no
-// longer found (so that it can be taken off). Each entry is one page and
-// one rule, whatever the language or width it was found at. The rule
-// "page-language" is this test's own: the page did not come in the
-// language the browser asked for (so axe checked another language's page).
-var knownA11y = map[a11yKey]bool{
-	// At 390 px a table that is not yet cards scrolls sideways in a
-	// .table-wrap nobody can reach with the keyboard (no tabindex, nothing
-	// focusable inside).
-	{"admin", "scrollable-region-focusable"}:                true, // Recent activity
-	{"admin/users/:id", "scrollable-region-focusable"}:      true, // the ledger
-	{"admin/audit", "scrollable-region-focusable"}:          true,
-	{"admin/settings/whapi", "scrollable-region-focusable"}: true, // the projects
-	// The sign-in pages are not in the catalog yet: English whatever the
-	// browser asks.
-	{"login", "page-language"}:           true,
-	{"forgot-password", "page-language"}: true,
-}
-
 // a11yPage is a page a person can reach: who opens it and where.
 type a11yPage struct {
 	name, who, path string
@@ -52,7 +26,7 @@ type a11yPage struct {
 // Accept-Language), on a desktop (1280 px) and a phone (390 px), runs
 // axe-core on each (internal/testenv.Axe), and fails on any violation of
 // impact serious or critical, naming the rule, its impact, the elements
-// and the page; except those listed in knownA11y. Without Chromium it is
+// and the page. Without Chromium it is
 // skipped, except under CI=true, where it fails.
 func TestAccessibility(t *testing.T) {
 	if testing.Short() {
@@ -106,7 +80,6 @@ func TestAccessibility(t *testing.T) {
 	signIn(t, f.srv.URL, tabs["admin"], "admin@example.com")
 
 	var failures []string
-	found := map[a11yKey]bool{}
 	for _, lang := range []string{"en", "ar", "fr"} {
 		for _, width := range []int64{1280, 390} {
 			for _, tab := range tabs {
@@ -132,11 +105,7 @@ func TestAccessibility(t *testing.T) {
 				}
 				tab.waitJS(t, "the page to load", `document.readyState === 'complete'`)
 				if got := inTab(t, tab, chromedp.Evaluate[string](`document.documentElement.lang`)); got != lang {
-					k := a11yKey{p.name, "page-language"}
-					found[k] = true
-					if !knownA11y[k] {
-						failures = append(failures, fmt.Sprintf("%s: page-language: the page is in %q, want %q", where, got, lang))
-					}
+					failures = append(failures, fmt.Sprintf("%s: page-language: the page is in %q, want %q", where, got, lang))
 				}
 				actx, cancel := tab.bounded()
 				vs, err := testenv.Axe(actx)
@@ -148,11 +117,6 @@ func TestAccessibility(t *testing.T) {
 					if !v.Serious() {
 						continue
 					}
-					k := a11yKey{p.name, v.ID}
-					found[k] = true
-					if knownA11y[k] {
-						continue
-					}
 					failures = append(failures, where+": "+v.String())
 				}
 			}
@@ -160,16 +124,6 @@ func TestAccessibility(t *testing.T) {
 	}
 	for _, fl := range failures {
 		t.Error(fl)
-	}
-	var gone []string
-	for k := range knownA11y {
-		if !found[k] {
-			gone = append(gone, fmt.Sprintf("{%q, %q}", k.page, k.rule))
-		}
-	}
-	slices.Sort(gone)
-	if len(gone) > 0 {
-		t.Logf("knownA11y entries no longer found (take them off the list): %s", strings.Join(gone, ", "))
 	}
 }
 

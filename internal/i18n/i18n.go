@@ -4,10 +4,10 @@
 // language's CLDR rules (go-i18n), and numbers and dates formatted for
 // it.
 //
-// The catalog is the TOML files in locales/, embedded in the binary. A
-// file's name ends in its language's tag ("connect.fr.toml" holds French);
-// English is the source and the fallback. Adding a language is adding its
-// files and one line to Languages. TestCatalogIsComplete fails when any
+// The catalog is one TOML file per language in locales/, embedded in the
+// binary, named by its language's tag ("fr.toml" holds French); English
+// (en.toml) is the source and the fallback. Adding a language is adding
+// its file and one line to Languages. TestCatalogIsComplete fails when any
 // language lacks a key English has (or a plural form its rules need).
 //
 // A leaf: it imports nothing of ours.

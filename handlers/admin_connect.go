@@ -101,7 +101,16 @@ func (h *Handler) adminConnectReconnect(c echo.Context) error {
 	ctx := c.Request().Context()
 	if _, err := h.svc.Reconnect(ctx, actor(c), ch.ID); err != nil {
 		h.log.InfoContext(ctx, "admin connect page: reconnect not done", "channel", ch.ID, "err", err)
-		h.setFlash(c, "warning", loc(c).T("connect.reconnect.not_done", "Reason", upperFirst(err.Error())))
+		// The reason in the admin's words and language; an error that is
+		// not one of ours to explain is said generally (it is logged).
+		_, _, reason, ok := adminWordsIn(loc(c), err)
+		if !ok {
+			_, _, reason, ok = domainErrorIn(loc(c), err)
+		}
+		if !ok {
+			reason = loc(c).T("errors.internal")
+		}
+		h.setFlash(c, "warning", loc(c).T("connect.reconnect.not_done", "Reason", upperFirst(reason)))
 		if err := h.saveSession(c); err != nil {
 			return err
 		}

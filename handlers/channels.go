@@ -171,11 +171,6 @@ func extendTooSoonText(lz *i18n.Localizer, ch *models.Channel, err error) string
 	return lz.T("channels.too_soon", "Channel", channelNamed(lz, ch), "At", lz.DateTime(at), "In", lz.N("channels.minutes", mins))
 }
 
-// channelLabel names a channel in an English sentence: "Channel “Shop” (#3)".
-func channelLabel(ch *models.Channel) string {
-	return fmt.Sprintf("Channel “%s” (#%d)", ch.Name, ch.ID)
-}
-
 // channelNamed names a channel in a sentence of the reader's language:
 // "Channel “Shop” (#3)", its name isolated from the sentence's direction.
 func channelNamed(lz *i18n.Localizer, ch *models.Channel) string {

@@ -92,7 +92,7 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 	}
 	for _, ev := range evs {
 		d.Activity = append(d.Activity, views.ActivityItem{When: locDateTime(l, &ev.CreatedAt), Actor: ev.ActorEmail,
-			Action: ev.Action, Target: ev.Target, Detail: ev.Detail})
+			Action: auditActionWords(l, ev.Action), ActionKey: ev.Action, Target: ev.Target, Detail: ev.Detail})
 	}
 	if d.Plots, err = h.adminPlots(ctx, l, counts); err != nil {
 		return d, err

@@ -224,7 +224,7 @@ func (h *Handler) reverseView(ctx context.Context, e models.RecordedPartnerEntry
 	l := i18n.From(ctx)
 	v := views.PartnerReverseView{Entry: partnerEntryRow(l, e, back), Action: partnerReversePath(e.ID), Back: back}
 	if why := e.ReverseRefusal(); why != nil {
-		v.Refusal = upperFirst(why.Error()) + "."
+		v.Refusal = unreversibleWords(l, why)
 		return v, nil
 	}
 	pb, err := h.store.PartnerBalance(ctx)
@@ -309,7 +309,7 @@ func (h *Handler) reversePartnerEntry(c echo.Context) error {
 	case errors.As(err, &re):
 		return again(http.StatusConflict, func(v *views.PartnerReverseView) {
 			if v.Refusal == "" { // reversed by another request since it was loaded
-				v.Refusal = upperFirst(re.Error()) + "."
+				v.Refusal = unreversibleWords(loc(c), re)
 			}
 		})
 	case errors.Is(err, models.ErrNotFound):
@@ -323,4 +323,26 @@ func (h *Handler) reversePartnerEntry(c echo.Context) error {
 		return err
 	}
 	return redirect(c, back)
+}
+
+// unreversibleWords says why an entry cannot be reversed, in l's
+// language (models.ReverseError's reasons).
+func unreversibleWords(l *i18n.Localizer, e *models.ReverseError) string {
+	id := strconv.FormatInt(e.Entry.ID, 10)
+	switch e.Why {
+	case models.ReversedAlready:
+		if e.ReversedBy != 0 {
+			return l.T("partner.unreversible.already_by", "ID", id, "By", strconv.FormatInt(e.ReversedBy, 10))
+		}
+		return l.T("partner.unreversible.already", "ID", id)
+	case models.ReversalOfReversal:
+		if e.Entry.ReversesID != nil {
+			return l.T("partner.unreversible.reversal_of", "ID", id, "Of", strconv.FormatInt(*e.Entry.ReversesID, 10))
+		}
+		return l.T("partner.unreversible.reversal", "ID", id)
+	}
+	if e.Entry.Kind == models.PartnerReturn {
+		return l.T("partner.unreversible.delete", "ID", id)
+	}
+	return l.T("partner.unreversible.extend", "ID", id)
 }

@@ -73,10 +73,11 @@ func checkMessage(l *i18n.Localizer, chk *provision.Check, projectID string, sav
 // tokenRefusedWords says that WHAPI refused a new token (with WHAPI's
 // status) and that the current token, if one is saved, stays in use.
 func tokenRefusedWords(l *i18n.Localizer, e *provision.TokenRefusedError) string {
+	why := l.T("settings.refused_why", "Status", strconv.Itoa(e.Status))
 	if e.Kept {
-		return l.T("settings.refused_kept", "Why", e.Error())
+		return l.T("settings.refused_kept", "Why", why)
 	}
-	return l.T("settings.refused_not_saved", "Why", e.Error())
+	return l.T("settings.refused_not_saved", "Why", why)
 }
 
 // isolateIn isolates a project's id or name (WHAPI's, Latin as a rule) in
@@ -110,7 +111,7 @@ func (h *Handler) showWHAPISettingsPage(c echo.Context) error {
 // does not open with this server's secret key, else "".
 func (h *Handler) keyMismatch(c echo.Context) string {
 	if err := h.svc.Configured(c.Request().Context()); errors.Is(err, provision.ErrKeyMismatch) {
-		return err.Error()
+		return loc(c).T("errors.admin.key_mismatch")
 	}
 	return ""
 }
@@ -184,7 +185,7 @@ func (h *Handler) testWHAPIConnection(c echo.Context) error {
 	case errors.Is(err, provision.ErrNotConfigured):
 		p.Flash = &views.Flash{Kind: "warning", Text: l.T("settings.flash.no_token")}
 	case errors.Is(err, provision.ErrKeyMismatch):
-		p.Flash = &views.Flash{Kind: "error", Text: err.Error()}
+		p.Flash = &views.Flash{Kind: "error", Text: l.T("errors.admin.key_mismatch")}
 	case err != nil:
 		return err
 	default:

@@ -39,7 +39,7 @@ func parseTestMessageForm(c echo.Context) testMessageForm {
 // testMessageCard is the card of ch posting to action: shown when the
 // channel may send one, with how many are left this hour.
 func (h *Handler) testMessageCard(c echo.Context, ch *models.Channel, action string) views.TestMessageCard {
-	card := views.TestMessageCard{Show: h.svc.View(ch).Can.TestMessage, Action: action, CSRF: h.csrfToken(c), Text: h.svc.TestMessageText()}
+	card := views.TestMessageCard{Show: h.svc.View(ch).Can.TestMessage, Action: action, CSRF: h.csrfToken(c), Text: h.svc.TestMessageText(c.Request().Context())}
 	if card.Show {
 		h.fillTestMessagesLeft(c.Request().Context(), &card, ch.ID)
 	}
@@ -242,7 +242,7 @@ func (h *Handler) sendAdminTestMessage(c echo.Context) error {
 		}
 		return h.render(c, status, views.TestMessageAdminPage(p, d))
 	}
-	h.setFlash(c, kind, channelLabel(ch)+": "+text)
+	h.setFlash(c, kind, channelNamed(loc(c), ch)+": "+text)
 	if err := h.saveSession(c); err != nil {
 		return err
 	}
@@ -280,5 +280,5 @@ func (h *Handler) apiSendTestMessage(c echo.Context) error {
 	case !res.Sent:
 		return &APIError{Status: http.StatusBadGateway, Code: "send_failed", Message: res.Reason}
 	}
-	return c.JSON(http.StatusCreated, apiTestMessage{Status: "sent", To: res.To, Text: h.svc.TestMessageText(), Left: res.Left})
+	return c.JSON(http.StatusCreated, apiTestMessage{Status: "sent", To: res.To, Text: h.svc.TestMessageText(c.Request().Context()), Left: res.Left})
 }

@@ -47,12 +47,13 @@ type TestMessageResult struct {
 // app's WHAPIDESK_BRAND).
 func (s *Service) SetBrand(brand string) { s.brand = strings.TrimSpace(brand) }
 
-// TestMessageText is the fixed text of a test message.
-func (s *Service) TestMessageText() string {
+// TestMessageText is the fixed text of a test message, in the language of
+// ctx's reader (the one who sends it, who reads it on the phone).
+func (s *Service) TestMessageText(ctx context.Context) string {
 	if s.brand == "" {
-		return "Your line is connected. This is a test message."
+		return i18n.T(ctx, "prov.testmsg.text")
 	}
-	return "Your line is connected. This is a test message from " + s.brand + "."
+	return i18n.T(ctx, "prov.testmsg.text_brand", "Brand", s.brand)
 }
 
 // minTestNumberDigits is the fewest digits WHAPI's spec takes in a
@@ -147,7 +148,7 @@ func (s *Service) SendTestMessage(ctx context.Context, actor models.Actor, chann
 	// Claimed: the outcome is recorded even if the caller goes away.
 	ctx, cancel := s.detach(ctx)
 	defer cancel()
-	sent, err := s.whapi.Gate(ch.APIURL).SendText(ctx, token, number, s.TestMessageText())
+	sent, err := s.whapi.Gate(ch.APIURL).SendText(ctx, token, number, s.TestMessageText(ctx))
 	res := &TestMessageResult{Sent: err == nil, To: masked, Left: max(0, TestMessageLimit-int(claim.Used))}
 	outcome, recorded := models.TestMessageSent, ""
 	if err != nil {

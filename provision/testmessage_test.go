@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/internal/testenv"
 	"whapidesk/models"
 	"whapidesk/whapi/whapisim"
@@ -299,14 +301,19 @@ func TestSendTestMessageFailures(t *testing.T) {
 	}
 }
 
-// The text is the app's: without a brand it is still a plain sentence.
+// The text is the app's: without a brand it is still a plain sentence. It
+// is said in the sender's language (the one who reads it on the phone).
 func TestTestMessageText(t *testing.T) {
+	ctx := context.Background()
 	svc := New(nil, nil, slog.New(slog.DiscardHandler))
-	if got := svc.TestMessageText(); got != "Your line is connected. This is a test message." {
+	if got := svc.TestMessageText(ctx); got != "Your line is connected. This is a test message." {
 		t.Fatalf("without a brand: %q", got)
 	}
 	svc.SetBrand("  Acme  ")
-	if got := svc.TestMessageText(); got != "Your line is connected. This is a test message from Acme." {
+	if got := svc.TestMessageText(ctx); got != "Your line is connected. This is a test message from Acme." {
 		t.Fatalf("with a brand: %q", got)
+	}
+	if got := svc.TestMessageText(i18n.With(ctx, i18n.For("ar"))); got != "خطك متصل. هذه رسالة تجريبية من Acme." {
+		t.Fatalf("in Arabic: %q", got)
 	}
 }

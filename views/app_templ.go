@@ -977,7 +977,7 @@ func createChannelCard(p Page, d CustomerDashboard) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		templ_7745c5c3_Err = field(Field{ID: "channel-phone", Name: "phone", Label: t(ctx, "app.phone"), Note: t(ctx, "app.optional"), Type: "tel", Value: d.Form.Phone,
-			Attrs: attrs("inputmode", "tel", "autocomplete", "tel", "disabled", d.CreateBlocked != ""),
+			Attrs: attrs("inputmode", "tel", "autocomplete", "tel", "dir", "ltr", "disabled", d.CreateBlocked != ""),
 			Hint:  t(ctx, "app.phone_hint"), Error: d.Form.Errors["phone"]}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err

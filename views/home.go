@@ -27,9 +27,11 @@ type ExpiringChannel struct {
 type ActivityItem struct {
 	When   string
 	Actor  string
-	Action string
-	Target string
-	Detail string
+	Action string // in the reader's words
+	// ActionKey is the action as recorded ("channel.create"), for tools.
+	ActionKey string
+	Target    string
+	Detail    string
 }
 
 // AdminHome is what the admin dashboard shows.

@@ -49,7 +49,7 @@ type Plot struct {
 const (
 	plotW      = 480.0
 	plotH      = 220.0
-	plotLeft   = 44.0 // the y axis's numbers
+	plotLeft   = 64.0 // the y axis's numbers: room for "10,000" at the phone's larger type
 	plotRight  = 24.0 // room for the last label, centred on its bar
 	plotTop    = 10.0
 	plotBottom = 30.0 // the x axis's labels

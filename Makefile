@@ -28,15 +28,17 @@ demo: build
 run: build
 	./$(BIN) serve
 
-## test: every test, with the race detector, browser tests included
+## test: every test, with the race detector, browser tests included. The handlers package walks every
+## page in three languages in Chromium: on a busy 2-CPU machine it takes 8-10 minutes, past go test's
+## default 10-minute limit, hence -timeout.
 test:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 
 ## test-pg: every test again on a throwaway PostgreSQL (scripts/test-pg.sh: initdb into a temporary
 ## directory, a server on a Unix socket there, removed afterwards; each test gets a schema of its own).
 ## Without PostgreSQL's server binaries it is skipped, unless CI=true
 test-pg:
-	scripts/test-pg.sh $(GO) test -race -count=1 ./...
+	scripts/test-pg.sh $(GO) test -race -count=1 -timeout 30m ./...
 
 ## test-long: the long tests (build tag "long"): the seeded 1,000-fault campaign, the crash test of
 ## the real binary (SIGKILL under load, restart, reconcile), the 60 s soak test, and then, on a

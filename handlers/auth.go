@@ -11,7 +11,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/views"
 )
@@ -131,12 +130,6 @@ func (h *Handler) startSession(c echo.Context, u *models.User) error {
 	return nil
 }
 
-// humanMinutes says a wait in whole minutes, at least one ("3 minutes"),
-// in l's language.
-func humanMinutes(l *i18n.Localizer, d time.Duration) string {
-	return l.N("auth.minutes", max(1, int64((d+time.Minute-1)/time.Minute)))
-}
-
 // limitText cuts s to at most n bytes, for a log line.
 func limitText(s string, n int) string {
 	if len(s) <= n {
@@ -149,8 +142,7 @@ func limitText(s string, n int) string {
 // wait in whole minutes ("3 minutes"), in the reader's language.
 func retryAfter(c echo.Context, wait time.Duration) string {
 	c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-	minutes := int(math.Ceil(wait.Minutes()))
-	return loc(c).N("auth.minutes", int64(minutes))
+	return waitText(loc(c), wait)
 }
 
 func (h *Handler) showLogoutPage(c echo.Context) error {

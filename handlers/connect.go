@@ -311,7 +311,7 @@ func (h *Handler) reconnectChannel(c echo.Context) error {
 	case err == nil:
 		h.setFlash(c, "info", loc(c).T("connect.reconnect.works"))
 	case errors.As(err, &rl):
-		h.setFlash(c, "warning", loc(c).T("connect.reconnect.too_soon", "Wait", humanMinutes(loc(c), rl.After)))
+		h.setFlash(c, "warning", loc(c).T("connect.reconnect.too_soon", "Wait", waitText(loc(c), rl.After)))
 	case errors.Is(err, provision.ErrNoQR):
 		h.setFlash(c, "info", loc(c).T("connect.reconnect.nothing"))
 	case errors.Is(err, models.ErrNotFound):

@@ -23,7 +23,7 @@ func linkValidFor(c echo.Context, d time.Duration) string {
 	case d >= 2*time.Hour:
 		return loc(c).N("connect.share.hours", int64((d+30*time.Minute)/time.Hour))
 	}
-	return humanMinutes(loc(c), d)
+	return waitText(loc(c), d)
 }
 
 // The "Share connect link" card, on the customer's connect page

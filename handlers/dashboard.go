@@ -60,7 +60,7 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 	d.PartnerBought, d.PartnerExtended, d.PartnerReturned, d.PartnerCorrections = pb.Bought, pb.Extended, pb.Returned, pb.Corrections
 	d.PartnerEstimate, d.LowBalanceThreshold = locBalance(l, pb.Estimate()), locBalance(l, st.LowBalanceThreshold)
 	d.PartnerLow = pb.Estimate() < st.LowBalanceThreshold
-	d.PartnerShortAt = locDateTime(l, st.PartnerShortAt)
+	d.PartnerShortAt = dateTimeOf(l, st.PartnerShortAt)
 	d.PartnerForm = views.PartnerEntryForm{Kind: string(models.PartnerPurchase)}
 	if d.PartnerEntries, err = h.latestPartnerEntries(ctx); err != nil {
 		return d, err
@@ -76,7 +76,7 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 	d.ExpiringTotal, d.ExpiringMore = total.N, total.More
 	for _, r := range rows {
 		d.Expiring = append(d.Expiring, views.ExpiringChannel{ID: r.ID, Name: r.Name, OwnerID: r.UserID, OwnerEmail: r.OwnerEmail,
-			State: stateBadge(r.Status), ActiveTill: locDateTime(l, r.ActiveTill), TillNote: locTimeLeft(l, r.ActiveTill, now)})
+			State: stateBadge(r.Status), ActiveTill: dateTimeOf(l, r.ActiveTill), TillNote: locTimeLeft(l, r.ActiveTill, now)})
 	}
 
 	// The Attention list's size (handlers/attention.go).
@@ -91,7 +91,7 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 		return d, err
 	}
 	for _, ev := range evs {
-		d.Activity = append(d.Activity, views.ActivityItem{When: locDateTime(l, &ev.CreatedAt), Actor: ev.ActorEmail,
+		d.Activity = append(d.Activity, views.ActivityItem{When: dateTimeOf(l, &ev.CreatedAt), Actor: ev.ActorEmail,
 			Action: auditActionWords(l, ev.Action), ActionKey: ev.Action, Target: ev.Target, Detail: ev.Detail})
 	}
 	if d.Plots, err = h.adminPlots(ctx, l, counts); err != nil {
@@ -107,14 +107,6 @@ func locBalance(l *i18n.Localizer, n int64) string {
 		return "−" + l.N("home.balance", -n)
 	}
 	return l.N("home.balance", n)
-}
-
-// locDateTime is a moment in the reader's language ("" for none).
-func locDateTime(l *i18n.Localizer, t *time.Time) string {
-	if t == nil || t.IsZero() {
-		return ""
-	}
-	return l.DateTime(*t)
 }
 
 // locTimeLeft says how long until till, in whole days: "3 days left",

@@ -63,7 +63,7 @@ func (h *Handler) fillTestMessagesLeft(ctx context.Context, card *views.TestMess
 // nextTestMessageIn says, in plain words, when the next test message is
 // allowed.
 func nextTestMessageIn(ctx context.Context, d time.Duration) string {
-	return i18n.T(ctx, "testmsg.limit", "Wait", humanMinutes(i18n.From(ctx), d))
+	return i18n.T(ctx, "testmsg.limit", "Wait", waitText(i18n.From(ctx), d))
 }
 
 // custTestMessageSlot is the connect page's card of ch, whose status

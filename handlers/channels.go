@@ -2,9 +2,7 @@ package handlers
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -169,44 +167,6 @@ func extendTooSoonText(lz *i18n.Localizer, ch *models.Channel, err error) string
 		mins = 1
 	}
 	return lz.T("channels.too_soon", "Channel", channelNamed(lz, ch), "At", lz.DateTime(at), "In", lz.N("channels.minutes", mins))
-}
-
-// channelNamed names a channel in a sentence of the reader's language:
-// "Channel “Shop” (#3)", its name isolated from the sentence's direction.
-func channelNamed(lz *i18n.Localizer, ch *models.Channel) string {
-	return lz.T("channels.label", "Name", i18n.Isolate(ch.Name), "ID", strconv.FormatInt(ch.ID, 10))
-}
-
-// dateTimeOf is a moment in the reader's words ("" for none).
-func dateTimeOf(lz *i18n.Localizer, t *time.Time) string {
-	if t == nil || t.IsZero() {
-		return ""
-	}
-	return lz.DateTime(*t)
-}
-
-// daysLeftWords says how long until till, in whole days, in the reader's
-// words: "3 days left", "less than a day left" or "expired".
-func daysLeftWords(lz *i18n.Localizer, till *time.Time, now time.Time) string {
-	if till == nil {
-		return ""
-	}
-	switch left := till.Sub(now); {
-	case left <= 0:
-		return lz.T("channels.expired")
-	case left < 24*time.Hour:
-		return lz.T("channels.less_than_a_day")
-	}
-	return lz.N("channels.days_left", provision.DaysLeft(till, now))
-}
-
-// modeLabel is WHAPI's mode of a channel in the reader's words.
-func modeLabel(lz *i18n.Localizer, mode string) string {
-	label := provision.ModeLabel(mode)
-	if id := provision.LabelID(label); label != "" && i18n.Has(id) {
-		return lz.T(id)
-	}
-	return label
 }
 
 func (h *Handler) extendChannel(c echo.Context) error {
@@ -379,73 +339,4 @@ func (h *Handler) syncChannel(c echo.Context) error {
 		}
 	}
 	return h.backToChannels(c, q)
-}
-
-// csvPageSize is how many channels the export reads at a time.
-const csvPageSize = 500
-
-// exportChannelsCSV writes every channel matching the list's filters as
-// CSV. It never holds a token: only our ids and what the list shows. It
-// starts with a UTF-8 byte order mark, so that Excel reads Arabic names and
-// emoji as UTF-8 rather than the system's code page. The column headers
-// stay English whatever the reader's language: they are machine-readable
-// names that scripts and imports rely on, not words of a page.
-func (h *Handler) exportChannelsCSV(c echo.Context) error {
-	ctx := c.Request().Context()
-	now := time.Now().UTC()
-	f := parseChannelListQuery(c.QueryParams()).filter(now)
-	f.Limit = csvPageSize
-	rows, _, err := h.store.ListAdminChannels(ctx, f)
-	if err != nil {
-		return err
-	}
-	hd := c.Response().Header()
-	hd.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-	hd.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="whapidesk-channels-%s.csv"`, now.Format("20060102-1504")))
-	c.Response().WriteHeader(http.StatusOK)
-	if _, err := c.Response().Write(utf8BOM); err != nil {
-		return err
-	}
-	w := csv.NewWriter(c.Response())
-	if err := w.Write([]string{"id", "name", "owner_email", "status", "mode", "linked", "linked_phone", "active_till", "days_allocated", "created_at"}); err != nil {
-		return err
-	}
-	for {
-		for _, r := range rows {
-			till := ""
-			if t := apiTimePtr(r.ActiveTill); t != nil {
-				till = *t
-			}
-			phone := "" // the linked phone only while the phone is linked
-			if r.Linked {
-				phone = r.LinkedPhone
-			}
-			rec := []string{strconv.FormatInt(r.ID, 10), csvText(r.Name), csvText(r.OwnerEmail), string(r.Status), r.Mode,
-				strconv.FormatBool(r.Linked), csvText(phone), till, strconv.FormatInt(r.DaysAllocated, 10), apiTime(r.CreatedAt)}
-			if err := w.Write(rec); err != nil {
-				return err
-			}
-		}
-		if len(rows) < csvPageSize {
-			break
-		}
-		f.Offset += csvPageSize
-		if rows, _, err = h.store.ListAdminChannels(ctx, f); err != nil {
-			return err
-		}
-	}
-	w.Flush()
-	return w.Error()
-}
-
-// utf8BOM is the byte order mark the CSV export starts with.
-var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
-
-// csvText keeps a spreadsheet from reading a text cell as a formula: a
-// leading =, +, -, @, tab or carriage return gets a ' in front (OWASP).
-func csvText(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }

@@ -172,7 +172,10 @@ func (s *Store) ChannelStatesByWeek(ctx context.Context, now time.Time, weeks in
 // ExpiringDays counts, for each of the days days from today (UTC), the
 // running channels (trial or active) whose paid time ends that day, from
 // now on: day 0 is the rest of today. One grouped query over the running
-// channels' active-till index (channels_running_till, migration 0004).
+// channels' active-till index (channels_running_till, migration 0004): its
+// status list is written as that partial index's predicate is, so that
+// the index applies (as ListAdminChannels' expiring filter does), not
+// built from the lifecycle's sets.
 func (s *Store) ExpiringDays(ctx context.Context, now time.Time, days int) ([]int64, error) {
 	now = now.UTC()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)

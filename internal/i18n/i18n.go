@@ -240,10 +240,12 @@ func (l *Localizer) Date(t time.Time) string {
 }
 
 // DateTime formats a moment for the language: its date and the time of day
-// (24-hour clock, as the admin pages always showed it), in UTC.
+// (24-hour clock, as the admin pages always showed it), in UTC, in the
+// language's digits throughout.
 func (l *Localizer) DateTime(t time.Time) string {
 	t = t.UTC()
-	return l.T("date.datetime", "Date", l.Date(t), "Time", t.Format("15:04"))
+	two := func(v int) string { return l.printer.Sprint(number.Decimal(v, number.MinIntegerDigits(2))) }
+	return l.T("date.datetime", "Date", l.Date(t), "Time", two(t.Hour())+":"+two(t.Minute()))
 }
 
 type ctxKey struct{}

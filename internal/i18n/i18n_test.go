@@ -117,6 +117,11 @@ func TestMatchAndFormats(t *testing.T) {
 			t.Errorf("%s date: %q, want %q", tag, got, want)
 		}
 	}
+	for tag, want := range map[string]string{"en": "7 Dec 2026 19:05 UTC", "ar": "٧ ديسمبر ٢٠٢٦، ١٩:٠٥ (UTC)"} {
+		if got := For(tag).DateTime(day); got != want {
+			t.Errorf("%s date-time: %q, want %q", tag, got, want)
+		}
+	}
 	if got := For("en").Number(12345); got != "12,345" {
 		t.Errorf("en number %q", got)
 	}

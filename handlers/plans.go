@@ -101,7 +101,7 @@ func planEditView(lz *i18n.Localizer, pl *models.PlanWithCount) views.PlanEditVi
 	n := pl.Subscribers
 	return views.PlanEditView{ID: pl.ID, Name: pl.Name, Subscribers: n, Active: pl.Active,
 		OnPlan: lz.N("plans.on_plan", n),
-		Keep:   lz.N("plans.retire_keep", n),
+		Keep:   retireWords(lz, n),
 		Form: views.PlanForm{
 			Name:          pl.Name,
 			MaxChannels:   strconv.FormatInt(pl.MaxChannels, 10),
@@ -189,4 +189,12 @@ func (h *Handler) setPlanActive(c echo.Context, active bool) error {
 		return err
 	}
 	return redirect(c, "/admin/plans")
+}
+
+// retireWords says what retiring a plan does to the n customers on it.
+func retireWords(lz *i18n.Localizer, n int64) string {
+	if n == 0 {
+		return lz.T("plans.retire_none")
+	}
+	return lz.N("plans.retire_keep", n)
 }

@@ -58,7 +58,7 @@ func (h *Handler) attentionRows(ctx context.Context) ([]views.AttentionRow, erro
 		case provision.AttnEnding:
 			r.Subject, r.Owner = it.Channel.Name, it.Channel.Email
 			r.Href = "/admin/users/" + strconv.FormatInt(it.Channel.UserID, 10)
-			r.Since = l.T("attention.ends", "When", l.DateTime(at), "Left", leftLoc(l, at, now))
+			r.Since = l.T("attention.ends", "When", l.DateTime(at), "Left", daysLeftWords(l, &at, now))
 		default:
 			r.Subject, r.Owner = it.Channel.Name, it.Channel.Email
 			r.Href = adminConnectPath(it.Channel.ChannelID, "")
@@ -95,19 +95,6 @@ func agoLoc(l *i18n.Localizer, d time.Duration) string {
 		return l.N("attention.ago.hours", int64(d/time.Hour))
 	}
 	return l.N("attention.ago.days", int64(d/(24*time.Hour)))
-}
-
-// leftLoc says how long until till, in whole days, in l's language: "3
-// days left", "less than a day left" or "expired".
-func leftLoc(l *i18n.Localizer, till, now time.Time) string {
-	left := till.Sub(now)
-	switch {
-	case left <= 0:
-		return l.T("attention.left.expired")
-	case left < 24*time.Hour:
-		return l.T("attention.left.less_than_a_day")
-	}
-	return l.N("attention.left.days", provision.DaysLeft(&till, now))
 }
 
 // durationLoc says a delay in l's words: "5 minutes", "1 hour", "90

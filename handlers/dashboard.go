@@ -76,7 +76,7 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 	d.ExpiringTotal, d.ExpiringMore = total.N, total.More
 	for _, r := range rows {
 		d.Expiring = append(d.Expiring, views.ExpiringChannel{ID: r.ID, Name: r.Name, OwnerID: r.UserID, OwnerEmail: r.OwnerEmail,
-			State: stateBadge(r.Status), ActiveTill: dateTimeOf(l, r.ActiveTill), TillNote: locTimeLeft(l, r.ActiveTill, now)})
+			State: stateBadge(r.Status), ActiveTill: dateTimeOf(l, r.ActiveTill), TillNote: daysLeftWords(l, r.ActiveTill, now)})
 	}
 
 	// The Attention list's size (handlers/attention.go).
@@ -107,22 +107,6 @@ func locBalance(l *i18n.Localizer, n int64) string {
 		return "−" + l.N("home.balance", -n)
 	}
 	return l.N("home.balance", n)
-}
-
-// locTimeLeft says how long until till, in whole days: "3 days left",
-// "less than a day left" or "expired".
-func locTimeLeft(l *i18n.Localizer, till *time.Time, now time.Time) string {
-	if till == nil {
-		return ""
-	}
-	left := till.Sub(now)
-	switch {
-	case left <= 0:
-		return l.T("home.expired")
-	case left < 24*time.Hour:
-		return l.T("home.less_than_a_day")
-	}
-	return l.N("home.days_left", provision.DaysLeft(till, now))
 }
 
 // dayMonth is a short day for a plot's axis: "7 Sep".

@@ -106,18 +106,7 @@ func custLinkLine(l *i18n.Localizer, ls provision.LinkSince, now time.Time) stri
 	if ls.Linked {
 		return l.T("app.connected_since", "When", l.DateTime(ls.Since))
 	}
-	var ago string
-	switch d := now.Sub(ls.Since); {
-	case d < time.Minute:
-		ago = l.T("app.ago.just_now")
-	case d < time.Hour:
-		ago = l.N("app.ago.minutes", int64(d/time.Minute))
-	case d < 48*time.Hour:
-		ago = l.N("app.ago.hours", int64(d/time.Hour))
-	default:
-		ago = l.N("app.ago.days", int64(d/(24*time.Hour)))
-	}
-	return l.T("app.disconnected_ago", "Ago", ago)
+	return l.T("app.disconnected_ago", "Ago", agoLoc(l, now.Sub(ls.Since)))
 }
 
 // custBarDays is the length of a channel's bar in the days-left picture:

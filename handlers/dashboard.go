@@ -58,7 +58,7 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 
 	pb := tot.Partner
 	d.PartnerBought, d.PartnerExtended, d.PartnerReturned, d.PartnerCorrections = pb.Bought, pb.Extended, pb.Returned, pb.Corrections
-	d.PartnerEstimate, d.LowBalanceThreshold = locBalance(l, pb.Estimate()), locBalance(l, st.LowBalanceThreshold)
+	d.PartnerEstimate, d.LowBalanceThreshold = balanceDaysIn(l, pb.Estimate()), balanceDaysIn(l, st.LowBalanceThreshold)
 	d.PartnerLow = pb.Estimate() < st.LowBalanceThreshold
 	d.PartnerShortAt = dateTimeOf(l, st.PartnerShortAt)
 	d.PartnerForm = views.PartnerEntryForm{Kind: string(models.PartnerPurchase)}
@@ -98,15 +98,6 @@ func (h *Handler) adminHomeView(ctx context.Context) (views.AdminHome, error) {
 		return d, err
 	}
 	return d, nil
-}
-
-// locBalance is a number of days, which may be negative (the partner's
-// estimate): "95 days", "−4,070 days".
-func locBalance(l *i18n.Localizer, n int64) string {
-	if n < 0 {
-		return "−" + l.N("home.balance", -n)
-	}
-	return l.N("home.balance", n)
 }
 
 // dayMonth is a short day for a plot's axis: "7 Sep".

@@ -135,7 +135,7 @@ func custWant(t *testing.T, r result, status int) {
 func custText(body string) string {
 	body = regexp.MustCompile(`(?s)<head>.*?</head>|<[^>]*>`).ReplaceAllString(body, " ")
 	// The invisible isolates around a name (i18n.Isolate) are not words.
-	body = strings.NewReplacer("\u2066", "", "\u2067", "", "\u2068", "", "\u2069", "").Replace(html.UnescapeString(body))
+	body = withoutIsolates(html.UnescapeString(body))
 	return strings.Join(strings.Fields(body), " ")
 }
 

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -143,11 +144,7 @@ func flashText(page string) string {
 	if m == nil || m[2] == "" {
 		return ""
 	}
-	return m[1] + ": " + unescapeHTML(m[2])
-}
-
-func unescapeHTML(s string) string {
-	return strings.NewReplacer("&#39;", "'", "&quot;", `"`, "&amp;", "&", "&lt;", "<", "&gt;", ">").Replace(s)
+	return m[1] + ": " + html.UnescapeString(m[2])
 }
 
 // followFlash expects a 303 to want and returns the flash of the page it

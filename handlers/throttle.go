@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"math"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -108,9 +106,7 @@ func deviceKey(nonce string) throttleKey {
 // header (whole seconds): the words of every sign-in refusal, and of wrong
 // current passwords on the change form.
 func throttledText(c echo.Context, t *throttled) string {
-	c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(t.wait.Seconds()))))
-	l := loc(c)
-	wait := waitText(l, t.wait)
+	l, wait := loc(c), retryAfter(c, t.wait)
 	switch t.key.scope {
 	case scopeAccount:
 		return l.T("errors.throttle.account", "Wait", wait)

@@ -226,7 +226,7 @@ func parseCreditForm(c echo.Context) daysForm {
 	f.Days, fe = formInt(c, "days")
 	addError(f.Errors, "days", fe)
 	if len(f.Errors) > 0 {
-		_, rules := provision.ValidateExtendContext(c.Request().Context(), provision.ExtendInput{Days: 1, Comment: f.Comment})
+		_, rules := provision.ValidateExtend(c.Request().Context(), provision.ExtendInput{Days: 1, Comment: f.Comment})
 		f.Errors = withRules(f.Errors, ruleErrors(rules))
 	}
 	return f
@@ -238,7 +238,7 @@ func parseCreditForm(c echo.Context) daysForm {
 func parseExtendForm(c echo.Context) daysForm {
 	f := daysForm{Comment: c.FormValue("comment"), RawDays: c.FormValue("days"), Errors: provision.FieldErrors{}}
 	f.Days, _ = formInt(c, "days")
-	if _, err := provision.ValidateExtendContext(c.Request().Context(), f.input(0)); err != nil {
+	if _, err := provision.ValidateExtend(c.Request().Context(), f.input(0)); err != nil {
 		f.Errors = ruleErrors(err)
 	}
 	return f
@@ -271,7 +271,7 @@ func parsePlanForm(c echo.Context) planForm {
 		addError(errs, n.name, fe)
 	}
 	if len(errs) > 0 {
-		_, rules := provision.ValidatePlanContext(c.Request().Context(), f.In)
+		_, rules := provision.ValidatePlan(c.Request().Context(), f.In)
 		errs = withRules(errs, ruleErrors(rules))
 	}
 	f.Errors = errs
@@ -296,7 +296,7 @@ func parsePartnerEntryForm(c echo.Context) partnerEntryForm {
 	f := partnerEntryForm{Kind: c.FormValue("kind"), Days: c.FormValue("days"), Note: c.FormValue("note"), Edit: c.FormValue("edit") == "1"}
 	days, bad := formInt(c, "days")
 	f.In = provision.PartnerEntryInput{Kind: models.PartnerKind(f.Kind), Days: days, Note: f.Note, Confirmed: c.FormValue("confirmed") == "1"}
-	note, errs := provision.ValidatePartnerEntryContext(c.Request().Context(), f.In)
+	note, errs := provision.ValidatePartnerEntry(c.Request().Context(), f.In)
 	f.In.Note = note
 	if errs == nil {
 		errs = provision.FieldErrors{}
@@ -355,7 +355,7 @@ func parseSettingsForm(c echo.Context) settingsForm {
 	f.In.CreateShareExtra, fe = formOptionalInt(c, "create_share_extra")
 	addError(f.Errors, "create_share_extra", fe)
 	if len(f.Errors) > 0 {
-		f.Errors = withRules(f.Errors, provision.ValidateSettingsContext(c.Request().Context(), f.In))
+		f.Errors = withRules(f.Errors, provision.ValidateSettings(c.Request().Context(), f.In))
 	}
 	return f
 }

@@ -552,7 +552,7 @@ func FuzzAdminPlanForm(f *testing.F) {
 		in.MaxChannels, okMax = fuzzInt(maxCh)
 		in.DaysPerPeriod, okDays = fuzzInt(daysPer)
 		in.PeriodDays, okPeriod = fuzzInt(period)
-		clean, verr := provision.ValidatePlan(in)
+		clean, verr := provision.ValidatePlan(context.Background(), in)
 		valid := okMax && okDays && okPeriod && verr == nil
 
 		before := af.fingerprint(t)
@@ -962,7 +962,7 @@ func FuzzAdminWHAPISettingsForm(f *testing.F) {
 			valid = valid && ok
 			*p.dst = &v
 		}
-		valid = valid && len(provision.ValidateSettings(in)) == 0
+		valid = valid && len(provision.ValidateSettings(context.Background(), in)) == 0
 		// A new token WHAPI does not know is refused unless saved anyway.
 		newTok := strings.TrimSpace(token) != ""
 		accepted := !newTok || mustNorm(token) == "Bearer "+af.partnerToken
@@ -1090,7 +1090,7 @@ func FuzzAPICreatePlan(f *testing.F) {
 		what := fmt.Sprintf("POST /api/plans %.300s", body)
 		var in apiCreatePlanBody
 		decoded := fuzzDecode(body, &in)
-		clean, verr := provision.ValidatePlan(models.PlanInput{Name: in.Name, MaxChannels: in.MaxChannels, DaysPerPeriod: in.DaysPerPeriod, PeriodDays: in.PeriodDays})
+		clean, verr := provision.ValidatePlan(context.Background(), models.PlanInput{Name: in.Name, MaxChannels: in.MaxChannels, DaysPerPeriod: in.DaysPerPeriod, PeriodDays: in.PeriodDays})
 		before := af.fingerprint(t)
 		r := af.api(t, http.MethodPost, "/api/plans", body)
 		fuzzAPIStatus(t, what, r, http.StatusCreated, http.StatusBadRequest, http.StatusUnprocessableEntity)
@@ -1396,7 +1396,7 @@ func FuzzAPIPutSettings(f *testing.F) {
 		if in.ProjectID != nil {
 			sin.ProjectID = *in.ProjectID
 		}
-		valid := decoded && len(provision.ValidateSettings(sin)) == 0
+		valid := decoded && len(provision.ValidateSettings(context.Background(), sin)) == 0
 		newTok := strings.TrimSpace(sin.PartnerToken) != ""
 		accepted := !newTok || mustNorm(sin.PartnerToken) == "Bearer "+af.partnerToken
 		refused := valid && !accepted && !sin.ReplaceRefused

@@ -334,15 +334,9 @@ type ExtendInput struct {
 	dueBefore *time.Time
 }
 
-// ValidateExtend checks the days and the comment, in English
-// (ValidateExtendContext says it in the reader's language).
-func ValidateExtend(in ExtendInput) (ExtendInput, error) {
-	return ValidateExtendContext(context.Background(), in)
-}
-
-// ValidateExtendContext checks the days and the comment; its FieldErrors
+// ValidateExtend checks the days and the comment; its FieldErrors
 // are in the language ctx carries.
-func ValidateExtendContext(ctx context.Context, in ExtendInput) (ExtendInput, error) {
+func ValidateExtend(ctx context.Context, in ExtendInput) (ExtendInput, error) {
 	fe := FieldErrors{}
 	if in.Days < 1 || in.Days > MaxExtendDays {
 		fe["days"] = i18n.T(ctx, "prov.extend.days", "Max", plainNumber(ctx, MaxExtendDays))
@@ -364,7 +358,7 @@ func ValidateExtendContext(ctx context.Context, in ExtendInput) (ExtendInput, er
 // switches it to live mode. A refused extend gives the days back; an
 // unanswered one is settled from what WHAPI shows.
 func (s *Service) Extend(ctx context.Context, actor models.Actor, in ExtendInput) (*models.Channel, error) {
-	in, err := ValidateExtendContext(ctx, in)
+	in, err := ValidateExtend(ctx, in)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -95,7 +96,7 @@ func FuzzValidatePlan(f *testing.F) {
 	f.Add(`<script>alert(1)</script>`, int64(-9223372036854775808), int64(9223372036854775807), int64(1))
 	f.Fuzz(func(t *testing.T, name string, maxCh, days, period int64) {
 		in := models.PlanInput{Name: name, MaxChannels: maxCh, DaysPerPeriod: days, PeriodDays: period}
-		out, err := ValidatePlan(in)
+		out, err := ValidatePlan(context.Background(), in)
 		wantBad := map[string]bool{
 			"name":            strings.TrimSpace(name) == "" || !cleanOneLine(strings.TrimSpace(name), 60),
 			"max_channels":    maxCh < 1 || maxCh > 1000,
@@ -111,7 +112,7 @@ func FuzzValidatePlan(f *testing.F) {
 			if out.Name != strings.TrimSpace(name) || out.MaxChannels != maxCh || out.DaysPerPeriod != days || out.PeriodDays != period {
 				t.Fatalf("%+v → %+v", in, out)
 			}
-			if again, err := ValidatePlan(out); err != nil || again != out {
+			if again, err := ValidatePlan(context.Background(), out); err != nil || again != out {
 				t.Fatalf("%+v → %+v → %+v, %v: not idempotent", in, out, again, err)
 			}
 			return
@@ -142,7 +143,7 @@ func FuzzValidateExtend(f *testing.F) {
 	f.Add(int64(-1), "a\x00b")
 	f.Add(int64(5), " \u2028 ")
 	f.Fuzz(func(t *testing.T, days int64, comment string) {
-		out, err := ValidateExtend(ExtendInput{ChannelID: 1, Days: days, Comment: comment})
+		out, err := ValidateExtend(context.Background(), ExtendInput{ChannelID: 1, Days: days, Comment: comment})
 		ok := days >= 1 && days <= MaxExtendDays && strings.TrimSpace(comment) != "" && cleanOneLine(strings.TrimSpace(comment), MaxComment)
 		if (err == nil) != ok {
 			t.Fatalf("days %d comment %q: err %v, want ok=%v", days, comment, err, ok)

@@ -105,7 +105,7 @@ func (s *Service) topUpOne(ctx context.Context, actor models.Actor, c models.Top
 	if days <= 0 {
 		return nil, nil
 	}
-	in, err := ValidateExtendContext(ctx, ExtendInput{ChannelID: c.ChannelID, Days: days, Comment: fmt.Sprintf("Auto top-up for channel %d", c.ChannelID)})
+	in, err := ValidateExtend(ctx, ExtendInput{ChannelID: c.ChannelID, Days: days, Comment: fmt.Sprintf("Auto top-up for channel %d", c.ChannelID)})
 	if err != nil {
 		return nil, err
 	}

@@ -31,18 +31,9 @@ type PartnerEntryInput struct {
 	Confirmed bool
 }
 
-// ValidatePartnerEntry checks an entry: a purchase of 1 to MaxPartnerDays
-// days, or a correction other than 0 within ±MaxPartnerDays, and a
-// one-line note of at most MaxComment characters, such as the invoice
-// number. It returns the cleaned note. Its FieldErrors are in English
-// (ValidatePartnerEntryContext says them in the reader's language).
-func ValidatePartnerEntry(in PartnerEntryInput) (string, FieldErrors) {
-	return ValidatePartnerEntryContext(context.Background(), in)
-}
-
-// ValidatePartnerEntryContext is ValidatePartnerEntry with its FieldErrors
+// ValidatePartnerEntry is ValidatePartnerEntry with its FieldErrors
 // in the language ctx carries.
-func ValidatePartnerEntryContext(ctx context.Context, in PartnerEntryInput) (string, FieldErrors) {
+func ValidatePartnerEntry(ctx context.Context, in PartnerEntryInput) (string, FieldErrors) {
 	fe := FieldErrors{}
 	switch in.Kind {
 	case models.PartnerPurchase, models.PartnerCorrection:
@@ -103,7 +94,7 @@ func (e *NeedsConfirmationError) Error() string {
 // in SQL, in the transaction that records the entry. It returns the entry
 // and the new balance.
 func (s *Service) RecordPartnerDays(ctx context.Context, actor models.Actor, in PartnerEntryInput) (models.PartnerEntry, models.PartnerBalance, error) {
-	note, fe := ValidatePartnerEntryContext(ctx, in)
+	note, fe := ValidatePartnerEntry(ctx, in)
 	if fe != nil {
 		return models.PartnerEntry{}, models.PartnerBalance{}, fe
 	}

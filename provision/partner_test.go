@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -53,7 +54,7 @@ func TestValidatePartnerEntry(t *testing.T) {
 		{"a long note", PartnerEntryInput{Kind: models.PartnerPurchase, Days: 3, Note: long + "x"}, map[string]string{"note": "the note has at most 200 characters"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			note, fe := ValidatePartnerEntry(tt.in)
+			note, fe := ValidatePartnerEntry(context.Background(), tt.in)
 			if tt.want == nil {
 				if fe != nil || note != strings.TrimSpace(tt.in.Note) {
 					t.Fatalf("refused: %v (note %q)", fe, note)

@@ -8,15 +8,9 @@ import (
 	"whapidesk/models"
 )
 
-// ValidatePlan checks a plan's fields and trims its name, in English
-// (ValidatePlanContext says it in the reader's language).
-func ValidatePlan(in models.PlanInput) (models.PlanInput, error) {
-	return ValidatePlanContext(context.Background(), in)
-}
-
-// ValidatePlanContext checks a plan's fields and trims its name; its
+// ValidatePlan checks a plan's fields and trims its name; its
 // FieldErrors are in the language ctx carries.
-func ValidatePlanContext(ctx context.Context, in models.PlanInput) (models.PlanInput, error) {
+func ValidatePlan(ctx context.Context, in models.PlanInput) (models.PlanInput, error) {
 	fe := FieldErrors{}
 	name, err := cleanText(in.Name, "name", 60, true)
 	if err != nil {
@@ -40,7 +34,7 @@ func ValidatePlanContext(ctx context.Context, in models.PlanInput) (models.PlanI
 
 // CreatePlan validates and creates a plan.
 func (s *Service) CreatePlan(ctx context.Context, actor models.Actor, in models.PlanInput) (*models.Plan, error) {
-	in, err := ValidatePlanContext(ctx, in)
+	in, err := ValidatePlan(ctx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +47,7 @@ func (s *Service) CreatePlan(ctx context.Context, actor models.Actor, in models.
 
 // UpdatePlan validates and changes a plan.
 func (s *Service) UpdatePlan(ctx context.Context, actor models.Actor, id int64, in models.PlanInput) (*models.Plan, error) {
-	in, err := ValidatePlanContext(ctx, in)
+	in, err := ValidatePlan(ctx, in)
 	if err != nil {
 		return nil, err
 	}

@@ -154,16 +154,9 @@ func (s *Service) saveSettings(ctx context.Context, actor models.Actor, in Setti
 	return res, nil
 }
 
-// ValidateSettings reports every problem of in, assuming a token is
-// configured already (a form that failed early still shows them all), in
-// English (ValidateSettingsContext says them in the reader's language).
-func ValidateSettings(in SettingsInput) FieldErrors {
-	return ValidateSettingsContext(context.Background(), in)
-}
-
-// ValidateSettingsContext is ValidateSettings in the language ctx
+// ValidateSettings is ValidateSettings in the language ctx
 // carries.
-func ValidateSettingsContext(ctx context.Context, in SettingsInput) FieldErrors {
+func ValidateSettings(ctx context.Context, in SettingsInput) FieldErrors {
 	_, fe := settingsChange(ctx, in, true)
 	return fe
 }

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -60,12 +61,12 @@ func TestFieldErrorsInTheReadersLanguage(t *testing.T) {
 	if !errors.As(err, &fe) || fe["days"] != "أدخل عددًا صحيحًا من الأيام من ١ إلى ١٠٠٬٠٠٠" || fe["comment"] != "أدخل تعليقًا" {
 		t.Fatalf("Arabic credit errors: %q (%v)", fe, err)
 	}
-	_, err = ValidateExtendContext(ar, ExtendInput{Days: 4000, Comment: "ok"})
+	_, err = ValidateExtend(ar, ExtendInput{Days: 4000, Comment: "ok"})
 	if !errors.As(err, &fe) || fe["days"] != "أدخل عددًا صحيحًا من الأيام من ١ إلى ٣٦٥٠" {
 		t.Fatalf("Arabic extend errors: %q (%v)", fe, err)
 	}
 	// The English twins keep their words (the handlers' early checks).
-	if _, err := ValidateExtend(ExtendInput{Days: 4000, Comment: "ok"}); !errors.As(err, &fe) || fe["days"] != "enter a whole number of days from 1 to 3650" {
+	if _, err := ValidateExtend(context.Background(), ExtendInput{Days: 4000, Comment: "ok"}); !errors.As(err, &fe) || fe["days"] != "enter a whole number of days from 1 to 3650" {
 		t.Fatalf("English extend errors: %q (%v)", fe, err)
 	}
 	if FieldMessage(fr, models.ErrEmailTaken) != "un utilisateur a déjà cette adresse e-mail" || FieldMessage(fr, errors.New("other")) != "other" {

@@ -207,6 +207,9 @@ func ParseHookEvent(body []byte) (*HookEvent, error) {
 // other types are accepted and ignored, as are events for a channel that
 // is gone.
 func (s *Service) ReceiveHook(ctx context.Context, secret string, ev *HookEvent) error {
+	// What the event tells is as old as its arrival: the connect page's
+	// cache counts its age from then, not from when it was stored.
+	received := s.now()
 	ch, err := s.store.ChannelByHookSecret(ctx, secret)
 	if errors.Is(err, models.ErrNotFound) {
 		return ErrUnknownHook
@@ -248,7 +251,7 @@ func (s *Service) ReceiveHook(ctx context.Context, secret string, ev *HookEvent)
 	// at once; then the shared QR (a database write).
 	s.connect.forget(ch.ID)
 	if res.Applied && seen != nil {
-		s.connect.learn(ch.ID, seen, s.now())
+		s.connect.learn(ch.ID, seen, received)
 	}
 	s.dropQR(ctx, ch.ID)
 	return nil

@@ -313,7 +313,14 @@ func TestHookEventsAreApplied(t *testing.T) {
 	if c := e.channel(ch.ID); c.LinkedPhone != "" {
 		t.Fatalf("unlinked with number %q", c.LinkedPhone)
 	}
-	waitFor(t, "every event delivered", func() bool {
+	e.hooksDelivered()
+}
+
+// hooksDelivered waits until the simulator has delivered every event it
+// sent (answered 200: received in full).
+func (e *env) hooksDelivered() {
+	e.t.Helper()
+	waitFor(e.t, "every event delivered", func() bool {
 		for _, d := range e.sim.Hooks() {
 			if !d.Delivered {
 				return false

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"crypto/rand"
 	"errors"
 	"net/http"
 	"strconv"
@@ -56,7 +57,7 @@ func apiKeyRow(c echo.Context, k *models.APIKeyRow) views.APIKeyRow {
 
 // showAPIKeysPage is /admin/keys.
 func (h *Handler) showAPIKeysPage(c echo.Context) error {
-	return h.renderAPIKeys(c, http.StatusOK, views.APIKeyForm{})
+	return h.renderAPIKeys(c, http.StatusOK, views.APIKeyForm{Token: rand.Text()})
 }
 
 func (h *Handler) renderAPIKeys(c echo.Context, status int, form views.APIKeyForm) error {
@@ -85,11 +86,17 @@ func (h *Handler) renderAPIKeys(c echo.Context, status int, form views.APIKeyFor
 
 // createAPIKey makes a key for the chosen user and answers with the page
 // that shows it, this once (no redirect: the key is kept nowhere to show
-// it later). No owner, a disabled or unknown one, no name or a long one:
+// it later). The form's token makes one key per form: sent again (the
+// answer reloaded), it is answered 409 with the key it made, masked. No owner, a disabled or unknown one, no name or a long one:
 // the form again, 422, each message next to its field.
 func (h *Handler) createAPIKey(c echo.Context) error {
 	ctx := c.Request().Context()
-	form := views.APIKeyForm{Owner: c.FormValue("owner"), Name: strings.TrimSpace(c.FormValue("name"))}
+	form := views.APIKeyForm{Owner: c.FormValue("owner"), Name: strings.TrimSpace(c.FormValue("name")), Token: c.FormValue("form_token")}
+	if form.Token == "" || len(form.Token) > models.FormTokenMax {
+		// A form from before the token, or not from the page: it gets one
+		// now, and a refused form keeps it for its next send.
+		form.Token = rand.Text()
+	}
 	var owner *models.User
 	if id, err := strconv.ParseInt(form.Owner, 10, 64); err != nil || id <= 0 {
 		form.OwnerError = loc(c).T("keys.error.owner")
@@ -109,14 +116,21 @@ func (h *Handler) createAPIKey(c echo.Context) error {
 	if form.OwnerError != "" || form.NameError != "" {
 		return h.renderAPIKeys(c, http.StatusUnprocessableEntity, form)
 	}
-	key, _, err := h.store.CreateAPIKey(ctx, actor(c), owner.ID, form.Name)
+	key, made, err := h.store.CreateAPIKeyFromForm(ctx, actor(c), owner.ID, form.Name, form.Token)
+	if errors.Is(err, models.ErrAPIKeyFormUsed) {
+		// The same form again (a reload of the answer, a second click):
+		// its key was made and shown once; no second key.
+		row := apiKeyRow(c, made)
+		return h.render(c, http.StatusConflict, views.APIKeyMadePage(h.keysPage(c, loc(c).T("keys.made.again_title")),
+			views.APIKeyMade{Again: true, Name: row.Name, Owner: row.Owner, ID: row.ID, Masked: row.Masked}))
+	}
 	if err != nil {
 		return err
 	}
 	// The answer holds the key: no cache may keep it.
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return h.render(c, http.StatusOK, views.APIKeyMadePage(h.keysPage(c, loc(c).T("keys.made.title")),
-		views.APIKeyMade{Key: key, Name: form.Name, Owner: owner.Email}))
+		views.APIKeyMade{Key: key, Name: made.Name, Owner: made.OwnerEmail}))
 }
 
 // apiKeyParam reads the key of /admin/keys/:id; 404 when there is none.

@@ -284,3 +284,95 @@ func TestAdminAPIKeysInArabic(t *testing.T) {
 		t.Error("French page lacks its words")
 	}
 }
+
+var formTokenOnPage = regexp.MustCompile(`name="form_token" value="([^"]+)"`)
+
+func formToken(t *testing.T, body string) string {
+	t.Helper()
+	m := formTokenOnPage.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no form token on the page:\n%s", body)
+	}
+	return m[1]
+}
+
+// TestAdminAPIKeyFormSentTwiceMakesOneKey: the answer that shows a new key
+// reloaded (the browser sends the form again), a second click, or the same
+// form sent twice at once make one key, not two; the repeat is answered
+// 409 with the key masked, never in clear, and a way to revoke it. A
+// refused form keeps its token; a new visit of the page makes a new one.
+func TestAdminAPIKeyFormSentTwiceMakesOneKey(t *testing.T) {
+	f := newKeysFix(t)
+	ctx := context.Background()
+	c := f.adm
+	owner := strconv.FormatInt(f.alice.ID, 10)
+
+	tok := formToken(t, c.get("/admin/keys").body)
+	refused := c.submit("/admin/keys", "/admin/keys", url.Values{"owner": {owner}, "form_token": {tok}})
+	if refused.StatusCode != http.StatusUnprocessableEntity || formToken(t, refused.body) != tok {
+		t.Fatalf("a refused form: %d, token kept: %v", refused.StatusCode, formToken(t, refused.body) == tok)
+	}
+	form := url.Values{"owner": {owner}, "name": {"Billing"}, "form_token": {tok}}
+	first := c.submit("/admin/keys", "/admin/keys", form)
+	if first.StatusCode != http.StatusOK {
+		t.Fatalf("first send: %d", first.StatusCode)
+	}
+	key := keyOnPage(t, first.body)
+	for i := 0; i < 2; i++ {
+		again := c.submit("/admin/keys", "/admin/keys", form)
+		if again.StatusCode != http.StatusConflict || !strings.Contains(again.body, `data-testid="key-made-again"`) {
+			t.Fatalf("send %d: %d\n%s", i+2, again.StatusCode, again.body)
+		}
+		if strings.Contains(again.body, key) || newKeyOnPage.MatchString(again.body) {
+			t.Fatal("the repeat shows a key in clear")
+		}
+		if !strings.Contains(again.body, key[:len(models.APIKeyPrefix)+6]+"…") || !strings.Contains(again.body, "/revoke") {
+			t.Fatal("the repeat does not show the key made, masked, with its revoke link")
+		}
+	}
+	keys, err := f.store.APIKeyRows(ctx)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("%d keys after one form sent three times (%v)", len(keys), err)
+	}
+	creates := 0
+	evs, _ := f.store.ListAudit(ctx, 100, 0)
+	for _, e := range evs {
+		if e.Action == "apikey.create" {
+			creates++
+		}
+	}
+	if creates != 1 {
+		t.Fatalf("%d apikey.create audit events", creates)
+	}
+
+	// The same new form sent twice at once: one key.
+	tok2 := formToken(t, c.get("/admin/keys").body)
+	if tok2 == tok {
+		t.Fatal("a new visit of the page has the old form's token")
+	}
+	form2 := url.Values{"owner": {owner}, "name": {"Shop"}, "form_token": {tok2}, "_csrf": {c.csrf("/admin/keys")}}
+	codes := make(chan int, 2)
+	for range 2 {
+		go func() {
+			req, _ := http.NewRequest(http.MethodPost, c.app.srv.URL+"/admin/keys", strings.NewReader(form2.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			for k, v := range c.header {
+				req.Header[k] = v
+			}
+			res, err := c.http.Do(req)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			res.Body.Close()
+			codes <- res.StatusCode
+		}()
+	}
+	got := []int{<-codes, <-codes}
+	if !(got[0] == http.StatusOK && got[1] == http.StatusConflict || got[0] == http.StatusConflict && got[1] == http.StatusOK) {
+		t.Fatalf("two sends at once answered %v, want one 200 and one 409", got)
+	}
+	if keys, err := f.store.APIKeyRows(ctx); err != nil || len(keys) != 2 {
+		t.Fatalf("%d keys after a second form sent twice at once, want 2 (%v)", len(keys), err)
+	}
+}

@@ -31,6 +31,9 @@ type APIKey struct {
 	CreatedBy  string     `gorm:"column:created_by"`
 	LastUsedAt *time.Time `gorm:"column:last_used_at"`
 	RevokedAt  *time.Time `gorm:"column:revoked_at"`
+	// FormToken is the token of the keys page's form that made the key
+	// (nil: made by the command line, or before migration 0033).
+	FormToken *string `gorm:"column:form_token"`
 }
 
 // TableName implements gorm's Tabler.
@@ -38,13 +41,61 @@ func (APIKey) TableName() string { return "api_keys" }
 
 // CreateAPIKey makes a new key for a user and returns it in clear, once.
 func (s *Store) CreateAPIKey(ctx context.Context, actor Actor, userID int64, name string) (string, *APIKey, error) {
+	return s.createAPIKey(ctx, actor, userID, name, nil)
+}
+
+// ErrAPIKeyFormUsed is CreateAPIKeyFromForm's answer to a form that made
+// its key already.
+var ErrAPIKeyFormUsed = errors.New("store: this form made its API key already")
+
+// FormTokenMax is the longest form token CreateAPIKeyFromForm takes.
+const FormTokenMax = 64
+
+// CreateAPIKeyFromForm is CreateAPIKey for the keys page: formToken is the
+// random token of the form that asks (1 to FormTokenMax characters), and
+// one form makes one key however often it is sent — a reload of the
+// answer, a second click, two at once (a unique index decides). A form
+// sent again gets ErrAPIKeyFormUsed with the key it made (its row: the key
+// in clear is kept nowhere).
+func (s *Store) CreateAPIKeyFromForm(ctx context.Context, actor Actor, userID int64, name, formToken string) (string, *APIKeyRow, error) {
+	if formToken == "" || len(formToken) > FormTokenMax {
+		return "", nil, fmt.Errorf("store: create api key: a form token of 1 to %d characters is needed", FormTokenMax)
+	}
+	key, k, err := s.createAPIKey(ctx, actor, userID, name, &formToken)
+	if err != nil {
+		// Made already, or made just now by the same form sent twice at
+		// once (the unique index refused this one): the key it made.
+		var made []APIKeyRow
+		if qerr := s.apiKeyRows(ctx).Where("api_keys.form_token = ?", formToken).Limit(1).Scan(&made).Error; qerr == nil && len(made) == 1 {
+			return "", &made[0], ErrAPIKeyFormUsed
+		}
+		return "", nil, err
+	}
+	row, err := s.APIKeyRowByID(ctx, k.ID)
+	if err != nil {
+		return "", nil, err
+	}
+	return key, row, nil
+}
+
+func (s *Store) createAPIKey(ctx context.Context, actor Actor, userID int64, name string, formToken *string) (string, *APIKey, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return "", nil, fmt.Errorf("store: api key: %w", err)
 	}
 	key := APIKeyPrefix + base64.RawURLEncoding.EncodeToString(raw)
-	k := &APIKey{UserID: userID, Name: strings.TrimSpace(name), Prefix: key[:len(APIKeyPrefix)+6], Hash: SecretHash(key), CreatedAt: s.now(), CreatedBy: actor.Email}
+	k := &APIKey{UserID: userID, Name: strings.TrimSpace(name), Prefix: key[:len(APIKeyPrefix)+6], Hash: SecretHash(key),
+		CreatedAt: s.now(), CreatedBy: actor.Email, FormToken: formToken}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if formToken != nil {
+			var n int64
+			if err := tx.Model(&APIKey{}).Where("form_token = ?", *formToken).Count(&n).Error; err != nil {
+				return err
+			}
+			if n > 0 {
+				return ErrAPIKeyFormUsed
+			}
+		}
 		if err := tx.Create(k).Error; err != nil {
 			return err
 		}
@@ -164,24 +215,25 @@ type APIKeyRow struct {
 // APIKeyRows returns every key with its owner, newest first.
 func (s *Store) APIKeyRows(ctx context.Context) ([]APIKeyRow, error) {
 	var rows []APIKeyRow
-	err := s.db.WithContext(ctx).Table("api_keys").
-		Select("api_keys.*, users.email AS owner_email, users.role AS owner_role").
-		Joins("JOIN users ON users.id = api_keys.user_id").
-		Order("api_keys.id DESC").Scan(&rows).Error
+	err := s.apiKeyRows(ctx).Order("api_keys.id DESC").Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: api keys: %w", err)
 	}
 	return rows, nil
 }
 
+// apiKeyRows selects keys with their owners.
+func (s *Store) apiKeyRows(ctx context.Context) *gorm.DB {
+	return s.db.WithContext(ctx).Table("api_keys").
+		Select("api_keys.*, users.email AS owner_email, users.role AS owner_role").
+		Joins("JOIN users ON users.id = api_keys.user_id")
+}
+
 // APIKeyRowByID returns one key with its owner; ErrNotFound when there is
 // none.
 func (s *Store) APIKeyRowByID(ctx context.Context, id int64) (*APIKeyRow, error) {
 	var rows []APIKeyRow
-	err := s.db.WithContext(ctx).Table("api_keys").
-		Select("api_keys.*, users.email AS owner_email, users.role AS owner_role").
-		Joins("JOIN users ON users.id = api_keys.user_id").
-		Where("api_keys.id = ?", id).Limit(1).Scan(&rows).Error
+	err := s.apiKeyRows(ctx).Where("api_keys.id = ?", id).Limit(1).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: api key %d: %w", id, err)
 	}

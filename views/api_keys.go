@@ -28,6 +28,8 @@ type APIKeyForm struct {
 	Name       string
 	OwnerError string
 	NameError  string
+	// Token is the form's one-use token: one form makes one key.
+	Token string
 }
 
 // APIKeysView is what /admin/keys shows.
@@ -41,6 +43,11 @@ type APIKeyMade struct {
 	Key   string
 	Name  string
 	Owner string
+	// Again: the form was sent again; its key (ID, Masked) was made and
+	// shown before, and is not shown now.
+	Again  bool
+	ID     int64
+	Masked string
 }
 
 // APIKeyRevoke is the question asked before a key is revoked.

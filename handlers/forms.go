@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -139,29 +140,11 @@ func (f passwordForm) newErrors(errs map[string]string, email string) map[string
 	if f.New == "" {
 		errs["new_password"] = l.T("form.new_password")
 	} else if err := models.CheckPassword(f.New, email); err != nil {
-		errs["new_password"] = passwordProblem(l, err)
+		errs["new_password"] = provision.FieldMessage(i18n.With(context.Background(), l), err) // the rule's own words
 	} else if f.Confirm != f.New {
 		errs["confirm_password"] = l.T("form.passwords_differ")
 	}
 	return errs
-}
-
-// passwordProblem says, in l's language, why models.CheckPassword refused
-// a password.
-func passwordProblem(l *i18n.Localizer, err error) string {
-	switch {
-	case errors.Is(err, models.ErrWeakPassword):
-		return l.T("form.password_short", "Min", l.Number(models.MinPasswordLength))
-	case errors.Is(err, models.ErrPasswordTooLong):
-		return l.T("form.password_long", "Max", l.Number(models.MaxPasswordBytes))
-	case errors.Is(err, models.ErrBlankPassword):
-		return l.T("form.password_blank")
-	case errors.Is(err, models.ErrCommonPassword):
-		return l.T("form.password_common")
-	case errors.Is(err, models.ErrPasswordHasEmail):
-		return l.T("form.password_email")
-	}
-	return err.Error()
 }
 
 // Customers --------------------------------------------------------------

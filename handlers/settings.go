@@ -55,7 +55,7 @@ func checkMessage(l *i18n.Localizer, chk *provision.Check, projectID string, sav
 	if saved {
 		mode = "saved"
 	}
-	id := isolateIn(l, projectID)
+	id := l.IsolateRTL(projectID)
 	switch chk.Status {
 	case models.VerifyVerified:
 		if chk.ProjectKnown != nil && !*chk.ProjectKnown {
@@ -78,17 +78,6 @@ func tokenRefusedWords(l *i18n.Localizer, e *provision.TokenRefusedError) string
 		return l.T("settings.refused_kept", "Why", why)
 	}
 	return l.T("settings.refused_not_saved", "Why", why)
-}
-
-// isolateIn isolates a project's id or name (WHAPI's, Latin as a rule) in
-// a sentence of l's language when that language is written right to left,
-// where a Latin id would otherwise take the sentence's punctuation with
-// it; in a left-to-right sentence it stays as it is.
-func isolateIn(l *i18n.Localizer, s string) string {
-	if l.Language().RTL {
-		return i18n.Isolate(s)
-	}
-	return s
 }
 
 func (h *Handler) settingsPage(c echo.Context) views.Page {
@@ -242,10 +231,10 @@ func (h *Handler) pickWHAPIProject(c echo.Context) error {
 // pickMessage says (in l's words) what happened when an admin picked a
 // project and WHAPI was asked about it again.
 func pickMessage(l *i18n.Localizer, chk *provision.Check, st *models.Settings) (kind, text string) {
-	project := l.T("settings.pick.project_id", "Id", isolateIn(l, st.ProjectID))
+	project := l.T("settings.pick.project_id", "Id", l.IsolateRTL(st.ProjectID))
 	for _, p := range st.Projects {
 		if p.ID == st.ProjectID && p.Name != "" {
-			project = l.T("settings.pick.project_named", "Name", isolateIn(l, p.Name), "Id", isolateIn(l, p.ID))
+			project = l.T("settings.pick.project_named", "Name", l.IsolateRTL(p.Name), "Id", l.IsolateRTL(p.ID))
 		}
 	}
 	switch {

@@ -128,8 +128,8 @@ func number(ctx context.Context, n int64) string { return i18n.From(ctx).Number(
 // quoted is user text quoted in a sentence, as the English always did
 // (%q), isolated for a right-to-left reader.
 func quoted(ctx context.Context, s string) string {
-	if i18n.From(ctx).Language().RTL {
-		return i18n.Isolate(s)
+	if l := i18n.From(ctx); l.Language().RTL {
+		return l.IsolateRTL(s)
 	}
 	return fmt.Sprintf("%q", s)
 }

@@ -351,3 +351,14 @@ func Isolate(s string) string {
 	}
 	return "\u2068" + s + "\u2069"
 }
+
+// IsolateRTL is s isolated (Isolate) when l's language is written right
+// to left, where a Latin id or name would reorder the sentence around it;
+// s as it is otherwise, for texts whose English callers compare them (an
+// error's text, an operator's message).
+func (l *Localizer) IsolateRTL(s string) string {
+	if l.Language().RTL {
+		return Isolate(s)
+	}
+	return s
+}

@@ -41,10 +41,6 @@ const AlertEvery = 6 * time.Hour
 // ReminderDays are the expiry reminders' thresholds, largest first.
 var ReminderDays = []int{7, 3, 1}
 
-// noLinkHost names the Message-ID's domain when no public address is
-// known.
-const noLinkHost = "localhost"
-
 // LineAlertReport counts what a run of the disconnect alerts or the expiry
 // reminders queued.
 type LineAlertReport struct {
@@ -90,9 +86,7 @@ func (s *Service) DisconnectAlerts(ctx context.Context) (LineAlertReport, error)
 // period it falls in.
 func (s *Service) queueDisconnectAlert(ctx context.Context, n models.ChannelNotice, base *url.URL, now time.Time) error {
 	d := lineAlertData{Brand: s.brandName(), Name: n.UserName, Channel: n.Name, Since: n.Since.UTC()}
-	msgBase := &url.URL{Scheme: "https", Host: noLinkHost}
 	if base != nil {
-		msgBase = base
 		d.SignIn = base.JoinPath("login").String()
 		l, err := s.FreshConnectLink(ctx, n.ChannelID)
 		switch {
@@ -115,7 +109,7 @@ func (s *Service) queueDisconnectAlert(ctx context.Context, n models.ChannelNoti
 	}
 	key := fmt.Sprintf("channel:%d:%d", n.ChannelID, now.Unix()/int64(AlertEvery/time.Second))
 	return s.store.InSQLTx(ctx, func(tx *sql.Tx) error {
-		_, err := s.queueMail(ctx, tx, u, MailKindDisconnect, m, key, msgBase)
+		_, err := s.queueMail(ctx, tx, u, MailKindDisconnect, m, key, base)
 		return err
 	})
 }
@@ -163,10 +157,9 @@ func (s *Service) ExpiryReminders(ctx context.Context) (LineAlertReport, error) 
 	if err != nil {
 		return rep, err
 	}
-	base, baseErr := s.linkBase("")
-	msgBase := &url.URL{Scheme: "https", Host: noLinkHost}
-	if baseErr == nil {
-		msgBase = base
+	base, err := s.linkBase("")
+	if err != nil {
+		base = nil // no public address: the mail has no link, and the outbox names its Message-ID's domain
 	}
 	for _, n := range ending {
 		left := n.Since.Sub(now)
@@ -177,7 +170,7 @@ func (s *Service) ExpiryReminders(ctx context.Context) (LineAlertReport, error) 
 			}
 		}
 		d := lineAlertData{Brand: s.brandName(), Name: n.UserName, Channel: n.Name, Days: th, Ends: n.Since.UTC()}
-		if baseErr == nil {
+		if base != nil {
 			d.SignIn = base.JoinPath("login").String()
 		}
 		u, err := s.store.UserByID(ctx, n.UserID)
@@ -194,7 +187,7 @@ func (s *Service) ExpiryReminders(ctx context.Context) (LineAlertReport, error) 
 		}
 		key := fmt.Sprintf("channel:%d:%dd:%s", n.ChannelID, th, n.Since.UTC().Format("2006-01-02"))
 		if err := s.store.InSQLTx(ctx, func(tx *sql.Tx) error {
-			if _, err := s.queueMail(ctx, tx, u, MailKindExpiry, m, key, msgBase); err != nil {
+			if _, err := s.queueMail(ctx, tx, u, MailKindExpiry, m, key, base); err != nil {
 				return err
 			}
 			// The reseller's systems hear of it too (channel.expiring),

@@ -164,6 +164,11 @@ func TestDisconnectAlertWithoutPublicAddress(t *testing.T) {
 	if links, _ := e.svc.ConnectLinks(e.ctx, ch.ID); len(links) != 0 {
 		t.Fatalf("a link made for a mail that cannot carry it: %d", len(links))
 	}
+	// No public host to name the Message-ID's domain: the outbox's own, as
+	// every other mail made without one.
+	if !strings.HasSuffix(m.MessageID, "@mail.invalid") {
+		t.Fatalf("Message-ID %s", m.MessageID)
+	}
 }
 
 // Reminders go 7, 3 and 1 days before the paid time ends, once each, to a

@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -48,10 +49,11 @@ import (
 // (one left "sending" is sent again once models.WebhookLease, a minute,
 // has passed). The SMTP server, once 30
 // mails are in, answers "421 try again later" until the restart: the
-// mails then wait on the queue's backoff, so the kill usually finds none
-// in flight. If one is (a retry began just then), it is sent again only
-// after models.MailLease (5 minutes): the test allows for that, and says
-// so in its log.
+// mails then wait on the queue's backoff, and the kill waits for the
+// moment every one of them has been tried and none is being sent. Should
+// one still be caught in flight (a mail queued just then, an admin's
+// alert), it is sent again only after models.MailLease: the test allows
+// for that, and says so in its log.
 func TestLongCrashOutbox(t *testing.T) {
 	const n = 100
 	began := time.Now()
@@ -135,6 +137,22 @@ func TestLongCrashOutbox(t *testing.T) {
 	smtpSrv.RefuseMailAfter(30, &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "try again later"})
 	waitUntil(t, 2*time.Minute, "30 mails and 20 events delivered, more events in flight", func() bool {
 		return len(smtpSrv.MessageIDs()) >= 30 && hooks.count() >= 20 && hooks.holding() > 0
+	})
+	// The kill comes in a quiet moment of the mail queue: every mail not
+	// sent has been tried (and refused) and none is being sent, so the next
+	// try is the queue's backoff (30 s) away. A kill then finds no mail
+	// "sending" (one found would be sent again only after models.MailLease):
+	// the events held unanswered are what it catches in flight.
+	watch, err := sql.Open("sqlite3", "file:"+db+"?mode=ro&_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close()
+	waitUntil(t, 2*time.Minute, "every mail not sent tried once, none being sent", func() bool {
+		var untried, sending int64
+		err := watch.QueryRow(`SELECT COUNT(*) FILTER (WHERE state = 'queued' AND attempts = 0),
+			COUNT(*) FILTER (WHERE state = 'sending') FROM mail_outbox`).Scan(&untried, &sending)
+		return err == nil && untried == 0 && sending == 0
 	})
 	child.kill(t)
 	killedAt := time.Now()

@@ -28,8 +28,13 @@ const QueueMail = "mail"
 // all), and waits for an admin's Retry on the Outbox page.
 const MailMaxAttempts = 12
 
-// mailTimeout bounds one send (the mailer's own timeout is 60 s).
-const mailTimeout = 2 * time.Minute
+// mailTimeout bounds one send (the mailer's own timeout is 60 s), and
+// mailRecordTimeout the recording of its answer after it: together they
+// bound how long a job holds a mail's claim (models.MailLease).
+const (
+	mailTimeout       = 2 * time.Minute
+	mailRecordTimeout = 30 * time.Second
+)
 
 // NotConfigured is the error a queued mail shows while no SMTP server is
 // configured.
@@ -161,7 +166,7 @@ func (w *sendMailWorker) Work(ctx context.Context, job *river.Job[SendMailArgs])
 		To: mailer.Address{Email: m.To}, Subject: m.Subject, Text: m.Text, HTML: m.HTML, MessageID: m.MessageID,
 	})
 	// The answer is recorded even when the job's context ended with the send.
-	rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), mailRecordTimeout)
 	defer cancel()
 	if sendErr == nil {
 		if err := out.MailSent(rec, id, res.Reply); err != nil {

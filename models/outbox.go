@@ -118,9 +118,12 @@ func (s *Store) EnqueueMail(ctx context.Context, tx *sql.Tx, m NewMail) (int64, 
 }
 
 // MailLease is how long a claimed mail is left "sending" before another
-// job may claim it again: longer than a send can take (jobs bound one to
-// two minutes).
-const MailLease = 5 * time.Minute
+// job may claim it again: longer than a job can hold the claim — the send
+// is bounded to two minutes and the recording of its answer to half a
+// minute after it (jobs: mailTimeout, mailRecordTimeout; a test there
+// keeps the sum below the lease) —, and short enough that a mail cut
+// short by a crash goes again within minutes.
+const MailLease = 3 * time.Minute
 
 // ClaimMail takes the mail id for sending, by a conditional update
 // (queued → sending, one more attempt), and returns it. A row left

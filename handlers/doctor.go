@@ -8,13 +8,30 @@ import (
 
 // doctorView is what the doctor found, as the WHAPI Settings page shows
 // it: the same lines `whapidesk doctor` prints, each outcome a badge, in
-// l's words (the checks' names and findings are the doctor's own).
+// l's words.
 func doctorView(l *i18n.Localizer, rep provision.DoctorReport) *views.DoctorView {
 	v := &views.DoctorView{At: l.DateTime(rep.At), Summary: doctorSummary(l, rep)}
 	for _, c := range rep.Checks {
-		v.Lines = append(v.Lines, views.DoctorLine{Badge: outcomeBadge(c.Outcome), Name: c.Name, Detail: c.Detail})
+		v.Lines = append(v.Lines, views.DoctorLine{Badge: outcomeBadge(c.Outcome), Check: c.Name, Name: checkName(l, c.Name), Detail: c.DetailIn(l)})
 	}
 	return v
+}
+
+// checkName is a doctor's check named in l's words.
+func checkName(l *i18n.Localizer, name string) string {
+	id := map[string]string{
+		provision.CheckToken:     "doctor.check.token",
+		provision.CheckManager:   "doctor.check.manager",
+		provision.CheckProject:   "doctor.check.project",
+		provision.CheckClock:     "doctor.check.clock",
+		provision.CheckGate:      "doctor.check.gate",
+		provision.CheckPublicURL: "doctor.check.public_url",
+		provision.CheckWebhooks:  "doctor.check.webhooks",
+	}[name]
+	if id == "" {
+		return name
+	}
+	return l.T(id)
 }
 
 // outcomeBadge is a check's outcome in a word and a tone.

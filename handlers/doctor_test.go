@@ -130,3 +130,51 @@ func TestTestConnectionIsAdminOnly(t *testing.T) {
 		t.Fatalf("WHAPI was asked %d times", n)
 	}
 }
+
+// The connection check speaks the reader's language: its checks' names
+// and findings in Arabic and French, numbers in the language's digits,
+// the project's id kept apart from an Arabic sentence; the command line
+// and the log keep English (provision's Detail).
+func TestTestConnectionInTheReadersLanguage(t *testing.T) {
+	for _, tc := range []struct {
+		lang             string
+		name, project    string
+		manager, webhook string
+	}{
+		{"ar", "الرمز", "تُدرج WHAPI المشروع \u2068" + models.DefaultProjectID + "\u2069", "أجاب خلال ", "معطّلة: لم يُحدَّد عنوان عام"},
+		{"fr", "jeton", "WHAPI liste " + models.DefaultProjectID, "a répondu en ", "désactivés : aucune URL publique n’est définie"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			a, c := adminClient(t)
+			c.saveToken(a.partnerToken)
+			c.header.Set("Accept-Language", tc.lang)
+			r := c.submit("/admin/settings/whapi", "/admin/settings/whapi/test", nil)
+			rows := doctorRows(r.body)
+			if r.StatusCode != http.StatusOK || len(rows) != 7 {
+				t.Fatalf("%d, %d lines:\n%s", r.StatusCode, len(rows), r.body)
+			}
+			if !strings.Contains(r.body, "<td>"+tc.name+"</td>") {
+				t.Errorf("the token check is not named %q", tc.name)
+			}
+			if g := rows[2].detail; !strings.HasPrefix(g, tc.project+" (") {
+				t.Errorf("project line %q, want %q", g, tc.project)
+			}
+			if g := rows[1].detail; !strings.HasPrefix(g, tc.manager) || strings.Contains(g, "answered") {
+				t.Errorf("manager line %q", g)
+			}
+			if tc.lang == "ar" && strings.ContainsAny(rows[1].detail, "0123456789") {
+				t.Errorf("manager line %q: Western digits in Arabic", rows[1].detail)
+			}
+			if g := rows[6].detail; g != tc.webhook {
+				t.Errorf("webhooks line %q, want %q", g, tc.webhook)
+			}
+			for _, row := range rows {
+				for _, en := range []string{"not set", "answered in", "agrees with", "no channel"} {
+					if strings.Contains(row.detail, en) {
+						t.Errorf("%s line is English: %q", row.check, row.detail)
+					}
+				}
+			}
+		})
+	}
+}

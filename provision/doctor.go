@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/models"
 	"whapidesk/whapi"
 )
@@ -64,12 +65,45 @@ const (
 const publicTimeout = 5 * time.Second
 
 // DoctorCheck is one line of a DoctorReport. Detail is in plain words for
-// an admin: never a token, a channel's WHAPI id or a webhook's secret,
-// and never WHAPI's own error text (whapi.APIError.Message).
+// an admin, in English (the command line's and the log's words; DetailIn
+// says it in a reader's language): never a token, a channel's WHAPI id or
+// a webhook's secret, and never WHAPI's own error text
+// (whapi.APIError.Message).
 type DoctorCheck struct {
 	Name    string
 	Outcome Outcome
 	Detail  string
+	// id and args are Detail's catalog message and its arguments (name,
+	// value pairs; a words value is said in the reader's language too).
+	id   string
+	args []any
+}
+
+// words is a part of a doctor's line said in a reader's language: a
+// duration, a line's state, why WHAPI gave no answer.
+type words func(l *i18n.Localizer) string
+
+// check is a doctor's line: its detail the catalog's message id with
+// args, kept to be said in any language, and said in English now.
+func check(name string, o Outcome, id string, args ...any) DoctorCheck {
+	c := DoctorCheck{Name: name, Outcome: o, id: id, args: args}
+	c.Detail = c.DetailIn(i18n.For(i18n.Default))
+	return c
+}
+
+// DetailIn is the line's detail in l's language.
+func (c DoctorCheck) DetailIn(l *i18n.Localizer) string {
+	if c.id == "" {
+		return c.Detail
+	}
+	args := make([]any, len(c.args))
+	for i, a := range c.args {
+		if w, ok := a.(words); ok {
+			a = w(l)
+		}
+		args[i] = a
+	}
+	return l.T(c.id, args...)
 }
 
 // DoctorReport is what Doctor found: every check, in a fixed order.
@@ -117,7 +151,7 @@ func (s *Service) doctor(ctx context.Context, mgr *managerProbe) DoctorReport {
 	st, err := s.store.Settings(ctx)
 	if err != nil {
 		s.log.WarnContext(ctx, "doctor: reading the settings failed", "err", err)
-		rep.Checks = []DoctorCheck{{CheckToken, OutcomeFail, "the settings cannot be read from the database: " + err.Error()}}
+		rep.Checks = []DoctorCheck{check(CheckToken, OutcomeFail, "prov.doctor.settings_unreadable", "Err", err.Error())}
 		return rep
 	}
 	running, dbErr := s.runningChannels(ctx)
@@ -164,43 +198,42 @@ func (s *Service) probeManager(ctx context.Context) managerProbe {
 func (p managerProbe) checks(st *models.Settings) []DoctorCheck {
 	if !p.asked {
 		return []DoctorCheck{
-			{CheckToken, OutcomeFail, "not configured: save the partner token on WHAPI Settings"},
-			{CheckManager, OutcomeSkip, "not asked: no partner token is saved"},
-			{CheckProject, OutcomeSkip, "not checked: no partner token is saved"},
-			{CheckClock, OutcomeSkip, "not checked: no partner token is saved"},
+			check(CheckToken, OutcomeFail, "prov.doctor.token.not_configured"),
+			check(CheckManager, OutcomeSkip, "prov.doctor.manager.not_asked_no_token"),
+			check(CheckProject, OutcomeSkip, "prov.doctor.not_checked.no_token"),
+			check(CheckClock, OutcomeSkip, "prov.doctor.not_checked.no_token"),
 		}
 	}
-	saved := "saved (" + st.TokenHint + ")"
+	hint := st.TokenHint
 	switch {
 	case p.err == nil:
 		return []DoctorCheck{
-			{CheckToken, OutcomePass, saved + " and accepted by WHAPI"},
-			{CheckManager, OutcomePass, "answered in " + roundMS(p.elapsed)},
+			check(CheckToken, OutcomePass, "prov.doctor.token.accepted", "Hint", hint),
+			check(CheckManager, OutcomePass, "prov.doctor.manager.answered", "Took", roundMS(p.elapsed)),
 			projectCheck(st.ProjectID, p.list),
 			clockCheck(p.list.Date, p.now),
 		}
 	case errors.Is(p.err, whapi.ErrNoToken):
 		// The token is saved but could not be read: another secret key.
 		return []DoctorCheck{
-			{CheckToken, OutcomeFail, saved + ", but it cannot be decrypted: the secret key " +
-				"(WHAPIDESK_SECRET_KEY, or secret.key beside the database) is not the one it was saved with"},
-			{CheckManager, OutcomeSkip, "not asked: the partner token cannot be read"},
-			{CheckProject, OutcomeSkip, "not checked: the partner token cannot be read"},
-			{CheckClock, OutcomeSkip, "not checked: the partner token cannot be read"},
+			check(CheckToken, OutcomeFail, "prov.doctor.token.undecryptable", "Hint", hint),
+			check(CheckManager, OutcomeSkip, "prov.doctor.manager.not_asked_unreadable"),
+			check(CheckProject, OutcomeSkip, "prov.doctor.not_checked.unreadable"),
+			check(CheckClock, OutcomeSkip, "prov.doctor.not_checked.unreadable"),
 		}
 	case errors.Is(p.err, whapi.ErrUnauthorized):
 		return []DoctorCheck{
-			{CheckToken, OutcomeFail, saved + ", but WHAPI refused it (" + statusOf(p.err) + "): paste the whole partner token again on WHAPI Settings"},
-			{CheckManager, OutcomePass, "answered in " + roundMS(p.elapsed)},
-			{CheckProject, OutcomeSkip, "not checked: WHAPI refused the partner token"},
-			{CheckClock, OutcomeSkip, "not checked: WHAPI refused the partner token"},
+			check(CheckToken, OutcomeFail, "prov.doctor.token.refused", "Hint", hint, "Status", statusOf(p.err)),
+			check(CheckManager, OutcomePass, "prov.doctor.manager.answered", "Took", roundMS(p.elapsed)),
+			check(CheckProject, OutcomeSkip, "prov.doctor.not_checked.refused"),
+			check(CheckClock, OutcomeSkip, "prov.doctor.not_checked.refused"),
 		}
 	}
 	return []DoctorCheck{
-		{CheckToken, OutcomeSkip, saved + ", not checked: the manager did not answer"},
-		{CheckManager, OutcomeFail, whyNot(p.err)},
-		{CheckProject, OutcomeSkip, "not checked: the manager did not answer"},
-		{CheckClock, OutcomeSkip, "not checked: the manager did not answer"},
+		check(CheckToken, OutcomeSkip, "prov.doctor.token.no_manager", "Hint", hint),
+		check(CheckManager, OutcomeFail, "prov.doctor.why", "Why", whyNot(p.err)),
+		check(CheckProject, OutcomeSkip, "prov.doctor.not_checked.no_manager"),
+		check(CheckClock, OutcomeSkip, "prov.doctor.not_checked.no_manager"),
 	}
 }
 
@@ -209,44 +242,48 @@ func (p managerProbe) checks(st *models.Settings) []DoctorCheck {
 func projectCheck(id string, list *whapi.ProjectList) DoctorCheck {
 	for _, p := range list.Projects {
 		if p.ID == id || (id == "default" && p.IsDefault) {
-			name := ""
 			if n := projectName(p.Name); n != "" {
-				name = " (“" + n + "”)"
+				return check(CheckProject, OutcomePass, "prov.doctor.project.listed_named", "ID", isolated(id), "Name", isolated(n))
 			}
-			return DoctorCheck{CheckProject, OutcomePass, "WHAPI lists " + id + name}
+			return check(CheckProject, OutcomePass, "prov.doctor.project.listed", "ID", isolated(id))
 		}
 	}
 	if len(list.Projects) == 0 {
-		return DoctorCheck{CheckProject, OutcomeFail, "WHAPI lists no project for this token: create one in WHAPI's dashboard, then pick it on WHAPI Settings"}
+		return check(CheckProject, OutcomeFail, "prov.doctor.project.none")
 	}
-	return DoctorCheck{CheckProject, OutcomeFail, id + " is not among the projects WHAPI lists, so no channel can be created: " +
-		"pick one of them on WHAPI Settings (Test connection lists them)"}
+	return check(CheckProject, OutcomeFail, "prov.doctor.project.not_listed", "ID", isolated(id))
+}
+
+// isolated is a Latin id, a name or an address in a doctor's line: set
+// apart from a right-to-left sentence (i18n.Localizer.IsolateRTL).
+func isolated(s string) words {
+	return func(l *i18n.Localizer) string { return l.IsolateRTL(s) }
 }
 
 // clockCheck compares this server's clock (now, when the answer came) with
 // the manager's (date, from its answer's Date header; whole seconds).
 func clockCheck(date, now time.Time) DoctorCheck {
 	if date.IsZero() {
-		return DoctorCheck{CheckClock, OutcomeWarn, "not compared: WHAPI's answer carried no Date header"}
+		return check(CheckClock, OutcomeWarn, "prov.doctor.clock.no_date")
 	}
 	skew := now.Sub(date)
-	abs, way := skew, "ahead of"
+	abs, way := skew, "prov.doctor.clock.ahead"
 	if skew < 0 {
-		abs, way = -skew, "behind"
+		abs, way = -skew, "prov.doctor.clock.behind"
 	}
-	text := "this server's clock is " + roundS(abs) + " " + way + " WHAPI's"
+	text := words(func(l *i18n.Localizer) string { return l.T(way, "Skew", roundS(abs)(l)) })
 	switch {
 	case abs > skewFail:
-		return DoctorCheck{CheckClock, OutcomeFail, text + ": set it right (NTP); extend cool-downs and settling need the clocks within a minute"}
+		return check(CheckClock, OutcomeFail, "prov.doctor.clock.fail", "Text", text)
 	case abs > skewWarn:
-		return DoctorCheck{CheckClock, OutcomeWarn, text + ": keep it in time with NTP"}
+		return check(CheckClock, OutcomeWarn, "prov.doctor.clock.warn", "Text", text)
 	}
 	// Date has whole seconds and the answer took a while: within 2 s is
 	// as close as this can tell.
 	if abs <= 2*time.Second {
-		return DoctorCheck{CheckClock, OutcomePass, "this server's clock agrees with WHAPI's (within 2 s)"}
+		return check(CheckClock, OutcomePass, "prov.doctor.clock.agrees", "Within", roundS(2*time.Second))
 	}
-	return DoctorCheck{CheckClock, OutcomePass, text}
+	return check(CheckClock, OutcomePass, "prov.doctor.clock.skew", "Text", text)
 }
 
 // runningChannels are the channels that WHAPI holds and that run (a phone
@@ -278,10 +315,10 @@ func (s *Service) runningChannels(ctx context.Context) ([]*models.Channel, error
 // customers use), else the first.
 func (s *Service) probeGate(ctx context.Context, running []*models.Channel, dbErr error) DoctorCheck {
 	if dbErr != nil {
-		return DoctorCheck{CheckGate, OutcomeFail, "the channels cannot be read from the database: " + dbErr.Error()}
+		return check(CheckGate, OutcomeFail, "prov.doctor.channels_unreadable", "Err", dbErr.Error())
 	}
 	if len(running) == 0 {
-		return DoctorCheck{CheckGate, OutcomeWarn, "no channel to test the gate with yet"}
+		return check(CheckGate, OutcomeWarn, "prov.doctor.gate.none")
 	}
 	ch := running[0]
 	for _, c := range running {
@@ -293,40 +330,44 @@ func (s *Service) probeGate(ctx context.Context, running []*models.Channel, dbEr
 	which := channelWords(ch)
 	token, err := s.store.ChannelToken(ch)
 	if err != nil {
-		return DoctorCheck{CheckGate, OutcomeFail, which + ": its token cannot be decrypted with this secret key"}
+		return check(CheckGate, OutcomeFail, "prov.doctor.gate.undecryptable", "Channel", which)
 	}
 	start := time.Now()
 	h, err := s.whapi.Gate(ch.APIURL).Health(ctx, token)
 	elapsed := time.Since(start)
 	switch {
 	case err == nil:
-		return DoctorCheck{CheckGate, OutcomePass, which + " answered in " + roundMS(elapsed) + ": " + lineWords(h.Status.Text)}
+		return check(CheckGate, OutcomePass, "prov.doctor.gate.answered", "Channel", which, "Took", roundMS(elapsed), "Line", lineWords(h.Status.Text))
 	case errors.Is(err, whapi.ErrUnauthorized):
-		return DoctorCheck{CheckGate, OutcomeFail, which + ": the gate refused its token (" + statusOf(err) + ")"}
+		return check(CheckGate, OutcomeFail, "prov.doctor.gate.refused", "Channel", which, "Status", statusOf(err))
 	}
-	return DoctorCheck{CheckGate, OutcomeFail, which + ": " + whyNot(err)}
+	return check(CheckGate, OutcomeFail, "prov.doctor.gate.failed", "Channel", which, "Why", whyNot(err))
 }
 
 // channelWords names a channel for an admin: its name and our id, never
 // WHAPI's.
-func channelWords(ch *models.Channel) string {
-	return "channel “" + ch.Name + "” (#" + strconv.FormatInt(ch.ID, 10) + ")"
+func channelWords(ch *models.Channel) words {
+	return func(l *i18n.Localizer) string {
+		return l.T("prov.doctor.channel", "Name", l.IsolateRTL(ch.Name), "ID", plainDigits(l, ch.ID))
+	}
 }
 
 // lineWords is a gate status in words, WHAPI's own word after it.
-func lineWords(status string) string {
-	words := map[string]string{
-		whapi.StatusAuth:    "a phone is linked",
-		whapi.StatusQR:      "waiting for a phone to be linked",
-		whapi.StatusInit:    "starting",
-		whapi.StatusLaunch:  "starting",
-		whapi.StatusNotInit: "asleep",
-		whapi.StatusStop:    "stopped",
+func lineWords(status string) words {
+	id := map[string]string{
+		whapi.StatusAuth:    "prov.doctor.line.linked",
+		whapi.StatusQR:      "prov.doctor.line.waiting",
+		whapi.StatusInit:    "prov.doctor.line.starting",
+		whapi.StatusLaunch:  "prov.doctor.line.starting",
+		whapi.StatusNotInit: "prov.doctor.line.asleep",
+		whapi.StatusStop:    "prov.doctor.line.stopped",
 	}[status]
-	if words == "" {
-		return "status " + status
+	return func(l *i18n.Localizer) string {
+		if id == "" {
+			return l.T("prov.doctor.line.unknown", "Status", l.IsolateRTL(status))
+		}
+		return l.T("prov.doctor.line.with_status", "Words", l.T(id), "Status", l.IsolateRTL(status))
 	}
-	return words + " (" + status + ")"
 }
 
 // probePublicURL asks the public address for /healthz, as WHAPI would
@@ -335,38 +376,38 @@ func lineWords(status string) string {
 // outside (or a firewall that lets WHAPI in) may answer differently there.
 func (s *Service) probePublicURL(ctx context.Context) DoctorCheck {
 	if s.publicURL == "" {
-		return DoctorCheck{CheckPublicURL, OutcomeWarn, "not set: no webhooks, so status changes wait for the next poll " +
-			"(set --public-url or WHAPIDESK_PUBLIC_URL)"}
+		return check(CheckPublicURL, OutcomeWarn, "prov.doctor.public.unset")
 	}
 	target := s.publicURL + "/healthz"
+	at := isolated(target)
 	ctx, cancel := context.WithTimeout(ctx, publicTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return DoctorCheck{CheckPublicURL, OutcomeFail, target + " is not an address: " + err.Error()}
+		return check(CheckPublicURL, OutcomeFail, "prov.doctor.public.not_address", "Target", at, "Err", err.Error())
 	}
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	start := time.Now()
 	res, err := hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return DoctorCheck{CheckPublicURL, OutcomeFail, target + " did not answer within " + roundS(publicTimeout)}
+			return check(CheckPublicURL, OutcomeFail, "prov.doctor.public.timeout", "Target", at, "Wait", roundS(publicTimeout))
 		}
-		return DoctorCheck{CheckPublicURL, OutcomeFail, target + " did not answer: " + transportWords(err)}
+		return check(CheckPublicURL, OutcomeFail, "prov.doctor.public.no_answer", "Target", at, "Err", transportWords(err))
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 64))
 	elapsed := time.Since(start)
 	switch {
 	case res.StatusCode >= 300 && res.StatusCode < 400:
-		return DoctorCheck{CheckPublicURL, OutcomeFail, target + " answered " + statusWords(res.StatusCode) +
-			", a redirect to " + res.Header.Get("Location") + ": set the public URL to the address it redirects to"}
+		return check(CheckPublicURL, OutcomeFail, "prov.doctor.public.redirect", "Target", at, "Status", statusWords(res.StatusCode),
+			"Location", isolated(res.Header.Get("Location")))
 	case res.StatusCode != http.StatusOK:
-		return DoctorCheck{CheckPublicURL, OutcomeFail, target + " answered " + statusWords(res.StatusCode) + ": is this the address of this app?"}
+		return check(CheckPublicURL, OutcomeFail, "prov.doctor.public.status", "Target", at, "Status", statusWords(res.StatusCode))
 	case strings.TrimSpace(string(body)) != "ok":
-		return DoctorCheck{CheckPublicURL, OutcomeFail, target + " answered, but not with this app's “ok”: is this the address of this app?"}
+		return check(CheckPublicURL, OutcomeFail, "prov.doctor.public.not_ok", "Target", at)
 	}
-	return DoctorCheck{CheckPublicURL, OutcomePass, target + " answered “ok” in " + roundMS(elapsed)}
+	return check(CheckPublicURL, OutcomePass, "prov.doctor.public.ok", "Target", at, "Took", roundMS(elapsed))
 }
 
 // webhooksCheck counts the running channels whose webhook is registered
@@ -375,46 +416,46 @@ func (s *Service) probePublicURL(ctx context.Context) DoctorCheck {
 func (s *Service) webhooksCheck(ctx context.Context, running []*models.Channel, dbErr error) DoctorCheck {
 	switch {
 	case s.publicURL == "":
-		return DoctorCheck{CheckWebhooks, OutcomeSkip, "off: no public URL is set"}
+		return check(CheckWebhooks, OutcomeSkip, "prov.doctor.webhooks.off")
 	case dbErr != nil:
-		return DoctorCheck{CheckWebhooks, OutcomeFail, "the channels cannot be read from the database: " + dbErr.Error()}
+		return check(CheckWebhooks, OutcomeFail, "prov.doctor.channels_unreadable", "Err", dbErr.Error())
 	case len(running) == 0:
-		return DoctorCheck{CheckWebhooks, OutcomeSkip, "no running channel yet"}
+		return check(CheckWebhooks, OutcomeSkip, "prov.doctor.webhooks.none")
 	}
 	hooked := 0
 	for _, ch := range running {
 		g, err := s.store.ChannelGate(ctx, ch.ID)
 		if err != nil {
-			return DoctorCheck{CheckWebhooks, OutcomeFail, "the webhooks cannot be read from the database: " + err.Error()}
+			return check(CheckWebhooks, OutcomeFail, "prov.doctor.webhooks.unreadable", "Err", err.Error())
 		}
 		if g.Registered(s.publicURL) {
 			hooked++
 		}
 	}
-	counts := strconv.Itoa(hooked) + " of " + strconv.Itoa(len(running))
+	n := func(v int) words { return func(l *i18n.Localizer) string { return plainDigits(l, int64(v)) } }
 	if hooked == len(running) {
-		return DoctorCheck{CheckWebhooks, OutcomePass, "running channels with a webhook: " + counts}
+		return check(CheckWebhooks, OutcomePass, "prov.doctor.webhooks.all", "Hooked", n(hooked), "Running", n(len(running)))
 	}
-	return DoctorCheck{CheckWebhooks, OutcomeWarn, "running channels with a webhook: " + counts +
-		"; the next sync (Sync now on the dashboard, or within 10 minutes) registers the others"}
+	return check(CheckWebhooks, OutcomeWarn, "prov.doctor.webhooks.some", "Hooked", n(hooked), "Running", n(len(running)))
 }
 
 // whyNot says in plain words why a WHAPI call got no usable answer: the
 // status WHAPI answered (never its message, which pages must not show),
 // or what kept the answer from coming.
-func whyNot(err error) string {
+func whyNot(err error) words {
 	var ae *whapi.APIError
+	id, args := "prov.doctor.why_not.unreachable", []any{"Err", transportWords(err)}
 	switch {
 	case errors.As(err, &ae):
-		return "WHAPI answered " + statusWords(ae.Status)
+		id, args = "prov.doctor.why_not.status", []any{"Status", statusWords(ae.Status)}
 	case errors.Is(err, whapi.ErrTimeout):
-		return "no answer in time"
+		id, args = "prov.doctor.why_not.timeout", nil
 	case errors.Is(err, whapi.ErrInvalidInput):
-		return "the configured address is not an http(s) URL"
+		id, args = "prov.doctor.why_not.bad_url", nil
 	case errors.Is(err, whapi.ErrUpstream):
-		return "the answer was not what WHAPI sends"
+		id, args = "prov.doctor.why_not.upstream", nil
 	}
-	return "unreachable: " + transportWords(err)
+	return func(l *i18n.Localizer) string { return l.T(id, args...) }
 }
 
 // transportWords is what a failed connection says: the network error
@@ -432,12 +473,12 @@ func transportWords(err error) string {
 }
 
 // statusOf is the HTTP status an error carries, as "401", or "refused".
-func statusOf(err error) string {
+func statusOf(err error) words {
 	var ae *whapi.APIError
 	if errors.As(err, &ae) {
-		return strconv.Itoa(ae.Status)
+		return func(*i18n.Localizer) string { return strconv.Itoa(ae.Status) }
 	}
-	return "refused"
+	return func(l *i18n.Localizer) string { return l.T("prov.doctor.refused") }
 }
 
 // statusWords is an HTTP status as "502 Bad Gateway".
@@ -449,19 +490,21 @@ func statusWords(code int) string {
 }
 
 // roundMS is a short duration in milliseconds: "85 ms".
-func roundMS(d time.Duration) string {
-	return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
+func roundMS(d time.Duration) words {
+	return func(l *i18n.Localizer) string { return l.T("prov.doctor.ms", "N", plainDigits(l, d.Milliseconds())) }
 }
 
 // roundS is a duration in whole minutes and seconds: "3 min 20 s", "45 s".
-func roundS(d time.Duration) string {
+func roundS(d time.Duration) words {
 	d = d.Round(time.Second)
 	m, sec := int64(d/time.Minute), int64((d%time.Minute)/time.Second)
-	switch {
-	case m == 0:
-		return strconv.FormatInt(sec, 10) + " s"
-	case sec == 0:
-		return strconv.FormatInt(m, 10) + " min"
+	return func(l *i18n.Localizer) string {
+		switch {
+		case m == 0:
+			return l.T("prov.doctor.s", "S", plainDigits(l, sec))
+		case sec == 0:
+			return l.T("prov.doctor.min", "M", plainDigits(l, m))
+		}
+		return l.T("prov.doctor.min_s", "M", plainDigits(l, m), "S", plainDigits(l, sec))
 	}
-	return strconv.FormatInt(m, 10) + " min " + strconv.FormatInt(sec, 10) + " s"
 }

@@ -11,7 +11,10 @@ type DoctorView struct {
 // DoctorLine is one check: its outcome as a badge, its name and what it
 // found.
 type DoctorLine struct {
-	Badge  Badge
+	Badge Badge
+	// Check is the check's key (provision.Check*), Name its name in the
+	// reader's words.
+	Check  string
 	Name   string
 	Detail string
 }

@@ -26,7 +26,8 @@ type a11yPage struct {
 // Accept-Language), on a desktop (1280 px) and a phone (390 px), runs
 // axe-core on each (internal/testenv.Axe), and fails on any violation of
 // impact serious or critical, naming the rule, its impact, the elements
-// and the page. Without Chromium it is
+// and the page; and on any page wider than the window (it would scroll
+// sideways). Without Chromium it is
 // skipped, except under CI=true, where it fails.
 func TestAccessibility(t *testing.T) {
 	if testing.Short() {
@@ -107,6 +108,11 @@ func TestAccessibility(t *testing.T) {
 				if got := inTab(t, tab, chromedp.Evaluate[string](`document.documentElement.lang`)); got != lang {
 					failures = append(failures, fmt.Sprintf("%s: page-language: the page is in %q, want %q", where, got, lang))
 				}
+				// Nothing pushes the page wider than the screen: no sideways
+				// scroll, on a phone either, in any language.
+				if over := inTab(t, tab, chromedp.Evaluate[string](sidewaysJS)); over != "" {
+					failures = append(failures, fmt.Sprintf("%s: the page scrolls sideways: %s", where, over))
+				}
 				actx, cancel := tab.bounded()
 				vs, err := testenv.Axe(actx)
 				cancel()
@@ -126,6 +132,21 @@ func TestAccessibility(t *testing.T) {
 		t.Error(fl)
 	}
 }
+
+// sidewaysJS says how much wider than the window the page is, and the
+// widest element that sticks out ("" when nothing does).
+const sidewaysJS = `(() => {
+	const d = document.documentElement, over = d.scrollWidth - d.clientWidth;
+	if (over <= 0) return "";
+	let worst = null, by = 0;
+	for (const el of document.body.querySelectorAll('*')) {
+		const r = el.getBoundingClientRect();
+		const out = Math.max(r.right - d.clientWidth, -r.left);
+		if (out > by && getComputedStyle(el).position !== 'fixed') { by = out; worst = el; }
+	}
+	const name = worst ? worst.tagName.toLowerCase() + (worst.id ? '#' + worst.id : '') + (worst.className && typeof worst.className === 'string' ? '.' + worst.className.trim().split(/\s+/).join('.') : '') : '?';
+	return over + " px, " + name + " by " + Math.round(by) + " px";
+})()`
 
 // signIn signs in through the login form in tab and waits for the signed-in
 // page.

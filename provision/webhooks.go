@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"whapidesk/internal/i18n"
 	"whapidesk/internal/webhookout"
@@ -203,7 +204,7 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, actor models.Actor,
 	fe := FieldErrors{}
 	u, err := webhookout.ValidateURL(strings.TrimSpace(rawURL), s.hooksPrivate)
 	if err != nil {
-		fe["url"] = err.Error()
+		fe["url"] = webhookURLMsg(ctx, err)
 	}
 	if msg := checkEvents(ctx, events); msg != "" {
 		fe["events"] = msg
@@ -217,6 +218,32 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, actor models.Actor,
 		return nil, "", err
 	}
 	return ep, secret, nil
+}
+
+// webhookURLMsg is webhookout.ValidateURL's refusal in ctx's language.
+func webhookURLMsg(ctx context.Context, err error) string {
+	var ue *webhookout.URLError
+	if !errors.As(err, &ue) || ue.Problem == "" {
+		return err.Error()
+	}
+	args := []any{"Max", plainNumber(ctx, webhookout.MaxURLLength), "Scheme", i18n.From(ctx).IsolateRTL(ue.Arg)}
+	if ue.Problem == webhookout.URLPrivate {
+		args = append(args, "Kind", i18n.T(ctx, "prov.webhook.reason."+reasonKey(ue.Arg)))
+	}
+	return i18n.T(ctx, "prov.webhook.url."+ue.Problem, args...)
+}
+
+// reasonKey is the catalog key of a kind of address
+// (webhookout.PrivateReasons): "shared (CGNAT)" is shared_cgnat.
+func reasonKey(reason string) string {
+	var b strings.Builder
+	for _, w := range strings.FieldsFunc(strings.ToLower(reason), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		if b.Len() > 0 {
+			b.WriteByte('_')
+		}
+		b.WriteString(w)
+	}
+	return b.String()
 }
 
 // checkEvents says what is wrong with an endpoint's events ("" = nothing).

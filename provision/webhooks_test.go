@@ -1,13 +1,16 @@
 package provision
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/internal/webhookout"
 	"whapidesk/models"
 )
@@ -220,5 +223,39 @@ func TestLinkAndExpiryEvents(t *testing.T) {
 	}
 	if c := expiring[0].Data.Channel; c == nil || c.ID != ch.ID {
 		t.Errorf("channel.expiring carries %+v", c)
+	}
+}
+
+// Every refusal of an endpoint's address is in the catalog (so in every
+// language, TestCatalogIsComplete), English says just what webhookout
+// says, and an Arabic reader reads it in Arabic — the form's field and the
+// API's message alike.
+func TestWebhookURLRefusalsInTheReadersLanguage(t *testing.T) {
+	for _, p := range webhookout.URLProblems() {
+		if !i18n.Has("prov.webhook.url." + p) {
+			t.Errorf("no words for the refusal %q", p)
+		}
+	}
+	for _, r := range webhookout.PrivateReasons() {
+		if !i18n.Has("prov.webhook.reason." + reasonKey(r)) {
+			t.Errorf("no words for the kind of address %q", r)
+		}
+	}
+	ar := i18n.With(context.Background(), i18n.For("ar"))
+	for _, raw := range []string{"", "ftp://hooks.example.com/x", "http://hooks.example.com/x", "hooks.example.com/x", "https://",
+		"https://u:p@hooks.example.com/x", "https://hooks.example.com/x#a", "https://hooks.example.com:99999/x",
+		"https://localhost/x", "https://10.0.0.1/x", "https://[::1]/x", "https://100.64.0.1/x", "https://192.0.0.8/x",
+		"https://hooks.example.com/" + strings.Repeat("a", webhookout.MaxURLLength), "https://%zz"} {
+		_, err := webhookout.ValidateURL(raw, false)
+		if err == nil {
+			t.Fatalf("%q was accepted", raw)
+		}
+		if en := webhookURLMsg(context.Background(), err); en != err.Error() {
+			t.Errorf("%q in English: %q, want %q", raw, en, err.Error())
+		}
+		a := webhookURLMsg(ar, err)
+		if a == err.Error() || !strings.ContainsFunc(a, func(r rune) bool { return unicode.Is(unicode.Arabic, r) }) {
+			t.Errorf("%q in Arabic: %q", raw, a)
+		}
 	}
 }

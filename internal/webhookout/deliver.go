@@ -149,7 +149,7 @@ func (a Attempt) Delivered() bool { return a.Err == nil }
 // not change by waiting.
 func (d *Deliverer) Deliver(ctx context.Context, endpoint *url.URL, secret []byte, ev Event, previous ...[]byte) Attempt {
 	if endpoint == nil {
-		return Attempt{Err: &URLError{Msg: "the endpoint has no address"}}
+		return Attempt{Err: &URLError{Msg: "the endpoint has no address", Problem: URLNoEndpoint}}
 	}
 	u, err := ValidateURL(endpoint.String(), d.allowPrivate)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,14 +15,55 @@ import (
 const MaxURLLength = 2048
 
 // URLError is why an endpoint's address was refused, in words fit to show
-// beside the form's field. It never repeats the address (which may carry a
-// token in its query).
-type URLError struct{ Msg string }
+// beside the form's field (English; Problem and Arg let a caller say it
+// in the reader's language). It never repeats the address (which may
+// carry a token in its query).
+type URLError struct {
+	Msg string
+	// Problem names the refusal (one of URLProblems); Arg is its detail:
+	// the scheme written (URLScheme), the port's limit, the kind of
+	// address (URLPrivate: a reason of PrivateReasons), or "".
+	Problem, Arg string
+}
 
 func (e *URLError) Error() string { return e.Msg }
 
-func badURL(format string, args ...any) *URLError {
-	return &URLError{Msg: fmt.Sprintf(format, args...)}
+func badURL(problem, arg, format string, args ...any) *URLError {
+	return &URLError{Msg: fmt.Sprintf(format, args...), Problem: problem, Arg: arg}
+}
+
+// The refusals of ValidateURL (URLError.Problem).
+const (
+	URLEmpty      = "empty"
+	URLTooLong    = "too_long"
+	URLInvalid    = "invalid"
+	URLNoScheme   = "no_scheme"
+	URLPlainHTTP  = "plain_http"
+	URLScheme     = "scheme"
+	URLNoHost     = "no_host"
+	URLUser       = "user"
+	URLFragment   = "fragment"
+	URLPort       = "port"
+	URLLocalhost  = "localhost"
+	URLPrivate    = "private"
+	URLNoEndpoint = "no_endpoint"
+)
+
+// URLProblems are every URLError.Problem, for a translation's test.
+func URLProblems() []string {
+	return []string{URLEmpty, URLTooLong, URLInvalid, URLNoScheme, URLPlainHTTP, URLScheme, URLNoHost, URLUser,
+		URLFragment, URLPort, URLLocalhost, URLPrivate, URLNoEndpoint}
+}
+
+// PrivateReasons are every kind of address PrivateReason names.
+func PrivateReasons() []string {
+	out := []string{"invalid"}
+	for _, b := range blocked {
+		if !slices.Contains(out, b.reason) {
+			out = append(out, b.reason)
+		}
+	}
+	return out
 }
 
 // ValidateURL checks an endpoint's address as an admin typed it and returns
@@ -42,48 +84,48 @@ func badURL(format string, args ...any) *URLError {
 func ValidateURL(raw string, allowPrivate bool) (*url.URL, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
-		return nil, badURL("enter the address of your endpoint, like https://hooks.example.com/whapidesk")
+		return nil, badURL(URLEmpty, "", "enter the address of your endpoint, like https://hooks.example.com/whapidesk")
 	}
 	if len(raw) > MaxURLLength {
-		return nil, badURL("the address is too long: at most %d characters", MaxURLLength)
+		return nil, badURL(URLTooLong, strconv.Itoa(MaxURLLength), "the address is too long: at most %d characters", MaxURLLength)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, badURL("this is not a valid address: write it like https://hooks.example.com/whapidesk")
+		return nil, badURL(URLInvalid, "", "this is not a valid address: write it like https://hooks.example.com/whapidesk")
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "https":
 	case "http":
 		if !allowPrivate {
-			return nil, badURL("the address must start with https://: events are only sent encrypted")
+			return nil, badURL(URLPlainHTTP, "", "the address must start with https://: events are only sent encrypted")
 		}
 	case "":
-		return nil, badURL("the address must start with https://")
+		return nil, badURL(URLNoScheme, "", "the address must start with https://")
 	default:
-		return nil, badURL("the address must start with https://, not %s://", u.Scheme)
+		return nil, badURL(URLScheme, u.Scheme, "the address must start with https://, not %s://", u.Scheme)
 	}
 	if u.Opaque != "" || u.Host == "" || u.Hostname() == "" {
-		return nil, badURL("the address has no host: write it like https://hooks.example.com/whapidesk")
+		return nil, badURL(URLNoHost, "", "the address has no host: write it like https://hooks.example.com/whapidesk")
 	}
 	if u.User != nil {
-		return nil, badURL("the address must not contain a user name or password (user:password@)")
+		return nil, badURL(URLUser, "", "the address must not contain a user name or password (user:password@)")
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return nil, badURL("the address must not contain a # part: it is never sent to the server")
+		return nil, badURL(URLFragment, "", "the address must not contain a # part: it is never sent to the server")
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return nil, badURL("the port must be a number from 1 to 65535")
+			return nil, badURL(URLPort, "", "the port must be a number from 1 to 65535")
 		}
 	}
 	if !allowPrivate {
 		host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
 		if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-			return nil, badURL("the address points at this server (localhost): events are only sent to other systems on the internet")
+			return nil, badURL(URLLocalhost, "", "the address points at this server (localhost): events are only sent to other systems on the internet")
 		}
 		if ip, err := netip.ParseAddr(host); err == nil {
 			if why := PrivateReason(ip); why != "" {
-				return nil, badURL("the address is %s address, which webhooks may not reach: use a public address", article(why))
+				return nil, badURL(URLPrivate, why, "the address is %s address, which webhooks may not reach: use a public address", article(why))
 			}
 		}
 	}

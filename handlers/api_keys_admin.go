@@ -117,7 +117,7 @@ func (h *Handler) createAPIKey(c echo.Context) error {
 		return h.renderAPIKeys(c, http.StatusUnprocessableEntity, form)
 	}
 	key, made, err := h.store.CreateAPIKeyFromForm(ctx, actor(c), owner.ID, form.Name, form.Token)
-	if errors.Is(err, models.ErrAPIKeyFormUsed) {
+	if errors.Is(err, models.ErrAPIKeyFormUsed) && made != nil {
 		// The same form again (a reload of the answer, a second click):
 		// its key was made and shown once; no second key.
 		row := apiKeyRow(c, made)

@@ -59,7 +59,7 @@ func TestAPIErrorsSpeakTheCallersLanguage(t *testing.T) {
 	// Field errors: the message and each field's words.
 	r = f.c.jsonReq("GET", "/api/channels?limit=0&status=nope", "", "Authorization", "Bearer "+f.alice.key, "Accept-Language", "ar")
 	e := apiErr(t, r, http.StatusUnprocessableEntity, "invalid_input")
-	if e.Error.Message != "لم يتغيّر شيء: راجع الحقول" || e.Error.Fields["limit"] != "عدد صحيح من 1 إلى 200" ||
+	if e.Error.Message != "لم يتغيّر شيء: راجع الحقول" || e.Error.Fields["limit"] != "عدد صحيح من ١ إلى ٢٠٠" ||
 		!strings.HasPrefix(e.Error.Fields["status"], "إحدى القيم") {
 		t.Errorf("field errors in Arabic: %+v", e.Error)
 	}

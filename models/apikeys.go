@@ -69,6 +69,11 @@ func (s *Store) CreateAPIKeyFromForm(ctx context.Context, actor Actor, userID in
 		if qerr := s.apiKeyRows(ctx).Where("api_keys.form_token = ?", formToken).Limit(1).Scan(&made).Error; qerr == nil && len(made) == 1 {
 			return "", &made[0], ErrAPIKeyFormUsed
 		}
+		if errors.Is(err, ErrAPIKeyFormUsed) {
+			// Used, but its key could not be read now: not the answer
+			// ErrAPIKeyFormUsed promises (a key to show), only a failure.
+			return "", nil, errors.New("store: create api key: the key this form made cannot be read now")
+		}
 		return "", nil, err
 	}
 	row, err := s.APIKeyRowByID(ctx, k.ID)

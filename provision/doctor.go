@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -96,14 +95,20 @@ func (c DoctorCheck) DetailIn(l *i18n.Localizer) string {
 	if c.id == "" {
 		return c.Detail
 	}
-	args := make([]any, len(c.args))
-	for i, a := range c.args {
+	return say(l, c.id, c.args...)
+}
+
+// say is the message id in l's language, its words arguments said in it
+// too.
+func say(l *i18n.Localizer, id string, args ...any) string {
+	said := make([]any, len(args))
+	for i, a := range args {
 		if w, ok := a.(words); ok {
 			a = w(l)
 		}
-		args[i] = a
+		said[i] = a
 	}
-	return l.T(c.id, args...)
+	return l.T(id, said...)
 }
 
 // DoctorReport is what Doctor found: every check, in a fixed order.
@@ -151,7 +156,7 @@ func (s *Service) doctor(ctx context.Context, mgr *managerProbe) DoctorReport {
 	st, err := s.store.Settings(ctx)
 	if err != nil {
 		s.log.WarnContext(ctx, "doctor: reading the settings failed", "err", err)
-		rep.Checks = []DoctorCheck{check(CheckToken, OutcomeFail, "prov.doctor.settings_unreadable", "Err", err.Error())}
+		rep.Checks = []DoctorCheck{check(CheckToken, OutcomeFail, "prov.doctor.settings_unreadable", "Err", isolated(err.Error()))}
 		return rep
 	}
 	running, dbErr := s.runningChannels(ctx)
@@ -204,7 +209,7 @@ func (p managerProbe) checks(st *models.Settings) []DoctorCheck {
 			check(CheckClock, OutcomeSkip, "prov.doctor.not_checked.no_token"),
 		}
 	}
-	hint := st.TokenHint
+	hint := isolated(st.TokenHint) // "…a1b2": its ellipsis stays in front in a right-to-left sentence
 	switch {
 	case p.err == nil:
 		return []DoctorCheck{
@@ -315,7 +320,7 @@ func (s *Service) runningChannels(ctx context.Context) ([]*models.Channel, error
 // customers use), else the first.
 func (s *Service) probeGate(ctx context.Context, running []*models.Channel, dbErr error) DoctorCheck {
 	if dbErr != nil {
-		return check(CheckGate, OutcomeFail, "prov.doctor.channels_unreadable", "Err", dbErr.Error())
+		return check(CheckGate, OutcomeFail, "prov.doctor.channels_unreadable", "Err", isolated(dbErr.Error()))
 	}
 	if len(running) == 0 {
 		return check(CheckGate, OutcomeWarn, "prov.doctor.gate.none")
@@ -384,7 +389,7 @@ func (s *Service) probePublicURL(ctx context.Context) DoctorCheck {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return check(CheckPublicURL, OutcomeFail, "prov.doctor.public.not_address", "Target", at, "Err", err.Error())
+		return check(CheckPublicURL, OutcomeFail, "prov.doctor.public.not_address", "Target", at, "Err", isolated(err.Error()))
 	}
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	start := time.Now()
@@ -393,7 +398,7 @@ func (s *Service) probePublicURL(ctx context.Context) DoctorCheck {
 		if ctx.Err() != nil {
 			return check(CheckPublicURL, OutcomeFail, "prov.doctor.public.timeout", "Target", at, "Wait", roundS(publicTimeout))
 		}
-		return check(CheckPublicURL, OutcomeFail, "prov.doctor.public.no_answer", "Target", at, "Err", transportWords(err))
+		return check(CheckPublicURL, OutcomeFail, "prov.doctor.public.no_answer", "Target", at, "Err", isolated(transportWords(err)))
 	}
 	defer res.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 64))
@@ -418,7 +423,7 @@ func (s *Service) webhooksCheck(ctx context.Context, running []*models.Channel, 
 	case s.publicURL == "":
 		return check(CheckWebhooks, OutcomeSkip, "prov.doctor.webhooks.off")
 	case dbErr != nil:
-		return check(CheckWebhooks, OutcomeFail, "prov.doctor.channels_unreadable", "Err", dbErr.Error())
+		return check(CheckWebhooks, OutcomeFail, "prov.doctor.channels_unreadable", "Err", isolated(dbErr.Error()))
 	case len(running) == 0:
 		return check(CheckWebhooks, OutcomeSkip, "prov.doctor.webhooks.none")
 	}
@@ -426,7 +431,7 @@ func (s *Service) webhooksCheck(ctx context.Context, running []*models.Channel, 
 	for _, ch := range running {
 		g, err := s.store.ChannelGate(ctx, ch.ID)
 		if err != nil {
-			return check(CheckWebhooks, OutcomeFail, "prov.doctor.webhooks.unreadable", "Err", err.Error())
+			return check(CheckWebhooks, OutcomeFail, "prov.doctor.webhooks.unreadable", "Err", isolated(err.Error()))
 		}
 		if g.Registered(s.publicURL) {
 			hooked++
@@ -444,7 +449,7 @@ func (s *Service) webhooksCheck(ctx context.Context, running []*models.Channel, 
 // or what kept the answer from coming.
 func whyNot(err error) words {
 	var ae *whapi.APIError
-	id, args := "prov.doctor.why_not.unreachable", []any{"Err", transportWords(err)}
+	id, args := "prov.doctor.why_not.unreachable", []any{"Err", isolated(transportWords(err))}
 	switch {
 	case errors.As(err, &ae):
 		id, args = "prov.doctor.why_not.status", []any{"Status", statusWords(ae.Status)}
@@ -455,7 +460,7 @@ func whyNot(err error) words {
 	case errors.Is(err, whapi.ErrUpstream):
 		id, args = "prov.doctor.why_not.upstream", nil
 	}
-	return func(l *i18n.Localizer) string { return l.T(id, args...) }
+	return func(l *i18n.Localizer) string { return say(l, id, args...) }
 }
 
 // transportWords is what a failed connection says: the network error
@@ -476,17 +481,20 @@ func transportWords(err error) string {
 func statusOf(err error) words {
 	var ae *whapi.APIError
 	if errors.As(err, &ae) {
-		return func(*i18n.Localizer) string { return strconv.Itoa(ae.Status) }
+		return func(l *i18n.Localizer) string { return plainDigits(l, int64(ae.Status)) }
 	}
 	return func(l *i18n.Localizer) string { return l.T("prov.doctor.refused") }
 }
 
-// statusWords is an HTTP status as "502 Bad Gateway".
-func statusWords(code int) string {
-	if t := http.StatusText(code); t != "" {
-		return fmt.Sprintf("%d %s", code, t)
+// statusWords is an HTTP status as "502 Bad Gateway" in English (Go's
+// reason phrases are English), as its number alone in another language.
+func statusWords(code int) words {
+	return func(l *i18n.Localizer) string {
+		if t := http.StatusText(code); t != "" && l.Tag() == i18n.Default {
+			return fmt.Sprintf("%d %s", code, t)
+		}
+		return plainDigits(l, int64(code))
 	}
-	return strconv.Itoa(code)
 }
 
 // roundMS is a short duration in milliseconds: "85 ms".

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"whapidesk/internal/i18n"
 	"whapidesk/internal/testenv"
 	"whapidesk/models"
 	"whapidesk/whapi"
@@ -187,6 +188,15 @@ func TestDoctorTokenAndManager(t *testing.T) {
 		want(t, checks, CheckProject, OutcomeSkip)
 		if strings.Contains(checks[CheckManager].Detail, "SECRET-TEXT") {
 			t.Errorf("WHAPI's own error text is shown: %q", checks[CheckManager].Detail)
+		}
+		// In Arabic: the status's number in Arabic digits, no English
+		// reason phrase; the token's hint kept left to right.
+		ar := i18n.For("ar")
+		if got, want := checks[CheckManager].DetailIn(ar), "أجابت WHAPI بـ ٥٠٣"; got != want {
+			t.Errorf("manager in Arabic: %q, want %q", got, want)
+		}
+		if got := checks[CheckToken].DetailIn(ar); !strings.Contains(got, "\u2068"+TokenHint(e.token)+"\u2069") || strings.Contains(got, "not checked") {
+			t.Errorf("token in Arabic: %q", got)
 		}
 	})
 	t.Run("the manager cannot be reached", func(t *testing.T) {

@@ -21,8 +21,8 @@ const MaxURLLength = 2048
 type URLError struct {
 	Msg string
 	// Problem names the refusal (one of URLProblems); Arg is its detail:
-	// the scheme written (URLScheme), the port's limit, the kind of
-	// address (URLPrivate: a reason of PrivateReasons), or "".
+	// the scheme written (URLScheme), the longest address (URLTooLong),
+	// the kind of address (URLPrivate: a reason of PrivateReasons), or "".
 	Problem, Arg string
 }
 

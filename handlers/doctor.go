@@ -17,17 +17,20 @@ func doctorView(l *i18n.Localizer, rep provision.DoctorReport) *views.DoctorView
 	return v
 }
 
+// checkNameIDs are the doctor's checks' names.
+var checkNameIDs = map[string]string{
+	provision.CheckToken:     "doctor.check.token",
+	provision.CheckManager:   "doctor.check.manager",
+	provision.CheckProject:   "doctor.check.project",
+	provision.CheckClock:     "doctor.check.clock",
+	provision.CheckGate:      "doctor.check.gate",
+	provision.CheckPublicURL: "doctor.check.public_url",
+	provision.CheckWebhooks:  "doctor.check.webhooks",
+}
+
 // checkName is a doctor's check named in l's words.
 func checkName(l *i18n.Localizer, name string) string {
-	id := map[string]string{
-		provision.CheckToken:     "doctor.check.token",
-		provision.CheckManager:   "doctor.check.manager",
-		provision.CheckProject:   "doctor.check.project",
-		provision.CheckClock:     "doctor.check.clock",
-		provision.CheckGate:      "doctor.check.gate",
-		provision.CheckPublicURL: "doctor.check.public_url",
-		provision.CheckWebhooks:  "doctor.check.webhooks",
-	}[name]
+	id := checkNameIDs[name]
 	if id == "" {
 		return name
 	}

@@ -54,25 +54,22 @@ const FormTokenMax = 64
 // CreateAPIKeyFromForm is CreateAPIKey for the keys page: formToken is the
 // random token of the form that asks (1 to FormTokenMax characters), and
 // one form makes one key however often it is sent — a reload of the
-// answer, a second click, two at once (a unique index decides). A form
-// sent again gets ErrAPIKeyFormUsed with the key it made (its row: the key
-// in clear is kept nowhere).
+// answer, a second click, two at once: the unique index on
+// api_keys.form_token refuses the second insert. A form sent again gets
+// ErrAPIKeyFormUsed with the key it made (its row: the key in clear is
+// kept nowhere).
 func (s *Store) CreateAPIKeyFromForm(ctx context.Context, actor Actor, userID int64, name, formToken string) (string, *APIKeyRow, error) {
 	if formToken == "" || len(formToken) > FormTokenMax {
 		return "", nil, fmt.Errorf("store: create api key: a form token of 1 to %d characters is needed", FormTokenMax)
 	}
 	key, k, err := s.createAPIKey(ctx, actor, userID, name, &formToken)
 	if err != nil {
-		// Made already, or made just now by the same form sent twice at
-		// once (the unique index refused this one): the key it made.
+		// The unique index refused a token that made its key already
+		// (before, or just now by the same form sent twice at once): the
+		// key it made. Any other failure is the failure.
 		var made []APIKeyRow
 		if qerr := s.apiKeyRows(ctx).Where("api_keys.form_token = ?", formToken).Limit(1).Scan(&made).Error; qerr == nil && len(made) == 1 {
 			return "", &made[0], ErrAPIKeyFormUsed
-		}
-		if errors.Is(err, ErrAPIKeyFormUsed) {
-			// Used, but its key could not be read now: not the answer
-			// ErrAPIKeyFormUsed promises (a key to show), only a failure.
-			return "", nil, errors.New("store: create api key: the key this form made cannot be read now")
 		}
 		return "", nil, err
 	}
@@ -92,15 +89,6 @@ func (s *Store) createAPIKey(ctx context.Context, actor Actor, userID int64, nam
 	k := &APIKey{UserID: userID, Name: strings.TrimSpace(name), Prefix: key[:len(APIKeyPrefix)+6], Hash: SecretHash(key),
 		CreatedAt: s.now(), CreatedBy: actor.Email, FormToken: formToken}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if formToken != nil {
-			var n int64
-			if err := tx.Model(&APIKey{}).Where("form_token = ?", *formToken).Count(&n).Error; err != nil {
-				return err
-			}
-			if n > 0 {
-				return ErrAPIKeyFormUsed
-			}
-		}
 		if err := tx.Create(k).Error; err != nil {
 			return err
 		}

@@ -157,10 +157,9 @@ func (s *Service) ExpiryReminders(ctx context.Context) (LineAlertReport, error) 
 	if err != nil {
 		return rep, err
 	}
-	base, err := s.linkBase("")
-	if err != nil {
-		base = nil // no public address: the mail has no link, and the outbox names its Message-ID's domain
-	}
+	// nil without a public address: the mail has no link, and the outbox
+	// names its Message-ID's domain.
+	base, _ := s.linkBase("")
 	for _, n := range ending {
 		left := n.Since.Sub(now)
 		th := ReminderDays[0]

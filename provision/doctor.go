@@ -357,16 +357,19 @@ func channelWords(ch *models.Channel) words {
 	}
 }
 
+// lineWordIDs are the gate statuses' words.
+var lineWordIDs = map[string]string{
+	whapi.StatusAuth:    "prov.doctor.line.linked",
+	whapi.StatusQR:      "prov.doctor.line.waiting",
+	whapi.StatusInit:    "prov.doctor.line.starting",
+	whapi.StatusLaunch:  "prov.doctor.line.starting",
+	whapi.StatusNotInit: "prov.doctor.line.asleep",
+	whapi.StatusStop:    "prov.doctor.line.stopped",
+}
+
 // lineWords is a gate status in words, WHAPI's own word after it.
 func lineWords(status string) words {
-	id := map[string]string{
-		whapi.StatusAuth:    "prov.doctor.line.linked",
-		whapi.StatusQR:      "prov.doctor.line.waiting",
-		whapi.StatusInit:    "prov.doctor.line.starting",
-		whapi.StatusLaunch:  "prov.doctor.line.starting",
-		whapi.StatusNotInit: "prov.doctor.line.asleep",
-		whapi.StatusStop:    "prov.doctor.line.stopped",
-	}[status]
+	id := lineWordIDs[status]
 	return func(l *i18n.Localizer) string {
 		if id == "" {
 			return l.T("prov.doctor.line.unknown", "Status", l.IsolateRTL(status))

@@ -42,6 +42,23 @@ func makeInstall(t *testing.T, db string) {
 	}
 }
 
+// installWithPartner makes an install at db (makeInstall) with the admin
+// admin@example.com, an API key of theirs (returned), and the partner
+// token saved as WHAPI's panel gives it ("Bearer " in front). The store is
+// returned open for the test's own setup: close it before serving.
+func installWithPartner(t *testing.T, db, partner string) (apiKey string, store *models.Store) {
+	t.Helper()
+	makeInstall(t, db)
+	mustRun(t, "", "create-admin", "--db", db, "--email", "admin@example.com", "--password", adminPassword)
+	apiKey = lastLine(mustRun(t, "", "apikey", "create", "--db", db, "--email", "admin@example.com"))
+	store = openTestStore(t, db)
+	bearer := "Bearer " + partner
+	if _, _, err := store.UpdateSettings(t.Context(), models.SystemActor, models.SettingsChange{PartnerToken: &bearer, Hint: "Bearer …"}); err != nil {
+		t.Fatal(err)
+	}
+	return apiKey, store
+}
+
 // The real binary, built once per test binary (as the crash test builds
 // it) into a directory removed when the first test that asked ends: each
 // test that needs it builds it into its own t.TempDir() the first time it
@@ -395,14 +412,7 @@ func TestKeyMismatchIsToldAsSuch(t *testing.T) {
 
 	dir := t.TempDir()
 	db := filepath.Join(dir, "w.db")
-	makeInstall(t, db)
-	mustRun(t, "", "create-admin", "--db", db, "--email", "admin@example.com", "--password", adminPassword)
-	apiKey := lastLine(mustRun(t, "", "apikey", "create", "--db", db, "--email", "admin@example.com"))
-	store := openTestStore(t, db)
-	bearer := "Bearer " + partner
-	if _, _, err := store.UpdateSettings(t.Context(), models.SystemActor, models.SettingsChange{PartnerToken: &bearer, Hint: "Bearer …"}); err != nil {
-		t.Fatal(err)
-	}
+	apiKey, store := installWithPartner(t, db, partner)
 	cust, err := store.CreateUser(t.Context(), models.NewUser{Email: "amal@example.com", Password: adminPassword, Role: models.RoleCustomer})
 	if err != nil {
 		t.Fatal(err)

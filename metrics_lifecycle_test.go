@@ -98,14 +98,7 @@ func TestMetricsCountALifecycleExactly(t *testing.T) {
 
 	dir := t.TempDir()
 	db := filepath.Join(dir, "w.db")
-	makeInstall(t, db)
-	mustRun(t, "", "create-admin", "--db", db, "--email", "admin@example.com", "--password", adminPassword)
-	apiKey := lastLine(mustRun(t, "", "apikey", "create", "--db", db, "--email", "admin@example.com"))
-	store := openTestStore(t, db)
-	bearer := "Bearer " + partner
-	if _, _, err := store.UpdateSettings(t.Context(), models.SystemActor, models.SettingsChange{PartnerToken: &bearer, Hint: "Bearer …"}); err != nil {
-		t.Fatal(err)
-	}
+	apiKey, store := installWithPartner(t, db, partner)
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
